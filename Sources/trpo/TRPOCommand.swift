@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct TRPOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trpo",
+        abstract: "Trust Region Policy Optimization: train, evaluate and benchmark policies.",
+        subcommands: []
+    )
+}
