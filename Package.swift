@@ -21,12 +21,13 @@ let package = Package(
         .target(name: "Simulators", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker"]),
+        .target(name: "Plot"),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner",
+                "Core", "Simulators", "Worker", "Learner", "Plot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,5 +36,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot"]),
+        .testTarget(name: "CLITests", dependencies: ["trpo"]),
     ]
 )

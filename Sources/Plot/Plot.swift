@@ -1,0 +1,1 @@
+// The Plot module renders learning curves as self-contained SVG.
