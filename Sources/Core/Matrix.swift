@@ -1,0 +1,126 @@
+import CBLAS
+
+/// A dense row-major matrix of `Double`: element (i, j) is `storage[i * columns + j]`.
+///
+/// Batches are matrices with one sample per row: observations `[n × observationSize]`,
+/// network outputs `[n × outputSize]`.
+public struct Matrix: Sendable, Equatable, Codable {
+    public var rows: Int
+    public var columns: Int
+    public var storage: [Double]
+
+    /// A zero matrix.
+    public init(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        storage = [Double](repeating: 0, count: rows * columns)
+    }
+
+    /// A matrix over existing row-major storage.
+    /// - Precondition: `storage.count == rows * columns`.
+    public init(rows: Int, columns: Int, storage: [Double]) {
+        precondition(storage.count == rows * columns, "matrix storage has \(storage.count) values, expected \(rows)×\(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.storage = storage
+    }
+
+    @inlinable
+    public subscript(row: Int, column: Int) -> Double {
+        get { storage[row &* columns &+ column] }
+        set { storage[row &* columns &+ column] = newValue }
+    }
+
+    /// The rows at `indices`, in that order.
+    public func gatheringRows(_ indices: [Int]) -> Matrix {
+        var result = Matrix(rows: indices.count, columns: columns)
+        storage.withUnsafeBufferPointer { src in
+            result.storage.withUnsafeMutableBufferPointer { dst in
+                for (r, i) in indices.enumerated() {
+                    for j in 0..<columns { dst[r &* columns &+ j] = src[i &* columns &+ j] }
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// Thin typed wrappers over CBLAS for the row-major products the networks need.
+enum BLAS {
+    /// `C = alpha · op(A) · op(B) + beta · C` for row-major matrices, where `op(A)` is
+    /// `m × k`, `op(B)` is `k × n` and `C` is `m × n`. The leading dimensions are the stored
+    /// row lengths. The corresponding C function is `cblas_dgemm`.
+    @inline(__always)
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+
+    /// Single-precision `gemm`; the corresponding C function is `cblas_sgemm`.
+    @inline(__always)
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+
+    /// Limits OpenBLAS's own thread pool (1 keeps skinny products fast and leaves cores to
+    /// samplers). The corresponding C function is `openblas_set_num_threads`.
+    static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+}
+
+/// Process-wide numeric settings.
+public enum NumericsRuntime {
+    /// Limits the BLAS thread pool; call once at start-up.
+    public static func setBLASThreads(_ count: Int) { BLAS.setThreadCount(count) }
+}
+
+/// Dot product of two equally long vectors.
+@inlinable
+public func dot(_ a: [Double], _ b: [Double]) -> Double {
+    precondition(a.count == b.count)
+    var s = 0.0
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+            for i in 0..<a.count { s += a[i] * b[i] }
+        }
+    }
+    return s
+}
+
+/// `y += alpha · x`.
+@inlinable
+public func axpy(_ alpha: Double, _ x: [Double], _ y: inout [Double]) {
+    precondition(x.count == y.count)
+    x.withUnsafeBufferPointer { x in
+        y.withUnsafeMutableBufferPointer { y in
+            for i in 0..<x.count { y[i] += alpha * x[i] }
+        }
+    }
+}
+
+extension Array where Element == Double {
+    /// True when every element is finite.
+    @inlinable public var allFinite: Bool {
+        withUnsafeBufferPointer { b in
+            var ok = true
+            for v in b where !v.isFinite { ok = false; break }
+            return ok
+        }
+    }
+}

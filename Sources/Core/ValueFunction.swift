@@ -1,0 +1,116 @@
+import Foundation
+
+/// Adam (Kingma & Ba 2015) over a flat parameter vector. Its moments persist across fits so
+/// the optimiser state is part of a checkpoint.
+public struct Adam: Sendable, Codable, Equatable {
+    public var learningRate: Double
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var epsilon = 1e-8
+    public private(set) var firstMoment: [Double]
+    public private(set) var secondMoment: [Double]
+    public private(set) var steps = 0
+
+    public init(parameterCount: Int, learningRate: Double) {
+        self.learningRate = learningRate
+        firstMoment = [Double](repeating: 0, count: parameterCount)
+        secondMoment = [Double](repeating: 0, count: parameterCount)
+    }
+
+    /// One descent step along `gradient` (of the loss to minimise).
+    public mutating func step(_ parameters: inout [Double], gradient: [Double]) {
+        steps += 1
+        let c1 = 1 - pow(beta1, Double(steps)), c2 = 1 - pow(beta2, Double(steps))
+        let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
+        parameters.withUnsafeMutableBufferPointer { p in
+            firstMoment.withUnsafeMutableBufferPointer { m in
+                secondMoment.withUnsafeMutableBufferPointer { v in
+                    gradient.withUnsafeBufferPointer { g in
+                        for i in 0..<p.count {
+                            m[i] = b1 * m[i] + (1 - b1) * g[i]
+                            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                            p[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Settings of the value-function fit.
+public struct ValueFitConfiguration: Sendable, Codable, Equatable {
+    /// Passes over the batch per iteration.
+    public var epochs = 10
+    /// Samples per Adam step.
+    public var minibatchSize = 256
+    public var learningRate = 1e-3
+    public init() {}
+}
+
+/// What one value fit did.
+public struct ValueFitReport: Sendable, Codable, Equatable {
+    /// Explained variance of the targets by the predictions before and after the fit.
+    public var explainedVarianceBefore: Double
+    public var explainedVarianceAfter: Double
+    /// Mean squared error after the fit.
+    public var loss: Double
+    public var adamSteps: Int
+}
+
+/// The state-value baseline V(s): an MLP with one linear output, fitted every iteration by
+/// Adam on minibatches of the mean squared error to the λ-returns (the choice of SB3 and
+/// Baselines; we document it in docs/architecture.md).
+public struct ValueFunction: Sendable, Codable, Equatable {
+    public var network: MLP
+    public var optimizer: Adam
+
+    public init(observationSize: Int, hiddenSizes: [Int], activation: Activation = .tanh,
+                learningRate: Double, random: inout RandomStream) {
+        network = MLP(layerSizes: [observationSize] + hiddenSizes + [1], activation: activation,
+                      outputGain: 1, random: &random)
+        optimizer = Adam(parameterCount: network.parameters.count, learningRate: learningRate)
+    }
+
+    /// V(s) for each row of `observations` (normalised, `[n × observationSize]`).
+    public func predict(_ observations: Matrix) -> [Double] {
+        network.forward(observations).output.storage
+    }
+
+    /// Fits V to `targets` by minibatch Adam on ½·mean squared error.
+    /// - Parameters:
+    ///   - observations: `[n × observationSize]`, normalised.
+    ///   - targets: n regression targets.
+    ///   - random: shuffles the minibatches.
+    public mutating func fit(_ observations: Matrix, targets: [Double], configuration c: ValueFitConfiguration,
+                             random: inout RandomStream) -> ValueFitReport {
+        let n = observations.rows
+        precondition(targets.count == n)
+        let before = explainedVariance(predicted: predict(observations), targets: targets)
+        optimizer.learningRate = c.learningRate
+        var order = Array(0..<n)
+        let batchSize = max(1, min(c.minibatchSize, n))
+        var stepsTaken = 0
+        for _ in 0..<c.epochs {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
+            var start = 0
+            while start < n {
+                let rows = Array(order[start..<min(start + batchSize, n)])
+                start += batchSize
+                let tape = network.forward(observations.gatheringRows(rows))
+                var residual = tape.output
+                for (k, r) in rows.enumerated() { residual.storage[k] = (residual.storage[k] - targets[r]) / Double(rows.count) }
+                var gradient = [Double](repeating: 0, count: network.parameters.count)
+                network.vectorJacobianProduct(tape, outputGradient: residual, into: &gradient)
+                guard gradient.allFinite else { continue }
+                optimizer.step(&network.parameters, gradient: gradient)
+                stepsTaken += 1
+            }
+        }
+        let predictions = predict(observations)
+        let loss = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(max(n, 1))
+        return ValueFitReport(explainedVarianceBefore: before,
+                              explainedVarianceAfter: explainedVariance(predicted: predictions, targets: targets),
+                              loss: loss, adamSteps: stepsTaken)
+    }
+}
