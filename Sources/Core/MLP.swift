@@ -43,6 +43,13 @@ public struct MLP: Sendable, Codable, Equatable {
     public var outputSize: Int { layerSizes.last! }
     var layerCount: Int { layerSizes.count - 1 }
 
+    /// True when the widths are positive and the parameter vector has the matching length.
+    /// (A decoded network may violate this; a constructed one cannot.)
+    public var isWellFormed: Bool {
+        layerSizes.count >= 2 && layerSizes.allSatisfy { $0 > 0 }
+            && parameters.count == MLP.parameterCount(layerSizes: layerSizes)
+    }
+
     /// The number of parameters of a network with these widths.
     public static func parameterCount(layerSizes: [Int]) -> Int {
         zip(layerSizes, layerSizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }

@@ -20,6 +20,13 @@ public struct Policy: Sendable, Codable, Equatable {
     }
 
     public var observationSize: Int { network.inputSize }
+
+    /// True when the parts agree: the network's parameter count matches its widths, its
+    /// output width matches the head, and there is one log-std per Gaussian dimension.
+    /// (A decoded policy may violate this; a constructed one cannot.)
+    public var isWellFormed: Bool {
+        network.isWellFormed && network.outputSize == head.outputWidth && logStd.count == head.logStdCount
+    }
     public var parameterCount: Int { network.parameters.count + logStd.count }
 
     /// θ: the network parameters followed by the log-std vector.

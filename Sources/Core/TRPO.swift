@@ -88,6 +88,8 @@ public struct TRPOStepReport: Sendable, Codable, Equatable {
     public var entropy: Double = 0
     public var accepted: Bool = false
     public var rejection: TRPORejection?
+
+    public init() {}
 }
 
 extension Policy {

@@ -56,6 +56,13 @@ public struct ValueFitReport: Sendable, Codable, Equatable {
     /// Mean squared error after the fit.
     public var loss: Double
     public var adamSteps: Int
+
+    public init(explainedVarianceBefore: Double, explainedVarianceAfter: Double, loss: Double, adamSteps: Int) {
+        self.explainedVarianceBefore = explainedVarianceBefore
+        self.explainedVarianceAfter = explainedVarianceAfter
+        self.loss = loss
+        self.adamSteps = adamSteps
+    }
 }
 
 /// The state-value baseline V(s): an MLP with one linear output, fitted every iteration by

@@ -1,0 +1,54 @@
+/// Transitions collected with one policy version, trajectory after trajectory.
+///
+/// Each trajectory's rows are contiguous and in time order, and its last row has an end
+/// other than `.none`: `.terminated` at a terminal state, `.truncated` at the time limit or
+/// where collection stopped mid-episode. A truncated row's next observation (needed to
+/// bootstrap its value) is in ``bootstrapObservations``, in the order of
+/// ``bootstrapRows``. Observations are raw (not normalised): the learner normalises them
+/// with the statistics of the version that collected them.
+public struct SampleBatch: Sendable, Equatable {
+    public let observationSize: Int
+    public let actionWidth: Int
+    /// `[count × observationSize]`, row-major.
+    public var observations: [Double] = []
+    /// `[count × actionWidth]`, row-major; a discrete action is its index.
+    public var actions: [Double] = []
+    public var rewards: [Double] = []
+    public var ends: [StepEnd] = []
+    /// Rows ending `.truncated`, ascending.
+    public var bootstrapRows: [Int] = []
+    /// `[bootstrapRows.count × observationSize]`: s_{t+1} of each truncated row.
+    public var bootstrapObservations: [Double] = []
+    /// Undiscounted returns of the episodes that finished in this batch.
+    public var episodeReturns: [Double] = []
+    /// Lengths (steps) of the episodes that finished in this batch.
+    public var episodeLengths: [Int] = []
+
+    public init(observationSize: Int, actionWidth: Int) {
+        self.observationSize = observationSize
+        self.actionWidth = actionWidth
+    }
+
+    /// Number of transitions.
+    public var count: Int { rewards.count }
+
+    /// Appends another batch's trajectories after this one's.
+    public mutating func append(_ other: SampleBatch) {
+        precondition(other.observationSize == observationSize && other.actionWidth == actionWidth, "batches of different shapes")
+        let offset = count
+        observations += other.observations
+        actions += other.actions
+        rewards += other.rewards
+        ends += other.ends
+        bootstrapRows += other.bootstrapRows.map { $0 + offset }
+        bootstrapObservations += other.bootstrapObservations
+        episodeReturns += other.episodeReturns
+        episodeLengths += other.episodeLengths
+    }
+
+    public var observationMatrix: Matrix { Matrix(rows: count, columns: observationSize, storage: observations) }
+    public var actionMatrix: Matrix { Matrix(rows: count, columns: actionWidth, storage: actions) }
+    public var bootstrapObservationMatrix: Matrix {
+        Matrix(rows: bootstrapRows.count, columns: observationSize, storage: bootstrapObservations)
+    }
+}

@@ -1,0 +1,107 @@
+import Core
+import Foundation
+
+/// The learner's state between iterations: everything a checkpoint holds.
+public struct TrainerState: Sendable, Codable, Equatable {
+    public var configuration: TrainingConfiguration
+    /// Completed iterations (policy versions published after the first).
+    public var iteration: Int = 0
+    /// Environment steps consumed so far.
+    public var timesteps: Int = 0
+    public var policy: Policy
+    public var valueFunction: ValueFunction
+    public var normalizer: RunningNormalizer
+    /// Draws Fisher subsamples and value-fit minibatches.
+    public var random: RandomStream
+    /// Wall time spent by earlier sessions of this run, in seconds.
+    public var wallSeconds: Double = 0
+}
+
+/// What one iteration did, for the progress log.
+public struct IterationStatistics: Sendable {
+    public var iteration: Int
+    public var timesteps: Int
+    public var samples: Int
+    public var episodeReturns: [Double]
+    public var episodeLengths: [Int]
+    public var policyStep: TRPOStepReport
+    public var valueFit: ValueFitReport
+    /// Seconds spent in the policy step and in the value fit.
+    public var policySeconds: Double
+    public var valueSeconds: Double
+    /// Mean standard deviation of a Gaussian policy after the step (NaN for categorical).
+    public var policyStd: Double
+}
+
+/// Turns batches into policy and value updates: GAE, the TRPO step, the value fit, and the
+/// observation statistics, in that order.
+public struct Trainer: Sendable {
+    public private(set) var state: TrainerState
+
+    /// A fresh run: parameters drawn from the streams (seed, [learner, …]).
+    public init(configuration c: TrainingConfiguration, observationSize: Int, actionSpace: ActionSpace) {
+        var init_ = RandomStream(seed: c.seed, path: [Trainer.learnerStream, 0])
+        let policy = Policy(observationSize: observationSize, head: PolicyHead(actionSpace), hiddenSizes: c.policyHiddenSizes,
+                            activation: c.activation, initialLogStd: c.initialLogStd, random: &init_)
+        let value = ValueFunction(observationSize: observationSize, hiddenSizes: c.valueHiddenSizes, activation: c.activation,
+                                  learningRate: c.valueFit.learningRate, random: &init_)
+        state = TrainerState(configuration: c, policy: policy, valueFunction: value,
+                             normalizer: RunningNormalizer(size: observationSize, clip: c.observationClip),
+                             random: RandomStream(seed: c.seed, path: [Trainer.learnerStream, 1]))
+    }
+
+    /// Continues from saved state.
+    public init(state: TrainerState) { self.state = state }
+
+    static let learnerStream: UInt64 = 0x6C65_6172_6E65_7200  // "learner"
+
+    /// The observation statistics samplers standardise with (nil when normalisation is off).
+    public var samplingNormalizer: RunningNormalizer? {
+        state.configuration.normalizeObservations ? state.normalizer : nil
+    }
+
+    /// One iteration on a batch collected with the current policy and normaliser.
+    public mutating func update(with batch: SampleBatch) -> IterationStatistics {
+        let c = state.configuration
+        let observations = c.normalizeObservations ? state.normalizer.normalized(batch.observationMatrix) : batch.observationMatrix
+        let bootstrap = c.normalizeObservations ? state.normalizer.normalized(batch.bootstrapObservationMatrix) : batch.bootstrapObservationMatrix
+
+        // Advantages from the value function as it was when the batch was collected.
+        let values = state.valueFunction.predict(observations)
+        var bootstrapValues = [Double](repeating: 0, count: batch.count)
+        for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
+        let gae = generalizedAdvantages(rewards: batch.rewards, values: values, bootstrapValues: bootstrapValues,
+                                        ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
+
+        let clock = ContinuousClock()
+        var policyStep = TRPOStepReport()
+        let policySeconds = clock.measure {
+            let policyBatch = PolicyBatch(observations: observations, actions: batch.actionMatrix, advantages: normalized(gae.advantages))
+            policyStep = state.policy.trpoStep(policyBatch, configuration: c.trpo, random: &state.random)
+        }
+        var valueReport = ValueFitReport(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0)
+        let valueSeconds = clock.measure {
+            valueReport = state.valueFunction.fit(observations, targets: gae.returns, configuration: c.valueFit, random: &state.random)
+        }
+        if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
+        state.iteration += 1
+        state.timesteps += batch.count
+        let std = state.policy.logStd.isEmpty ? Double.nan
+            : state.policy.logStd.reduce(0) { $0 + exp($1) } / Double(state.policy.logStd.count)
+        return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
+                                   episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
+                                   policyStep: policyStep, valueFit: valueReport,
+                                   policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds, policyStd: std)
+    }
+
+    /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).
+    public mutating func recordWallTime(_ seconds: Double) { state.wallSeconds = seconds }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    public var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,97 @@
+import Core
+
+/// Everything that defines a training run. Written to `config.json`; the same seed and
+/// configuration give the same run.
+public struct TrainingConfiguration: Sendable, Codable, Equatable {
+    /// Gymnasium id of the environment.
+    public var environment: String
+    public var seed: UInt64 = 1
+    /// Stop once this many environment steps have been collected.
+    public var totalSteps: Int
+    /// Environment steps per iteration (per policy update).
+    public var batchSteps: Int
+    /// Environment copies a sampler steps in lockstep.
+    public var environmentsPerSampler: Int = 8
+    public var policyHiddenSizes: [Int] = [64, 64]
+    public var valueHiddenSizes: [Int] = [64, 64]
+    public var activation: Activation = .tanh
+    /// Initial log standard deviation of Gaussian policies.
+    public var initialLogStd: Double = 0
+    /// Discount γ.
+    public var gamma: Double = 0.99
+    /// GAE λ.
+    public var lambda: Double = 0.97
+    public var trpo = TRPOConfiguration()
+    public var valueFit = ValueFitConfiguration()
+    /// Standardise observations with running statistics (clipped to ±`observationClip`).
+    public var normalizeObservations = true
+    public var observationClip: Double = 10
+
+    public init(environment: String, totalSteps: Int, batchSteps: Int) {
+        self.environment = environment
+        self.totalSteps = totalSteps
+        self.batchSteps = batchSteps
+    }
+
+    /// The tuned defaults for an environment (see docs/presets.md for their sources), or
+    /// generic defaults for an id without a preset.
+    public static func preset(for environment: String) -> TrainingConfiguration {
+        var c = TrainingConfiguration(environment: environment, totalSteps: 1_000_000, batchSteps: 4096)
+        switch environment {
+        case "CartPole-v1":
+            c.totalSteps = 100_000
+            c.batchSteps = 2048
+            c.trpo.maxKL = 0.02
+            c.gamma = 0.99
+            c.lambda = 0.98
+        case "Acrobot-v1":
+            c.totalSteps = 500_000
+            c.batchSteps = 4096
+            c.trpo.maxKL = 0.02
+        case "MountainCar-v0":
+            c.totalSteps = 1_000_000
+            c.batchSteps = 8192
+        case "Pendulum-v1":
+            c.totalSteps = 200_000
+            c.batchSteps = 2048
+            c.trpo.maxKL = 0.02
+            c.gamma = 0.9
+            c.lambda = 0.95
+        case "MountainCarContinuous-v0":
+            c.totalSteps = 500_000
+            c.batchSteps = 8192
+        default:
+            break
+        }
+        return c
+    }
+
+    /// Checks the settings, naming the first problem found.
+    public func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ what: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(message: what) }
+        }
+        try check(totalSteps > 0, "total steps must be positive (got \(totalSteps))")
+        try check(batchSteps > 0, "batch steps must be positive (got \(batchSteps))")
+        try check(environmentsPerSampler > 0, "environments per sampler must be positive (got \(environmentsPerSampler))")
+        try check(!policyHiddenSizes.isEmpty && policyHiddenSizes.allSatisfy { $0 > 0 }, "policy hidden sizes must be positive")
+        try check(!valueHiddenSizes.isEmpty && valueHiddenSizes.allSatisfy { $0 > 0 }, "value hidden sizes must be positive")
+        try check(gamma > 0 && gamma <= 1, "gamma must be in (0, 1] (got \(gamma))")
+        try check(lambda >= 0 && lambda <= 1, "lambda must be in [0, 1] (got \(lambda))")
+        try check(trpo.maxKL > 0 && trpo.maxKL.isFinite, "max KL must be positive (got \(trpo.maxKL))")
+        try check(trpo.cgIterations > 0, "CG iterations must be positive (got \(trpo.cgIterations))")
+        try check(trpo.damping >= 0 && trpo.damping.isFinite, "damping must be non-negative (got \(trpo.damping))")
+        try check(trpo.fisherSubsample > 0 && trpo.fisherSubsample <= 1, "Fisher subsample must be in (0, 1] (got \(trpo.fisherSubsample))")
+        try check(trpo.backtrackRatio > 0 && trpo.backtrackRatio < 1, "backtrack ratio must be in (0, 1) (got \(trpo.backtrackRatio))")
+        try check(trpo.maxBacktracks >= 0, "max backtracks must be non-negative")
+        try check(valueFit.epochs >= 0 && valueFit.minibatchSize > 0 && valueFit.learningRate > 0, "value-fit settings must be positive")
+        try check(initialLogStd.isFinite, "initial log-std must be finite")
+        try check(observationClip > 0, "observation clip must be positive")
+    }
+}
+
+/// A configuration value that makes no sense.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public var description: String { "invalid configuration: \(message)" }
+}

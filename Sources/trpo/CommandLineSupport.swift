@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+
+/// Prints `message` to standard error as one line, prefixed `error:`, and returns the exit
+/// code (2) that every trpo command uses for bad input.
+func usageFailure(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(2)
+}
+
+/// Prints one line to standard error (progress and notices; standard output stays for
+/// results).
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("\(message)\n".utf8))
+}
+
+/// "1,234,567"
+func grouped(_ n: Int) -> String {
+    let digits = String(abs(n))
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+/// "42 s", "3 min 5 s", "1 h 02 min"
+func humanDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    if s < 60 { return seconds < 10 ? String(format: "%.1f s", seconds) : "\(s) s" }
+    if s < 3600 { return "\(s / 60) min \(s % 60) s" }
+    return String(format: "%d h %02d min", s / 3600, (s % 3600) / 60)
+}
