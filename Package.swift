@@ -22,12 +22,13 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker"]),
         .target(name: "Plot"),
+        .target(name: "Bench", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Plot",
+                "Core", "Simulators", "Worker", "Learner", "Plot", "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
