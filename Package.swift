@@ -35,7 +35,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
-        .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"]),
+        .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),

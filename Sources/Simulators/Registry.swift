@@ -21,5 +21,11 @@ public enum EnvironmentRegistry {
         return maker.make()
     }
 
-    private static let makers: [(id: String, make: @Sendable () -> any Simulator)] = []
+    private static let makers: [(id: String, make: @Sendable () -> any Simulator)] = [
+        (CartPole.environmentID, { CartPole() }),
+        (Acrobot.environmentID, { Acrobot() }),
+        (MountainCar.environmentID, { MountainCar() }),
+        (Pendulum.environmentID, { Pendulum() }),
+        (MountainCarContinuous.environmentID, { MountainCarContinuous() }),
+    ]
 }
