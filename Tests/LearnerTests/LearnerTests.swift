@@ -1,2 +1,114 @@
+import Core
+import Foundation
 import Testing
 @testable import Learner
+
+@Suite struct TrainingRunTests {
+    static func temporaryDirectory(_ name: String) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-tests-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try? FileManager.default.removeItem(at: url)
+        return url
+    }
+
+    static func configuration(_ environment: String, iterations: Int, batch: Int) -> TrainingConfiguration {
+        var c = TrainingConfiguration.preset(for: environment)
+        c.batchSteps = batch
+        c.totalSteps = iterations * batch
+        c.valueFit.epochs = 3
+        return c
+    }
+
+    /// progress.csv rows with the timing columns blanked.
+    static func rowsWithoutTiming(_ directory: URL) throws -> [[String]] {
+        let text = try String(contentsOf: directory.appendingPathComponent("progress.csv"), encoding: .utf8)
+        let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = lines[0]
+        let timing = Set(header.indices.filter { ProgressLog.timingColumns.contains(header[$0]) })
+        return lines.map { row in row.indices.map { timing.contains($0) ? "" : row[$0] } }
+    }
+
+    @Test(arguments: ["CartPole-v1", "Pendulum-v1"])
+    func sameSeedSameProgress(environment: String) throws {
+        let c = Self.configuration(environment, iterations: 3, batch: 512)
+        var rows: [[[String]]] = []
+        for run in 0..<2 {
+            let directory = Self.temporaryDirectory("determinism-\(run)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
+            try training.run { _, _, _ in }
+            rows.append(try Self.rowsWithoutTiming(directory))
+        }
+        #expect(rows[0].count == 4)  // header + 3 iterations
+        #expect(rows[0] == rows[1])
+    }
+
+    @Test func differentSeedsDiffer() throws {
+        var rows: [[[String]]] = []
+        for seed in [1, 2] as [UInt64] {
+            var c = Self.configuration("CartPole-v1", iterations: 2, batch: 512)
+            c.seed = seed
+            let directory = Self.temporaryDirectory("seed-\(seed)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
+            try training.run { _, _, _ in }
+            rows.append(try Self.rowsWithoutTiming(directory))
+        }
+        #expect(rows[0] != rows[1])
+    }
+
+    @Test func checkpointRoundTripsAndResumeContinues() throws {
+        let directory = Self.temporaryDirectory("resume")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var c = Self.configuration("CartPole-v1", iterations: 2, batch: 512)
+        var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
+        try training.run { _, _, _ in }
+        let saved = try Checkpoint.load(from: directory)
+        #expect(saved == training.state)
+        #expect(saved.iteration == 2 && saved.timesteps == 1024)
+
+        // Raise the budget in the checkpoint and resume: the iteration count carries on.
+        c.totalSteps = 4 * 512
+        var state = saved
+        state.configuration = c
+        try Checkpoint.save(state, in: directory)
+        var resumed = try LocalTraining(configuration: c, outputDirectory: directory, resume: true)
+        var iterations: [Int] = []
+        try resumed.run { s, _, _ in iterations.append(s.iteration) }
+        #expect(iterations == [3, 4])
+        let rows = try Self.rowsWithoutTiming(directory)
+        #expect(rows.dropFirst().map { $0[0] } == ["1", "2", "3", "4"])
+    }
+
+    @Test func corruptCheckpointIsReportedNotTrapped() throws {
+        let directory = Self.temporaryDirectory("corrupt")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("{\"iteration\": 3, \"policy\": ".utf8).write(to: Checkpoint.url(in: directory))
+        #expect(throws: CheckpointError.self) { try Checkpoint.load(from: directory) }
+        #expect(throws: CheckpointError.self) { try Checkpoint.load(from: directory.appendingPathComponent("nowhere")) }
+    }
+
+    @Test func invalidConfigurationIsRejected() {
+        var c = TrainingConfiguration.preset(for: "CartPole-v1")
+        c.trpo.maxKL = -1
+        #expect(throws: ConfigurationError.self) { try c.validate() }
+        c = TrainingConfiguration.preset(for: "CartPole-v1")
+        c.trpo.fisherSubsample = 0
+        #expect(throws: ConfigurationError.self) { try c.validate() }
+    }
+
+    /// A short CartPole run must learn: the mean return of the last iterations is well above
+    /// the first iteration's (a random policy balances for about 20 steps).
+    @Test func cartPoleLearns() throws {
+        let directory = Self.temporaryDirectory("learns")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let c = Self.configuration("CartPole-v1", iterations: 12, batch: 2048)
+        var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
+        var means: [Double] = []
+        try training.run { s, _, _ in
+            if !s.episodeReturns.isEmpty { means.append(s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count)) }
+        }
+        #expect(means.first! < 40)
+        #expect(means.suffix(3).reduce(0, +) / 3 > 150)
+    }
+}
