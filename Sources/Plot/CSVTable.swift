@@ -1,6 +1,6 @@
 /// A comma-separated table with a header row, as written to `progress.csv`.
 ///
-/// The reader accepts LF and CRLF line ends, a missing or present trailing newline, blank
+/// The reader accepts a leading byte-order mark, LF and CRLF line ends, a missing or present trailing newline, blank
 /// lines (skipped), empty fields (missing values) and RFC 4180 quoted fields (`"a,b"`, with
 /// `""` for a quote inside). Rows shorter than the header are padded with empty fields, so a
 /// last line cut short by a writer that is still running reads as missing values. A row may
@@ -24,7 +24,10 @@ public struct CSVTable: Sendable, Equatable {
     ///   ``PlotError/unterminatedQuote(source:line:)`` and
     ///   ``PlotError/extraFields(source:line:count:expected:)``.
     public init(parsing text: String, source: String = "CSV input") throws(PlotError) {
-        var records = try CSVTable.records(in: Array(text.utf8), source: source)
+        let bytes = Array(text.utf8)
+        let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let start = bytes.starts(with: byteOrderMark) ? byteOrderMark.count : 0
+        var records = try CSVTable.records(in: bytes[start...], source: source)
         guard !records.isEmpty else { throw .emptyCSV(source: source) }
         let header = records.removeFirst().fields.map(CSVTable.trimmed)
         var rows: [[String]] = []
@@ -96,7 +99,7 @@ public struct CSVTable: Sendable, Equatable {
     }
 
     /// Splits `bytes` into records, dropping blank lines.
-    private static func records(in bytes: [UInt8], source: String) throws(PlotError) -> [Record] {
+    private static func records(in bytes: ArraySlice<UInt8>, source: String) throws(PlotError) -> [Record] {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ",")
         let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
         var records: [Record] = []
@@ -104,7 +107,7 @@ public struct CSVTable: Sendable, Equatable {
         var field: [UInt8] = []
         var line = 1, quoteLine = 1
         var inQuotes = false
-        var index = 0
+        var index = bytes.startIndex
 
         func endField() {
             current.fields.append(String(decoding: field, as: UTF8.self))
@@ -116,14 +119,14 @@ public struct CSVTable: Sendable, Equatable {
             current = Record(line: line, fields: [])
         }
 
-        while index < bytes.count {
+        while index < bytes.endIndex {
             let byte = bytes[index]
             index += 1
             if inQuotes {
                 if byte != quote {
                     if byte == lf { line += 1 }
                     field.append(byte)
-                } else if index < bytes.count, bytes[index] == quote {
+                } else if index < bytes.endIndex, bytes[index] == quote {
                     field.append(quote)
                     index += 1
                 } else {
@@ -137,7 +140,7 @@ public struct CSVTable: Sendable, Equatable {
                 quoteLine = line
             case comma:
                 endField()
-            case cr where index < bytes.count && bytes[index] == lf:
+            case cr where index < bytes.endIndex && bytes[index] == lf:
                 break  // the LF that follows ends the record
             case cr, lf:
                 line += 1

@@ -74,7 +74,8 @@ public struct LearningCurvePlot: Sendable {
         if let title = nonEmptyTitle { svg.text("title", [:], title) }
         svg.empty("rect", ["width": "100%", "height": "100%", "fill": "#ffffff"])
         writeGrid(to: &svg, layout)
-        for group in groups { group.write(to: &svg, layout) }
+        for group in groups { group.writeBand(to: &svg, layout) }
+        for group in groups { group.writeCurves(to: &svg, layout) }
         writeAxes(to: &svg, layout)
         legend.write(to: &svg, in: legendBox)
         svg.close()
@@ -237,37 +238,33 @@ struct CurveGroup: Sendable {
         (curves + [band.upper, band.lower].filter { !$0.isEmpty }).map { $0.map(layout.pixel) }
     }
 
-    /// Writes the band (if any), then one polyline per curve, plus a dot for a single point.
-    func write(to svg: inout SVGWriter, _ layout: PlotLayout) {
-        // Repeats are drawn thinner and translucent so that the band between them shows.
+    /// Writes the band as a translucent polygon, if there is one.
+    func writeBand(to svg: inout SVGWriter, _ layout: PlotLayout) {
+        guard !band.isEmpty else { return }
+        svg.empty(
+            "polygon",
+            [
+                "points": SVGWriter.points((band.upper + band.lower.reversed()).map(layout.pixel)),
+                "fill": style.color, "fill-opacity": "0.18", "stroke": "none",
+            ]
+        )
+    }
+
+    /// Writes one polyline per curve, plus a dot for a curve of a single point. Repeats are
+    /// drawn thinner and translucent so that the band between them shows.
+    func writeCurves(to svg: inout SVGWriter, _ layout: PlotLayout) {
         let repeated = curves.count > 1
         svg.open(
             "g",
             [
                 "stroke": style.color, "stroke-width": repeated ? "1.2" : "1.7",
-                "stroke-opacity": repeated ? "0.75" : "1",
+                "stroke-opacity": repeated ? "0.75" : "1", "stroke-dasharray": style.dash ?? "none",
+                "stroke-linejoin": "round", "stroke-linecap": "round", "fill": "none",
             ]
         )
-        if !band.isEmpty {
-            let outline = band.upper + band.lower.reversed()
-            svg.empty(
-                "polygon",
-                [
-                    "points": SVGWriter.points(outline.map(layout.pixel)),
-                    "fill": style.color, "fill-opacity": "0.18", "stroke": "none",
-                ]
-            )
-        }
         for curve in curves {
             let pixels = curve.map(layout.pixel)
-            svg.empty(
-                "polyline",
-                [
-                    "points": SVGWriter.points(pixels), "fill": "none",
-                    "stroke-linejoin": "round", "stroke-linecap": "round",
-                    "stroke-dasharray": style.dash ?? "none",
-                ]
-            )
+            svg.empty("polyline", ["points": SVGWriter.points(pixels)])
             if let only = pixels.first, pixels.count == 1 {
                 svg.empty(
                     "circle",

@@ -48,7 +48,6 @@ struct NiceScale: Equatable, Sendable {
         }
     }
 
-    var step: Double { NiceScale.decimal(mantissa, exponent) }
     var lower: Double { value(at: firstIndex) }
     var upper: Double { value(at: lastIndex) }
     /// The tick values from `lower` to `upper`, ascending.

@@ -15,7 +15,7 @@ struct DataBounds: Equatable, Sendable {
 
 /// Where the plot area, ticks and labels go on a canvas of a given size.
 ///
-/// The y ticks are chosen first (about one per 45 px of height), which fixes the left margin;
+/// The y ticks are chosen first (up to one per 40 px of height), which fixes the left margin;
 /// then the x ticks take the most intervals (up to one per 80 px) whose labels do not collide.
 struct PlotLayout: Sendable {
     static let padding = 12.0
@@ -43,7 +43,7 @@ struct PlotLayout: Sendable {
         let areaHeight = max(height - top - bottom, 40)
         let yTicks = AxisTicks(
             format: yFormat, covering: bounds.minY, bounds.maxY,
-            maxIntervals: min(max(Int(areaHeight / 45), 2), 8)
+            maxIntervals: min(max(Int(areaHeight / 40), 2), 8)
         )
         let yLabelWidth = yTicks.labels.map { TextMetrics.width($0, fontSize: PlotLayout.tickFontSize) }.max() ?? 0
         let left = PlotLayout.padding + PlotLayout.labelFontSize + 10 + yLabelWidth + 5 + PlotLayout.tickLength

@@ -70,8 +70,8 @@ import Testing
     }
 
     @Test func plainNumbersKeepTheStepsDecimals() {
-        #expect(labels(.plain, -1234, -151, 7) == ["−1400", "−1200", "−1000", "−800", "−600", "−400", "−200", "0"]
-        )
+        let pendulum = ["−1400", "−1200", "−1000", "−800", "−600", "−400", "−200", "0"]
+        #expect(labels(.plain, -1234, -151, 7) == pendulum)
         #expect(labels(.plain, 0, 1, 5) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
         #expect(labels(.plain, 0.9, 1.1, 4) == ["0.90", "0.95", "1.00", "1.05", "1.10"])
     }

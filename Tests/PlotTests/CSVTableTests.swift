@@ -31,6 +31,10 @@ import Testing
         }
     }
 
+    @Test func byteOrderMarkIsIgnored() throws {
+        #expect(try CSVTable(parsing: "\u{FEFF}a,b\n1,2\n").header == ["a", "b"])
+    }
+
     @Test func quotedFields() throws {
         let text = "name,\"value\"\r\n\"a,b\",1\n\"say \"\"hi\"\"\",2\n\"two\nlines\",3\n"
         let table = try CSVTable(parsing: text)
