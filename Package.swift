@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "Simulators", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker"]),
-        .target(name: "Plot"),
+        .target(name: "Plot", dependencies: ["Core"]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
 
         // MARK: - The command-line tool

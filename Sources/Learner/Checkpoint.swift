@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Why a checkpoint could not be read.

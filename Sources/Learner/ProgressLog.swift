@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// `progress.csv`: one row per iteration. The first columns are the documented interface

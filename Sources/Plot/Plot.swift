@@ -1,1 +1,0 @@
-// The Plot module renders learning curves as self-contained SVG.

@@ -1,0 +1,70 @@
+import Foundation
+
+/// What a learning curve from `progress.csv` is plotted against.
+public enum ProgressXAxis: String, CaseIterable, Sendable {
+    /// Environment steps taken so far (column `timesteps`).
+    case timesteps
+    /// Wall-clock seconds since the run started (column `wall_seconds`).
+    case wall
+
+    /// Parses a command-line value: a raw value, exactly.
+    ///
+    /// - Throws: ``PlotError/invalidXAxis(_:)``.
+    public init(validating text: String) throws(PlotError) {
+        guard let axis = ProgressXAxis(rawValue: text) else { throw .invalidXAxis(text) }
+        self = axis
+    }
+
+    /// The `progress.csv` column holding the x values.
+    public var column: String {
+        switch self {
+        case .timesteps: "timesteps"
+        case .wall: "wall_seconds"
+        }
+    }
+
+    /// The axis title and tick format.
+    public var axis: PlotAxis {
+        switch self {
+        case .timesteps: PlotAxis(label: "Environment steps", format: .compactCount)
+        case .wall: PlotAxis(label: "Wall-clock time", format: .duration)
+        }
+    }
+}
+
+/// Reads learning curves from run directories, each holding the trainer's `progress.csv`.
+public enum ProgressCurves {
+    /// The log's file name inside a run directory.
+    public static let fileName = "progress.csv"
+    /// The column plotted on the y axis; it is empty on iterations where no episode finished.
+    public static let returnColumn = "episode_return_mean"
+    /// The y axis for ``returnColumn``.
+    public static let returnAxis = PlotAxis(label: "Mean episode return", format: .plain)
+
+    /// The curve of ``returnColumn`` against `x` in `directory/progress.csv`, named after the
+    /// directory's last path component.
+    ///
+    /// Rows without a return (or without an x value) are skipped; the curve may be empty.
+    ///
+    /// - Throws: ``PlotError/missingRunDirectory(path:)``, ``PlotError/missingProgressFile(path:)``,
+    ///   ``PlotError/unreadableFile(path:reason:)``, ``PlotError/missingColumn(_:source:)`` and the
+    ///   other parse errors of ``CSVTable``.
+    public static func learningCurve(runDirectory directory: URL, x: ProgressXAxis) throws(PlotError) -> LearningCurve {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else { throw .missingRunDirectory(path: directory.path) }
+        let file = directory.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { throw .missingProgressFile(path: file.path) }
+        let text: String
+        do {
+            text = try String(contentsOf: file, encoding: .utf8)
+        } catch {
+            throw .unreadableFile(path: file.path, reason: error.localizedDescription)
+        }
+        let table = try CSVTable(parsing: text, source: file.path)
+        return LearningCurve(
+            name: directory.standardizedFileURL.lastPathComponent,
+            points: try table.points(x: x.column, y: returnColumn)
+        )
+    }
+}

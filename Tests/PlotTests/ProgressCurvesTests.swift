@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+@testable import Plot
+
+@Suite struct ProgressCurvesTests {
+    /// A fresh empty directory, removed after `body`.
+    static func withTemporaryDirectory(_ body: (URL) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plot-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try body(directory)
+    }
+
+    static let log = """
+        iteration,timesteps,wall_seconds,episode_return_mean,episode_length_mean,episodes,kl
+        1,1000,0.5,,,0,0.01
+        2,2000,1.0,-1180.5,200,5,0.009
+        3,3000,1.5,-900,200,5,0.01
+
+        """
+
+    @Test func readsTheReturnCurveNamedAfterTheDirectory() throws {
+        try Self.withTemporaryDirectory { root in
+            let run = root.appendingPathComponent("pendulum-seed3")
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: false)
+            try Self.log.write(to: run.appendingPathComponent("progress.csv"), atomically: false, encoding: .utf8)
+
+            let bySteps = try ProgressCurves.learningCurve(runDirectory: run, x: .timesteps)
+            #expect(bySteps.name == "pendulum-seed3")
+            #expect(bySteps.points == [CurvePoint(x: 2000, y: -1180.5), CurvePoint(x: 3000, y: -900)])
+
+            let withSlash = URL(fileURLWithPath: run.path + "/")
+            let byWall = try ProgressCurves.learningCurve(runDirectory: withSlash, x: .wall)
+            #expect(byWall.name == "pendulum-seed3")
+            #expect(byWall.points.map(\.x) == [1.0, 1.5])
+        }
+    }
+
+    @Test func missingDirectoryFileOrColumn() throws {
+        try Self.withTemporaryDirectory { root in
+            let absent = root.appendingPathComponent("absent")
+            #expect(throws: PlotError.missingRunDirectory(path: absent.path)) {
+                try ProgressCurves.learningCurve(runDirectory: absent, x: .timesteps)
+            }
+            #expect(throws: PlotError.missingProgressFile(path: root.appendingPathComponent("progress.csv").path)) {
+                try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps)
+            }
+            let file = root.appendingPathComponent("progress.csv")
+            try "iteration,timesteps,episode_return_mean\n1,100,5\n".write(to: file, atomically: false, encoding: .utf8)
+            #expect(throws: PlotError.missingColumn("wall_seconds", source: file.path)) {
+                try ProgressCurves.learningCurve(runDirectory: root, x: .wall)
+            }
+        }
+    }
+
+    @Test func xAxisChoices() throws {
+        #expect(try ProgressXAxis(validating: "timesteps") == .timesteps)
+        #expect(try ProgressXAxis(validating: "wall") == .wall)
+        #expect(throws: PlotError.invalidXAxis("steps")) { try ProgressXAxis(validating: "steps") }
+        #expect(PlotError.invalidXAxis("steps").description == "invalid x axis 'steps': expected 'timesteps' or 'wall'")
+    }
+}
