@@ -105,8 +105,10 @@ public enum SimulatorError: Error, Equatable, CustomStringConvertible {
 /// Simulators are deterministic given their state and actions: all randomness (the initial
 /// state distribution) comes from the stream passed to ``reset(using:)``, so a sampler owns
 /// every random number and vine branches can share them. Each simulator counts its own steps
-/// and reports `truncated` when the episode reaches ``maxEpisodeSteps`` (Gymnasium's
-/// `TimeLimit`), unless the same step terminated.
+/// and reports `truncated` when the episode reaches ``maxEpisodeSteps``, unless the same step
+/// terminated. (Gymnasium 1.x's `TimeLimit` sets both flags in that case; a terminal state
+/// must not be bootstrapped, so here termination wins.) Box actions are rounded to float32
+/// first, as Gymnasium's float32 action spaces hold them.
 ///
 /// A simulator is a reference type because some own C resources (MuJoCo data); it is used
 /// from one thread at a time.
@@ -157,7 +159,7 @@ extension Simulator {
             }
         case .box(let low, _):
             guard action.count == low.count else {
-                throw .invalidAction("expected \(low.count) numbers, got \(action.count)")
+                throw .invalidAction("expected \(low.count) number\(low.count == 1 ? "" : "s"), got \(action.count)")
             }
             guard action.allSatisfy(\.isFinite) else {
                 throw .invalidAction("non-finite component in \(action)")

@@ -48,8 +48,7 @@ struct PlotCommand: ParsableCommand {
             }
             print(out)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(2)
+            throw usageFailure("\(error)")
         }
     }
 }

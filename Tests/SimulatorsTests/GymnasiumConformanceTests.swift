@@ -1,6 +1,6 @@
 import Core
 import Testing
-@testable import Simulators
+import Simulators
 
 /// Replays the recorded Gymnasium trajectories (`Fixtures/*.json`) and compares every
 /// recorded step: observation, reward and internal state to `tolerance`, flags exactly.
