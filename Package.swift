@@ -15,9 +15,10 @@ let package = Package(
         // MARK: - C libraries from Debian packages
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CGlibcExtras"),
 
         // MARK: - Library modules
-        .target(name: "Core", dependencies: ["CBLAS"]),
+        .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras"]),
         .target(name: "Simulators", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker"]),

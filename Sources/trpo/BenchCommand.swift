@@ -23,6 +23,7 @@ struct BenchCommand: ParsableCommand {
         guard repeats > 0 else { throw usageFailure("--repeats must be positive") }
         guard scale > 0, scale <= 10 else { throw usageFailure("--scale must be in (0, 10]") }
         NumericsRuntime.setBLASThreads(1)
+        NumericsRuntime.retainFreedMemory()
         let suite = BenchmarkSuite(repeats: repeats, scale: scale)
         var results: [BenchmarkResult] = []
         func show(_ r: BenchmarkResult) {

@@ -62,6 +62,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("vf-minibatch"), help: "Value-function minibatch size.")
     var valueMinibatch: Int?
 
+    @Option(name: .customLong("init-log-std"), help: "Initial log standard deviation of a Gaussian policy.")
+    var initialLogStd: Double?
+
     @Flag(name: .customLong("no-obs-norm"), help: "Do not standardise observations.")
     var noObservationNormalization = false
 
@@ -73,6 +76,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
+        NumericsRuntime.retainFreedMemory()
         let configuration: TrainingConfiguration
         let directory: URL
         if let resume {
@@ -142,6 +146,7 @@ struct TrainCommand: ParsableCommand {
         if let valueEpochs { c.valueFit.epochs = valueEpochs }
         if let valueLearningRate { c.valueFit.learningRate = valueLearningRate }
         if let valueMinibatch { c.valueFit.minibatchSize = valueMinibatch }
+        if let initialLogStd { c.initialLogStd = initialLogStd }
         if noObservationNormalization { c.normalizeObservations = false }
         do { try c.validate() } catch { throw usageFailure(error.description) }
         return c
@@ -168,6 +173,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
+        NumericsRuntime.retainFreedMemory()
         guard episodes > 0 else { throw usageFailure("--episodes must be positive (got \(episodes))") }
         let state: TrainerState
         do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw usageFailure("\(error)") }
