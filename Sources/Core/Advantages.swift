@@ -49,10 +49,14 @@ public func generalizedAdvantages(
     return (advantages, returns)
 }
 
-/// Rescales to zero mean and unit standard deviation (unchanged when the spread is ~0).
+/// Rescales to zero mean and unit standard deviation, x ↦ (x − mean) / (std + 1e-8); a
+/// batch of equal values (no spread to rescale) maps to all zeros.
 public func normalized(_ x: [Double]) -> [Double] {
     guard x.count > 1 else { return x.map { _ in 0 } }
-    let mean = x.reduce(0, +) / Double(x.count)
+    var mean = x.reduce(0, +) / Double(x.count)
+    // Second pass: remove the rounding error of the first. Otherwise equal values sit a few
+    // ulps off the computed mean and the 1e-8 guard turns that into O(1) outputs of one sign.
+    mean += x.reduce(0) { $0 + ($1 - mean) } / Double(x.count)
     let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)
     let std = variance.squareRoot()
     return x.map { ($0 - mean) / (std + 1e-8) }

@@ -6,7 +6,9 @@ import Foundation
 /// categorical distribution, or the means of a diagonal Gaussian whose log standard
 /// deviations are a state-independent vector `r` (the paper's App. D). Every function here
 /// works on whole batches: `outputs` is `[n × outputWidth]`, `actions` is `[n × actionWidth]`
-/// (a discrete action is its index stored as a whole number).
+/// (a discrete action is its index stored as a whole number; an entry that is not a valid
+/// index — NaN, ±∞, fractional or out of range — gets a NaN log-probability and a NaN
+/// gradient row, so a corrupt batch is caught by the callers' finiteness checks).
 public enum PolicyHead: Sendable, Codable, Hashable {
     case categorical(actions: Int)
     case gaussian(dimensions: Int)
@@ -70,6 +72,14 @@ public enum PolicyHead: Sendable, Codable, Hashable {
         return maxLogit + log(sum)
     }
 
+    /// The index a categorical action entry names, or nil when it is not a whole number in
+    /// `0..<k` (converting such a value with `Int(_:)` would trap or index out of bounds).
+    @inline(__always)
+    static func actionIndex(_ a: Double, _ k: Int) -> Int? {
+        guard a >= 0, a < Double(k), a == a.rounded(.towardZero) else { return nil }
+        return Int(a)
+    }
+
     // MARK: - Sampling
 
     /// Draws an action for one state.
@@ -121,7 +131,8 @@ public enum PolicyHead: Sendable, Codable, Hashable {
                 case .categorical(let k):
                     for i in 0..<n {
                         let row = out.baseAddress! + i * k
-                        result[i] = row[Int(act[i])] - PolicyHead.logSumExp(row, k)
+                        guard let a = PolicyHead.actionIndex(act[i], k) else { result[i] = .nan; continue }
+                        result[i] = row[a] - PolicyHead.logSumExp(row, k)
                     }
                 case .gaussian(let d):
                     let logStdSum = logStd.reduce(0, +)
@@ -156,8 +167,12 @@ public enum PolicyHead: Sendable, Codable, Hashable {
                         for i in 0..<n {
                             let p = g.baseAddress! + i * k
                             PolicyHead.softmax(out.baseAddress! + i * k, k, into: p)
+                            guard let a = PolicyHead.actionIndex(act[i], k) else {
+                                for j in 0..<k { p[j] = .nan }
+                                continue
+                            }
                             for j in 0..<k { p[j] *= -weights[i] }
-                            p[Int(act[i])] += weights[i]
+                            p[a] += weights[i]
                         }
                     case .gaussian(let d):
                         let inverseVariance = logStd.map { exp(-2 * $0) }
