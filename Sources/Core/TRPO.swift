@@ -215,7 +215,7 @@ extension Policy {
             }
             fraction *= c.backtrackRatio
         }
-        parameters = thetaOld
+        // No trial was accepted; θ was only ever written on acceptance, so it is still θ_old.
         report.backtracks = c.maxBacktracks + 1
         report.rejection = lastFailure
         return report
