@@ -146,29 +146,35 @@ public struct BenchmarkSuite {
         return PolicyBatch(observations: observations, actions: actions, advantages: normalized(advantages))
     }
 
-    /// Seconds of one TRPO policy step (gradient, CG, step scaling, line search) and, apart,
-    /// of one value fit, for an 11-input, 3-action Gaussian policy with 64×64 tanh layers.
-    public func updateTimes(samples: Int, fisherSubsample: Double, valueFit: ValueFitConfiguration) -> [BenchmarkResult] {
+    /// Seconds of one TRPO policy step (gradient, CG, step scaling, line search) for an
+    /// 11-input, 3-action Gaussian policy with 64×64 tanh layers.
+    public func policyStepTime(samples: Int, fisherSubsample: Double) -> BenchmarkResult {
         let n = max(64, Int(Double(samples) * scale))
         let policy0 = BenchmarkSuite.policy(observationSize: 11, head: .gaussian(dimensions: 3))
         let batch = BenchmarkSuite.updateBatch(samples: n, policy: policy0)
         var configuration = TRPOConfiguration()
         configuration.fisherSubsample = fisherSubsample
         let label = "\(n) samples, 11-64-64-3 Gaussian, CG 10, Fisher on \(Int(fisherSubsample * 100))%"
-        let policyStep = measure("trpo_policy_step", label, unit: "s") {
+        return measure("trpo_policy_step", label, unit: "s") {
             var policy = policy0
             var random = RandomStream(seed: 7)
             return BenchmarkSuite.seconds { _ = policy.trpoStep(batch, configuration: configuration, random: &random) }
         }
-        guard fisherSubsample == 1 else { return [policyStep] }
+    }
+
+    /// Seconds of one value fit (11-64-64-1 tanh network, Adam) on `samples` samples.
+    public func valueFitTime(samples: Int, configuration: ValueFitConfiguration) -> BenchmarkResult {
+        let n = max(64, Int(Double(samples) * scale))
+        let policy = BenchmarkSuite.policy(observationSize: 11, head: .gaussian(dimensions: 3))
+        let batch = BenchmarkSuite.updateBatch(samples: n, policy: policy)
         var random = RandomStream(seed: 8)
-        let value0 = ValueFunction(observationSize: 11, hiddenSizes: [64, 64], learningRate: valueFit.learningRate, random: &random)
+        let value0 = ValueFunction(observationSize: 11, hiddenSizes: [64, 64], learningRate: configuration.learningRate, random: &random)
         let targets = batch.advantages.map { $0 * 10 }
-        let valueStep = measure("value_fit", "\(n) samples, 11-64-64-1, \(valueFit.epochs) epochs of minibatch \(valueFit.minibatchSize) Adam", unit: "s") {
+        let label = "\(n) samples, 11-64-64-1, \(configuration.epochs) epochs of minibatch \(configuration.minibatchSize) Adam"
+        return measure("value_fit", label, unit: "s") {
             var value = value0
             var random = RandomStream(seed: 9)
-            return BenchmarkSuite.seconds { _ = value.fit(batch.observations, targets: targets, configuration: valueFit, random: &random) }
+            return BenchmarkSuite.seconds { _ = value.fit(batch.observations, targets: targets, configuration: configuration, random: &random) }
         }
-        return [policyStep, valueStep]
     }
 }

@@ -16,6 +16,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scale of the work per repeat (1 = full sizes; e.g. 0.05 for a quick smoke run).")
     var scale: Double = 1
 
+    @Option(help: "Run one group only: forward, sampling, policy or value.")
+    var only: String?
+
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
@@ -28,19 +31,40 @@ struct BenchCommand: ParsableCommand {
         var results: [BenchmarkResult] = []
         func show(_ r: BenchmarkResult) {
             results.append(r)
-            print(String(format: "%-32@ %14.4g %-10@ (min %.4g, max %.4g)  %@", r.name, r.value, r.unit, r.minimum, r.maximum, r.setting))
+            func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+            print(pad(r.name, 32) + String(format: "%12.4g ", r.value) + pad(r.unit, 10)
+                  + String(format: " (min %.4g, max %.4g)  ", r.minimum, r.maximum) + r.setting)
         }
-        show(suite.singleForward(observationSize: 4, head: .categorical(actions: 2), label: "4-64-64-2 tanh (CartPole)"))
-        show(suite.singleForward(observationSize: 11, head: .gaussian(dimensions: 3), label: "11-64-64-3 tanh (Hopper)"))
-        suite.batchedForward(observationSize: 4, head: .categorical(actions: 2), label: "4-64-64-2 tanh").forEach(show)
-        suite.batchedForward(observationSize: 11, head: .gaussian(dimensions: 3), label: "11-64-64-3 tanh").forEach(show)
-        for copies in [1, 16, 64] {
-            show(try suite.samplingThroughput(environment: "CartPole-v1", copies: copies))
+        let groups = ["forward", "sampling", "policy", "value"]
+        if let only, !groups.contains(only) {
+            throw usageFailure("--only takes one of \(groups.joined(separator: ", ")) (got '\(only)')")
         }
-        let valueFit = ValueFitConfiguration()
-        for samples in [32_768, 50_000] {
-            suite.updateTimes(samples: samples, fisherSubsample: 1, valueFit: valueFit).forEach(show)
-            suite.updateTimes(samples: samples, fisherSubsample: 0.1, valueFit: valueFit).forEach(show)
+        func runs(_ group: String) -> Bool { only == nil || only == group }
+        if runs("forward") {
+            show(suite.singleForward(observationSize: 4, head: .categorical(actions: 2), label: "4-64-64-2 tanh (CartPole)"))
+            show(suite.singleForward(observationSize: 11, head: .gaussian(dimensions: 3), label: "11-64-64-3 tanh (Hopper)"))
+            suite.batchedForward(observationSize: 4, head: .categorical(actions: 2), label: "4-64-64-2 tanh").forEach(show)
+            suite.batchedForward(observationSize: 11, head: .gaussian(dimensions: 3), label: "11-64-64-3 tanh").forEach(show)
+        }
+        if runs("sampling") {
+            for copies in [1, 16, 64] {
+                show(try suite.samplingThroughput(environment: "CartPole-v1", copies: copies))
+            }
+        }
+        if runs("policy") {
+            for samples in [32_768, 50_000] {
+                for fraction in [1, 0.1] { show(suite.policyStepTime(samples: samples, fisherSubsample: fraction)) }
+            }
+        }
+        if runs("value") {
+            // Our default fit, and the work sb3-contrib's default does (10 epochs of 128).
+            var sb3Work = ValueFitConfiguration()
+            sb3Work.minibatchSize = 128
+            for samples in [32_768, 50_000] {
+                for configuration in [ValueFitConfiguration(), sb3Work] {
+                    show(suite.valueFitTime(samples: samples, configuration: configuration))
+                }
+            }
         }
         if let json {
             let encoder = JSONEncoder()
