@@ -20,6 +20,8 @@ let package = Package(
         // MARK: - Library modules
         .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras"]),
         .target(name: "Simulators", dependencies: ["Core"]),
+        .target(name: "ZMQ", dependencies: ["CZMQ"]),
+        .target(name: "Protocol", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker"]),
         .target(name: "Plot", dependencies: ["Core"]),
@@ -39,6 +41,8 @@ let package = Package(
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
+        .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
     ]
 )

@@ -1,0 +1,1 @@
+// The Protocol module: trpo's message set and binary codec.

@@ -1,0 +1,1 @@
+// The ZMQ module: a typed Swift layer over libzmq.
