@@ -53,10 +53,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             c.batchSteps = 8192
         case "Pendulum-v1":
             c.totalSteps = 200_000
-            c.batchSteps = 2048
-            c.trpo.maxKL = 0.02
+            c.batchSteps = 4096
+            c.trpo.maxKL = 0.03
             c.gamma = 0.9
             c.lambda = 0.95
+            c.normalizeObservations = false
         case "MountainCarContinuous-v0":
             c.totalSteps = 500_000
             c.batchSteps = 8192
