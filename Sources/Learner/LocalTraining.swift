@@ -47,7 +47,7 @@ public struct LocalTraining {
             sampler.load(policy: trainer.state.policy, normalizer: trainer.samplingNormalizer)
             let steps = min(c.batchSteps, c.totalSteps - trainer.state.timesteps)
             var batch = SampleBatch(observationSize: 0, actionWidth: 0)
-            let sampleSeconds = clock.measure { batch = sampler.collect(steps: steps) }.seconds
+            let sampleSeconds = clock.measure { batch = LocalTraining.collectBatch(sampler, steps: steps, chunkSteps: c.chunkSteps) }.seconds
             let statistics = trainer.update(with: batch)
             let wall = priorWall + (clock.now - start).seconds
             trainer.recordWallTime(wall)
@@ -55,6 +55,15 @@ public struct LocalTraining {
             try Checkpoint.save(trainer.state, in: outputDirectory)
             report(statistics, wall, sampleSeconds)
         }
+    }
+
+    /// At least `steps` rows, collected in chunks of at most `chunkSteps` as a worker would.
+    static func collectBatch(_ sampler: SinglePathSampler, steps: Int, chunkSteps: Int) -> SampleBatch {
+        var batch = sampler.collect(steps: min(steps, chunkSteps))
+        while batch.count < steps {
+            batch.append(sampler.collect(steps: min(steps - batch.count, chunkSteps)))
+        }
+        return batch
     }
 
     /// The progress.csv row of an iteration.

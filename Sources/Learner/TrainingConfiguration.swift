@@ -12,6 +12,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var batchSteps: Int
     /// Environment copies a sampler steps in lockstep.
     public var environmentsPerSampler: Int = 8
+    /// Rows a sampler collects per chunk: the unit a worker sends and the learner accepts
+    /// or drops whole. Every chunk ends its trajectories (cut episodes bootstrap), and the
+    /// single-process path collects in the same chunks, so one worker and no worker give the
+    /// same batches.
+    public var chunkSteps: Int = 4096
     public var policyHiddenSizes: [Int] = [64, 64]
     public var valueHiddenSizes: [Int] = [64, 64]
     public var activation: Activation = .tanh
@@ -74,6 +79,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         }
         try check(totalSteps > 0, "total steps must be positive (got \(totalSteps))")
         try check(batchSteps > 0, "batch steps must be positive (got \(batchSteps))")
+        try check(chunkSteps > 0 && chunkSteps <= 65_536, "chunk steps must be in 1...65536 (got \(chunkSteps))")
         try check(environmentsPerSampler > 0, "environments per sampler must be positive (got \(environmentsPerSampler))")
         try check(!policyHiddenSizes.isEmpty && policyHiddenSizes.allSatisfy { $0 > 0 }, "policy hidden sizes must be positive")
         try check(!valueHiddenSizes.isEmpty && valueHiddenSizes.allSatisfy { $0 > 0 }, "value hidden sizes must be positive")

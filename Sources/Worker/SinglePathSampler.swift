@@ -81,9 +81,19 @@ public final class SinglePathSampler {
         episodeLength[i] = 0
     }
 
-    /// Collects about `steps` transitions: each copy steps ⌈steps / E⌉ times.
+    /// Collects about `steps` transitions: each copy steps ⌈steps / E⌉ times. Every
+    /// trajectory in the result ends (episodes still running are cut with `.truncated` and
+    /// continue in the next call), so a batch is self-contained.
     /// - Returns: the copies' trajectories, copy after copy.
     public func collect(steps: Int) -> SampleBatch {
+        collect(steps: steps, abandonIf: nil)!
+    }
+
+    /// Like ``collect(steps:)``, but asks `abandonIf` every `checkInterval` lockstep steps
+    /// and gives up, returning nil, as soon as it answers true (a new policy version has
+    /// arrived, or the worker is stopping). The simulators keep their states: episodes in
+    /// flight continue under the next policy.
+    public func collect(steps: Int, abandonIf: (() -> Bool)?, checkInterval: Int = 16) -> SampleBatch? {
         let e = simulators.count
         let perCopy = max(1, (steps + e - 1) / e)
         let (obsSize, width) = (observationSize, actionWidth)
@@ -97,6 +107,7 @@ public final class SinglePathSampler {
             return part
         }
         for t in 0..<perCopy {
+            if let abandonIf, t % checkInterval == 0, abandonIf() { return nil }
             stepAll(into: &parts, last: t == perCopy - 1)
         }
         var batch = SampleBatch(observationSize: obsSize, actionWidth: width)
