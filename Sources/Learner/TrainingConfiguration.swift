@@ -46,7 +46,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         case "CartPole-v1":
             c.totalSteps = 100_000
             c.batchSteps = 2048
-            c.trpo.maxKL = 0.02
+            c.trpo.maxKL = 0.01
             c.gamma = 0.99
             c.lambda = 0.98
         case "Acrobot-v1":
