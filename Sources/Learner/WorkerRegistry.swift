@@ -1,0 +1,64 @@
+/// The learner's view of its workers: who registered, from which connection, and when each
+/// was last heard from. A worker silent for longer than ``timeout`` (counted only while the
+/// learner is listening, see ``forgive(now:)``) is declared gone.
+public struct WorkerRegistry: Sendable {
+    /// One registered worker.
+    public struct Record: Sendable, Equatable {
+        /// The transport's identity of the connection (ZeroMQ routing id).
+        public var peer: [UInt8]
+        public var workerID: UInt32
+        /// Random per worker process start: tells a restarted worker from its predecessor.
+        public var nonce: UInt64
+        public var environments: Int
+        public var lastHeard: ContinuousClock.Instant
+        public var registered: ContinuousClock.Instant
+    }
+
+    public var timeout: Duration
+    public private(set) var records: [Record] = []
+
+    public init(timeout: Duration) { self.timeout = timeout }
+
+    public var aliveCount: Int { records.count }
+
+    /// The record of the connection `peer`, if registered.
+    public func record(peer: [UInt8]) -> Record? { records.first { $0.peer == peer } }
+
+    /// Registers (or re-registers) a worker. A record with the same worker id from another
+    /// connection or process is replaced (the worker reconnected or restarted).
+    /// - Returns: the record it replaced, if any.
+    @discardableResult
+    public mutating func register(peer: [UInt8], workerID: UInt32, nonce: UInt64, environments: Int,
+                                  now: ContinuousClock.Instant) -> Record? {
+        let previous = records.first { $0.workerID == workerID || $0.peer == peer }
+        records.removeAll { $0.workerID == workerID || $0.peer == peer }
+        records.append(Record(peer: peer, workerID: workerID, nonce: nonce, environments: environments,
+                              lastHeard: now, registered: now))
+        records.sort { $0.workerID < $1.workerID }
+        return previous
+    }
+
+    /// Notes traffic from `peer`; false when the peer is not registered.
+    @discardableResult
+    public mutating func heard(peer: [UInt8], now: ContinuousClock.Instant) -> Bool {
+        guard let i = records.firstIndex(where: { $0.peer == peer }) else { return false }
+        records[i].lastHeard = now
+        return true
+    }
+
+    /// Removes and returns the workers silent for longer than the timeout.
+    public mutating func expire(now: ContinuousClock.Instant) -> [Record] {
+        let gone = records.filter { now - $0.lastHeard > timeout }
+        records.removeAll { now - $0.lastHeard > timeout }
+        return gone
+    }
+
+    /// Removes one worker (it said goodbye or was refused).
+    public mutating func remove(peer: [UInt8]) { records.removeAll { $0.peer == peer } }
+
+    /// Treats every worker as heard now: call after the learner was busy (an update) and
+    /// could not listen, so its own deafness does not count as their silence.
+    public mutating func forgive(now: ContinuousClock.Instant) {
+        for i in records.indices { records[i].lastHeard = now }
+    }
+}
