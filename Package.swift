@@ -16,10 +16,11 @@ let package = Package(
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CGlibcExtras"),
+        .systemLibrary(name: "CMuJoCo", providers: [.apt(["libmujoco-dev"])]),
 
         // MARK: - Library modules
         .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras"]),
-        .target(name: "Simulators", dependencies: ["Core"]),
+        .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),

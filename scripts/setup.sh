@@ -3,7 +3,7 @@
 # .build/release/trpo. Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(libopenblas-dev libzmq3-dev)
+packages=(libopenblas-dev libzmq3-dev libmujoco-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
