@@ -19,7 +19,8 @@ let package = Package(
         .systemLibrary(name: "CMuJoCo", providers: [.apt(["libmujoco-dev"])]),
 
         // MARK: - Library modules
-        .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras"]),
+        .target(name: "CKernels"),
+        .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras", "CKernels"]),
         .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
@@ -38,7 +39,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "CKernels"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),

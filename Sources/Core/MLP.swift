@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A hidden-layer nonlinearity.
@@ -9,7 +10,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     @inline(__always)
     func apply(_ x: UnsafeMutableBufferPointer<Double>) {
         switch self {
-        case .tanh: for i in x.indices { x[i] = fastTanh(x[i]) }
+        case .tanh: trpo_tanh_f64(x.baseAddress, x.count)
         case .relu: for i in x.indices where x[i] < 0 { x[i] = 0 }
         }
     }
@@ -114,7 +115,7 @@ public struct MLP: Sendable, Codable, Equatable {
             for l in 0..<layerCount {
                 let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
                 let w = weightOffset(l)
-                var z = Matrix(rows: n, columns: fanOut)
+                var z = Matrix(uninitializedRows: n, columns: fanOut)  // bias rows, then += H W
                 let previous = l == 0 ? input : hidden[l - 1]
                 previous.storage.withUnsafeBufferPointer { h in
                     z.storage.withUnsafeMutableBufferPointer { z in
@@ -149,7 +150,7 @@ public struct MLP: Sendable, Codable, Equatable {
                     let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
                     let w = weightOffset(l)
                     let previous = l == 0 ? tape.input : tape.hidden[l - 1]
-                    var gPrevious = l > 0 ? Matrix(rows: n, columns: fanIn) : Matrix(rows: 0, columns: fanIn)
+                    var gPrevious = Matrix(uninitializedRows: l > 0 ? n : 0, columns: fanIn)  // = G Wᵀ (β = 0)
                     g.storage.withUnsafeBufferPointer { gb in
                         previous.storage.withUnsafeBufferPointer { h in
                             // dW += Hᵀ G ; db += Σ_rows G
@@ -193,7 +194,7 @@ public struct MLP: Sendable, Codable, Equatable {
                     let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
                     let w = weightOffset(l)
                     let previous = l == 0 ? tape.input : tape.hidden[l - 1]
-                    var dz = Matrix(rows: n, columns: fanOut)
+                    var dz = Matrix(uninitializedRows: n, columns: fanOut)  // bias tangent rows, then += …
                     dz.storage.withUnsafeMutableBufferPointer { dz in
                         let dBias = v.baseAddress! + w + fanIn * fanOut
                         for i in 0..<n { (dz.baseAddress! + i * fanOut).update(from: dBias, count: fanOut) }
@@ -222,38 +223,6 @@ public struct MLP: Sendable, Codable, Equatable {
         }
         return result
     }
-}
-
-/// tanh in double precision, about 3× faster than the C library's: tanh|x| = (1 − t)/(1 + t)
-/// with t = e^{−2|x|} from a Cody–Waite reduction and a degree-12 Taylor polynomial, the sign
-/// restored by bit operations. Absolute error ≤ 4e-16 over the whole line (checked against
-/// the C library in the tests); NaN propagates; branch-free apart from the saturation select.
-@inline(__always)
-public func fastTanh(_ x: Double) -> Double {
-    let magnitude = Double(bitPattern: x.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
-    let a = magnitude > 20 ? 20 : magnitude  // tanh(20) rounds to 1; NaN stays NaN
-    // e^y for y = −2a ∈ [−40, 0]: y = n ln2 + r, |r| ≤ ln2/2, with n rounded by the 1.5·2^52 trick.
-    let y = -2 * a
-    let shifter = 6_755_399_441_055_744.0
-    let k = y * 1.4426950408889634 + shifter
-    let n = k - shifter
-    let r = (y - n * 0.6931471803691238) - n * 1.9082149292705877e-10
-    var p = 1.0 / 479_001_600
-    p = p * r + 1.0 / 39_916_800
-    p = p * r + 1.0 / 3_628_800
-    p = p * r + 1.0 / 362_880
-    p = p * r + 1.0 / 40320
-    p = p * r + 1.0 / 5040
-    p = p * r + 1.0 / 720
-    p = p * r + 1.0 / 120
-    p = p * r + 1.0 / 24
-    p = p * r + 1.0 / 6
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    let t = p * Double(bitPattern: (k.bitPattern &+ 1023) << 52)
-    let v = (1 - t) / (1 + t)
-    return Double(bitPattern: v.bitPattern | (x.bitPattern & 0x8000_0000_0000_0000))
 }
 
 /// A `rows × columns` matrix with orthonormal columns (or rows, when wider than tall),

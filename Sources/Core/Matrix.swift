@@ -17,6 +17,14 @@ public struct Matrix: Sendable, Equatable, Codable {
         storage = [Double](repeating: 0, count: rows * columns)
     }
 
+    /// A matrix whose elements the caller overwrites entirely before reading any (saves the
+    /// zero fill on large per-iteration buffers).
+    init(uninitializedRows rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        storage = [Double](unsafeUninitializedCapacity: rows * columns) { _, count in count = rows * columns }
+    }
+
     /// A matrix over existing row-major storage.
     /// - Precondition: `storage.count == rows * columns`.
     public init(rows: Int, columns: Int, storage: [Double]) {

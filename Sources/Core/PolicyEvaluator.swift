@@ -1,3 +1,5 @@
+import CKernels
+
 /// An allocation-free evaluator of a policy network for sampling: up to `capacity`
 /// observations per call, in single precision with a rational tanh, over BLAS.
 ///
@@ -69,7 +71,7 @@ public final class PolicyEvaluator {
             if l < layers - 1 {
                 let count = rows &* fanOut
                 switch activation {
-                case .tanh: for i in 0..<count { z[i] = rationalTanh(z[i]) }
+                case .tanh: trpo_tanh_f32(z, count)
                 case .relu: for i in 0..<count where z[i] < 0 { z[i] = 0 }
                 }
             }
@@ -78,25 +80,4 @@ public final class PolicyEvaluator {
         }
         for i in 0..<(rows &* layerSizes[layers]) { output[i] = Double(previous[i]) }
     }
-}
-
-/// tanh in single precision by a [13/6] rational approximation on [−9, 9] (saturating
-/// outside); absolute error below 1e-6, branch-free so loops over it vectorise.
-@inline(__always)
-func rationalTanh(_ x: Float) -> Float {
-    let c = min(max(x, -9), 9)
-    let x2 = c * c
-    var p: Float = -2.76076847742355e-16
-    p = p * x2 + 2.00018790482477e-13
-    p = p * x2 - 8.60467152213735e-11
-    p = p * x2 + 5.12229709037114e-08
-    p = p * x2 + 1.48572235717979e-05
-    p = p * x2 + 6.37261928875436e-04
-    p = p * x2 + 4.89352455891786e-03
-    p *= c
-    var q: Float = 1.19825839466702e-06
-    q = q * x2 + 1.18534705686654e-04
-    q = q * x2 + 2.26843463243900e-03
-    q = q * x2 + 4.89352518554385e-03
-    return p / q
 }

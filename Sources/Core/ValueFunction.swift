@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Adam (Kingma & Ba 2015) over a flat parameter vector. Its moments persist across fits so
@@ -21,20 +22,9 @@ public struct Adam: Sendable, Codable, Equatable {
     public mutating func step(_ parameters: inout [Double], gradient: [Double]) {
         steps += 1
         let c1 = 1 - pow(beta1, Double(steps)), c2 = 1 - pow(beta2, Double(steps))
-        let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
-        parameters.withUnsafeMutableBufferPointer { p in
-            firstMoment.withUnsafeMutableBufferPointer { m in
-                secondMoment.withUnsafeMutableBufferPointer { v in
-                    gradient.withUnsafeBufferPointer { g in
-                        for i in 0..<p.count {
-                            m[i] = b1 * m[i] + (1 - b1) * g[i]
-                            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                            p[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
-                        }
-                    }
-                }
-            }
-        }
+        precondition(gradient.count == parameters.count && parameters.count == firstMoment.count)
+        trpo_adam_step(&parameters, &firstMoment, &secondMoment, gradient, parameters.count,
+                       learningRate, beta1, beta2, epsilon, c1, c2)
     }
 }
 

@@ -1,0 +1,21 @@
+#ifndef TRPO_CKERNELS_H
+#define TRPO_CKERNELS_H
+
+/// Elementwise kernels that the Swift compiler cannot vectorise beyond SSE2 on a baseline
+/// x86-64 target. Each is compiled for several instruction sets (AVX-512, AVX2, baseline)
+/// and the best one is picked when the program loads.
+
+/// x[i] = tanh(x[i]) for i < n, double precision: |error| <= 4e-16; NaN propagates.
+void trpo_tanh_f64(double *x, long n);
+
+/// x[i] = tanh(x[i]) for i < n, single precision by a [13/6] rational approximation:
+/// |error| < 1e-6; saturates beyond |x| = 9.
+void trpo_tanh_f32(float *x, long n);
+
+/// One Adam step over n parameters: m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g²,
+/// p ← p − lr · (m / c1) / (√(v / c2) + ε), where c1 = 1 − β1ᵗ and c2 = 1 − β2ᵗ are the bias
+/// corrections of step t.
+void trpo_adam_step(double *p, double *m, double *v, const double *g, long n,
+                    double lr, double beta1, double beta2, double epsilon, double c1, double c2);
+
+#endif

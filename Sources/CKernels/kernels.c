@@ -1,0 +1,87 @@
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+// tanh|x| = (1 - t) / (1 + t) with t = exp(-2|x|); exp by a Cody-Waite reduction
+// y = n ln2 + r (|r| <= ln2/2, n rounded with the 1.5*2^52 shifter) and a degree-12 Taylor
+// polynomial, scaled by 2^n built in the exponent bits; the sign is restored by bit operations.
+// Branch-free so the loop vectorises.
+MULTIVERSION
+void trpo_tanh_f64(double *x, long n) {
+    for (long i = 0; i < n; i++) {
+        uint64_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        uint64_t sign = bits & 0x8000000000000000ull;
+        uint64_t magnitude_bits = bits & 0x7FFFFFFFFFFFFFFFull;
+        double magnitude;
+        memcpy(&magnitude, &magnitude_bits, sizeof magnitude);
+        double a = magnitude > 20.0 ? 20.0 : magnitude;  // tanh(20) rounds to 1; NaN stays NaN
+        double y = -2.0 * a;
+        const double shifter = 6755399441055744.0;
+        double k = y * 1.4426950408889634 + shifter;
+        double m = k - shifter;
+        double r = (y - m * 0.6931471803691238) - m * 1.9082149292705877e-10;
+        double p = 1.0 / 479001600.0;
+        p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;
+        p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        uint64_t k_bits;
+        memcpy(&k_bits, &k, sizeof k_bits);
+        uint64_t scale_bits = (k_bits + 1023) << 52;
+        double scale;
+        memcpy(&scale, &scale_bits, sizeof scale);
+        double t = p * scale;
+        double v = (1.0 - t) / (1.0 + t);
+        uint64_t v_bits;
+        memcpy(&v_bits, &v, sizeof v_bits);
+        v_bits |= sign;
+        memcpy(&x[i], &v_bits, sizeof v_bits);
+    }
+}
+
+MULTIVERSION
+void trpo_tanh_f32(float *x, long n) {
+    for (long i = 0; i < n; i++) {
+        float c = x[i] < -9.0f ? -9.0f : (x[i] > 9.0f ? 9.0f : x[i]);
+        float x2 = c * c;
+        float p = -2.76076847742355e-16f;
+        p = p * x2 + 2.00018790482477e-13f;
+        p = p * x2 - 8.60467152213735e-11f;
+        p = p * x2 + 5.12229709037114e-08f;
+        p = p * x2 + 1.48572235717979e-05f;
+        p = p * x2 + 6.37261928875436e-04f;
+        p = p * x2 + 4.89352455891786e-03f;
+        p *= c;
+        float q = 1.19825839466702e-06f;
+        q = q * x2 + 1.18534705686654e-04f;
+        q = q * x2 + 2.26843463243900e-03f;
+        q = q * x2 + 4.89352518554385e-03f;
+        x[i] = p / q;
+    }
+}
+
+MULTIVERSION
+void trpo_adam_step(double *p, double *m, double *v, const double *g, long n,
+                    double lr, double beta1, double beta2, double epsilon, double c1, double c2) {
+    for (long i = 0; i < n; i++) {
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
+        p[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + epsilon);
+    }
+}
