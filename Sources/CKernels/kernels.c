@@ -3,6 +3,10 @@
 #include <string.h>
 #include <math.h>
 
+// No fused multiply-add contraction: every instruction-set variant rounds exactly like the
+// baseline one, so results do not depend on the machine's processor.
+#pragma STDC FP_CONTRACT OFF
+
 #if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -14,7 +18,7 @@
 // polynomial, scaled by 2^n built in the exponent bits; the sign is restored by bit operations.
 // Branch-free so the loop vectorises.
 MULTIVERSION
-void trpo_tanh_f64(double *x, long n) {
+void trpo_tanh_f64(double *restrict x, long n) {
     for (long i = 0; i < n; i++) {
         uint64_t bits;
         memcpy(&bits, &x[i], sizeof bits);
@@ -56,7 +60,7 @@ void trpo_tanh_f64(double *x, long n) {
 }
 
 MULTIVERSION
-void trpo_tanh_f32(float *x, long n) {
+void trpo_tanh_f32(float *restrict x, long n) {
     for (long i = 0; i < n; i++) {
         float c = x[i] < -9.0f ? -9.0f : (x[i] > 9.0f ? 9.0f : x[i]);
         float x2 = c * c;
@@ -76,12 +80,21 @@ void trpo_tanh_f32(float *x, long n) {
     }
 }
 
+// sqrt without errno handling (v/c2 is never negative), so the loop vectorises.
+#if __has_builtin(__builtin_elementwise_sqrt)
+#define SQRT_NO_ERRNO(x) __builtin_elementwise_sqrt(x)
+#else
+#define SQRT_NO_ERRNO(x) sqrt(x)
+#endif
+
 MULTIVERSION
-void trpo_adam_step(double *p, double *m, double *v, const double *g, long n,
+void trpo_adam_step(double *restrict p, double *restrict m, double *restrict v, const double *restrict g, long n,
                     double lr, double beta1, double beta2, double epsilon, double c1, double c2) {
     for (long i = 0; i < n; i++) {
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
-        p[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + epsilon);
+        double mi = beta1 * m[i] + (1.0 - beta1) * g[i];
+        double vi = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= lr * (mi / c1) / (SQRT_NO_ERRNO(vi / c2) + epsilon);
     }
 }
