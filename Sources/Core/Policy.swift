@@ -19,6 +19,15 @@ public struct Policy: Sendable, Codable, Equatable {
         logStd = [Double](repeating: initialLogStd, count: head.logStdCount)
     }
 
+    /// A policy from its parts (as carried by a parameters message or a checkpoint).
+    /// - Precondition: the parts agree (see ``isWellFormed``).
+    public init(head: PolicyHead, network: MLP, logStd: [Double]) {
+        self.head = head
+        self.network = network
+        self.logStd = logStd
+        precondition(isWellFormed, "policy parts disagree: network output \(network.outputSize), head \(head), \(logStd.count) log-stds")
+    }
+
     public var observationSize: Int { network.inputSize }
 
     /// True when the parts agree: the network's parameter count matches its widths, its

@@ -21,6 +21,18 @@ public struct RunningNormalizer: Sendable, Codable, Equatable {
         self.clip = clip
     }
 
+    /// Statistics restored from their parts (as carried by a parameters message).
+    /// - Precondition: equal lengths, finite values, non-negative variances and count, positive clip.
+    public init(mean: [Double], variance: [Double], count: Double, clip: Double) {
+        precondition(mean.count == variance.count && mean.allFinite && variance.allFinite
+                     && variance.allSatisfy { $0 >= 0 } && count >= 0 && count.isFinite && clip > 0,
+                     "normaliser statistics must be consistent and finite")
+        self.mean = mean
+        self.variance = variance
+        self.count = count
+        self.clip = clip
+    }
+
     public var size: Int { mean.count }
 
     /// Folds a batch of raw observations (`[n × size]`) into the statistics.
