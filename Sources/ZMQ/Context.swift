@@ -39,14 +39,16 @@ public final class Context: @unchecked Sendable {
     /// The corresponding C functions are `zmq_ctx_new` and `zmq_ctx_set`.
     public init(ioThreads: Int = 1) throws(ZMQError) {
         guard let handle = zmq_ctx_new() else { throw ZMQError.last("create a context") }
-        self.handle = handle
         if ioThreads != 1 {
-            guard let threads = Int32(exactly: ioThreads), zmq_ctx_set(handle, ZMQ_IO_THREADS, threads) == 0 else {
-                let error = ZMQError(code: ZMQError.invalidArgument.code, operation: "set ZMQ_IO_THREADS to \(ioThreads)")
+            // Before `self.handle` is set, so that `deinit` does not run for a failed init.
+            guard let threads = Int32(exactly: ioThreads), threads >= 0,
+                  zmq_ctx_set(handle, ZMQ_IO_THREADS, threads) == 0
+            else {
                 zmq_ctx_term(handle)
-                throw error
+                throw ZMQError(code: ZMQError.invalidArgument.code, operation: "set ZMQ_IO_THREADS to \(ioThreads)")
             }
         }
+        self.handle = handle
     }
 
     /// Makes blocking operations on this context's sockets, in every thread, throw

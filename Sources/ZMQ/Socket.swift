@@ -76,6 +76,13 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
 ///
 /// After ``close()`` every operation throws ``ZMQError/notSocket``. `deinit` closes the
 /// socket if it is still open.
+///
+/// - Important: Releasing the last reference closes the socket, and with the default linger
+///   of 0 any message it has not yet handed to the network is discarded. Swift may release
+///   an object right after its last use, not at the end of its scope (optimized builds do),
+///   so a socket that only sends and is then left alone must be kept alive until delivery
+///   matters no more: close it explicitly at the end (`defer { socket.close() }`), or use
+///   `withExtendedLifetime`.
 public final class Socket {
     /// The socket's pattern.
     public let type: SocketType

@@ -19,6 +19,10 @@ import Darwin
 ///
 /// Swift Testing's `#expect(throws: ZMQError.hostUnreachable) { … }` works directly, and so
 /// does `switch error { case .again: … }` (pattern matching goes through `==`).
+///
+/// - Note: Swift 6.3.1 crashes (SIL ownership error) on `catch ZMQError.again { … }` in a
+///   `do` block whose calls use typed throws when the `do` has no catch-all clause. Write
+///   `catch let error where error == .again { … }` instead.
 public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The `errno` value, as returned by `zmq_errno()`. libzmq reports its own conditions
     /// (``terminated``, ``finiteStateMachine``, …) with codes above `ZMQ_HAUSNUMERO`.

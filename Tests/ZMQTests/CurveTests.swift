@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ZMQ
 
@@ -41,6 +42,7 @@ import ZMQ
         let impostor = try CurveKeyPair.generate()
         let (router, dealer) = try makePair(
             context, server: server, clientBelieves: impostor.publicKey, serverTimeout: 500)
+        defer { dealer.close() }
         try dealer.send(["hello?"])
         #expect(try router.receive() == nil)
     }
@@ -72,5 +74,76 @@ import ZMQ
         #expect(Z85.decode("Hello") != nil)
         #expect(Z85.decode("Hell") == nil)
         #expect(Z85.decode("Hell\"") == nil)  // '"' is not in the alphabet
+    }
+}
+
+/// The pieces a ZAP allow-list needs are expressible with this module: a `REP` handler on
+/// `inproc://zeromq.zap.01` answering RFC 27 requests, and a CURVE server with a ZAP domain.
+@Suite struct ZAPTests {
+    final class StopFlag: Sendable {
+        let stopped = Atomic<Bool>(false)
+    }
+
+    @Test func handlerAcceptsOnlyAllowListedClientKeys() throws {
+        let context = try Context()
+        let server = try CurveKeyPair.generate()
+        let allowed = try CurveKeyPair.generate()
+        let stranger = try CurveKeyPair.generate()
+        let allowList = [allowed.publicKey: "worker-1"]
+
+        let flag = StopFlag()
+        let bound = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            defer { finished.signal() }
+            do {
+                let handler = try Socket(context: context, type: .rep)
+                try handler.setOption(.receiveTimeout, to: 50)
+                try handler.bind("inproc://zeromq.zap.01")
+                bound.signal()
+                while !flag.stopped.load(ordering: .relaxed) {
+                    // version, request id, domain, address, routing id, mechanism, client key
+                    guard let request = try handler.receive() else { continue }
+                    let key = request.count == 7 ? CurveKey(bytes: request[6].bytes) : nil
+                    let user = key.flatMap { allowList[$0] }
+                    try handler.send([
+                        "1.0", request[1],
+                        user == nil ? "400" : "200", user == nil ? "unknown key" : "OK",
+                        user ?? "", [UInt8](),
+                    ])
+                }
+            } catch {
+                Issue.record(error)
+                bound.signal()
+            }
+        }.start()
+        #expect(bound.wait(timeout: .now() + 5) == .success)
+        defer {
+            flag.stopped.store(true, ordering: .relaxed)
+            _ = finished.wait(timeout: .now() + 5)
+        }
+
+        let (router, endpoint) = try makeRouter(context, timeout: 300) {
+            try $0.setOption(.curveServer, to: true)
+            try $0.setOption(.curveSecretKey, to: server.secretKey)
+            try $0.setOption(.zapDomain, to: "trpo")
+        }
+        func client(_ keys: CurveKeyPair) throws -> Socket {
+            try makeDealer(context, endpoint) {
+                try $0.setOption(.curveServerKey, to: server.publicKey)
+                try $0.setOption(.curvePublicKey, to: keys.publicKey)
+                try $0.setOption(.curveSecretKey, to: keys.secretKey)
+            }
+        }
+        let good = try client(allowed)
+        let bad = try client(stranger)
+        defer { good.close(); bad.close() }
+        try bad.send(["from stranger"])
+        try good.send(["from worker"])
+
+        let message = try #require(try router.receive())
+        #expect(message[1].string == "from worker")
+        #expect(message[1].metadata("User-Id") == "worker-1")
+        #expect(try router.receive() == nil)
     }
 }

@@ -6,9 +6,10 @@ import ZMQ
 @Suite struct EndpointAndOptionTests {
     @Test func bindingABoundTCPEndpointAgainFailsWithAddressInUse() throws {
         let context = try Context()
-        let (_, endpoint) = try makeRouter(context)
+        let (first, endpoint) = try makeRouter(context)
         let second = try Socket(context: context, type: .router)
         let error = #expect(throws: ZMQError.addressInUse) { try second.bind(endpoint) }
+        #expect(!first.isClosed)  // keeps `first` (and its bind) alive until here
         #expect(error?.operation == "bind \(endpoint)")
         #expect(error?.description.contains("Address already in use") == true)
     }
@@ -106,14 +107,17 @@ import ZMQ
         #expect(throws: ZMQError.notSocket) { try socket.option(.linger) }
     }
 
-    @Test func emptyMessagesAreRejectedAndEmptyFramesAreNot() throws {
+    @Test func emptyMessagesAreRejectedAndOtherFrameTypesAreSent() throws {
         let context = try Context()
         let (router, endpoint) = try makeRouter(context)
         let dealer = try makeDealer(context, endpoint)
+        defer { dealer.close() }
         #expect(throws: ZMQError.invalidArgument) { try dealer.send([]) }
-        try dealer.send([[UInt8](), "after empty"])
+        try dealer.send([[UInt8](), "after empty", Data([1, 2, 3]), [Float(1)][...]])
         let message = try #require(try router.receive())
-        #expect(message.map(\.count) == [5, 0, 11])
+        #expect(message.map(\.count) == [5, 0, 11, 3, 4])
+        #expect(message[3].bytes == [1, 2, 3])
+        #expect(message[4].elements(of: Float.self) == [1])
         #expect(message[1].isEmpty)
         #expect(message[1].elements(of: Double.self) == [])
     }
@@ -129,6 +133,11 @@ import ZMQ
         case .terminated: break
         default: Issue.record("did not match")
         }
+    }
+
+    @Test func contexts() throws {
+        _ = try Context(ioThreads: 2)
+        #expect(throws: ZMQError.invalidArgument) { try Context(ioThreads: -1) }
     }
 
     @Test func library() {

@@ -73,6 +73,7 @@ import ZMQ
             let context = try Context()
             let (router, endpoint) = try makeRouter(context)
             let dealer = try makeDealer(context, endpoint)
+            defer { dealer.close() }  // not before the router has the message (linger is 0)
             try dealer.send(["batch", values])
             return try #require(try router.receive())
         }
@@ -99,6 +100,7 @@ import ZMQ
         #expect(try router.option(.maximumMessageSize) == limit)
         // No reconnection, so the disconnection stays visible.
         let big = try makeDealer(context, endpoint, id: "big") { try $0.setOption(.reconnectInterval, to: -1) }
+        defer { big.close() }  // closing it would also make it unreachable
         let small = try makeDealer(context, endpoint, id: "small")
 
         // Let "big" connect and register first, so its disconnection can be observed.

@@ -50,6 +50,7 @@ import ZMQ
         #expect(try poller.poll(timeout: 0) == [])
 
         let other = try makeDealer(context, firstEndpoint)
+        defer { other.close() }
         try other.send(["to first"])
         try dealer.send(["to second again"])
         var ready: Set<Int> = []
