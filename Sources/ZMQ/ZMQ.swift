@@ -1,1 +1,0 @@
-// The ZMQ module: a typed Swift layer over libzmq.
