@@ -1,7 +1,7 @@
 /// The frames of one received message, readable in place.
 ///
 /// The decoder only borrows each frame's bytes for the duration of a
-/// ``withUnsafeBytes(ofFrame:_:)`` call and copies what it keeps, so a socket layer can
+/// ``withFrame(_:_:)`` call and copies what it keeps, so a socket layer can
 /// expose its received buffers (e.g. `zmq_msg_data`/`zmq_msg_size` of each part) without
 /// copying them first. Frames need not be aligned. Frame 0 is the header: a ROUTER's
 /// routing-id frame must not be included.
@@ -10,7 +10,7 @@ public protocol FrameSource {
     var count: Int { get }
     /// Calls `body` with the bytes of frame `index` (`0 ..< count`).
     /// - Warning: `body` must not let the pointer escape.
-    func withUnsafeBytes<R, E: Error>(ofFrame index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
+    func withFrame<R, E: Error>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
 }
 
 /// One frame's bytes: `[UInt8]` (the codec's own output) or an `UnsafeRawBufferPointer`
@@ -36,7 +36,7 @@ extension UnsafeRawBufferPointer: FrameBytes {
 
 /// `[[UInt8]]` and `[UnsafeRawBufferPointer]` are frame sources.
 extension Array: FrameSource where Element: FrameBytes {
-    public func withUnsafeBytes<R, E: Error>(ofFrame index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    public func withFrame<R, E: Error>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try self[index].withFrameBytes(body)
     }
 }

@@ -16,11 +16,11 @@ extension WireCodec {
         guard frames.count > 0 else { throw .noFrames }
         var total = 0
         for index in 0..<frames.count {
-            let (sum, overflow) = total.addingReportingOverflow(frames.withUnsafeBytes(ofFrame: index) { $0.count })
+            let (sum, overflow) = total.addingReportingOverflow(frames.withFrame(index) { $0.count })
             total = overflow ? .max : sum
         }
         guard total <= limits.maxTotalBytes else { throw .messageTooLarge(bytes: total, limit: limits.maxTotalBytes) }
-        return try frames.withUnsafeBytes(ofFrame: 0) { (frame: UnsafeRawBufferPointer) throws(ProtocolError) -> Header in
+        return try frames.withFrame(0) { (frame: UnsafeRawBufferPointer) throws(ProtocolError) -> Header in
             let prefix = HeaderLayout.prefixSize
             guard frame.count >= prefix else { throw .headerTooShort(bytes: frame.count, expected: prefix) }
             guard frame.prefix(4).elementsEqual(magic) else { throw .badMagic(Array(frame.prefix(4))) }
@@ -319,12 +319,12 @@ struct MessageDecoder<Frames: FrameSource> {
     }
 
     func expectLength(_ index: Int, _ field: Field, _ expected: Int) throws(ProtocolError) {
-        let bytes = frames.withUnsafeBytes(ofFrame: index) { $0.count }
+        let bytes = frames.withFrame(index) { $0.count }
         guard bytes == expected else { throw .frameLength(field, bytes: bytes, expected: expected) }
     }
 
     func frame<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(ProtocolError) -> T) throws(ProtocolError) -> T {
-        try frames.withUnsafeBytes(ofFrame: index, body)
+        try frames.withFrame(index, body)
     }
 
     /// The finite doubles of a frame whose length has been checked.
