@@ -1,0 +1,35 @@
+/// Upper bounds the decoder enforces before it allocates anything, so a hostile or corrupt
+/// header cannot make it reserve more memory than the limits allow.
+///
+/// The total size is checked first, on the received frames; every declared count is checked
+/// against its limit before any array is allocated, and every array frame must then have
+/// exactly the declared length, so a decoded message never occupies much more memory than
+/// `maxTotalBytes`. Set the learner socket's `ZMQ_MAXMSGSIZE` to `maxTotalBytes` (plus a
+/// little for the routing frame) so the transport drops oversized messages first.
+public struct DecodingLimits: Sendable, Hashable {
+    /// Bytes in all frames together (routing frame excluded).
+    public var maxTotalBytes: Int
+    /// Rows in a chunk, and the largest `chunkSteps` a parameters message may ask for.
+    public var maxRows: Int
+    /// Observation size, action width, number of discrete actions, box dimension, each
+    /// layer width and the normaliser size.
+    public var maxWidth: Int
+    /// Network parameters of a policy.
+    public var maxParameters: Int
+    /// UTF-8 bytes in one string frame.
+    public var maxStringBytes: Int
+
+    public init(maxTotalBytes: Int = 256 << 20, maxRows: Int = 65_536, maxWidth: Int = 65_536,
+                maxParameters: Int = 1 << 24, maxStringBytes: Int = 4096) {
+        self.maxTotalBytes = maxTotalBytes
+        self.maxRows = maxRows
+        self.maxWidth = maxWidth
+        self.maxParameters = maxParameters
+        self.maxStringBytes = maxStringBytes
+    }
+
+    /// 256 MiB per message, 65 536 rows per chunk, widths up to 65 536, 16 Mi network
+    /// parameters, 4 KiB strings. A chunk of 65 536 rows of Humanoid's 376-wide observations
+    /// is about 200 MB, under the total.
+    public static let `default` = DecodingLimits()
+}

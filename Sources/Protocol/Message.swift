@@ -1,0 +1,270 @@
+import Core
+
+/// One message of trpo's learner–worker conversation, as the codec sees it.
+///
+/// ``WireCodec/encode(_:)`` turns a message into frames and ``WireCodec/decode(_:limits:)``
+/// turns frames back into a message, validating everything it reads; `docs/protocol.md`
+/// specifies the bytes. Every decoded message is well formed in the sense stated on each
+/// type: callers need not re-check shapes, finiteness or trajectory structure, only what
+/// depends on conversation state (is this worker registered, is this version current, do the
+/// shapes match the ones it announced in its ``Hello``, is the sequence number increasing).
+public enum Message: Sendable, Equatable {
+    /// Worker → learner, first message after connecting: who the worker is and what it runs.
+    case hello(Hello)
+    /// Learner → worker: the policy version to collect with, and how.
+    case parameters(Parameters)
+    /// Worker → learner: transitions collected with one parameter version.
+    case chunk(Chunk)
+    /// Either direction: liveness when the sender has had nothing else to send.
+    case heartbeat(Heartbeat)
+    /// Learner → worker: the worker must exit; nothing more will be accepted from it.
+    case stop(Stop)
+    /// Worker → learner: "send me the current parameters" (after a reconnect, or when a
+    /// learner heartbeat or a ``Reject`` shows a newer version than the one the worker holds).
+    case requestParameters(WorkerIdentity)
+    /// Learner → worker: one message was refused; the worker stays registered.
+    case reject(Reject)
+
+    /// The kind code written in the header.
+    public var kind: MessageKind {
+        switch self {
+        case .hello: .hello
+        case .parameters: .parameters
+        case .chunk: .chunk
+        case .heartbeat: .heartbeat
+        case .stop: .stop
+        case .requestParameters: .requestParameters
+        case .reject: .reject
+        }
+    }
+}
+
+/// The message kind code (header byte 6).
+public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case hello = 1
+    case parameters = 2
+    case chunk = 3
+    case heartbeat = 4
+    case stop = 5
+    case requestParameters = 6
+    case reject = 7
+
+    public var description: String {
+        switch self {
+        case .hello: "hello"
+        case .parameters: "parameters"
+        case .chunk: "chunk"
+        case .heartbeat: "heartbeat"
+        case .stop: "stop"
+        case .requestParameters: "requestParameters"
+        case .reject: "reject"
+        }
+    }
+}
+
+/// Names one worker process: the id its launcher gave it and a nonce drawn at process start.
+///
+/// A restarted worker keeps its id and gets a new nonce, so the learner can tell the new
+/// process from messages the old one left in flight.
+public struct WorkerIdentity: Hashable, Sendable, CustomStringConvertible {
+    /// The worker id, unique among the run's workers (chosen by whoever launches them).
+    public var id: UInt32
+    /// Random per process start.
+    public var nonce: UInt64
+
+    public init(id: UInt32, nonce: UInt64) {
+        self.id = id
+        self.nonce = nonce
+    }
+
+    public var description: String { "worker \(id) (nonce \(String(nonce, radix: 16)))" }
+}
+
+extension Message {
+    /// A worker's registration.
+    ///
+    /// Decoded hellos satisfy: `simulatorCount ≥ 1`, `observationSize ≥ 1`, a discrete space
+    /// has at least one action and a box at least one dimension (both at most
+    /// ``DecodingLimits/maxWidth``), box bounds are not NaN and `low ≤ high` per component
+    /// (infinite bounds are allowed), `environmentID` is non-empty, and both strings are valid
+    /// UTF-8 of at most ``DecodingLimits/maxStringBytes`` bytes.
+    public struct Hello: Sendable, Equatable {
+        public var worker: WorkerIdentity
+        /// Simulator copies the worker steps in lockstep.
+        public var simulatorCount: Int
+        /// The environment's id, e.g. `"HalfCheetah-v4"`: the learner refuses other ids.
+        public var environmentID: String
+        public var observationSize: Int
+        public var actionSpace: ActionSpace
+        /// Free text naming the worker's build (for logs), e.g. `"trpo 0.3.0 (1a2b3c4)"`.
+        public var softwareVersion: String
+
+        public init(worker: WorkerIdentity, simulatorCount: Int, environmentID: String, observationSize: Int,
+                    actionSpace: ActionSpace, softwareVersion: String) {
+            self.worker = worker
+            self.simulatorCount = simulatorCount
+            self.environmentID = environmentID
+            self.observationSize = observationSize
+            self.actionSpace = actionSpace
+            self.softwareVersion = softwareVersion
+        }
+    }
+
+    /// One parameter version and the sampling settings that go with it.
+    ///
+    /// Decoded parameters satisfy: `1 ≤ chunkSteps ≤ DecodingLimits.maxRows`; the policy is
+    /// well formed (``Policy/isWellFormed``: at least two layer widths, each in
+    /// `1...maxWidth`, the parameter count matching them, output width matching the head,
+    /// one log-std per Gaussian dimension) with at most ``DecodingLimits/maxParameters``
+    /// network parameters, all finite, finite log-stds; the normaliser, when present, has the
+    /// policy's input size, finite means, finite non-negative variances, a finite
+    /// non-negative count and a finite positive clip.
+    public struct Parameters: Sendable, Equatable {
+        /// The learner session: random per learner process start. With ``version`` it names
+        /// these parameters; a learner resumed from a checkpoint starts a new session, so
+        /// samples collected for the previous process are never mistaken for current ones.
+        public var session: UInt64
+        /// The parameter version (the learner's iteration counter).
+        public var version: UInt64
+        /// The run seed every random stream derives from.
+        public var seed: UInt64
+        /// Environment steps per chunk: the worker sends a chunk after about this many rows.
+        public var chunkSteps: Int
+        public var policy: Policy
+        /// Statistics to standardise observations with before the policy sees them (nil:
+        /// raw observations).
+        public var normalizer: RunningNormalizer?
+
+        public init(session: UInt64, version: UInt64, seed: UInt64, chunkSteps: Int, policy: Policy,
+                    normalizer: RunningNormalizer?) {
+            self.session = session
+            self.version = version
+            self.seed = seed
+            self.chunkSteps = chunkSteps
+            self.policy = policy
+            self.normalizer = normalizer
+        }
+    }
+
+    /// Transitions a worker collected with parameters (`session`, `version`).
+    ///
+    /// Decoded chunks satisfy: at least one and at most ``DecodingLimits/maxRows`` rows;
+    /// `observationSize` and `actionWidth` in `1...maxWidth`; every array has the length its
+    /// shape implies; observations, actions, rewards, bootstrap observations and episode
+    /// returns are finite; every end is `.none`, `.terminated` or `.truncated` and the last is
+    /// not `.none`; `bootstrapRows` lists exactly the `.truncated` rows, ascending; there are
+    /// no more finished episodes than rows ending in `.terminated` or `.truncated`, each at
+    /// least one step long; and `simulatorSteps ≥ batch.count`.
+    public struct Chunk: Sendable, Equatable {
+        public var worker: WorkerIdentity
+        /// The session and version of the parameters the rows were collected with.
+        public var session: UInt64
+        public var version: UInt64
+        /// Per worker process, increasing by one per chunk sent, starting at 0.
+        public var sequence: UInt64
+        /// Simulator steps the chunk cost (at least the row count; more with vine rollouts).
+        public var simulatorSteps: UInt64
+        public var batch: SampleBatch
+
+        public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, simulatorSteps: UInt64,
+                    batch: SampleBatch) {
+            self.worker = worker
+            self.session = session
+            self.version = version
+            self.sequence = sequence
+            self.simulatorSteps = simulatorSteps
+            self.batch = batch
+        }
+    }
+
+    /// Who sent a heartbeat.
+    public enum Peer: Sendable, Hashable {
+        /// The learner, in the given session.
+        case learner(session: UInt64)
+        case worker(WorkerIdentity)
+    }
+
+    /// A liveness signal. Any message proves its sender alive; heartbeats fill silences.
+    public struct Heartbeat: Sendable, Equatable {
+        public var sender: Peer
+        /// Per sender, increasing by one per heartbeat.
+        public var sequence: UInt64
+        /// The sender's clock in nanoseconds (opaque to the receiver; for logs and echo).
+        public var timestamp: UInt64
+        /// From the learner: the latest version it published. From a worker: the version it
+        /// is collecting with. Nil before there is one. A worker holding an older version
+        /// than a learner heartbeat names sends ``Message/requestParameters(_:)``.
+        public var version: UInt64?
+
+        public init(sender: Peer, sequence: UInt64, timestamp: UInt64, version: UInt64?) {
+            self.sender = sender
+            self.sequence = sequence
+            self.timestamp = timestamp
+            self.version = version
+        }
+    }
+
+    /// The learner dismisses a worker.
+    public struct Stop: Sendable, Equatable {
+        public var session: UInt64
+        public var reason: StopReason
+        /// Detail for the worker's log (may be empty); UTF-8, at most `maxStringBytes` bytes.
+        public var message: String
+
+        public init(session: UInt64, reason: StopReason, message: String) {
+            self.session = session
+            self.reason = reason
+            self.message = message
+        }
+    }
+
+    /// The learner refused one message but keeps talking to the worker.
+    public struct Reject: Sendable, Equatable {
+        public var session: UInt64
+        /// The latest version the learner published (so the worker knows whether it is behind).
+        public var currentVersion: UInt64
+        public var reason: RejectReason
+        /// The refused chunk's sequence number; nil when the refused message was not a chunk.
+        public var sequence: UInt64?
+        /// Detail for the worker's log (may be empty); UTF-8, at most `maxStringBytes` bytes.
+        public var message: String
+
+        public init(session: UInt64, currentVersion: UInt64, reason: RejectReason, sequence: UInt64?, message: String) {
+            self.session = session
+            self.currentVersion = currentVersion
+            self.reason = reason
+            self.sequence = sequence
+            self.message = message
+        }
+    }
+}
+
+/// Why the learner stops a worker (``Message/Stop``). The worker exits in every case.
+public enum StopReason: UInt8, Sendable, CaseIterable {
+    /// The run completed.
+    case finished = 1
+    /// The learner is shutting down before the run completed.
+    case interrupted = 2
+    /// The worker speaks another protocol version (the learner answers in its own version;
+    /// the worker's decoder then reports ``ProtocolError/unsupportedVersion(_:)``).
+    case protocolVersion = 3
+    /// The worker's environment id is not the run's.
+    case environment = 4
+    /// The worker's observation size or action space (in its hello or a chunk) is not the run's.
+    case shape = 5
+    /// A message from the worker failed to decode; the text carries the ``ProtocolError``.
+    case malformedMessage = 6
+    /// Another live process uses the same worker id.
+    case duplicateWorker = 7
+}
+
+/// Why the learner refused a message without stopping the worker (``Message/Reject``).
+public enum RejectReason: UInt8, Sendable, CaseIterable {
+    /// The learner has no registration for this worker process (it restarted, or the hello
+    /// was lost): the worker sends ``Message/hello(_:)`` again.
+    case notRegistered = 1
+    /// The chunk was collected with parameters that are not the current ones (older version
+    /// or other session); it was discarded. A worker that holds no newer parameters than the
+    /// chunk's sends ``Message/requestParameters(_:)``.
+    case staleParameters = 2
+}

@@ -1,1 +1,0 @@
-// The Protocol module: trpo's message set and binary codec.

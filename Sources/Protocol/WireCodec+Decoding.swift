@@ -1,0 +1,376 @@
+import Core
+
+/// A header frame whose prefix, kind, exact length and flags have been checked.
+struct Header {
+    let kind: MessageKind
+    let flags: UInt8
+    /// The whole header frame (at most ``HeaderLayout/size(of:)`` bytes, copied out).
+    let bytes: [UInt8]
+
+    func has(_ flag: UInt8) -> Bool { flags & flag != 0 }
+}
+
+extension WireCodec {
+    /// Checks the framing (frame count, total size) and the header frame.
+    static func readHeader<Frames: FrameSource>(_ frames: Frames, limits: DecodingLimits) throws(ProtocolError) -> Header {
+        guard frames.count > 0 else { throw .noFrames }
+        var total = 0
+        for index in 0..<frames.count {
+            let (sum, overflow) = total.addingReportingOverflow(frames.withFrame(index) { $0.count })
+            total = overflow ? .max : sum
+        }
+        guard total <= limits.maxTotalBytes else { throw .messageTooLarge(bytes: total, limit: limits.maxTotalBytes) }
+        return try frames.withFrame(0) { (frame: UnsafeRawBufferPointer) throws(ProtocolError) -> Header in
+            let prefix = HeaderLayout.prefixSize
+            guard frame.count >= prefix else { throw .headerTooShort(bytes: frame.count, expected: prefix) }
+            guard frame.prefix(4).elementsEqual(magic) else { throw .badMagic(Array(frame.prefix(4))) }
+            let version = UInt16(frame[4]) | UInt16(frame[5]) << 8
+            guard version == WireCodec.version else { throw .unsupportedVersion(version) }
+            guard let kind = MessageKind(rawValue: frame[6]) else { throw .unknownKind(frame[6]) }
+            let size = HeaderLayout.size(of: kind)
+            guard frame.count >= size else { throw .headerTooShort(bytes: frame.count, expected: size) }
+            guard frame.count <= size else { throw .headerTooLong(bytes: frame.count, expected: size) }
+            let flags = frame[7]
+            guard flags & ~HeaderLayout.definedFlags(of: kind) == 0 else { throw .unknownFlags(kind: kind, flags: flags) }
+            return Header(kind: kind, flags: flags, bytes: Array(frame))
+        }
+    }
+}
+
+/// Decodes the kind-specific part of one message: header fields, then frame count, then
+/// frame lengths, then frame contents (the order ``ProtocolError`` documents).
+struct MessageDecoder<Frames: FrameSource> {
+    let frames: Frames
+    let limits: DecodingLimits
+    let header: Header
+    var fields: HeaderReader
+
+    init(frames: Frames, limits: DecodingLimits, header: Header) {
+        self.frames = frames
+        self.limits = limits
+        self.header = header
+        fields = HeaderReader(header.bytes)
+    }
+
+    mutating func decode() throws(ProtocolError) -> Message {
+        let message: Message
+        switch header.kind {
+        case .hello: message = .hello(try hello())
+        case .parameters: message = .parameters(try parameters())
+        case .chunk: message = .chunk(try chunk())
+        case .heartbeat: message = .heartbeat(try heartbeat())
+        case .stop: message = .stop(try stop())
+        case .requestParameters: message = .requestParameters(try requestParameters())
+        case .reject: message = .reject(try reject())
+        }
+        assert(fields.isAtEnd, "the \(header.kind) decoder did not read its whole header")
+        return message
+    }
+
+    // MARK: - Kinds
+
+    mutating func hello() throws(ProtocolError) -> Message.Hello {
+        let nonce: UInt64 = fields.read(), id: UInt32 = fields.read()
+        let simulators: UInt32 = fields.read(), observationSize: UInt32 = fields.read(), actionCount: UInt32 = fields.read()
+        let environmentLength: UInt32 = fields.read(), softwareLength: UInt32 = fields.read()
+        let spaceKind: UInt8 = fields.read()
+
+        guard spaceKind == WireCode.discrete || spaceKind == WireCode.box else {
+            throw .invalidValue(.actionSpaceKind, UInt64(spaceKind))
+        }
+        guard simulators >= 1 else { throw .invalidValue(.simulatorCount, 0) }
+        let observations = try width(observationSize, .observationSize)
+        let actions = try width(actionCount, .actionCount)
+        let environmentBytes = try stringLength(environmentLength, .environmentID)
+        guard environmentBytes > 0 else { throw .invalidValue(.environmentID, 0) }
+        let softwareBytes = try stringLength(softwareLength, .softwareVersion)
+        let isBox = spaceKind == WireCode.box
+
+        try expectFrames(isBox ? 5 : 3)
+        try expectLength(1, .environmentID, environmentBytes)
+        try expectLength(2, .softwareVersion, softwareBytes)
+        if isBox {
+            try expectLength(3, .actionLow, actions * 8)
+            try expectLength(4, .actionHigh, actions * 8)
+        }
+
+        let environmentID = try frame(1) { frame throws(ProtocolError) in try WireArray.string(frame, .environmentID) }
+        let softwareVersion = try frame(2) { frame throws(ProtocolError) in try WireArray.string(frame, .softwareVersion) }
+        let space: ActionSpace
+        if isBox {
+            let low = try frame(3) { frame throws(ProtocolError) in try WireArray.doubles(frame, .actionLow, finite: false) }
+            let high = try frame(4) { frame throws(ProtocolError) in try WireArray.doubles(frame, .actionHigh, finite: false) }
+            for i in 0..<actions where !(low[i] <= high[i]) { throw .invalidBounds(index: i) }
+            space = .box(low: low, high: high)
+        } else {
+            space = .discrete(count: actions)
+        }
+        return Message.Hello(worker: WorkerIdentity(id: id, nonce: nonce), simulatorCount: Int(simulators),
+                             environmentID: environmentID, observationSize: observations, actionSpace: space,
+                             softwareVersion: softwareVersion)
+    }
+
+    mutating func parameters() throws(ProtocolError) -> Message.Parameters {
+        let session: UInt64 = fields.read(), version: UInt64 = fields.read(), seed: UInt64 = fields.read()
+        let normalizerCount = fields.readDouble(), clip = fields.readDouble()
+        let chunkSteps: UInt32 = fields.read(), layerCount: UInt32 = fields.read(), parameterCount: UInt32 = fields.read()
+        let headSize: UInt32 = fields.read(), logStdCount: UInt32 = fields.read(), normalizerSize: UInt32 = fields.read()
+        let headKind: UInt8 = fields.read(), activationCode: UInt8 = fields.read()
+        let hasNormalizer = header.has(HeaderLayout.normalizerPresent)
+
+        guard headKind == WireCode.categorical || headKind == WireCode.gaussian else {
+            throw .invalidValue(.headKind, UInt64(headKind))
+        }
+        guard let activation = WireCode.activation(activationCode) else {
+            throw .invalidValue(.activation, UInt64(activationCode))
+        }
+        guard chunkSteps >= 1 else { throw .invalidValue(.chunkSteps, 0) }
+        guard chunkSteps <= limits.maxRows else {
+            throw .limitExceeded(.chunkSteps, count: Int(chunkSteps), limit: limits.maxRows)
+        }
+        let size = try width(headSize, .headSize)
+        let head: PolicyHead = headKind == WireCode.categorical ? .categorical(actions: size) : .gaussian(dimensions: size)
+        guard layerCount >= 2 else { throw .invalidValue(.layerSizes, UInt64(layerCount)) }
+        guard parameterCount <= limits.maxParameters else {
+            throw .limitExceeded(.networkParameters, count: Int(parameterCount), limit: limits.maxParameters)
+        }
+        guard logStdCount == head.logStdCount else {
+            throw .logStdCountMismatch(declared: Int(logStdCount), expected: head.logStdCount)
+        }
+        let statisticsSize: Int
+        if hasNormalizer {
+            statisticsSize = try width(normalizerSize, .normalizerSize)
+            guard normalizerCount.isFinite else { throw .nonFinite(.normalizerCount, index: 0) }
+            guard normalizerCount >= 0 else { throw .invalidNumber(.normalizerCount, normalizerCount) }
+            guard clip.isFinite else { throw .nonFinite(.normalizerClip, index: 0) }
+            guard clip > 0 else { throw .invalidNumber(.normalizerClip, clip) }
+        } else {
+            guard normalizerSize == 0 else { throw .invalidValue(.normalizerSize, UInt64(normalizerSize)) }
+            guard normalizerCount.bitPattern == 0 else { throw .invalidValue(.normalizerCount, normalizerCount.bitPattern) }
+            guard clip.bitPattern == 0 else { throw .invalidValue(.normalizerClip, clip.bitPattern) }
+            statisticsSize = 0
+        }
+
+        try expectFrames(hasNormalizer ? 6 : 4)
+        try expectLength(1, .layerSizes, Int(layerCount) * 4)
+        try expectLength(2, .networkParameters, Int(parameterCount) * 8)
+        try expectLength(3, .logStd, Int(logStdCount) * 8)
+        if hasNormalizer {
+            try expectLength(4, .normalizerMean, statisticsSize * 8)
+            try expectLength(5, .normalizerVariance, statisticsSize * 8)
+        }
+
+        let layerSizes = try frame(1) { frame in WireArray.uint32s(frame) }
+        var expectedCount = 0
+        for (i, width) in layerSizes.enumerated() {
+            guard width >= 1 else { throw .invalidValue(.layerSizes, 0) }
+            guard width <= limits.maxWidth else { throw .limitExceeded(.layerSizes, count: width, limit: limits.maxWidth) }
+            if i > 0 {
+                // weights [previous × width] and `width` biases; widths ≤ maxWidth keep this
+                // in range unless the limits themselves are huge.
+                let (weights, o1) = layerSizes[i - 1].multipliedReportingOverflow(by: width)
+                let (layer, o2) = weights.addingReportingOverflow(width)
+                let (sum, o3) = expectedCount.addingReportingOverflow(layer)
+                guard !(o1 || o2 || o3) else { throw .countOverflow(.networkParameters) }
+                expectedCount = sum
+            }
+        }
+        guard layerSizes.last == head.outputWidth else {
+            throw .outputWidthMismatch(network: layerSizes[layerSizes.count - 1], head: head.outputWidth)
+        }
+        if hasNormalizer && layerSizes[0] != statisticsSize {
+            throw .normalizerSizeMismatch(normalizer: statisticsSize, input: layerSizes[0])
+        }
+        guard expectedCount == Int(parameterCount) else {
+            throw .parameterCountMismatch(declared: Int(parameterCount), expected: expectedCount)
+        }
+        let networkParameters = try doubles(2, .networkParameters)
+        let logStd = try doubles(3, .logStd)
+        let policy = Policy.assembled(
+            head: head, network: MLP(layerSizes: layerSizes, activation: activation, parameters: networkParameters),
+            logStd: logStd)
+        var normalizer: RunningNormalizer?
+        if hasNormalizer {
+            let mean = try doubles(4, .normalizerMean)
+            let variance = try doubles(5, .normalizerVariance)
+            if let index = variance.firstIndex(where: { $0 < 0 }) { throw .negativeVariance(index: index) }
+            normalizer = RunningNormalizer.restored(mean: mean, variance: variance, count: normalizerCount, clip: clip)
+        }
+        return Message.Parameters(session: session, version: version, seed: seed, chunkSteps: Int(chunkSteps),
+                                  policy: policy, normalizer: normalizer)
+    }
+
+    mutating func chunk() throws(ProtocolError) -> Message.Chunk {
+        let nonce: UInt64 = fields.read(), session: UInt64 = fields.read(), version: UInt64 = fields.read()
+        let sequence: UInt64 = fields.read(), simulatorSteps: UInt64 = fields.read()
+        let id: UInt32 = fields.read(), rowCount: UInt32 = fields.read()
+        let observationSize: UInt32 = fields.read(), actionWidth: UInt32 = fields.read()
+        let bootstrapCount: UInt32 = fields.read(), episodeCount: UInt32 = fields.read()
+
+        guard rowCount >= 1 else { throw .invalidValue(.rows, 0) }
+        guard rowCount <= limits.maxRows else { throw .limitExceeded(.rows, count: Int(rowCount), limit: limits.maxRows) }
+        let n = Int(rowCount), k = Int(bootstrapCount), e = Int(episodeCount)
+        let obs = try width(observationSize, .observationSize)
+        let width = try width(actionWidth, .actionWidth)
+        guard k <= n else { throw .limitExceeded(.bootstrapRows, count: k, limit: n) }
+        guard e <= n else { throw .limitExceeded(.episodeReturns, count: e, limit: n) }
+        guard simulatorSteps >= UInt64(n) else { throw .invalidValue(.simulatorSteps, simulatorSteps) }
+        let observationBytes = try byteCount(n, obs, .observations)
+        let actionBytes = try byteCount(n, width, .actions)
+        let bootstrapBytes = try byteCount(k, obs, .bootstrapObservations)
+
+        try expectFrames(9)
+        try expectLength(1, .observations, observationBytes)
+        try expectLength(2, .actions, actionBytes)
+        try expectLength(3, .rewards, n * 8)
+        try expectLength(4, .ends, n)
+        try expectLength(5, .bootstrapRows, k * 4)
+        try expectLength(6, .bootstrapObservations, bootstrapBytes)
+        try expectLength(7, .episodeReturns, e * 8)
+        try expectLength(8, .episodeLengths, e * 4)
+
+        var batch = SampleBatch(observationSize: obs, actionWidth: width)
+        batch.observations = try doubles(1, .observations)
+        batch.actions = try doubles(2, .actions)
+        batch.rewards = try doubles(3, .rewards)
+        batch.ends = try frame(4) { frame throws(ProtocolError) in try MessageDecoder.ends(frame) }
+        guard batch.ends[n - 1] != .none else { throw .unterminatedChunk }
+        var truncatedRows = 0, endingRows = 0
+        for end in batch.ends {
+            if end == .truncated { truncatedRows += 1 }
+            if end != .none { endingRows += 1 }
+        }
+        batch.bootstrapRows = try frame(5) { frame in WireArray.uint32s(frame) }
+        try MessageDecoder.checkBootstrapRows(batch.bootstrapRows, ends: batch.ends, truncatedRows: truncatedRows)
+        batch.bootstrapObservations = try doubles(6, .bootstrapObservations)
+        guard e <= endingRows else { throw .tooManyEpisodes(episodes: e, endingRows: endingRows) }
+        batch.episodeReturns = try doubles(7, .episodeReturns)
+        batch.episodeLengths = try frame(8) { frame in WireArray.uint32s(frame) }
+        guard !batch.episodeLengths.contains(0) else { throw .invalidValue(.episodeLengths, 0) }
+        return Message.Chunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
+                             sequence: sequence, simulatorSteps: simulatorSteps, batch: batch)
+    }
+
+    mutating func heartbeat() throws(ProtocolError) -> Message.Heartbeat {
+        let nonce: UInt64 = fields.read(), sequence: UInt64 = fields.read(), timestamp: UInt64 = fields.read()
+        let version: UInt64 = fields.read(), id: UInt32 = fields.read()
+        let fromLearner = header.has(HeaderLayout.fromLearner), hasVersion = header.has(HeaderLayout.versionPresent)
+        guard !fromLearner || id == 0 else { throw .invalidValue(.workerID, UInt64(id)) }
+        guard hasVersion || version == 0 else { throw .invalidValue(.version, version) }
+        try expectFrames(1)
+        let sender: Message.Peer = fromLearner ? .learner(session: nonce) : .worker(WorkerIdentity(id: id, nonce: nonce))
+        return Message.Heartbeat(sender: sender, sequence: sequence, timestamp: timestamp,
+                                 version: hasVersion ? version : nil)
+    }
+
+    mutating func stop() throws(ProtocolError) -> Message.Stop {
+        let session: UInt64 = fields.read(), messageLength: UInt32 = fields.read(), reasonCode: UInt8 = fields.read()
+        guard let reason = StopReason(rawValue: reasonCode) else { throw .invalidValue(.stopReason, UInt64(reasonCode)) }
+        let text = try message(frame: 1, length: messageLength)
+        return Message.Stop(session: session, reason: reason, message: text)
+    }
+
+    mutating func requestParameters() throws(ProtocolError) -> WorkerIdentity {
+        let nonce: UInt64 = fields.read(), id: UInt32 = fields.read()
+        try expectFrames(1)
+        return WorkerIdentity(id: id, nonce: nonce)
+    }
+
+    mutating func reject() throws(ProtocolError) -> Message.Reject {
+        let session: UInt64 = fields.read(), currentVersion: UInt64 = fields.read(), sequence: UInt64 = fields.read()
+        let messageLength: UInt32 = fields.read(), reasonCode: UInt8 = fields.read()
+        let hasSequence = header.has(HeaderLayout.sequencePresent)
+        guard let reason = RejectReason(rawValue: reasonCode) else {
+            throw .invalidValue(.rejectReason, UInt64(reasonCode))
+        }
+        guard hasSequence || sequence == 0 else { throw .invalidValue(.sequence, sequence) }
+        let text = try message(frame: 1, length: messageLength)
+        return Message.Reject(session: session, currentVersion: currentVersion, reason: reason,
+                              sequence: hasSequence ? sequence : nil, message: text)
+    }
+
+    // MARK: - Checks and frame access
+
+    /// A width (observation size, action count, layer width, …): `1...maxWidth`.
+    func width(_ value: UInt32, _ field: Field) throws(ProtocolError) -> Int {
+        guard value >= 1 else { throw .invalidValue(field, 0) }
+        guard value <= limits.maxWidth else { throw .limitExceeded(field, count: Int(value), limit: limits.maxWidth) }
+        return Int(value)
+    }
+
+    /// A string's byte length: at most `maxStringBytes`.
+    func stringLength(_ value: UInt32, _ field: Field) throws(ProtocolError) -> Int {
+        guard value <= limits.maxStringBytes else {
+            throw .limitExceeded(field, count: Int(value), limit: limits.maxStringBytes)
+        }
+        return Int(value)
+    }
+
+    /// Bytes of `rows × columns` doubles.
+    func byteCount(_ rows: Int, _ columns: Int, _ field: Field) throws(ProtocolError) -> Int {
+        let (elements, o1) = rows.multipliedReportingOverflow(by: columns)
+        let (bytes, o2) = elements.multipliedReportingOverflow(by: 8)
+        guard !(o1 || o2) else { throw .countOverflow(field) }
+        return bytes
+    }
+
+    func expectFrames(_ expected: Int) throws(ProtocolError) {
+        guard frames.count == expected else { throw .frameCount(kind: header.kind, count: frames.count, expected: expected) }
+    }
+
+    func expectLength(_ index: Int, _ field: Field, _ expected: Int) throws(ProtocolError) {
+        let bytes = frames.withFrame(index) { $0.count }
+        guard bytes == expected else { throw .frameLength(field, bytes: bytes, expected: expected) }
+    }
+
+    func frame<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(ProtocolError) -> T) throws(ProtocolError) -> T {
+        try frames.withFrame(index, body)
+    }
+
+    /// The finite doubles of a frame whose length has been checked.
+    func doubles(_ index: Int, _ field: Field) throws(ProtocolError) -> [Double] {
+        try frame(index) { frame throws(ProtocolError) in try WireArray.doubles(frame, field, finite: true) }
+    }
+
+    /// The free-text frame of stop and reject: two frames, UTF-8, at most `maxStringBytes`.
+    func message(frame index: Int, length: UInt32) throws(ProtocolError) -> String {
+        let bytes = try stringLength(length, .message)
+        try expectFrames(index + 1)
+        try expectLength(index, .message, bytes)
+        return try frame(index) { frame throws(ProtocolError) in try WireArray.string(frame, .message) }
+    }
+
+    /// Row ends from their wire bytes (0 none, 1 terminated, 2 truncated).
+    static func ends(_ frame: UnsafeRawBufferPointer) throws(ProtocolError) -> [StepEnd] {
+        var invalid: (row: Int, value: UInt8)?
+        let ends = [StepEnd](unsafeUninitializedCapacity: frame.count) { buffer, initialized in
+            for i in 0..<frame.count {
+                guard let end = StepEnd(rawValue: frame[i]) else {
+                    invalid = (i, frame[i])
+                    initialized = i
+                    return
+                }
+                buffer[i] = end
+            }
+            initialized = frame.count
+        }
+        if let invalid { throw .invalidEnd(row: invalid.row, value: invalid.value) }
+        return ends
+    }
+
+    /// Bootstrap rows must be exactly the `.truncated` rows, ascending.
+    static func checkBootstrapRows(_ rows: [Int], ends: [StepEnd], truncatedRows: Int) throws(ProtocolError) {
+        for (index, row) in rows.enumerated() {
+            guard row < ends.count else { throw .bootstrapRowOutOfRange(index: index, row: row) }
+            guard index == 0 || row > rows[index - 1] else { throw .bootstrapRowsNotAscending(index: index) }
+            guard ends[row] == .truncated else { throw .bootstrapRowMismatch(row: row) }
+        }
+        guard rows.count < truncatedRows else { return }
+        // Every listed row is a distinct truncated row, so fewer entries than truncated rows
+        // means some truncated row is missing: report the first.
+        var next = 0
+        for (row, end) in ends.enumerated() where end == .truncated {
+            if next < rows.count && rows[next] == row { next += 1 } else { throw .bootstrapRowMismatch(row: row) }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Core
+
+// Each function writes its kind's header fields in the order of `docs/protocol.md` (fields
+// sorted by width, widest first, so every field is naturally aligned within the header),
+// followed by the kind's frames.
+extension WireCodec {
+    static func encode(_ hello: Message.Hello) -> [[UInt8]] {
+        let environmentID = Array(hello.environmentID.utf8), softwareVersion = Array(hello.softwareVersion.utf8)
+        var header = HeaderWriter(kind: .hello)
+        header.append(hello.worker.nonce)
+        header.append(hello.worker.id)
+        header.appendCount(hello.simulatorCount, .simulatorCount)
+        header.appendCount(hello.observationSize, .observationSize)
+        switch hello.actionSpace {
+        case .discrete(let count): header.appendCount(count, .actionCount)
+        case .box(let low, _): header.appendCount(low.count, .actionCount)
+        }
+        header.appendCount(environmentID.count, .environmentID)
+        header.appendCount(softwareVersion.count, .softwareVersion)
+        switch hello.actionSpace {
+        case .discrete:
+            header.append(WireCode.discrete)
+            return [header.bytes, environmentID, softwareVersion]
+        case .box(let low, let high):
+            header.append(WireCode.box)
+            return [header.bytes, environmentID, softwareVersion, WireArray.bytes(of: low), WireArray.bytes(of: high)]
+        }
+    }
+
+    static func encode(_ parameters: Message.Parameters) -> [[UInt8]] {
+        let policy = parameters.policy, normalizer = parameters.normalizer
+        var header = HeaderWriter(kind: .parameters, flags: normalizer == nil ? 0 : HeaderLayout.normalizerPresent)
+        header.append(parameters.session)
+        header.append(parameters.version)
+        header.append(parameters.seed)
+        header.append(normalizer?.count ?? 0)
+        header.append(normalizer?.clip ?? 0)
+        header.appendCount(parameters.chunkSteps, .chunkSteps)
+        header.appendCount(policy.network.layerSizes.count, .layerSizes)
+        header.appendCount(policy.network.parameters.count, .networkParameters)
+        header.appendCount(policy.head.outputWidth, .headSize)
+        header.appendCount(policy.logStd.count, .logStd)
+        header.appendCount(normalizer?.size ?? 0, .normalizerSize)
+        switch policy.head {
+        case .categorical: header.append(WireCode.categorical)
+        case .gaussian: header.append(WireCode.gaussian)
+        }
+        header.append(WireCode.activation(policy.network.activation))
+        var frames = [
+            header.bytes,
+            WireArray.uint32Bytes(of: policy.network.layerSizes, .layerSizes),
+            WireArray.bytes(of: policy.network.parameters),
+            WireArray.bytes(of: policy.logStd),
+        ]
+        if let normalizer {
+            frames.append(WireArray.bytes(of: normalizer.mean))
+            frames.append(WireArray.bytes(of: normalizer.variance))
+        }
+        return frames
+    }
+
+    static func encode(_ chunk: Message.Chunk) -> [[UInt8]] {
+        let batch = chunk.batch
+        var header = HeaderWriter(kind: .chunk)
+        header.append(chunk.worker.nonce)
+        header.append(chunk.session)
+        header.append(chunk.version)
+        header.append(chunk.sequence)
+        header.append(chunk.simulatorSteps)
+        header.append(chunk.worker.id)
+        header.appendCount(batch.count, .rows)
+        header.appendCount(batch.observationSize, .observationSize)
+        header.appendCount(batch.actionWidth, .actionWidth)
+        header.appendCount(batch.bootstrapRows.count, .bootstrapRows)
+        header.appendCount(batch.episodeReturns.count, .episodeReturns)
+        return [
+            header.bytes,
+            WireArray.bytes(of: batch.observations),
+            WireArray.bytes(of: batch.actions),
+            WireArray.bytes(of: batch.rewards),
+            batch.ends.map(\.rawValue),
+            WireArray.uint32Bytes(of: batch.bootstrapRows, .bootstrapRows),
+            WireArray.bytes(of: batch.bootstrapObservations),
+            WireArray.bytes(of: batch.episodeReturns),
+            WireArray.uint32Bytes(of: batch.episodeLengths, .episodeLengths),
+        ]
+    }
+
+    static func encode(_ heartbeat: Message.Heartbeat) -> [[UInt8]] {
+        var flags: UInt8 = heartbeat.version == nil ? 0 : HeaderLayout.versionPresent
+        let (id, nonce): (UInt32, UInt64)
+        switch heartbeat.sender {
+        case .learner(let session):
+            flags |= HeaderLayout.fromLearner
+            (id, nonce) = (0, session)
+        case .worker(let worker):
+            (id, nonce) = (worker.id, worker.nonce)
+        }
+        var header = HeaderWriter(kind: .heartbeat, flags: flags)
+        header.append(nonce)
+        header.append(heartbeat.sequence)
+        header.append(heartbeat.timestamp)
+        header.append(heartbeat.version ?? 0)
+        header.append(id)
+        return [header.bytes]
+    }
+
+    static func encode(_ stop: Message.Stop) -> [[UInt8]] {
+        let message = Array(stop.message.utf8)
+        var header = HeaderWriter(kind: .stop)
+        header.append(stop.session)
+        header.appendCount(message.count, .message)
+        header.append(stop.reason.rawValue)
+        return [header.bytes, message]
+    }
+
+    static func encodeRequestParameters(_ worker: WorkerIdentity) -> [[UInt8]] {
+        var header = HeaderWriter(kind: .requestParameters)
+        header.append(worker.nonce)
+        header.append(worker.id)
+        return [header.bytes]
+    }
+
+    static func encode(_ reject: Message.Reject) -> [[UInt8]] {
+        let message = Array(reject.message.utf8)
+        var header = HeaderWriter(kind: .reject, flags: reject.sequence == nil ? 0 : HeaderLayout.sequencePresent)
+        header.append(reject.session)
+        header.append(reject.currentVersion)
+        header.append(reject.sequence ?? 0)
+        header.appendCount(message.count, .message)
+        header.append(reject.reason.rawValue)
+        return [header.bytes, message]
+    }
+}

@@ -1,0 +1,109 @@
+import Core
+
+/// trpo's binary wire format, version 1: ``encode(_:)`` and ``decode(_:limits:)``.
+///
+/// A message is a list of frames (the parts of one ZeroMQ multipart message, without the
+/// routing-id frame a ROUTER socket adds). Frame 0 is a fixed-size header: the 8-byte prefix
+/// `"TRPO"`, protocol version (UInt16), kind (UInt8), flags (UInt8), then the kind's fixed
+/// fields. Each array or string travels raw in its own frame, little-endian, and the header
+/// states its element count. `docs/protocol.md` gives every layout byte by byte.
+public enum WireCodec {
+    /// The first four header bytes, ASCII `"TRPO"`.
+    public static let magic: [UInt8] = Array("TRPO".utf8)
+    /// The protocol version this codec writes and the only one it reads.
+    public static let version: UInt16 = 1
+
+    /// The frames of a message.
+    ///
+    /// Encoding does not validate contents: a message that breaks its type's documented
+    /// invariants (non-finite values, inconsistent shapes, …) is encoded as it is and
+    /// refused by the receiver's decoder.
+    /// - Precondition: every count, width and string length fits in UInt32 and every
+    ///   integer array element (layer sizes, bootstrap rows, episode lengths) is in
+    ///   `0...UInt32.max`.
+    public static func encode(_ message: Message) -> [[UInt8]] {
+        switch message {
+        case .hello(let hello): encode(hello)
+        case .parameters(let parameters): encode(parameters)
+        case .chunk(let chunk): encode(chunk)
+        case .heartbeat(let heartbeat): encode(heartbeat)
+        case .stop(let stop): encode(stop)
+        case .requestParameters(let worker): encodeRequestParameters(worker)
+        case .reject(let reject): encode(reject)
+        }
+    }
+
+    /// Decodes and validates one message.
+    ///
+    /// Never traps on any input: every malformed message is reported as the first
+    /// ``ProtocolError`` found, in the order that type documents. No array is allocated
+    /// before its declared count has passed `limits` and its frame has exactly the declared
+    /// length. Frames are only read during the call.
+    /// - Parameters:
+    ///   - frames: the message's frames, header first (no routing-id frame).
+    ///   - limits: size bounds for this endpoint.
+    public static func decode<Frames: FrameSource>(
+        _ frames: Frames, limits: DecodingLimits = .default
+    ) throws(ProtocolError) -> Message {
+        let header = try readHeader(frames, limits: limits)
+        var decoder = MessageDecoder(frames: frames, limits: limits, header: header)
+        return try decoder.decode()
+    }
+}
+
+/// Header sizes and flag bits of version 1 (see `docs/protocol.md`).
+enum HeaderLayout {
+    /// Magic (4), version (2), kind (1), flags (1).
+    static let prefixSize = 8
+
+    /// The exact size of a kind's header frame.
+    static func size(of kind: MessageKind) -> Int {
+        switch kind {
+        case .hello: 41  // prefix + u64 + 6 × u32 + u8
+        case .parameters: 74  // prefix + 3 × u64 + 2 × f64 + 6 × u32 + 2 × u8
+        case .chunk: 72  // prefix + 5 × u64 + 6 × u32
+        case .heartbeat: 44  // prefix + 4 × u64 + u32
+        case .stop: 21  // prefix + u64 + u32 + u8
+        case .requestParameters: 20  // prefix + u64 + u32
+        case .reject: 37  // prefix + 3 × u64 + u32 + u8
+        }
+    }
+
+    /// The flag bits a kind defines; all others must be zero.
+    static func definedFlags(of kind: MessageKind) -> UInt8 {
+        switch kind {
+        case .parameters: normalizerPresent
+        case .heartbeat: fromLearner | versionPresent
+        case .reject: sequencePresent
+        case .hello, .chunk, .stop, .requestParameters: 0
+        }
+    }
+
+    /// parameters: the normaliser frames are present.
+    static let normalizerPresent: UInt8 = 1 << 0
+    /// heartbeat: the sender is the learner (else a worker).
+    static let fromLearner: UInt8 = 1 << 0
+    /// heartbeat: the version field is meaningful.
+    static let versionPresent: UInt8 = 1 << 1
+    /// reject: the sequence field is meaningful.
+    static let sequencePresent: UInt8 = 1 << 0
+}
+
+/// The wire codes of Core enums that have none of their own.
+enum WireCode {
+    static let discrete: UInt8 = 0, box: UInt8 = 1
+    static let categorical: UInt8 = 0, gaussian: UInt8 = 1
+    static func activation(_ activation: Activation) -> UInt8 {
+        switch activation {
+        case .tanh: 0
+        case .relu: 1
+        }
+    }
+    static func activation(_ code: UInt8) -> Activation? {
+        switch code {
+        case 0: .tanh
+        case 1: .relu
+        default: nil
+        }
+    }
+}

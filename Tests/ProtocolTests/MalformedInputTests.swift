@@ -1,0 +1,271 @@
+import Core
+import Protocol
+import Testing
+
+/// Small valid messages that the malformed cases are cut from.
+enum Base {
+    static let worker = WorkerIdentity(id: 7, nonce: 0x0123_4567_89AB_CDEF)
+
+    /// 4 rows, observations of 2, actions of 1; ends [truncated, none, truncated, terminated];
+    /// bootstrap rows [0, 2]; one finished episode.
+    static let chunk: [[UInt8]] = {
+        var batch = SampleBatch(observationSize: 2, actionWidth: 1)
+        batch.observations = [0, 1, 2, 3, 4, 5, 6, 7]
+        batch.actions = [0.5, -0.5, 0.25, 0]
+        batch.rewards = [1, 1, 1, 1]
+        batch.ends = [.truncated, .none, .truncated, .terminated]
+        batch.bootstrapRows = [0, 2]
+        batch.bootstrapObservations = [10, 11, 12, 13]
+        batch.episodeReturns = [2]
+        batch.episodeLengths = [2]
+        return WireCodec.encode(.chunk(Message.Chunk(worker: worker, session: 1, version: 2, sequence: 3,
+                                                     simulatorSteps: 4, batch: batch)))
+    }()
+
+    static let boxHello = WireCodec.encode(.hello(Message.Hello(
+        worker: worker, simulatorCount: 2, environmentID: "Pendulum-v1", observationSize: 3,
+        actionSpace: .box(low: [-1, -2], high: [1, 2]), softwareVersion: "test")))
+
+    static let discreteHello = WireCodec.encode(.hello(Message.Hello(
+        worker: worker, simulatorCount: 1, environmentID: "CartPole-v1", observationSize: 4,
+        actionSpace: .discrete(count: 2), softwareVersion: "")))
+
+    /// Gaussian head of 2 dimensions, layer sizes [3, 4, 2] (26 network parameters), tanh,
+    /// normaliser of size 3.
+    static let parameters: [[UInt8]] = {
+        var random = RandomStream(seed: 1)
+        let policy = Policy(observationSize: 3, head: .gaussian(dimensions: 2), hiddenSizes: [4], random: &random)
+        var normalizer = RunningNormalizer(size: 3)
+        normalizer.update(with: Matrix(rows: 2, columns: 3, storage: [1, 2, 3, 4, 5, 6]))
+        return WireCodec.encode(.parameters(Message.Parameters(session: 1, version: 2, seed: 3, chunkSteps: 1000,
+                                                               policy: policy, normalizer: normalizer)))
+    }()
+
+    static let workerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
+        sender: .worker(worker), sequence: 5, timestamp: 6, version: nil)))
+    static let learnerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
+        sender: .learner(session: 1), sequence: 5, timestamp: 6, version: 9)))
+    static let stop = WireCodec.encode(.stop(Message.Stop(session: 1, reason: .finished, message: "done")))
+    static let reject = WireCodec.encode(.reject(Message.Reject(
+        session: 1, currentVersion: 3, reason: .staleParameters, sequence: nil, message: "")))
+    static let request = WireCodec.encode(.requestParameters(worker))
+}
+
+struct MalformedCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let frames: [[UInt8]]
+    var limits = DecodingLimits.default
+    let error: ProtocolError
+    var testDescription: String { name }
+}
+
+extension MalformedCase {
+    init(_ name: String, _ frames: [[UInt8]], limits: DecodingLimits = .default, _ error: ProtocolError) {
+        self.init(name: name, frames: frames, limits: limits, error: error)
+    }
+}
+
+@Suite struct MalformedInputTests {
+    static let nan = Double.nan, inf = Double.infinity
+
+    static let framing: [MalformedCase] = [
+        .init("no frames", [], .noFrames),
+        .init("over the total size", Base.chunk, limits: DecodingLimits(maxTotalBytes: 100),
+              .messageTooLarge(bytes: 72 + 64 + 32 + 32 + 4 + 8 + 32 + 8 + 4, limit: 100)),
+        .init("shorter than the prefix", [Array("TRP".utf8)], .headerTooShort(bytes: 3, expected: 8)),
+        .init("empty header", [[]], .headerTooShort(bytes: 0, expected: 8)),
+        .init("bad magic", Base.chunk.patching(at: 3, UInt8(ascii: "X")), .badMagic(Array("TRPX".utf8))),
+        .init("version 2", Base.chunk.patching(at: Offset.version, UInt16(2)), .unsupportedVersion(2)),
+        .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
+        .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
+        .init("kind 8", Base.stop.patching(at: Offset.kind, UInt8(8)), .unknownKind(8)),
+        .init("heartbeat header one byte short", Base.workerHeartbeat.replacing(frame: 0, with: Base.workerHeartbeat[0].dropLast()),
+              .headerTooShort(bytes: 43, expected: 44)),
+        .init("chunk header one byte long", Base.chunk.replacing(frame: 0, with: Base.chunk[0] + [0]),
+              .headerTooLong(bytes: 73, expected: 72)),
+        .init("chunk read as stop: header too long", Base.chunk.patching(at: Offset.kind, MessageKind.stop.rawValue),
+              .headerTooLong(bytes: 72, expected: 21)),
+        .init("undefined chunk flag", Base.chunk.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .chunk, flags: 1)),
+        .init("undefined heartbeat flag", Base.workerHeartbeat.patching(at: Offset.flags, UInt8(0x84)),
+              .unknownFlags(kind: .heartbeat, flags: 0x84)),
+        .init("chunk missing a frame", Array(Base.chunk.dropLast()), .frameCount(kind: .chunk, count: 8, expected: 9)),
+        .init("discrete hello with bounds frames", Base.discreteHello + [[], []], .frameCount(kind: .hello, count: 5, expected: 3)),
+        .init("box hello marked discrete", Base.boxHello.patching(at: Offset.Hello.actionSpaceKind, UInt8(0)),
+              .frameCount(kind: .hello, count: 5, expected: 3)),
+        .init("parameters without normaliser frames", Array(Base.parameters.prefix(4)),
+              .frameCount(kind: .parameters, count: 4, expected: 6)),
+        .init("stop without its text frame", Array(Base.stop.prefix(1)), .frameCount(kind: .stop, count: 1, expected: 2)),
+        .init("heartbeat with an extra frame", Base.workerHeartbeat + [[]], .frameCount(kind: .heartbeat, count: 2, expected: 1)),
+        .init("request with an extra frame", Base.request + [[1]],
+              .frameCount(kind: .requestParameters, count: 2, expected: 1)),
+    ]
+
+    static let lengths: [MalformedCase] = [
+        .init("observations one byte short", Base.chunk.replacing(frame: 1, with: Base.chunk[1].dropLast()),
+              .frameLength(.observations, bytes: 63, expected: 64)),
+        .init("ends one byte long", Base.chunk.replacing(frame: 4, with: Base.chunk[4] + [0]),
+              .frameLength(.ends, bytes: 5, expected: 4)),
+        .init("episode lengths empty", Base.chunk.replacing(frame: 8, with: []),
+              .frameLength(.episodeLengths, bytes: 0, expected: 4)),
+        .init("environment id longer than declared", Base.boxHello.replacing(frame: 1, with: Array("Pendulum-v12".utf8)),
+              .frameLength(.environmentID, bytes: 12, expected: 11)),
+        .init("action high one value short", Base.boxHello.replacing(frame: 4, with: leBytes([1.0])),
+              .frameLength(.actionHigh, bytes: 8, expected: 16)),
+        .init("layer sizes frame of 2 entries", Base.parameters.replacing(frame: 1, with: leBytes([3, 2] as [UInt32])),
+              .frameLength(.layerSizes, bytes: 8, expected: 12)),
+        .init("normaliser variance one value short", Base.parameters.replacing(frame: 5, with: leBytes([1.0, 1.0])),
+              .frameLength(.normalizerVariance, bytes: 16, expected: 24)),
+        .init("stop text longer than declared", Base.stop.replacing(frame: 1, with: Array("done!".utf8)),
+              .frameLength(.message, bytes: 5, expected: 4)),
+    ]
+
+    static let counts: [MalformedCase] = [
+        .init("rows over the limit", Base.chunk, limits: DecodingLimits(maxRows: 3), .limitExceeded(.rows, count: 4, limit: 3)),
+        .init("observation size over the width limit", Base.chunk, limits: DecodingLimits(maxWidth: 1),
+              .limitExceeded(.observationSize, count: 2, limit: 1)),
+        .init("more bootstrap rows than rows", Base.chunk.patching(at: Offset.Chunk.bootstrapCount, UInt32(5)),
+              .limitExceeded(.bootstrapRows, count: 5, limit: 4)),
+        .init("more episodes than rows", Base.chunk.patching(at: Offset.Chunk.episodeCount, UInt32(5)),
+              .limitExceeded(.episodeReturns, count: 5, limit: 4)),
+        .init("chunk steps over the row limit", Base.parameters, limits: DecodingLimits(maxRows: 999),
+              .limitExceeded(.chunkSteps, count: 1000, limit: 999)),
+        .init("network parameters over the limit", Base.parameters, limits: DecodingLimits(maxParameters: 25),
+              .limitExceeded(.networkParameters, count: 26, limit: 25)),
+        .init("layer width over the limit", Base.parameters, limits: DecodingLimits(maxWidth: 3),
+              .limitExceeded(.layerSizes, count: 4, limit: 3)),
+        .init("discrete action count over the width limit",
+              Base.discreteHello.patching(at: Offset.Hello.actionCount, UInt32(10)), limits: DecodingLimits(maxWidth: 5),
+              .limitExceeded(.actionCount, count: 10, limit: 5)),
+        .init("environment id over the string limit", Base.boxHello, limits: DecodingLimits(maxStringBytes: 4),
+              .limitExceeded(.environmentID, count: 11, limit: 4)),
+        .init("stop text over the string limit", Base.stop.patching(at: Offset.Stop.messageLength, UInt32.max),
+              .limitExceeded(.message, count: Int(UInt32.max), limit: 4096)),
+        .init("observation element count overflows",
+              Base.chunk.patching(at: Offset.Chunk.rows, UInt32.max).patching(at: Offset.Chunk.observationSize, UInt32.max)
+                  .patching(at: Offset.Chunk.simulatorSteps, UInt64.max),
+              limits: DecodingLimits(maxRows: .max, maxWidth: .max), .countOverflow(.observations)),
+        .init("implied parameter count overflows",
+              Base.parameters.replacing(frame: 1, with: leBytes([UInt32.max, UInt32.max, 2])),
+              limits: DecodingLimits(maxWidth: .max), .countOverflow(.networkParameters)),
+    ]
+
+    static let values: [MalformedCase] = [
+        .init("zero rows", Base.chunk.patching(at: Offset.Chunk.rows, UInt32(0)), .invalidValue(.rows, 0)),
+        .init("zero observation size", Base.chunk.patching(at: Offset.Chunk.observationSize, UInt32(0)),
+              .invalidValue(.observationSize, 0)),
+        .init("zero action width", Base.chunk.patching(at: Offset.Chunk.actionWidth, UInt32(0)), .invalidValue(.actionWidth, 0)),
+        .init("fewer simulator steps than rows", Base.chunk.patching(at: Offset.Chunk.simulatorSteps, UInt64(3)),
+              .invalidValue(.simulatorSteps, 3)),
+        .init("action space kind 2", Base.boxHello.patching(at: Offset.Hello.actionSpaceKind, UInt8(2)),
+              .invalidValue(.actionSpaceKind, 2)),
+        .init("zero simulators", Base.boxHello.patching(at: Offset.Hello.simulatorCount, UInt32(0)),
+              .invalidValue(.simulatorCount, 0)),
+        .init("zero discrete actions", Base.discreteHello.patching(at: Offset.Hello.actionCount, UInt32(0)),
+              .invalidValue(.actionCount, 0)),
+        .init("empty environment id",
+              Base.boxHello.patching(at: Offset.Hello.environmentIDLength, UInt32(0)).replacing(frame: 1, with: []),
+              .invalidValue(.environmentID, 0)),
+        .init("head kind 2", Base.parameters.patching(at: Offset.Parameters.headKind, UInt8(2)), .invalidValue(.headKind, 2)),
+        .init("activation 2", Base.parameters.patching(at: Offset.Parameters.activation, UInt8(2)),
+              .invalidValue(.activation, 2)),
+        .init("zero chunk steps", Base.parameters.patching(at: Offset.Parameters.chunkSteps, UInt32(0)),
+              .invalidValue(.chunkSteps, 0)),
+        .init("zero head size", Base.parameters.patching(at: Offset.Parameters.headSize, UInt32(0)), .invalidValue(.headSize, 0)),
+        .init("one layer size", Base.parameters.patching(at: Offset.Parameters.layerCount, UInt32(1)),
+              .invalidValue(.layerSizes, 1)),
+        .init("normaliser size without the flag", Base.parameters.patching(at: Offset.flags, UInt8(0)),
+              .invalidValue(.normalizerSize, 3)),
+        .init("layer size 0", Base.parameters.replacing(frame: 1, with: leBytes([3, 0, 2] as [UInt32])),
+              .invalidValue(.layerSizes, 0)),
+        .init("learner heartbeat with a worker id", Base.learnerHeartbeat.patching(at: Offset.Heartbeat.workerID, UInt32(5)),
+              .invalidValue(.workerID, 5)),
+        .init("heartbeat version without the flag", Base.workerHeartbeat.patching(at: Offset.Heartbeat.version, UInt64(9)),
+              .invalidValue(.version, 9)),
+        .init("stop reason 0", Base.stop.patching(at: Offset.Stop.reason, UInt8(0)), .invalidValue(.stopReason, 0)),
+        .init("stop reason 8", Base.stop.patching(at: Offset.Stop.reason, UInt8(8)), .invalidValue(.stopReason, 8)),
+        .init("reject reason 3", Base.reject.patching(at: Offset.Reject.reason, UInt8(3)), .invalidValue(.rejectReason, 3)),
+        .init("reject sequence without the flag", Base.reject.patching(at: Offset.Reject.sequence, UInt64(4)),
+              .invalidValue(.sequence, 4)),
+        .init("episode length 0", Base.chunk.replacing(frame: 8, with: leBytes([0] as [UInt32])),
+              .invalidValue(.episodeLengths, 0)),
+        .init("NaN observation", Base.chunk.patching(frame: 1, at: 24, double: nan), .nonFinite(.observations, index: 3)),
+        .init("infinite action", Base.chunk.patching(frame: 2, at: 8, double: inf), .nonFinite(.actions, index: 1)),
+        .init("−∞ reward", Base.chunk.patching(frame: 3, at: 0, double: -inf), .nonFinite(.rewards, index: 0)),
+        .init("NaN bootstrap observation", Base.chunk.patching(frame: 6, at: 24, double: nan),
+              .nonFinite(.bootstrapObservations, index: 3)),
+        .init("infinite episode return", Base.chunk.patching(frame: 7, at: 0, double: inf), .nonFinite(.episodeReturns, index: 0)),
+        .init("NaN network parameter", Base.parameters.patching(frame: 2, at: 40, double: nan),
+              .nonFinite(.networkParameters, index: 5)),
+        .init("infinite log-std", Base.parameters.patching(frame: 3, at: 8, double: inf), .nonFinite(.logStd, index: 1)),
+        .init("NaN normaliser mean", Base.parameters.patching(frame: 4, at: 16, double: nan),
+              .nonFinite(.normalizerMean, index: 2)),
+        .init("infinite normaliser variance", Base.parameters.patching(frame: 5, at: 0, double: inf),
+              .nonFinite(.normalizerVariance, index: 0)),
+        .init("infinite normaliser count", Base.parameters.patching(at: Offset.Parameters.normalizerCount, double: inf),
+              .nonFinite(.normalizerCount, index: 0)),
+        .init("NaN clip", Base.parameters.patching(at: Offset.Parameters.normalizerClip, double: nan),
+              .nonFinite(.normalizerClip, index: 0)),
+        .init("negative normaliser count", Base.parameters.patching(at: Offset.Parameters.normalizerCount, double: -1),
+              .invalidNumber(.normalizerCount, -1)),
+        .init("zero clip", Base.parameters.patching(at: Offset.Parameters.normalizerClip, double: 0),
+              .invalidNumber(.normalizerClip, 0)),
+        .init("negative variance", Base.parameters.patching(frame: 5, at: 8, double: -1e-300), .negativeVariance(index: 1)),
+        .init("low above high", Base.boxHello.patching(frame: 3, at: 8, double: 5), .invalidBounds(index: 1)),
+        .init("NaN bound", Base.boxHello.patching(frame: 4, at: 0, double: nan), .invalidBounds(index: 0)),
+        .init("environment id not UTF-8", Base.boxHello.patching(frame: 1, at: 0, UInt8(0xFF)), .invalidUTF8(.environmentID)),
+        .init("software version with a surrogate", Base.boxHello.replacing(frame: 2, with: [0xED, 0xA0, 0x80, 0x41]),
+              .invalidUTF8(.softwareVersion)),
+        .init("stop text with a cut sequence", Base.stop.replacing(frame: 1, with: [0x64, 0x6F, 0x6E, 0xC3]),
+              .invalidUTF8(.message)),
+    ]
+
+    static let structure: [MalformedCase] = [
+        .init("end 3", Base.chunk.patching(frame: 4, at: 2, UInt8(3)), .invalidEnd(row: 2, value: 3)),
+        .init("end 255 on the first row", Base.chunk.patching(frame: 4, at: 0, UInt8(255)), .invalidEnd(row: 0, value: 255)),
+        .init("last row continues", Base.chunk.patching(frame: 4, at: 3, UInt8(0)), .unterminatedChunk),
+        .init("bootstrap row beyond the chunk", Base.chunk.patching(frame: 5, at: 4, UInt32(4)),
+              .bootstrapRowOutOfRange(index: 1, row: 4)),
+        .init("bootstrap rows descending", Base.chunk.replacing(frame: 5, with: leBytes([2, 0] as [UInt32])),
+              .bootstrapRowsNotAscending(index: 1)),
+        .init("bootstrap row repeated", Base.chunk.replacing(frame: 5, with: leBytes([0, 0] as [UInt32])),
+              .bootstrapRowsNotAscending(index: 1)),
+        .init("bootstrap row that continues", Base.chunk.replacing(frame: 5, with: leBytes([0, 1] as [UInt32])),
+              .bootstrapRowMismatch(row: 1)),
+        .init("bootstrap row that terminated", Base.chunk.replacing(frame: 5, with: leBytes([0, 3] as [UInt32])),
+              .bootstrapRowMismatch(row: 3)),
+        .init("truncated row not listed", Base.chunk.patching(frame: 4, at: 1, StepEnd.truncated.rawValue),
+              .bootstrapRowMismatch(row: 1)),
+        .init("more episodes than ending rows",
+              Base.chunk.patching(at: Offset.Chunk.episodeCount, UInt32(4))
+                  .replacing(frame: 7, with: leBytes([1.0, 1, 1, 1])).replacing(frame: 8, with: leBytes([1, 1, 1, 1] as [UInt32])),
+              .tooManyEpisodes(episodes: 4, endingRows: 3)),
+        .init("parameter count not the layers'", Base.parameters.replacing(frame: 1, with: leBytes([3, 5, 2] as [UInt32])),
+              .parameterCountMismatch(declared: 26, expected: 32)),
+        .init("output width not the head's", Base.parameters.replacing(frame: 1, with: leBytes([3, 4, 3] as [UInt32])),
+              .outputWidthMismatch(network: 3, head: 2)),
+        .init("log-std count not the head's", Base.parameters.patching(at: Offset.Parameters.logStdCount, UInt32(1)),
+              .logStdCountMismatch(declared: 1, expected: 2)),
+        .init("categorical head with log-stds", Base.parameters.patching(at: Offset.Parameters.headKind, UInt8(0)),
+              .logStdCountMismatch(declared: 2, expected: 0)),
+        .init("normaliser size not the input width", Base.parameters.replacing(frame: 1, with: leBytes([2, 4, 2] as [UInt32])),
+              .normalizerSizeMismatch(normalizer: 3, input: 2)),
+    ]
+
+    @Test func basesAreValid() throws {
+        for frames in [Base.chunk, Base.boxHello, Base.discreteHello, Base.parameters, Base.workerHeartbeat,
+                       Base.learnerHeartbeat, Base.stop, Base.reject, Base.request] {
+            _ = try WireCodec.decode(frames)
+        }
+    }
+
+    @Test(arguments: framing + lengths + counts + values + structure)
+    func malformed(_ testCase: MalformedCase) {
+        #expect(decodingError(testCase.frames, limits: testCase.limits) == testCase.error)
+    }
+
+    /// Every error describes itself in words.
+    @Test(arguments: framing + lengths + counts + values + structure)
+    func descriptions(_ testCase: MalformedCase) {
+        #expect(!testCase.error.description.isEmpty)
+    }
+}

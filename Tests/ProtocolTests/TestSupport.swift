@@ -1,0 +1,203 @@
+import Core
+import Protocol
+
+/// Random valid messages of every kind, for round-trip and mutation tests.
+struct MessageGenerator {
+    var random: RandomStream
+
+    init(seed: UInt64) { random = RandomStream(seed: seed) }
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &random) }
+    mutating func bool() -> Bool { Bool.random(using: &random) }
+    mutating func word() -> UInt64 { random.next() }
+
+    /// Any finite double, from the whole range of bit patterns (subnormals, ±0 included).
+    mutating func finite() -> Double {
+        while true {
+            let value = Double(bitPattern: random.next())
+            if value.isFinite { return value }
+        }
+    }
+
+    /// A finite double of moderate size (most of the time) or any finite one.
+    mutating func value() -> Double { int(0...3) == 0 ? finite() : random.normal() * 10 }
+
+    mutating func values(_ count: Int) -> [Double] { (0..<count).map { _ in value() } }
+
+    /// ASCII, Latin, CJK and astral-plane characters, `0...maxCount` of them.
+    mutating func string(maxCount: Int = 12) -> String {
+        let alphabet: [Character] = ["a", "Z", "0", "-", " ", "é", "ß", "漢", "字", "🚀", "\u{0}"]
+        return String((0..<int(0...maxCount)).map { _ in alphabet[int(0...(alphabet.count - 1))] })
+    }
+
+    mutating func worker() -> WorkerIdentity { WorkerIdentity(id: UInt32.random(in: 0...UInt32.max, using: &random), nonce: word()) }
+
+    mutating func hello() -> Message.Hello {
+        let space: ActionSpace
+        if bool() {
+            space = .discrete(count: int(1...20))
+        } else {
+            let d = int(1...6)
+            var low = [Double](), high = [Double]()
+            for _ in 0..<d {
+                switch int(0...3) {
+                case 0: low.append(-.infinity); high.append(.infinity)
+                case 1: let x = value(); low.append(x); high.append(x)
+                default: let (a, b) = (value(), value()); low.append(min(a, b)); high.append(max(a, b))
+                }
+            }
+            space = .box(low: low, high: high)
+        }
+        return Message.Hello(worker: worker(), simulatorCount: int(1...64), environmentID: "Env" + string(),
+                             observationSize: int(1...400), actionSpace: space, softwareVersion: string())
+    }
+
+    mutating func parameters() -> Message.Parameters {
+        let observationSize = int(1...12)
+        let head: PolicyHead = bool() ? .categorical(actions: int(1...6)) : .gaussian(dimensions: int(1...6))
+        let hidden = (0..<int(0...3)).map { _ in int(1...9) }
+        var policy = Policy(observationSize: observationSize, head: head, hiddenSizes: hidden,
+                            activation: bool() ? .tanh : .relu, random: &random)
+        policy.parameters = values(policy.parameterCount)
+        var normalizer: RunningNormalizer?
+        if bool() {
+            var statistics = RunningNormalizer(size: observationSize, clip: Double(int(1...20)))
+            for _ in 0..<int(0...3) {
+                let rows = int(1...5)
+                statistics.update(with: Matrix(rows: rows, columns: observationSize,
+                                               storage: (0..<(rows * observationSize)).map { _ in random.normal() * 100 }))
+            }
+            normalizer = statistics
+        }
+        return Message.Parameters(session: word(), version: word(), seed: word(), chunkSteps: int(1...65_536),
+                                  policy: policy, normalizer: normalizer)
+    }
+
+    /// A batch of `rows` rows shaped like a sampler's: trajectories ending terminated or
+    /// truncated, the last row always ending one.
+    mutating func batch(rows: Int, observationSize: Int, actionWidth: Int) -> SampleBatch {
+        var batch = SampleBatch(observationSize: observationSize, actionWidth: actionWidth)
+        batch.observations = values(rows * observationSize)
+        batch.actions = values(rows * actionWidth)
+        batch.rewards = values(rows)
+        var length = 0
+        for row in 0..<rows {
+            length += 1
+            let end: StepEnd = row == rows - 1 ? (bool() ? .terminated : .truncated)
+                : [StepEnd.none, .none, .none, .terminated, .truncated][int(0...4)]
+            batch.ends.append(end)
+            if end == .truncated {
+                batch.bootstrapRows.append(row)
+                batch.bootstrapObservations += values(observationSize)
+            }
+            if end != .none {
+                if bool() {
+                    batch.episodeReturns.append(value())
+                    batch.episodeLengths.append(length + int(0...1000))
+                }
+                length = 0
+            }
+        }
+        return batch
+    }
+
+    mutating func chunk(maxRows: Int = 40) -> Message.Chunk {
+        let rows = int(1...maxRows)
+        return Message.Chunk(worker: worker(), session: word(), version: word(), sequence: word(),
+                             simulatorSteps: UInt64(rows) + UInt64(int(0...1000)),
+                             batch: batch(rows: rows, observationSize: int(1...12), actionWidth: int(1...4)))
+    }
+
+    mutating func heartbeat() -> Message.Heartbeat {
+        Message.Heartbeat(sender: bool() ? .learner(session: word()) : .worker(worker()), sequence: word(),
+                          timestamp: word(), version: bool() ? word() : nil)
+    }
+
+    mutating func stop() -> Message.Stop {
+        Message.Stop(session: word(), reason: StopReason.allCases[int(0...(StopReason.allCases.count - 1))],
+                     message: string(maxCount: 40))
+    }
+
+    mutating func reject() -> Message.Reject {
+        Message.Reject(session: word(), currentVersion: word(),
+                       reason: RejectReason.allCases[int(0...(RejectReason.allCases.count - 1))],
+                       sequence: bool() ? word() : nil, message: string(maxCount: 40))
+    }
+
+    mutating func message(of kind: MessageKind) -> Message {
+        switch kind {
+        case .hello: .hello(hello())
+        case .parameters: .parameters(parameters())
+        case .chunk: .chunk(chunk())
+        case .heartbeat: .heartbeat(heartbeat())
+        case .stop: .stop(stop())
+        case .requestParameters: .requestParameters(worker())
+        case .reject: .reject(reject())
+        }
+    }
+}
+
+/// Frame surgery for malformed-input tests.
+extension Array where Element == [UInt8] {
+    /// Overwrites the little-endian bytes of `value` at `offset` in frame `frame`.
+    func patching<T: FixedWidthInteger>(frame: Int = 0, at offset: Int, _ value: T) -> [[UInt8]] {
+        var frames = self
+        Swift.withUnsafeBytes(of: value.littleEndian) { bytes in
+            for (i, byte) in bytes.enumerated() { frames[frame][offset + i] = byte }
+        }
+        return frames
+    }
+
+    func patching(frame: Int = 0, at offset: Int, double value: Double) -> [[UInt8]] {
+        patching(frame: frame, at: offset, value.bitPattern)
+    }
+
+    /// Replaces one frame.
+    func replacing(frame: Int, with bytes: [UInt8]) -> [[UInt8]] {
+        var frames = self
+        frames[frame] = bytes
+        return frames
+    }
+}
+
+/// Header field offsets, as tabulated in docs/protocol.md.
+enum Offset {
+    static let version = 4, kind = 6, flags = 7
+    enum Hello {
+        static let nonce = 8, workerID = 16, simulatorCount = 20, observationSize = 24, actionCount = 28
+        static let environmentIDLength = 32, softwareVersionLength = 36, actionSpaceKind = 40
+    }
+    enum Parameters {
+        static let session = 8, version = 16, seed = 24, normalizerCount = 32, normalizerClip = 40
+        static let chunkSteps = 48, layerCount = 52, parameterCount = 56, headSize = 60, logStdCount = 64
+        static let normalizerSize = 68, headKind = 72, activation = 73
+    }
+    enum Chunk {
+        static let nonce = 8, session = 16, version = 24, sequence = 32, simulatorSteps = 40
+        static let workerID = 48, rows = 52, observationSize = 56, actionWidth = 60
+        static let bootstrapCount = 64, episodeCount = 68
+    }
+    enum Heartbeat { static let nonce = 8, sequence = 16, timestamp = 24, version = 32, workerID = 40 }
+    enum Stop { static let session = 8, messageLength = 16, reason = 20 }
+    enum RequestParameters { static let nonce = 8, workerID = 16 }
+    enum Reject { static let session = 8, currentVersion = 16, sequence = 24, messageLength = 32, reason = 36 }
+}
+
+/// The raw little-endian bytes of doubles (test-side, independent of the codec).
+func leBytes(_ values: [Double]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+}
+
+func leBytes(_ values: [UInt32]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+}
+
+/// Decodes, returning the error (or nil when decoding succeeds).
+func decodingError(_ frames: [[UInt8]], limits: DecodingLimits = .default) -> ProtocolError? {
+    do {
+        _ = try WireCodec.decode(frames, limits: limits)
+        return nil
+    } catch {
+        return error
+    }
+}
