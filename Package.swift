@@ -24,8 +24,9 @@ let package = Package(
         .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
-        .target(name: "Worker", dependencies: ["Core", "Simulators"]),
-        .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker"]),
+        .target(name: "Transport", dependencies: ["ZMQ", "Protocol"]),
+        .target(name: "Worker", dependencies: ["Core", "Simulators", "Protocol", "Transport"]),
+        .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
 

@@ -1,0 +1,148 @@
+import Protocol
+import ZMQ
+
+/// A received ZeroMQ message's frames, handed to the decoder in place (no copy).
+struct ReceivedFrames: FrameSource {
+    let frames: ArraySlice<Frame>
+    var count: Int { frames.count }
+    func withFrame<R, E: Error>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try frames[frames.startIndex + index].withUnsafeBytes(body)
+    }
+}
+
+/// Socket settings shared by both ends.
+public struct TransportSettings: Sendable {
+    /// Largest frame accepted; a peer sending a larger one is disconnected by libzmq.
+    public var maximumFrameBytes = 256 << 20
+    /// Decoding bounds (rows, widths, parameters, strings, total bytes).
+    public var limits = DecodingLimits.default
+    /// Messages queued per peer before sends fail (learner) or wait (worker).
+    public var highWaterMark = 64
+    public init() {}
+}
+
+/// The learner's end of the conversation: one ROUTER socket that every worker connects to.
+/// Every message carries the sending connection's routing id, which is how replies are
+/// addressed. Used from one thread.
+public final class LearnerEndpoint {
+    public let context: Context
+    private let socket: Socket
+    private let poller: Poller
+    private let settings: TransportSettings
+    /// The endpoint actually bound (a wildcard tcp port resolved).
+    public let boundEndpoint: String
+
+    /// What arrived from one peer.
+    public struct Received {
+        /// The connection's routing id.
+        public var peer: [UInt8]
+        /// The decoded message, or why it could not be decoded.
+        public var message: Result<Protocol.Message, ProtocolError>
+        /// Bytes on the wire (all frames but the routing id).
+        public var byteCount: Int
+    }
+
+    /// Binds `endpoint` (e.g. `tcp://0.0.0.0:5555`, `ipc:///tmp/trpo.sock`).
+    public init(binding endpoint: String, settings: TransportSettings = TransportSettings()) throws(ZMQError) {
+        context = try Context()
+        socket = try Socket(context: context, type: .router)
+        self.settings = settings
+        try socket.setOption(.routerMandatory, to: true)
+        try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
+        try socket.setOption(.sendHighWaterMark, to: settings.highWaterMark)
+        try socket.setOption(.receiveHighWaterMark, to: 10_000)
+        try socket.bind(endpoint)
+        boundEndpoint = try socket.lastEndpoint
+        poller = Poller([socket])
+    }
+
+    /// The next message, waiting up to `timeoutMilliseconds` (nil when none came).
+    public func receive(timeoutMilliseconds: Int) throws(ZMQError) -> Received? {
+        if let received = try receiveNow() { return received }
+        guard try !poller.poll(timeout: timeoutMilliseconds).isEmpty else { return nil }
+        return try receiveNow()
+    }
+
+    private func receiveNow() throws(ZMQError) -> Received? {
+        guard let message = try socket.receive(.dontWait) else { return nil }
+        guard message.count >= 2 else {  // a routing id and nothing else
+            return Received(peer: message.first?.bytes ?? [], message: .failure(.noFrames), byteCount: 0)
+        }
+        let frames = ReceivedFrames(frames: message.frames[1...])
+        let decoded = Result { () throws(ProtocolError) -> Protocol.Message in try WireCodec.decode(frames, limits: settings.limits) }
+        return Received(peer: message[0].bytes, message: decoded, byteCount: message.byteCount - message[0].count)
+    }
+
+    /// Sends `message` to `peer` without waiting.
+    /// - Returns: false when the peer is gone (unknown routing id) or its queue is full.
+    @discardableResult
+    public func send(_ message: Protocol.Message, to peer: [UInt8]) -> Bool {
+        var frames: [any ZMQ.FrameBytes] = [peer]
+        for frame in WireCodec.encode(message) { frames.append(frame) }
+        do {
+            return try socket.send(frames, flags: .dontWait)
+        } catch {
+            return false
+        }
+    }
+
+    public func close() { socket.close() }
+}
+
+/// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
+/// when the learner restarts; ``reconnect()`` starts a fresh connection (new routing id) when
+/// the learner has been silent too long. Used from one thread.
+public final class WorkerEndpoint {
+    public let context: Context
+    public let endpoint: String
+    private var socket: Socket
+    private let settings: TransportSettings
+
+    public init(connectingTo endpoint: String, settings: TransportSettings = TransportSettings()) throws(ZMQError) {
+        context = try Context()
+        self.endpoint = endpoint
+        self.settings = settings
+        socket = try WorkerEndpoint.makeSocket(context, endpoint, settings)
+    }
+
+    private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings) throws(ZMQError) -> Socket {
+        let socket = try Socket(context: context, type: .dealer)
+        try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
+        try socket.setOption(.sendHighWaterMark, to: settings.highWaterMark)
+        try socket.setOption(.receiveHighWaterMark, to: 100)
+        try socket.setOption(.reconnectInterval, to: 100)
+        try socket.setOption(.reconnectIntervalMax, to: 2000)
+        try socket.setOption(.heartbeatInterval, to: 1000)
+        try socket.setOption(.heartbeatTimeout, to: 5000)
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    /// Drops the connection (and anything queued on it) and connects anew.
+    public func reconnect() throws(ZMQError) {
+        socket.close()
+        socket = try WorkerEndpoint.makeSocket(context, endpoint, settings)
+    }
+
+    /// Queues `message` for the learner without waiting.
+    /// - Returns: false when the queue is full (the learner is not reading).
+    @discardableResult
+    public func send(_ message: Protocol.Message) throws(ZMQError) -> Bool {
+        let frames: [any ZMQ.FrameBytes] = WireCodec.encode(message)
+        return try socket.send(frames, flags: .dontWait)
+    }
+
+    /// The next message from the learner, waiting up to `timeoutMilliseconds` (0: don't
+    /// wait); nil when none came.
+    public func receive(timeoutMilliseconds: Int) throws(ZMQError) -> Result<Protocol.Message, ProtocolError>? {
+        var message = try socket.receive(.dontWait)
+        if message == nil, timeoutMilliseconds > 0, try !Poller([socket]).poll(timeout: timeoutMilliseconds).isEmpty {
+            message = try socket.receive(.dontWait)
+        }
+        guard let message else { return nil }
+        let frames = ReceivedFrames(frames: message.frames[...])
+        return Result { () throws(ProtocolError) -> Protocol.Message in try WireCodec.decode(frames, limits: settings.limits) }
+    }
+
+    public func close() { socket.close() }
+}
