@@ -12,10 +12,14 @@ public struct ProgressLog {
         "episode_return_std", "episode_return_min", "episode_return_max", "expected_improvement",
         "actual_improvement", "cg_iterations", "step_norm", "rejection", "explained_variance_after", "value_loss",
         "policy_std", "sample_seconds", "policy_seconds", "value_seconds", "samples",
+        // The distributed path's counters (cumulative, except workers_alive and samples_per_second).
+        "workers_alive", "samples_per_second", "stale_samples_dropped", "rejected_messages", "bytes_received",
     ]
 
     /// Columns whose values depend on timing, so two identical runs differ only there.
-    public static let timingColumns: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds"]
+    public static let timingColumns: Set<String> = [
+        "wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second",
+    ]
 
     private let url: URL
     private var handle: FileHandle
