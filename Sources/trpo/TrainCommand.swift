@@ -14,142 +14,26 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Gymnasium environment id (see `trpo env list`).")
-    var env: String?
-
-    @Option(help: "Run seed: every random stream derives from it.")
-    var seed: UInt64 = 1
-
-    @Option(help: "Total environment steps.")
-    var steps: Int?
-
-    @Option(name: .customLong("batch-steps"), help: "Environment steps per iteration.")
-    var batchSteps: Int?
-
-    @Option(name: .customLong("max-kl"), help: "Trust-region size δ: bound on the mean KL(π_old‖π_new).")
-    var maxKL: Double?
-
-    @Option(help: "Run directory (default: runs/<env>-seed<seed>).")
-    var out: String?
-
-    @Option(help: "Environment copies stepped in lockstep by the sampler.")
-    var envs: Int?
-
-    @Option(help: "Hidden layer widths of policy and value networks, e.g. 64,64.")
-    var hidden: String?
-
-    @Option(help: "Discount γ.")
-    var gamma: Double?
-
-    @Option(help: "GAE λ.")
-    var lambda: Double?
-
-    @Option(name: .customLong("cg-iters"), help: "Conjugate-gradient iterations.")
-    var cgIterations: Int?
-
-    @Option(name: .customLong("cg-damping"), help: "Damping added to the Fisher matrix.")
-    var cgDamping: Double?
-
-    @Option(name: .customLong("fisher-subsample"), help: "Fraction of the batch used for Fisher-vector products, in (0, 1].")
-    var fisherSubsample: Double?
-
-    @Option(name: .customLong("vf-epochs"), help: "Value-function epochs per iteration.")
-    var valueEpochs: Int?
-
-    @Option(name: .customLong("vf-lr"), help: "Value-function Adam learning rate.")
-    var valueLearningRate: Double?
-
-    @Option(name: .customLong("vf-minibatch"), help: "Value-function minibatch size.")
-    var valueMinibatch: Int?
-
-    @Option(name: .customLong("init-log-std"), help: "Initial log standard deviation of a Gaussian policy.")
-    var initialLogStd: Double?
-
-    @Flag(name: .customLong("no-obs-norm"), help: "Do not standardise observations.")
-    var noObservationNormalization = false
-
-    @Option(help: "Continue the run saved in this directory from its last checkpoint.")
-    var resume: String?
-
-    @Flag(help: "Print only the final summary.")
-    var quiet = false
+    @OptionGroup var training: TrainingOptions
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
-        let configuration: TrainingConfiguration
-        let directory: URL
-        if let resume {
-            directory = URL(fileURLWithPath: resume)
-            do {
-                configuration = try Checkpoint.load(from: directory).configuration
-            } catch {
-                throw usageFailure("\(error)")
-            }
-        } else {
-            guard let env else { throw usageFailure("--env is required (see `trpo env list`)") }
-            configuration = try makeConfiguration(environment: env)
-            directory = URL(fileURLWithPath: out ?? "runs/\(env)-seed\(seed)")
-        }
-        var training: LocalTraining
+        let (configuration, directory, resume) = try training.resolve()
+        var local: LocalTraining
         do {
-            training = try LocalTraining(configuration: configuration, outputDirectory: directory, resume: resume != nil)
-        } catch let error as ConfigurationError {
-            throw usageFailure("\(error)")
+            local = try LocalTraining(configuration: configuration, outputDirectory: directory, resume: resume)
         } catch {
             throw usageFailure("\(error)")
         }
-        let c = training.state.configuration
-        let iterations = (c.totalSteps + c.batchSteps - 1) / c.batchSteps
-        if !quiet {
-            note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(grouped(c.batchSteps)) per iteration, δ=\(c.trpo.maxKL) → \(directory.path)")
-        }
+        let printer = ProgressPrinter(configuration: local.state.configuration, quiet: training.quiet)
+        if !training.quiet { printer.banner(directory: directory) }
         var lastReturn = Double.nan
-        try training.run { s, wall, sampleSeconds in
+        try local.run { s, wall, _ in
             if !s.episodeReturns.isEmpty { lastReturn = s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count) }
-            guard !quiet else { return }
-            let remaining = Double(c.totalSteps - s.timesteps) / Double(max(s.timesteps, 1)) * wall
-            let ret = s.episodeReturns.isEmpty ? "      —" : String(format: "%8.1f", lastReturn)
-            let step = s.policyStep
-            let status = step.accepted ? String(format: "kl %.4f bt %d", step.kl, step.backtracks) : "rejected (\(step.rejection?.rawValue ?? "?"))"
-            note(String(format: "iter %4d/%d | steps %@ | return %@ (%3d ep) | %@ | ev %5.2f | %@ | ETA %@",
-                        s.iteration, iterations, grouped(s.timesteps), ret, s.episodeReturns.count, status,
-                        s.valueFit.explainedVarianceBefore, humanDuration(wall), humanDuration(remaining)))
+            printer.iteration(s, wall: wall)
         }
-        let state = training.state
-        print(String(format: "done: %@ steps in %@, last iteration's mean return %.1f; checkpoint %@",
-                     grouped(state.timesteps), humanDuration(state.wallSeconds), lastReturn,
-                     Checkpoint.url(in: directory).path))
-    }
-
-    /// The preset for `environment` with this command's overrides applied.
-    func makeConfiguration(environment: String) throws -> TrainingConfiguration {
-        var c = TrainingConfiguration.preset(for: environment)
-        c.seed = seed
-        if let steps { c.totalSteps = steps }
-        if let batchSteps { c.batchSteps = batchSteps }
-        if let maxKL { c.trpo.maxKL = maxKL }
-        if let envs { c.environmentsPerSampler = envs }
-        if let hidden {
-            let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw usageFailure("--hidden takes positive widths separated by commas, e.g. 64,64 (got '\(hidden)')")
-            }
-            c.policyHiddenSizes = sizes.map { $0! }
-            c.valueHiddenSizes = c.policyHiddenSizes
-        }
-        if let gamma { c.gamma = gamma }
-        if let lambda { c.lambda = lambda }
-        if let cgIterations { c.trpo.cgIterations = cgIterations }
-        if let cgDamping { c.trpo.damping = cgDamping }
-        if let fisherSubsample { c.trpo.fisherSubsample = fisherSubsample }
-        if let valueEpochs { c.valueFit.epochs = valueEpochs }
-        if let valueLearningRate { c.valueFit.learningRate = valueLearningRate }
-        if let valueMinibatch { c.valueFit.minibatchSize = valueMinibatch }
-        if let initialLogStd { c.initialLogStd = initialLogStd }
-        if noObservationNormalization { c.normalizeObservations = false }
-        do { try c.validate() } catch { throw usageFailure(error.description) }
-        return c
+        printer.summary(local.state, lastReturn: lastReturn, directory: directory)
     }
 }
 
