@@ -39,6 +39,11 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Fuzzing
+        // `swift build -c release --product ProtocolFuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING`
+        // gives a libFuzzer binary; a plain build replays inputs (see Fuzz/ProtocolFuzz/Replay.swift).
+        .executableTarget(name: "ProtocolFuzz", dependencies: ["Core", "Protocol"], path: "Fuzz/ProtocolFuzz"),
+
         // MARK: - Tests
         .testTarget(name: "CoreTests", dependencies: ["Core", "CKernels"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),

@@ -117,7 +117,7 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
 /// A header field or array frame, as named in errors and in `docs/protocol.md`.
 public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     // Common and shared
-    case workerID, session, version, sequence, message
+    case workerID, version, sequence, message
     // hello
     case simulatorCount, observationSize, actionSpaceKind, actionCount, environmentID, softwareVersion
     case actionLow, actionHigh

@@ -1,0 +1,64 @@
+#if !FUZZING
+import Core
+import Foundation
+import Protocol
+
+/// Without libFuzzer: `ProtocolFuzz FILE…` runs the fuzz entry point on each file (to
+/// replay crashes), and `ProtocolFuzz --corpus DIR` writes a seed corpus of valid messages
+/// of every kind.
+@main struct Replay {
+    static func main() throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.count == 2 && arguments[0] == "--corpus" {
+            try writeCorpus(to: URL(fileURLWithPath: arguments[1]))
+            return
+        }
+        for path in arguments {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            _ = data.withUnsafeBytes { fuzzOne($0.bindMemory(to: UInt8.self).baseAddress, $0.count) }
+            print("\(path): ok")
+        }
+    }
+
+    static func writeCorpus(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var random = RandomStream(seed: 1)
+        let worker = WorkerIdentity(id: 1, nonce: 2)
+        var batch = SampleBatch(observationSize: 2, actionWidth: 1)
+        batch.observations = [0, 1, 2, 3, 4, 5]
+        batch.actions = [0, 1, 0]
+        batch.rewards = [1, 1, 1]
+        batch.ends = [.terminated, .none, .truncated]
+        batch.bootstrapRows = [2]
+        batch.bootstrapObservations = [6, 7]
+        batch.episodeReturns = [1]
+        batch.episodeLengths = [1]
+        var normalizer = RunningNormalizer(size: 2)
+        normalizer.update(with: Matrix(rows: 1, columns: 2, storage: [1, 2]))
+        let messages: [Message] = [
+            .hello(Message.Hello(worker: worker, simulatorCount: 1, environmentID: "CartPole-v1", observationSize: 4,
+                                 actionSpace: .discrete(count: 2), softwareVersion: "fuzz")),
+            .hello(Message.Hello(worker: worker, simulatorCount: 2, environmentID: "Pendulum-v1", observationSize: 3,
+                                 actionSpace: .box(low: [-2], high: [2]), softwareVersion: "")),
+            .parameters(Message.Parameters(
+                session: 3, version: 4, seed: 5, chunkSteps: 64,
+                policy: Policy(observationSize: 2, head: .gaussian(dimensions: 1), hiddenSizes: [3], random: &random),
+                normalizer: normalizer)),
+            .parameters(Message.Parameters(
+                session: 3, version: 4, seed: 5, chunkSteps: 64,
+                policy: Policy(observationSize: 2, head: .categorical(actions: 2), hiddenSizes: [], activation: .relu,
+                               random: &random),
+                normalizer: nil)),
+            .chunk(Message.Chunk(worker: worker, session: 3, version: 4, sequence: 0, simulatorSteps: 3, batch: batch)),
+            .heartbeat(Message.Heartbeat(sender: .learner(session: 3), sequence: 1, timestamp: 2, version: 4)),
+            .heartbeat(Message.Heartbeat(sender: .worker(worker), sequence: 1, timestamp: 2, version: nil)),
+            .stop(Message.Stop(session: 3, reason: .finished, message: "done")),
+            .requestParameters(worker),
+            .reject(Message.Reject(session: 3, currentVersion: 4, reason: .staleParameters, sequence: 9, message: "")),
+        ]
+        for (i, message) in messages.enumerated() {
+            try Data(input(of: WireCodec.encode(message))).write(to: directory.appendingPathComponent("seed-\(i)"))
+        }
+    }
+}
+#endif
