@@ -86,7 +86,12 @@ public final class LearnerEndpoint {
         }
     }
 
-    public func close() { socket.close() }
+    /// Closes the socket, first giving queued messages up to `lingerMilliseconds` to leave
+    /// (so a final stop reaches the workers).
+    public func close(lingerMilliseconds: Int = 0) {
+        try? socket.setOption(.linger, to: lingerMilliseconds)
+        socket.close()
+    }
 }
 
 /// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
