@@ -40,8 +40,9 @@ let package = Package(
         ),
 
         // MARK: - Fuzzing
-        // `swift build -c release --product ProtocolFuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING`
-        // gives a libFuzzer binary; a plain build replays inputs (see Fuzz/ProtocolFuzz/Replay.swift).
+        // `swift build -c release --scratch-path .build-fuzz --product ProtocolFuzz -Xswiftc -sanitize=fuzzer
+        //  -Xswiftc -DFUZZING -Xswiftc -enable-experimental-feature -Xswiftc Extern` gives a libFuzzer
+        // binary; a plain build replays inputs and writes a seed corpus (Fuzz/ProtocolFuzz/Replay.swift).
         .executableTarget(name: "ProtocolFuzz", dependencies: ["Core", "Protocol"], path: "Fuzz/ProtocolFuzz"),
 
         // MARK: - Tests
