@@ -20,7 +20,7 @@ let package = Package(
 
         // MARK: - Library modules
         .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras"]),
-        .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"]),
+        .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"], exclude: ["Models"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators"]),

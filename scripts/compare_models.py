@@ -223,6 +223,9 @@ def compare_222(env, binary, ours_path, theirs_path):
 
 
 def main():
+    # mujoco appends its warnings (e.g. that `settotalmass` is deprecated) to MUJOCO_LOG.TXT in
+    # the working directory; keep that file out of the repository.
+    os.chdir(tempfile.gettempdir())
     import mujoco
     all_ok = True
     summary = []
