@@ -1,3 +1,4 @@
+@preconcurrency import CMuJoCo
 import Core
 import Dispatch
 import Foundation
@@ -240,5 +241,19 @@ private struct Slots<T>: @unchecked Sendable {
     func free() {
         buffer.deinitialize()
         buffer.deallocate()
+    }
+}
+
+/// MuJoCo's process-wide error handler: an engine error ends the process with status 70 and
+/// a message on standard error instead of returning into the engine.
+@Suite struct MuJoCoFatalErrorTests {
+    @Test func engineErrorsExitTheProcess() async {
+        let result = await #expect(processExitsWith: .exitCode(70), observing: [\.standardErrorContent]) {
+            _ = try MuJoCoModel.named("Swimmer")  // installs the handlers
+            mju_error("simulated engine failure")
+            print("unreachable: the handler returned")
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("fatal MuJoCo 2.2.2 error: simulated engine failure"), "\(message)")
     }
 }
