@@ -47,6 +47,10 @@ public final class MuJoCoModel: @unchecked Sendable {
     /// The text is handed to MuJoCo through its virtual file system, so nothing touches the
     /// disk. Include files and assets are not supported (our models use none).
     ///
+    /// Compile models before simulating on other threads: while MuJoCo 2.2.2 compiles, it
+    /// swaps the process-wide error handler for its own, which throws a C++ exception (the
+    /// simulators get their models when they are created, normally at start-up).
+    ///
     /// - Throws: ``MuJoCoModelError`` with MuJoCo's message when the XML does not parse or
     ///   the model does not compile.
     public init(name: String, xml: String) throws(MuJoCoModelError) {
