@@ -21,7 +21,7 @@ let package = Package(
         // MARK: - Library modules
         .target(name: "CKernels"),
         .target(name: "Core", dependencies: ["CBLAS", "CGlibcExtras", "CKernels"]),
-        .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"]),
+        .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"], exclude: ["Models"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
         .target(name: "Transport", dependencies: ["ZMQ", "Protocol"]),

@@ -27,5 +27,9 @@ public enum EnvironmentRegistry {
         (MountainCar.environmentID, { MountainCar() }),
         (Pendulum.environmentID, { Pendulum() }),
         (MountainCarContinuous.environmentID, { MountainCarContinuous() }),
+        (Hopper.environmentID, { Hopper() }),
+        (Walker2d.environmentID, { Walker2d() }),
+        (Swimmer.environmentID, { Swimmer() }),
+        (HalfCheetah.environmentID, { HalfCheetah() }),
     ]
 }

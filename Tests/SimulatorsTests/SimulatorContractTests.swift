@@ -68,6 +68,12 @@ import Simulators
         "MountainCar-v0": ([-0.6 ... -0.4, 0...0], false),
         "Pendulum-v1": ([-Double.pi...Double.pi, -1...1], false),
         "MountainCarContinuous-v0": ([-0.6 ... -0.4, 0...0], false),
+        // MuJoCo: qpos0 and zero velocity plus noise; HalfCheetah's velocity noise is
+        // 0.1·N(0, 1), bounded here at 10 standard deviations.
+        "Hopper-v4": (([0, 1.25] + Array(repeating: 0, count: 10)).map { ($0 - 0.005)...($0 + 0.005) }, false),
+        "Walker2d-v4": (([0, 1.25] + Array(repeating: 0, count: 16)).map { ($0 - 0.005)...($0 + 0.005) }, false),
+        "Swimmer-v4": (Array(repeating: -0.1...0.1, count: 10), false),
+        "HalfCheetah-v4": (Array(repeating: -0.1...0.1, count: 9) + Array(repeating: -1...1, count: 9), false),
     ]
 
     @Test(arguments: EnvironmentRegistry.ids)
@@ -157,6 +163,12 @@ import Simulators
              "Box(-2.0, 2.0, (1,), float32)", 200),
             ("MountainCarContinuous-v0", "Box([-1.2 -0.07], [0.6 0.07], (2,), float32)",
              "Box(-1.0, 1.0, (1,), float32)", 999),
+            // Gymnasium's MuJoCo observation spaces are float64; `BoxSpace` has no dtype and
+            // always prints float32.
+            ("Hopper-v4", "Box(-inf, inf, (11,), float32)", "Box(-1.0, 1.0, (3,), float32)", 1000),
+            ("Walker2d-v4", "Box(-inf, inf, (17,), float32)", "Box(-1.0, 1.0, (6,), float32)", 1000),
+            ("Swimmer-v4", "Box(-inf, inf, (8,), float32)", "Box(-1.0, 1.0, (2,), float32)", 1000),
+            ("HalfCheetah-v4", "Box(-inf, inf, (17,), float32)", "Box(-1.0, 1.0, (6,), float32)", 1000),
         ]
         #expect(EnvironmentRegistry.ids == expected.map(\.id))
         for entry in expected {

@@ -1,0 +1,70 @@
+import Core
+
+/// Gymnasium's `HalfCheetah-v4`: make a planar two-legged "cheetah" run forward (MuJoCo model
+/// `Models/HalfCheetah.xml`).
+///
+/// - State: `qpos` (9: x, z, torso pitch, then thigh, shin and foot angles of the back and
+///   the front leg) followed by `qvel` (9).
+/// - Observation (17, float64): `qpos[1...]` and `qvel` (not clipped).
+/// - Actions: `Box(-1, 1, (6,), float32)`: torques on the six joints (gears 120, 90, 60,
+///   120, 60, 30), rounded to float32; MuJoCo clamps them to [-1, 1].
+/// - Dynamics: 5 MuJoCo steps of 0.01 s (semi-implicit Euler) per environment step,
+///   dt = 0.05 s.
+/// - Reward: `(x' - x) / dt - 0.1 |a|²` (the control cost in float32, of the unclipped
+///   action).
+/// - Termination: none, except a MuJoCo fault (see ``lastTerminationReason``). Time limit
+///   1000 steps.
+/// - Reset: `qpos` zero plus uniform noise in [-0.1, 0.1) per component; `qvel` 0.1 times
+///   standard normal noise.
+public final class HalfCheetah: MuJoCoSimulator {
+    public static let environmentID = "HalfCheetah-v4"
+
+    private static let frameSkip = 5
+    private static let controlCostWeight = 0.1
+    private static let resetNoise = 0.1
+
+    public var id: String { Self.environmentID }
+    public let observationSpace = Locomotion.observationSpace(count: 17)
+    public let actionSpace: ActionSpace
+    public let maxEpisodeSteps = 1000
+    public var elapsedSteps: Int { core.elapsedSteps }
+    public var model: MuJoCoModel { core.data.model }
+    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
+    public var contactCount: Int { core.data.contactCount }
+
+    private let core: Locomotion
+
+    /// A simulator in the model's initial state (`qpos0`, at rest).
+    public init() {
+        core = Locomotion(model: .builtIn("HalfCheetah"), frameSkip: Self.frameSkip,
+                          controlCostWeight: Self.controlCostWeight)
+        actionSpace = core.actionSpace
+    }
+
+    public func reset(using random: inout RandomStream) {
+        core.reset { qpos, qvel in
+            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
+            for i in qvel.indices { qvel[i] += Self.resetNoise * random.normal() }
+        }
+    }
+
+    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
+        let data = core.data
+        for i in 1..<9 { observation[i - 1] = data.position(i) }
+        for i in 0..<9 { observation[8 + i] = data.velocity(i) }
+    }
+
+    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
+        let transition = core.advance(action)
+        if let fault = transition.fault { return core.faulted(fault, transition) }
+        let reward = 1.0 * transition.xVelocity - transition.controlCost
+        return core.outcome(reward: reward, terminated: false, maxEpisodeSteps: maxEpisodeSteps)
+    }
+
+    public var state: [Double] { core.state }
+    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
+
+    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
+    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
+    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
+}

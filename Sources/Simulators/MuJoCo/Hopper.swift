@@ -1,0 +1,81 @@
+import Core
+
+/// Gymnasium's `Hopper-v4`: make a planar one-legged robot hop forward (MuJoCo model
+/// `Models/Hopper.xml`).
+///
+/// - State: `qpos` (6: x, z, torso pitch, thigh, leg and foot angles) followed by `qvel` (6).
+/// - Observation (11, float64): `qpos[1...]` and `qvel` clipped to [-10, 10].
+/// - Actions: `Box(-1, 1, (3,), float32)`: torques on the three joints (gear 200), rounded to
+///   float32; MuJoCo clamps them to [-1, 1].
+/// - Dynamics: 4 MuJoCo steps of 0.002 s (RK4) per environment step, dt = 0.008 s.
+/// - Reward: `(x' - x) / dt + 1 - 0.001 |a|²` (the control cost in float32, of the unclipped
+///   action). The healthy reward 1 is paid on every step, including the terminating one
+///   (v4's `healthy_reward` with `terminate_when_unhealthy`).
+/// - Termination: unhealthy, i.e. not all of `qpos[2...]` and `qvel` in (-100, 100), or
+///   z ≤ 0.7, or |pitch| ≥ 0.2; or a MuJoCo fault (see ``lastTerminationReason``).
+///   Time limit 1000 steps.
+/// - Reset: `qpos0 = [0, 1.25, 0, 0, 0, 0]` and zero velocity, each component plus uniform
+///   noise in [-0.005, 0.005).
+public final class Hopper: MuJoCoSimulator {
+    public static let environmentID = "Hopper-v4"
+
+    private static let frameSkip = 4
+    private static let controlCostWeight = 1e-3
+    private static let healthyReward = 1.0
+    private static let resetNoise = 5e-3
+
+    public var id: String { Self.environmentID }
+    public let observationSpace = Locomotion.observationSpace(count: 11)
+    public let actionSpace: ActionSpace
+    public let maxEpisodeSteps = 1000
+    public var elapsedSteps: Int { core.elapsedSteps }
+    public var model: MuJoCoModel { core.data.model }
+    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
+    public var contactCount: Int { core.data.contactCount }
+
+    private let core: Locomotion
+
+    /// A simulator in the model's initial state (`qpos0`, at rest).
+    public init() {
+        core = Locomotion(model: .builtIn("Hopper"), frameSkip: Self.frameSkip,
+                          controlCostWeight: Self.controlCostWeight)
+        actionSpace = core.actionSpace
+    }
+
+    public func reset(using random: inout RandomStream) {
+        core.reset { qpos, qvel in
+            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
+            for i in qvel.indices { qvel[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
+        }
+    }
+
+    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
+        let data = core.data
+        for i in 1..<6 { observation[i - 1] = data.position(i) }
+        for i in 0..<6 { observation[5 + i] = min(max(data.velocity(i), -10), 10) }
+    }
+
+    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
+        let transition = core.advance(action)
+        if let fault = transition.fault { return core.faulted(fault, transition) }
+        let reward = (1.0 * transition.xVelocity + Self.healthyReward) - transition.controlCost
+        return core.outcome(reward: reward, terminated: !isHealthy, maxEpisodeSteps: maxEpisodeSteps)
+    }
+
+    /// v4's `is_healthy`: every state component after x and z in (-100, 100), the height in
+    /// (0.7, ∞) and the pitch in (-0.2, 0.2), all strict (NaN is unhealthy).
+    private var isHealthy: Bool {
+        let data = core.data
+        for i in 2..<6 where !(-100 < data.position(i) && data.position(i) < 100) { return false }
+        for i in 0..<6 where !(-100 < data.velocity(i) && data.velocity(i) < 100) { return false }
+        let z = data.position(1), angle = data.position(2)
+        return 0.7 < z && z < .infinity && -0.2 < angle && angle < 0.2
+    }
+
+    public var state: [Double] { core.state }
+    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
+
+    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
+    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
+    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
+}

@@ -1,0 +1,76 @@
+import Core
+
+/// Gymnasium's `Walker2d-v4`: make a planar biped walk forward (MuJoCo model
+/// `Models/Walker2d.xml`).
+///
+/// - State: `qpos` (9: x, z, torso pitch, then thigh, leg and foot angles of the right and
+///   the left leg) followed by `qvel` (9).
+/// - Observation (17, float64): `qpos[1...]` and `qvel` clipped to [-10, 10].
+/// - Actions: `Box(-1, 1, (6,), float32)`: torques on the six joints (gear 100), rounded to
+///   float32; MuJoCo clamps them to [-1, 1].
+/// - Dynamics: 4 MuJoCo steps of 0.002 s (RK4) per environment step, dt = 0.008 s.
+/// - Reward: `(x' - x) / dt + 1 - 0.001 |a|²` (the control cost in float32, of the unclipped
+///   action); the healthy reward 1 is also paid on the terminating step, as in v4.
+/// - Termination: unhealthy, i.e. z ∉ (0.8, 2) or pitch ∉ (-1, 1); or a MuJoCo fault (see
+///   ``lastTerminationReason``). Time limit 1000 steps.
+/// - Reset: `qpos0 = [0, 1.25, 0, …]` and zero velocity, each component plus uniform noise
+///   in [-0.005, 0.005).
+public final class Walker2d: MuJoCoSimulator {
+    public static let environmentID = "Walker2d-v4"
+
+    private static let frameSkip = 4
+    private static let controlCostWeight = 1e-3
+    private static let healthyReward = 1.0
+    private static let resetNoise = 5e-3
+
+    public var id: String { Self.environmentID }
+    public let observationSpace = Locomotion.observationSpace(count: 17)
+    public let actionSpace: ActionSpace
+    public let maxEpisodeSteps = 1000
+    public var elapsedSteps: Int { core.elapsedSteps }
+    public var model: MuJoCoModel { core.data.model }
+    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
+    public var contactCount: Int { core.data.contactCount }
+
+    private let core: Locomotion
+
+    /// A simulator in the model's initial state (`qpos0`, at rest).
+    public init() {
+        core = Locomotion(model: .builtIn("Walker2d"), frameSkip: Self.frameSkip,
+                          controlCostWeight: Self.controlCostWeight)
+        actionSpace = core.actionSpace
+    }
+
+    public func reset(using random: inout RandomStream) {
+        core.reset { qpos, qvel in
+            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
+            for i in qvel.indices { qvel[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
+        }
+    }
+
+    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
+        let data = core.data
+        for i in 1..<9 { observation[i - 1] = data.position(i) }
+        for i in 0..<9 { observation[8 + i] = min(max(data.velocity(i), -10), 10) }
+    }
+
+    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
+        let transition = core.advance(action)
+        if let fault = transition.fault { return core.faulted(fault, transition) }
+        let reward = (1.0 * transition.xVelocity + Self.healthyReward) - transition.controlCost
+        return core.outcome(reward: reward, terminated: !isHealthy, maxEpisodeSteps: maxEpisodeSteps)
+    }
+
+    /// v4's `is_healthy`: height in (0.8, 2) and pitch in (-1, 1), strict.
+    private var isHealthy: Bool {
+        let z = core.data.position(1), angle = core.data.position(2)
+        return 0.8 < z && z < 2 && -1 < angle && angle < 1
+    }
+
+    public var state: [Double] { core.state }
+    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
+
+    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
+    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
+    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
+}
