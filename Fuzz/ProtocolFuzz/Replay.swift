@@ -36,23 +36,23 @@ import Protocol
         var normalizer = RunningNormalizer(size: 2)
         normalizer.update(with: Matrix(rows: 1, columns: 2, storage: [1, 2]))
         let messages: [Message] = [
-            .hello(Message.Hello(worker: worker, simulatorCount: 1, environmentID: "CartPole-v1", observationSize: 4,
-                                 actionSpace: .discrete(count: 2), softwareVersion: "fuzz")),
-            .hello(Message.Hello(worker: worker, simulatorCount: 2, environmentID: "Pendulum-v1", observationSize: 3,
-                                 actionSpace: .box(low: [-2], high: [2]), softwareVersion: "")),
+            .hello(Message.Hello(worker: worker, simulatorCount: 1, environmentID: "CartPole-v1", softwareVersion: "fuzz")),
+            .hello(Message.Hello(worker: worker, simulatorCount: 0, environmentID: "", softwareVersion: "")),
             .parameters(Message.Parameters(
-                session: 3, version: 4, seed: 5, chunkSteps: 64,
+                session: 3, version: 4, seed: 5, environmentID: "MountainCarContinuous-v0", simulatorCount: 2,
+                chunkSteps: 64, quota: 256,
                 policy: Policy(observationSize: 2, head: .gaussian(dimensions: 1), hiddenSizes: [3], random: &random),
                 normalizer: normalizer)),
             .parameters(Message.Parameters(
-                session: 3, version: 4, seed: 5, chunkSteps: 64,
-                policy: Policy(observationSize: 2, head: .categorical(actions: 2), hiddenSizes: [], activation: .relu,
+                session: 3, version: 4, seed: 5, environmentID: "MountainCar-v0", simulatorCount: 1, chunkSteps: 64, quota: 0,
+                policy: Policy(observationSize: 2, head: .categorical(actions: 3), hiddenSizes: [], activation: .relu,
                                random: &random),
                 normalizer: nil)),
             .chunk(Message.Chunk(worker: worker, session: 3, version: 4, sequence: 0, simulatorSteps: 3, batch: batch)),
             .heartbeat(Message.Heartbeat(sender: .learner(session: 3), sequence: 1, timestamp: 2, version: 4)),
             .heartbeat(Message.Heartbeat(sender: .worker(worker), sequence: 1, timestamp: 2, version: nil)),
             .stop(Message.Stop(session: 3, reason: .finished, message: "done")),
+            .stop(Message.Stop(session: 3, reason: .unexpectedWorker, message: "expected workers 0…3")),
             .requestParameters(worker),
             .reject(Message.Reject(session: 3, currentVersion: 4, reason: .staleParameters, sequence: 9, message: "")),
         ]

@@ -11,8 +11,8 @@ public struct DecodingLimits: Sendable, Hashable {
     public var maxTotalBytes: Int
     /// Rows in a chunk, and the largest `chunkSteps` a parameters message may ask for.
     public var maxRows: Int
-    /// Observation size, action width, number of discrete actions, box dimension, each
-    /// layer width and the normaliser size.
+    /// A chunk's observation size and action width, the policy head's size, each layer
+    /// width, the normaliser size and the simulator count a parameters message suggests.
     public var maxWidth: Int
     /// Network parameters of a policy.
     public var maxParameters: Int

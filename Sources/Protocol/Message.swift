@@ -6,12 +6,13 @@ import Core
 /// turns frames back into a message, validating everything it reads; `docs/protocol.md`
 /// specifies the bytes. Every decoded message is well formed in the sense stated on each
 /// type: callers need not re-check shapes, finiteness or trajectory structure, only what
-/// depends on conversation state (is this worker registered, is this version current, do the
-/// shapes match the ones it announced in its ``Hello``, is the sequence number increasing).
+/// depends on conversation state (is this worker registered, is this version current, do a
+/// chunk's shapes match the run's environment, is the sequence number increasing).
 public enum Message: Sendable, Equatable {
-    /// Worker → learner, first message after connecting: who the worker is and what it runs.
+    /// Worker → learner, first message after connecting: who the worker is and which
+    /// environment it accepts.
     case hello(Hello)
-    /// Learner → worker: the policy version to collect with, and how.
+    /// Learner → worker: the environment, the policy version to collect with, and how.
     case parameters(Parameters)
     /// Worker → learner: transitions collected with one parameter version.
     case chunk(Chunk)
@@ -81,45 +82,47 @@ public struct WorkerIdentity: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Message {
-    /// A worker's registration.
+    /// A worker's registration. The worker only needs the learner's endpoint: it learns the
+    /// environment, and the shapes that go with it, from the learner's ``Parameters``.
     ///
-    /// Decoded hellos satisfy: `simulatorCount ≥ 1`, `observationSize ≥ 1`, a discrete space
-    /// has at least one action and a box at least one dimension (both at most
-    /// ``DecodingLimits/maxWidth``), box bounds are not NaN and `low ≤ high` per component
-    /// (infinite bounds are allowed), `environmentID` is non-empty, and both strings are valid
-    /// UTF-8 of at most ``DecodingLimits/maxStringBytes`` bytes.
+    /// Decoded hellos satisfy: both strings are valid UTF-8 of at most
+    /// ``DecodingLimits/maxStringBytes`` bytes (either may be empty); `simulatorCount` is any
+    /// `UInt32` value.
     public struct Hello: Sendable, Equatable {
         public var worker: WorkerIdentity
-        /// Simulator copies the worker steps in lockstep.
+        /// Simulator copies the worker steps in lockstep; 0: the learner's suggestion
+        /// (``Parameters/simulatorCount``).
         public var simulatorCount: Int
-        /// The environment's id, e.g. `"HalfCheetah-v4"`: the learner refuses other ids.
+        /// The only environment the worker accepts, e.g. `"HalfCheetah-v4"` (the learner stops a
+        /// worker naming another with ``StopReason/environment``); empty: whatever the learner runs.
         public var environmentID: String
-        public var observationSize: Int
-        public var actionSpace: ActionSpace
         /// Free text naming the worker's build (for logs), e.g. `"trpo 0.3.0 (1a2b3c4)"`.
         public var softwareVersion: String
 
-        public init(worker: WorkerIdentity, simulatorCount: Int, environmentID: String, observationSize: Int,
-                    actionSpace: ActionSpace, softwareVersion: String) {
+        public init(worker: WorkerIdentity, simulatorCount: Int, environmentID: String, softwareVersion: String) {
             self.worker = worker
             self.simulatorCount = simulatorCount
             self.environmentID = environmentID
-            self.observationSize = observationSize
-            self.actionSpace = actionSpace
             self.softwareVersion = softwareVersion
         }
     }
 
     /// One parameter version and the sampling settings that go with it.
     ///
-    /// Decoded parameters satisfy: `1 ≤ chunkSteps ≤ DecodingLimits.maxRows`; the policy is
-    /// well formed (``Policy/isWellFormed``: at least two layer widths, each in
+    /// Decoded parameters satisfy: `environmentID` is non-empty valid UTF-8 of at most
+    /// ``DecodingLimits/maxStringBytes`` bytes; `1 ≤ simulatorCount ≤ DecodingLimits.maxWidth`;
+    /// `1 ≤ chunkSteps ≤ DecodingLimits.maxRows`; `0 ≤ quota ≤ Parameters.maxQuota`; the
+    /// policy is well formed (``Policy/isWellFormed``: at least two layer widths, each in
     /// `1...maxWidth`, the parameter count matching them, output width matching the head,
     /// one log-std per Gaussian dimension) with at most ``DecodingLimits/maxParameters``
     /// network parameters, all finite, finite log-stds; the normaliser, when present, has the
     /// policy's input size, finite means, finite non-negative variances, a finite
     /// non-negative count and a finite positive clip.
     public struct Parameters: Sendable, Equatable {
+        /// The largest ``quota`` the format allows, 2³¹ − 1 (it fits a signed 32-bit integer
+        /// in any client language).
+        public static let maxQuota = Int(Int32.max)
+
         /// The learner session: random per learner process start. With ``version`` it names
         /// these parameters; a learner resumed from a checkpoint starts a new session, so
         /// samples collected for the previous process are never mistaken for current ones.
@@ -128,19 +131,31 @@ extension Message {
         public var version: UInt64
         /// The run seed every random stream derives from.
         public var seed: UInt64
+        /// The environment the run trains on, e.g. `"HalfCheetah-v4"`: the worker builds its
+        /// simulators from it.
+        public var environmentID: String
+        /// The learner's suggested number of simulator copies, for workers whose hello left
+        /// the choice to the learner (simulator count 0).
+        public var simulatorCount: Int
         /// Environment steps per chunk: the worker sends a chunk after about this many rows.
         public var chunkSteps: Int
+        /// Rows this worker must collect with this version before it waits for the next one
+        /// (deterministic runs); 0: stream chunks until the next version arrives.
+        public var quota: Int
         public var policy: Policy
         /// Statistics to standardise observations with before the policy sees them (nil:
         /// raw observations).
         public var normalizer: RunningNormalizer?
 
-        public init(session: UInt64, version: UInt64, seed: UInt64, chunkSteps: Int, policy: Policy,
-                    normalizer: RunningNormalizer?) {
+        public init(session: UInt64, version: UInt64, seed: UInt64, environmentID: String, simulatorCount: Int,
+                    chunkSteps: Int, quota: Int, policy: Policy, normalizer: RunningNormalizer?) {
             self.session = session
             self.version = version
             self.seed = seed
+            self.environmentID = environmentID
+            self.simulatorCount = simulatorCount
             self.chunkSteps = chunkSteps
+            self.quota = quota
             self.policy = policy
             self.normalizer = normalizer
         }
@@ -248,14 +263,18 @@ public enum StopReason: UInt8, Sendable, CaseIterable {
     /// The worker speaks another protocol version (the learner answers in its own version;
     /// the worker's decoder then reports ``ProtocolError/unsupportedVersion(_:)``).
     case protocolVersion = 3
-    /// The worker's environment id is not the run's.
+    /// The worker's hello names an environment id (non-empty) that is not the run's.
     case environment = 4
-    /// The worker's observation size or action space (in its hello or a chunk) is not the run's.
+    /// A chunk's observation size or action width, or a discrete action in it, does not fit
+    /// the run's environment.
     case shape = 5
     /// A message from the worker failed to decode; the text carries the ``ProtocolError``.
     case malformedMessage = 6
     /// Another live process uses the same worker id.
     case duplicateWorker = 7
+    /// This deterministic run expects other worker ids: it collects with a fixed set of
+    /// worker ids, and this worker's id is not one of them.
+    case unexpectedWorker = 8
 }
 
 /// Why the learner refused a message without stopping the worker (``Message/Reject``).

@@ -31,8 +31,8 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
 
     // MARK: Counts
 
-    /// A declared count or width exceeds its limit (a ``DecodingLimits`` value, or the
-    /// chunk's row count for bootstrap rows and episodes).
+    /// A declared count or width exceeds its limit (a ``DecodingLimits`` value, the chunk's
+    /// row count for bootstrap rows and episodes, or ``Message/Parameters/maxQuota``).
     case limitExceeded(Field, count: Int, limit: Int)
     /// A declared element count overflows when multiplied out.
     case countOverflow(Field)
@@ -48,8 +48,6 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidNumber(Field, Double)
     /// A normaliser variance is negative.
     case negativeVariance(index: Int)
-    /// A box bound is NaN or its lower bound exceeds the upper one.
-    case invalidBounds(index: Int)
     /// A string frame is not valid UTF-8.
     case invalidUTF8(Field)
 
@@ -98,7 +96,6 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         case .nonFinite(let field, let index): "\(field)[\(index)] is not finite"
         case .invalidNumber(let field, let value): "invalid \(field) value \(value)"
         case .negativeVariance(let index): "normalizer variance[\(index)] is negative"
-        case .invalidBounds(let index): "action bound \(index) is NaN or has low > high"
         case .invalidUTF8(let field): "\(field) is not valid UTF-8"
         case .invalidEnd(let row, let value): "row \(row) has end \(value), expected 0, 1 or 2"
         case .unterminatedChunk: "the chunk's last row does not end its trajectory"
@@ -118,14 +115,15 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
 public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     // Common and shared
     case workerID, version, sequence, message
+    // hello and parameters
+    case simulatorCount, environmentID
     // hello
-    case simulatorCount, observationSize, actionSpaceKind, actionCount, environmentID, softwareVersion
-    case actionLow, actionHigh
+    case softwareVersion
     // parameters
-    case chunkSteps, headKind, headSize, activation, layerSizes, networkParameters, logStd
+    case chunkSteps, quota, headKind, headSize, activation, layerSizes, networkParameters, logStd
     case normalizerSize, normalizerMean, normalizerVariance, normalizerCount, normalizerClip
     // chunk
-    case rows, actionWidth, simulatorSteps
+    case rows, observationSize, actionWidth, simulatorSteps
     case observations, actions, rewards, ends, bootstrapRows, bootstrapObservations, episodeReturns, episodeLengths
     // stop and reject
     case stopReason, rejectReason

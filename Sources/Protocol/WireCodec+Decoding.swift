@@ -70,50 +70,28 @@ struct MessageDecoder<Frames: FrameSource> {
     // MARK: - Kinds
 
     mutating func hello() throws(ProtocolError) -> Message.Hello {
-        let nonce: UInt64 = fields.read(), id: UInt32 = fields.read()
-        let simulators: UInt32 = fields.read(), observationSize: UInt32 = fields.read(), actionCount: UInt32 = fields.read()
+        let nonce: UInt64 = fields.read(), id: UInt32 = fields.read(), simulators: UInt32 = fields.read()
         let environmentLength: UInt32 = fields.read(), softwareLength: UInt32 = fields.read()
-        let spaceKind: UInt8 = fields.read()
 
-        guard spaceKind == WireCode.discrete || spaceKind == WireCode.box else {
-            throw .invalidValue(.actionSpaceKind, UInt64(spaceKind))
-        }
-        guard simulators >= 1 else { throw .invalidValue(.simulatorCount, 0) }
-        let observations = try width(observationSize, .observationSize)
-        let actions = try width(actionCount, .actionCount)
         let environmentBytes = try stringLength(environmentLength, .environmentID)
-        guard environmentBytes > 0 else { throw .invalidValue(.environmentID, 0) }
         let softwareBytes = try stringLength(softwareLength, .softwareVersion)
-        let isBox = spaceKind == WireCode.box
 
-        try expectFrames(isBox ? 5 : 3)
+        try expectFrames(3)
         try expectLength(1, .environmentID, environmentBytes)
         try expectLength(2, .softwareVersion, softwareBytes)
-        if isBox {
-            try expectLength(3, .actionLow, actions * 8)
-            try expectLength(4, .actionHigh, actions * 8)
-        }
 
-        let environmentID = try frame(1) { frame throws(ProtocolError) in try WireArray.string(frame, .environmentID) }
-        let softwareVersion = try frame(2) { frame throws(ProtocolError) in try WireArray.string(frame, .softwareVersion) }
-        let space: ActionSpace
-        if isBox {
-            let low = try frame(3) { frame throws(ProtocolError) in try WireArray.doubles(frame, .actionLow, finite: false) }
-            let high = try frame(4) { frame throws(ProtocolError) in try WireArray.doubles(frame, .actionHigh, finite: false) }
-            for i in 0..<actions where !(low[i] <= high[i]) { throw .invalidBounds(index: i) }
-            space = .box(low: low, high: high)
-        } else {
-            space = .discrete(count: actions)
-        }
+        let environmentID = try string(1, .environmentID)
+        let softwareVersion = try string(2, .softwareVersion)
         return Message.Hello(worker: WorkerIdentity(id: id, nonce: nonce), simulatorCount: Int(simulators),
-                             environmentID: environmentID, observationSize: observations, actionSpace: space,
-                             softwareVersion: softwareVersion)
+                             environmentID: environmentID, softwareVersion: softwareVersion)
     }
 
     mutating func parameters() throws(ProtocolError) -> Message.Parameters {
         let session: UInt64 = fields.read(), version: UInt64 = fields.read(), seed: UInt64 = fields.read()
         let normalizerCount = fields.readDouble(), clip = fields.readDouble()
-        let chunkSteps: UInt32 = fields.read(), layerCount: UInt32 = fields.read(), parameterCount: UInt32 = fields.read()
+        let environmentLength: UInt32 = fields.read(), simulators: UInt32 = fields.read()
+        let chunkSteps: UInt32 = fields.read(), quota: UInt32 = fields.read()
+        let layerCount: UInt32 = fields.read(), parameterCount: UInt32 = fields.read()
         let headSize: UInt32 = fields.read(), logStdCount: UInt32 = fields.read(), normalizerSize: UInt32 = fields.read()
         let headKind: UInt8 = fields.read(), activationCode: UInt8 = fields.read()
         let hasNormalizer = header.has(HeaderLayout.normalizerPresent)
@@ -124,9 +102,15 @@ struct MessageDecoder<Frames: FrameSource> {
         guard let activation = WireCode.activation(activationCode) else {
             throw .invalidValue(.activation, UInt64(activationCode))
         }
+        let environmentBytes = try stringLength(environmentLength, .environmentID)
+        guard environmentBytes > 0 else { throw .invalidValue(.environmentID, 0) }
+        let simulatorCount = try width(simulators, .simulatorCount)
         guard chunkSteps >= 1 else { throw .invalidValue(.chunkSteps, 0) }
         guard chunkSteps <= limits.maxRows else {
             throw .limitExceeded(.chunkSteps, count: Int(chunkSteps), limit: limits.maxRows)
+        }
+        guard quota <= Message.Parameters.maxQuota else {
+            throw .limitExceeded(.quota, count: Int(quota), limit: Message.Parameters.maxQuota)
         }
         let size = try width(headSize, .headSize)
         let head: PolicyHead = headKind == WireCode.categorical ? .categorical(actions: size) : .gaussian(dimensions: size)
@@ -151,16 +135,18 @@ struct MessageDecoder<Frames: FrameSource> {
             statisticsSize = 0
         }
 
-        try expectFrames(hasNormalizer ? 6 : 4)
-        try expectLength(1, .layerSizes, Int(layerCount) * 4)
-        try expectLength(2, .networkParameters, Int(parameterCount) * 8)
-        try expectLength(3, .logStd, Int(logStdCount) * 8)
+        try expectFrames(hasNormalizer ? 7 : 5)
+        try expectLength(1, .environmentID, environmentBytes)
+        try expectLength(2, .layerSizes, Int(layerCount) * 4)
+        try expectLength(3, .networkParameters, Int(parameterCount) * 8)
+        try expectLength(4, .logStd, Int(logStdCount) * 8)
         if hasNormalizer {
-            try expectLength(4, .normalizerMean, statisticsSize * 8)
-            try expectLength(5, .normalizerVariance, statisticsSize * 8)
+            try expectLength(5, .normalizerMean, statisticsSize * 8)
+            try expectLength(6, .normalizerVariance, statisticsSize * 8)
         }
 
-        let layerSizes = try frame(1) { frame in WireArray.uint32s(frame) }
+        let environmentID = try string(1, .environmentID)
+        let layerSizes = try frame(2) { frame in WireArray.uint32s(frame) }
         var expectedCount = 0
         for (i, width) in layerSizes.enumerated() {
             guard width >= 1 else { throw .invalidValue(.layerSizes, 0) }
@@ -184,19 +170,26 @@ struct MessageDecoder<Frames: FrameSource> {
         guard expectedCount == Int(parameterCount) else {
             throw .parameterCountMismatch(declared: Int(parameterCount), expected: expectedCount)
         }
-        let networkParameters = try doubles(2, .networkParameters)
-        let logStd = try doubles(3, .logStd)
-        let policy = Policy.assembled(
+        let networkParameters = try doubles(3, .networkParameters)
+        let logStd = try doubles(4, .logStd)
+        // The checks above establish MLP's and Policy's preconditions: at least two layer
+        // widths, all positive; the parameter count they imply; the head's output width and
+        // log-std count.
+        let policy = Policy(
             head: head, network: MLP(layerSizes: layerSizes, activation: activation, parameters: networkParameters),
             logStd: logStd)
         var normalizer: RunningNormalizer?
         if hasNormalizer {
-            let mean = try doubles(4, .normalizerMean)
-            let variance = try doubles(5, .normalizerVariance)
+            let mean = try doubles(5, .normalizerMean)
+            let variance = try doubles(6, .normalizerVariance)
             if let index = variance.firstIndex(where: { $0 < 0 }) { throw .negativeVariance(index: index) }
-            normalizer = RunningNormalizer.restored(mean: mean, variance: variance, count: normalizerCount, clip: clip)
+            // RunningNormalizer's preconditions hold: equal lengths (both frames have
+            // `statisticsSize` values), finite means and variances, variances ≥ 0, a finite
+            // count ≥ 0 and a clip > 0.
+            normalizer = RunningNormalizer(mean: mean, variance: variance, count: normalizerCount, clip: clip)
         }
-        return Message.Parameters(session: session, version: version, seed: seed, chunkSteps: Int(chunkSteps),
+        return Message.Parameters(session: session, version: version, seed: seed, environmentID: environmentID,
+                                  simulatorCount: simulatorCount, chunkSteps: Int(chunkSteps), quota: Int(quota),
                                   policy: policy, normalizer: normalizer)
     }
 
@@ -291,7 +284,7 @@ struct MessageDecoder<Frames: FrameSource> {
 
     // MARK: - Checks and frame access
 
-    /// A width (observation size, action count, layer width, …): `1...maxWidth`.
+    /// A width (observation size, head size, layer width, simulator count, …): `1...maxWidth`.
     func width(_ value: UInt32, _ field: Field) throws(ProtocolError) -> Int {
         guard value >= 1 else { throw .invalidValue(field, 0) }
         guard value <= limits.maxWidth else { throw .limitExceeded(field, count: Int(value), limit: limits.maxWidth) }
@@ -327,6 +320,11 @@ struct MessageDecoder<Frames: FrameSource> {
         try frames.withFrame(index, body)
     }
 
+    /// The string in a frame whose length has been checked, when it is valid UTF-8.
+    func string(_ index: Int, _ field: Field) throws(ProtocolError) -> String {
+        try frame(index) { frame throws(ProtocolError) in try WireArray.string(frame, field) }
+    }
+
     /// The finite doubles of a frame whose length has been checked.
     func doubles(_ index: Int, _ field: Field) throws(ProtocolError) -> [Double] {
         try frame(index) { frame throws(ProtocolError) in try WireArray.doubles(frame, field, finite: true) }
@@ -337,7 +335,7 @@ struct MessageDecoder<Frames: FrameSource> {
         let bytes = try stringLength(length, .message)
         try expectFrames(index + 1)
         try expectLength(index, .message, bytes)
-        return try frame(index) { frame throws(ProtocolError) in try WireArray.string(frame, .message) }
+        return try string(index, .message)
     }
 
     /// Row ends from their wire bytes (0 none, 1 terminated, 2 truncated).

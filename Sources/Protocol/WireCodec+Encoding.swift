@@ -10,32 +10,24 @@ extension WireCodec {
         header.append(hello.worker.nonce)
         header.append(hello.worker.id)
         header.appendCount(hello.simulatorCount, .simulatorCount)
-        header.appendCount(hello.observationSize, .observationSize)
-        switch hello.actionSpace {
-        case .discrete(let count): header.appendCount(count, .actionCount)
-        case .box(let low, _): header.appendCount(low.count, .actionCount)
-        }
         header.appendCount(environmentID.count, .environmentID)
         header.appendCount(softwareVersion.count, .softwareVersion)
-        switch hello.actionSpace {
-        case .discrete:
-            header.append(WireCode.discrete)
-            return [header.bytes, environmentID, softwareVersion]
-        case .box(let low, let high):
-            header.append(WireCode.box)
-            return [header.bytes, environmentID, softwareVersion, WireArray.bytes(of: low), WireArray.bytes(of: high)]
-        }
+        return [header.bytes, environmentID, softwareVersion]
     }
 
     static func encode(_ parameters: Message.Parameters) -> [[UInt8]] {
         let policy = parameters.policy, normalizer = parameters.normalizer
+        let environmentID = Array(parameters.environmentID.utf8)
         var header = HeaderWriter(kind: .parameters, flags: normalizer == nil ? 0 : HeaderLayout.normalizerPresent)
         header.append(parameters.session)
         header.append(parameters.version)
         header.append(parameters.seed)
         header.append(normalizer?.count ?? 0)
         header.append(normalizer?.clip ?? 0)
+        header.appendCount(environmentID.count, .environmentID)
+        header.appendCount(parameters.simulatorCount, .simulatorCount)
         header.appendCount(parameters.chunkSteps, .chunkSteps)
+        header.appendCount(parameters.quota, .quota)
         header.appendCount(policy.network.layerSizes.count, .layerSizes)
         header.appendCount(policy.network.parameters.count, .networkParameters)
         header.appendCount(policy.head.outputWidth, .headSize)
@@ -48,6 +40,7 @@ extension WireCodec {
         header.append(WireCode.activation(policy.network.activation))
         var frames = [
             header.bytes,
+            environmentID,
             WireArray.uint32Bytes(of: policy.network.layerSizes, .layerSizes),
             WireArray.bytes(of: policy.network.parameters),
             WireArray.bytes(of: policy.logStd),

@@ -18,8 +18,8 @@ public enum WireCodec {
     /// Encoding does not validate contents: a message that breaks its type's documented
     /// invariants (non-finite values, inconsistent shapes, …) is encoded as it is and
     /// refused by the receiver's decoder.
-    /// - Precondition: every count, width and string length fits in UInt32 and every
-    ///   integer array element (layer sizes, bootstrap rows, episode lengths) is in
+    /// - Precondition: every count, width, simulator count, quota and string length, and
+    ///   every integer array element (layer sizes, bootstrap rows, episode lengths), is in
     ///   `0...UInt32.max`.
     public static func encode(_ message: Message) -> [[UInt8]] {
         switch message {
@@ -59,8 +59,8 @@ enum HeaderLayout {
     /// The exact size of a kind's header frame.
     static func size(of kind: MessageKind) -> Int {
         switch kind {
-        case .hello: 41  // prefix + u64 + 6 × u32 + u8
-        case .parameters: 74  // prefix + 3 × u64 + 2 × f64 + 6 × u32 + 2 × u8
+        case .hello: 32  // prefix + u64 + 4 × u32
+        case .parameters: 86  // prefix + 3 × u64 + 2 × f64 + 9 × u32 + 2 × u8
         case .chunk: 72  // prefix + 5 × u64 + 6 × u32
         case .heartbeat: 44  // prefix + 4 × u64 + u32
         case .stop: 21  // prefix + u64 + u32 + u8
@@ -91,7 +91,6 @@ enum HeaderLayout {
 
 /// The wire codes of Core enums that have none of their own.
 enum WireCode {
-    static let discrete: UInt8 = 0, box: UInt8 = 1
     static let categorical: UInt8 = 0, gaussian: UInt8 = 1
     static func activation(_ activation: Activation) -> UInt8 {
         switch activation {

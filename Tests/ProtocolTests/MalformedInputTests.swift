@@ -22,23 +22,25 @@ enum Base {
                                                      simulatorSteps: 4, batch: batch)))
     }()
 
-    static let boxHello = WireCodec.encode(.hello(Message.Hello(
-        worker: worker, simulatorCount: 2, environmentID: "Pendulum-v1", observationSize: 3,
-        actionSpace: .box(low: [-1, -2], high: [1, 2]), softwareVersion: "test")))
+    /// A worker that accepts only Pendulum-v1 and runs 2 simulators.
+    static let hello = WireCodec.encode(.hello(Message.Hello(
+        worker: worker, simulatorCount: 2, environmentID: "Pendulum-v1", softwareVersion: "test")))
 
-    static let discreteHello = WireCodec.encode(.hello(Message.Hello(
-        worker: worker, simulatorCount: 1, environmentID: "CartPole-v1", observationSize: 4,
-        actionSpace: .discrete(count: 2), softwareVersion: "")))
+    /// A worker that leaves the environment and the simulator count to the learner.
+    static let openHello = WireCodec.encode(.hello(Message.Hello(
+        worker: worker, simulatorCount: 0, environmentID: "", softwareVersion: "")))
 
-    /// Gaussian head of 2 dimensions, layer sizes [3, 4, 2] (26 network parameters), tanh,
-    /// normaliser of size 3.
+    /// Environment Pendulum-v1, 2 suggested simulators, chunks of 1000 rows, a quota of 2000
+    /// rows; Gaussian head of 2 dimensions, layer sizes [3, 4, 2] (26 network parameters),
+    /// tanh, normaliser of size 3.
     static let parameters: [[UInt8]] = {
         var random = RandomStream(seed: 1)
         let policy = Policy(observationSize: 3, head: .gaussian(dimensions: 2), hiddenSizes: [4], random: &random)
         var normalizer = RunningNormalizer(size: 3)
         normalizer.update(with: Matrix(rows: 2, columns: 3, storage: [1, 2, 3, 4, 5, 6]))
-        return WireCodec.encode(.parameters(Message.Parameters(session: 1, version: 2, seed: 3, chunkSteps: 1000,
-                                                               policy: policy, normalizer: normalizer)))
+        return WireCodec.encode(.parameters(Message.Parameters(
+            session: 1, version: 2, seed: 3, environmentID: "Pendulum-v1", simulatorCount: 2, chunkSteps: 1000,
+            quota: 2000, policy: policy, normalizer: normalizer)))
     }()
 
     static let workerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
@@ -89,11 +91,17 @@ extension MalformedCase {
         .init("undefined heartbeat flag", Base.workerHeartbeat.patching(at: Offset.flags, UInt8(0x84)),
               .unknownFlags(kind: .heartbeat, flags: 0x84)),
         .init("chunk missing a frame", Array(Base.chunk.dropLast()), .frameCount(kind: .chunk, count: 8, expected: 9)),
-        .init("discrete hello with bounds frames", Base.discreteHello + [[], []], .frameCount(kind: .hello, count: 5, expected: 3)),
-        .init("box hello marked discrete", Base.boxHello.patching(at: Offset.Hello.actionSpaceKind, UInt8(0)),
+        .init("hello of the old 41-byte layout", Base.hello.replacing(frame: 0, with: Base.hello[0] + Array(repeating: 0, count: 9)),
+              .headerTooLong(bytes: 41, expected: 32)),
+        .init("parameters of the old 74-byte layout", Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(74))),
+              .headerTooShort(bytes: 74, expected: 86)),
+        .init("hello with the old box-bounds frames", Base.hello + [leBytes([-2.0]), leBytes([2.0])],
               .frameCount(kind: .hello, count: 5, expected: 3)),
-        .init("parameters without normaliser frames", Array(Base.parameters.prefix(4)),
-              .frameCount(kind: .parameters, count: 4, expected: 6)),
+        .init("hello without its software version", Array(Base.hello.prefix(2)), .frameCount(kind: .hello, count: 2, expected: 3)),
+        .init("parameters without normaliser frames", Array(Base.parameters.prefix(5)),
+              .frameCount(kind: .parameters, count: 5, expected: 7)),
+        .init("parameters without the environment frame", Base.parameters.enumerated().filter { $0.offset != 1 }.map(\.element),
+              .frameCount(kind: .parameters, count: 6, expected: 7)),
         .init("stop without its text frame", Array(Base.stop.prefix(1)), .frameCount(kind: .stop, count: 1, expected: 2)),
         .init("heartbeat with an extra frame", Base.workerHeartbeat + [[]], .frameCount(kind: .heartbeat, count: 2, expected: 1)),
         .init("request with an extra frame", Base.request + [[1]],
@@ -107,13 +115,17 @@ extension MalformedCase {
               .frameLength(.ends, bytes: 5, expected: 4)),
         .init("episode lengths empty", Base.chunk.replacing(frame: 8, with: []),
               .frameLength(.episodeLengths, bytes: 0, expected: 4)),
-        .init("environment id longer than declared", Base.boxHello.replacing(frame: 1, with: Array("Pendulum-v12".utf8)),
+        .init("environment id longer than declared", Base.hello.replacing(frame: 1, with: Array("Pendulum-v12".utf8)),
               .frameLength(.environmentID, bytes: 12, expected: 11)),
-        .init("action high one value short", Base.boxHello.replacing(frame: 4, with: leBytes([1.0])),
-              .frameLength(.actionHigh, bytes: 8, expected: 16)),
-        .init("layer sizes frame of 2 entries", Base.parameters.replacing(frame: 1, with: leBytes([3, 2] as [UInt32])),
+        .init("environment id where the hello declares none", Base.openHello.replacing(frame: 1, with: Array("CartPole-v1".utf8)),
+              .frameLength(.environmentID, bytes: 11, expected: 0)),
+        .init("software version longer than declared", Base.hello.replacing(frame: 2, with: Array("tests".utf8)),
+              .frameLength(.softwareVersion, bytes: 5, expected: 4)),
+        .init("parameters' environment id shorter than declared",
+              Base.parameters.replacing(frame: 1, with: Array("Pendulum".utf8)), .frameLength(.environmentID, bytes: 8, expected: 11)),
+        .init("layer sizes frame of 2 entries", Base.parameters.replacing(frame: 2, with: leBytes([3, 2] as [UInt32])),
               .frameLength(.layerSizes, bytes: 8, expected: 12)),
-        .init("normaliser variance one value short", Base.parameters.replacing(frame: 5, with: leBytes([1.0, 1.0])),
+        .init("normaliser variance one value short", Base.parameters.replacing(frame: 6, with: leBytes([1.0, 1.0])),
               .frameLength(.normalizerVariance, bytes: 16, expected: 24)),
         .init("stop text longer than declared", Base.stop.replacing(frame: 1, with: Array("done!".utf8)),
               .frameLength(.message, bytes: 5, expected: 4)),
@@ -133,11 +145,18 @@ extension MalformedCase {
               .limitExceeded(.networkParameters, count: 26, limit: 25)),
         .init("layer width over the limit", Base.parameters, limits: DecodingLimits(maxWidth: 3),
               .limitExceeded(.layerSizes, count: 4, limit: 3)),
-        .init("discrete action count over the width limit",
-              Base.discreteHello.patching(at: Offset.Hello.actionCount, UInt32(10)), limits: DecodingLimits(maxWidth: 5),
-              .limitExceeded(.actionCount, count: 10, limit: 5)),
-        .init("environment id over the string limit", Base.boxHello, limits: DecodingLimits(maxStringBytes: 4),
+        .init("simulator count over the width limit", Base.parameters.patching(at: Offset.Parameters.simulatorCount, UInt32(65_537)),
+              .limitExceeded(.simulatorCount, count: 65_537, limit: 65_536)),
+        .init("quota of 2³¹", Base.parameters.patching(at: Offset.Parameters.quota, UInt32(1) << 31),
+              .limitExceeded(.quota, count: 1 << 31, limit: Message.Parameters.maxQuota)),
+        .init("quota of 2³² − 1", Base.parameters.patching(at: Offset.Parameters.quota, UInt32.max),
+              .limitExceeded(.quota, count: Int(UInt32.max), limit: Int(Int32.max))),
+        .init("environment id over the string limit", Base.hello, limits: DecodingLimits(maxStringBytes: 4),
               .limitExceeded(.environmentID, count: 11, limit: 4)),
+        .init("software version over the string limit", Base.hello.patching(at: Offset.Hello.softwareVersionLength, UInt32.max),
+              .limitExceeded(.softwareVersion, count: Int(UInt32.max), limit: 4096)),
+        .init("parameters' environment id over the string limit", Base.parameters, limits: DecodingLimits(maxStringBytes: 10),
+              .limitExceeded(.environmentID, count: 11, limit: 10)),
         .init("stop text over the string limit", Base.stop.patching(at: Offset.Stop.messageLength, UInt32.max),
               .limitExceeded(.message, count: Int(UInt32.max), limit: 4096)),
         .init("observation element count overflows",
@@ -145,7 +164,7 @@ extension MalformedCase {
                   .patching(at: Offset.Chunk.simulatorSteps, UInt64.max),
               limits: DecodingLimits(maxRows: .max, maxWidth: .max), .countOverflow(.observations)),
         .init("implied parameter count overflows",
-              Base.parameters.replacing(frame: 1, with: leBytes([UInt32.max, UInt32.max, 2])),
+              Base.parameters.replacing(frame: 2, with: leBytes([UInt32.max, UInt32.max, 2])),
               limits: DecodingLimits(maxWidth: .max), .countOverflow(.networkParameters)),
     ]
 
@@ -156,15 +175,11 @@ extension MalformedCase {
         .init("zero action width", Base.chunk.patching(at: Offset.Chunk.actionWidth, UInt32(0)), .invalidValue(.actionWidth, 0)),
         .init("fewer simulator steps than rows", Base.chunk.patching(at: Offset.Chunk.simulatorSteps, UInt64(3)),
               .invalidValue(.simulatorSteps, 3)),
-        .init("action space kind 2", Base.boxHello.patching(at: Offset.Hello.actionSpaceKind, UInt8(2)),
-              .invalidValue(.actionSpaceKind, 2)),
-        .init("zero simulators", Base.boxHello.patching(at: Offset.Hello.simulatorCount, UInt32(0)),
-              .invalidValue(.simulatorCount, 0)),
-        .init("zero discrete actions", Base.discreteHello.patching(at: Offset.Hello.actionCount, UInt32(0)),
-              .invalidValue(.actionCount, 0)),
-        .init("empty environment id",
-              Base.boxHello.patching(at: Offset.Hello.environmentIDLength, UInt32(0)).replacing(frame: 1, with: []),
+        .init("empty environment id in parameters",
+              Base.parameters.patching(at: Offset.Parameters.environmentIDLength, UInt32(0)).replacing(frame: 1, with: []),
               .invalidValue(.environmentID, 0)),
+        .init("zero simulators in parameters", Base.parameters.patching(at: Offset.Parameters.simulatorCount, UInt32(0)),
+              .invalidValue(.simulatorCount, 0)),
         .init("head kind 2", Base.parameters.patching(at: Offset.Parameters.headKind, UInt8(2)), .invalidValue(.headKind, 2)),
         .init("activation 2", Base.parameters.patching(at: Offset.Parameters.activation, UInt8(2)),
               .invalidValue(.activation, 2)),
@@ -175,14 +190,14 @@ extension MalformedCase {
               .invalidValue(.layerSizes, 1)),
         .init("normaliser size without the flag", Base.parameters.patching(at: Offset.flags, UInt8(0)),
               .invalidValue(.normalizerSize, 3)),
-        .init("layer size 0", Base.parameters.replacing(frame: 1, with: leBytes([3, 0, 2] as [UInt32])),
+        .init("layer size 0", Base.parameters.replacing(frame: 2, with: leBytes([3, 0, 2] as [UInt32])),
               .invalidValue(.layerSizes, 0)),
         .init("learner heartbeat with a worker id", Base.learnerHeartbeat.patching(at: Offset.Heartbeat.workerID, UInt32(5)),
               .invalidValue(.workerID, 5)),
         .init("heartbeat version without the flag", Base.workerHeartbeat.patching(at: Offset.Heartbeat.version, UInt64(9)),
               .invalidValue(.version, 9)),
         .init("stop reason 0", Base.stop.patching(at: Offset.Stop.reason, UInt8(0)), .invalidValue(.stopReason, 0)),
-        .init("stop reason 8", Base.stop.patching(at: Offset.Stop.reason, UInt8(8)), .invalidValue(.stopReason, 8)),
+        .init("stop reason 9", Base.stop.patching(at: Offset.Stop.reason, UInt8(9)), .invalidValue(.stopReason, 9)),
         .init("reject reason 3", Base.reject.patching(at: Offset.Reject.reason, UInt8(3)), .invalidValue(.rejectReason, 3)),
         .init("reject sequence without the flag", Base.reject.patching(at: Offset.Reject.sequence, UInt64(4)),
               .invalidValue(.sequence, 4)),
@@ -194,12 +209,12 @@ extension MalformedCase {
         .init("NaN bootstrap observation", Base.chunk.patching(frame: 6, at: 24, double: nan),
               .nonFinite(.bootstrapObservations, index: 3)),
         .init("infinite episode return", Base.chunk.patching(frame: 7, at: 0, double: inf), .nonFinite(.episodeReturns, index: 0)),
-        .init("NaN network parameter", Base.parameters.patching(frame: 2, at: 40, double: nan),
+        .init("NaN network parameter", Base.parameters.patching(frame: 3, at: 40, double: nan),
               .nonFinite(.networkParameters, index: 5)),
-        .init("infinite log-std", Base.parameters.patching(frame: 3, at: 8, double: inf), .nonFinite(.logStd, index: 1)),
-        .init("NaN normaliser mean", Base.parameters.patching(frame: 4, at: 16, double: nan),
+        .init("infinite log-std", Base.parameters.patching(frame: 4, at: 8, double: inf), .nonFinite(.logStd, index: 1)),
+        .init("NaN normaliser mean", Base.parameters.patching(frame: 5, at: 16, double: nan),
               .nonFinite(.normalizerMean, index: 2)),
-        .init("infinite normaliser variance", Base.parameters.patching(frame: 5, at: 0, double: inf),
+        .init("infinite normaliser variance", Base.parameters.patching(frame: 6, at: 0, double: inf),
               .nonFinite(.normalizerVariance, index: 0)),
         .init("infinite normaliser count", Base.parameters.patching(at: Offset.Parameters.normalizerCount, double: inf),
               .nonFinite(.normalizerCount, index: 0)),
@@ -209,11 +224,11 @@ extension MalformedCase {
               .invalidNumber(.normalizerCount, -1)),
         .init("zero clip", Base.parameters.patching(at: Offset.Parameters.normalizerClip, double: 0),
               .invalidNumber(.normalizerClip, 0)),
-        .init("negative variance", Base.parameters.patching(frame: 5, at: 8, double: -1e-300), .negativeVariance(index: 1)),
-        .init("low above high", Base.boxHello.patching(frame: 3, at: 8, double: 5), .invalidBounds(index: 1)),
-        .init("NaN bound", Base.boxHello.patching(frame: 4, at: 0, double: nan), .invalidBounds(index: 0)),
-        .init("environment id not UTF-8", Base.boxHello.patching(frame: 1, at: 0, UInt8(0xFF)), .invalidUTF8(.environmentID)),
-        .init("software version with a surrogate", Base.boxHello.replacing(frame: 2, with: [0xED, 0xA0, 0x80, 0x41]),
+        .init("negative variance", Base.parameters.patching(frame: 6, at: 8, double: -1e-300), .negativeVariance(index: 1)),
+        .init("environment id not UTF-8", Base.hello.patching(frame: 1, at: 0, UInt8(0xFF)), .invalidUTF8(.environmentID)),
+        .init("parameters' environment id not UTF-8", Base.parameters.patching(frame: 1, at: 10, UInt8(0xC3)),
+              .invalidUTF8(.environmentID)),
+        .init("software version with a surrogate", Base.hello.replacing(frame: 2, with: [0xED, 0xA0, 0x80, 0x41]),
               .invalidUTF8(.softwareVersion)),
         .init("stop text with a cut sequence", Base.stop.replacing(frame: 1, with: [0x64, 0x6F, 0x6E, 0xC3]),
               .invalidUTF8(.message)),
@@ -239,23 +254,53 @@ extension MalformedCase {
               Base.chunk.patching(at: Offset.Chunk.episodeCount, UInt32(4))
                   .replacing(frame: 7, with: leBytes([1.0, 1, 1, 1])).replacing(frame: 8, with: leBytes([1, 1, 1, 1] as [UInt32])),
               .tooManyEpisodes(episodes: 4, endingRows: 3)),
-        .init("parameter count not the layers'", Base.parameters.replacing(frame: 1, with: leBytes([3, 5, 2] as [UInt32])),
+        .init("parameter count not the layers'", Base.parameters.replacing(frame: 2, with: leBytes([3, 5, 2] as [UInt32])),
               .parameterCountMismatch(declared: 26, expected: 32)),
-        .init("output width not the head's", Base.parameters.replacing(frame: 1, with: leBytes([3, 4, 3] as [UInt32])),
+        .init("output width not the head's", Base.parameters.replacing(frame: 2, with: leBytes([3, 4, 3] as [UInt32])),
               .outputWidthMismatch(network: 3, head: 2)),
         .init("log-std count not the head's", Base.parameters.patching(at: Offset.Parameters.logStdCount, UInt32(1)),
               .logStdCountMismatch(declared: 1, expected: 2)),
         .init("categorical head with log-stds", Base.parameters.patching(at: Offset.Parameters.headKind, UInt8(0)),
               .logStdCountMismatch(declared: 2, expected: 0)),
-        .init("normaliser size not the input width", Base.parameters.replacing(frame: 1, with: leBytes([2, 4, 2] as [UInt32])),
+        .init("normaliser size not the input width", Base.parameters.replacing(frame: 2, with: leBytes([2, 4, 2] as [UInt32])),
               .normalizerSizeMismatch(normalizer: 3, input: 2)),
     ]
 
     @Test func basesAreValid() throws {
-        for frames in [Base.chunk, Base.boxHello, Base.discreteHello, Base.parameters, Base.workerHeartbeat,
+        for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.workerHeartbeat,
                        Base.learnerHeartbeat, Base.stop, Base.reject, Base.request] {
             _ = try WireCodec.decode(frames)
         }
+    }
+
+    /// The edges of the allowed ranges decode: a hello that leaves the environment and the
+    /// simulator count to the learner (or asks for 2³² − 1 simulators), quotas of 0 and
+    /// 2³¹ − 1, one suggested simulator and maxWidth of them, stop reason 8.
+    @Test func boundaryValuesAreAccepted() throws {
+        #expect(try WireCodec.decode(Base.openHello)
+            == .hello(Message.Hello(worker: Base.worker, simulatorCount: 0, environmentID: "", softwareVersion: "")))
+        #expect(try WireCodec.decode(Base.hello.patching(at: Offset.Hello.simulatorCount, UInt32.max))
+            == .hello(Message.Hello(worker: Base.worker, simulatorCount: Int(UInt32.max), environmentID: "Pendulum-v1",
+                                    softwareVersion: "test")))
+
+        let patches: [(offset: Int, value: UInt32, holds: (Message.Parameters) -> Bool)] = [
+            (Offset.Parameters.quota, 0, { $0.quota == 0 }),
+            (Offset.Parameters.quota, UInt32(Int32.max), { $0.quota == Message.Parameters.maxQuota }),
+            (Offset.Parameters.simulatorCount, 1, { $0.simulatorCount == 1 }),
+            (Offset.Parameters.simulatorCount, 65_536, { $0.simulatorCount == DecodingLimits.default.maxWidth }),
+        ]
+        for patch in patches {
+            let message = try WireCodec.decode(Base.parameters.patching(at: patch.offset, patch.value))
+            guard case .parameters(let parameters) = message else {
+                Issue.record("decoded \(message.kind), expected parameters")
+                continue
+            }
+            #expect(patch.holds(parameters))
+            #expect(parameters.environmentID == "Pendulum-v1" && parameters.chunkSteps == 1000)
+        }
+
+        #expect(try WireCodec.decode(Base.stop.patching(at: Offset.Stop.reason, UInt8(8)))
+            == .stop(Message.Stop(session: 1, reason: .unexpectedWorker, message: "done")))
     }
 
     @Test(arguments: framing + lengths + counts + values + structure)

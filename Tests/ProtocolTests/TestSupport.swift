@@ -32,24 +32,10 @@ struct MessageGenerator {
 
     mutating func worker() -> WorkerIdentity { WorkerIdentity(id: UInt32.random(in: 0...UInt32.max, using: &random), nonce: word()) }
 
+    /// Half the hellos leave the environment, and half the simulator count, to the learner.
     mutating func hello() -> Message.Hello {
-        let space: ActionSpace
-        if bool() {
-            space = .discrete(count: int(1...20))
-        } else {
-            let d = int(1...6)
-            var low = [Double](), high = [Double]()
-            for _ in 0..<d {
-                switch int(0...3) {
-                case 0: low.append(-.infinity); high.append(.infinity)
-                case 1: let x = value(); low.append(x); high.append(x)
-                default: let (a, b) = (value(), value()); low.append(min(a, b)); high.append(max(a, b))
-                }
-            }
-            space = .box(low: low, high: high)
-        }
-        return Message.Hello(worker: worker(), simulatorCount: int(1...64), environmentID: "Env" + string(),
-                             observationSize: int(1...400), actionSpace: space, softwareVersion: string())
+        Message.Hello(worker: worker(), simulatorCount: bool() ? 0 : int(1...64),
+                      environmentID: bool() ? "" : "Env" + string(), softwareVersion: string())
     }
 
     mutating func parameters() -> Message.Parameters {
@@ -69,7 +55,9 @@ struct MessageGenerator {
             }
             normalizer = statistics
         }
-        return Message.Parameters(session: word(), version: word(), seed: word(), chunkSteps: int(1...65_536),
+        let quota = [0, int(1...100_000), Message.Parameters.maxQuota][int(0...2)]
+        return Message.Parameters(session: word(), version: word(), seed: word(), environmentID: "Env" + string(),
+                                  simulatorCount: int(1...64), chunkSteps: int(1...65_536), quota: quota,
                                   policy: policy, normalizer: normalizer)
     }
 
@@ -164,13 +152,13 @@ extension Array where Element == [UInt8] {
 enum Offset {
     static let version = 4, kind = 6, flags = 7
     enum Hello {
-        static let nonce = 8, workerID = 16, simulatorCount = 20, observationSize = 24, actionCount = 28
-        static let environmentIDLength = 32, softwareVersionLength = 36, actionSpaceKind = 40
+        static let nonce = 8, workerID = 16, simulatorCount = 20, environmentIDLength = 24, softwareVersionLength = 28
     }
     enum Parameters {
         static let session = 8, version = 16, seed = 24, normalizerCount = 32, normalizerClip = 40
-        static let chunkSteps = 48, layerCount = 52, parameterCount = 56, headSize = 60, logStdCount = 64
-        static let normalizerSize = 68, headKind = 72, activation = 73
+        static let environmentIDLength = 48, simulatorCount = 52, chunkSteps = 56, quota = 60
+        static let layerCount = 64, parameterCount = 68, headSize = 72, logStdCount = 76, normalizerSize = 80
+        static let headKind = 84, activation = 85
     }
     enum Chunk {
         static let nonce = 8, session = 16, version = 24, sequence = 32, simulatorSteps = 40
