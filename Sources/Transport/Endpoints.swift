@@ -16,8 +16,10 @@ public struct TransportSettings: Sendable {
     public var maximumFrameBytes = 256 << 20
     /// Decoding bounds (rows, widths, parameters, strings, total bytes).
     public var limits = DecodingLimits.default
-    /// Messages queued per peer before sends fail (learner) or wait (worker).
-    public var highWaterMark = 64
+    /// Messages queued per peer, each way. Small on purpose: a worker whose chunks the
+    /// learner is not reading (it is updating) stops after a couple and waits for the next
+    /// version instead of collecting samples that would only be dropped as stale.
+    public var highWaterMark = 2
     public init() {}
 }
 
@@ -50,7 +52,7 @@ public final class LearnerEndpoint {
         try socket.setOption(.routerMandatory, to: true)
         try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
         try socket.setOption(.sendHighWaterMark, to: settings.highWaterMark)
-        try socket.setOption(.receiveHighWaterMark, to: 10_000)
+        try socket.setOption(.receiveHighWaterMark, to: settings.highWaterMark)
         try socket.bind(endpoint)
         boundEndpoint = try socket.lastEndpoint
         poller = Poller([socket])
@@ -114,7 +116,7 @@ public final class WorkerEndpoint {
         let socket = try Socket(context: context, type: .dealer)
         try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
         try socket.setOption(.sendHighWaterMark, to: settings.highWaterMark)
-        try socket.setOption(.receiveHighWaterMark, to: 100)
+        try socket.setOption(.receiveHighWaterMark, to: 16)
         try socket.setOption(.reconnectInterval, to: 100)
         try socket.setOption(.reconnectIntervalMax, to: 2000)
         try socket.setOption(.heartbeatInterval, to: 1000)

@@ -16,10 +16,21 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var training: TrainingOptions
 
+    @Option(help: "Worker processes to start on this machine (0: sample in this process).")
+    var workers: Int = 0
+
+    @OptionGroup var serving: ServingOptions
+
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
+        guard workers >= 0 else { throw usageFailure("--workers must be 0 or more (got \(workers))") }
         let (configuration, directory, resume) = try training.resolve()
+        if workers > 0 {
+            try trainWithWorkers(configuration: configuration, directory: directory, resume: resume)
+            return
+        }
+        if serving.deterministic { throw usageFailure("--deterministic applies to runs with --workers N") }
         var local: LocalTraining
         do {
             local = try LocalTraining(configuration: configuration, outputDirectory: directory, resume: resume)
@@ -34,6 +45,24 @@ struct TrainCommand: ParsableCommand {
             printer.iteration(s, wall: wall)
         }
         printer.summary(local.state, lastReturn: lastReturn, directory: directory)
+    }
+
+    /// A learner in this process and `workers` worker processes on an ipc endpoint; SIGINT
+    /// and SIGTERM stop them all.
+    func trainWithWorkers(configuration: TrainingConfiguration, directory: URL, resume: Bool) throws {
+        StopRequest.installHandlers()
+        let socketDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-\(getpid())")
+        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: socketDirectory) }
+        let endpoint = "ipc://\(socketDirectory.path)/learner.sock"
+        var children: WorkerProcesses?
+        defer { children?.terminate() }
+        try runLearner(configuration: configuration, directory: directory, resume: resume,
+                       serving: try serving.learnerConfiguration(endpoint: endpoint, workers: workers),
+                       quiet: training.quiet) { bound in
+            children = try WorkerProcesses(count: workers, endpoint: bound, environments: nil)
+        }
+        if StopRequest.isRaised { throw ExitCode(130) }
     }
 }
 

@@ -128,7 +128,7 @@ struct ProgressPrinter {
 
     func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {
         guard !quiet else { return }
-        let remaining = Double(configuration.totalSteps - s.timesteps) / Double(max(s.timesteps, 1)) * wall
+        let remaining = Double(max(0, configuration.totalSteps - s.timesteps)) / Double(max(s.timesteps, 1)) * wall
         let ret = s.episodeReturns.isEmpty ? "      —" : String(format: "%8.1f", s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count))
         let step = s.policyStep
         let status = step.accepted ? String(format: "kl %.4f bt %d", step.kl, step.backtracks) : "rejected (\(step.rejection?.rawValue ?? "?"))"

@@ -1,0 +1,287 @@
+import Core
+import Foundation
+import Protocol
+import Simulators
+import Transport
+
+/// How the learner serves workers (`trpo learner …`).
+public struct LearnerConfiguration: Sendable {
+    /// Where workers connect, e.g. `tcp://0.0.0.0:5555` or `ipc:///tmp/trpo.sock`.
+    public var endpoint: String
+    /// Deterministic mode: exactly these many workers, with ids `0..<N`, each collect a fixed
+    /// share of every batch, assembled in (worker id, sequence) order.
+    public var deterministicWorkers: Int?
+    /// A worker silent this long (while the learner listens) is declared gone.
+    public var workerTimeout: Duration = .seconds(10)
+    /// The learner's own heartbeat to workers.
+    public var heartbeatInterval: Duration = .seconds(1)
+    public var transport = TransportSettings()
+
+    public init(endpoint: String) { self.endpoint = endpoint }
+}
+
+/// The central learner: serves parameters to workers over one ROUTER socket, assembles each
+/// iteration's batch from the chunks of the current version, runs the update, checkpoints,
+/// and publishes the next version, until the step budget is spent.
+///
+/// Single-threaded: while an update runs no message is read (they queue in the socket), and
+/// workers' silence during that time is forgiven.
+public final class LearnerService {
+    public let configuration: LearnerConfiguration
+    private var session: TrainingSession
+    private let endpoint: LearnerEndpoint
+    private let log: (String) -> Void
+    private let clock = ContinuousClock()
+    /// Random per learner process: chunks from a previous process are never current.
+    private let sessionID: UInt64
+    private var registry: WorkerRegistry
+    private var assembler: BatchAssembler
+    private var counters = TransportCounters()
+    private var parametersFrames: Message.Parameters?
+    private var batchStarted: ContinuousClock.Instant
+    private var lastHeartbeat: ContinuousClock.Instant
+    private var heartbeatSequence: UInt64 = 0
+    /// Streaming mode: rows each worker may collect with the current version, and rows
+    /// accepted from it. A worker that has delivered its share while the batch is still short
+    /// gets a top-up, so a dead worker's share moves to the living, and nobody samples far
+    /// past the batch while the learner updates.
+    private var streamingQuota: [UInt32: Int] = [:]
+    private var acceptedRows: [UInt32: Int] = [:]
+
+    /// The endpoint actually bound (a wildcard tcp port resolved).
+    public var boundEndpoint: String { endpoint.boundEndpoint }
+    public var state: TrainerState { session.state }
+
+    public init(configuration: LearnerConfiguration, session: TrainingSession, log: @escaping (String) -> Void) throws {
+        self.configuration = configuration
+        self.session = session
+        self.log = log
+        endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport)
+        var system = SystemRandomNumberGenerator()
+        sessionID = system.next()
+        registry = WorkerRegistry(timeout: configuration.workerTimeout)
+        assembler = BatchAssembler(version: 0, targetRows: 0)
+        batchStarted = clock.now
+        lastHeartbeat = clock.now
+        assembler = makeAssembler()
+    }
+
+    private var version: UInt64 { UInt64(session.state.iteration) }
+
+    private func makeAssembler() -> BatchAssembler {
+        let rows = session.nextBatchSteps
+        if let n = configuration.deterministicWorkers {
+            return BatchAssembler(version: version, quotas: BatchAssembler.evenQuotas(rows: rows, workers: n))
+        }
+        return BatchAssembler(version: version, targetRows: rows)
+    }
+
+    /// Serves until the run is finished or a stop is requested; then tells every worker.
+    /// - Parameter report: called after each iteration.
+    public func run(report: (IterationStatistics, TransportCounters, _ wallSeconds: Double) -> Void) throws {
+        log("learner: listening on \(endpoint.boundEndpoint) (\(session.configuration.environment), "
+            + (configuration.deterministicWorkers.map { "deterministic, \($0) workers" } ?? "streaming") + ")")
+        while !session.isFinished {
+            if StopRequest.isRaised {
+                log("learner: stop requested; telling workers")
+                broadcastStop(.interrupted, "the learner was interrupted")
+                return
+            }
+            if let received = try endpoint.receive(timeoutMilliseconds: 50) {
+                handle(received)
+            }
+            housekeeping()
+            if assembler.isComplete {
+                let statistics = try finishIteration()
+                report(statistics, counters, session.wallSeconds)
+            }
+        }
+        broadcastStop(.finished, "the run is finished")
+        log("learner: run finished after \(session.state.iteration) iterations")
+    }
+
+    // MARK: - Messages
+
+    private func handle(_ received: LearnerEndpoint.Received) {
+        counters.bytesReceived += received.byteCount
+        let peer = received.peer
+        let now = clock.now
+        let message: Message
+        switch received.message {
+        case .failure(let error):
+            reject("undecodable message from \(describe(peer)): \(error)")
+            return
+        case .success(let m):
+            message = m
+        }
+        switch message {
+        case .hello(let hello):
+            register(hello, peer: peer, now: now)
+        case .requestParameters(let worker):
+            guard let record = registry.record(peer: peer), record.workerID == worker.id else {
+                endpoint.send(.reject(rejection(.notRegistered, sequence: nil)), to: peer)
+                return
+            }
+            registry.heard(peer: peer, now: now)
+            sendParameters(to: record)
+        case .chunk(let chunk):
+            accept(chunk, peer: peer, now: now)
+        case .heartbeat:
+            if !registry.heard(peer: peer, now: now) {
+                endpoint.send(.reject(rejection(.notRegistered, sequence: nil)), to: peer)
+            }
+        case .parameters, .stop, .reject:
+            reject("a \(message.kind) message from \(describe(peer)), which only the learner sends")
+        }
+    }
+
+    private func register(_ hello: Message.Hello, peer: [UInt8], now: ContinuousClock.Instant) {
+        let run = session.configuration.environment
+        if !hello.environmentID.isEmpty && hello.environmentID != run {
+            reject("worker \(hello.worker.id) wants \(hello.environmentID); this run is \(run)")
+            endpoint.send(.stop(Message.Stop(session: sessionID, reason: .environment,
+                                             message: "this learner runs \(run), not \(hello.environmentID)")), to: peer)
+            return
+        }
+        if let n = configuration.deterministicWorkers, hello.worker.id >= n {
+            reject("worker \(hello.worker.id) is not one of the \(n) workers of this deterministic run")
+            endpoint.send(.stop(Message.Stop(session: sessionID, reason: .unexpectedWorker,
+                                             message: "deterministic run with worker ids 0..<\(n)")), to: peer)
+            return
+        }
+        let copies = hello.simulatorCount > 0 ? hello.simulatorCount : session.configuration.environmentsPerSampler
+        let previous = registry.register(peer: peer, workerID: hello.worker.id, nonce: hello.worker.nonce,
+                                         environments: copies, now: now)
+        if let previous, previous.nonce != hello.worker.nonce {
+            log("learner: worker \(hello.worker.id) restarted (new process) and registered again")
+        } else if previous != nil {
+            log("learner: worker \(hello.worker.id) reconnected")
+        } else {
+            log("learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
+        }
+        sendParameters(to: registry.record(peer: peer)!)
+    }
+
+    private func accept(_ chunk: Message.Chunk, peer: [UInt8], now: ContinuousClock.Instant) {
+        guard let record = registry.record(peer: peer), record.workerID == chunk.worker.id else {
+            reject("a chunk from unregistered \(describe(peer))")
+            endpoint.send(.reject(rejection(.notRegistered, sequence: chunk.sequence)), to: peer)
+            return
+        }
+        registry.heard(peer: peer, now: now)
+        let (obs, width) = (session.state.policy.observationSize, session.state.policy.head.actionWidth)
+        guard chunk.batch.observationSize == obs, chunk.batch.actionWidth == width else {
+            reject("worker \(chunk.worker.id) sent rows of shape \(chunk.batch.observationSize)/\(chunk.batch.actionWidth), expected \(obs)/\(width)")
+            return
+        }
+        if case .categorical(let k) = session.state.policy.head, !chunk.batch.actions.allSatisfy({ $0 >= 0 && $0 < Double(k) && $0 == $0.rounded() }) {
+            reject("worker \(chunk.worker.id) sent actions outside 0..<\(k)")
+            return
+        }
+        guard chunk.session == sessionID else {
+            counters.staleSamplesDropped += chunk.batch.count
+            endpoint.send(.reject(rejection(.staleParameters, sequence: chunk.sequence)), to: peer)
+            return
+        }
+        switch assembler.offer(worker: chunk.worker.id, sequence: chunk.sequence, chunkVersion: chunk.version, batch: chunk.batch) {
+        case .accepted:
+            acceptedRows[chunk.worker.id, default: 0] += chunk.batch.count
+            if configuration.deterministicWorkers == nil, !assembler.isComplete,
+               acceptedRows[chunk.worker.id]! >= streamingQuota[chunk.worker.id, default: 0] {
+                sendParameters(to: record)  // a top-up
+            }
+        case .stale, .surplus:
+            counters.staleSamplesDropped += chunk.batch.count
+        case .fromTheFuture:
+            reject("worker \(chunk.worker.id) sent a chunk of version \(chunk.version), ahead of \(version)")
+        }
+    }
+
+    private func reject(_ reason: String) {
+        counters.rejectedMessages += 1
+        log("learner: rejected \(reason)")
+    }
+
+    private func rejection(_ reason: RejectReason, sequence: UInt64?) -> Message.Reject {
+        Message.Reject(session: sessionID, currentVersion: version, reason: reason, sequence: sequence, message: "")
+    }
+
+    private func describe(_ peer: [UInt8]) -> String {
+        if let record = registry.record(peer: peer) { return "worker \(record.workerID)" }
+        return "peer " + peer.map { String($0, radix: 16) }.joined()
+    }
+
+    // MARK: - Parameters and liveness
+
+    private func currentParameters() -> Message.Parameters {
+        if let cached = parametersFrames, cached.version == version { return cached }
+        let c = session.configuration
+        // Streaming: chunks small enough that every live worker contributes to each batch and
+        // little is collected past the target; deterministic: the same chunks as one process.
+        let chunk = configuration.deterministicWorkers != nil ? c.chunkSteps
+            : min(c.chunkSteps, max(64, session.nextBatchSteps / (2 * max(1, registry.aliveCount))))
+        let p = Message.Parameters(session: sessionID, version: version, seed: c.seed, environmentID: c.environment,
+                                   simulatorCount: c.environmentsPerSampler, chunkSteps: chunk, quota: 0,
+                                   policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+        parametersFrames = p
+        return p
+    }
+
+    /// Sends the current parameters with the worker's quota: its fixed share in deterministic
+    /// mode; in streaming mode what it has delivered plus a fair share of the rows still
+    /// missing (at least one chunk).
+    private func sendParameters(to record: WorkerRegistry.Record) {
+        var p = currentParameters()
+        if let quotas = assembler.quotas {
+            p.quota = quotas[record.workerID] ?? 0
+        } else {
+            let missing = max(0, assembler.targetRows - assembler.rows)
+            let share = (missing + max(1, registry.aliveCount) - 1) / max(1, registry.aliveCount)
+            let quota = acceptedRows[record.workerID, default: 0] + max(p.chunkSteps, share)
+            streamingQuota[record.workerID] = quota
+            p.quota = quota
+        }
+        if !endpoint.send(.parameters(p), to: record.peer) {
+            log("learner: could not reach worker \(record.workerID)")
+        }
+    }
+
+    private func housekeeping() {
+        let now = clock.now
+        for gone in registry.expire(now: now) {
+            log("learner: worker \(gone.workerID) silent for more than \(configuration.workerTimeout); declared gone (\(registry.aliveCount) alive)")
+        }
+        if now - lastHeartbeat > configuration.heartbeatInterval {
+            lastHeartbeat = now
+            heartbeatSequence += 1
+            let beat = Message.heartbeat(Message.Heartbeat(sender: .learner(session: sessionID), sequence: heartbeatSequence,
+                                                           timestamp: DispatchTime.now().uptimeNanoseconds, version: version))
+            for record in registry.records { endpoint.send(beat, to: record.peer) }
+        }
+    }
+
+    private func broadcastStop(_ reason: StopReason, _ text: String) {
+        for record in registry.records {
+            endpoint.send(.stop(Message.Stop(session: sessionID, reason: reason, message: text)), to: record.peer)
+        }
+        endpoint.close(lingerMilliseconds: 1000)
+    }
+
+    // MARK: - Iterations
+
+    private func finishIteration() throws -> IterationStatistics {
+        let batch = assembler.assemble()
+        let sampleSeconds = (clock.now - batchStarted).seconds
+        counters.workersAlive = registry.aliveCount
+        let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
+        registry.forgive(now: clock.now)
+        batchStarted = clock.now
+        if !session.isFinished {
+            assembler = makeAssembler()
+            streamingQuota = [:]
+            acceptedRows = [:]
+            for record in registry.records { sendParameters(to: record) }
+        }
+        return statistics
+    }
+}

@@ -1,0 +1,240 @@
+import Core
+import Foundation
+import Protocol
+import Simulators
+import Transport
+
+/// How a worker process is set up (`trpo worker …`).
+public struct WorkerConfiguration: Sendable {
+    /// The learner's endpoint, e.g. `tcp://learner-host:5555`.
+    public var endpoint: String
+    /// This worker's id: its random streams derive from (run seed, id), and the learner's
+    /// deterministic mode orders chunks by it. Unique among a run's live workers.
+    public var workerID: UInt32
+    /// Simulator copies to step in lockstep (nil: the learner's suggestion).
+    public var simulatorCount: Int?
+    /// Refuse to work on any other environment (nil: whatever the learner runs).
+    public var environmentID: String?
+    /// Silence after which the worker sends a heartbeat.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// Silence from the learner after which the worker reconnects and says hello again.
+    public var learnerTimeout: Duration = .seconds(10)
+    /// Exit when this process is gone (set by `trpo train --workers N` for its children).
+    public var parentProcess: Int32?
+    public var transport = TransportSettings()
+
+    public init(endpoint: String, workerID: UInt32) {
+        self.endpoint = endpoint
+        self.workerID = workerID
+    }
+}
+
+/// How a worker's run ended.
+public enum WorkerOutcome: Equatable, Sendable {
+    /// The learner said the run is over.
+    case finished
+    /// SIGINT/SIGTERM, or the parent process went away.
+    case interrupted
+    /// The learner refused this worker (wrong environment, duplicate id, …).
+    case refused(String)
+}
+
+/// A rollout worker: says hello to the learner, collects chunks with each parameter version
+/// it is sent, streams them back, and keeps going across learner restarts until told to stop.
+///
+/// Single-threaded: it checks for messages between lockstep steps while collecting (a new
+/// version abandons the chunk in progress) and between chunks.
+public final class WorkerService {
+    public let configuration: WorkerConfiguration
+    private let log: (String) -> Void
+    private let endpoint: WorkerEndpoint
+    private let identity: WorkerIdentity
+    private let clock = ContinuousClock()
+
+    private var parameters: Message.Parameters?
+    private var sampler: SinglePathSampler?
+    private var samplerKey: (environment: String, seed: UInt64, copies: Int)?
+    private var rowsThisVersion = 0
+    private var sequence: UInt64 = 0
+    private var heartbeatSequence: UInt64 = 0
+    private var lastHeard: ContinuousClock.Instant
+    private var lastSent: ContinuousClock.Instant
+    private var outcome: WorkerOutcome?
+    /// Set while collecting when a newer version arrives: the chunk in progress is abandoned.
+    private var versionChanged = false
+
+    public private(set) var chunksSent = 0
+    public private(set) var rowsSent = 0
+
+    public init(configuration: WorkerConfiguration, log: @escaping (String) -> Void) throws {
+        self.configuration = configuration
+        self.log = log
+        endpoint = try WorkerEndpoint(connectingTo: configuration.endpoint, settings: configuration.transport)
+        var system = SystemRandomNumberGenerator()
+        identity = WorkerIdentity(id: configuration.workerID, nonce: system.next())
+        lastHeard = clock.now
+        lastSent = clock.now
+    }
+
+    /// Runs until the learner stops the worker, a stop signal arrives, or the parent exits.
+    public func run() throws -> WorkerOutcome {
+        log("worker \(identity.id): connecting to \(configuration.endpoint)")
+        try sendHello()
+        while outcome == nil {
+            if let stop = stopCondition() { outcome = stop; break }
+            try keepAlive()
+            if let p = parameters, let sampler, p.quota == 0 || rowsThisVersion < p.quota {
+                try collectAndSend(p, sampler)
+            } else {
+                try handleMessages(waitMilliseconds: 50)
+            }
+        }
+        endpoint.close()
+        return outcome!
+    }
+
+    // MARK: - Conversation
+
+    private func sendHello() throws {
+        let hello = Message.Hello(worker: identity, simulatorCount: configuration.simulatorCount ?? 0,
+                                  environmentID: configuration.environmentID ?? "", softwareVersion: "trpo \(trpoVersion)")
+        try send(.hello(hello))
+    }
+
+    private func send(_ message: Message) throws {
+        if try endpoint.send(message) { lastSent = clock.now }
+    }
+
+    private func stopCondition() -> WorkerOutcome? {
+        if StopRequest.isRaised { return .interrupted }
+        if let parent = configuration.parentProcess, getppid() != parent { return .interrupted }
+        return nil
+    }
+
+    /// Heartbeats when we have been quiet; reconnects when the learner has been.
+    private func keepAlive() throws {
+        let now = clock.now
+        if now - lastHeard > configuration.learnerTimeout {
+            log("worker \(identity.id): no word from the learner for \(configuration.learnerTimeout); reconnecting")
+            try endpoint.reconnect()
+            lastHeard = now
+            try sendHello()
+        }
+        if now - lastSent > configuration.heartbeatInterval {
+            heartbeatSequence += 1
+            try send(.heartbeat(Message.Heartbeat(sender: .worker(identity), sequence: heartbeatSequence,
+                                                  timestamp: DispatchTime.now().uptimeNanoseconds,
+                                                  version: parameters?.version)))
+        }
+    }
+
+    /// Handles every queued message, waiting up to `waitMilliseconds` for the first.
+    private func handleMessages(waitMilliseconds: Int) throws {
+        var wait = waitMilliseconds
+        while outcome == nil, let received = try endpoint.receive(timeoutMilliseconds: wait) {
+            wait = 0
+            lastHeard = clock.now
+            switch received {
+            case .failure(let error):
+                log("worker \(identity.id): undecodable message from the learner: \(error)")
+            case .success(let message):
+                try handle(message)
+            }
+        }
+    }
+
+    private func handle(_ message: Message) throws {
+        switch message {
+        case .parameters(let p):
+            try adopt(p)
+        case .stop(let stop):
+            switch stop.reason {
+            case .finished:
+                log("worker \(identity.id): the run is finished; exiting")
+                outcome = .finished
+            case .interrupted:
+                log("worker \(identity.id): the learner is shutting down; exiting")
+                outcome = .finished
+            default:
+                log("worker \(identity.id): refused by the learner (\(stop.reason)): \(stop.message)")
+                outcome = .refused("\(stop.reason): \(stop.message)")
+            }
+        case .reject(let reject):
+            switch reject.reason {
+            case .notRegistered:
+                try sendHello()
+            case .staleParameters:
+                if reject.currentVersion > (parameters?.version ?? 0) || reject.session != parameters?.session {
+                    try send(.requestParameters(identity))
+                }
+            }
+        case .heartbeat(let beat):
+            if case .learner(let session) = beat.sender, let version = beat.version,
+               session != parameters?.session || version > (parameters?.version ?? 0) {
+                try send(.requestParameters(identity))
+            }
+        case .hello, .chunk, .requestParameters:
+            log("worker \(identity.id): ignoring a \(message.kind) message, which only workers send")
+        }
+    }
+
+    /// Switches to a parameter version, building simulators for a new environment or seed.
+    private func adopt(_ p: Message.Parameters) throws {
+        if let wanted = configuration.environmentID, wanted != p.environmentID {
+            log("worker \(identity.id): the learner runs \(p.environmentID), this worker only \(wanted); exiting")
+            outcome = .refused("environment \(p.environmentID) is not \(wanted)")
+            return
+        }
+        if let held = parameters, p.session == held.session, p.version <= held.version {
+            // The same version again: only a larger quota (a top-up) changes anything.
+            if p.version == held.version && p.quota > held.quota { parameters!.quota = p.quota }
+            return
+        }
+        let copies = configuration.simulatorCount ?? max(1, p.simulatorCount)
+        if samplerKey == nil || samplerKey! != (p.environmentID, p.seed, copies) {
+            let simulators = try (0..<copies).map { _ in try EnvironmentRegistry.make(p.environmentID) }
+            sampler = SinglePathSampler(simulators: simulators, policy: p.policy, normalizer: p.normalizer,
+                                        seed: p.seed, stream: UInt64(identity.id))
+            samplerKey = (p.environmentID, p.seed, copies)
+            log("worker \(identity.id): \(copies) × \(p.environmentID), seed \(p.seed)")
+        } else {
+            sampler!.load(policy: p.policy, normalizer: p.normalizer)
+        }
+        parameters = p
+        rowsThisVersion = 0
+        versionChanged = true
+    }
+
+    // MARK: - Sampling
+
+    /// Collects one chunk with `p` (abandoned if a newer version arrives meanwhile) and
+    /// sends it, waiting while the learner's queue is full.
+    private func collectAndSend(_ p: Message.Parameters, _ sampler: SinglePathSampler) throws {
+        let rows = p.quota == 0 ? p.chunkSteps : min(p.chunkSteps, p.quota - rowsThisVersion)
+        versionChanged = false
+        let batch = sampler.collect(steps: rows, abandonIf: { [unowned self] in
+            if self.stopCondition() != nil { return true }
+            try? self.keepAlive()
+            try? self.handleMessages(waitMilliseconds: 0)
+            return self.versionChanged || self.outcome != nil
+        })
+        guard let batch else { return }
+        let chunk = Message.Chunk(worker: identity, session: p.session, version: p.version, sequence: sequence,
+                                  simulatorSteps: UInt64(batch.count), batch: batch)
+        while outcome == nil, stopCondition() == nil, !versionChanged {
+            if try endpoint.send(.chunk(chunk)) {
+                lastSent = clock.now
+                sequence += 1
+                rowsThisVersion += batch.count
+                chunksSent += 1
+                rowsSent += batch.count
+                return
+            }
+            try handleMessages(waitMilliseconds: 10)  // the learner is busy: wait, keep listening
+            try keepAlive()
+        }
+    }
+}
+
+/// The software version reported in hellos and `trpo --version`.
+public let trpoVersion = "0.1.0"

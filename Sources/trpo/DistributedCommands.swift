@@ -1,0 +1,135 @@
+import ArgumentParser
+import Core
+import Foundation
+import Learner
+import Worker
+
+/// Options shared by `trpo train --workers` and `trpo learner`: how the learner serves.
+struct ServingOptions: ParsableArguments {
+    @Flag(help: "Deterministic mode: each of the N workers collects a fixed share of every batch, assembled in (worker id, sequence) order, so identical runs give identical results.")
+    var deterministic = false
+
+    @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is declared gone.")
+    var workerTimeout: Double = 10
+
+    func learnerConfiguration(endpoint: String, workers: Int?) throws -> LearnerConfiguration {
+        guard workerTimeout > 0, workerTimeout.isFinite else { throw usageFailure("--worker-timeout must be positive") }
+        var c = LearnerConfiguration(endpoint: endpoint)
+        c.workerTimeout = .milliseconds(Int64(workerTimeout * 1000))
+        if deterministic {
+            guard let workers, workers > 0 else { throw usageFailure("--deterministic needs the number of workers (--workers N)") }
+            c.deterministicWorkers = workers
+        }
+        return c
+    }
+}
+
+struct LearnerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learner",
+        abstract: "Run the learner: serve parameters to workers over ZeroMQ and train on their samples.",
+        discussion: """
+            Workers connect with `trpo worker --connect ENDPOINT`. ENDPOINT is the only address \
+            a worker needs and, for tcp, the only port to open. Takes the training options of \
+            `trpo train` (environment, seed, steps, presets, --out, --resume).
+            """
+    )
+
+    @Option(help: "Where workers connect, e.g. tcp://0.0.0.0:5555 or ipc:///tmp/trpo.sock.")
+    var bind: String
+
+    @Option(help: "Number of workers a deterministic run waits for (ids 0..<N).")
+    var workers: Int?
+
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var serving: ServingOptions
+
+    func run() throws {
+        NumericsRuntime.setBLASThreads(1)
+        NumericsRuntime.retainFreedMemory()
+        StopRequest.installHandlers()
+        let (configuration, directory, resume) = try training.resolve()
+        try runLearner(configuration: configuration, directory: directory, resume: resume,
+                       serving: try serving.learnerConfiguration(endpoint: bind, workers: workers),
+                       quiet: training.quiet)
+    }
+}
+
+/// Runs a learner to the end of the run, printing progress; shared by `learner` and `train --workers`.
+func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bool, serving: LearnerConfiguration,
+                quiet: Bool, onListening: (String) throws -> Void = { _ in }) throws {
+    let session: TrainingSession
+    do {
+        session = try TrainingSession(configuration: configuration, outputDirectory: directory, resume: resume)
+    } catch {
+        throw usageFailure("\(error)")
+    }
+    let learner: LearnerService
+    do {
+        learner = try LearnerService(configuration: serving, session: session, log: { note($0) })
+    } catch {
+        throw usageFailure("cannot serve on \(serving.endpoint): \(error)")
+    }
+    try onListening(learner.boundEndpoint)
+    let c = session.configuration
+    let progress = ProgressPrinter(configuration: c, quiet: quiet)
+    if !quiet { progress.banner(directory: directory) }
+    var lastReturn = Double.nan
+    try learner.run { statistics, counters, wall in
+        if !statistics.episodeReturns.isEmpty {
+            lastReturn = statistics.episodeReturns.reduce(0, +) / Double(statistics.episodeReturns.count)
+        }
+        progress.iteration(statistics, wall: wall, extra: "workers \(counters.workersAlive)")
+    }
+    progress.summary(learner.state, lastReturn: lastReturn, directory: directory)
+}
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a rollout worker: collect samples for the learner at ENDPOINT until it says stop.",
+        discussion: "Reconnects by itself when the learner restarts; SIGINT or SIGTERM stops it cleanly (exit 0)."
+    )
+
+    @Option(help: "The learner's endpoint, e.g. tcp://learner-host:5555.")
+    var connect: String
+
+    @Option(name: .customLong("worker-id"), help: "This worker's id (unique among the run's workers; its random streams derive from it).")
+    var workerID: UInt32 = 0
+
+    @Option(help: "Simulator copies stepped in lockstep (default: the learner's setting).")
+    var envs: Int?
+
+    @Option(help: "Only work on this environment (default: whatever the learner runs).")
+    var env: String?
+
+    @Option(name: .customLong("learner-timeout"), help: "Seconds without a word from the learner before reconnecting.")
+    var learnerTimeout: Double = 10
+
+    @Option(name: .customLong("parent-pid"), help: .hidden)
+    var parentPID: Int32?
+
+    func run() throws {
+        NumericsRuntime.setBLASThreads(1)
+        StopRequest.installHandlers()
+        if let envs, envs <= 0 { throw usageFailure("--envs must be positive (got \(envs))") }
+        guard learnerTimeout > 0, learnerTimeout.isFinite else { throw usageFailure("--learner-timeout must be positive") }
+        var c = WorkerConfiguration(endpoint: connect, workerID: workerID)
+        c.simulatorCount = envs
+        c.environmentID = env
+        c.learnerTimeout = .milliseconds(Int64(learnerTimeout * 1000))
+        c.parentProcess = parentPID
+        let worker: WorkerService
+        do {
+            worker = try WorkerService(configuration: c, log: { note($0) })
+        } catch {
+            throw usageFailure("cannot connect to \(connect): \(error)")
+        }
+        switch try worker.run() {
+        case .finished, .interrupted:
+            note("worker \(workerID): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows")
+        case .refused(let why):
+            throw usageFailure("the learner refused this worker: \(why)")
+        }
+    }
+}
