@@ -241,9 +241,7 @@ public final class LearnerService {
             streamingQuota[record.workerID] = quota
             p.quota = quota
         }
-        if !endpoint.send(.parameters(p), to: record.peer) {
-            log("learner: could not reach worker \(record.workerID)")
-        }
+        deliver(.parameters(p), to: record)
     }
 
     private func housekeeping() {
@@ -256,7 +254,21 @@ public final class LearnerService {
             heartbeatSequence += 1
             let beat = Message.heartbeat(Message.Heartbeat(sender: .learner(session: sessionID), sequence: heartbeatSequence,
                                                            timestamp: DispatchTime.now().uptimeNanoseconds, version: version))
-            for record in registry.records { endpoint.send(beat, to: record.peer) }
+            for record in registry.records { deliver(beat, to: record) }
+        }
+    }
+
+    /// Sends to a registered worker; a worker whose connection is gone is declared gone at
+    /// once (a killed process closes its connection long before its silence times out).
+    private func deliver(_ message: Message, to record: WorkerRegistry.Record) {
+        switch endpoint.send(message, to: record.peer) {
+        case .queued:
+            break
+        case .queueFull:
+            if case .parameters = message { log("learner: worker \(record.workerID) is not reading; parameters dropped") }
+        case .peerGone:
+            registry.remove(peer: record.peer)
+            log("learner: worker \(record.workerID) disconnected; declared gone (\(registry.aliveCount) alive)")
         }
     }
 
@@ -273,8 +285,9 @@ public final class LearnerService {
         let batch = assembler.assemble()
         let sampleSeconds = (clock.now - batchStarted).seconds
         counters.workersAlive = registry.aliveCount
+        let updateStarted = clock.now
         let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
-        registry.forgive(now: clock.now)
+        registry.forgive(clock.now - updateStarted, now: clock.now)
         batchStarted = clock.now
         if !session.isFinished {
             assembler = makeAssembler()

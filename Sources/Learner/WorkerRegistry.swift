@@ -56,9 +56,10 @@ public struct WorkerRegistry: Sendable {
     /// Removes one worker (it said goodbye or was refused).
     public mutating func remove(peer: [UInt8]) { records.removeAll { $0.peer == peer } }
 
-    /// Treats every worker as heard now: call after the learner was busy (an update) and
-    /// could not listen, so its own deafness does not count as their silence.
-    public mutating func forgive(now: ContinuousClock.Instant) {
-        for i in records.indices { records[i].lastHeard = now }
+    /// Discounts a stretch during which the learner could not listen (an update): each
+    /// worker's silence is shortened by `deafness`, so the learner's own deafness does not count
+    /// as the workers' silence, while a worker that was already silent stays on its way out.
+    public mutating func forgive(_ deafness: Duration, now: ContinuousClock.Instant) {
+        for i in records.indices { records[i].lastHeard = min(now, records[i].lastHeard + deafness) }
     }
 }

@@ -75,16 +75,26 @@ public final class LearnerEndpoint {
         return Received(peer: message[0].bytes, message: decoded, byteCount: message.byteCount - message[0].count)
     }
 
+    /// What became of a message sent to a peer.
+    public enum Delivery: Equatable, Sendable {
+        case queued
+        /// The peer's queue is full (it is not reading): the message was dropped.
+        case queueFull
+        /// No connection has this routing id any more: the peer disconnected.
+        case peerGone
+    }
+
     /// Sends `message` to `peer` without waiting.
-    /// - Returns: false when the peer is gone (unknown routing id) or its queue is full.
     @discardableResult
-    public func send(_ message: Protocol.Message, to peer: [UInt8]) -> Bool {
+    public func send(_ message: Protocol.Message, to peer: [UInt8]) -> Delivery {
         var frames: [any ZMQ.FrameBytes] = [peer]
         for frame in WireCodec.encode(message) { frames.append(frame) }
         do {
-            return try socket.send(frames, flags: .dontWait)
+            return try socket.send(frames, flags: .dontWait) ? .queued : .queueFull
+        } catch let error where error == .hostUnreachable {
+            return .peerGone
         } catch {
-            return false
+            return .queueFull
         }
     }
 

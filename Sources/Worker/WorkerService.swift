@@ -200,6 +200,9 @@ public final class WorkerService {
         } else {
             sampler!.load(policy: p.policy, normalizer: p.normalizer)
         }
+        if parameters?.session != p.session {
+            log("worker \(identity.id): collecting \(p.environmentID) from version \(p.version) of learner session \(String(p.session, radix: 16))")
+        }
         parameters = p
         rowsThisVersion = 0
         versionChanged = true

@@ -12,10 +12,16 @@ struct ServingOptions: ParsableArguments {
     @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is declared gone.")
     var workerTimeout: Double = 10
 
+    @Option(name: .customLong("max-message-mb"), help: "Largest message accepted from a worker, in MiB (larger ones are refused and counted).")
+    var maxMessageMB: Int = 256
+
     func learnerConfiguration(endpoint: String, workers: Int?) throws -> LearnerConfiguration {
         guard workerTimeout > 0, workerTimeout.isFinite else { throw usageFailure("--worker-timeout must be positive") }
         var c = LearnerConfiguration(endpoint: endpoint)
         c.workerTimeout = .milliseconds(Int64(workerTimeout * 1000))
+        guard maxMessageMB > 0, maxMessageMB <= 4096 else { throw usageFailure("--max-message-mb must be in 1...4096") }
+        c.transport.limits.maxTotalBytes = maxMessageMB << 20
+        c.transport.maximumFrameBytes = maxMessageMB << 20
         if deterministic {
             guard let workers, workers > 0 else { throw usageFailure("--deterministic needs the number of workers (--workers N)") }
             c.deterministicWorkers = workers

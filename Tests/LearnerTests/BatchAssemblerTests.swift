@@ -69,9 +69,14 @@ import Testing
         let replaced = r.register(peer: [3], workerID: 0, nonce: 99, environments: 4, now: t0 + .seconds(5))
         #expect(replaced?.nonce == 11)
         #expect(r.record(peer: [1]) == nil && r.record(peer: [3])?.nonce == 99)
-        // A long update: nobody's silence counts while the learner was deaf.
-        r.forgive(now: t0 + .seconds(60))
-        let expired = r.expire(now: t0 + .seconds(61))
-        #expect(expired.isEmpty)
+        // A 50 s update from t0+10: the learner's deafness does not count as silence, so
+        // worker 1 (heard at t0+9) survives it, while worker 0 (silent since t0+5, already
+        // 5 s before the update) goes; and worker 1 goes too if it stays silent afterwards.
+        r.register(peer: [4], workerID: 1, nonce: 5, environments: 4, now: t0 + .seconds(9))
+        r.forgive(.seconds(50), now: t0 + .seconds(60))
+        let afterUpdate = r.expire(now: t0 + .seconds(60))
+        #expect(afterUpdate.map(\.workerID) == [0])
+        let later = r.expire(now: t0 + .seconds(64))
+        #expect(later.map(\.workerID) == [1])
     }
 }
