@@ -66,6 +66,18 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         case "MountainCarContinuous-v0":
             c.totalSteps = 500_000
             c.batchSteps = 8192
+        case "Hopper-v4", "Walker2d-v4", "HalfCheetah-v4", "Swimmer-v4":
+            // RL-Zoo's TRPO settings for MuJoCo (small batches, many iterations), with the
+            // Fisher-vector product on the whole (small) batch.
+            c.totalSteps = 1_000_000
+            c.batchSteps = 2048
+            c.lambda = 0.95
+            c.trpo.fisherSubsample = 1
+            c.trpo.cgIterations = 25
+            c.valueFit.epochs = 20
+            c.valueFit.minibatchSize = 128
+            if environment == "HalfCheetah-v4" { c.trpo.maxKL = 0.04 }
+            if environment == "Swimmer-v4" { c.gamma = 0.9999 }
         default:
             break
         }
