@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Core", "Simulators", "Protocol", "Transport"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
-        .target(name: "Bench", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
+        .target(name: "Bench", dependencies: ["Core", "Simulators", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(

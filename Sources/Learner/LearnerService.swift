@@ -41,6 +41,8 @@ public final class LearnerService {
     private var batchStarted: ContinuousClock.Instant
     private var lastHeartbeat: ContinuousClock.Instant
     private var heartbeatSequence: UInt64 = 0
+    /// When a chunk was last accepted (or the current version published).
+    private var lastProgress: ContinuousClock.Instant
     /// Streaming mode: rows each worker may collect with the current version, and rows
     /// accepted from it. A worker that has delivered its share while the batch is still short
     /// gets a top-up, so a dead worker's share moves to the living, and nobody samples far
@@ -63,6 +65,7 @@ public final class LearnerService {
         assembler = BatchAssembler(version: 0, targetRows: 0)
         batchStarted = clock.now
         lastHeartbeat = clock.now
+        lastProgress = clock.now
         assembler = makeAssembler()
     }
 
@@ -185,6 +188,7 @@ public final class LearnerService {
         }
         switch assembler.offer(worker: chunk.worker.id, sequence: chunk.sequence, chunkVersion: chunk.version, batch: chunk.batch) {
         case .accepted:
+            lastProgress = now
             acceptedRows[chunk.worker.id, default: 0] += chunk.batch.count
             if configuration.deterministicWorkers == nil, !assembler.isComplete,
                acceptedRows[chunk.worker.id]! >= streamingQuota[chunk.worker.id, default: 0] {
@@ -246,6 +250,12 @@ public final class LearnerService {
 
     private func housekeeping() {
         let now = clock.now
+        // Insurance against a lost parameters message (a worker would wait for a top-up that
+        // never comes): when the batch has stalled for a while, send everyone their quota again.
+        if !assembler.isComplete, now - lastProgress > .seconds(2) {
+            lastProgress = now
+            for record in registry.records { sendParameters(to: record) }
+        }
         for gone in registry.expire(now: now) {
             log("learner: worker \(gone.workerID) silent for more than \(configuration.workerTimeout); declared gone (\(registry.aliveCount) alive)")
         }
@@ -289,6 +299,7 @@ public final class LearnerService {
         let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
         registry.forgive(clock.now - updateStarted, now: clock.now)
         batchStarted = clock.now
+        lastProgress = clock.now
         if !session.isFinished {
             assembler = makeAssembler()
             streamingQuota = [:]

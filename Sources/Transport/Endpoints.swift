@@ -16,10 +16,14 @@ public struct TransportSettings: Sendable {
     public var maximumFrameBytes = 256 << 20
     /// Decoding bounds (rows, widths, parameters, strings, total bytes).
     public var limits = DecodingLimits.default
-    /// Messages queued per peer, each way. Small on purpose: a worker whose chunks the
-    /// learner is not reading (it is updating) stops after a couple and waits for the next
-    /// version instead of collecting samples that would only be dropped as stale.
-    public var highWaterMark = 2
+    /// Chunks queued per worker on their way to the learner (on the worker's send side and
+    /// the learner's receive side). Small on purpose: a worker whose chunks the learner is
+    /// not reading (it is updating) stops after a couple and waits for the next version
+    /// instead of collecting samples that would only be dropped as stale.
+    public var chunkHighWaterMark = 2
+    /// Messages queued per peer from the learner to a worker (parameters, heartbeats, stops):
+    /// few and small, so a generous bound that never drops one in practice.
+    public var controlHighWaterMark = 1000
     public init() {}
 }
 
@@ -51,8 +55,8 @@ public final class LearnerEndpoint {
         self.settings = settings
         try socket.setOption(.routerMandatory, to: true)
         try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
-        try socket.setOption(.sendHighWaterMark, to: settings.highWaterMark)
-        try socket.setOption(.receiveHighWaterMark, to: settings.highWaterMark)
+        try socket.setOption(.sendHighWaterMark, to: settings.controlHighWaterMark)
+        try socket.setOption(.receiveHighWaterMark, to: settings.chunkHighWaterMark)
         try socket.bind(endpoint)
         boundEndpoint = try socket.lastEndpoint
         poller = Poller([socket])
@@ -125,8 +129,8 @@ public final class WorkerEndpoint {
     private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings) throws(ZMQError) -> Socket {
         let socket = try Socket(context: context, type: .dealer)
         try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
-        try socket.setOption(.sendHighWaterMark, to: settings.highWaterMark)
-        try socket.setOption(.receiveHighWaterMark, to: 16)
+        try socket.setOption(.sendHighWaterMark, to: settings.chunkHighWaterMark)
+        try socket.setOption(.receiveHighWaterMark, to: settings.controlHighWaterMark)
         try socket.setOption(.reconnectInterval, to: 100)
         try socket.setOption(.reconnectIntervalMax, to: 2000)
         try socket.setOption(.heartbeatInterval, to: 1000)

@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scale of the work per repeat (1 = full sizes; e.g. 0.05 for a quick smoke run).")
     var scale: Double = 1
 
-    @Option(help: "Run one group only: forward, sampling, policy or value.")
+    @Option(help: "Run one group only: forward, sampling, policy, value or distributed.")
     var only: String?
 
     @Option(help: "Also write the results as JSON to this file.")
@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
             print(pad(r.name, 32) + String(format: "%12.4g ", r.value) + pad(r.unit, 10)
                   + String(format: " (min %.4g, max %.4g)  ", r.minimum, r.maximum) + r.setting)
         }
-        let groups = ["forward", "sampling", "policy", "value"]
+        let groups = ["forward", "sampling", "policy", "value", "distributed"]
         if let only, !groups.contains(only) {
             throw usageFailure("--only takes one of \(groups.joined(separator: ", ")) (got '\(only)')")
         }
@@ -65,6 +65,17 @@ struct BenchCommand: ParsableCommand {
                     show(suite.valueFitTime(samples: samples, configuration: configuration))
                 }
             }
+        }
+        if runs("distributed") {
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            for environment in ["CartPole-v1", "Pendulum-v1"] {
+                for workers in [0, 1, 2] {
+                    show(try suite.distributedSampling(environment: environment, workers: workers, executable: executable,
+                                                       seconds: 3 * scale))
+                }
+            }
+            try suite.ingestCapacity().forEach(show)
+            show(try suite.broadcastLatency(workers: 2, hidden: [64, 64]))
         }
         if let json {
             let encoder = JSONEncoder()
