@@ -176,6 +176,43 @@ import ZMQ
         #expect(learner.output.contains("exceeds the limit of 1048576"), "\(learner.output.suffix(3000))")
     }
 
+    @Test func signalsStopEverythingCleanly() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // A worker stops cleanly on SIGTERM.
+        let endpoint = "ipc://\(root.path)/learner.sock"
+        let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "100000000",
+                                 "--out", root.appendingPathComponent("a").path], log: root.appendingPathComponent("learner.log"))
+        let worker = try Child(["worker", "--connect", endpoint], log: root.appendingPathComponent("w.log"))
+        #expect(worker.waitFor("collecting", seconds: 20))
+        worker.signal(SIGTERM)
+        #expect(worker.wait(seconds: 5) == 0, "\(worker.output.suffix(1000))")
+        learner.signal(SIGINT)
+        #expect(learner.wait(seconds: 5) != nil)
+
+        // `train --workers 2` forwards SIGTERM: no process is left behind.
+        let train = try Child(["train", "--env", "CartPole-v1", "--steps", "100000000", "--workers", "2",
+                               "--out", root.appendingPathComponent("b").path], log: root.appendingPathComponent("train.log"))
+        #expect(train.waitFor("iter    2/", seconds: 30), "\(train.output.suffix(1000))")
+        let children = Self.childProcesses(of: train.process.processIdentifier)
+        #expect(children.count == 2)
+        train.signal(SIGTERM)
+        #expect(train.wait(seconds: 10) == 130)
+        usleep(200_000)
+        for pid in children { #expect(kill(pid, 0) != 0, "worker process \(pid) outlived its parent") }
+    }
+
+    /// The pids whose parent is `pid` (from /proc).
+    static func childProcesses(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { candidate in
+            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[1]) == pid
+        }
+    }
+
     /// A chunk whose observations are NaN, with a valid header.
     func nanChunkFrames() -> [[UInt8]] {
         var batch = SampleBatchFixture.make(rows: 4, observationSize: 4)
