@@ -178,3 +178,47 @@ public struct BenchmarkSuite {
         }
     }
 }
+
+// MARK: - MuJoCo
+
+extension BenchmarkSuite {
+    /// For one MuJoCo environment: the raw `mj_step` rate, a worker's environment-step rate
+    /// with a 64×64 policy in the loop (8 copies in lockstep, collection included), that rate
+    /// as a fraction of the raw one divided by the frame skip, and the cost of a snapshot plus
+    /// a restore.
+    public func mujoco(environment: String) throws -> [BenchmarkResult] {
+        let probe = try EnvironmentRegistry.make(environment)
+        guard let simulator = probe as? any MuJoCoSimulator else { return [] }
+        let model = simulator.model
+        let rawSteps = Int(50_000 * scale)
+        let raw = measure("mujoco_raw_step", "\(environment): mj_step on one thread, random controls", unit: "steps/s") {
+            model.rawStepRate(steps: rawSteps)
+        }
+        let frameSkip = (Double(0.05 / model.timestep)).rounded() == 5 && environment == "HalfCheetah-v4" ? 5.0 : 4.0
+        let policy = BenchmarkSuite.policy(observationSize: probe.observationSpace.count, head: PolicyHead(probe.actionSpace))
+        let simulators = try (0..<8).map { _ in try EnvironmentRegistry.make(environment) }
+        let sampler = SinglePathSampler(simulators: simulators, policy: policy,
+                                        normalizer: RunningNormalizer(size: probe.observationSpace.count), seed: 1, stream: 0)
+        let envSteps = Int(16_000 * scale)
+        let worker = measure("mujoco_worker_steps", "\(environment): 8 copies, 64x64 policy in the loop", unit: "env steps/s") {
+            var rows = 0
+            let t = BenchmarkSuite.seconds { rows = sampler.collect(steps: envSteps).count }
+            return Double(rows) / t
+        }
+        let fraction = worker.value * frameSkip / raw.value
+        var random = RandomStream(seed: 2)
+        simulator.reset(using: &random)
+        let action = [Double](repeating: 0.1, count: probe.actionSpace.width)
+        for _ in 0..<300 { if simulator.step(action).terminated { simulator.reset(using: &random) } }
+        let pairs = Int(100_000 * scale)
+        let snapshotRestore = measure("mujoco_snapshot_restore", "\(environment): snapshot() + restore(_:)", unit: "µs") {
+            BenchmarkSuite.seconds {
+                for _ in 0..<pairs { simulator.restore(simulator.snapshot()) }
+            } / Double(pairs) * 1e6
+        }
+        return [raw, worker,
+                BenchmarkResult(name: "mujoco_worker_fraction_of_raw", setting: "\(environment): env steps × frame skip \(Int(frameSkip)) / raw",
+                                value: fraction, unit: "", repeats: 1, minimum: fraction, maximum: fraction),
+                snapshotRestore]
+    }
+}

@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scale of the work per repeat (1 = full sizes; e.g. 0.05 for a quick smoke run).")
     var scale: Double = 1
 
-    @Option(help: "Run one group only: forward, sampling, policy, value or distributed.")
+    @Option(help: "Run one group only: forward, sampling, policy, value, mujoco or distributed.")
     var only: String?
 
     @Option(help: "Also write the results as JSON to this file.")
@@ -32,10 +32,11 @@ struct BenchCommand: ParsableCommand {
         func show(_ r: BenchmarkResult) {
             results.append(r)
             func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
-            print(pad(r.name, 32) + String(format: "%12.4g ", r.value) + pad(r.unit, 10)
-                  + String(format: " (min %.4g, max %.4g)  ", r.minimum, r.maximum) + r.setting)
+            let line = pad(r.name, 32) + String(format: "%12.4g ", r.value) + pad(r.unit, 10)
+                + String(format: " (min %.4g, max %.4g)  ", r.minimum, r.maximum) + r.setting
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))  // unbuffered: one line per figure as it comes
         }
-        let groups = ["forward", "sampling", "policy", "value", "distributed"]
+        let groups = ["forward", "sampling", "policy", "value", "mujoco", "distributed"]
         if let only, !groups.contains(only) {
             throw usageFailure("--only takes one of \(groups.joined(separator: ", ")) (got '\(only)')")
         }
@@ -64,6 +65,11 @@ struct BenchCommand: ParsableCommand {
                 for configuration in [ValueFitConfiguration(), sb3Work] {
                     show(suite.valueFitTime(samples: samples, configuration: configuration))
                 }
+            }
+        }
+        if runs("mujoco") {
+            for environment in ["Hopper-v4", "Walker2d-v4", "HalfCheetah-v4", "Swimmer-v4"] {
+                try suite.mujoco(environment: environment).forEach(show)
             }
         }
         if runs("distributed") {
