@@ -124,7 +124,7 @@ public protocol SurrogateEstimator {
 
 /// The single-path estimator (§5.1): L(θ) = (1/n) Σ_i π_θ(a_i|s_i) / π_old(a_i|s_i) · Â_i
 /// over the samples of a ``PolicyBatch``.
-public struct SinglePathSurrogate: SurrogateEstimator {
+public struct SinglePathSurrogate: SurrogateEstimator, Sendable {
     public let batch: PolicyBatch
     private var head: PolicyHead?
     private var oldOutputs = Matrix(rows: 0, columns: 0)

@@ -44,7 +44,7 @@ public enum VineSurrogateError: Error, Equatable, CustomStringConvertible {
 ///   own Q̂); only the length differs, which the trust-region scaling removes.
 ///
 /// The KL constraint and the Fisher matrix are measured on the N states.
-public struct VineSurrogate: SurrogateEstimator {
+public struct VineSurrogate: SurrogateEstimator, Sendable {
     public let estimator: VineEstimator
     /// K: branches per state.
     public let actionsPerState: Int

@@ -10,7 +10,8 @@ import Core
 /// 2. **Trunks.** Every copy starts a fresh episode (s₀ ∼ ρ₀, as the paper's trunks do) and
 ///    runs L steps of π_old in lockstep with the other copies, one batched forward pass per
 ///    step; an episode that ends is reset and the trunk goes on. At each chosen position the
-///    raw observation and a snapshot are kept.
+///    raw observation and a snapshot are kept. (Trunks shorter than the episodes never reach
+///    late states; the paper's trunks of 1000 steps cover whole locomotion episodes.)
 /// 3. **Actions.** At every rollout-set state, K actions: each action once for a discrete
 ///    space with at most K actions (eq. 15; K becomes the action count), otherwise K draws
 ///    from π_old (eq. 16; for continuous spaces this is the paper's q = π_old, for larger

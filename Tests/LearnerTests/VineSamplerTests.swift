@@ -181,6 +181,28 @@ import Testing
         #expect(abs(report.actualImprovement - (after - before)) < 1e-9)
     }
 
+    /// With an observation normaliser the stored log π_old(a|s) are exactly what the learner
+    /// computes from the raw observations and the same statistics (bit for bit), and the
+    /// sampled first actions are draws around the normalised-input means.
+    @Test func normaliserIsApplied() throws {
+        let settings = VineSettings(trunkSteps: 50, rolloutStates: 20, actionsPerState: 3, rolloutLength: 5, gamma: 0.99)
+        let sims = try (0..<2).map { _ in try EnvironmentRegistry.make(Pendulum.environmentID) }
+        let policy = Self.policy(for: sims[0], seed: 8)
+        var normalizer = RunningNormalizer(size: 3)
+        normalizer.update(with: Matrix(rows: 2, columns: 3, storage: [0.5, -0.2, 3, -0.1, 0.4, -1]))
+        let sampler = VineSampler(simulators: sims, policy: policy, normalizer: normalizer, seed: 3, stream: 2, settings: settings)
+        let batch = sampler.collect()
+        var surrogate = try VineSurrogate(batch, normalizer: normalizer, head: policy.head)
+        let outputs = policy.network.forward(surrogate.states).output
+        _ = surrogate.bind(head: policy.head, oldOutputs: outputs, oldLogStd: policy.logStd)
+        let repeated = Matrix(rows: 60, columns: 1, storage: (0..<60).map { outputs[$0 / 3, 0] })
+        let logP = policy.head.logProbabilities(outputs: repeated, logStd: policy.logStd, actions: batch.actionMatrix)
+        #expect(logP.map(\.bitPattern) == batch.oldLogProbabilities.map(\.bitPattern))
+        // Standardised deviations of the first actions from those means: about N(0, 1).
+        let z = (0..<60).map { (batch.actions[$0] - repeated[$0, 0]) / exp(policy.logStd[0]) }
+        #expect(abs(z.reduce(0, +) / 60) < 0.5 && abs(z.reduce(0) { $0 + $1 * $1 } / 60 - 1) < 0.5)
+    }
+
     /// Same seed, stream and collection index: the same batch; the next collection differs.
     @Test func collectionsAreReproducible() throws {
         let settings = VineSettings(trunkSteps: 40, rolloutStates: 10, actionsPerState: 3, rolloutLength: 10, gamma: 0.99)
