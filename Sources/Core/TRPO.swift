@@ -3,6 +3,8 @@ import Foundation
 // The TRPO policy step (Schulman et al. 2015, §6 and App. C), one function:
 //
 //   1. L(θ) = (1/n) Σ_i π_θ(a_i|s_i) / π_old(a_i|s_i) · Â_i           the surrogate
+//        (single path; a `SurrogateEstimator` supplies L, its gradient and the states —
+//         the vine estimators of eqs. 15–16 are in VineSurrogate.swift)
 //   2. g = ∇_θ L(θ_old)                                                reverse mode
 //   3. F v = (1/n) Σ_i J_iᵀ M_i J_i v + λ v                            Fisher-vector product
 //        (J_i: Jacobian of the distribution parameters w.r.t. θ, forward mode;
@@ -92,19 +94,95 @@ public struct TRPOStepReport: Sendable, Codable, Equatable {
     public init() {}
 }
 
-extension Policy {
-    /// Evaluates the surrogate L(θ) and KL(π_old ‖ π_θ) of `parameters` on a batch.
-    func surrogateAndKL(parameters: [Double], batch: PolicyBatch, oldLogProbabilities: [Double],
-                        oldOutputs: Matrix) -> (surrogate: Double, kl: Double) {
-        var trial = self
-        trial.parameters = parameters
-        let outputs = trial.network.forward(batch.observations).output
-        let logP = head.logProbabilities(outputs: outputs, logStd: trial.logStd, actions: batch.actions)
+/// A sample estimate of the surrogate objective L(θ) that ``Policy/trpoStep(_:configuration:random:)``
+/// maximises under the KL constraint.
+///
+/// The step evaluates everything on the estimator's ``states``: the policy's outputs there
+/// give the surrogate, its gradient at θ_old, the mean KL(π_old ‖ π_θ) of the line search and
+/// the Fisher matrix. Two estimators exist: ``SinglePathSurrogate`` (importance-weighted
+/// advantages of sampled actions, §5.1) and ``VineSurrogate`` (Q̂ of several actions per
+/// state, eqs. 15 and 16).
+public protocol SurrogateEstimator {
+    /// `[n × observationSize]`, already normalised: the states the surrogate, the KL and the
+    /// Fisher matrix are evaluated on.
+    var states: Matrix { get }
+
+    /// Fixes π_old, before any other use: its outputs on ``states`` and its log-std.
+    /// - Returns: L(θ_old), and whether it and every π_old quantity the estimator keeps
+    ///   (log-probabilities of the sampled actions) are finite; the step is rejected if not.
+    mutating func bind(head: PolicyHead, oldOutputs: Matrix, oldLogStd: [Double]) -> (surrogate: Double, isFinite: Bool)
+
+    /// L(θ) for a policy whose outputs on ``states`` are `outputs` and whose log-std is
+    /// `logStd`.
+    func surrogate(outputs: Matrix, logStd: [Double]) -> Double
+
+    /// ∇L at θ_old with respect to the distribution parameters: `[n × outputWidth]` for the
+    /// outputs on ``states`` and one entry per log-std. The step pulls the first part back
+    /// through the network.
+    func gradientAtOld() -> (outputs: Matrix, logStd: [Double])
+}
+
+/// The single-path estimator (§5.1): L(θ) = (1/n) Σ_i π_θ(a_i|s_i) / π_old(a_i|s_i) · Â_i
+/// over the samples of a ``PolicyBatch``.
+public struct SinglePathSurrogate: SurrogateEstimator, Sendable {
+    public let batch: PolicyBatch
+    private var head: PolicyHead?
+    private var oldOutputs = Matrix(rows: 0, columns: 0)
+    private var oldLogStd: [Double] = []
+    private var oldLogProbabilities: [Double] = []
+
+    public init(_ batch: PolicyBatch) { self.batch = batch }
+
+    public var states: Matrix { batch.observations }
+
+    public mutating func bind(head: PolicyHead, oldOutputs: Matrix, oldLogStd: [Double]) -> (surrogate: Double, isFinite: Bool) {
+        self.head = head
+        self.oldOutputs = oldOutputs
+        self.oldLogStd = oldLogStd
+        oldLogProbabilities = head.logProbabilities(outputs: oldOutputs, logStd: oldLogStd, actions: batch.actions)
+        let surrogate = batch.advantages.reduce(0, +) / Double(batch.count)  // ratio = 1
+        return (surrogate, surrogate.isFinite && oldLogProbabilities.allFinite)
+    }
+
+    public func surrogate(outputs: Matrix, logStd: [Double]) -> Double {
+        let logP = head!.logProbabilities(outputs: outputs, logStd: logStd, actions: batch.actions)
         var surrogate = 0.0
         for i in 0..<batch.count { surrogate += exp(logP[i] - oldLogProbabilities[i]) * batch.advantages[i] }
-        surrogate /= Double(batch.count)
-        let kl = head.meanKL(oldOutputs: oldOutputs, oldLogStd: logStd, newOutputs: outputs, newLogStd: trial.logStd)
-        return (surrogate, kl)
+        return surrogate / Double(batch.count)
+    }
+
+    /// (1/n) Σ_i Â_i ∇ log π(a_i|s_i) at θ_old, where the ratio is 1.
+    public func gradientAtOld() -> (outputs: Matrix, logStd: [Double]) {
+        let weights = batch.advantages.map { $0 / Double(batch.count) }
+        return head!.weightedLogProbabilityGradient(outputs: oldOutputs, logStd: oldLogStd, actions: batch.actions, weights: weights)
+    }
+}
+
+extension Policy {
+    /// L(θ) of an estimator at `parameters`, with π_old = this policy (convenience for
+    /// diagnostics and tests; the step itself evaluates trials without rebinding).
+    public func surrogate<Estimator: SurrogateEstimator>(_ estimator: Estimator, at parameters: [Double]) -> Double {
+        var bound = estimator
+        _ = bound.bind(head: head, oldOutputs: network.forward(bound.states).output, oldLogStd: logStd)
+        var trial = self
+        trial.parameters = parameters
+        return bound.surrogate(outputs: trial.network.forward(bound.states).output, logStd: trial.logStd)
+    }
+
+    /// ∇_θ L at the current parameters (θ = θ_old) of an estimator: its gradient with respect
+    /// to the distribution parameters pulled back through the network (reverse mode).
+    public func surrogateGradient<Estimator: SurrogateEstimator>(_ estimator: Estimator) -> [Double] {
+        var bound = estimator
+        let tape = network.forward(bound.states)
+        _ = bound.bind(head: head, oldOutputs: tape.output, oldLogStd: logStd)
+        return pullBack(bound.gradientAtOld(), tape: tape)
+    }
+
+    /// θ-gradient from a gradient with respect to the distribution parameters on `tape`'s states.
+    func pullBack(_ d: (outputs: Matrix, logStd: [Double]), tape: MLP.Tape) -> [Double] {
+        var g = [Double](repeating: 0, count: network.parameters.count)
+        network.vectorJacobianProduct(tape, outputGradient: d.outputs, into: &g)
+        return g + d.logStd
     }
 
     /// g = ∇_θ L(θ) at the current parameters, where the ratio is 1 (θ = θ_old):
@@ -137,7 +215,8 @@ extension Policy {
         return g + d.logStd
     }
 
-    /// One TRPO step on `batch`; updates the parameters only when the step is accepted.
+    /// One TRPO step on `batch` with the single-path estimator; updates the parameters only
+    /// when the step is accepted.
     ///
     /// - Parameters:
     ///   - batch: on-policy samples collected with the current parameters.
@@ -146,26 +225,43 @@ extension Policy {
     /// - Returns: the step's diagnostics; `accepted == false` means θ is unchanged.
     public mutating func trpoStep(_ batch: PolicyBatch, configuration c: TRPOConfiguration,
                                   random: inout RandomStream) -> TRPOStepReport {
+        trpoStep(SinglePathSurrogate(batch), configuration: c, random: &random)
+    }
+
+    /// One TRPO step maximising an estimator's surrogate; updates the parameters only when
+    /// the step is accepted. The KL constraint and the Fisher matrix are measured on the
+    /// estimator's states (the Fisher matrix on a random `fisherSubsample` of them).
+    ///
+    /// - Parameters:
+    ///   - estimator: a surrogate estimated from samples collected with the current parameters.
+    ///   - configuration: δ, CG, damping, subsample and line-search settings.
+    ///   - random: draws the Fisher subsample.
+    /// - Returns: the step's diagnostics; `accepted == false` means θ is unchanged.
+    public mutating func trpoStep<Estimator: SurrogateEstimator>(
+        _ estimator: Estimator, configuration c: TRPOConfiguration, random: inout RandomStream
+    ) -> TRPOStepReport {
         var report = TRPOStepReport()
-        guard batch.count > 0 else { report.rejection = .emptyBatch; return report }
+        var estimator = estimator
+        let states = estimator.states
+        guard states.rows > 0 else { report.rejection = .emptyBatch; return report }
         let thetaOld = parameters
 
-        // 1. π_old on the batch and the surrogate at θ_old.
-        let tape = network.forward(batch.observations)
+        // 1. π_old on the states and the surrogate at θ_old.
+        let tape = network.forward(states)
         let oldOutputs = tape.output
-        let oldLogP = head.logProbabilities(outputs: oldOutputs, logStd: logStd, actions: batch.actions)
         report.entropy = head.meanEntropy(outputs: oldOutputs, logStd: logStd)
-        report.surrogateBefore = batch.advantages.reduce(0, +) / Double(batch.count)  // ratio = 1
+        let (before, isFinite) = estimator.bind(head: head, oldOutputs: oldOutputs, oldLogStd: logStd)
+        report.surrogateBefore = before
         report.surrogateAfter = report.surrogateBefore
-        guard report.surrogateBefore.isFinite, oldLogP.allFinite else { report.rejection = .nonFiniteSurrogate; return report }
+        guard isFinite else { report.rejection = .nonFiniteSurrogate; return report }
 
         // 2. The policy gradient.
-        let g = surrogateGradient(batch, tape: tape)
+        let g = pullBack(estimator.gradientAtOld(), tape: tape)
         guard g.allFinite else { report.rejection = .nonFiniteGradient; return report }
         guard dot(g, g) > 0 else { report.rejection = .zeroGradient; return report }
 
         // 3–4. Natural-gradient direction s ≈ (F + λI)⁻¹ g on a subsample.
-        let fisherTape = fisherSubsampleTape(batch, fraction: c.fisherSubsample, fullTape: tape, random: &random)
+        let fisherTape = fisherSubsampleTape(states, fraction: c.fisherSubsample, fullTape: tape, random: &random)
         let policyOld = self
         let fvp = { (v: [Double]) -> [Double] in
             var fv = policyOld.fisherVectorProduct(v, tape: fisherTape)
@@ -191,13 +287,17 @@ extension Policy {
         let fullStep = s.map { beta * $0 }
         let fullExpected = dot(g, fullStep)
 
-        // 6. Backtracking line search with the KL constraint checked on the whole batch.
+        // 6. Backtracking line search with the KL constraint checked on all the states.
         var fraction = 1.0
         var lastFailure = TRPORejection.klExceeded
         for trial in 0...c.maxBacktracks {
             var theta = thetaOld
             axpy(fraction, fullStep, &theta)
-            let (surrogate, kl) = surrogateAndKL(parameters: theta, batch: batch, oldLogProbabilities: oldLogP, oldOutputs: oldOutputs)
+            var candidate = self
+            candidate.parameters = theta
+            let outputs = candidate.network.forward(states).output
+            let surrogate = estimator.surrogate(outputs: outputs, logStd: candidate.logStd)
+            let kl = head.meanKL(oldOutputs: oldOutputs, oldLogStd: logStd, newOutputs: outputs, newLogStd: candidate.logStd)
             if !kl.isFinite || kl > c.maxKL {
                 lastFailure = .klExceeded
             } else if !surrogate.isFinite || surrogate <= report.surrogateBefore {
@@ -221,17 +321,17 @@ extension Policy {
         return report
     }
 
-    /// The tape of a random `fraction` of the batch (the whole batch's tape when the fraction
-    /// covers it).
-    func fisherSubsampleTape(_ batch: PolicyBatch, fraction: Double, fullTape: MLP.Tape,
+    /// The tape of a random `fraction` of the states (the whole tape when the fraction covers
+    /// them).
+    func fisherSubsampleTape(_ states: Matrix, fraction: Double, fullTape: MLP.Tape,
                              random: inout RandomStream) -> MLP.Tape {
-        let n = batch.count
+        let n = states.rows
         let m = min(n, max(1, Int((fraction * Double(n)).rounded(.up))))
         guard m < n else { return fullTape }
         // Partial Fisher–Yates: the first m entries are a uniform sample without replacement.
         var indices = Array(0..<n)
         for i in 0..<m { indices.swapAt(i, i + random.index(below: n - i)) }
         let chosen = Array(indices[..<m]).sorted()
-        return network.forward(batch.observations.gatheringRows(chosen))
+        return network.forward(states.gatheringRows(chosen))
     }
 }

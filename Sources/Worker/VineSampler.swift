@@ -1,0 +1,333 @@
+import Core
+
+/// Collects vine batches (the paper's §5.2) from `E` copies of one environment.
+///
+/// One collection, for settings (trunk length L, N states, K actions, rollout length T, γ):
+///
+/// 1. **Rollout set first.** N of the `E·L` trunk positions (copy e, step t) are drawn
+///    uniformly without replacement before anything is simulated, so the trunks only need to
+///    snapshot the chosen states (`Simulator.snapshot()`), not all of them.
+/// 2. **Trunks.** Every copy starts a fresh episode (s₀ ∼ ρ₀, as the paper's trunks do) and
+///    runs L steps of π_old in lockstep with the other copies, one batched forward pass per
+///    step; an episode that ends is reset and the trunk goes on. At each chosen position the
+///    raw observation and a snapshot are kept. (Trunks shorter than the episodes never reach
+///    late states; the paper's trunks of 1000 steps cover whole locomotion episodes.)
+/// 3. **Actions.** At every rollout-set state, K actions: each action once for a discrete
+///    space with at most K actions (eq. 15; K becomes the action count), otherwise K draws
+///    from π_old (eq. 16; for continuous spaces this is the paper's q = π_old, for larger
+///    discrete spaces it keeps the π_old-based importance weights simple). π_old's outputs
+///    here come from a double-precision forward pass, and so do the stored log π_old(a|s).
+/// 4. **Branches.** For each (n, k): restore s_n's snapshot, take a_{n,k}, then follow π_old
+///    for at most T − 1 more steps; stop at termination or at the time limit (the snapshot
+///    carries the step count). Q̂ = Σ_{t<L} γᵗ r_t, nothing bootstrapped (see ``VineBatch``).
+///
+/// **Common random numbers.** Simulators are deterministic given their state and actions,
+/// so the only randomness in a branch is π_old's action noise after the first step. With
+/// `commonRandomNumbers` every branch of state n draws that noise from its own copy of the
+/// stream (seed, [stream, `branchTag`, collection, n]): the K branches of a state see the
+/// same numbers, in the same order, and differ only through their first action. Without it
+/// branch k uses (…, n, k). For the copies to agree bit for bit the continuation's forward
+/// pass is evaluated one row at a time: BLAS results depend on the batch's shape (measured
+/// with OpenBLAS: a row's single-precision output changes in the last bits with the number
+/// of rows and the row's position), so batching branches would break exact CRN. Branches
+/// therefore run one after another on the first simulator copy.
+///
+/// Other streams: copy e's resets (…, e, `resetTag`, collection, episode) and trunk actions
+/// (…, e, `trunkTag`, collection); the rollout set (…, `rolloutSetTag`, collection); the
+/// sampled first actions of state n (…, `firstActionTag`, collection, n). `collection` is
+/// ``collectionIndex``, advanced by every call to `collect`, so a run is reproducible from
+/// the seed.
+public final class VineSampler {
+    public let simulators: [any Simulator]
+    public private(set) var policy: Policy
+    /// Observation statistics the policy's inputs are standardised with (nil: raw inputs).
+    public private(set) var normalizer: RunningNormalizer?
+    public let settings: VineSettings
+    /// The index of the next collection; part of every stream's path. Set it (e.g. to the
+    /// policy version) to make collections independent of how many were made before.
+    public var collectionIndex: UInt64 = 0
+
+    private let seed: UInt64
+    private let stream: UInt64
+    private let evaluator: PolicyEvaluator
+    private let observationSize: Int
+    private let actionWidth: Int
+    private let branching: (actionsPerState: Int, estimator: VineEstimator)
+    // Workspace reused across steps and collections.
+    private var rawObservations: [Double]
+    private var normalizedObservations: [Double]
+    private var outputs: [Double]
+    private var actionBuffer: [Double]
+    private var scratch: [Double]
+    private var positions: [Int] = []
+
+    static let resetTag: UInt64 = 0x7672_6573_6574_0000  // "vreset"
+    static let trunkTag: UInt64 = 0x7674_7275_6e6b_0000  // "vtrunk"
+    static let rolloutSetTag: UInt64 = 0x7673_6574_0000_0000  // "vset"
+    static let firstActionTag: UInt64 = 0x7666_6972_7374_0000  // "vfirst"
+    static let branchTag: UInt64 = 0x7662_7261_6e63_6800  // "vbranch"
+
+    /// - Parameters:
+    ///   - simulators: the environment copies (same id), owned by the sampler from now on.
+    ///   - policy, normalizer: the version to sample with (see ``load(policy:normalizer:)``).
+    ///   - seed: the run seed; `stream`: this sampler's id within the run (worker id).
+    ///   - settings: must pass ``VineSettings/problem(simulatorCount:)``.
+    public init(simulators: [any Simulator], policy: Policy, normalizer: RunningNormalizer?, seed: UInt64, stream: UInt64,
+                settings: VineSettings) {
+        precondition(!simulators.isEmpty, "a sampler needs at least one simulator")
+        if let problem = settings.problem(simulatorCount: simulators.count) { preconditionFailure(problem) }
+        precondition(policy.head == PolicyHead(simulators[0].actionSpace), "the policy's head does not fit the action space")
+        self.simulators = simulators
+        self.policy = policy
+        self.normalizer = normalizer
+        self.seed = seed
+        self.stream = stream
+        self.settings = settings
+        let e = simulators.count
+        observationSize = simulators[0].observationSpace.count
+        actionWidth = simulators[0].actionSpace.width
+        branching = settings.branching(for: simulators[0].actionSpace)
+        evaluator = PolicyEvaluator(layerSizes: policy.network.layerSizes, activation: policy.network.activation, capacity: e)
+        evaluator.load(policy.network)
+        rawObservations = [Double](repeating: 0, count: e * observationSize)
+        normalizedObservations = rawObservations
+        outputs = [Double](repeating: 0, count: e * policy.head.outputWidth)
+        actionBuffer = [Double](repeating: 0, count: e * actionWidth)
+        scratch = [Double](repeating: 0, count: policy.head.outputWidth)
+    }
+
+    /// Switches to a new policy version.
+    public func load(policy: Policy, normalizer: RunningNormalizer?) {
+        precondition(policy.head == self.policy.head, "a new policy version must keep the head")
+        self.policy = policy
+        self.normalizer = normalizer
+        evaluator.load(policy.network)
+    }
+
+    /// K and the estimator this sampler's batches are for.
+    public var actionsPerState: Int { branching.actionsPerState }
+    public var estimator: VineEstimator { branching.estimator }
+
+    /// One collection: `E·L` trunk steps, then N·K branches.
+    public func collect() -> VineBatch {
+        collect(abandonIf: nil)!
+    }
+
+    /// Like ``collect()``, but asks `abandonIf` every `checkInterval` trunk steps and before
+    /// every `checkInterval`-th branch, and gives up, returning nil, as soon as it answers
+    /// true (a new policy version has arrived, or the worker is stopping).
+    public func collect(abandonIf: (() -> Bool)?, checkInterval: Int = 16) -> VineBatch? {
+        let collection = collectionIndex
+        collectionIndex += 1
+        let n = settings.rolloutStates
+        var batch = VineBatch(observationSize: observationSize, actionWidth: actionWidth,
+                              actionsPerState: branching.actionsPerState, estimator: branching.estimator)
+        batch.observations = [Double](repeating: 0, count: n * observationSize)
+        var snapshots = [SimulatorSnapshot?](repeating: nil, count: n)
+        guard runTrunks(collection: collection, into: &batch, snapshots: &snapshots, abandonIf: abandonIf,
+                        checkInterval: checkInterval)
+        else { return nil }
+        chooseActions(collection: collection, into: &batch)
+        guard runBranches(collection: collection, into: &batch, snapshots: snapshots.map { $0! }, abandonIf: abandonIf,
+                          checkInterval: checkInterval)
+        else { return nil }
+        return batch
+    }
+
+    // MARK: - Phases
+
+    /// The sorted positions `e·L + t` of the rollout set: a uniform sample of N of the E·L
+    /// trunk positions without replacement (partial Fisher–Yates).
+    private func chooseRolloutSet(collection: UInt64) -> ArraySlice<Int> {
+        let total = simulators.count * settings.trunkSteps
+        let n = settings.rolloutStates
+        var random = RandomStream(seed: seed, path: [stream, Self.rolloutSetTag, collection])
+        if positions.count != total { positions = Array(0..<total) } else { for i in 0..<total { positions[i] = i } }
+        for i in 0..<n { positions.swapAt(i, i + random.index(below: total - i)) }
+        positions[..<n].sort()
+        return positions[..<n]
+    }
+
+    /// Runs the trunks, recording the rollout set's raw observations and snapshots.
+    /// - Returns: false when abandoned.
+    private func runTrunks(collection: UInt64, into batch: inout VineBatch, snapshots: inout [SimulatorSnapshot?],
+                           abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
+        let e = simulators.count
+        let length = settings.trunkSteps
+        let (obsSize, width, outWidth) = (observationSize, actionWidth, policy.head.outputWidth)
+        let chosen = chooseRolloutSet(collection: collection)
+        // next[i]: the rank (= rollout-set index n) of copy i's next chosen position.
+        var next = (0..<e).map { i in chosen.firstIndex { $0 >= i * length } ?? chosen.endIndex }
+        var episode = [UInt64](repeating: 0, count: e)
+        var episodeReturn = [Double](repeating: 0, count: e)
+        var episodeLength = [Int](repeating: 0, count: e)
+        var actionRandom = (0..<e).map { RandomStream(seed: seed, path: [stream, UInt64($0), Self.trunkTag, collection]) }
+        func reset(_ i: Int) {
+            var random = RandomStream(seed: seed, path: [stream, UInt64(i), Self.resetTag, collection, episode[i]])
+            simulators[i].reset(using: &random)
+            episode[i] += 1
+            episodeReturn[i] = 0
+            episodeLength[i] = 0
+        }
+        for i in 0..<e { reset(i) }
+
+        for t in 0..<length {
+            if let abandonIf, t % checkInterval == 0, abandonIf() { return false }
+            observeAll()
+            for i in 0..<e where next[i] < chosen.endIndex && chosen[next[i]] == i * length + t {
+                let row = next[i]
+                for j in 0..<obsSize { batch.observations[row * obsSize + j] = rawObservations[i * obsSize + j] }
+                snapshots[row] = simulators[i].snapshot()
+                next[i] += 1
+            }
+            normalizedObservations.withUnsafeBufferPointer { normalized in
+                outputs.withUnsafeMutableBufferPointer { out in
+                    evaluator.evaluate(normalized.baseAddress!, rows: e, into: out.baseAddress!)
+                    actionBuffer.withUnsafeMutableBufferPointer { act in
+                        scratch.withUnsafeMutableBufferPointer { scratch in
+                            policy.logStd.withUnsafeBufferPointer { logStd in
+                                for i in 0..<e {
+                                    policy.head.sample(output: out.baseAddress! + i * outWidth, logStd: logStd.baseAddress!,
+                                                       deterministic: false, random: &actionRandom[i],
+                                                       into: act.baseAddress! + i * width, scratch: scratch.baseAddress!)
+                                }
+                            }
+                        }
+                        for i in 0..<e {
+                            let outcome = simulators[i].step(UnsafeBufferPointer(rebasing: act[(i * width)..<((i + 1) * width)]))
+                            episodeReturn[i] += outcome.reward
+                            episodeLength[i] += 1
+                            if outcome.terminated || outcome.truncated {
+                                batch.episodeReturns.append(episodeReturn[i])
+                                batch.episodeLengths.append(episodeLength[i])
+                                reset(i)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        batch.trunkSteps = e * length
+        return true
+    }
+
+    /// Raw observations of every copy into `rawObservations`, standardised copies into
+    /// `normalizedObservations`.
+    private func observeAll() {
+        let obsSize = observationSize
+        rawObservations.withUnsafeMutableBufferPointer { raw in
+            normalizedObservations.withUnsafeMutableBufferPointer { normalized in
+                for i in simulators.indices {
+                    let row = UnsafeMutableBufferPointer(rebasing: raw[(i * obsSize)..<((i + 1) * obsSize)])
+                    simulators[i].observe(into: row)
+                    let target = UnsafeMutableBufferPointer(rebasing: normalized[(i * obsSize)..<((i + 1) * obsSize)])
+                    _ = target.update(fromContentsOf: row)
+                    normalizer?.normalize(target)
+                }
+            }
+        }
+    }
+
+    /// The K actions of every rollout-set state and their log π_old, from a double-precision
+    /// forward pass on the states.
+    private func chooseActions(collection: UInt64, into batch: inout VineBatch) {
+        let (n, k, width) = (settings.rolloutStates, branching.actionsPerState, actionWidth)
+        let raw = batch.observationMatrix
+        let states = normalizer?.normalized(raw) ?? raw
+        let stateOutputs = policy.network.forward(states).output
+        let outWidth = stateOutputs.columns
+        var actions = Matrix(rows: n * k, columns: width)
+        var repeated = Matrix(rows: n * k, columns: outWidth)
+        stateOutputs.storage.withUnsafeBufferPointer { out in
+            actions.storage.withUnsafeMutableBufferPointer { act in
+                repeated.storage.withUnsafeMutableBufferPointer { rep in
+                    scratch.withUnsafeMutableBufferPointer { scratch in
+                        policy.logStd.withUnsafeBufferPointer { logStd in
+                            for i in 0..<n {
+                                var random = RandomStream(seed: seed, path: [stream, Self.firstActionTag, collection, UInt64(i)])
+                                for j in 0..<k {
+                                    let b = i * k + j
+                                    (rep.baseAddress! + b * outWidth).update(from: out.baseAddress! + i * outWidth, count: outWidth)
+                                    if branching.estimator == .enumeratedActions {
+                                        act[b] = Double(j)
+                                    } else {
+                                        policy.head.sample(output: out.baseAddress! + i * outWidth, logStd: logStd.baseAddress!,
+                                                           deterministic: false, random: &random,
+                                                           into: act.baseAddress! + b * width, scratch: scratch.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        batch.actions = actions.storage
+        batch.oldLogProbabilities = policy.head.logProbabilities(outputs: repeated, logStd: policy.logStd, actions: actions)
+    }
+
+    /// Runs the N·K branches on the first simulator copy and records their Q̂.
+    /// - Returns: false when abandoned.
+    private func runBranches(collection: UInt64, into batch: inout VineBatch, snapshots: [SimulatorSnapshot],
+                             abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
+        let (n, k, width) = (settings.rolloutStates, branching.actionsPerState, actionWidth)
+        let (length, gamma) = (settings.rolloutLength, settings.gamma)
+        let simulator = simulators[0]
+        let obsSize = observationSize
+        batch.qValues.reserveCapacity(n * k)
+        var steps = 0
+        for i in 0..<n {
+            let common = RandomStream(seed: seed, path: [stream, Self.branchTag, collection, UInt64(i)])
+            for j in 0..<k {
+                let b = i * k + j
+                if let abandonIf, b % checkInterval == 0, abandonIf() { return false }
+                var random = settings.commonRandomNumbers
+                    ? common : RandomStream(seed: seed, path: [stream, Self.branchTag, collection, UInt64(i), UInt64(j)])
+                simulator.restore(snapshots[i])
+                var outcome = batch.actions.withUnsafeBufferPointer {
+                    simulator.step(UnsafeBufferPointer(rebasing: $0[(b * width)..<((b + 1) * width)]))
+                }
+                var q = outcome.reward
+                var discount = 1.0
+                var taken = 1
+                while !outcome.terminated && !outcome.truncated && taken < length {
+                    outcome = continuationStep(simulator, random: &random, observationSize: obsSize)
+                    discount *= gamma
+                    q += discount * outcome.reward
+                    taken += 1
+                }
+                batch.qValues.append(q)
+                steps += taken
+            }
+        }
+        batch.branchSteps = steps
+        return true
+    }
+
+    /// One step of π_old on `simulator`, its forward pass on that row alone (see the type's
+    /// discussion of common random numbers).
+    @inline(__always)
+    private func continuationStep(_ simulator: any Simulator, random: inout RandomStream, observationSize obsSize: Int) -> StepOutcome {
+        rawObservations.withUnsafeMutableBufferPointer { raw in
+            normalizedObservations.withUnsafeMutableBufferPointer { normalized in
+                let row = UnsafeMutableBufferPointer(rebasing: raw[0..<obsSize])
+                simulator.observe(into: row)
+                let target = UnsafeMutableBufferPointer(rebasing: normalized[0..<obsSize])
+                _ = target.update(fromContentsOf: row)
+                normalizer?.normalize(target)
+                return outputs.withUnsafeMutableBufferPointer { out in
+                    evaluator.evaluate(normalized.baseAddress!, rows: 1, into: out.baseAddress!)
+                    return actionBuffer.withUnsafeMutableBufferPointer { act in
+                        scratch.withUnsafeMutableBufferPointer { scratch in
+                            policy.logStd.withUnsafeBufferPointer { logStd in
+                                policy.head.sample(output: out.baseAddress!, logStd: logStd.baseAddress!, deterministic: false,
+                                                   random: &random, into: act.baseAddress!, scratch: scratch.baseAddress!)
+                            }
+                        }
+                        return simulator.step(UnsafeBufferPointer(rebasing: act[0..<actionWidth]))
+                    }
+                }
+            }
+        }
+    }
+}
