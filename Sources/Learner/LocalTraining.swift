@@ -14,7 +14,7 @@ public struct LocalTraining {
     public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool) throws {
         session = try TrainingSession(configuration: configuration, outputDirectory: outputDirectory, resume: resume)
         let c = session.configuration
-        let simulators = try (0..<c.environmentsPerSampler).map { _ in try EnvironmentRegistry.make(c.environment) }
+        let simulators = try (0..<c.environmentsPerSampler).map { _ in try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) }
         sampler = SinglePathSampler(simulators: simulators, policy: session.state.policy,
                                     normalizer: session.trainer.samplingNormalizer, seed: c.seed, stream: 0)
     }
@@ -49,9 +49,9 @@ public struct LocalTraining {
 
 /// Returns of `episodes` whole episodes of a policy, each from its own reset stream
 /// (seed, [evaluation, episode]).
-public func evaluatePolicy(_ policy: Policy, normalizer: RunningNormalizer?, environment: String,
+public func evaluatePolicy(_ policy: Policy, normalizer: RunningNormalizer?, environment: String, modelXML: String? = nil,
                            episodes: Int, deterministic: Bool, seed: UInt64) throws -> [Double] {
-    let simulator = try EnvironmentRegistry.make(environment)
+    let simulator = try EnvironmentRegistry.make(environment, modelXML: modelXML)
     let sampler = SinglePathSampler(simulators: [simulator], policy: policy, normalizer: normalizer,
                                     seed: seed, stream: 0x6576_616C)  // "eval"
     sampler.deterministic = deterministic

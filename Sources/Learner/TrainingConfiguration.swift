@@ -31,6 +31,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Standardise observations with running statistics (clipped to ±`observationClip`).
     public var normalizeObservations = true
     public var observationClip: Double = 10
+    /// MJCF text of a custom model for a MuJoCo environment (nil: the built-in model); kept in
+    /// the configuration so checkpoints and evaluations are self-contained.
+    public var modelXML: String?
+    /// Where ``modelXML`` was read from (for the record).
+    public var modelFile: String?
 
     public init(environment: String, totalSteps: Int, batchSteps: Int) {
         self.environment = environment

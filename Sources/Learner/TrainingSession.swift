@@ -34,7 +34,7 @@ public struct TrainingSession {
             trainer = Trainer(state: try Checkpoint.load(from: outputDirectory))
         } else {
             try configuration.validate()
-            let probe = try EnvironmentRegistry.make(configuration.environment)
+            let probe = try EnvironmentRegistry.make(configuration.environment, modelXML: configuration.modelXML)
             trainer = Trainer(configuration: configuration, observationSize: probe.observationSpace.count,
                               actionSpace: probe.actionSpace)
             let encoder = JSONEncoder()

@@ -94,7 +94,7 @@ struct EvalCommand: ParsableCommand {
         let returns: [Double]
         do {
             returns = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
-                                         environment: c.environment, episodes: episodes,
+                                         environment: c.environment, modelXML: c.modelXML, episodes: episodes,
                                          deterministic: deterministic, seed: seed)
         } catch { throw usageFailure("\(error)") }
         let mean = returns.reduce(0, +) / Double(returns.count)

@@ -60,6 +60,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("init-log-std"), help: "Initial log standard deviation of a Gaussian policy (write negative values as --init-log-std=-0.5).")
     var initialLogStd: Double?
 
+    @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations).")
+    var model: String?
+
     @Flag(name: .customLong("no-obs-norm"), help: "Do not standardise observations.")
     var noObservationNormalization = false
 
@@ -110,6 +113,13 @@ struct TrainingOptions: ParsableArguments {
         if let valueMinibatch { c.valueFit.minibatchSize = valueMinibatch }
         if let initialLogStd { c.initialLogStd = initialLogStd }
         if noObservationNormalization { c.normalizeObservations = false }
+        if let model {
+            guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
+                throw usageFailure("cannot read model file \(model)")
+            }
+            c.modelXML = xml
+            c.modelFile = model
+        }
         do { try c.validate() } catch { throw usageFailure(error.description) }
         return c
     }

@@ -36,8 +36,17 @@ public final class Hopper: MuJoCoSimulator {
     private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
-    public init() {
-        core = Locomotion(model: .builtIn("Hopper"), frameSkip: Self.frameSkip,
+    public convenience init() {
+        try! self.init(model: .builtIn("Hopper"))
+    }
+
+    /// A simulator over a custom model with the same joints and actuators as the built-in
+    /// one (for example other masses, lengths or friction); rewards, observations and
+    /// termination keep this environment's conventions.
+    /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
+    public init(model: MuJoCoModel) throws(MuJoCoModelError) {
+        try Locomotion.checkCompatible(model, with: .builtIn("Hopper"))
+        core = Locomotion(model: model, frameSkip: Self.frameSkip,
                           controlCostWeight: Self.controlCostWeight)
         actionSpace = core.actionSpace
     }

@@ -45,6 +45,15 @@ final class Locomotion {
     private(set) var elapsedSteps = 0
     var lastTerminationReason: TerminationReason?
 
+    /// Throws unless `model` has the reference model's numbers of positions, velocities and
+    /// actuators (the layout every observation and reward index assumes).
+    static func checkCompatible(_ model: MuJoCoModel, with reference: MuJoCoModel) throws(MuJoCoModelError) {
+        guard model.nq == reference.nq, model.nv == reference.nv, model.nu == reference.nu else {
+            throw MuJoCoModelError(model: model.name, message: "has nq=\(model.nq), nv=\(model.nv), nu=\(model.nu); "
+                + "\(reference.name) needs nq=\(reference.nq), nv=\(reference.nv), nu=\(reference.nu)")
+        }
+    }
+
     init(model: MuJoCoModel, frameSkip: Int, controlCostWeight: Double) {
         data = MuJoCoData(model: model)
         self.frameSkip = frameSkip

@@ -106,6 +106,20 @@ public final class MuJoCoModel: @unchecked Sendable {
         return model
     }
 
+    /// A model compiled from user-supplied MJCF text (`trpo train --model FILE`), shared by
+    /// every simulator built from the same text.
+    ///
+    /// - Throws: ``MuJoCoModelError`` with MuJoCo's message if the text does not compile.
+    public static func custom(xml: String) throws(MuJoCoModelError) -> MuJoCoModel {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        let key = "custom:" + xml
+        if let model = cache[key] { return model }
+        let model = try MuJoCoModel(name: "custom model", xml: xml)
+        cache[key] = model
+        return model
+    }
+
     /// A built-in model that must load: the simulators' models are part of the program and
     /// covered by tests, so a failure here is a build defect and stops the process.
     static func builtIn(_ name: String) -> MuJoCoModel {

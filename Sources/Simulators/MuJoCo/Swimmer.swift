@@ -32,8 +32,17 @@ public final class Swimmer: MuJoCoSimulator {
     private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
-    public init() {
-        core = Locomotion(model: .builtIn("Swimmer"), frameSkip: Self.frameSkip,
+    public convenience init() {
+        try! self.init(model: .builtIn("Swimmer"))
+    }
+
+    /// A simulator over a custom model with the same joints and actuators as the built-in
+    /// one (for example other masses, lengths or friction); rewards, observations and
+    /// termination keep this environment's conventions.
+    /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
+    public init(model: MuJoCoModel) throws(MuJoCoModelError) {
+        try Locomotion.checkCompatible(model, with: .builtIn("Swimmer"))
+        core = Locomotion(model: model, frameSkip: Self.frameSkip,
                           controlCostWeight: Self.controlCostWeight)
         actionSpace = core.actionSpace
     }

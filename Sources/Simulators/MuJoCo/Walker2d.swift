@@ -35,8 +35,17 @@ public final class Walker2d: MuJoCoSimulator {
     private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
-    public init() {
-        core = Locomotion(model: .builtIn("Walker2d"), frameSkip: Self.frameSkip,
+    public convenience init() {
+        try! self.init(model: .builtIn("Walker2d"))
+    }
+
+    /// A simulator over a custom model with the same joints and actuators as the built-in
+    /// one (for example other masses, lengths or friction); rewards, observations and
+    /// termination keep this environment's conventions.
+    /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
+    public init(model: MuJoCoModel) throws(MuJoCoModelError) {
+        try Locomotion.checkCompatible(model, with: .builtIn("Walker2d"))
+        core = Locomotion(model: model, frameSkip: Self.frameSkip,
                           controlCostWeight: Self.controlCostWeight)
         actionSpace = core.actionSpace
     }
