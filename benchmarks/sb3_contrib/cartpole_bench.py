@@ -417,6 +417,7 @@ def main() -> None:
             "train_seeds": args.seeds,
             "train_threads": 1,
             "timer": "time.perf_counter",
+            "bench_max_wait_s": float(os.environ.get("BENCH_MAX_WAIT", "120")),
         },
         "machine": info,
     }

@@ -249,6 +249,47 @@ def summarize(runs: list[dict], key: str) -> dict:
     return {"min": min(xs), "median": statistics.median(xs), "max": max(xs)}
 
 
+def build_output(args, info, collection, results, crosschecks) -> dict:
+    out = {
+        "benchmark": "sb3_contrib_trpo_update",
+        "description": "sb3-contrib TRPO.train() split into policy update (grad+CG+line search) and critic fit",
+        "settings": {
+            "obs_dim": OBS_DIM,
+            "act_dim": ACT_DIM,
+            "action_distribution": "DiagGaussian (state-independent log_std)",
+            "net_arch": {"pi": [64, 64], "vf": [64, 64]},
+            "activation": "tanh",
+            "cg_damping": 0.1,
+            "target_kl": 0.01,
+            "line_search_max_iter": 10,
+            "line_search_shrinking_factor": 0.8,
+            "n_critic_updates": 10,
+            "critic_batch_size": 128,
+            "critic_optimizer": "Adam lr=1e-3",
+            "n_envs": 1,
+            "buffer_fill": "model.collect_rollouts once on the synthetic env (GAE gamma=0.99, lambda=0.95)",
+            "cg_modes": {
+                "full": "sb3 solver with residual_tol=0: exactly cg_max_steps iterations, cg_max_steps+2 FVPs",
+                "sb3": "unmodified sb3-contrib (early exit at squared residual < 1e-10)",
+            },
+            "split_method": "instance wrappers: critic starts at the first rollout_buffer.get(batch_size) call inside train()",
+            "timer": "time.perf_counter, min/median/max over repeats after one warm-up pass over all configs; "
+            "repeats interleaved (each round runs every config once, shuffled order); state restored before each call",
+            "contamination": "each repeat records the cores other processes used meanwhile (/proc/stat); repeats with "
+            ">= 0.15 foreign cores are retried once; before each attempt we wait up to "
+            "BENCH_MAX_WAIT (120) s for a quiet 0.5 s window. policy_cpu_s/critic_cpu_s are process CPU time "
+            "(time.process_time, all threads): with 1 thread a contention-robust stand-in when repeats are not clean",
+            "bench_max_wait_s": float(os.environ.get("BENCH_MAX_WAIT", "120")),
+            "seed": args.seed,
+        },
+        "machine": info,
+        "collection": collection,
+        "results": results,
+        "crosscheck_policy_only": crosschecks,
+    }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, nargs="+", default=[32768, 50000])
@@ -256,7 +297,12 @@ def main() -> None:
     ap.add_argument("--cg-steps", type=int, nargs="+", default=[10, 15])
     ap.add_argument("--sub-sampling", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--cg-mode", nargs="+", default=["full", "sb3"], choices=["full", "sb3"])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--sb3-mode-all-ss",
+        action="store_true",
+        help="also run the unmodified-CG ('sb3') mode for every sub-sampling factor (default: only the first)",
+    )
+    ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-crosscheck", action="store_true", help="skip the n_critic_updates=0 cross-check")
@@ -291,7 +337,7 @@ def main() -> None:
             for threads in args.threads
             for mode in args.cg_mode
             for cg in args.cg_steps
-            for ss in args.sub_sampling
+            for ss in (args.sub_sampling if mode == "full" or args.sb3_mode_all_ss else args.sub_sampling[:1])
         ]
         if not args.no_crosscheck:
             configs += [(threads, args.cg_mode[0], args.cg_steps[0], 1, 0) for threads in args.threads]
@@ -322,6 +368,9 @@ def main() -> None:
                     runs[cfg] += got
                     attempts[cfg] += att
                 _log(f"# N={n}: round {rnd + 1}/{args.repeats} done in {time.perf_counter() - t_round:.0f} s")
+                if args.json:  # raw progress, in case the run is cut short
+                    with open(args.json + ".partial", "w") as f:
+                        json.dump({"samples": n, "round": rnd + 1, "runs": {repr(c): r for c, r in runs.items()}}, f)
 
         for cfg in configs:
             threads, mode, cg, ss, ncu = cfg
@@ -368,49 +417,15 @@ def main() -> None:
                     row[k] = summarize(rs, k)
             results.append(row)
 
-    out = {
-        "benchmark": "sb3_contrib_trpo_update",
-        "description": "sb3-contrib TRPO.train() split into policy update (grad+CG+line search) and critic fit",
-        "settings": {
-            "obs_dim": OBS_DIM,
-            "act_dim": ACT_DIM,
-            "action_distribution": "DiagGaussian (state-independent log_std)",
-            "net_arch": {"pi": [64, 64], "vf": [64, 64]},
-            "activation": "tanh",
-            "cg_damping": 0.1,
-            "target_kl": 0.01,
-            "line_search_max_iter": 10,
-            "line_search_shrinking_factor": 0.8,
-            "n_critic_updates": 10,
-            "critic_batch_size": 128,
-            "critic_optimizer": "Adam lr=1e-3",
-            "n_envs": 1,
-            "buffer_fill": "model.collect_rollouts once on the synthetic env (GAE gamma=0.99, lambda=0.95)",
-            "cg_modes": {
-                "full": "sb3 solver with residual_tol=0: exactly cg_max_steps iterations, cg_max_steps+2 FVPs",
-                "sb3": "unmodified sb3-contrib (early exit at squared residual < 1e-10)",
-            },
-            "split_method": "instance wrappers: critic starts at the first rollout_buffer.get(batch_size) call inside train()",
-            "timer": "time.perf_counter, min/median/max over repeats after one warm-up pass over all configs; "
-            "repeats interleaved (each round runs every config once, shuffled order); state restored before each call",
-            "contamination": "each repeat records the cores other processes used meanwhile (/proc/stat); repeats with "
-            ">= 0.15 foreign cores are retried once; before each attempt we wait up to "
-            "BENCH_MAX_WAIT (120) s for a quiet 0.5 s window. policy_cpu_s/critic_cpu_s are process CPU time "
-            "(time.process_time, all threads): with 1 thread a contention-robust stand-in when repeats are not clean",
-            "seed": args.seed,
-        },
-        "machine": info,
-        "collection": collection,
-        "results": results,
-        "crosscheck_policy_only": crosschecks,
-    }
-
+    out = build_output(args, info, collection, results, crosschecks)
     print_table(out, sys.stdout if args.json else sys.stderr)
     text = json.dumps(out, indent=2)
     if args.json:
         with open(args.json, "w") as f:
             f.write(text + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
+        if os.path.exists(args.json + ".partial"):
+            os.remove(args.json + ".partial")
     else:
         print(text)
 
