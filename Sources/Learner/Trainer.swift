@@ -13,6 +13,9 @@ public struct TrainerState: Sendable, Codable, Equatable {
     public var normalizer: RunningNormalizer
     /// Draws Fisher subsamples and value-fit minibatches.
     public var random: RandomStream
+    /// Running variance of the discounted return, whose square root scales rewards when
+    /// ``TrainingConfiguration/normalizeRewards`` is on (nil until the first batch).
+    public var returnStatistics: RunningNormalizer?
     /// Wall time spent by earlier sessions of this run, in seconds.
     public var wallSeconds: Double = 0
 }
@@ -70,7 +73,8 @@ public struct Trainer: Sendable {
         let values = state.valueFunction.predict(observations)
         var bootstrapValues = [Double](repeating: 0, count: batch.count)
         for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
-        let gae = generalizedAdvantages(rewards: batch.rewards, values: values, bootstrapValues: bootstrapValues,
+        let rewards = c.normalizeRewards ? scaledRewards(batch) : batch.rewards
+        let gae = generalizedAdvantages(rewards: rewards, values: values, bootstrapValues: bootstrapValues,
                                         ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
 
         let clock = ContinuousClock()
@@ -92,6 +96,26 @@ public struct Trainer: Sendable {
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
                                    policyStep: policyStep, valueFit: valueReport,
                                    policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds, policyStd: std)
+    }
+
+    /// The batch's rewards divided by the running standard deviation of the discounted return
+    /// (updated with this batch's returns first) and clipped to ±10, as SB3's VecNormalize
+    /// scales them: the return R ← γR + r runs along each trajectory from its first row. Only
+    /// the learner's targets change; episode returns in the logs stay raw.
+    mutating func scaledRewards(_ batch: SampleBatch) -> [Double] {
+        let gamma = state.configuration.gamma
+        var returns = Matrix(rows: batch.count, columns: 1)
+        var running = 0.0
+        for t in 0..<batch.count {
+            running = gamma * running + batch.rewards[t]
+            returns.storage[t] = running
+            if batch.ends[t] != .none { running = 0 }
+        }
+        var statistics = state.returnStatistics ?? RunningNormalizer(size: 1)
+        statistics.update(with: returns)
+        state.returnStatistics = statistics
+        let scale = 1 / (statistics.variance[0] + RunningNormalizer.epsilon).squareRoot()
+        return batch.rewards.map { min(max($0 * scale, -10), 10) }
     }
 
     /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).

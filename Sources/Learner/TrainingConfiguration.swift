@@ -31,6 +31,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Standardise observations with running statistics (clipped to ±`observationClip`).
     public var normalizeObservations = true
     public var observationClip: Double = 10
+    /// Scale rewards by the running standard deviation of the discounted return (SB3's
+    /// VecNormalize `norm_reward`).
+    public var normalizeRewards = false
     /// MJCF text of a custom model for a MuJoCo environment (nil: the built-in model); kept in
     /// the configuration so checkpoints and evaluations are self-contained.
     public var modelXML: String?
@@ -82,7 +85,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             c.valueFit.epochs = 20
             c.valueFit.minibatchSize = 128
             if environment == "HalfCheetah-v4" { c.trpo.maxKL = 0.04 }
-            if environment == "Swimmer-v4" { c.gamma = 0.9999 }
+            if environment == "Swimmer-v4" {
+                c.gamma = 0.9999
+                c.normalizeRewards = true
+            }
         default:
             break
         }

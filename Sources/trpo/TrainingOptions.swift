@@ -66,6 +66,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("no-obs-norm"), help: "Do not standardise observations.")
     var noObservationNormalization = false
 
+    @Flag(name: .customLong("reward-norm"), inversion: .prefixedNo, help: "Scale rewards by the running standard deviation of the discounted return (default: the preset's choice).")
+    var rewardNormalization: Bool?
+
     @Option(help: "Continue the run saved in this directory from its last checkpoint.")
     var resume: String?
 
@@ -113,6 +116,7 @@ struct TrainingOptions: ParsableArguments {
         if let valueMinibatch { c.valueFit.minibatchSize = valueMinibatch }
         if let initialLogStd { c.initialLogStd = initialLogStd }
         if noObservationNormalization { c.normalizeObservations = false }
+        if let rewardNormalization { c.normalizeRewards = rewardNormalization }
         if let model {
             guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
                 throw usageFailure("cannot read model file \(model)")
