@@ -7,7 +7,13 @@ import Worker
 /// a distributed run) feeds the trainer, and every iteration is logged and checkpointed.
 public struct LocalTraining {
     private var session: TrainingSession
-    private let sampler: SinglePathSampler
+    private let sampler: Sampler
+
+    /// The sampling scheme of the run.
+    enum Sampler {
+        case singlePath(SinglePathSampler)
+        case vine(VineSampler)
+    }
 
     /// Starts a new run in `outputDirectory` (created if needed), or resumes the run saved
     /// there when `resume` is true.
@@ -15,8 +21,15 @@ public struct LocalTraining {
         session = try TrainingSession(configuration: configuration, outputDirectory: outputDirectory, resume: resume)
         let c = session.configuration
         let simulators = try (0..<c.environmentsPerSampler).map { _ in try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) }
-        sampler = SinglePathSampler(simulators: simulators, policy: session.state.policy,
-                                    normalizer: session.trainer.samplingNormalizer, seed: c.seed, stream: 0)
+        switch c.sampler {
+        case .singlePath:
+            sampler = .singlePath(SinglePathSampler(simulators: simulators, policy: session.state.policy,
+                                                    normalizer: session.trainer.samplingNormalizer, seed: c.seed, stream: 0))
+        case .vine:
+            sampler = .vine(VineSampler(simulators: simulators, policy: session.state.policy,
+                                        normalizer: session.trainer.samplingNormalizer, seed: c.seed, stream: 0,
+                                        settings: c.vine))
+        }
     }
 
     public var state: TrainerState { session.state }
@@ -26,13 +39,26 @@ public struct LocalTraining {
     public mutating func run(report: (IterationStatistics, _ wallSeconds: Double, _ sampleSeconds: Double) -> Void) throws {
         let clock = ContinuousClock()
         while !session.isFinished {
-            sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
-            var batch = SampleBatch(observationSize: 0, actionWidth: 0)
-            let steps = session.nextBatchSteps
-            let sampleSeconds = clock.measure {
-                batch = LocalTraining.collectBatch(sampler, steps: steps, chunkSteps: session.configuration.chunkSteps)
-            }.seconds
-            let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds)
+            let statistics: IterationStatistics
+            var sampleSeconds = 0.0
+            switch sampler {
+            case .singlePath(let sampler):
+                sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+                var batch = SampleBatch(observationSize: 0, actionWidth: 0)
+                let steps = session.nextBatchSteps
+                sampleSeconds = clock.measure {
+                    batch = LocalTraining.collectBatch(sampler, steps: steps, chunkSteps: session.configuration.chunkSteps)
+                }.seconds
+                statistics = try session.update(with: batch, sampleSeconds: sampleSeconds)
+            case .vine(let sampler):
+                // One collection per iteration, its streams keyed by the iteration (reproducible on resume).
+                sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+                sampler.collectionIndex = UInt64(session.state.iteration)
+                let start = clock.now
+                let batch = sampler.collect()
+                sampleSeconds = (clock.now - start).seconds
+                statistics = try session.update(vine: batch, sampleSeconds: sampleSeconds)
+            }
             report(statistics, session.wallSeconds, sampleSeconds)
         }
     }

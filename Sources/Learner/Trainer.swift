@@ -118,6 +118,32 @@ public struct Trainer: Sendable {
         return batch.rewards.map { min(max($0 * scale, -10), 10) }
     }
 
+    /// One vine iteration: the vine surrogate (eq. 15 or 16) on the rollout-set states, the
+    /// same TRPO step, no value function (Q̂ comes from rollouts), and the observation
+    /// statistics updated from the rollout-set states (a uniform sample of trunk states).
+    /// Timesteps count every simulator step, trunks and branches.
+    /// - Throws: ``VineSurrogateError`` for a malformed batch (nothing is changed then).
+    public mutating func update(vine batch: VineBatch) throws(VineSurrogateError) -> IterationStatistics {
+        let c = state.configuration
+        let surrogate = try VineSurrogate(batch, normalizer: c.normalizeObservations ? state.normalizer : nil,
+                                          head: state.policy.head)
+        let clock = ContinuousClock()
+        var policyStep = TRPOStepReport()
+        let policySeconds = clock.measure {
+            policyStep = state.policy.vineStep(surrogate, configuration: c.trpo, random: &state.random)
+        }
+        if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
+        state.iteration += 1
+        state.timesteps += batch.simulatorSteps
+        let std = state.policy.logStd.isEmpty ? Double.nan
+            : state.policy.logStd.reduce(0) { $0 + exp($1) } / Double(state.policy.logStd.count)
+        return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
+                                   episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
+                                   policyStep: policyStep,
+                                   valueFit: ValueFitReport(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0),
+                                   policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: std)
+    }
+
     /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).
     public mutating func recordWallTime(_ seconds: Double) { state.wallSeconds = seconds }
 }

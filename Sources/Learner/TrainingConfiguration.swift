@@ -34,6 +34,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Scale rewards by the running standard deviation of the discounted return (SB3's
     /// VecNormalize `norm_reward`).
     public var normalizeRewards = false
+    /// How samples are collected: single-path trajectories (§5.1) or the vine (§5.2).
+    public var sampler: SamplerKind = .singlePath
+    /// The vine's settings (used when ``sampler`` is `.vine`).
+    public var vine = VineSettings()
     /// MJCF text of a custom model for a MuJoCo environment (nil: the built-in model); kept in
     /// the configuration so checkpoints and evaluations are self-contained.
     public var modelXML: String?
@@ -117,7 +121,16 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         try check(valueFit.epochs >= 0 && valueFit.minibatchSize > 0 && valueFit.learningRate > 0, "value-fit settings must be positive")
         try check(initialLogStd.isFinite, "initial log-std must be finite")
         try check(observationClip > 0, "observation clip must be positive")
+        if sampler == .vine, let problem = vine.problem(simulatorCount: environmentsPerSampler) {
+            throw ConfigurationError(message: problem)
+        }
     }
+}
+
+/// The sampling scheme of a run.
+public enum SamplerKind: String, Sendable, Codable, CaseIterable {
+    case singlePath = "single-path"
+    case vine
 }
 
 /// A configuration value that makes no sense.

@@ -59,12 +59,24 @@ public struct TrainingSession {
     /// One iteration on `batch`, then its progress row and checkpoint.
     public mutating func update(with batch: SampleBatch, sampleSeconds: Double,
                                 counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
-        let statistics = trainer.update(with: batch)
+        try record(trainer.update(with: batch), rows: batch.count, sampleSeconds: sampleSeconds, counters: counters)
+    }
+
+    /// One vine iteration, then its progress row and checkpoint.
+    public mutating func update(vine batch: VineBatch, sampleSeconds: Double) throws -> IterationStatistics {
+        var statistics = try record(trainer.update(vine: batch), rows: batch.simulatorSteps, sampleSeconds: sampleSeconds,
+                                    counters: TransportCounters())
+        statistics.samples = batch.branchCount
+        return statistics
+    }
+
+    private mutating func record(_ statistics: IterationStatistics, rows: Int, sampleSeconds: Double,
+                                 counters: TransportCounters) throws -> IterationStatistics {
         let wall = wallSeconds
         trainer.recordWallTime(wall)
         var row = TrainingSession.row(statistics, wallSeconds: wall, sampleSeconds: sampleSeconds)
         row["workers_alive"] = "\(counters.workersAlive)"
-        row["samples_per_second"] = ProgressLog.format(sampleSeconds > 0 ? Double(batch.count) / sampleSeconds : .nan)
+        row["samples_per_second"] = ProgressLog.format(sampleSeconds > 0 ? Double(rows) / sampleSeconds : .nan)
         row["stale_samples_dropped"] = "\(counters.staleSamplesDropped)"
         row["rejected_messages"] = "\(counters.rejectedMessages)"
         row["bytes_received"] = "\(counters.bytesReceived)"

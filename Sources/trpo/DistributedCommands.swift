@@ -64,6 +64,9 @@ struct LearnerCommand: ParsableCommand {
 /// Runs a learner to the end of the run, printing progress; shared by `learner` and `train --workers`.
 func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bool, serving: LearnerConfiguration,
                 quiet: Bool, onListening: (String) throws -> Void = { _ in }) throws {
+    if configuration.sampler == .vine {
+        throw usageFailure("--sampler vine is not supported with workers yet; use --workers 0")
+    }
     if configuration.modelXML != nil {
         throw usageFailure("--model is not supported with workers yet (workers build the built-in model); use --workers 0")
     }

@@ -60,6 +60,24 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("init-log-std"), help: "Initial log standard deviation of a Gaussian policy (write negative values as --init-log-std=-0.5).")
     var initialLogStd: Double?
 
+    @Option(help: "Sampling scheme: single-path or vine (the paper's §5.2; single process only for now).")
+    var sampler: String?
+
+    @Option(name: .customLong("trunk-steps"), help: "Vine: steps of each copy's trunk per iteration.")
+    var trunkSteps: Int?
+
+    @Option(name: .customLong("vine-states"), help: "Vine: N, rollout-set states per iteration.")
+    var vineStates: Int?
+
+    @Option(name: .customLong("vine-actions"), help: "Vine: K, actions per state (every action once for small discrete spaces).")
+    var vineActions: Int?
+
+    @Option(name: .customLong("vine-length"), help: "Vine: T, the most steps of a branch.")
+    var vineLength: Int?
+
+    @Flag(name: .customLong("crn"), inversion: .prefixedNo, help: "Vine: common random numbers across a state's branches.")
+    var commonRandomNumbers: Bool = true
+
     @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations).")
     var model: String?
 
@@ -117,6 +135,18 @@ struct TrainingOptions: ParsableArguments {
         if let initialLogStd { c.initialLogStd = initialLogStd }
         if noObservationNormalization { c.normalizeObservations = false }
         if let rewardNormalization { c.normalizeRewards = rewardNormalization }
+        if let sampler {
+            guard let kind = SamplerKind(rawValue: sampler) else {
+                throw usageFailure("--sampler takes single-path or vine (got '\(sampler)')")
+            }
+            c.sampler = kind
+        }
+        if c.sampler == .vine { c.vine.gamma = c.gamma }
+        if let trunkSteps { c.vine.trunkSteps = trunkSteps }
+        if let vineStates { c.vine.rolloutStates = vineStates }
+        if let vineActions { c.vine.actionsPerState = vineActions }
+        if let vineLength { c.vine.rolloutLength = vineLength }
+        c.vine.commonRandomNumbers = commonRandomNumbers
         if let model {
             guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
                 throw usageFailure("cannot read model file \(model)")
@@ -146,9 +176,11 @@ struct ProgressPrinter {
         let ret = s.episodeReturns.isEmpty ? "      —" : String(format: "%8.1f", s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count))
         let step = s.policyStep
         let status = step.accepted ? String(format: "kl %.4f bt %d", step.kl, step.backtracks) : "rejected (\(step.rejection?.rawValue ?? "?"))"
-        var line = String(format: "iter %4d/%d | steps %@ | return %@ (%3d ep) | %@ | ev %5.2f",
-                          s.iteration, iterations, grouped(s.timesteps), ret, s.episodeReturns.count, status,
-                          s.valueFit.explainedVarianceBefore)
+        // A vine iteration's simulator steps vary, so its count of iterations is not known ahead.
+        let counter = configuration.sampler == .vine ? String(format: "%4d", s.iteration) : String(format: "%4d/%d", s.iteration, iterations)
+        var line = String(format: "iter %@ | steps %@ | return %@ (%3d ep) | %@", counter, grouped(s.timesteps), ret,
+                          s.episodeReturns.count, status)
+        if !s.valueFit.explainedVarianceBefore.isNaN { line += String(format: " | ev %5.2f", s.valueFit.explainedVarianceBefore) }
         if let extra { line += " | \(extra)" }
         note(line + " | \(humanDuration(wall)) | ETA \(humanDuration(remaining))")
     }

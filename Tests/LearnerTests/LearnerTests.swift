@@ -112,3 +112,22 @@ import Testing
         #expect(means.suffix(3).reduce(0, +) / 3 > 150)
     }
 }
+
+@Suite struct VineTrainingTests {
+    /// The vine (eq. 15, every action of each rollout-set state, CRN) solves CartPole-v1 in
+    /// one process.
+    @Test func vineRunOnCartPoleReaches475() throws {
+        let directory = TrainingRunTests.temporaryDirectory("vine")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var c = TrainingConfiguration.preset(for: "CartPole-v1")
+        c.sampler = .vine
+        c.vine = VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: c.gamma)
+        c.totalSteps = 600_000
+        var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
+        try training.run { _, _, _ in }
+        let state = training.state
+        let returns = try evaluatePolicy(state.policy, normalizer: state.normalizer, environment: "CartPole-v1",
+                                         episodes: 5, deterministic: false, seed: 99)
+        #expect(returns.reduce(0, +) / 5 >= 475, "returns \(returns)")
+    }
+}
