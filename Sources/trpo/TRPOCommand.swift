@@ -5,7 +5,7 @@ struct TRPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trpo",
         abstract: "Trust Region Policy Optimization: train, evaluate and benchmark policies.",
-        subcommands: [TrainCommand.self, LearnerCommand.self, WorkerCommand.self, EvalCommand.self, PlotCommand.self,
+        subcommands: [TrainCommand.self, LearnerCommand.self, WorkerCommand.self, EvalCommand.self, PlotCommand.self, VarianceCommand.self,
                       EnvCommand.self, BenchCommand.self]
     )
 }

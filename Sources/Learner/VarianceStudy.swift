@@ -1,0 +1,175 @@
+import Core
+import Foundation
+import Simulators
+import Worker
+
+/// One policy-gradient estimator of the variance study.
+public enum GradientEstimatorKind: String, Sendable, Codable, CaseIterable {
+    /// Single path with GAE(γ, λ) advantages from the value function (not normalised).
+    case singlePath = "single_path"
+    /// Vine with independent noise per branch (eq. 15 or 16).
+    case vine
+    /// Vine with common random numbers across a state's branches.
+    case vineCRN = "vine_crn"
+}
+
+/// The statistics of one estimator over the replicates (the fields of `variance.json`).
+public struct EstimatorStatistics: Sendable, Codable {
+    public var estimator: String
+    /// tr Cov(ĝ): the summed per-coordinate variance of the R estimates.
+    public var totalVariance: Double
+    /// mean ‖ĝ − g_ref‖².
+    public var mse: Double
+    /// mean cos(ĝ, g_ref).
+    public var cosineMean: Double
+    /// Standard error of ``cosineMean``.
+    public var cosineStandardError: Double
+    /// totalVariance × q_samples: the variance one Q-value sample would carry.
+    public var variancePerQSample: Double
+    /// Q-value samples per estimate (rows for single path, N·K branches for the vine).
+    public var qSamples: Double
+    /// Simulator steps per estimate.
+    public var simSteps: Double
+    /// Wall seconds per estimate.
+    public var wallSeconds: Double
+    public var replicates: Int
+
+    enum CodingKeys: String, CodingKey {
+        case estimator, replicates
+        case totalVariance = "total_variance", mse, cosineMean = "cosine_mean", cosineStandardError = "cosine_standard_error"
+        case variancePerQSample = "variance_per_q_sample", qSamples = "q_samples", simSteps = "sim_steps"
+        case wallSeconds = "wall_seconds"
+    }
+}
+
+/// Estimates the policy gradient many times at a fixed policy with single path and with the
+/// vine (with and without common random numbers) at equal simulator-step budgets, and compares
+/// each estimator with a reference gradient from a much larger single-path budget — the
+/// comparison of the paper's §5.2 claim (lower variance per Q-value sample, at the price of
+/// more simulator calls).
+public struct VarianceStudy {
+    public var configuration: TrainingConfiguration
+    public var policy: Policy
+    public var normalizer: RunningNormalizer?
+    public var valueFunction: ValueFunction
+    /// Simulator steps per estimate.
+    public var budget: Int
+    /// Multiple of ``budget`` for the reference gradient.
+    public var referenceMultiple = 20
+
+    public init(configuration: TrainingConfiguration, policy: Policy, normalizer: RunningNormalizer?,
+                valueFunction: ValueFunction, budget: Int) {
+        self.configuration = configuration
+        self.policy = policy
+        self.normalizer = normalizer
+        self.valueFunction = valueFunction
+        self.budget = budget
+    }
+
+    func simulators() throws -> [any Simulator] {
+        try (0..<configuration.environmentsPerSampler).map { _ in
+            try EnvironmentRegistry.make(configuration.environment, modelXML: configuration.modelXML)
+        }
+    }
+
+    /// One single-path estimate from `steps` rows collected on stream `replicate`.
+    func singlePathGradient(replicate: UInt64, steps: Int) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
+        let sampler = SinglePathSampler(simulators: try simulators(), policy: policy, normalizer: normalizer,
+                                        seed: configuration.seed, stream: 1_000_000 + replicate)
+        let batch = sampler.collect(steps: steps)
+        let observations = normalizer.map { $0.normalized(batch.observationMatrix) } ?? batch.observationMatrix
+        let bootstrap = normalizer.map { $0.normalized(batch.bootstrapObservationMatrix) } ?? batch.bootstrapObservationMatrix
+        var bootstrapValues = [Double](repeating: 0, count: batch.count)
+        for (k, v) in valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
+        let gae = generalizedAdvantages(rewards: batch.rewards, values: valueFunction.predict(observations),
+                                        bootstrapValues: bootstrapValues, ends: batch.ends,
+                                        gamma: configuration.gamma, lambda: configuration.lambda)
+        let policyBatch = PolicyBatch(observations: observations, actions: batch.actionMatrix, advantages: gae.advantages)
+        let gradient = policy.surrogateGradient(policyBatch, tape: policy.network.forward(observations))
+        return (gradient, batch.count, batch.count)
+    }
+
+    /// One vine estimate with `settings` on stream `replicate`.
+    func vineGradient(replicate: UInt64, settings: VineSettings) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
+        let sampler = VineSampler(simulators: try simulators(), policy: policy, normalizer: normalizer,
+                                  seed: configuration.seed, stream: 2_000_000 + replicate, settings: settings)
+        let batch = sampler.collect()
+        let surrogate = try VineSurrogate(batch, normalizer: normalizer, head: policy.head)
+        return (policy.surrogateGradient(surrogate), batch.branchCount, batch.simulatorSteps)
+    }
+
+    /// Vine settings whose collections cost about ``budget`` simulator steps: trunks of
+    /// budget / (4 E) steps per copy, and as many rollout-set states as the remaining budget
+    /// pays for at the branch length a pilot collection measures.
+    func vineSettings(crn: Bool) throws -> VineSettings {
+        let copies = configuration.environmentsPerSampler
+        var s = configuration.vine
+        s.gamma = configuration.gamma
+        s.commonRandomNumbers = crn
+        s.trunkSteps = max(1, budget / (4 * copies))
+        s.rolloutStates = max(1, min(copies * s.trunkSteps, 16))
+        let pilot = try vineGradient(replicate: 999_999, settings: s)
+        let stepsPerBranch = Double(pilot.simSteps - copies * s.trunkSteps) / Double(max(1, pilot.qSamples))
+        let k = Double(pilot.qSamples) / Double(s.rolloutStates)
+        let affordable = Double(budget - copies * s.trunkSteps) / max(1, stepsPerBranch * k)
+        s.rolloutStates = max(2, min(copies * s.trunkSteps, Int(affordable)))
+        return s
+    }
+
+    /// Runs the study: `replicates` estimates per estimator and the reference.
+    /// - Parameter progress: called with a line per finished estimator.
+    public func run(replicates: Int, progress: (String) -> Void) throws -> (reference: [Double], statistics: [EstimatorStatistics]) {
+        let clock = ContinuousClock()
+        let reference = try singlePathGradient(replicate: 424_242, steps: budget * referenceMultiple).gradient
+        progress("reference gradient: single path, \(budget * referenceMultiple) steps, ‖g‖ = \(String(format: "%.4g", dot(reference, reference).squareRoot()))")
+        var results: [EstimatorStatistics] = []
+        for kind in GradientEstimatorKind.allCases {
+            let settings = kind == .singlePath ? nil : try vineSettings(crn: kind == .vineCRN)
+            var estimates: [[Double]] = []
+            var q = 0.0, steps = 0.0
+            let start = clock.now
+            for r in 0..<replicates {
+                let e = try settings.map { try vineGradient(replicate: UInt64(r), settings: $0) }
+                    ?? singlePathGradient(replicate: UInt64(r), steps: budget)
+                estimates.append(e.gradient)
+                q += Double(e.qSamples)
+                steps += Double(e.simSteps)
+            }
+            let wall = (clock.now - start).seconds / Double(replicates)
+            let statistics = VarianceStudy.statistics(kind.rawValue, estimates: estimates, reference: reference,
+                                                      qSamples: q / Double(replicates), simSteps: steps / Double(replicates),
+                                                      wallSeconds: wall)
+            results.append(statistics)
+            progress(String(format: "%@: total variance %.4g, MSE %.4g, cosine %.3f ± %.3f, %.0f Q-samples, %.0f steps",
+                            kind.rawValue, statistics.totalVariance, statistics.mse, statistics.cosineMean,
+                            statistics.cosineStandardError, statistics.qSamples, statistics.simSteps))
+        }
+        return (reference, results)
+    }
+
+    static func statistics(_ name: String, estimates: [[Double]], reference: [Double], qSamples: Double, simSteps: Double,
+                           wallSeconds: Double) -> EstimatorStatistics {
+        let r = Double(estimates.count)
+        let p = reference.count
+        var mean = [Double](repeating: 0, count: p)
+        for e in estimates { axpy(1 / r, e, &mean) }
+        var totalVariance = 0.0, mse = 0.0
+        var cosines: [Double] = []
+        let referenceNorm = dot(reference, reference).squareRoot()
+        for e in estimates {
+            for i in 0..<p {
+                totalVariance += (e[i] - mean[i]) * (e[i] - mean[i])
+                mse += (e[i] - reference[i]) * (e[i] - reference[i])
+            }
+            cosines.append(dot(e, reference) / max(dot(e, e).squareRoot() * referenceNorm, .leastNormalMagnitude))
+        }
+        totalVariance /= max(1, r - 1)
+        mse /= r
+        let cosineMean = cosines.reduce(0, +) / r
+        let cosineVariance = cosines.reduce(0) { $0 + ($1 - cosineMean) * ($1 - cosineMean) } / max(1, r - 1)
+        return EstimatorStatistics(estimator: name, totalVariance: totalVariance, mse: mse, cosineMean: cosineMean,
+                                   cosineStandardError: (cosineVariance / r).squareRoot(),
+                                   variancePerQSample: totalVariance * qSamples, qSamples: qSamples, simSteps: simSteps,
+                                   wallSeconds: wallSeconds, replicates: estimates.count)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Core
+import Foundation
+import Learner
+import Plot
+import Simulators
+
+struct VarianceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "variance",
+        abstract: "Compare the variance of single-path, vine and vine-with-CRN policy-gradient estimates at a fixed policy.",
+        discussion: """
+            Estimates the policy gradient --replicates times with each estimator at equal \
+            simulator-step budgets, against a reference gradient from 20× the budget (single \
+            path), and writes variance.json, variance.csv and variance.svg to --out.
+            """
+    )
+
+    @Option(help: "Environment id (taken from the checkpoint when one is given).")
+    var env: String?
+
+    @Option(help: "Run directory whose policy, normaliser and value function to study (default: a fresh policy).")
+    var checkpoint: String?
+
+    @Option(help: "Independent estimates per estimator.")
+    var replicates: Int = 20
+
+    @Option(help: "Simulator steps per estimate.")
+    var budget: Int = 20_000
+
+    @Option(help: "Worker processes to farm replicates out to (only 0 is supported so far).")
+    var workers: Int = 0
+
+    @Option(help: "Seed of the fresh policy and of every sampling stream.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Output directory.")
+    var out: String = "variance"
+
+    func run() throws {
+        NumericsRuntime.setBLASThreads(1)
+        NumericsRuntime.retainFreedMemory()
+        guard replicates >= 2 else { throw usageFailure("--replicates must be at least 2 (got \(replicates))") }
+        guard budget >= 100 else { throw usageFailure("--budget must be at least 100 steps (got \(budget))") }
+        guard workers == 0 else { throw usageFailure("--workers > 0 is not supported by trpo variance yet; run with --workers 0") }
+        let study: VarianceStudy
+        let policyLabel: String
+        if let checkpoint {
+            let state: TrainerState
+            do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw usageFailure("\(error)") }
+            var c = state.configuration
+            c.seed = seed
+            study = VarianceStudy(configuration: c, policy: state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
+                                  valueFunction: state.valueFunction, budget: budget)
+            policyLabel = "\(c.environment), iteration \(state.iteration) (\(grouped(state.timesteps)) steps)"
+        } else {
+            guard let env else { throw usageFailure("give --env or --checkpoint") }
+            var c = TrainingConfiguration.preset(for: env)
+            c.seed = seed
+            let trainer: Trainer
+            do {
+                let probe = try EnvironmentRegistry.make(env)
+                trainer = Trainer(configuration: c, observationSize: probe.observationSpace.count, actionSpace: probe.actionSpace)
+            } catch { throw usageFailure("\(error)") }
+            study = VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
+                                  valueFunction: trainer.state.valueFunction, budget: budget)
+            policyLabel = "\(env), fresh policy"
+        }
+        let directory = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps per estimator")
+        let (_, statistics) = try study.run(replicates: replicates) { note($0) }
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(statistics), to: directory.appendingPathComponent("variance.json"))
+        var csv = "estimator,total_variance,mse,cosine_mean,cosine_standard_error,variance_per_q_sample,q_samples,sim_steps,wall_seconds,replicates\n"
+        for s in statistics {
+            csv += "\(s.estimator),\(s.totalVariance),\(s.mse),\(s.cosineMean),\(s.cosineStandardError),\(s.variancePerQSample),\(s.qSamples),\(s.simSteps),\(s.wallSeconds),\(s.replicates)\n"
+        }
+        try AtomicFile.write(Data(csv.utf8), to: directory.appendingPathComponent("variance.csv"))
+        let chart = BarChart(title: "Policy-gradient estimators: \(policyLabel)", labels: statistics.map(\.estimator), panels: [
+            .init(title: "total variance (trace of the covariance)", values: statistics.map(\.totalVariance)),
+            .init(title: "variance per Q-value sample", values: statistics.map(\.variancePerQSample)),
+            .init(title: "mean cosine similarity to the reference gradient", values: statistics.map(\.cosineMean)),
+            .init(title: "simulator steps per estimate", values: statistics.map(\.simSteps)),
+        ])
+        do {
+            try AtomicFile.write(Data(try chart.svg().utf8), to: directory.appendingPathComponent("variance.svg"))
+        } catch { throw usageFailure("\(error)") }
+        print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
+    }
+}
