@@ -33,9 +33,16 @@ public struct EstimatorStatistics: Sendable, Codable {
     /// Wall seconds per estimate.
     public var wallSeconds: Double
     public var replicates: Int
+    /// 95 % percentile-bootstrap intervals (1,000 resamples of the replicates, seeded) of
+    /// ``totalVariance``, ``mse`` and ``variancePerQSample``.
+    public var totalVarianceInterval: [Double]
+    public var mseInterval: [Double]
+    public var variancePerQSampleInterval: [Double]
 
     enum CodingKeys: String, CodingKey {
         case estimator, replicates
+        case totalVarianceInterval = "total_variance_ci95", mseInterval = "mse_ci95"
+        case variancePerQSampleInterval = "variance_per_q_sample_ci95"
         case totalVariance = "total_variance", mse, cosineMean = "cosine_mean", cosineStandardError = "cosine_standard_error"
         case variancePerQSample = "variance_per_q_sample", qSamples = "q_samples", simSteps = "sim_steps"
         case wallSeconds = "wall_seconds"
@@ -149,6 +156,32 @@ public struct VarianceStudy {
 
     static func statistics(_ name: String, estimates: [[Double]], reference: [Double], qSamples: Double, simSteps: Double,
                            wallSeconds: Double) -> EstimatorStatistics {
+        let point = moments(estimates, reference: reference)
+        // Percentile bootstrap over the replicates.
+        var random = RandomStream(seed: 0xB007, path: [UInt64(estimates.count)])
+        var variances: [Double] = [], errors: [Double] = []
+        for _ in 0..<1000 {
+            let resample = (0..<estimates.count).map { _ in estimates[random.index(below: estimates.count)] }
+            let m = moments(resample, reference: reference)
+            variances.append(m.totalVariance)
+            errors.append(m.mse)
+        }
+        func interval(_ values: [Double]) -> [Double] {
+            let sorted = values.sorted()
+            return [sorted[Int(0.025 * Double(sorted.count))], sorted[Int(0.975 * Double(sorted.count)) - 1]]
+        }
+        let varianceInterval = interval(variances)
+        return EstimatorStatistics(estimator: name, totalVariance: point.totalVariance, mse: point.mse,
+                                   cosineMean: point.cosineMean, cosineStandardError: point.cosineStandardError,
+                                   variancePerQSample: point.totalVariance * qSamples, qSamples: qSamples, simSteps: simSteps,
+                                   wallSeconds: wallSeconds, replicates: estimates.count,
+                                   totalVarianceInterval: varianceInterval, mseInterval: interval(errors),
+                                   variancePerQSampleInterval: varianceInterval.map { $0 * qSamples })
+    }
+
+    /// Total variance, MSE against the reference, and the mean cosine with its standard error.
+    static func moments(_ estimates: [[Double]], reference: [Double])
+        -> (totalVariance: Double, mse: Double, cosineMean: Double, cosineStandardError: Double) {
         let r = Double(estimates.count)
         let p = reference.count
         var mean = [Double](repeating: 0, count: p)
@@ -167,9 +200,6 @@ public struct VarianceStudy {
         mse /= r
         let cosineMean = cosines.reduce(0, +) / r
         let cosineVariance = cosines.reduce(0) { $0 + ($1 - cosineMean) * ($1 - cosineMean) } / max(1, r - 1)
-        return EstimatorStatistics(estimator: name, totalVariance: totalVariance, mse: mse, cosineMean: cosineMean,
-                                   cosineStandardError: (cosineVariance / r).squareRoot(),
-                                   variancePerQSample: totalVariance * qSamples, qSamples: qSamples, simSteps: simSteps,
-                                   wallSeconds: wallSeconds, replicates: estimates.count)
+        return (totalVariance, mse, cosineMean, (cosineVariance / r).squareRoot())
     }
 }

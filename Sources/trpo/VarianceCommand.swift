@@ -74,9 +74,9 @@ struct VarianceCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(statistics), to: directory.appendingPathComponent("variance.json"))
-        var csv = "estimator,total_variance,mse,cosine_mean,cosine_standard_error,variance_per_q_sample,q_samples,sim_steps,wall_seconds,replicates\n"
+        var csv = "estimator,total_variance,total_variance_ci_low,total_variance_ci_high,mse,mse_ci_low,mse_ci_high,cosine_mean,cosine_standard_error,variance_per_q_sample,q_samples,sim_steps,wall_seconds,replicates\n"
         for s in statistics {
-            csv += "\(s.estimator),\(s.totalVariance),\(s.mse),\(s.cosineMean),\(s.cosineStandardError),\(s.variancePerQSample),\(s.qSamples),\(s.simSteps),\(s.wallSeconds),\(s.replicates)\n"
+            csv += "\(s.estimator),\(s.totalVariance),\(s.totalVarianceInterval[0]),\(s.totalVarianceInterval[1]),\(s.mse),\(s.mseInterval[0]),\(s.mseInterval[1]),\(s.cosineMean),\(s.cosineStandardError),\(s.variancePerQSample),\(s.qSamples),\(s.simSteps),\(s.wallSeconds),\(s.replicates)\n"
         }
         try AtomicFile.write(Data(csv.utf8), to: directory.appendingPathComponent("variance.csv"))
         let chart = BarChart(title: "Policy-gradient estimators: \(policyLabel)", labels: statistics.map(\.estimator), panels: [

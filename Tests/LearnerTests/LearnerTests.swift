@@ -153,6 +153,8 @@ import Testing
         #expect(statistics.map(\.estimator) == ["single_path", "vine", "vine_crn"])
         for s in statistics {
             #expect(s.totalVariance.isFinite && s.totalVariance >= 0)
+            #expect(s.totalVarianceInterval[0] <= s.totalVarianceInterval[1])
+            #expect(s.totalVarianceInterval[1] > 0)
             #expect(s.cosineMean > 0.5, "\(s.estimator) points away from the reference")
             #expect(s.simSteps > 500 && s.simSteps < 6000, "\(s.estimator) used \(s.simSteps) steps for a budget of 2000")
         }
