@@ -37,7 +37,7 @@ public final class LearnerService {
     private var registry: WorkerRegistry
     private var assembler: BatchAssembler
     private var counters = TransportCounters()
-    private var parametersFrames: Message.Parameters?
+    private var cachedParameters: Message.Parameters?
     private var batchStarted: ContinuousClock.Instant
     private var lastHeartbeat: ContinuousClock.Instant
     private var heartbeatSequence: UInt64 = 0
@@ -218,7 +218,7 @@ public final class LearnerService {
     // MARK: - Parameters and liveness
 
     private func currentParameters() -> Message.Parameters {
-        if let cached = parametersFrames, cached.version == version { return cached }
+        if let cached = cachedParameters, cached.version == version { return cached }
         let c = session.configuration
         // Streaming: chunks small enough that every live worker contributes to each batch and
         // little is collected past the target; deterministic: the same chunks as one process.
@@ -227,7 +227,7 @@ public final class LearnerService {
         let p = Message.Parameters(session: sessionID, version: version, seed: c.seed, environmentID: c.environment,
                                    simulatorCount: c.environmentsPerSampler, chunkSteps: chunk, quota: 0,
                                    policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
-        parametersFrames = p
+        cachedParameters = p
         return p
     }
 
