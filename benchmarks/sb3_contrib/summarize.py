@@ -93,9 +93,12 @@ def cartpole_section(d: dict) -> list[str]:
             walls = ", ".join(f"{w:.1f}" for w in r["wall_s_all_attempts"] if w is not None)
             if r["solved"]:
                 sec_wall = f"{r['last100_wall_s']:.2f}" if r.get("last100_wall_s") else "—"
+                sec_steps = r.get("last100_steps") or (
+                    f"not reached by {r['steps_run']}" if r.get("last100_solved") is False else "—"
+                )
                 lines.append(
                     f"| {r['seed']} | {r['steps']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} "
-                    f"| {r['hit']['policy_updates_so_far']} | {r.get('last100_steps') or '—'} "
+                    f"| {r['hit']['policy_updates_so_far']} | {sec_steps} "
                     f"| {sec_wall} "
                     f"| {r['attempts']} ({walls}) | {'yes' if r['clean'] else 'no'} |"
                 )
