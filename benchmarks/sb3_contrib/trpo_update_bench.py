@@ -240,6 +240,16 @@ def timed_train(model: TRPO, probe: Probe, snap: Snapshot, seed: int) -> dict:
     return rec
 
 
+_STOP = {"requested": False}
+
+
+def _request_stop(signum, frame) -> None:
+    # SIGTERM/SIGINT (e.g. `timeout`): finish the current train() call, then
+    # write the rows measured so far (with fewer repeats) instead of nothing.
+    _STOP["requested"] = True
+    _log(f"# signal {signum}: stopping after the current measurement, writing what was measured")
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -286,6 +296,7 @@ def build_output(args, info, collection, results, crosschecks) -> dict:
         "collection": collection,
         "results": results,
         "crosscheck_policy_only": crosschecks,
+        "stopped_early": _STOP["requested"],
     }
     return out
 
@@ -310,11 +321,17 @@ def main() -> None:
     args = ap.parse_args()
     assert args.repeats >= 1
 
+    import signal
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
     info = machine_info()
     results = []
     crosschecks = []
     collection = []
     for n in args.samples:
+        if _STOP["requested"]:
+            break
         torch.set_num_threads(1)
         model = build_model(n, args.seed)
         total, callback = model._setup_learn(total_timesteps=n, callback=None)
@@ -356,12 +373,18 @@ def main() -> None:
             warnings.simplefilter("ignore", RuntimeWarning)
             for _ in range(args.warmup):
                 for cfg in configs:
+                    if _STOP["requested"]:
+                        break
                     apply(cfg)
                     timed_train(model, probe, snap, args.seed)
             rng = np.random.default_rng(1000 + n)
             for rnd in range(args.repeats):
                 t_round = time.perf_counter()
+                if _STOP["requested"]:
+                    break
                 for i in rng.permutation(len(configs)):
+                    if _STOP["requested"]:
+                        break
                     cfg = configs[i]
                     apply(cfg)
                     got, att = measured(lambda: timed_train(model, probe, snap, args.seed), 1, 1, log=_log)
@@ -369,12 +392,14 @@ def main() -> None:
                     attempts[cfg] += att
                 _log(f"# N={n}: round {rnd + 1}/{args.repeats} done in {time.perf_counter() - t_round:.0f} s")
                 if args.json:  # raw progress, in case the run is cut short
-                    with open(args.json + ".partial", "w") as f:
+                    with open(f"{args.json}.N{n}.partial", "w") as f:
                         json.dump({"samples": n, "round": rnd + 1, "runs": {repr(c): r for c, r in runs.items()}}, f)
 
         for cfg in configs:
             threads, mode, cg, ss, ncu = cfg
             rs = runs[cfg]
+            if not rs:
+                continue
             if ncu == 0:
                 crosschecks.append(
                     {
@@ -424,8 +449,9 @@ def main() -> None:
         with open(args.json, "w") as f:
             f.write(text + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
-        if os.path.exists(args.json + ".partial"):
-            os.remove(args.json + ".partial")
+        for n in args.samples:
+            if os.path.exists(f"{args.json}.N{n}.partial"):
+                os.remove(f"{args.json}.N{n}.partial")
     else:
         print(text)
 
