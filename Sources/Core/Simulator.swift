@@ -26,18 +26,25 @@ public enum ActionSpace: Sendable, Hashable, Codable, CustomStringConvertible {
 /// unbounded). Observations are delivered as `Double` holding the values the environment
 /// returns (float32-rounded where Gymnasium's observation dtype is float32).
 public struct BoxSpace: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The element type Gymnasium declares for the space.
+    public enum ScalarType: String, Sendable, Hashable, Codable {
+        case float32, float64
+    }
+
     public var low: [Double]
     public var high: [Double]
+    public var dtype: ScalarType
     public var count: Int { low.count }
 
-    public init(low: [Double], high: [Double]) {
+    public init(low: [Double], high: [Double], dtype: ScalarType = .float32) {
         precondition(low.count == high.count, "a box space needs as many lower as upper bounds")
         self.low = low
         self.high = high
+        self.dtype = dtype
     }
 
     public var description: String {
-        "Box(\(BoxSpace.boundsDescription(low, high)), (\(low.count),), float32)"
+        "Box(\(BoxSpace.boundsDescription(low, high)), (\(low.count),), \(dtype.rawValue))"
     }
 
     static func boundsDescription(_ low: [Double], _ high: [Double]) -> String {

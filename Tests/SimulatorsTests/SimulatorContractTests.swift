@@ -163,12 +163,11 @@ import Simulators
              "Box(-2.0, 2.0, (1,), float32)", 200),
             ("MountainCarContinuous-v0", "Box([-1.2 -0.07], [0.6 0.07], (2,), float32)",
              "Box(-1.0, 1.0, (1,), float32)", 999),
-            // Gymnasium's MuJoCo observation spaces are float64; `BoxSpace` has no dtype and
-            // always prints float32.
-            ("Hopper-v4", "Box(-inf, inf, (11,), float32)", "Box(-1.0, 1.0, (3,), float32)", 1000),
-            ("Walker2d-v4", "Box(-inf, inf, (17,), float32)", "Box(-1.0, 1.0, (6,), float32)", 1000),
-            ("Swimmer-v4", "Box(-inf, inf, (8,), float32)", "Box(-1.0, 1.0, (2,), float32)", 1000),
-            ("HalfCheetah-v4", "Box(-inf, inf, (17,), float32)", "Box(-1.0, 1.0, (6,), float32)", 1000),
+            // Gymnasium's MuJoCo observation spaces are float64.
+            ("Hopper-v4", "Box(-inf, inf, (11,), float64)", "Box(-1.0, 1.0, (3,), float32)", 1000),
+            ("Walker2d-v4", "Box(-inf, inf, (17,), float64)", "Box(-1.0, 1.0, (6,), float32)", 1000),
+            ("Swimmer-v4", "Box(-inf, inf, (8,), float64)", "Box(-1.0, 1.0, (2,), float32)", 1000),
+            ("HalfCheetah-v4", "Box(-inf, inf, (17,), float64)", "Box(-1.0, 1.0, (6,), float32)", 1000),
         ]
         #expect(EnvironmentRegistry.ids == expected.map(\.id))
         for entry in expected {

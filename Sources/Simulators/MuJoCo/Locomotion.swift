@@ -140,6 +140,7 @@ final class Locomotion {
 
     /// An unbounded float64 observation space of `count` values.
     static func observationSpace(count: Int) -> BoxSpace {
-        BoxSpace(low: Array(repeating: -.infinity, count: count), high: Array(repeating: .infinity, count: count))
+        BoxSpace(low: Array(repeating: -.infinity, count: count), high: Array(repeating: .infinity, count: count),
+                 dtype: .float64)
     }
 }
