@@ -34,6 +34,32 @@ public struct IterationStatistics: Sendable {
     public var valueSeconds: Double
     /// Mean standard deviation of a Gaussian policy after the step (NaN for categorical).
     public var policyStd: Double
+    /// Vine iterations: the rollout set's size, branches, branch steps and the mean
+    /// within-state standard deviation of Q̂ (nil for single path).
+    public var vine: VineIterationStatistics? = nil
+}
+
+/// What a vine iteration's batch held.
+public struct VineIterationStatistics: Sendable {
+    public var states: Int
+    public var branches: Int
+    public var branchSteps: Int
+    /// Mean over states of the standard deviation of the K Q̂ values of a state.
+    public var qSpread: Double
+
+    init(_ batch: VineBatch) {
+        states = batch.stateCount
+        branches = batch.branchCount
+        branchSteps = batch.branchSteps
+        let k = batch.actionsPerState
+        var total = 0.0
+        for n in 0..<states {
+            let q = batch.qValues[(n * k)..<((n + 1) * k)]
+            let mean = q.reduce(0, +) / Double(k)
+            total += (q.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(k)).squareRoot()
+        }
+        qSpread = states > 0 ? total / Double(states) : .nan
+    }
 }
 
 /// Turns batches into policy and value updates: GAE, the TRPO step, the value fit, and the
@@ -141,7 +167,8 @@ public struct Trainer: Sendable {
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
                                    policyStep: policyStep,
                                    valueFit: ValueFitReport(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0),
-                                   policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: std)
+                                   policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: std,
+                                   vine: VineIterationStatistics(batch))
     }
 
     /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).

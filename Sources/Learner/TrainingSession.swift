@@ -80,6 +80,12 @@ public struct TrainingSession {
         row["stale_samples_dropped"] = "\(counters.staleSamplesDropped)"
         row["rejected_messages"] = "\(counters.rejectedMessages)"
         row["bytes_received"] = "\(counters.bytesReceived)"
+        if let vine = statistics.vine {
+            row["vine_states"] = "\(vine.states)"
+            row["vine_branches"] = "\(vine.branches)"
+            row["vine_branch_steps"] = "\(vine.branchSteps)"
+            row["vine_q_spread"] = ProgressLog.format(vine.qSpread)
+        }
         try log.append(row)
         try Checkpoint.save(trainer.state, in: outputDirectory)
         return statistics
