@@ -15,6 +15,8 @@ public struct LearnerConfiguration: Sendable {
     public var workerTimeout: Duration = .seconds(10)
     /// The learner's own heartbeat to workers.
     public var heartbeatInterval: Duration = .seconds(1)
+    /// Streaming mode: a batch that gains no rows for this long gets top-up quotas sent.
+    public var stallTimeout: Duration = .milliseconds(500)
     public var transport = TransportSettings()
 
     public init(endpoint: String) { self.endpoint = endpoint }
@@ -44,9 +46,9 @@ public final class LearnerService {
     /// When a chunk was last accepted (or the current version published).
     private var lastProgress: ContinuousClock.Instant
     /// Streaming mode: rows each worker may collect with the current version, and rows
-    /// accepted from it. A worker that has delivered its share while the batch is still short
-    /// gets a top-up, so a dead worker's share moves to the living, and nobody samples far
-    /// past the batch while the learner updates.
+    /// accepted from it. Each worker gets an equal share of the batch; when the batch stalls
+    /// (see ``LearnerConfiguration/stallTimeout``) the living get top-ups, so a dead worker's
+    /// share moves to them, and nobody samples past the batch while the learner updates.
     private var streamingQuota: [UInt32: Int] = [:]
     private var acceptedRows: [UInt32: Int] = [:]
 
@@ -190,10 +192,6 @@ public final class LearnerService {
         case .accepted:
             lastProgress = now
             acceptedRows[chunk.worker.id, default: 0] += chunk.batch.count
-            if configuration.deterministicWorkers == nil, !assembler.isComplete,
-               acceptedRows[chunk.worker.id]! >= streamingQuota[chunk.worker.id, default: 0] {
-                sendParameters(to: record)  // a top-up
-            }
         case .stale, .surplus:
             counters.staleSamplesDropped += chunk.batch.count
         case .fromTheFuture:
@@ -220,10 +218,10 @@ public final class LearnerService {
     private func currentParameters() -> Message.Parameters {
         if let cached = cachedParameters, cached.version == version { return cached }
         let c = session.configuration
-        // Streaming: chunks small enough that every live worker contributes to each batch and
-        // little is collected past the target; deterministic: the same chunks as one process.
+        // Streaming: each live worker's equal share of the batch in one chunk (few episode cuts,
+        // nothing collected past the target); deterministic: the same chunks as one process.
         let chunk = configuration.deterministicWorkers != nil ? c.chunkSteps
-            : min(c.chunkSteps, max(64, session.nextBatchSteps / (2 * max(1, registry.aliveCount))))
+            : min(c.chunkSteps, max(64, (session.nextBatchSteps + max(1, registry.aliveCount) - 1) / max(1, registry.aliveCount)))
         let p = Message.Parameters(session: sessionID, version: version, seed: c.seed, environmentID: c.environment,
                                    simulatorCount: c.environmentsPerSampler, chunkSteps: chunk, quota: 0,
                                    policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
@@ -250,9 +248,9 @@ public final class LearnerService {
 
     private func housekeeping() {
         let now = clock.now
-        // Insurance against a lost parameters message (a worker would wait for a top-up that
-        // never comes): when the batch has stalled for a while, send everyone their quota again.
-        if !assembler.isComplete, now - lastProgress > .seconds(2) {
+        // A batch that has stalled (a worker died or is slow, or a parameters message was
+        // lost): give every live worker a top-up, a fair share of the rows still missing.
+        if !assembler.isComplete, now - lastProgress > configuration.stallTimeout {
             lastProgress = now
             for record in registry.records { sendParameters(to: record) }
         }
