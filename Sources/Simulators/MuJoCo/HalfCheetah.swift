@@ -16,23 +16,8 @@ import Core
 ///   1000 steps.
 /// - Reset: `qpos` zero plus uniform noise in [-0.1, 0.1) per component; `qvel` 0.1 times
 ///   standard normal noise.
-public final class HalfCheetah: MuJoCoSimulator {
+public final class HalfCheetah: LocomotionSimulator {
     public static let environmentID = "HalfCheetah-v4"
-
-    private static let frameSkip = 5
-    private static let controlCostWeight = 0.1
-    private static let resetNoise = 0.1
-
-    public var id: String { Self.environmentID }
-    public let observationSpace = Locomotion.observationSpace(count: 17)
-    public let actionSpace: ActionSpace
-    public let maxEpisodeSteps = 1000
-    public var elapsedSteps: Int { core.elapsedSteps }
-    public var model: MuJoCoModel { core.data.model }
-    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
-    public var contactCount: Int { core.data.contactCount }
-
-    private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
     public convenience init() {
@@ -44,36 +29,17 @@ public final class HalfCheetah: MuJoCoSimulator {
     /// termination keep this environment's conventions.
     /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
     public init(model: MuJoCoModel) throws(MuJoCoModelError) {
-        try Locomotion.checkCompatible(model, with: .builtIn("HalfCheetah"))
-        core = Locomotion(model: model, frameSkip: Self.frameSkip,
-                          controlCostWeight: Self.controlCostWeight)
-        actionSpace = core.actionSpace
+        try super.init(id: Self.environmentID, builtIn: "HalfCheetah", model: model, frameSkip: 5,
+                       controlCostWeight: 0.1, positionsSkipped: 1, velocityClip: nil,
+                       healthyReward: 0, resetNoise: 0.1)
     }
 
-    public func reset(using random: inout RandomStream) {
+    /// HalfCheetah's reset: uniform noise on `qpos`, Gaussian noise on `qvel`.
+    public override func reset(using random: inout RandomStream) {
+        let noise = resetNoise
         core.reset { qpos, qvel in
-            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-            for i in qvel.indices { qvel[i] += Self.resetNoise * random.normal() }
+            for i in qpos.indices { qpos[i] += random.uniform(-noise, noise) }
+            for i in qvel.indices { qvel[i] += noise * random.normal() }
         }
     }
-
-    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
-        let data = core.data
-        for i in 1..<9 { observation[i - 1] = data.position(i) }
-        for i in 0..<9 { observation[8 + i] = data.velocity(i) }
-    }
-
-    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
-        let transition = core.advance(action)
-        if let fault = transition.fault { return core.faulted(fault, transition) }
-        let reward = 1.0 * transition.xVelocity - transition.controlCost
-        return core.outcome(reward: reward, terminated: false, maxEpisodeSteps: maxEpisodeSteps)
-    }
-
-    public var state: [Double] { core.state }
-    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
-
-    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
-    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
-    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
 }

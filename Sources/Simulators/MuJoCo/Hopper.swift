@@ -16,24 +16,8 @@ import Core
 ///   Time limit 1000 steps.
 /// - Reset: `qpos0 = [0, 1.25, 0, 0, 0, 0]` and zero velocity, each component plus uniform
 ///   noise in [-0.005, 0.005).
-public final class Hopper: MuJoCoSimulator {
+public final class Hopper: LocomotionSimulator {
     public static let environmentID = "Hopper-v4"
-
-    private static let frameSkip = 4
-    private static let controlCostWeight = 1e-3
-    private static let healthyReward = 1.0
-    private static let resetNoise = 5e-3
-
-    public var id: String { Self.environmentID }
-    public let observationSpace = Locomotion.observationSpace(count: 11)
-    public let actionSpace: ActionSpace
-    public let maxEpisodeSteps = 1000
-    public var elapsedSteps: Int { core.elapsedSteps }
-    public var model: MuJoCoModel { core.data.model }
-    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
-    public var contactCount: Int { core.data.contactCount }
-
-    private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
     public convenience init() {
@@ -45,46 +29,18 @@ public final class Hopper: MuJoCoSimulator {
     /// termination keep this environment's conventions.
     /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
     public init(model: MuJoCoModel) throws(MuJoCoModelError) {
-        try Locomotion.checkCompatible(model, with: .builtIn("Hopper"))
-        core = Locomotion(model: model, frameSkip: Self.frameSkip,
-                          controlCostWeight: Self.controlCostWeight)
-        actionSpace = core.actionSpace
-    }
-
-    public func reset(using random: inout RandomStream) {
-        core.reset { qpos, qvel in
-            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-            for i in qvel.indices { qvel[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-        }
-    }
-
-    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
-        let data = core.data
-        for i in 1..<6 { observation[i - 1] = data.position(i) }
-        for i in 0..<6 { observation[5 + i] = min(max(data.velocity(i), -10), 10) }
-    }
-
-    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
-        let transition = core.advance(action)
-        if let fault = transition.fault { return core.faulted(fault, transition) }
-        let reward = (1.0 * transition.xVelocity + Self.healthyReward) - transition.controlCost
-        return core.outcome(reward: reward, terminated: !isHealthy, maxEpisodeSteps: maxEpisodeSteps)
+        try super.init(id: Self.environmentID, builtIn: "Hopper", model: model, frameSkip: 4,
+                       controlCostWeight: 1e-3, positionsSkipped: 1, velocityClip: 10,
+                       healthyReward: 1.0, resetNoise: 5e-3)
     }
 
     /// v4's `is_healthy`: every state component after x and z in (-100, 100), the height in
     /// (0.7, ∞) and the pitch in (-0.2, 0.2), all strict (NaN is unhealthy).
-    private var isHealthy: Bool {
+    override var isHealthy: Bool {
         let data = core.data
         for i in 2..<6 where !(-100 < data.position(i) && data.position(i) < 100) { return false }
         for i in 0..<6 where !(-100 < data.velocity(i) && data.velocity(i) < 100) { return false }
         let z = data.position(1), angle = data.position(2)
         return 0.7 < z && z < .infinity && -0.2 < angle && angle < 0.2
     }
-
-    public var state: [Double] { core.state }
-    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
-
-    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
-    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
-    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
 }

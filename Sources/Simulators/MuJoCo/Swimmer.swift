@@ -13,23 +13,8 @@ import Core
 /// - Termination: none, except a MuJoCo fault (see ``lastTerminationReason``). Time limit
 ///   1000 steps.
 /// - Reset: zero position and velocity, each component plus uniform noise in [-0.1, 0.1).
-public final class Swimmer: MuJoCoSimulator {
+public final class Swimmer: LocomotionSimulator {
     public static let environmentID = "Swimmer-v4"
-
-    private static let frameSkip = 4
-    private static let controlCostWeight = 1e-4
-    private static let resetNoise = 0.1
-
-    public var id: String { Self.environmentID }
-    public let observationSpace = Locomotion.observationSpace(count: 8)
-    public let actionSpace: ActionSpace
-    public let maxEpisodeSteps = 1000
-    public var elapsedSteps: Int { core.elapsedSteps }
-    public var model: MuJoCoModel { core.data.model }
-    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
-    public var contactCount: Int { core.data.contactCount }
-
-    private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
     public convenience init() {
@@ -41,36 +26,8 @@ public final class Swimmer: MuJoCoSimulator {
     /// termination keep this environment's conventions.
     /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
     public init(model: MuJoCoModel) throws(MuJoCoModelError) {
-        try Locomotion.checkCompatible(model, with: .builtIn("Swimmer"))
-        core = Locomotion(model: model, frameSkip: Self.frameSkip,
-                          controlCostWeight: Self.controlCostWeight)
-        actionSpace = core.actionSpace
+        try super.init(id: Self.environmentID, builtIn: "Swimmer", model: model, frameSkip: 4,
+                       controlCostWeight: 1e-4, positionsSkipped: 2, velocityClip: nil,
+                       healthyReward: 0, resetNoise: 0.1)
     }
-
-    public func reset(using random: inout RandomStream) {
-        core.reset { qpos, qvel in
-            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-            for i in qvel.indices { qvel[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-        }
-    }
-
-    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
-        let data = core.data
-        for i in 2..<5 { observation[i - 2] = data.position(i) }
-        for i in 0..<5 { observation[3 + i] = data.velocity(i) }
-    }
-
-    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
-        let transition = core.advance(action)
-        if let fault = transition.fault { return core.faulted(fault, transition) }
-        let reward = 1.0 * transition.xVelocity - transition.controlCost
-        return core.outcome(reward: reward, terminated: false, maxEpisodeSteps: maxEpisodeSteps)
-    }
-
-    public var state: [Double] { core.state }
-    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
-
-    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
-    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
-    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
 }

@@ -15,24 +15,8 @@ import Core
 ///   ``lastTerminationReason``). Time limit 1000 steps.
 /// - Reset: `qpos0 = [0, 1.25, 0, …]` and zero velocity, each component plus uniform noise
 ///   in [-0.005, 0.005).
-public final class Walker2d: MuJoCoSimulator {
+public final class Walker2d: LocomotionSimulator {
     public static let environmentID = "Walker2d-v4"
-
-    private static let frameSkip = 4
-    private static let controlCostWeight = 1e-3
-    private static let healthyReward = 1.0
-    private static let resetNoise = 5e-3
-
-    public var id: String { Self.environmentID }
-    public let observationSpace = Locomotion.observationSpace(count: 17)
-    public let actionSpace: ActionSpace
-    public let maxEpisodeSteps = 1000
-    public var elapsedSteps: Int { core.elapsedSteps }
-    public var model: MuJoCoModel { core.data.model }
-    public var lastTerminationReason: TerminationReason? { core.lastTerminationReason }
-    public var contactCount: Int { core.data.contactCount }
-
-    private let core: Locomotion
 
     /// A simulator in the model's initial state (`qpos0`, at rest).
     public convenience init() {
@@ -44,42 +28,14 @@ public final class Walker2d: MuJoCoSimulator {
     /// termination keep this environment's conventions.
     /// - Throws: ``MuJoCoModelError`` when the model's dimensions differ from the built-in's.
     public init(model: MuJoCoModel) throws(MuJoCoModelError) {
-        try Locomotion.checkCompatible(model, with: .builtIn("Walker2d"))
-        core = Locomotion(model: model, frameSkip: Self.frameSkip,
-                          controlCostWeight: Self.controlCostWeight)
-        actionSpace = core.actionSpace
-    }
-
-    public func reset(using random: inout RandomStream) {
-        core.reset { qpos, qvel in
-            for i in qpos.indices { qpos[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-            for i in qvel.indices { qvel[i] += random.uniform(-Self.resetNoise, Self.resetNoise) }
-        }
-    }
-
-    public func observe(into observation: UnsafeMutableBufferPointer<Double>) {
-        let data = core.data
-        for i in 1..<9 { observation[i - 1] = data.position(i) }
-        for i in 0..<9 { observation[8 + i] = min(max(data.velocity(i), -10), 10) }
-    }
-
-    public func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
-        let transition = core.advance(action)
-        if let fault = transition.fault { return core.faulted(fault, transition) }
-        let reward = (1.0 * transition.xVelocity + Self.healthyReward) - transition.controlCost
-        return core.outcome(reward: reward, terminated: !isHealthy, maxEpisodeSteps: maxEpisodeSteps)
+        try super.init(id: Self.environmentID, builtIn: "Walker2d", model: model, frameSkip: 4,
+                       controlCostWeight: 1e-3, positionsSkipped: 1, velocityClip: 10,
+                       healthyReward: 1.0, resetNoise: 5e-3)
     }
 
     /// v4's `is_healthy`: height in (0.8, 2) and pitch in (-1, 1), strict.
-    private var isHealthy: Bool {
+    override var isHealthy: Bool {
         let z = core.data.position(1), angle = core.data.position(2)
         return 0.8 < z && z < 2 && -1 < angle && angle < 1
     }
-
-    public var state: [Double] { core.state }
-    public func setState(_ state: [Double]) throws(SimulatorError) { try core.setState(state) }
-
-    /// Values: time, qpos, qvel, qacc_warmstart and ctrl (the model has no activations).
-    public func snapshot() -> SimulatorSnapshot { core.snapshot() }
-    public func restore(_ snapshot: SimulatorSnapshot) { core.restore(snapshot) }
 }
