@@ -7,6 +7,9 @@
 public struct RunningNormalizer: Sendable, Codable, Equatable {
     public private(set) var mean: [Double]
     public private(set) var variance: [Double]
+    /// √(σ² + ε) per component, kept with the variances so the sampling hot path does no
+    /// square roots (not encoded: derived from ``variance``).
+    private var standardDeviation: [Double] = []
     /// The (possibly fractional) number of samples folded in so far.
     public private(set) var count: Double
     /// c: standardised values are clipped to [−c, c].
@@ -19,6 +22,22 @@ public struct RunningNormalizer: Sendable, Codable, Equatable {
         variance = [Double](repeating: 1, count: size)
         count = 1e-4
         self.clip = clip
+        standardDeviation = RunningNormalizer.standardDeviations(variance)
+    }
+
+    static func standardDeviations(_ variance: [Double]) -> [Double] {
+        variance.map { ($0 + epsilon).squareRoot() }
+    }
+
+    enum CodingKeys: String, CodingKey { case mean, variance, count, clip }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mean = try c.decode([Double].self, forKey: .mean)
+        variance = try c.decode([Double].self, forKey: .variance)
+        count = try c.decode(Double.self, forKey: .count)
+        clip = try c.decode(Double.self, forKey: .clip)
+        standardDeviation = RunningNormalizer.standardDeviations(variance)
     }
 
     /// Statistics restored from their parts (as carried by a parameters message).
@@ -31,6 +50,7 @@ public struct RunningNormalizer: Sendable, Codable, Equatable {
         self.variance = variance
         self.count = count
         self.clip = clip
+        standardDeviation = RunningNormalizer.standardDeviations(variance)
     }
 
     public var size: Int { mean.count }
@@ -54,13 +74,14 @@ public struct RunningNormalizer: Sendable, Codable, Equatable {
             variance[j] = m2 / total
         }
         count += n
+        standardDeviation = RunningNormalizer.standardDeviations(variance)
     }
 
     /// Standardises `count` values in place.
     @inline(__always)
     public func normalize(_ x: UnsafeMutableBufferPointer<Double>) {
         for j in 0..<x.count {
-            let z = (x[j] - mean[j]) / (variance[j] + RunningNormalizer.epsilon).squareRoot()
+            let z = (x[j] - mean[j]) / standardDeviation[j]
             x[j] = min(max(z, -clip), clip)
         }
     }
