@@ -116,12 +116,10 @@ public struct Trainer: Sendable {
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.count
-        let std = state.policy.logStd.isEmpty ? Double.nan
-            : state.policy.logStd.reduce(0) { $0 + exp($1) } / Double(state.policy.logStd.count)
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
                                    policyStep: policyStep, valueFit: valueReport,
-                                   policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds, policyStd: std)
+                                   policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds, policyStd: policyStandardDeviation)
     }
 
     /// The batch's rewards divided by the running standard deviation of the discounted return
@@ -161,14 +159,18 @@ public struct Trainer: Sendable {
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.simulatorSteps
-        let std = state.policy.logStd.isEmpty ? Double.nan
-            : state.policy.logStd.reduce(0) { $0 + exp($1) } / Double(state.policy.logStd.count)
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
                                    policyStep: policyStep,
                                    valueFit: ValueFitReport(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0),
-                                   policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: std,
+                                   policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: policyStandardDeviation,
                                    vine: VineIterationStatistics(batch))
+    }
+
+    /// Mean standard deviation of a Gaussian policy (NaN for a categorical one).
+    var policyStandardDeviation: Double {
+        let logStd = state.policy.logStd
+        return logStd.isEmpty ? .nan : logStd.reduce(0) { $0 + exp($1) } / Double(logStd.count)
     }
 
     /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).
