@@ -54,5 +54,7 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
         .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol"]),
+        // Drives the scripts under deploy/ (Slurm, ssh, systemd, Kubernetes) with the trpo binary.
+        .testTarget(name: "DeployTests", dependencies: ["trpo"], exclude: ["scripts"]),
     ]
 )

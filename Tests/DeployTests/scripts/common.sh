@@ -7,8 +7,14 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Pids of the live processes whose environment carries this test's marker.
+# Daemons started by the test, by pid: some (sshd) overwrite their environment with their
+# process title, so the marker cannot find them.
+daemons=()
+
+# Pids of the live processes whose environment carries this test's marker, and the daemons.
 marked_pids() {
+    local daemon
+    for daemon in "${daemons[@]}"; do if kill -0 "$daemon" 2>/dev/null; then echo "$daemon"; fi; done
     local environ pid
     for environ in /proc/[0-9]*/environ; do
         pid=${environ#/proc/}; pid=${pid%/environ}
@@ -20,11 +26,11 @@ marked_pids() {
 # TERM, then after a grace period KILL, every process this test started.
 kill_marked() {
     local pids
-    pids=$(marked_pids)
+    pids=$(marked_pids | sort -u)
     [[ -z $pids ]] && return 0
     kill -TERM $pids 2>/dev/null || true
     for _ in $(seq 50); do
-        pids=$(marked_pids)
+        pids=$(marked_pids | sort -u)
         [[ -z $pids ]] && return 0
         sleep 0.1
     done

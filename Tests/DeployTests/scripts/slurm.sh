@@ -71,9 +71,12 @@ CONF
 started=$SECONDS
 munged --foreground --force --socket="$work/munge/munge.socket" --key-file="$work/munge/munge.key" \
     --pid-file="$work/munge/munged.pid" --log-file="$work/munge/munged.log" --seed-file="$work/munge/seed" >>"$work/munge/munged.log" 2>&1 &
+daemons+=($!)
 for _ in $(seq 50); do [[ -S $work/munge/munge.socket ]] && break; sleep 0.1; done
 slurmctld -D -i -f "$SLURM_CONF" >>"$work/slurmctld.log" 2>&1 &
+daemons+=($!)
 slurmd -D -N "$node" -f "$SLURM_CONF" >>"$work/slurmd.log" 2>&1 &
+daemons+=($!)
 
 # The node is usable once sinfo reports it idle.
 for _ in $(seq 100); do
