@@ -69,4 +69,10 @@ import Testing
         try #require(Self.installed("sshd") && Self.installed("ssh"), "CI must install openssh-server and openssh-client (.ci/run)")
         #expect(try Self.script("ssh-launch.sh", [Self.executable.path], seconds: 110) == 0)
     }
+
+    @Test(.enabled(if: inCI || installed("systemd-analyze"), "skipped: systemd-analyze is not installed (apt-get install systemd)"))
+    func systemdUnitsVerifyAndTheirCommandsRunAndResume() throws {
+        try #require(Self.installed("systemd-analyze"), "CI must install systemd (.ci/run)")
+        #expect(try Self.script("systemd.sh", [Self.executable.path], seconds: 90) == 0)
+    }
 }
