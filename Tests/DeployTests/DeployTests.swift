@@ -75,4 +75,18 @@ import Testing
         try #require(Self.installed("systemd-analyze"), "CI must install systemd (.ci/run)")
         #expect(try Self.script("systemd.sh", [Self.executable.path], seconds: 90) == 0)
     }
+
+    /// kubernetes-validate from PyPI: where .ci/run installs it, or TRPO_K8S_VALIDATOR, or on PATH.
+    static let validator: String? = {
+        let candidates = [environment["TRPO_K8S_VALIDATOR"], "/opt/trpo-venv/bin/kubernetes-validate"].compactMap { $0 }
+            + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/kubernetes-validate" }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    @Test(.enabled(if: inCI || validator != nil,
+                   "skipped: kubernetes-validate is not installed (python3 -m venv /opt/trpo-venv && /opt/trpo-venv/bin/pip install kubernetes-validate)"))
+    func kubernetesManifestsValidateAndTheirCommandsRun() throws {
+        let validator = try #require(Self.validator, "CI must install kubernetes-validate in /opt/trpo-venv (.ci/run)")
+        #expect(try Self.script("k8s.sh", [Self.executable.path, validator], seconds: 90) == 0)
+    }
 }

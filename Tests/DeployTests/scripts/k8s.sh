@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# deploy/k8s: every manifest validated offline against the Kubernetes schema (strict: unknown
+# fields fail), the kustomization rendered when kubectl is here, and the containers' shell
+# commands run on this machine (paths and the Service name mapped to a temporary directory
+# and 127.0.0.1): a learner and two workers to the end of a short run.
+#
+#   k8s.sh TRPO_BINARY VALIDATOR
+#
+# VALIDATOR is kubernetes-validate (PyPI), from a virtual environment whose python has PyYAML.
+# What this does not exercise: a cluster (scheduling, the Service's DNS name, the volume, the
+# Secrets' mounts, the security context), and the image, which cannot be built here.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+source "$here/common.sh"
+trpo=$(realpath "$1")
+validator=$2
+python=$(dirname "$validator")/python
+manifests=$repo/deploy/k8s
+
+work=$(mktemp -d /tmp/trpo-k8s.XXXXXX)
+export TRPO_DEPLOY_TEST=$work
+cleanup() {
+    local status=$?
+    kill_marked
+    if ((status != 0)); then show_logs "$work"/*.log; fi
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+echo "== schema"
+# The Kustomization is kubectl's own file, not a cluster resource: it has no schema.
+objects=()
+for f in "$manifests"/*.yaml; do [[ $(basename "$f") != kustomization.yaml ]] && objects+=("$f"); done
+"$validator" --strict --quiet "${objects[@]}"
+echo "ok: ${#objects[@]} files valid against the Kubernetes $("$validator" --help | grep -o 'Defaults to [0-9.]*' | cut -d' ' -f3) schema"
+# The validator must reject what a cluster would, or it proves nothing.
+sed 's/containerPort: 5555/containerPort: 5555\n          containerPorts: 5555/' "$manifests/learner.yaml" >"$work/broken.yaml"
+if "$validator" --strict --quiet "$work/broken.yaml" >/dev/null 2>&1; then
+    echo "FAIL: the validator accepted an unknown field" >&2; exit 1
+fi
+if command -v kubectl >/dev/null; then
+    kubectl kustomize "$manifests" >"$work/rendered.yaml"
+    "$validator" --strict --quiet "$work/rendered.yaml"
+    echo "ok: kubectl kustomize renders $(grep -c '^kind:' "$work/rendered.yaml") objects, all valid"
+else
+    echo "note: kubectl is not installed; the kustomization was not rendered"
+fi
+
+echo "== the containers' commands"
+# container_script FILE: the shell script of FILE's container (command sh -c, args[0]).
+container_script() {
+    "$python" -c '
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc["kind"] == "Deployment":
+        print(doc["spec"]["template"]["spec"]["containers"][0]["args"][0])' "$1"
+}
+port=$(free_port)
+# start NAME FILE VAR=VALUE...: runs the container's script here, as the container would with
+# the given environment, its paths and the learner's Service name mapped to this machine.
+start() {
+    local name=$1 file=$2; shift 2
+    local script
+    script=$(container_script "$manifests/$file" | sed -e "s|/runs/|$work/runs/|g" -e "s|tcp://0.0.0.0:5555|tcp://127.0.0.1:$port|" \
+        -e "s|tcp://trpo-learner:5555|tcp://127.0.0.1:$port|" -e "s|^\( *\)\(exec \)\{0,1\}trpo |\1\2\"\$TRPO_BIN\" |")
+    env TRPO_BIN="$trpo" TRPO_CURVE=off "$@" sh -c "$script" >"$work/$name.log" 2>&1 &
+}
+mkdir -p "$work/runs"
+started=$SECONDS
+start learner learner.yaml TRPO_ENV=CartPole-v1 TRPO_STEPS=4096 TRPO_LEARNER_ARGS="--batch-steps 1024"
+learner=$!
+start worker-a workers.yaml POD_NAME=trpo-worker-7d9f8-abcde TRPO_WORKER_ARGS=
+start worker-b workers.yaml POD_NAME=trpo-worker-7d9f8-fghij TRPO_WORKER_ARGS=
+# The learner idles after a finished run instead of exiting, so wait for its message.
+for _ in $(seq 600); do grep -qs 'the run is finished' "$work/learner.log" && break; sleep 0.1; done
+grep -q 'the run is finished' "$work/learner.log" || { echo "FAIL: the learner did not finish" >&2; exit 1; }
+echo "run finished in $((SECONDS - started)) s"
+expect_steps "$work/runs/run" 4096
+workers=$(last_progress "$work/runs/run" workers_alive)
+[[ $workers == 2 ]] || { echo "FAIL: $workers workers alive at the end, expected 2 (distinct ids from the pod names)" >&2; exit 1; }
+kill_marked
+# A restarted pod finds the checkpoint and resumes the finished run instead of starting over:
+# with no worker running, only a resumed run can finish, and without a single iteration.
+start learner-again learner.yaml TRPO_ENV=CartPole-v1 TRPO_STEPS=4096 TRPO_LEARNER_ARGS=
+for _ in $(seq 300); do grep -qs 'the run is finished' "$work/learner-again.log" && break; sleep 0.1; done
+grep -q 'the run is finished' "$work/learner-again.log" || { echo "FAIL: the restarted learner did not resume the finished run" >&2; exit 1; }
+if grep -q '^iter ' "$work/learner-again.log"; then echo "FAIL: the restarted learner ran iterations" >&2; exit 1; fi
+rows=$(($(wc -l <"$work/runs/run/progress.csv") - 1))
+((rows == 4)) || { echo "FAIL: progress.csv has $rows rows after the restart, expected 4" >&2; exit 1; }
+echo "ok: learner and worker commands ran the run; a restarted learner resumed it"
+echo "PASS: Kubernetes manifests"
