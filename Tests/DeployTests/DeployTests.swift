@@ -89,4 +89,10 @@ import Testing
         let validator = try #require(Self.validator, "CI must install kubernetes-validate in /opt/trpo-venv (.ci/run)")
         #expect(try Self.script("k8s.sh", [Self.executable.path, validator], seconds: 90) == 0)
     }
+
+    @Test(.enabled(if: installed("apt-cache") && installed("dpkg") && installed("readelf"),
+                   "skipped: the Containerfile check reads Debian's package database (apt-cache, dpkg, readelf)"))
+    func containerfileNamesExistingPathsAndPackagesThatProvideTheLibraries() throws {
+        #expect(try Self.script("containerfile.sh", [Self.executable.path], seconds: 60) == 0)
+    }
 }
