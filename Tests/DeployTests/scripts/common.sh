@@ -1,6 +1,26 @@
-# Shared by the deploy test scripts (sourced, not run).  Each script makes one temporary
-# directory, $work, and every process it starts carries TRPO_DEPLOY_TEST=$work in its
-# environment, so that cleanup can find exactly those processes (and no one else's) by pid.
+# Shared by the deploy test scripts (sourced, not run).  Each script calls begin_test, which
+# makes one temporary directory, $work; every process the script starts carries
+# TRPO_DEPLOY_TEST=$work in its environment, so that cleanup can find exactly those processes
+# (and no one else's) by pid.
+
+# begin_test NAME: makes $work and arranges that on any exit every process of the test is
+# stopped, the logs in $work are shown if the test failed, and $work is removed.  A script may
+# define before_cleanup to do something first (cancel a Slurm job, say).
+begin_test() {
+    work=$(mktemp -d "/tmp/trpo-$1.XXXXXX")
+    export TRPO_DEPLOY_TEST=$work
+    trap end_test EXIT
+    trap 'exit 143' TERM INT
+}
+before_cleanup() { :; }
+end_test() {
+    local status=$?
+    before_cleanup || true
+    kill_marked
+    if ((status != 0)); then show_logs $(find "$work" -name '*.log' -o -name '*.out' | sort); fi
+    rm -rf "$work"
+    exit "$status"
+}
 
 # A tcp port on 127.0.0.1 that was free a moment ago.
 free_port() {

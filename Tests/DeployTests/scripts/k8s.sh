@@ -18,17 +18,7 @@ validator=$2
 python=$(dirname "$validator")/python
 manifests=$repo/deploy/k8s
 
-work=$(mktemp -d /tmp/trpo-k8s.XXXXXX)
-export TRPO_DEPLOY_TEST=$work
-cleanup() {
-    local status=$?
-    kill_marked
-    if ((status != 0)); then show_logs "$work"/*.log; fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+begin_test k8s
 
 echo "== schema"
 # The Kustomization is kubectl's own file, not a cluster resource: it has no schema.

@@ -15,24 +15,15 @@ repo=$(cd "$here/../../.." && pwd)
 source "$here/common.sh"
 trpo=$(realpath "$1")
 
-work=$(mktemp -d /tmp/trpo-slurm.XXXXXX)
-export TRPO_DEPLOY_TEST=$work
-chmod 755 "$work"   # munged refuses a world-writable socket directory; mktemp's 0700 is fine for the rest
+begin_test slurm
+chmod 755 "$work"   # munged refuses a socket directory others cannot reach; mktemp makes it 0700
 node=$(hostname -s)
 cpus=$(nproc)
 export SLURM_CONF=$work/slurm.conf
-
-cleanup() {
-    local status=$?
-    # Cancel what is left of the job first, so slurmd can still tear its steps down.
+# Cancel what is left of the job first, so that slurmd can still tear its steps down.
+before_cleanup() {
     if [[ -n ${job:-} ]]; then scancel "$job" 2>/dev/null || true; sleep 1; fi
-    kill_marked
-    if ((status != 0)); then show_logs "$work/munge/munged.log" "$work/slurmctld.log" "$work/slurmd.log" "$work"/job-*.out; fi
-    rm -rf "$work"
-    exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 143' TERM INT
 
 mkdir -p "$work/state" "$work/spool" "$work/munge"
 chmod 711 "$work/munge"   # clients need to reach the socket; the key inside stays 0400

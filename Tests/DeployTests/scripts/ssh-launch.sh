@@ -15,17 +15,7 @@ source "$here/common.sh"
 trpo=$(realpath "$1")
 launch=$repo/deploy/launch.sh
 
-work=$(mktemp -d /tmp/trpo-ssh.XXXXXX)
-export TRPO_DEPLOY_TEST=$work
-cleanup() {
-    local status=$?
-    kill_marked
-    if ((status != 0)); then show_logs "$work/sshd.log" "$work"/launch-*.log; fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+begin_test ssh
 
 # Only the processes of this test: through SetEnv, those started by this sshd carry the marker too.
 trpo_left() {

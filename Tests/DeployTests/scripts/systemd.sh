@@ -15,17 +15,7 @@ source "$here/common.sh"
 trpo=$(realpath "$1")
 units=$repo/deploy/systemd
 
-work=$(mktemp -d /tmp/trpo-systemd.XXXXXX)
-export TRPO_DEPLOY_TEST=$work
-cleanup() {
-    local status=$?
-    kill_marked
-    if ((status != 0)); then show_logs "$work"/*.log; fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+begin_test systemd
 
 echo "== systemd-analyze verify"
 mkdir "$work/units"
