@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"], exclude: ["Models"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
-        .target(name: "Transport", dependencies: ["ZMQ", "Protocol"]),
+        .target(name: "Transport", dependencies: ["Core", "ZMQ", "Protocol"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators", "Protocol", "Transport"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
