@@ -32,8 +32,8 @@ public struct CurveClientSecurity: Sendable {
 
 /// The learner's door keeper: on its own thread (the learner's own thread can be busy for
 /// seconds in an update, and new connections wait for the answer), it answers ZAP requests
-/// from the allow-list and watches the learner socket's monitor for handshakes that fail
-/// before ZAP is asked (a peer without CURVE, or with the wrong learner key). Every refusal
+/// from the allow-list and watches the learner socket's monitor for handshakes that fail on a
+/// protocol error before ZAP is asked (a peer without CURVE, or with the wrong learner key). Every refusal
 /// is counted and logged, identical refusals at most once per ``RefusalLog/interval``.
 final class CurveGatekeeper: Sendable {
     private let refused = Atomic<Int>(0)
@@ -89,12 +89,12 @@ final class CurveGatekeeper: Sendable {
                     log.refused("a connection from \(peer): \(key) is not on the allow-list (\(security.allowListSource))")
                 }
                 while let event = try monitor.receive(timeoutMilliseconds: 0) {
-                    guard event.kind == .handshakeFailedProtocol || event.kind == .handshakeFailedNoDetail else { continue }
+                    guard event.kind == .handshakeFailedProtocol else { continue }
                     refused.add(1, ordering: .relaxed)
                     let hint = HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch
                         ? " (a worker without --curve-secret/--learner-public?)"
                         : HandshakeProtocolError(rawValue: event.value) == .cryptographic ? " (a worker with the wrong --learner-public?)" : ""
-                    log.refused("a connection: \(event)\(hint); libzmq does not report the peer's address for these")
+                    log.refused("a connection (libzmq does not say from where): \(event)\(hint)")
                 }
             } catch {
                 log.refused("ZAP handler: \(error)")

@@ -72,7 +72,7 @@ public final class LearnerEndpoint {
             try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
             try socket.setOption(.zapDomain, to: "trpo")
             let monitor = SocketMonitor.uniqueEndpoint()
-            try socket.startMonitor(at: monitor, events: [.handshakeFailedProtocol, .handshakeFailedNoDetail])
+            try socket.startMonitor(at: monitor, events: .handshakeFailedProtocol)
             gatekeeper = try CurveGatekeeper(context: context, security: curve, monitorEndpoint: monitor, log: log)
         } else {
             gatekeeper = nil
@@ -189,7 +189,7 @@ public final class WorkerEndpoint {
             try socket.setOption(.curvePublicKey, to: curve.keys.publicKey)
             try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
         }
-        let monitor = try SocketMonitor(watching: socket, events: .handshakeFailures)
+        let monitor = try SocketMonitor(watching: socket, events: [.handshakeFailedAuth, .handshakeFailedProtocol])
         try socket.connect(endpoint)
         return (socket, monitor)
     }
@@ -201,14 +201,31 @@ public final class WorkerEndpoint {
         (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
 
-    /// The handshakes that failed since the last call: ``SocketEvents/handshakeFailedAuth``
-    /// when the learner's ZAP handler refused this worker's key,
-    /// ``SocketEvents/handshakeFailedProtocol`` when the ends disagree on the security
-    /// mechanism. libzmq retries such connections, and they fail again.
-    public func takeHandshakeFailures() throws(ZMQError) -> [SocketEvent] {
-        var events: [SocketEvent] = []
-        while let event = try monitor.receive(timeoutMilliseconds: 0) { events.append(event) }
-        return events
+    /// Why a connection to the learner was refused during its handshake.
+    public enum HandshakeRefusal: Equatable, Sendable {
+        /// The learner's ZAP handler refused this worker's CURVE key (the ZAP status code).
+        case keyNotAllowed(status: UInt32)
+        /// One end uses CURVE and the other does not.
+        case mechanismMismatch
+        /// Another protocol error in the handshake (libzmq's description).
+        case protocolError(String)
+    }
+
+    /// The handshakes refused since the last call. libzmq retries such connections, and
+    /// they are refused again. (Handshakes cut short without a reason, as when the network
+    /// fails, are not refusals and are not reported.)
+    public func takeHandshakeRefusals() throws(ZMQError) -> [HandshakeRefusal] {
+        var refusals: [HandshakeRefusal] = []
+        while let event = try monitor.receive(timeoutMilliseconds: 0) {
+            switch event.kind {
+            case .handshakeFailedAuth: refusals.append(.keyNotAllowed(status: event.value))
+            case .handshakeFailedProtocol where HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch:
+                refusals.append(.mechanismMismatch)
+            case .handshakeFailedProtocol: refusals.append(.protocolError("\(event)"))
+            default: break
+            }
+        }
+        return refusals
     }
 
     /// Queues `message` for the learner without waiting.
