@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
-        .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol"]),
+        .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),
     ]
 )

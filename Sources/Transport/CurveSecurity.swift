@@ -32,9 +32,9 @@ public struct CurveClientSecurity: Sendable {
 
 /// The learner's door keeper: on its own thread (the learner's own thread can be busy for
 /// seconds in an update, and new connections wait for the answer), it answers ZAP requests
-/// from the allow-list and watches the learner socket's monitor for handshakes that fail on a
-/// protocol error before ZAP is asked (a peer without CURVE, or with the wrong learner key). Every refusal
-/// is counted and logged, identical refusals at most once per ``RefusalLog/interval``.
+/// from the allow-list and watches the learner socket's monitor for handshakes that fail
+/// before ZAP is asked (a peer without CURVE, or with the wrong learner key). Every refusal is
+/// counted and logged, identical refusals at most once per ``RefusalLog/interval``.
 final class CurveGatekeeper: Sendable {
     private let refused = Atomic<Int>(0)
     private let stopRequested = Atomic<Bool>(false)
@@ -89,17 +89,29 @@ final class CurveGatekeeper: Sendable {
                     log.refused("a connection from \(peer): \(key) is not on the allow-list (\(security.allowListSource))")
                 }
                 while let event = try monitor.receive(timeoutMilliseconds: 0) {
-                    guard event.kind == .handshakeFailedProtocol else { continue }
                     refused.add(1, ordering: .relaxed)
-                    let hint = HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch
-                        ? " (a worker without --curve-secret/--learner-public?)"
-                        : HandshakeProtocolError(rawValue: event.value) == .cryptographic ? " (a worker with the wrong --learner-public?)" : ""
-                    log.refused("a connection (libzmq does not say from where): \(event)\(hint)")
+                    log.refused("a connection (libzmq does not say from where): \(Self.explain(event))")
                 }
             } catch {
                 log.refused("ZAP handler: \(error)")
                 if error == .terminated { return }
             }
+        }
+    }
+
+    /// A monitor event in the operator's terms. When a plaintext peer meets the CURVE
+    /// socket, whichever end notices the mismatch first closes the connection, so the learner
+    /// sees either the mismatch or a handshake cut short.
+    private static func explain(_ event: SocketEvent) -> String {
+        switch (event.kind, HandshakeProtocolError(rawValue: event.value)) {
+        case (.handshakeFailedProtocol, .mechanismMismatch):
+            "\(event) (a worker without --curve-secret/--learner-public?)"
+        case (.handshakeFailedProtocol, .cryptographic):
+            "\(event) (a worker with the wrong --learner-public?)"
+        case (.handshakeFailedNoDetail, _):
+            "closed during the handshake (a worker without CURVE that noticed first, or a network failure)"
+        default:
+            "\(event)"
         }
     }
 

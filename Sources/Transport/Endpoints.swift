@@ -72,7 +72,7 @@ public final class LearnerEndpoint {
             try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
             try socket.setOption(.zapDomain, to: "trpo")
             let monitor = SocketMonitor.uniqueEndpoint()
-            try socket.startMonitor(at: monitor, events: .handshakeFailedProtocol)
+            try socket.startMonitor(at: monitor, events: [.handshakeFailedProtocol, .handshakeFailedNoDetail])
             gatekeeper = try CurveGatekeeper(context: context, security: curve, monitorEndpoint: monitor, log: log)
         } else {
             gatekeeper = nil
