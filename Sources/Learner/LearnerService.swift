@@ -54,6 +54,8 @@ public final class LearnerService {
     /// share moves to them, and nobody samples past the batch while the learner updates.
     private var streamingQuota: [UInt32: Int] = [:]
     private var acceptedRows: [UInt32: Int] = [:]
+    /// Workers declared gone (silent or disconnected), so a return is logged as one.
+    private var departed: Set<UInt32> = []
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { endpoint.boundEndpoint }
@@ -171,6 +173,8 @@ public final class LearnerService {
             log("learner: worker \(hello.worker.id) restarted (new process) and registered again")
         } else if previous != nil {
             log("learner: worker \(hello.worker.id) reconnected")
+        } else if departed.remove(hello.worker.id) != nil {
+            log("learner: worker \(hello.worker.id) is back after being declared gone; \(registry.aliveCount) alive")
         } else {
             log("learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
         }
@@ -265,6 +269,7 @@ public final class LearnerService {
             for record in registry.records { sendParameters(to: record) }
         }
         for gone in registry.expire(now: now) {
+            departed.insert(gone.workerID)
             log("learner: worker \(gone.workerID) silent for more than \(configuration.workerTimeout); declared gone (\(registry.aliveCount) alive)")
         }
         if now - lastHeartbeat > configuration.heartbeatInterval {
@@ -286,6 +291,7 @@ public final class LearnerService {
             if case .parameters = message { log("learner: worker \(record.workerID) is not reading; parameters dropped") }
         case .peerGone:
             registry.remove(peer: record.peer)
+            departed.insert(record.workerID)
             log("learner: worker \(record.workerID) disconnected; declared gone (\(registry.aliveCount) alive)")
         }
     }

@@ -182,6 +182,9 @@ public final class WorkerEndpoint {
         try socket.setOption(.receiveHighWaterMark, to: settings.controlHighWaterMark)
         try socket.setOption(.reconnectInterval, to: 100)
         try socket.setOption(.reconnectIntervalMax, to: 2000)
+        // Over a lossy or cut link a connection attempt would otherwise wait out the
+        // system's SYN retries (minutes) before the next one starts.
+        try socket.setOption(.connectTimeout, to: 2000)
         try socket.setOption(.heartbeatInterval, to: 1000)
         try socket.setOption(.heartbeatTimeout, to: 5000)
         if let curve {
