@@ -125,7 +125,9 @@ public final class WorkerService {
     /// when the learner's socket has been refusing us all that time.
     private func keepAlive() throws {
         let now = clock.now
-        try noteHandshakeFailures()
+        // Refusals only happen while the learner is not talking to us; this runs between
+        // lockstep steps, so spare the monitor when all is well.
+        if parameters == nil || now - lastHeard > configuration.heartbeatInterval { try noteHandshakeFailures() }
         if now - lastHeard > configuration.learnerTimeout {
             if let admissionFailure {
                 outcome = .notAdmitted(admissionFailure)
