@@ -52,19 +52,10 @@ struct LearnerCurveOptions: ParsableArguments {
 
     /// The learner's CURVE security, or nil when neither option is given.
     func resolve() throws -> CurveServerSecurity? {
-        switch (curveSecret, allowWorkers) {
-        case (nil, nil):
-            return nil
-        case (let secret?, let directory?):
-            do {
-                return CurveServerSecurity(keys: try CurveKeyFile.readSecret(secret),
-                                           allowList: try CurveKeyFile.readAllowList(directory: directory),
-                                           allowListSource: directory)
-            } catch {
-                throw usageFailure("\(error)")
-            }
-        default:
-            throw usageFailure("--curve-secret and --allow-workers go together: CURVE needs the learner's secret key and the workers' public keys")
+        try curveFiles(curveSecret, "--curve-secret", allowWorkers, "--allow-workers",
+                       needing: "the learner's secret key and the workers' public keys") { secret, directory throws(KeyFileError) in
+            CurveServerSecurity(keys: try CurveKeyFile.readSecret(secret), allowList: try CurveKeyFile.readAllowList(directory: directory),
+                                allowListSource: directory)
         }
     }
 }
@@ -79,17 +70,25 @@ struct WorkerCurveOptions: ParsableArguments {
 
     /// The worker's CURVE security, or nil when neither option is given.
     func resolve() throws -> CurveClientSecurity? {
-        switch (curveSecret, learnerPublic) {
-        case (nil, nil):
-            return nil
-        case (let secret?, let learner?):
-            do {
-                return CurveClientSecurity(keys: try CurveKeyFile.readSecret(secret), serverKey: try CurveKeyFile.readPublic(learner))
-            } catch {
-                throw usageFailure("\(error)")
-            }
-        default:
-            throw usageFailure("--curve-secret and --learner-public go together: CURVE needs this worker's secret key and the learner's public key")
+        try curveFiles(curveSecret, "--curve-secret", learnerPublic, "--learner-public",
+                       needing: "this worker's secret key and the learner's public key") { secret, learner throws(KeyFileError) in
+            CurveClientSecurity(keys: try CurveKeyFile.readSecret(secret), serverKey: try CurveKeyFile.readPublic(learner))
         }
+    }
+}
+
+/// CURVE's two key options, which go together: nil when neither is given, `read(first, second)`
+/// when both are, a usage error naming both otherwise (and for a bad key file).
+private func curveFiles<Security>(
+    _ first: String?, _ firstName: String, _ second: String?, _ secondName: String, needing: String,
+    _ read: (String, String) throws(KeyFileError) -> Security
+) throws -> Security? {
+    switch (first, second) {
+    case (nil, nil):
+        return nil
+    case (let first?, let second?):
+        do { return try read(first, second) } catch { throw usageFailure("\(error)") }
+    default:
+        throw usageFailure("\(firstName) and \(secondName) go together: CURVE needs \(needing)")
     }
 }
