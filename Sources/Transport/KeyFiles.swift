@@ -52,9 +52,10 @@ public struct KeyFileError: Error, Equatable, CustomStringConvertible {
 ///   file alone identifies a worker or a learner.
 /// - `NAME.pub` holds the public key, to hand to the other side.
 ///
-/// Both are text: blank lines and comment lines (`#` followed by a space, or `#` alone) are
-/// ignored, and exactly one line remains, the key as 40 Z85 characters (ZeroMQ RFC 32), the
-/// format of `zmq_curve_keypair`. (A bare `#` starts no comment because `#` is a Z85 digit.)
+/// Both are text: blank lines and comment lines (starting with `#`) are ignored, and exactly
+/// one line remains, the key as 40 Z85 characters (ZeroMQ RFC 32), the format of
+/// `zmq_curve_keypair`. (`#` is a Z85 digit, but never the first of a group of five: it is
+/// digit 84, and 2³² − 1 is below 83 · 85⁴, so no key line starts with it.)
 public enum CurveKeyFile {
     /// Reads a secret key file and derives its public key.
     ///
@@ -160,7 +161,7 @@ public enum CurveKeyFile {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw KeyFileError(path: path, reason: .malformed("not UTF-8 text")) }
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty && $0 != "#" && !$0.hasPrefix("# ") }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard lines.count == 1 else {
             throw KeyFileError(path: path, reason: .malformed("\(lines.count) key lines"))
         }

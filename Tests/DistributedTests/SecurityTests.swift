@@ -60,6 +60,12 @@ import ZMQ
         #expect(try CurveKeyFile.readSecret(secretFile) != pair)
         #expect(Self.mode(secretFile) == 0o600)
 
+        // Comments, blank lines, spaces and CRLF around the key are fine.
+        let handWritten = directory.appendingPathComponent("hand.key").path
+        FileManager.default.createFile(atPath: handWritten, contents: Data("#comment\n  # another\n\n  \(pair.secretKey.z85)  \r\n".utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        #expect(try CurveKeyFile.readSecret(handWritten) == pair)
+
         let badName = try Self.trpo(["keys", "generate", "--out", directory.path, "--name", "../escape"], in: root)
         #expect(badName.status == 2 && badName.output.contains("not a usable key name"), "\(badName.output)")
     }
