@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Simulators", dependencies: ["Core", "CMuJoCo"], exclude: ["Models"]),
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
-        .target(name: "Transport", dependencies: ["ZMQ", "Protocol"]),
+        .target(name: "Transport", dependencies: ["Core", "ZMQ", "Protocol"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators", "Protocol", "Transport"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
-        .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol"]),
+        .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),
         // Drives the scripts under deploy/ (Slurm, ssh, systemd, Kubernetes) with the trpo binary.
         .testTarget(name: "DeployTests", dependencies: ["trpo"], exclude: ["scripts"]),
     ]

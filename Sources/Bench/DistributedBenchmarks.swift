@@ -19,14 +19,19 @@ extension BenchmarkSuite {
 
     /// Learner ingest: samples per second the learner's endpoint receives, decodes, validates
     /// and assembles from a flood of 4096-row chunks (11-float observations, 3-float actions)
-    /// sent by `senders` threads over ipc, and the bytes on the wire per sample.
-    public func ingestCapacity(senders: Int = 1) throws -> [BenchmarkResult] {
+    /// sent by `senders` threads over ipc, and (without CURVE) the bytes on the wire per sample.
+    ///
+    /// - Parameter curve: Encrypt with CURVE, the senders' key on the learner's allow-list,
+    ///   as `trpo learner --curve-secret … --allow-workers …` does.
+    public func ingestCapacity(senders: Int = 1, curve: Bool = false) throws -> [BenchmarkResult] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         var settings = TransportSettings()
         settings.chunkHighWaterMark = 64
-        let learner = try LearnerEndpoint(binding: "ipc://\(directory.path)/ingest.sock", settings: settings)
+        let (server, client) = (try CurveKeyPair.generate(), try CurveKeyPair.generate())
+        let security = curve ? CurveServerSecurity(keys: server, allowList: [client.publicKey: "bench"], allowListSource: "bench") : nil
+        let learner = try LearnerEndpoint(binding: "ipc://\(directory.path)/ingest.sock", settings: settings, curve: security)
         defer { learner.close() }
         let rows = 4096
         var batch = SampleBatch(observationSize: 11, actionWidth: 3)
@@ -46,6 +51,11 @@ extension BenchmarkSuite {
             Thread {
                 guard let context = try? Context(), let socket = try? Socket(context: context, type: .dealer) else { return }
                 try? socket.setOption(.sendHighWaterMark, to: 64)
+                if curve {
+                    try? socket.setOption(.curveServerKey, to: server.publicKey)
+                    try? socket.setOption(.curvePublicKey, to: client.publicKey)
+                    try? socket.setOption(.curveSecretKey, to: client.secretKey)
+                }
                 try? socket.connect(endpoint)
                 let payload: [any ZMQ.FrameBytes] = frames
                 for _ in 0..<(messages / senders) { _ = try? socket.send(payload) }
@@ -74,9 +84,13 @@ extension BenchmarkSuite {
         let seconds = (clock.now - (start ?? clock.now)).seconds
         let rate = Double(samples) / max(seconds, 1e-9)
         let perSample = Double(bytes) / Double(max(samples, 1))
+        let ingest = BenchmarkResult(
+            name: "learner_ingest",
+            setting: "\(received) chunks of \(rows) rows (11 obs, 3 actions) over ipc, \(senders) sender(s), " + (curve ? "CURVE" : "plaintext"),
+            value: rate, unit: "samples/s", repeats: 1, minimum: rate, maximum: rate)
+        if curve { return [ingest] }
         return [
-            BenchmarkResult(name: "learner_ingest", setting: "\(received) chunks of \(rows) rows (11 obs, 3 actions) over ipc, \(senders) sender(s)",
-                            value: rate, unit: "samples/s", repeats: 1, minimum: rate, maximum: rate),
+            ingest,
             BenchmarkResult(name: "wire_bytes_per_sample", setting: "raw payload \(rawPayload) bytes/sample",
                             value: perSample / Double(rawPayload), unit: "× raw", repeats: 1,
                             minimum: perSample / Double(rawPayload), maximum: perSample / Double(rawPayload)),

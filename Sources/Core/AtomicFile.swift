@@ -16,10 +16,14 @@ public struct AtomicFileError: Error, CustomStringConvertible, Equatable {
 public enum AtomicFile {
     /// Replaces `url`'s contents with `data`; on failure the old file is untouched and the
     /// temporary file is removed.
-    public static func write(_ data: Data, to url: URL) throws(AtomicFileError) {
+    ///
+    /// - Parameter permissions: The new file's mode, set before any byte is written (so a
+    ///   secret never sits in a file more open than this); the process umask still applies.
+    public static func write(_ data: Data, to url: URL, permissions: mode_t = 0o644) throws(AtomicFileError) {
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        unlink(temporary)  // a leftover would keep its old mode: always create afresh
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
         guard fd >= 0 else { throw AtomicFileError(path: url.path, operation: "create a file next to", code: errno) }
         func fail(_ operation: String) -> AtomicFileError {
             let error = AtomicFileError(path: url.path, operation: operation, code: errno)

@@ -18,6 +18,9 @@ public struct LearnerConfiguration: Sendable {
     /// Streaming mode: a batch that gains no rows for this long gets top-up quotas sent.
     public var stallTimeout: Duration = .milliseconds(500)
     public var transport = TransportSettings()
+    /// CURVE encryption with an allow-list of worker keys (nil: plaintext, anyone who can
+    /// reach the endpoint may take part).
+    public var curve: CurveServerSecurity?
 
     public init(endpoint: String) { self.endpoint = endpoint }
 }
@@ -32,7 +35,7 @@ public final class LearnerService {
     public let configuration: LearnerConfiguration
     private var session: TrainingSession
     private let endpoint: LearnerEndpoint
-    private let log: (String) -> Void
+    private let log: @Sendable (String) -> Void
     private let clock = ContinuousClock()
     /// Random per learner process: chunks from a previous process are never current.
     private let sessionID: UInt64
@@ -51,16 +54,24 @@ public final class LearnerService {
     /// share moves to them, and nobody samples past the batch while the learner updates.
     private var streamingQuota: [UInt32: Int] = [:]
     private var acceptedRows: [UInt32: Int] = [:]
+    /// Workers declared gone (silent or disconnected), so a return is logged as one.
+    private var departed: Set<UInt32> = []
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { endpoint.boundEndpoint }
     public var state: TrainerState { session.state }
+    /// Connections refused by CURVE so far (see ``LearnerEndpoint/refusedConnections``).
+    public var refusedConnections: Int { endpoint.refusedConnections }
 
-    public init(configuration: LearnerConfiguration, session: TrainingSession, log: @escaping (String) -> Void) throws {
+    /// Binds the endpoint (behind CURVE and its allow-list when configured).
+    /// - Parameter log: Progress and refusals; called from the learner's thread and, for
+    ///   refused connections, from the CURVE door keeper's.
+    public init(configuration: LearnerConfiguration, session: TrainingSession, log: @escaping @Sendable (String) -> Void) throws {
         self.configuration = configuration
         self.session = session
         self.log = log
-        endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport)
+        endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport,
+                                       curve: configuration.curve, log: log)
         var system = SystemRandomNumberGenerator()
         sessionID = system.next()
         registry = WorkerRegistry(timeout: configuration.workerTimeout)
@@ -84,8 +95,9 @@ public final class LearnerService {
     /// Serves until the run is finished or a stop is requested; then tells every worker.
     /// - Parameter report: called after each iteration.
     public func run(report: (IterationStatistics, TransportCounters, _ wallSeconds: Double) -> Void) throws {
+        let security = configuration.curve.map { "CURVE, allow-list of \($0.allowList.count) key(s) from \($0.allowListSource)" } ?? "no CURVE"
         log("learner: listening on \(endpoint.boundEndpoint) (\(session.configuration.environment), "
-            + (configuration.deterministicWorkers.map { "deterministic, \($0) workers" } ?? "streaming") + ")")
+            + (configuration.deterministicWorkers.map { "deterministic, \($0) workers" } ?? "streaming") + ", \(security))")
         while !session.isFinished {
             if StopRequest.isRaised {
                 log("learner: stop requested; telling workers")
@@ -161,6 +173,8 @@ public final class LearnerService {
             log("learner: worker \(hello.worker.id) restarted (new process) and registered again")
         } else if previous != nil {
             log("learner: worker \(hello.worker.id) reconnected")
+        } else if departed.remove(hello.worker.id) != nil {
+            log("learner: worker \(hello.worker.id) is back after being declared gone; \(registry.aliveCount) alive")
         } else {
             log("learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
         }
@@ -255,6 +269,7 @@ public final class LearnerService {
             for record in registry.records { sendParameters(to: record) }
         }
         for gone in registry.expire(now: now) {
+            departed.insert(gone.workerID)
             log("learner: worker \(gone.workerID) silent for more than \(configuration.workerTimeout); declared gone (\(registry.aliveCount) alive)")
         }
         if now - lastHeartbeat > configuration.heartbeatInterval {
@@ -276,6 +291,7 @@ public final class LearnerService {
             if case .parameters = message { log("learner: worker \(record.workerID) is not reading; parameters dropped") }
         case .peerGone:
             registry.remove(peer: record.peer)
+            departed.insert(record.workerID)
             log("learner: worker \(record.workerID) disconnected; declared gone (\(registry.aliveCount) alive)")
         }
     }
@@ -293,6 +309,7 @@ public final class LearnerService {
         let batch = assembler.assemble()
         let sampleSeconds = (clock.now - batchStarted).seconds
         counters.workersAlive = registry.aliveCount
+        counters.refusedConnections = endpoint.refusedConnections
         let updateStarted = clock.now
         let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
         registry.forgive(clock.now - updateStarted, now: clock.now)

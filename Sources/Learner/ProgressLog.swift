@@ -14,6 +14,7 @@ public struct ProgressLog {
         "policy_std", "sample_seconds", "policy_seconds", "value_seconds", "samples",
         // The distributed path's counters (cumulative, except workers_alive and samples_per_second).
         "workers_alive", "samples_per_second", "stale_samples_dropped", "rejected_messages", "bytes_received",
+        "refused_connections",
         // Vine iterations (empty for single path).
         "vine_states", "vine_branches", "vine_branch_steps", "vine_q_spread",
     ]

@@ -11,6 +11,9 @@ public struct TransportCounters: Sendable, Equatable {
     /// Messages refused: undecodable, from unknown peers, wrong environment or shape, …
     public var rejectedMessages = 0
     public var bytesReceived = 0
+    /// Connections refused by CURVE: keys not on the allow-list, peers without CURVE or with
+    /// the wrong learner key. Every attempt counts (a retrying peer counts again).
+    public var refusedConnections = 0
     public init() {}
 }
 
@@ -80,6 +83,7 @@ public struct TrainingSession {
         row["stale_samples_dropped"] = "\(counters.staleSamplesDropped)"
         row["rejected_messages"] = "\(counters.rejectedMessages)"
         row["bytes_received"] = "\(counters.bytesReceived)"
+        row["refused_connections"] = "\(counters.refusedConnections)"
         if let vine = statistics.vine {
             row["vine_states"] = "\(vine.states)"
             row["vine_branches"] = "\(vine.branches)"

@@ -35,6 +35,7 @@ public final class LearnerEndpoint {
     private let socket: Socket
     private let poller: Poller
     private let settings: TransportSettings
+    private let gatekeeper: CurveGatekeeper?
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public let boundEndpoint: String
 
@@ -49,7 +50,16 @@ public final class LearnerEndpoint {
     }
 
     /// Binds `endpoint` (e.g. `tcp://0.0.0.0:5555`, `ipc:///tmp/trpo.sock`).
-    public init(binding endpoint: String, settings: TransportSettings = TransportSettings()) throws(ZMQError) {
+    ///
+    /// - Parameters:
+    ///   - curve: When given, the socket is a CURVE server and a ZAP handler on its own
+    ///     thread admits only the allow-listed keys; refused connections are counted
+    ///     (``refusedConnections``) and logged through `log`. The handler is bound before
+    ///     the socket, so no connection is ever admitted unchecked.
+    ///   - log: Where refusals are reported (from the handler's thread).
+    /// - Throws: ``ZMQError`` if the socket cannot be set up or bound.
+    public init(binding endpoint: String, settings: TransportSettings = TransportSettings(),
+                curve: CurveServerSecurity? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) throws(ZMQError) {
         context = try Context()
         socket = try Socket(context: context, type: .router)
         self.settings = settings
@@ -57,10 +67,34 @@ public final class LearnerEndpoint {
         try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
         try socket.setOption(.sendHighWaterMark, to: settings.controlHighWaterMark)
         try socket.setOption(.receiveHighWaterMark, to: settings.chunkHighWaterMark)
-        try socket.bind(endpoint)
-        boundEndpoint = try socket.lastEndpoint
+        if let curve {
+            try socket.setOption(.curveServer, to: true)
+            try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
+            try socket.setOption(.zapDomain, to: "trpo")
+            let monitor = SocketMonitor.uniqueEndpoint()
+            try socket.startMonitor(at: monitor, events: [.handshakeFailedProtocol, .handshakeFailedNoDetail])
+            gatekeeper = try CurveGatekeeper(context: context, security: curve, monitorEndpoint: monitor, log: log)
+        } else {
+            gatekeeper = nil
+        }
+        do {
+            try socket.bind(endpoint)
+            boundEndpoint = try socket.lastEndpoint
+        } catch {
+            gatekeeper?.stop()
+            throw error
+        }
         poller = Poller([socket])
     }
+
+    deinit { close() }
+
+    /// Whether the socket is a CURVE server with an allow-list.
+    public var usesCurve: Bool { gatekeeper != nil }
+
+    /// Connections refused so far: keys not on the allow-list, peers without CURVE or with
+    /// the wrong learner key (0 without CURVE).
+    public var refusedConnections: Int { gatekeeper?.refusedConnections ?? 0 }
 
     /// The next message, waiting up to `timeoutMilliseconds` (nil when none came).
     public func receive(timeoutMilliseconds: Int) throws(ZMQError) -> Received? {
@@ -103,46 +137,98 @@ public final class LearnerEndpoint {
     }
 
     /// Closes the socket, first giving queued messages up to `lingerMilliseconds` to leave
-    /// (so a final stop reaches the workers).
+    /// (so a final stop reaches the workers), and stops the ZAP handler. Calling it again
+    /// does nothing.
     public func close(lingerMilliseconds: Int = 0) {
+        guard !socket.isClosed else { return }
         try? socket.setOption(.linger, to: lingerMilliseconds)
         socket.close()
+        gatekeeper?.stop()
     }
 }
 
 /// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
 /// when the learner restarts; ``reconnect()`` starts a fresh connection (new routing id) when
-/// the learner has been silent too long. Used from one thread.
+/// the learner has been silent too long. The socket's handshake failures (the learner refused
+/// this worker's key, or the two ends disagree on CURVE) are kept for
+/// ``takeHandshakeFailures()``. Used from one thread.
 public final class WorkerEndpoint {
     public let context: Context
     public let endpoint: String
     private var socket: Socket
+    private var monitor: SocketMonitor
     private let settings: TransportSettings
+    private let curve: CurveClientSecurity?
 
-    public init(connectingTo endpoint: String, settings: TransportSettings = TransportSettings()) throws(ZMQError) {
+    /// Connects to `endpoint` (libzmq keeps retrying while the learner is absent).
+    ///
+    /// - Parameter curve: When given, the socket is a CURVE client: it encrypts everything
+    ///   and proves its key to the learner, which must hold the matching secret key.
+    /// - Throws: ``ZMQError`` if the socket cannot be set up (e.g. a malformed endpoint).
+    public init(connectingTo endpoint: String, settings: TransportSettings = TransportSettings(),
+                curve: CurveClientSecurity? = nil) throws(ZMQError) {
         context = try Context()
         self.endpoint = endpoint
         self.settings = settings
-        socket = try WorkerEndpoint.makeSocket(context, endpoint, settings)
+        self.curve = curve
+        (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
 
-    private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings) throws(ZMQError) -> Socket {
+    private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings,
+                                   _ curve: CurveClientSecurity?) throws(ZMQError) -> (Socket, SocketMonitor) {
         let socket = try Socket(context: context, type: .dealer)
         try socket.setOption(.maximumMessageSize, to: settings.maximumFrameBytes)
         try socket.setOption(.sendHighWaterMark, to: settings.chunkHighWaterMark)
         try socket.setOption(.receiveHighWaterMark, to: settings.controlHighWaterMark)
         try socket.setOption(.reconnectInterval, to: 100)
         try socket.setOption(.reconnectIntervalMax, to: 2000)
+        // Over a lossy or cut link a connection attempt would otherwise wait out the
+        // system's SYN retries (minutes) before the next one starts.
+        try socket.setOption(.connectTimeout, to: 2000)
         try socket.setOption(.heartbeatInterval, to: 1000)
         try socket.setOption(.heartbeatTimeout, to: 5000)
+        if let curve {
+            try socket.setOption(.curveServerKey, to: curve.serverKey)
+            try socket.setOption(.curvePublicKey, to: curve.keys.publicKey)
+            try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
+        }
+        let monitor = try SocketMonitor(watching: socket, events: [.handshakeFailedAuth, .handshakeFailedProtocol])
         try socket.connect(endpoint)
-        return socket
+        return (socket, monitor)
     }
 
     /// Drops the connection (and anything queued on it) and connects anew.
     public func reconnect() throws(ZMQError) {
         socket.close()
-        socket = try WorkerEndpoint.makeSocket(context, endpoint, settings)
+        monitor.close()
+        (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
+    }
+
+    /// Why a connection to the learner was refused during its handshake.
+    public enum HandshakeRefusal: Equatable, Sendable {
+        /// The learner's ZAP handler refused this worker's CURVE key (the ZAP status code).
+        case keyNotAllowed(status: UInt32)
+        /// One end uses CURVE and the other does not.
+        case mechanismMismatch
+        /// Another protocol error in the handshake (libzmq's description).
+        case protocolError(String)
+    }
+
+    /// The handshakes refused since the last call. libzmq retries such connections, and
+    /// they are refused again. (Handshakes cut short without a reason, as when the network
+    /// fails, are not refusals and are not reported.)
+    public func takeHandshakeRefusals() throws(ZMQError) -> [HandshakeRefusal] {
+        var refusals: [HandshakeRefusal] = []
+        while let event = try monitor.receive(timeoutMilliseconds: 0) {
+            switch event.kind {
+            case .handshakeFailedAuth: refusals.append(.keyNotAllowed(status: event.value))
+            case .handshakeFailedProtocol where HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch:
+                refusals.append(.mechanismMismatch)
+            case .handshakeFailedProtocol: refusals.append(.protocolError("\(event)"))
+            default: break
+            }
+        }
+        return refusals
     }
 
     /// Queues `message` for the learner without waiting.
@@ -156,14 +242,13 @@ public final class WorkerEndpoint {
     /// The next message from the learner, waiting up to `timeoutMilliseconds` (0: don't
     /// wait); nil when none came.
     public func receive(timeoutMilliseconds: Int) throws(ZMQError) -> Result<Protocol.Message, ProtocolError>? {
-        var message = try socket.receive(.dontWait)
-        if message == nil, timeoutMilliseconds > 0, try !Poller([socket]).poll(timeout: timeoutMilliseconds).isEmpty {
-            message = try socket.receive(.dontWait)
-        }
-        guard let message else { return nil }
+        guard let message = try socket.receive(timeoutMilliseconds: max(0, timeoutMilliseconds)) else { return nil }
         let frames = ReceivedFrames(frames: message.frames[...])
         return Result { () throws(ProtocolError) -> Protocol.Message in try WireCodec.decode(frames, limits: settings.limits) }
     }
 
-    public func close() { socket.close() }
+    public func close() {
+        socket.close()
+        monitor.close()
+    }
 }

@@ -22,6 +22,9 @@ public struct WorkerConfiguration: Sendable {
     /// Exit when this process is gone (set by `trpo train --workers N` for its children).
     public var parentProcess: Int32?
     public var transport = TransportSettings()
+    /// CURVE encryption and this worker's key (nil: plaintext). It must match the learner:
+    /// a learner with CURVE refuses plaintext workers, and keys not on its allow-list.
+    public var curve: CurveClientSecurity?
 
     public init(endpoint: String, workerID: UInt32) {
         self.endpoint = endpoint
@@ -37,6 +40,10 @@ public enum WorkerOutcome: Equatable, Sendable {
     case interrupted
     /// The learner refused this worker (wrong environment, duplicate id, …).
     case refused(String)
+    /// The learner's socket would not let this worker in (its CURVE key is not on the
+    /// learner's allow-list, or one side uses CURVE and the other not), for longer than the
+    /// learner timeout. The text says which and what to do.
+    case notAdmitted(String)
 }
 
 /// A rollout worker: says hello to the learner, collects chunks with each parameter version
@@ -62,6 +69,8 @@ public final class WorkerService {
     private var outcome: WorkerOutcome?
     /// Set while collecting when a newer version arrives: the chunk in progress is abandoned.
     private var versionChanged = false
+    /// Why the learner's socket refuses our connection, since we last heard from it.
+    private var admissionFailure: String?
 
     public private(set) var chunksSent = 0
     public private(set) var rowsSent = 0
@@ -69,7 +78,8 @@ public final class WorkerService {
     public init(configuration: WorkerConfiguration, log: @escaping (String) -> Void) throws {
         self.configuration = configuration
         self.log = log
-        endpoint = try WorkerEndpoint(connectingTo: configuration.endpoint, settings: configuration.transport)
+        endpoint = try WorkerEndpoint(connectingTo: configuration.endpoint, settings: configuration.transport,
+                                      curve: configuration.curve)
         var system = SystemRandomNumberGenerator()
         identity = WorkerIdentity(id: configuration.workerID, nonce: system.next())
         lastHeard = clock.now
@@ -111,11 +121,20 @@ public final class WorkerService {
         return nil
     }
 
-    /// Heartbeats when we have been quiet; reconnects when the learner has been.
+    /// Heartbeats when we have been quiet; reconnects when the learner has been, or gives up
+    /// when the learner's socket has been refusing us all that time.
     private func keepAlive() throws {
         let now = clock.now
+        // Refusals only happen while the learner is not talking to us; this runs between
+        // lockstep steps, so spare the monitor when all is well.
+        if parameters == nil || now - lastHeard > configuration.heartbeatInterval { try noteHandshakeFailures() }
         if now - lastHeard > configuration.learnerTimeout {
-            log("worker \(identity.id): no word from the learner for \(configuration.learnerTimeout); reconnecting")
+            if let admissionFailure {
+                outcome = .notAdmitted(admissionFailure)
+                return
+            }
+            let hint = configuration.curve != nil && parameters == nil ? " (if this persists, check that --learner-public is the learner's public key)" : ""
+            log("worker \(identity.id): no word from the learner for \(configuration.learnerTimeout); reconnecting\(hint)")
             try endpoint.reconnect()
             lastHeard = now
             try sendHello()
@@ -128,12 +147,35 @@ public final class WorkerService {
         }
     }
 
+    /// Logs why the learner's socket refuses our connection, once per reason (libzmq retries
+    /// and is refused again every few seconds).
+    private func noteHandshakeFailures() throws {
+        for refusal in try endpoint.takeHandshakeRefusals() {
+            let why: String
+            switch (refusal, configuration.curve) {
+            case (.keyNotAllowed(let status), let curve):
+                why = "the learner refused this worker's key (not on its allow-list): public key "
+                    + "\(curve?.keys.publicKey.z85 ?? "?") (ZAP status \(status)); copy this worker's .pub file into the learner's "
+                    + "--allow-workers directory"
+            case (.mechanismMismatch, nil):
+                why = "the learner requires CURVE and refused this plaintext worker: start it with --curve-secret FILE --learner-public FILE"
+            case (.mechanismMismatch, _):
+                why = "the learner does not use CURVE; start this worker without --curve-secret/--learner-public (or the learner with them)"
+            case (.protocolError(let what), _):
+                why = "the learner refused the connection: \(what)"
+            }
+            if why != admissionFailure { log("worker \(identity.id): \(why)") }
+            admissionFailure = why
+        }
+    }
+
     /// Handles every queued message, waiting up to `waitMilliseconds` for the first.
     private func handleMessages(waitMilliseconds: Int) throws {
         var wait = waitMilliseconds
         while outcome == nil, let received = try endpoint.receive(timeoutMilliseconds: wait) {
             wait = 0
             lastHeard = clock.now
+            admissionFailure = nil
             switch received {
             case .failure(let error):
                 log("worker \(identity.id): undecodable message from the learner: \(error)")

@@ -56,3 +56,16 @@ public struct Poller {
         return items.indices.filter { items[$0].revents & Int16(ZMQ_POLLIN) != 0 }
     }
 }
+
+extension Socket {
+    /// Receives the next message, waiting up to `timeoutMilliseconds` for one to arrive
+    /// (0: don't wait; `-1`: forever), whatever ``SocketOption/receiveTimeout`` says.
+    ///
+    /// - Returns: The message, or `nil` if none arrived in time or a signal interrupted the wait.
+    /// - Throws: As ``receive(_:retryOnInterrupt:)`` and ``Poller/poll(timeout:)``.
+    public func receive(timeoutMilliseconds: Int) throws(ZMQError) -> Message? {
+        if let message = try receive(.dontWait) { return message }
+        guard timeoutMilliseconds != 0, try !Poller([self]).poll(timeout: timeoutMilliseconds).isEmpty else { return nil }
+        return try receive(.dontWait)
+    }
+}

@@ -253,6 +253,12 @@ extension SocketOption where Value == Int {
     /// The corresponding C option is `ZMQ_SNDTIMEO`.
     public static var sendTimeout: Self { .int32(ZMQ_SNDTIMEO, "ZMQ_SNDTIMEO") }
 
+    /// Milliseconds a tcp connection attempt may take before it is abandoned and retried
+    /// (0, the default: the system's limit, which can be minutes when packets are lost).
+    ///
+    /// The corresponding C option is `ZMQ_CONNECT_TIMEOUT`.
+    public static var connectTimeout: Self { .int32(ZMQ_CONNECT_TIMEOUT, "ZMQ_CONNECT_TIMEOUT", range: 0...Int(Int32.max)) }
+
     /// Milliseconds allowed for the ZMTP handshake (including CURVE) of a new connection
     /// before it is dropped (default 30000; 0 = no limit).
     ///

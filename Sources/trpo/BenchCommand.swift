@@ -80,7 +80,7 @@ struct BenchCommand: ParsableCommand {
                                                        seconds: 3 * scale))
                 }
             }
-            try suite.ingestCapacity().forEach(show)
+            for curve in [false, true] { try suite.ingestCapacity(curve: curve).forEach(show) }
             show(try suite.broadcastLatency(workers: 2, hidden: [64, 64]))
         }
         if let json {

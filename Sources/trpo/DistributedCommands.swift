@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
+import Transport
 import Worker
 
 /// Options shared by `trpo train --workers` and `trpo learner`: how the learner serves.
@@ -37,7 +38,9 @@ struct LearnerCommand: ParsableCommand {
         discussion: """
             Workers connect with `trpo worker --connect ENDPOINT`. ENDPOINT is the only address \
             a worker needs and, for tcp, the only port to open. Takes the training options of \
-            `trpo train` (environment, seed, steps, presets, --out, --resume).
+            `trpo train` (environment, seed, steps, presets, --out, --resume). With \
+            --curve-secret and --allow-workers, traffic is encrypted and only workers whose \
+            public keys are in the allow-list directory get in (docs/security.md).
             """
     )
 
@@ -49,15 +52,16 @@ struct LearnerCommand: ParsableCommand {
 
     @OptionGroup var training: TrainingOptions
     @OptionGroup var serving: ServingOptions
+    @OptionGroup var curve: LearnerCurveOptions
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         StopRequest.installHandlers()
+        var learner = try serving.learnerConfiguration(endpoint: bind, workers: workers)
+        learner.curve = try curve.resolve()
         let (configuration, directory, resume) = try training.resolve()
-        try runLearner(configuration: configuration, directory: directory, resume: resume,
-                       serving: try serving.learnerConfiguration(endpoint: bind, workers: workers),
-                       quiet: training.quiet)
+        try runLearner(configuration: configuration, directory: directory, resume: resume, serving: learner, quiet: training.quiet)
     }
 }
 
@@ -76,6 +80,14 @@ func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bo
     } catch {
         throw usageFailure("\(error)")
     }
+    if serving.curve == nil && !isLocalOnly(serving.endpoint) {
+        note("""
+            warning: \(serving.endpoint) is reachable from other machines and CURVE is off: anyone who can reach \
+            this port can send samples to this learner and read its policy parameters. To admit only your \
+            workers, create keys with `trpo keys generate` and start the learner with --curve-secret FILE \
+            --allow-workers DIR (docs/security.md).
+            """)
+    }
     let learner: LearnerService
     do {
         learner = try LearnerService(configuration: serving, session: session, log: { note($0) })
@@ -91,9 +103,13 @@ func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bo
         if !statistics.episodeReturns.isEmpty {
             lastReturn = statistics.episodeReturns.reduce(0, +) / Double(statistics.episodeReturns.count)
         }
-        progress.iteration(statistics, wall: wall, extra: "workers \(counters.workersAlive)")
+        let refused = counters.refusedConnections > 0 ? ", refused \(counters.refusedConnections)" : ""
+        progress.iteration(statistics, wall: wall, extra: "workers \(counters.workersAlive)\(refused)")
     }
     progress.summary(learner.state, lastReturn: lastReturn, directory: directory)
+    if serving.curve != nil {
+        print("CURVE: \(learner.refusedConnections) connection(s) refused (see the log for keys and addresses)")
+    }
 }
 
 struct WorkerCommand: ParsableCommand {
@@ -121,6 +137,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("parent-pid"), help: .hidden)
     var parentPID: Int32?
 
+    @OptionGroup var curve: WorkerCurveOptions
+
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         StopRequest.installHandlers()
@@ -131,6 +149,7 @@ struct WorkerCommand: ParsableCommand {
         c.environmentID = env
         c.learnerTimeout = .milliseconds(Int64(learnerTimeout * 1000))
         c.parentProcess = parentPID
+        c.curve = try curve.resolve()
         let worker: WorkerService
         do {
             worker = try WorkerService(configuration: c, log: { note($0) })
@@ -142,6 +161,8 @@ struct WorkerCommand: ParsableCommand {
             note("worker \(workerID): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows")
         case .refused(let why):
             throw usageFailure("the learner refused this worker: \(why)")
+        case .notAdmitted(let why):
+            throw usageFailure("\(why) (gave up after --learner-timeout \(learnerTimeout) s)")
         }
     }
 }

@@ -7,7 +7,7 @@ struct TRPOCommand: ParsableCommand {
         commandName: "trpo",
         abstract: "Trust Region Policy Optimization: train, evaluate and benchmark policies.",
         version: trpoVersion,
-        subcommands: [TrainCommand.self, LearnerCommand.self, WorkerCommand.self, EvalCommand.self, PlotCommand.self, VarianceCommand.self,
+        subcommands: [TrainCommand.self, LearnerCommand.self, WorkerCommand.self, KeysCommand.self, EvalCommand.self, PlotCommand.self, VarianceCommand.self,
                       EnvCommand.self, BenchCommand.self]
     )
 }

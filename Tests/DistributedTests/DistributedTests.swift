@@ -12,11 +12,12 @@ import ZMQ
     final class Child {
         let process = Process()
         let log: URL
-        init(_ arguments: [String], log: URL) throws {
+        /// Runs `executable` (the trpo binary unless told) with `arguments`.
+        init(_ arguments: [String], log: URL, executable: URL = DistributedTests.executable) throws {
             self.log = log
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
-            process.executableURL = DistributedTests.executable
+            process.executableURL = executable
             process.arguments = arguments
             process.standardOutput = handle
             process.standardError = handle

@@ -77,11 +77,59 @@ import ZMQ
     }
 }
 
-/// The pieces a ZAP allow-list needs are expressible with this module: a `REP` handler on
-/// `inproc://zeromq.zap.01` answering RFC 27 requests, and a CURVE server with a ZAP domain.
+/// A ZAP allow-list with ``ZAPHandler``, and what each side's monitor reports when a
+/// connection is refused.
 @Suite struct ZAPTests {
     final class StopFlag: Sendable {
         let stopped = Atomic<Bool>(false)
+    }
+
+    /// A CURVE server ROUTER whose context has a ZAP handler admitting `allowList`, served on
+    /// a thread until the returned flag is raised.
+    func guardedRouter(_ context: Context, server: CurveKeyPair, allowList: [CurveKey: String])
+        throws -> (router: Socket, endpoint: String, stop: () -> Void) {
+        let flag = StopFlag()
+        let bound = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            defer { finished.signal() }
+            do {
+                let handler = try ZAPHandler(context: context)
+                bound.signal()
+                while !flag.stopped.load(ordering: .relaxed) {
+                    guard let request = try handler.receive(timeoutMilliseconds: 50) else { continue }
+                    #expect(request.domain == "trpo" && request.mechanism == "CURVE" && request.address == "127.0.0.1")
+                    if let key = request.curvePublicKey, let user = allowList[key] {
+                        try handler.reply(to: request, status: .success, userID: user)
+                    } else {
+                        try handler.reply(to: request, status: .authenticationFailure, text: "unknown key")
+                    }
+                }
+                handler.close()
+            } catch {
+                Issue.record(error)
+                bound.signal()
+            }
+        }.start()
+        #expect(bound.wait(timeout: .now() + 5) == .success)
+        let (router, endpoint) = try makeRouter(context, timeout: 300) {
+            try $0.setOption(.curveServer, to: true)
+            try $0.setOption(.curveSecretKey, to: server.secretKey)
+            try $0.setOption(.zapDomain, to: "trpo")
+        }
+        return (router, endpoint, {
+            flag.stopped.store(true, ordering: .relaxed)
+            _ = finished.wait(timeout: .now() + 5)
+        })
+    }
+
+    /// The first event of `kinds` from `monitor` within `seconds`.
+    func firstEvent(_ monitor: SocketMonitor, _ kinds: SocketEvents, seconds: Double = 5) throws -> SocketEvent? {
+        let deadline = DispatchTime.now() + seconds
+        while DispatchTime.now() < deadline {
+            if let event = try monitor.receive(timeoutMilliseconds: 100), kinds.contains(event.kind) { return event }
+        }
+        return nil
     }
 
     @Test func handlerAcceptsOnlyAllowListedClientKeys() throws {
@@ -89,45 +137,8 @@ import ZMQ
         let server = try CurveKeyPair.generate()
         let allowed = try CurveKeyPair.generate()
         let stranger = try CurveKeyPair.generate()
-        let allowList = [allowed.publicKey: "worker-1"]
-
-        let flag = StopFlag()
-        let bound = DispatchSemaphore(value: 0)
-        let finished = DispatchSemaphore(value: 0)
-        Thread {
-            defer { finished.signal() }
-            do {
-                let handler = try Socket(context: context, type: .rep)
-                try handler.setOption(.receiveTimeout, to: 50)
-                try handler.bind("inproc://zeromq.zap.01")
-                bound.signal()
-                while !flag.stopped.load(ordering: .relaxed) {
-                    // version, request id, domain, address, routing id, mechanism, client key
-                    guard let request = try handler.receive() else { continue }
-                    let key = request.count == 7 ? CurveKey(bytes: request[6].bytes) : nil
-                    let user = key.flatMap { allowList[$0] }
-                    try handler.send([
-                        "1.0", request[1],
-                        user == nil ? "400" : "200", user == nil ? "unknown key" : "OK",
-                        user ?? "", [UInt8](),
-                    ])
-                }
-            } catch {
-                Issue.record(error)
-                bound.signal()
-            }
-        }.start()
-        #expect(bound.wait(timeout: .now() + 5) == .success)
-        defer {
-            flag.stopped.store(true, ordering: .relaxed)
-            _ = finished.wait(timeout: .now() + 5)
-        }
-
-        let (router, endpoint) = try makeRouter(context, timeout: 300) {
-            try $0.setOption(.curveServer, to: true)
-            try $0.setOption(.curveSecretKey, to: server.secretKey)
-            try $0.setOption(.zapDomain, to: "trpo")
-        }
+        let (router, endpoint, stop) = try guardedRouter(context, server: server, allowList: [allowed.publicKey: "worker-1"])
+        defer { stop() }
         func client(_ keys: CurveKeyPair) throws -> Socket {
             try makeDealer(context, endpoint) {
                 try $0.setOption(.curveServerKey, to: server.publicKey)
@@ -145,5 +156,58 @@ import ZMQ
         #expect(message[1].string == "from worker")
         #expect(message[1].metadata("User-Id") == "worker-1")
         #expect(try router.receive() == nil)
+    }
+
+    @Test func refusedClientsSeeWhyOnTheirMonitor() throws {
+        let context = try Context()
+        let server = try CurveKeyPair.generate()
+        let (router, endpoint, stop) = try guardedRouter(context, server: server, allowList: [:])
+        defer { stop() }
+        let serverMonitor = try SocketMonitor(watching: router, events: SocketEvents.handshakeFailures.union(.monitorStopped))
+        defer { serverMonitor.close() }
+
+        // A client whose key is not on the list: refused by ZAP with status 400.
+        let stranger = try CurveKeyPair.generate()
+        let refused = try Socket(context: context, type: .dealer)
+        defer { refused.close() }
+        try refused.setOption(.curveServerKey, to: server.publicKey)
+        try refused.setOption(.curvePublicKey, to: stranger.publicKey)
+        try refused.setOption(.curveSecretKey, to: stranger.secretKey)
+        let refusedMonitor = try SocketMonitor(watching: refused, events: .handshakeFailures)
+        defer { refusedMonitor.close() }
+        try refused.connect(endpoint)
+        let auth = try #require(try firstEvent(refusedMonitor, .handshakeFailures))
+        #expect(auth.kind == .handshakeFailedAuth && auth.value == 400, "\(auth)")
+        #expect(auth.endpoint == endpoint)
+
+        // A client without CURVE: a mechanism mismatch, reported on both ends.
+        let plain = try Socket(context: context, type: .dealer)
+        defer { plain.close() }
+        let plainMonitor = try SocketMonitor(watching: plain, events: .handshakeFailures)
+        defer { plainMonitor.close() }
+        try plain.connect(endpoint)
+        let mismatch = try #require(try firstEvent(plainMonitor, .handshakeFailures))
+        #expect(mismatch.kind == .handshakeFailedProtocol, "\(mismatch)")
+        #expect(HandshakeProtocolError(rawValue: mismatch.value) == .mechanismMismatch)
+        #expect("\(mismatch)".contains("security mechanism mismatch"))
+        let serverSide = try #require(try firstEvent(serverMonitor, .handshakeFailedProtocol))
+        #expect(HandshakeProtocolError(rawValue: serverSide.value) == .mechanismMismatch)
+        router.stopMonitor()
+        #expect(try firstEvent(serverMonitor, .monitorStopped) != nil)
+    }
+
+    @Test func requestsDecodeAsRFC27Says() throws {
+        let context = try Context()
+        let (a, b) = (try Socket(context: context, type: .pair), try Socket(context: context, type: .pair))
+        try a.bind("inproc://zap-codec")
+        try b.connect("inproc://zap-codec")
+        let key = try CurveKeyPair.generate().publicKey
+        try b.send(["1.0", "7", "trpo", "10.0.0.2", "", "CURVE", key.bytes])
+        let message = try #require(try a.receive())
+        let request = try #require(ZAPRequest(message))
+        #expect(request.requestID == Array("7".utf8) && request.address == "10.0.0.2" && request.curvePublicKey == key)
+        try b.send(["2.0", "7", "trpo", "", "", "NULL"])
+        let wrongVersion = try #require(try a.receive())
+        #expect(ZAPRequest(wrongVersion) == nil)
     }
 }
