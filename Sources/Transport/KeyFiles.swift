@@ -60,17 +60,29 @@ public enum CurveKeyFile {
     /// Reads a secret key file and derives its public key.
     ///
     /// - Throws: ``KeyFileError``: the file is unreadable or malformed, or its mode grants any
-    ///   permission to group or others (``KeyFileError/Reason/permissionsTooOpen(mode:)``).
+    ///   permission to group or others (group read is allowed on a root-owned file read by
+    ///   another user) (``KeyFileError/Reason/permissionsTooOpen(mode:)``).
     public static func readSecret(_ path: String) throws(KeyFileError) -> CurveKeyPair {
         var status = stat()
         guard stat(path, &status) == 0 else { throw KeyFileError(path: path, reason: .unreadable(String(cString: strerror(errno)))) }
-        guard status.st_mode & 0o077 == 0 else { throw KeyFileError(path: path, reason: .permissionsTooOpen(mode: UInt32(status.st_mode))) }
+        guard status.st_mode & forbiddenModeBits(owner: status.st_uid) == 0 else {
+            throw KeyFileError(path: path, reason: .permissionsTooOpen(mode: UInt32(status.st_mode)))
+        }
         let secret = try readKey(path)
         do {
             return CurveKeyPair(publicKey: try CurveKeyPair.publicKey(fromSecret: secret), secretKey: secret)
         } catch {
             throw KeyFileError(path: path, reason: .malformed("\(error)"))
         }
+    }
+
+    /// The mode bits a secret key file owned by `owner` must not have: any group or other
+    /// permission when the file belongs to the running user (ssh's rule), and anything beyond
+    /// group read when it belongs to root and is read by another user (PostgreSQL's rule for
+    /// root-owned keys). The second case is how Kubernetes mounts a Secret for a pod with an
+    /// `fsGroup`: owned by root, group-readable by the pod's group.
+    private static func forbiddenModeBits(owner: uid_t) -> mode_t {
+        owner == 0 && geteuid() != 0 ? 0o037 : 0o077
     }
 
     /// Reads a public key file.

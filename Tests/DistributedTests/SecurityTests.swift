@@ -70,6 +70,43 @@ import ZMQ
         #expect(badName.status == 2 && badName.output.contains("not a usable key name"), "\(badName.output)")
     }
 
+    /// A Kubernetes Secret mounted for a pod with an fsGroup: owned by root, group-readable by
+    /// the pod's group, read by another user. Group read is accepted there; other read is not.
+    /// Needs root (to make a file owned by root and run trpo as another user).
+    @Test func rootOwnedGroupReadableSecretsAreAcceptedForOtherUsers() throws {
+        guard geteuid() == 0 else {
+            print("SecurityTests: skipped the root-owned key test (needs root to run trpo as another user)")
+            return
+        }
+        let root = try DistributedTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        chmod(root.path, 0o755)
+        try Self.generateKeys(["learner"], in: root.appendingPathComponent("keys"), root: root)
+        let keys = root.appendingPathComponent("keys")
+        chmod(keys.path, 0o755)
+        let secret = keys.appendingPathComponent("learner.key").path
+        let nobody: gid_t = 65534
+        chown(secret, 0, nobody)
+        let empty = root.appendingPathComponent("empty-allow")  // read after the secret: its error shows the secret passed
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", DistributedTests.executable.path,
+                        "learner", "--bind", "tcp://127.0.0.1:\(DistributedTests.freePort())", "--env", "CartPole-v1",
+                        "--out", root.appendingPathComponent("run").path, "--curve-secret", secret, "--allow-workers", empty.path]
+        func run() throws -> String {
+            let child = try Child(asNobody, log: root.appendingPathComponent("nobody-\(UInt32.random(in: 0...UInt32.max)).log"),
+                                  executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
+            #expect(child.wait(seconds: 30) == 2)
+            return child.output
+        }
+        chmod(secret, 0o440)
+        var output = try run()
+        #expect(output.contains("holds no *.pub files"), "\(output)")
+        #expect(!output.contains("chmod 600"), "\(output)")
+        chmod(secret, 0o444)
+        output = try run()
+        #expect(output.contains("run: chmod 600 \(secret)"), "\(output)")
+    }
+
     @Test func looseMalformedOrHalfGivenKeysAreRefusedClearly() throws {
         let root = try DistributedTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
