@@ -37,7 +37,7 @@ public final class LearnerService {
     /// Random per learner process: chunks from a previous process are never current.
     private let sessionID: UInt64
     private var registry: WorkerRegistry
-    private var assembler: BatchAssembler
+    private var assembler: BatchAssembler<IterationBatch>
     private var counters = TransportCounters()
     private var cachedParameters: Message.Parameters?
     private var batchStarted: ContinuousClock.Instant
@@ -73,10 +73,10 @@ public final class LearnerService {
 
     private var version: UInt64 { UInt64(session.state.iteration) }
 
-    private func makeAssembler() -> BatchAssembler {
-        let rows = session.nextBatchSteps
+    private func makeAssembler() -> BatchAssembler<IterationBatch> {
+        let rows = session.nextBatchRows
         if let n = configuration.deterministicWorkers {
-            return BatchAssembler(version: version, quotas: BatchAssembler.evenQuotas(rows: rows, workers: n))
+            return BatchAssembler(version: version, quotas: evenQuotas(rows: rows, workers: n))
         }
         return BatchAssembler(version: version, targetRows: rows)
     }
@@ -130,7 +130,11 @@ public final class LearnerService {
             registry.heard(peer: peer, now: now)
             sendParameters(to: record)
         case .chunk(let chunk):
-            accept(chunk, peer: peer, now: now)
+            accept(.singlePath(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
+                   sequence: chunk.sequence, peer: peer, now: now)
+        case .vineChunk(let chunk):
+            accept(.vine(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
+                   sequence: chunk.sequence, peer: peer, now: now)
         case .heartbeat:
             if !registry.heard(peer: peer, now: now) {
                 endpoint.send(.reject(rejection(.notRegistered, sequence: nil)), to: peer)
@@ -167,35 +171,32 @@ public final class LearnerService {
         sendParameters(to: registry.record(peer: peer)!)
     }
 
-    private func accept(_ chunk: Message.Chunk, peer: [UInt8], now: ContinuousClock.Instant) {
-        guard let record = registry.record(peer: peer), record.workerID == chunk.worker.id else {
+    /// A chunk of either kind: registered sender, fits the run, current session and version.
+    private func accept(_ batch: IterationBatch, from worker: WorkerIdentity, session chunkSession: UInt64,
+                        version chunkVersion: UInt64, sequence: UInt64, peer: [UInt8], now: ContinuousClock.Instant) {
+        guard let record = registry.record(peer: peer), record.workerID == worker.id else {
             reject("a chunk from unregistered \(describe(peer))")
-            endpoint.send(.reject(rejection(.notRegistered, sequence: chunk.sequence)), to: peer)
+            endpoint.send(.reject(rejection(.notRegistered, sequence: sequence)), to: peer)
             return
         }
         registry.heard(peer: peer, now: now)
-        let (obs, width) = (session.state.policy.observationSize, session.state.policy.head.actionWidth)
-        guard chunk.batch.observationSize == obs, chunk.batch.actionWidth == width else {
-            reject("worker \(chunk.worker.id) sent rows of shape \(chunk.batch.observationSize)/\(chunk.batch.actionWidth), expected \(obs)/\(width)")
+        if let misfit = batch.misfit(policy: session.state.policy, sampling: session.configuration.sampling) {
+            reject("worker \(worker.id) sent \(misfit)")
             return
         }
-        if case .categorical(let k) = session.state.policy.head, !chunk.batch.actions.allSatisfy({ $0 >= 0 && $0 < Double(k) && $0 == $0.rounded() }) {
-            reject("worker \(chunk.worker.id) sent actions outside 0..<\(k)")
+        guard chunkSession == sessionID else {
+            counters.staleSamplesDropped += batch.rows
+            endpoint.send(.reject(rejection(.staleParameters, sequence: sequence)), to: peer)
             return
         }
-        guard chunk.session == sessionID else {
-            counters.staleSamplesDropped += chunk.batch.count
-            endpoint.send(.reject(rejection(.staleParameters, sequence: chunk.sequence)), to: peer)
-            return
-        }
-        switch assembler.offer(worker: chunk.worker.id, sequence: chunk.sequence, chunkVersion: chunk.version, batch: chunk.batch) {
+        switch assembler.offer(worker: worker.id, sequence: sequence, chunkVersion: chunkVersion, batch: batch) {
         case .accepted:
             lastProgress = now
-            acceptedRows[chunk.worker.id, default: 0] += chunk.batch.count
+            acceptedRows[worker.id, default: 0] += batch.rows
         case .stale, .surplus:
-            counters.staleSamplesDropped += chunk.batch.count
+            counters.staleSamplesDropped += batch.rows
         case .fromTheFuture:
-            reject("worker \(chunk.worker.id) sent a chunk of version \(chunk.version), ahead of \(version)")
+            reject("worker \(worker.id) sent a chunk of version \(chunkVersion), ahead of \(version)")
         }
     }
 
@@ -220,11 +221,13 @@ public final class LearnerService {
         let c = session.configuration
         // Streaming: each live worker's equal share of the batch in one chunk (few episode cuts,
         // nothing collected past the target); deterministic: the same chunks as one process.
-        let chunk = configuration.deterministicWorkers != nil ? c.chunkSteps
-            : min(c.chunkSteps, max(64, (session.nextBatchSteps + max(1, registry.aliveCount) - 1) / max(1, registry.aliveCount)))
+        let bounds = c.chunkBounds(head: session.state.policy.head, limits: configuration.transport.limits)
+        let chunk = configuration.deterministicWorkers != nil ? bounds.maximum
+            : min(bounds.maximum, max(bounds.minimum, (session.nextBatchRows + max(1, registry.aliveCount) - 1) / max(1, registry.aliveCount)))
         let p = Message.Parameters(session: sessionID, version: version, seed: c.seed, environmentID: c.environment,
                                    simulatorCount: c.environmentsPerSampler, chunkSteps: chunk, quota: 0,
-                                   policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+                                   policy: session.state.policy, normalizer: session.trainer.samplingNormalizer,
+                                   sampling: c.sampling, collection: version)
         cachedParameters = p
         return p
     }
@@ -234,6 +237,7 @@ public final class LearnerService {
     /// missing (at least one chunk).
     private func sendParameters(to record: WorkerRegistry.Record) {
         var p = currentParameters()
+        p.stream = UInt64(record.workerID)
         if let quotas = assembler.quotas {
             p.quota = quotas[record.workerID] ?? 0
         } else {
@@ -290,7 +294,7 @@ public final class LearnerService {
     // MARK: - Iterations
 
     private func finishIteration() throws -> IterationStatistics {
-        let batch = assembler.assemble()
+        let batch = assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
         counters.workersAlive = registry.aliveCount
         let updateStarted = clock.now
