@@ -168,4 +168,24 @@ import ZMQ
         #expect(learner.output.contains("sent a single-path chunk; this run samples vine"))
         #expect(learner.output.contains("qValues[0] is not finite"))
     }
+
+    /// `trpo variance --workers 2` farms the replicates' collections out and gets the same
+    /// estimates bit for bit: each replicate's streams derive from (seed, replicate), not
+    /// from the worker that collects it.
+    @Test func varianceThroughWorkersEqualsOneProcess() throws {
+        let root = try DistributedTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func study(workers: Int) throws -> [[String: Any]] {
+            let out = root.appendingPathComponent("w\(workers)")
+            let child = try Child(["variance", "--env", "CartPole-v1", "--replicates", "3", "--budget", "1000",
+                                   "--workers", "\(workers)", "--out", out.path], log: root.appendingPathComponent("w\(workers).log"))
+            #expect(child.wait(seconds: 120) == 0, "\(child.output.suffix(2000))")
+            let data = try Data(contentsOf: out.appendingPathComponent("variance.json"))
+            let rows = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+            return rows.map { $0.filter { $0.key != "wall_seconds" } }
+        }
+        let local = try study(workers: 0), farmed = try study(workers: 2)
+        #expect(local.count == 3)
+        #expect(local.map { NSDictionary(dictionary: $0) } == farmed.map { NSDictionary(dictionary: $0) })
+    }
 }
