@@ -45,6 +45,10 @@ public final class LearnerService {
     private var heartbeatSequence: UInt64 = 0
     /// When a chunk was last accepted (or the current version published).
     private var lastProgress: ContinuousClock.Instant
+    /// How long the current version's first chunk took: a batch counts as stalled only after
+    /// a silence longer than this too (a vine collection takes seconds, and a top-up to a
+    /// worker that finished first would compete for the CPU with the others' collections).
+    private var quickestChunk: Duration?
     /// Streaming mode: rows each worker may collect with the current version, and rows
     /// accepted from it. Each worker gets an equal share of the batch; when the batch stalls
     /// (see ``LearnerConfiguration/stallTimeout``) the living get top-ups, so a dead worker's
@@ -192,6 +196,7 @@ public final class LearnerService {
         switch assembler.offer(worker: worker.id, sequence: sequence, chunkVersion: chunkVersion, batch: batch) {
         case .accepted:
             lastProgress = now
+            quickestChunk = quickestChunk ?? now - batchStarted
             acceptedRows[worker.id, default: 0] += batch.rows
         case .stale, .surplus:
             counters.staleSamplesDropped += batch.rows
@@ -254,7 +259,7 @@ public final class LearnerService {
         let now = clock.now
         // A batch that has stalled (a worker died or is slow, or a parameters message was
         // lost): give every live worker a top-up, a fair share of the rows still missing.
-        if !assembler.isComplete, now - lastProgress > configuration.stallTimeout {
+        if !assembler.isComplete, now - lastProgress > max(configuration.stallTimeout, quickestChunk ?? .zero) {
             lastProgress = now
             for record in registry.records { sendParameters(to: record) }
         }
@@ -302,6 +307,7 @@ public final class LearnerService {
         registry.forgive(clock.now - updateStarted, now: clock.now)
         batchStarted = clock.now
         lastProgress = clock.now
+        quickestChunk = nil
         if !session.isFinished {
             assembler = makeAssembler()
             streamingQuota = [:]
