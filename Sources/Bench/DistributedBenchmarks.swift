@@ -64,7 +64,7 @@ extension BenchmarkSuite {
             }
         }
         flooders.forEach { $0.start() }
-        var assembler = BatchAssembler(version: 0, targetRows: 50_000)
+        var assembler = BatchAssembler<SampleBatch>(version: 0, targetRows: 50_000)
         var received = 0, bytes = 0, samples = 0
         let clock = ContinuousClock()
         var start: ContinuousClock.Instant?
@@ -78,7 +78,7 @@ extension BenchmarkSuite {
             }
             if assembler.isComplete {
                 _ = assembler.assemble()
-                assembler = BatchAssembler(version: 0, targetRows: 50_000)
+                assembler = BatchAssembler<SampleBatch>(version: 0, targetRows: 50_000)
             }
         }
         let seconds = (clock.now - (start ?? clock.now)).seconds

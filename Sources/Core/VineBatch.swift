@@ -10,6 +10,13 @@
 // This file holds the settings and the batch a collection produces; the sampler lives in the
 // Worker module, the estimators in VineSurrogate.swift.
 
+/// The sampling scheme of a run: single-path trajectories (§5.1) or the vine (§5.2). The raw
+/// values are the command line's spellings (`--sampler single-path|vine`).
+public enum SamplerKind: String, Sendable, Codable, CaseIterable {
+    case singlePath = "single-path"
+    case vine
+}
+
 /// Which of the paper's vine estimators a batch is for; it follows from how the K actions
 /// of each state were chosen.
 public enum VineEstimator: UInt8, Sendable, Codable, Hashable {
@@ -77,7 +84,13 @@ public struct VineSettings: Sendable, Codable, Equatable {
     /// once for a discrete space with at most ``actionsPerState`` actions (eq. 15), otherwise
     /// ``actionsPerState`` draws from π_old (eq. 16).
     public func branching(for space: ActionSpace) -> (actionsPerState: Int, estimator: VineEstimator) {
-        if case .discrete(let count) = space, count <= actionsPerState {
+        branching(for: PolicyHead(space))
+    }
+
+    /// ``branching(for:)-(ActionSpace)`` for a policy with this head (a categorical head of
+    /// n actions stands for a discrete space of n actions).
+    public func branching(for head: PolicyHead) -> (actionsPerState: Int, estimator: VineEstimator) {
+        if case .categorical(let count) = head, count <= actionsPerState {
             return (count, .enumeratedActions)
         }
         return (actionsPerState, .importanceSampled)

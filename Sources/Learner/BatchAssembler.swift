@@ -1,8 +1,26 @@
 import Core
 
+/// A batch the assembler can count and join.
+public protocol AssemblableBatch: Sendable {
+    /// What targets and quotas count: rows of a single-path batch, rollout-set states of a
+    /// vine batch.
+    var rows: Int { get }
+    /// Appends another batch (of the same shapes) after this one.
+    mutating func append(_ other: Self)
+}
+
+extension SampleBatch: AssemblableBatch {
+    public var rows: Int { count }
+}
+
+extension VineBatch: AssemblableBatch {
+    public var rows: Int { stateCount }
+}
+
 /// Collects one iteration's batch from sample chunks tagged with the parameter version they
 /// were collected with. TRPO is on-policy: only chunks of the current version are taken;
-/// older ones are dropped and counted, never mixed in.
+/// older ones are dropped and counted, never mixed in. "Rows" are whatever the batch type
+/// counts (``AssemblableBatch/rows``): single-path rows, or vine rollout-set states.
 ///
 /// Two modes:
 /// - *streaming*: chunks are taken in arrival order until the batch holds at least
@@ -10,13 +28,13 @@ import Core
 /// - *canonical* (deterministic runs): each expected worker contributes exactly its quota of
 ///   rows, and the batch is assembled in (worker id, sequence number) order, so the result does
 ///   not depend on arrival timing.
-public struct BatchAssembler: Sendable {
+public struct BatchAssembler<Batch: AssemblableBatch>: Sendable {
     public let version: UInt64
     public let targetRows: Int
     /// Per-worker quotas in canonical mode (nil when streaming).
     public let quotas: [UInt32: Int]?
 
-    private var chunks: [(worker: UInt32, sequence: UInt64, batch: SampleBatch)] = []
+    private var chunks: [(worker: UInt32, sequence: UInt64, batch: Batch)] = []
     private var rowsByWorker: [UInt32: Int] = [:]
     public private(set) var rows = 0
 
@@ -46,21 +64,13 @@ public struct BatchAssembler: Sendable {
         targetRows = quotas.values.reduce(0, +)
     }
 
-    /// Splits `rows` over workers `0..<workers` as evenly as possible (lower ids take the
-    /// remainder).
-    public static func evenQuotas(rows: Int, workers: Int) -> [UInt32: Int] {
-        var quotas: [UInt32: Int] = [:]
-        for w in 0..<workers { quotas[UInt32(w)] = rows / workers + (w < rows % workers ? 1 : 0) }
-        return quotas
-    }
-
     public var isComplete: Bool {
         if let quotas { return quotas.allSatisfy { rowsByWorker[$0.key, default: 0] >= $0.value } }
         return rows >= targetRows
     }
 
     /// Offers a chunk from `worker`, its `sequence` number, collected with `chunkVersion`.
-    public mutating func offer(worker: UInt32, sequence: UInt64, chunkVersion: UInt64, batch: SampleBatch) -> Verdict {
+    public mutating func offer(worker: UInt32, sequence: UInt64, chunkVersion: UInt64, batch: Batch) -> Verdict {
         if chunkVersion < version { return .stale }
         if chunkVersion > version { return .fromTheFuture }
         if let quotas {
@@ -69,20 +79,28 @@ public struct BatchAssembler: Sendable {
             return .surplus
         }
         chunks.append((worker, sequence, batch))
-        rowsByWorker[worker, default: 0] += batch.count
-        rows += batch.count
+        rowsByWorker[worker, default: 0] += batch.rows
+        rows += batch.rows
         return .accepted
     }
 
     /// The accepted chunks joined into one batch: in arrival order when streaming, in
-    /// (worker, sequence) order when canonical.
-    public func assemble() -> SampleBatch {
+    /// (worker, sequence) order when canonical; nil when none was accepted.
+    public func assemble() -> Batch? {
         var ordered = chunks
         if quotas != nil {
             ordered.sort { ($0.worker, $0.sequence) < ($1.worker, $1.sequence) }
         }
-        guard var batch = ordered.first?.batch else { return SampleBatch(observationSize: 0, actionWidth: 0) }
+        guard var batch = ordered.first?.batch else { return nil }
         for chunk in ordered.dropFirst() { batch.append(chunk.batch) }
         return batch
     }
+}
+
+/// Splits `rows` over workers `0..<workers` as evenly as possible (lower ids take the
+/// remainder): the quotas of a canonical ``BatchAssembler``.
+public func evenQuotas(rows: Int, workers: Int) -> [UInt32: Int] {
+    var quotas: [UInt32: Int] = [:]
+    for w in 0..<workers { quotas[UInt32(w)] = rows / workers + (w < rows % workers ? 1 : 0) }
+    return quotas
 }

@@ -40,7 +40,7 @@ public final class LearnerService {
     /// Random per learner process: chunks from a previous process are never current.
     private let sessionID: UInt64
     private var registry: WorkerRegistry
-    private var assembler: BatchAssembler
+    private var assembler: BatchAssembler<IterationBatch>
     private var counters = TransportCounters()
     private var cachedParameters: Message.Parameters?
     private var batchStarted: ContinuousClock.Instant
@@ -48,6 +48,10 @@ public final class LearnerService {
     private var heartbeatSequence: UInt64 = 0
     /// When a chunk was last accepted (or the current version published).
     private var lastProgress: ContinuousClock.Instant
+    /// How long the current version's first chunk took: a batch counts as stalled only after
+    /// a silence longer than this too (a vine collection takes seconds, and a top-up to a
+    /// worker that finished first would compete for the CPU with the others' collections).
+    private var quickestChunk: Duration?
     /// Streaming mode: rows each worker may collect with the current version, and rows
     /// accepted from it. Each worker gets an equal share of the batch; when the batch stalls
     /// (see ``LearnerConfiguration/stallTimeout``) the living get top-ups, so a dead worker's
@@ -84,10 +88,10 @@ public final class LearnerService {
 
     private var version: UInt64 { UInt64(session.state.iteration) }
 
-    private func makeAssembler() -> BatchAssembler {
-        let rows = session.nextBatchSteps
+    private func makeAssembler() -> BatchAssembler<IterationBatch> {
+        let rows = session.nextBatchRows
         if let n = configuration.deterministicWorkers {
-            return BatchAssembler(version: version, quotas: BatchAssembler.evenQuotas(rows: rows, workers: n))
+            return BatchAssembler(version: version, quotas: evenQuotas(rows: rows, workers: n))
         }
         return BatchAssembler(version: version, targetRows: rows)
     }
@@ -142,7 +146,11 @@ public final class LearnerService {
             registry.heard(peer: peer, now: now)
             sendParameters(to: record)
         case .chunk(let chunk):
-            accept(chunk, peer: peer, now: now)
+            accept(.singlePath(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
+                   sequence: chunk.sequence, peer: peer, now: now)
+        case .vineChunk(let chunk):
+            accept(.vine(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
+                   sequence: chunk.sequence, peer: peer, now: now)
         case .heartbeat:
             if !registry.heard(peer: peer, now: now) {
                 endpoint.send(.reject(rejection(.notRegistered, sequence: nil)), to: peer)
@@ -181,35 +189,33 @@ public final class LearnerService {
         sendParameters(to: registry.record(peer: peer)!)
     }
 
-    private func accept(_ chunk: Message.Chunk, peer: [UInt8], now: ContinuousClock.Instant) {
-        guard let record = registry.record(peer: peer), record.workerID == chunk.worker.id else {
+    /// A chunk of either kind: registered sender, fits the run, current session and version.
+    private func accept(_ batch: IterationBatch, from worker: WorkerIdentity, session chunkSession: UInt64,
+                        version chunkVersion: UInt64, sequence: UInt64, peer: [UInt8], now: ContinuousClock.Instant) {
+        guard let record = registry.record(peer: peer), record.workerID == worker.id else {
             reject("a chunk from unregistered \(describe(peer))")
-            endpoint.send(.reject(rejection(.notRegistered, sequence: chunk.sequence)), to: peer)
+            endpoint.send(.reject(rejection(.notRegistered, sequence: sequence)), to: peer)
             return
         }
         registry.heard(peer: peer, now: now)
-        let (obs, width) = (session.state.policy.observationSize, session.state.policy.head.actionWidth)
-        guard chunk.batch.observationSize == obs, chunk.batch.actionWidth == width else {
-            reject("worker \(chunk.worker.id) sent rows of shape \(chunk.batch.observationSize)/\(chunk.batch.actionWidth), expected \(obs)/\(width)")
+        if let misfit = batch.misfit(policy: session.state.policy, sampling: session.configuration.sampling) {
+            reject("worker \(worker.id) sent \(misfit)")
             return
         }
-        if case .categorical(let k) = session.state.policy.head, !chunk.batch.actions.allSatisfy({ $0 >= 0 && $0 < Double(k) && $0 == $0.rounded() }) {
-            reject("worker \(chunk.worker.id) sent actions outside 0..<\(k)")
+        guard chunkSession == sessionID else {
+            counters.staleSamplesDropped += batch.rows
+            endpoint.send(.reject(rejection(.staleParameters, sequence: sequence)), to: peer)
             return
         }
-        guard chunk.session == sessionID else {
-            counters.staleSamplesDropped += chunk.batch.count
-            endpoint.send(.reject(rejection(.staleParameters, sequence: chunk.sequence)), to: peer)
-            return
-        }
-        switch assembler.offer(worker: chunk.worker.id, sequence: chunk.sequence, chunkVersion: chunk.version, batch: chunk.batch) {
+        switch assembler.offer(worker: worker.id, sequence: sequence, chunkVersion: chunkVersion, batch: batch) {
         case .accepted:
             lastProgress = now
-            acceptedRows[chunk.worker.id, default: 0] += chunk.batch.count
+            quickestChunk = quickestChunk ?? now - batchStarted
+            acceptedRows[worker.id, default: 0] += batch.rows
         case .stale, .surplus:
-            counters.staleSamplesDropped += chunk.batch.count
+            counters.staleSamplesDropped += batch.rows
         case .fromTheFuture:
-            reject("worker \(chunk.worker.id) sent a chunk of version \(chunk.version), ahead of \(version)")
+            reject("worker \(worker.id) sent a chunk of version \(chunkVersion), ahead of \(version)")
         }
     }
 
@@ -234,11 +240,13 @@ public final class LearnerService {
         let c = session.configuration
         // Streaming: each live worker's equal share of the batch in one chunk (few episode cuts,
         // nothing collected past the target); deterministic: the same chunks as one process.
-        let chunk = configuration.deterministicWorkers != nil ? c.chunkSteps
-            : min(c.chunkSteps, max(64, (session.nextBatchSteps + max(1, registry.aliveCount) - 1) / max(1, registry.aliveCount)))
+        let bounds = c.chunkBounds(head: session.state.policy.head, limits: configuration.transport.limits)
+        let chunk = configuration.deterministicWorkers != nil ? bounds.maximum
+            : min(bounds.maximum, max(bounds.minimum, (session.nextBatchRows + max(1, registry.aliveCount) - 1) / max(1, registry.aliveCount)))
         let p = Message.Parameters(session: sessionID, version: version, seed: c.seed, environmentID: c.environment,
                                    simulatorCount: c.environmentsPerSampler, chunkSteps: chunk, quota: 0,
-                                   policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+                                   policy: session.state.policy, normalizer: session.trainer.samplingNormalizer,
+                                   sampling: c.sampling, collection: version)
         cachedParameters = p
         return p
     }
@@ -248,6 +256,7 @@ public final class LearnerService {
     /// missing (at least one chunk).
     private func sendParameters(to record: WorkerRegistry.Record) {
         var p = currentParameters()
+        p.stream = UInt64(record.workerID)
         if let quotas = assembler.quotas {
             p.quota = quotas[record.workerID] ?? 0
         } else {
@@ -264,7 +273,7 @@ public final class LearnerService {
         let now = clock.now
         // A batch that has stalled (a worker died or is slow, or a parameters message was
         // lost): give every live worker a top-up, a fair share of the rows still missing.
-        if !assembler.isComplete, now - lastProgress > configuration.stallTimeout {
+        if !assembler.isComplete, now - lastProgress > max(configuration.stallTimeout, quickestChunk ?? .zero) {
             lastProgress = now
             for record in registry.records { sendParameters(to: record) }
         }
@@ -306,7 +315,7 @@ public final class LearnerService {
     // MARK: - Iterations
 
     private func finishIteration() throws -> IterationStatistics {
-        let batch = assembler.assemble()
+        let batch = assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
         counters.workersAlive = registry.aliveCount
         counters.refusedConnections = endpoint.refusedConnections
@@ -315,6 +324,7 @@ public final class LearnerService {
         registry.forgive(clock.now - updateStarted, now: clock.now)
         batchStarted = clock.now
         lastProgress = clock.now
+        quickestChunk = nil
         if !session.isFinished {
             assembler = makeAssembler()
             streamingQuota = [:]

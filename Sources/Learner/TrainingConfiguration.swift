@@ -127,12 +127,6 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     }
 }
 
-/// The sampling scheme of a run.
-public enum SamplerKind: String, Sendable, Codable, CaseIterable {
-    case singlePath = "single-path"
-    case vine
-}
-
 /// A configuration value that makes no sense.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     public var message: String

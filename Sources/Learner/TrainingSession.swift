@@ -66,9 +66,10 @@ public struct TrainingSession {
     }
 
     /// One vine iteration, then its progress row and checkpoint.
-    public mutating func update(vine batch: VineBatch, sampleSeconds: Double) throws -> IterationStatistics {
+    public mutating func update(vine batch: VineBatch, sampleSeconds: Double,
+                                counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
         var statistics = try record(trainer.update(vine: batch), rows: batch.simulatorSteps, sampleSeconds: sampleSeconds,
-                                    counters: TransportCounters())
+                                    counters: counters)
         statistics.samples = batch.branchCount
         return statistics
     }

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Protocol
 import Simulators
 import Worker
 
@@ -79,11 +80,55 @@ public struct VarianceStudy {
         }
     }
 
+    /// The collection of one estimate: single path, `steps` rows on stream 1 000 000 +
+    /// `replicate`; vine, one collection with `settings` on stream 2 000 000 + `replicate`.
+    /// Every sampler is fresh, so the batch depends only on (seed, stream), not on where it is
+    /// collected.
+    static func task(replicate: UInt64, steps: Int) -> SamplingTask {
+        SamplingTask(stream: 1_000_000 + replicate, sampling: .singlePath, count: steps)
+    }
+
+    static func task(replicate: UInt64, settings: VineSettings) -> SamplingTask {
+        SamplingTask(stream: 2_000_000 + replicate, sampling: .vine(settings), count: settings.rolloutStates)
+    }
+
+    /// Makes a task's collection in this process.
+    func collect(_ task: SamplingTask) throws -> IterationBatch {
+        switch task.sampling {
+        case .singlePath:
+            let sampler = SinglePathSampler(simulators: try simulators(), policy: policy, normalizer: normalizer,
+                                            seed: configuration.seed, stream: task.stream)
+            return .singlePath(sampler.collect(steps: task.count))
+        case .vine(let settings):
+            let sampler = VineSampler(simulators: try simulators(), policy: policy, normalizer: normalizer,
+                                      seed: configuration.seed, stream: task.stream, settings: settings)
+            return .vine(sampler.collect(states: task.count, abandonIf: nil)!)
+        }
+    }
+
+    /// The parameters a ``SamplingFarm`` sends with every task: this study's environment,
+    /// seed, simulator count, policy and normaliser.
+    public var farmTemplate: Message.Parameters {
+        Message.Parameters(session: 0, version: 0, seed: configuration.seed, environmentID: configuration.environment,
+                           simulatorCount: configuration.environmentsPerSampler, chunkSteps: 1, quota: 0, policy: policy,
+                           normalizer: normalizer)
+    }
+
+    /// One estimate from a collected batch.
+    func gradient(_ batch: IterationBatch) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
+        switch batch {
+        case .singlePath(let rows): singlePathGradient(rows)
+        case .vine(let collection): try vineGradient(collection)
+        }
+    }
+
     /// One single-path estimate from `steps` rows collected on stream `replicate`.
     func singlePathGradient(replicate: UInt64, steps: Int) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
-        let sampler = SinglePathSampler(simulators: try simulators(), policy: policy, normalizer: normalizer,
-                                        seed: configuration.seed, stream: 1_000_000 + replicate)
-        let batch = sampler.collect(steps: steps)
+        try gradient(collect(VarianceStudy.task(replicate: replicate, steps: steps)))
+    }
+
+    /// The single-path estimate of a batch: GAE(γ, λ) advantages from the value function.
+    func singlePathGradient(_ batch: SampleBatch) -> (gradient: [Double], qSamples: Int, simSteps: Int) {
         let observations = normalizer.map { $0.normalized(batch.observationMatrix) } ?? batch.observationMatrix
         let bootstrap = normalizer.map { $0.normalized(batch.bootstrapObservationMatrix) } ?? batch.bootstrapObservationMatrix
         var bootstrapValues = [Double](repeating: 0, count: batch.count)
@@ -98,9 +143,11 @@ public struct VarianceStudy {
 
     /// One vine estimate with `settings` on stream `replicate`.
     func vineGradient(replicate: UInt64, settings: VineSettings) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
-        let sampler = VineSampler(simulators: try simulators(), policy: policy, normalizer: normalizer,
-                                  seed: configuration.seed, stream: 2_000_000 + replicate, settings: settings)
-        let batch = sampler.collect()
+        try gradient(collect(VarianceStudy.task(replicate: replicate, settings: settings)))
+    }
+
+    /// The vine estimate of a collection (eq. 15 or 16).
+    func vineGradient(_ batch: VineBatch) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
         let surrogate = try VineSurrogate(batch, normalizer: normalizer, head: policy.head)
         return (policy.surrogateGradient(surrogate), batch.branchCount, batch.simulatorSteps)
     }
@@ -124,23 +171,36 @@ public struct VarianceStudy {
     }
 
     /// Runs the study: `replicates` estimates per estimator and the reference.
-    /// - Parameter progress: called with a line per finished estimator.
-    public func run(replicates: Int, progress: (String) -> Void) throws -> (reference: [Double], statistics: [EstimatorStatistics]) {
+    /// - Parameters:
+    ///   - farm: workers to collect the replicates' batches on (nil: in this process). The
+    ///     results are the same either way; the reference and the vine's pilot collection
+    ///     are always made here.
+    ///   - progress: called with a line per finished estimator.
+    public func run(replicates: Int, farm: SamplingFarm? = nil,
+                    progress: (String) -> Void) throws -> (reference: [Double], statistics: [EstimatorStatistics]) {
         let clock = ContinuousClock()
         let reference = try singlePathGradient(replicate: 424_242, steps: budget * referenceMultiple).gradient
         progress("reference gradient: single path, \(budget * referenceMultiple) steps, ‖g‖ = \(String(format: "%.4g", dot(reference, reference).squareRoot()))")
         var results: [EstimatorStatistics] = []
         for kind in GradientEstimatorKind.allCases {
             let settings = kind == .singlePath ? nil : try vineSettings(crn: kind == .vineCRN)
-            var estimates: [[Double]] = []
+            let tasks = (0..<replicates).map { r in
+                settings.map { VarianceStudy.task(replicate: UInt64(r), settings: $0) }
+                    ?? VarianceStudy.task(replicate: UInt64(r), steps: budget)
+            }
+            var estimates = [[Double]](repeating: [], count: replicates)
             var q = 0.0, steps = 0.0
             let start = clock.now
-            for r in 0..<replicates {
-                let e = try settings.map { try vineGradient(replicate: UInt64(r), settings: $0) }
-                    ?? singlePathGradient(replicate: UInt64(r), steps: budget)
-                estimates.append(e.gradient)
+            let estimate = { (r: Int, batch: IterationBatch) throws in
+                let e = try self.gradient(batch)
+                estimates[r] = e.gradient
                 q += Double(e.qSamples)
                 steps += Double(e.simSteps)
+            }
+            if let farm {
+                try farm.run(tasks, completed: estimate)
+            } else {
+                for (r, task) in tasks.enumerated() { try estimate(r, collect(task)) }
             }
             let wall = (clock.now - start).seconds / Double(replicates)
             let statistics = VarianceStudy.statistics(kind.rawValue, estimates: estimates, reference: reference,

@@ -16,6 +16,9 @@ public enum Message: Sendable, Equatable {
     case parameters(Parameters)
     /// Worker → learner: transitions collected with one parameter version.
     case chunk(Chunk)
+    /// Worker → learner: a vine collection (rollout-set states, K branches each, their Q̂)
+    /// made with one parameter version.
+    case vineChunk(VineChunk)
     /// Either direction: liveness when the sender has had nothing else to send.
     case heartbeat(Heartbeat)
     /// Learner → worker: the worker must exit; nothing more will be accepted from it.
@@ -32,6 +35,7 @@ public enum Message: Sendable, Equatable {
         case .hello: .hello
         case .parameters: .parameters
         case .chunk: .chunk
+        case .vineChunk: .vineChunk
         case .heartbeat: .heartbeat
         case .stop: .stop
         case .requestParameters: .requestParameters
@@ -49,6 +53,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case stop = 5
     case requestParameters = 6
     case reject = 7
+    case vineChunk = 8
 
     public var description: String {
         switch self {
@@ -59,6 +64,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .stop: "stop"
         case .requestParameters: "requestParameters"
         case .reject: "reject"
+        case .vineChunk: "vineChunk"
         }
     }
 }
@@ -107,11 +113,28 @@ extension Message {
         }
     }
 
+    /// How a worker collects with a parameter version.
+    public enum Sampling: Sendable, Equatable {
+        /// Single-path trajectories (§5.1): chunks of rows.
+        case singlePath
+        /// The vine (§5.2) with the run's settings: vine chunks of rollout-set states.
+        case vine(VineSettings)
+
+        public var kind: SamplerKind {
+            switch self {
+            case .singlePath: .singlePath
+            case .vine: .vine
+            }
+        }
+    }
+
     /// One parameter version and the sampling settings that go with it.
     ///
     /// Decoded parameters satisfy: `environmentID` is non-empty valid UTF-8 of at most
     /// ``DecodingLimits/maxStringBytes`` bytes; `1 ≤ simulatorCount ≤ DecodingLimits.maxWidth`;
-    /// `1 ≤ chunkSteps ≤ DecodingLimits.maxRows`; `0 ≤ quota ≤ Parameters.maxQuota`; the
+    /// `1 ≤ chunkSteps ≤ DecodingLimits.maxRows`; `0 ≤ quota ≤ Parameters.maxQuota`; vine
+    /// settings, when present, have trunk steps, rollout states and rollout length in
+    /// `1...maxRows`, `2 ≤ actionsPerState ≤ maxWidth` and γ in [0, 1]; the
     /// policy is well formed (``Policy/isWellFormed``: at least two layer widths, each in
     /// `1...maxWidth`, the parameter count matching them, output width matching the head,
     /// one log-std per Gaussian dimension) with at most ``DecodingLimits/maxParameters``
@@ -137,18 +160,32 @@ extension Message {
         /// The learner's suggested number of simulator copies, for workers whose hello left
         /// the choice to the learner (simulator count 0).
         public var simulatorCount: Int
-        /// Environment steps per chunk: the worker sends a chunk after about this many rows.
+        /// The unit of a chunk: the worker sends a chunk after about this many rows (single
+        /// path), or makes vine collections of at most this many rollout-set states.
         public var chunkSteps: Int
-        /// Rows this worker must collect with this version before it waits for the next one
-        /// (deterministic runs); 0: stream chunks until the next version arrives.
+        /// Rows (single path) or rollout-set states (vine) this worker must collect with this
+        /// version before it waits for the next one; 0: collect until the next version arrives.
         public var quota: Int
         public var policy: Policy
         /// Statistics to standardise observations with before the policy sees them (nil:
         /// raw observations).
         public var normalizer: RunningNormalizer?
+        /// Single path or the vine, with the vine's settings.
+        public var sampling: Sampling
+        /// The sampler stream every random stream of the worker's collections derives from,
+        /// with ``seed``: the worker id in training runs, a replicate's stream in `trpo
+        /// variance`. A worker keeps its samplers (and episodes in flight) while environment,
+        /// seed, simulator count, stream and sampling stay the same, and builds fresh ones
+        /// otherwise.
+        public var stream: UInt64
+        /// The vine collection index of the first collection made with these parameters (the
+        /// k-th further one uses `collection + k·2³²`): the version in training runs, so one
+        /// worker repeats the single-process run; 0 in `trpo variance`. Single path ignores it.
+        public var collection: UInt64
 
         public init(session: UInt64, version: UInt64, seed: UInt64, environmentID: String, simulatorCount: Int,
-                    chunkSteps: Int, quota: Int, policy: Policy, normalizer: RunningNormalizer?) {
+                    chunkSteps: Int, quota: Int, policy: Policy, normalizer: RunningNormalizer?,
+                    sampling: Sampling = .singlePath, stream: UInt64 = 0, collection: UInt64 = 0) {
             self.session = session
             self.version = version
             self.seed = seed
@@ -158,6 +195,9 @@ extension Message {
             self.quota = quota
             self.policy = policy
             self.normalizer = normalizer
+            self.sampling = sampling
+            self.stream = stream
+            self.collection = collection
         }
     }
 
@@ -188,6 +228,35 @@ extension Message {
             self.version = version
             self.sequence = sequence
             self.simulatorSteps = simulatorSteps
+            self.batch = batch
+        }
+    }
+
+    /// One vine collection (or part of one) a worker made with parameters (`session`,
+    /// `version`).
+    ///
+    /// Decoded vine chunks satisfy: at least one and at most ``DecodingLimits/maxRows`` states
+    /// and at most `maxRows` branches (N·K); `2 ≤ K ≤ maxWidth`; `observationSize` and
+    /// `actionWidth` in `1...maxWidth`; every array has the length its shape implies
+    /// (``VineBatch/isConsistent``); observations, actions, Q̂, log π_old and episode returns
+    /// are finite; an eq. 15 batch has action width 1 and lists the actions `0, 1, …, K−1` at
+    /// every state; `trunkSteps ≥ N`, `branchSteps ≥ N·K`; there are at most `trunkSteps`
+    /// finished episodes, each at least one step long.
+    public struct VineChunk: Sendable, Equatable {
+        public var worker: WorkerIdentity
+        /// The session and version of the parameters the collection was made with.
+        public var session: UInt64
+        public var version: UInt64
+        /// Per worker process, shared with ``Chunk``'s numbering: 0, 1, 2, …
+        public var sequence: UInt64
+        /// The collection; its `trunkSteps + branchSteps` is the chunk's simulator cost.
+        public var batch: VineBatch
+
+        public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, batch: VineBatch) {
+            self.worker = worker
+            self.session = session
+            self.version = version
+            self.sequence = sequence
             self.batch = batch
         }
     }
@@ -265,8 +334,8 @@ public enum StopReason: UInt8, Sendable, CaseIterable {
     case protocolVersion = 3
     /// The worker's hello names an environment id (non-empty) that is not the run's.
     case environment = 4
-    /// A chunk's observation size or action width, or a discrete action in it, does not fit
-    /// the run's environment.
+    /// A chunk's observation size or action width, or a discrete action in it (or a vine
+    /// chunk's K or estimator), does not fit the run's environment and settings.
     case shape = 5
     /// A message from the worker failed to decode; the text carries the ``ProtocolError``.
     case malformedMessage = 6

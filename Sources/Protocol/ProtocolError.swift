@@ -67,6 +67,12 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     /// More finished episodes are reported than rows end an episode.
     case tooManyEpisodes(episodes: Int, endingRows: Int)
 
+    // MARK: Vine chunk structure
+
+    /// An eq. 15 (enumerated-actions) vine chunk whose actions at state `state` are not
+    /// `0, 1, …, K−1`.
+    case actionsNotEnumerated(state: Int)
+
     // MARK: Policy structure
 
     /// The network parameter count is not the one the layer sizes imply.
@@ -103,6 +109,7 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         case .bootstrapRowsNotAscending(let index): "bootstrap row \(index) is not greater than the one before"
         case .bootstrapRowMismatch(let row): "row \(row) is truncated or listed as a bootstrap row, but not both"
         case .tooManyEpisodes(let episodes, let endingRows): "\(episodes) finished episodes but only \(endingRows) rows end one"
+        case .actionsNotEnumerated(let state): "enumerated vine chunk does not list the actions 0, 1, …, K−1 at state \(state)"
         case .parameterCountMismatch(let declared, let expected): "\(declared) network parameters, the layer sizes imply \(expected)"
         case .outputWidthMismatch(let network, let head): "network output width \(network) does not match the head's \(head)"
         case .logStdCountMismatch(let declared, let expected): "\(declared) log-stds, the head needs \(expected)"
@@ -122,9 +129,12 @@ public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     // parameters
     case chunkSteps, quota, headKind, headSize, activation, layerSizes, networkParameters, logStd
     case normalizerSize, normalizerMean, normalizerVariance, normalizerCount, normalizerClip
+    case sampler, trunkSteps, rolloutStates, actionsPerState, rolloutLength, vineGamma, commonRandomNumbers
     // chunk
     case rows, observationSize, actionWidth, simulatorSteps
     case observations, actions, rewards, ends, bootstrapRows, bootstrapObservations, episodeReturns, episodeLengths
+    // vine chunk (and trunkSteps, actionsPerState above)
+    case states, branches, branchSteps, estimator, qValues, oldLogProbabilities
     // stop and reject
     case stopReason, rejectReason
 

@@ -58,6 +58,7 @@ struct MessageDecoder<Frames: FrameSource> {
         case .hello: message = .hello(try hello())
         case .parameters: message = .parameters(try parameters())
         case .chunk: message = .chunk(try chunk())
+        case .vineChunk: message = .vineChunk(try vineChunk())
         case .heartbeat: message = .heartbeat(try heartbeat())
         case .stop: message = .stop(try stop())
         case .requestParameters: message = .requestParameters(try requestParameters())
@@ -88,12 +89,16 @@ struct MessageDecoder<Frames: FrameSource> {
 
     mutating func parameters() throws(ProtocolError) -> Message.Parameters {
         let session: UInt64 = fields.read(), version: UInt64 = fields.read(), seed: UInt64 = fields.read()
-        let normalizerCount = fields.readDouble(), clip = fields.readDouble()
+        let stream: UInt64 = fields.read(), collection: UInt64 = fields.read()
+        let normalizerCount = fields.readDouble(), clip = fields.readDouble(), vineGamma = fields.readDouble()
         let environmentLength: UInt32 = fields.read(), simulators: UInt32 = fields.read()
         let chunkSteps: UInt32 = fields.read(), quota: UInt32 = fields.read()
         let layerCount: UInt32 = fields.read(), parameterCount: UInt32 = fields.read()
         let headSize: UInt32 = fields.read(), logStdCount: UInt32 = fields.read(), normalizerSize: UInt32 = fields.read()
+        let trunkSteps: UInt32 = fields.read(), rolloutStates: UInt32 = fields.read()
+        let actionsPerState: UInt32 = fields.read(), rolloutLength: UInt32 = fields.read()
         let headKind: UInt8 = fields.read(), activationCode: UInt8 = fields.read()
+        let samplerCode: UInt8 = fields.read(), crnCode: UInt8 = fields.read()
         let hasNormalizer = header.has(HeaderLayout.normalizerPresent)
 
         guard headKind == WireCode.categorical || headKind == WireCode.gaussian else {
@@ -102,6 +107,9 @@ struct MessageDecoder<Frames: FrameSource> {
         guard let activation = WireCode.activation(activationCode) else {
             throw .invalidValue(.activation, UInt64(activationCode))
         }
+        let sampling = try MessageDecoder.sampling(
+            samplerCode, trunkSteps: trunkSteps, rolloutStates: rolloutStates, actionsPerState: actionsPerState,
+            rolloutLength: rolloutLength, gamma: vineGamma, crn: crnCode, limits: limits)
         let environmentBytes = try stringLength(environmentLength, .environmentID)
         guard environmentBytes > 0 else { throw .invalidValue(.environmentID, 0) }
         let simulatorCount = try width(simulators, .simulatorCount)
@@ -190,7 +198,43 @@ struct MessageDecoder<Frames: FrameSource> {
         }
         return Message.Parameters(session: session, version: version, seed: seed, environmentID: environmentID,
                                   simulatorCount: simulatorCount, chunkSteps: Int(chunkSteps), quota: Int(quota),
-                                  policy: policy, normalizer: normalizer)
+                                  policy: policy, normalizer: normalizer, sampling: sampling, stream: stream,
+                                  collection: collection)
+    }
+
+    /// The parameters' sampling fields: all zero for single path; for the vine, trunk steps,
+    /// rollout states and rollout length in `1...maxRows`, K in `2...maxWidth`, γ in [0, 1],
+    /// CRN 0 or 1.
+    static func sampling(_ code: UInt8, trunkSteps: UInt32, rolloutStates: UInt32, actionsPerState: UInt32,
+                         rolloutLength: UInt32, gamma: Double, crn: UInt8,
+                         limits: DecodingLimits) throws(ProtocolError) -> Message.Sampling {
+        switch code {
+        case WireCode.singlePath:
+            for (field, value) in [(Field.trunkSteps, trunkSteps), (.rolloutStates, rolloutStates),
+                                   (.actionsPerState, actionsPerState), (.rolloutLength, rolloutLength)] where value != 0 {
+                throw .invalidValue(field, UInt64(value))
+            }
+            guard gamma.bitPattern == 0 else { throw .invalidValue(.vineGamma, gamma.bitPattern) }
+            guard crn == 0 else { throw .invalidValue(.commonRandomNumbers, UInt64(crn)) }
+            return .singlePath
+        case WireCode.vine:
+            func count(_ value: UInt32, _ field: Field, minimum: UInt32, limit: Int) throws(ProtocolError) -> Int {
+                guard value >= minimum else { throw .invalidValue(field, UInt64(value)) }
+                guard value <= limit else { throw .limitExceeded(field, count: Int(value), limit: limit) }
+                return Int(value)
+            }
+            let trunk = try count(trunkSteps, .trunkSteps, minimum: 1, limit: limits.maxRows)
+            let states = try count(rolloutStates, .rolloutStates, minimum: 1, limit: limits.maxRows)
+            let k = try count(actionsPerState, .actionsPerState, minimum: 2, limit: limits.maxWidth)
+            let length = try count(rolloutLength, .rolloutLength, minimum: 1, limit: limits.maxRows)
+            guard gamma.isFinite else { throw .nonFinite(.vineGamma, index: 0) }
+            guard gamma >= 0 && gamma <= 1 else { throw .invalidNumber(.vineGamma, gamma) }
+            guard crn <= 1 else { throw .invalidValue(.commonRandomNumbers, UInt64(crn)) }
+            return .vine(VineSettings(trunkSteps: trunk, rolloutStates: states, actionsPerState: k, rolloutLength: length,
+                                      gamma: gamma, commonRandomNumbers: crn == 1))
+        default:
+            throw .invalidValue(.sampler, UInt64(code))
+        }
     }
 
     mutating func chunk() throws(ProtocolError) -> Message.Chunk {
@@ -242,6 +286,67 @@ struct MessageDecoder<Frames: FrameSource> {
         guard !batch.episodeLengths.contains(0) else { throw .invalidValue(.episodeLengths, 0) }
         return Message.Chunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
                              sequence: sequence, simulatorSteps: simulatorSteps, batch: batch)
+    }
+
+    mutating func vineChunk() throws(ProtocolError) -> Message.VineChunk {
+        let nonce: UInt64 = fields.read(), session: UInt64 = fields.read(), version: UInt64 = fields.read()
+        let sequence: UInt64 = fields.read(), trunkSteps: UInt64 = fields.read(), branchSteps: UInt64 = fields.read()
+        let id: UInt32 = fields.read(), stateCount: UInt32 = fields.read(), actionsPerState: UInt32 = fields.read()
+        let observationSize: UInt32 = fields.read(), actionWidth: UInt32 = fields.read()
+        let episodeCount: UInt32 = fields.read(), estimatorCode: UInt8 = fields.read()
+
+        guard let estimator = VineEstimator(rawValue: estimatorCode) else {
+            throw .invalidValue(.estimator, UInt64(estimatorCode))
+        }
+        guard stateCount >= 1 else { throw .invalidValue(.states, 0) }
+        guard stateCount <= limits.maxRows else { throw .limitExceeded(.states, count: Int(stateCount), limit: limits.maxRows) }
+        guard actionsPerState >= 2 else { throw .invalidValue(.actionsPerState, UInt64(actionsPerState)) }
+        let k = try width(actionsPerState, .actionsPerState)
+        let n = Int(stateCount), e = Int(episodeCount)
+        // n ≤ maxRows and k ≤ maxWidth keep n·k in range unless the limits themselves are huge.
+        let (branches, overflow) = n.multipliedReportingOverflow(by: k)
+        guard !overflow else { throw .countOverflow(.branches) }
+        guard branches <= limits.maxRows else { throw .limitExceeded(.branches, count: branches, limit: limits.maxRows) }
+        let obs = try width(observationSize, .observationSize)
+        let width = try width(actionWidth, .actionWidth)
+        guard estimator == .importanceSampled || width == 1 else { throw .invalidValue(.actionWidth, UInt64(width)) }
+        guard trunkSteps >= UInt64(n) else { throw .invalidValue(.trunkSteps, trunkSteps) }
+        guard branchSteps >= UInt64(branches) else { throw .invalidValue(.branchSteps, branchSteps) }
+        guard UInt64(e) <= trunkSteps else {
+            throw .limitExceeded(.episodeReturns, count: e, limit: Int(clamping: trunkSteps))
+        }
+        // The simulator cost must fit an Int, summed (a VineBatch counts steps in Ints).
+        guard trunkSteps <= UInt64(Int.max / 2), branchSteps <= UInt64(Int.max / 2) else {
+            throw .invalidValue(trunkSteps > UInt64(Int.max / 2) ? .trunkSteps : .branchSteps, max(trunkSteps, branchSteps))
+        }
+        let observationBytes = try byteCount(n, obs, .observations)
+        let actionBytes = try byteCount(branches, width, .actions)
+
+        try expectFrames(7)
+        try expectLength(1, .observations, observationBytes)
+        try expectLength(2, .actions, actionBytes)
+        try expectLength(3, .qValues, branches * 8)
+        try expectLength(4, .oldLogProbabilities, branches * 8)
+        try expectLength(5, .episodeReturns, e * 8)
+        try expectLength(6, .episodeLengths, e * 4)
+
+        var batch = VineBatch(observationSize: obs, actionWidth: width, actionsPerState: k, estimator: estimator)
+        batch.observations = try doubles(1, .observations)
+        batch.actions = try doubles(2, .actions)
+        if estimator == .enumeratedActions {
+            for state in 0..<n where !(0..<k).allSatisfy({ batch.actions[state * k + $0] == Double($0) }) {
+                throw .actionsNotEnumerated(state: state)
+            }
+        }
+        batch.qValues = try doubles(3, .qValues)
+        batch.oldLogProbabilities = try doubles(4, .oldLogProbabilities)
+        batch.episodeReturns = try doubles(5, .episodeReturns)
+        batch.episodeLengths = try frame(6) { frame in WireArray.uint32s(frame) }
+        guard !batch.episodeLengths.contains(0) else { throw .invalidValue(.episodeLengths, 0) }
+        batch.trunkSteps = Int(trunkSteps)
+        batch.branchSteps = Int(branchSteps)
+        return Message.VineChunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
+                                 sequence: sequence, batch: batch)
     }
 
     mutating func heartbeat() throws(ProtocolError) -> Message.Heartbeat {

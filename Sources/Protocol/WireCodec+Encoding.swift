@@ -19,11 +19,16 @@ extension WireCodec {
         let policy = parameters.policy, normalizer = parameters.normalizer
         let environmentID = Array(parameters.environmentID.utf8)
         var header = HeaderWriter(kind: .parameters, flags: normalizer == nil ? 0 : HeaderLayout.normalizerPresent)
+        // Single path: every vine field 0.
+        let vine: VineSettings? = if case .vine(let settings) = parameters.sampling { settings } else { nil }
         header.append(parameters.session)
         header.append(parameters.version)
         header.append(parameters.seed)
+        header.append(parameters.stream)
+        header.append(parameters.collection)
         header.append(normalizer?.count ?? 0)
         header.append(normalizer?.clip ?? 0)
+        header.append(vine?.gamma ?? 0)
         header.appendCount(environmentID.count, .environmentID)
         header.appendCount(parameters.simulatorCount, .simulatorCount)
         header.appendCount(parameters.chunkSteps, .chunkSteps)
@@ -33,11 +38,17 @@ extension WireCodec {
         header.appendCount(policy.head.outputWidth, .headSize)
         header.appendCount(policy.logStd.count, .logStd)
         header.appendCount(normalizer?.size ?? 0, .normalizerSize)
+        header.appendCount(vine?.trunkSteps ?? 0, .trunkSteps)
+        header.appendCount(vine?.rolloutStates ?? 0, .rolloutStates)
+        header.appendCount(vine?.actionsPerState ?? 0, .actionsPerState)
+        header.appendCount(vine?.rolloutLength ?? 0, .rolloutLength)
         switch policy.head {
         case .categorical: header.append(WireCode.categorical)
         case .gaussian: header.append(WireCode.gaussian)
         }
         header.append(WireCode.activation(policy.network.activation))
+        header.append(vine == nil ? WireCode.singlePath : WireCode.vine)
+        header.append(UInt8(vine?.commonRandomNumbers == true ? 1 : 0))
         var frames = [
             header.bytes,
             environmentID,
@@ -74,6 +85,33 @@ extension WireCodec {
             batch.ends.map(\.rawValue),
             WireArray.uint32Bytes(of: batch.bootstrapRows, .bootstrapRows),
             WireArray.bytes(of: batch.bootstrapObservations),
+            WireArray.bytes(of: batch.episodeReturns),
+            WireArray.uint32Bytes(of: batch.episodeLengths, .episodeLengths),
+        ]
+    }
+
+    static func encode(_ chunk: Message.VineChunk) -> [[UInt8]] {
+        let batch = chunk.batch
+        var header = HeaderWriter(kind: .vineChunk)
+        header.append(chunk.worker.nonce)
+        header.append(chunk.session)
+        header.append(chunk.version)
+        header.append(chunk.sequence)
+        header.append(UInt64(batch.trunkSteps))
+        header.append(UInt64(batch.branchSteps))
+        header.append(chunk.worker.id)
+        header.appendCount(batch.stateCount, .states)
+        header.appendCount(batch.actionsPerState, .actionsPerState)
+        header.appendCount(batch.observationSize, .observationSize)
+        header.appendCount(batch.actionWidth, .actionWidth)
+        header.appendCount(batch.episodeReturns.count, .episodeReturns)
+        header.append(batch.estimator.rawValue)
+        return [
+            header.bytes,
+            WireArray.bytes(of: batch.observations),
+            WireArray.bytes(of: batch.actions),
+            WireArray.bytes(of: batch.qValues),
+            WireArray.bytes(of: batch.oldLogProbabilities),
             WireArray.bytes(of: batch.episodeReturns),
             WireArray.uint32Bytes(of: batch.episodeLengths, .episodeLengths),
         ]

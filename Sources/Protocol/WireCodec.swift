@@ -1,6 +1,6 @@
 import Core
 
-/// trpo's binary wire format, version 1: ``encode(_:)`` and ``decode(_:limits:)``.
+/// trpo's binary wire format, version 2: ``encode(_:)`` and ``decode(_:limits:)``.
 ///
 /// A message is a list of frames (the parts of one ZeroMQ multipart message, without the
 /// routing-id frame a ROUTER socket adds). Frame 0 is a fixed-size header: the 8-byte prefix
@@ -11,7 +11,8 @@ public enum WireCodec {
     /// The first four header bytes, ASCII `"TRPO"`.
     public static let magic: [UInt8] = Array("TRPO".utf8)
     /// The protocol version this codec writes and the only one it reads.
-    public static let version: UInt16 = 1
+    /// Version 2 added the vine: the parameters' sampling fields and the vine chunk.
+    public static let version: UInt16 = 2
 
     /// The frames of a message.
     ///
@@ -26,6 +27,7 @@ public enum WireCodec {
         case .hello(let hello): encode(hello)
         case .parameters(let parameters): encode(parameters)
         case .chunk(let chunk): encode(chunk)
+        case .vineChunk(let chunk): encode(chunk)
         case .heartbeat(let heartbeat): encode(heartbeat)
         case .stop(let stop): encode(stop)
         case .requestParameters(let worker): encodeRequestParameters(worker)
@@ -51,7 +53,7 @@ public enum WireCodec {
     }
 }
 
-/// Header sizes and flag bits of version 1 (see `docs/protocol.md`).
+/// Header sizes and flag bits of version 2 (see `docs/protocol.md`).
 enum HeaderLayout {
     /// Magic (4), version (2), kind (1), flags (1).
     static let prefixSize = 8
@@ -60,8 +62,9 @@ enum HeaderLayout {
     static func size(of kind: MessageKind) -> Int {
         switch kind {
         case .hello: 32  // prefix + u64 + 4 × u32
-        case .parameters: 86  // prefix + 3 × u64 + 2 × f64 + 9 × u32 + 2 × u8
+        case .parameters: 128  // prefix + 5 × u64 + 3 × f64 + 13 × u32 + 4 × u8
         case .chunk: 72  // prefix + 5 × u64 + 6 × u32
+        case .vineChunk: 81  // prefix + 6 × u64 + 6 × u32 + u8
         case .heartbeat: 44  // prefix + 4 × u64 + u32
         case .stop: 21  // prefix + u64 + u32 + u8
         case .requestParameters: 20  // prefix + u64 + u32
@@ -75,7 +78,7 @@ enum HeaderLayout {
         case .parameters: normalizerPresent
         case .heartbeat: fromLearner | versionPresent
         case .reject: sequencePresent
-        case .hello, .chunk, .stop, .requestParameters: 0
+        case .hello, .chunk, .vineChunk, .stop, .requestParameters: 0
         }
     }
 
@@ -92,6 +95,7 @@ enum HeaderLayout {
 /// The wire codes of Core enums that have none of their own.
 enum WireCode {
     static let categorical: UInt8 = 0, gaussian: UInt8 = 1
+    static let singlePath: UInt8 = 0, vine: UInt8 = 1
     static func activation(_ activation: Activation) -> UInt8 {
         switch activation {
         case .tanh: 0

@@ -108,26 +108,32 @@ public final class VineSampler {
     public var actionsPerState: Int { branching.actionsPerState }
     public var estimator: VineEstimator { branching.estimator }
 
+    /// The largest rollout set one collection can draw: every trunk state, `E·L`.
+    public var maximumStates: Int { simulators.count * settings.trunkSteps }
+
     /// One collection: `E·L` trunk steps, then N·K branches.
     public func collect() -> VineBatch {
         collect(abandonIf: nil)!
     }
 
-    /// Like ``collect()``, but asks `abandonIf` every `checkInterval` trunk steps and before
-    /// every `checkInterval`-th branch, and gives up, returning nil, as soon as it answers
-    /// true (a new policy version has arrived, or the worker is stopping).
-    public func collect(abandonIf: (() -> Bool)?, checkInterval: Int = 16) -> VineBatch? {
+    /// Like ``collect()``, but with a rollout set of `states` states (default: the settings'
+    /// N), asking `abandonIf` every `checkInterval` trunk steps and before every
+    /// `checkInterval`-th branch, and giving up, returning nil, as soon as it answers true (a
+    /// new policy version has arrived, or the worker is stopping).
+    /// - Precondition: `1 ≤ states ≤ simulators.count × settings.trunkSteps`.
+    public func collect(states: Int? = nil, abandonIf: (() -> Bool)?, checkInterval: Int = 16) -> VineBatch? {
+        let n = states ?? settings.rolloutStates
+        precondition(n >= 1 && n <= maximumStates, "a rollout set of \(n) states does not fit \(maximumStates) trunk states")
         let collection = collectionIndex
         collectionIndex += 1
-        let n = settings.rolloutStates
         var batch = VineBatch(observationSize: observationSize, actionWidth: actionWidth,
                               actionsPerState: branching.actionsPerState, estimator: branching.estimator)
         batch.observations = [Double](repeating: 0, count: n * observationSize)
         var snapshots = [SimulatorSnapshot?](repeating: nil, count: n)
-        guard runTrunks(collection: collection, into: &batch, snapshots: &snapshots, abandonIf: abandonIf,
+        guard runTrunks(collection: collection, states: n, into: &batch, snapshots: &snapshots, abandonIf: abandonIf,
                         checkInterval: checkInterval)
         else { return nil }
-        chooseActions(collection: collection, into: &batch)
+        chooseActions(collection: collection, states: n, into: &batch)
         guard runBranches(collection: collection, into: &batch, snapshots: snapshots.map { $0! }, abandonIf: abandonIf,
                           checkInterval: checkInterval)
         else { return nil }
@@ -138,9 +144,8 @@ public final class VineSampler {
 
     /// The sorted positions `e·L + t` of the rollout set: a uniform sample of N of the E·L
     /// trunk positions without replacement (partial Fisher–Yates).
-    private func chooseRolloutSet(collection: UInt64) -> ArraySlice<Int> {
-        let total = simulators.count * settings.trunkSteps
-        let n = settings.rolloutStates
+    private func chooseRolloutSet(collection: UInt64, states n: Int) -> ArraySlice<Int> {
+        let total = maximumStates
         var random = RandomStream(seed: seed, path: [stream, Self.rolloutSetTag, collection])
         if positions.count != total { positions = Array(0..<total) } else { for i in 0..<total { positions[i] = i } }
         for i in 0..<n { positions.swapAt(i, i + random.index(below: total - i)) }
@@ -150,12 +155,12 @@ public final class VineSampler {
 
     /// Runs the trunks, recording the rollout set's raw observations and snapshots.
     /// - Returns: false when abandoned.
-    private func runTrunks(collection: UInt64, into batch: inout VineBatch, snapshots: inout [SimulatorSnapshot?],
+    private func runTrunks(collection: UInt64, states: Int, into batch: inout VineBatch, snapshots: inout [SimulatorSnapshot?],
                            abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
         let e = simulators.count
         let length = settings.trunkSteps
         let (obsSize, width, outWidth) = (observationSize, actionWidth, policy.head.outputWidth)
-        let chosen = chooseRolloutSet(collection: collection)
+        let chosen = chooseRolloutSet(collection: collection, states: states)
         // next[i]: the rank (= rollout-set index n) of copy i's next chosen position.
         var next = (0..<e).map { i in chosen.firstIndex { $0 >= i * length } ?? chosen.endIndex }
         var episode = [UInt64](repeating: 0, count: e)
@@ -230,8 +235,8 @@ public final class VineSampler {
 
     /// The K actions of every rollout-set state and their log π_old, from a double-precision
     /// forward pass on the states.
-    private func chooseActions(collection: UInt64, into batch: inout VineBatch) {
-        let (n, k, width) = (settings.rolloutStates, branching.actionsPerState, actionWidth)
+    private func chooseActions(collection: UInt64, states n: Int, into batch: inout VineBatch) {
+        let (k, width) = (branching.actionsPerState, actionWidth)
         let raw = batch.observationMatrix
         let states = normalizer?.normalized(raw) ?? raw
         let stateOutputs = policy.network.forward(states).output
@@ -270,7 +275,7 @@ public final class VineSampler {
     /// - Returns: false when abandoned.
     private func runBranches(collection: UInt64, into batch: inout VineBatch, snapshots: [SimulatorSnapshot],
                              abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
-        let (n, k, width) = (settings.rolloutStates, branching.actionsPerState, actionWidth)
+        let (n, k, width) = (batch.stateCount, branching.actionsPerState, actionWidth)
         let (length, gamma) = (settings.rolloutLength, settings.gamma)
         let simulator = simulators[0]
         let obsSize = observationSize

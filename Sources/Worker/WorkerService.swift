@@ -15,6 +15,8 @@ public struct WorkerConfiguration: Sendable {
     public var simulatorCount: Int?
     /// Refuse to work on any other environment (nil: whatever the learner runs).
     public var environmentID: String?
+    /// Refuse runs that sample otherwise (nil: whatever the learner's run uses).
+    public var sampler: SamplerKind?
     /// Silence after which the worker sends a heartbeat.
     public var heartbeatInterval: Duration = .seconds(1)
     /// Silence from the learner after which the worker reconnects and says hello again.
@@ -44,6 +46,9 @@ public enum WorkerOutcome: Equatable, Sendable {
     /// learner's allow-list, or one side uses CURVE and the other not), for longer than the
     /// learner timeout. The text says which and what to do.
     case notAdmitted(String)
+    /// The learner's run is not one this worker can or may collect for: another environment
+    /// or sampler than the worker was told to accept, or parameters it cannot collect with.
+    case incompatible(String)
 }
 
 /// A rollout worker: says hello to the learner, collects chunks with each parameter version
@@ -59,8 +64,7 @@ public final class WorkerService {
     private let clock = ContinuousClock()
 
     private var parameters: Message.Parameters?
-    private var sampler: SinglePathSampler?
-    private var samplerKey: (environment: String, seed: UInt64, copies: Int)?
+    private var sampler: WorkerSampler?
     private var rowsThisVersion = 0
     private var sequence: UInt64 = 0
     private var heartbeatSequence: UInt64 = 0
@@ -215,16 +219,22 @@ public final class WorkerService {
                session != parameters?.session || version > (parameters?.version ?? 0) {
                 try send(.requestParameters(identity))
             }
-        case .hello, .chunk, .requestParameters:
+        case .hello, .chunk, .vineChunk, .requestParameters:
             log("worker \(identity.id): ignoring a \(message.kind) message, which only workers send")
         }
     }
 
-    /// Switches to a parameter version, building simulators for a new environment or seed.
+    /// Switches to a parameter version, building simulators and a sampler for a new
+    /// environment, seed, stream or sampling scheme.
     private func adopt(_ p: Message.Parameters) throws {
         if let wanted = configuration.environmentID, wanted != p.environmentID {
             log("worker \(identity.id): the learner runs \(p.environmentID), this worker only \(wanted); exiting")
-            outcome = .refused("environment \(p.environmentID) is not \(wanted)")
+            outcome = .incompatible("environment \(p.environmentID) is not \(wanted)")
+            return
+        }
+        if let wanted = configuration.sampler, wanted != p.sampling.kind {
+            log("worker \(identity.id): the learner's run samples \(p.sampling.kind.rawValue), this worker only \(wanted.rawValue); exiting")
+            outcome = .incompatible("the learner's run samples \(p.sampling.kind.rawValue); this worker was started with --sampler \(wanted.rawValue)")
             return
         }
         if let held = parameters, p.session == held.session, p.version <= held.version {
@@ -233,14 +243,17 @@ public final class WorkerService {
             return
         }
         let copies = configuration.simulatorCount ?? max(1, p.simulatorCount)
-        if samplerKey == nil || samplerKey! != (p.environmentID, p.seed, copies) {
-            let simulators = try (0..<copies).map { _ in try EnvironmentRegistry.make(p.environmentID) }
-            sampler = SinglePathSampler(simulators: simulators, policy: p.policy, normalizer: p.normalizer,
-                                        seed: p.seed, stream: UInt64(identity.id))
-            samplerKey = (p.environmentID, p.seed, copies)
-            log("worker \(identity.id): \(copies) × \(p.environmentID), seed \(p.seed)")
+        if let sampler, sampler.key == WorkerSampler.Key(p, copies: copies) {
+            sampler.load(p)
         } else {
-            sampler!.load(policy: p.policy, normalizer: p.normalizer)
+            do {
+                sampler = try WorkerSampler(p, copies: copies)
+            } catch {
+                log("worker \(identity.id): cannot collect for this run: \(error); exiting")
+                outcome = .incompatible(error.description)
+                return
+            }
+            log("worker \(identity.id): \(copies) × \(p.environmentID), seed \(p.seed), stream \(p.stream), \(p.sampling.kind.rawValue)")
         }
         if parameters?.session != p.session {
             log("worker \(identity.id): collecting \(p.environmentID) from version \(p.version) of learner session \(String(p.session, radix: 16))")
@@ -254,25 +267,24 @@ public final class WorkerService {
 
     /// Collects one chunk with `p` (abandoned if a newer version arrives meanwhile) and
     /// sends it, waiting while the learner's queue is full.
-    private func collectAndSend(_ p: Message.Parameters, _ sampler: SinglePathSampler) throws {
+    private func collectAndSend(_ p: Message.Parameters, _ sampler: WorkerSampler) throws {
         let rows = p.quota == 0 ? p.chunkSteps : min(p.chunkSteps, p.quota - rowsThisVersion)
         versionChanged = false
-        let batch = sampler.collect(steps: rows, abandonIf: { [unowned self] in
+        let header = WorkerSampler.ChunkHeader(worker: identity, session: p.session, version: p.version, sequence: sequence)
+        let collected = sampler.collect(count: rows, header: header, abandonIf: { [unowned self] in
             if self.stopCondition() != nil { return true }
             try? self.keepAlive()
             try? self.handleMessages(waitMilliseconds: 0)
             return self.versionChanged || self.outcome != nil
         })
-        guard let batch else { return }
-        let chunk = Message.Chunk(worker: identity, session: p.session, version: p.version, sequence: sequence,
-                                  simulatorSteps: UInt64(batch.count), batch: batch)
+        guard let collected else { return }
         while outcome == nil, stopCondition() == nil, !versionChanged {
-            if try endpoint.send(.chunk(chunk)) {
+            if try endpoint.send(collected.message) {
                 lastSent = clock.now
                 sequence += 1
-                rowsThisVersion += batch.count
+                rowsThisVersion += collected.rows
                 chunksSent += 1
-                rowsSent += batch.count
+                rowsSent += collected.rows
                 return
             }
             try handleMessages(waitMilliseconds: 10)  // the learner is busy: wait, keep listening

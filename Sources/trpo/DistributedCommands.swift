@@ -68,8 +68,8 @@ struct LearnerCommand: ParsableCommand {
 /// Runs a learner to the end of the run, printing progress; shared by `learner` and `train --workers`.
 func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bool, serving: LearnerConfiguration,
                 quiet: Bool, onListening: (String) throws -> Void = { _ in }) throws {
-    if configuration.sampler == .vine {
-        throw usageFailure("--sampler vine is not supported with workers yet; use --workers 0")
+    if configuration.sampler == .vine, let n = serving.deterministicWorkers, configuration.vine.rolloutStates < n {
+        throw usageFailure("--deterministic vine runs share the \(configuration.vine.rolloutStates) rollout states among the workers; use at most that many workers")
     }
     if configuration.modelXML != nil {
         throw usageFailure("--model is not supported with workers yet (workers build the built-in model); use --workers 0")
@@ -131,6 +131,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Only work on this environment (default: whatever the learner runs).")
     var env: String?
 
+    @Option(help: "Only work for runs with this sampling scheme, single-path or vine (default: whatever the learner runs).")
+    var sampler: String?
+
     @Option(name: .customLong("learner-timeout"), help: "Seconds without a word from the learner before reconnecting.")
     var learnerTimeout: Double = 10
 
@@ -147,6 +150,12 @@ struct WorkerCommand: ParsableCommand {
         var c = WorkerConfiguration(endpoint: connect, workerID: workerID)
         c.simulatorCount = envs
         c.environmentID = env
+        if let sampler {
+            guard let kind = SamplerKind(rawValue: sampler) else {
+                throw usageFailure("--sampler takes single-path or vine (got '\(sampler)')")
+            }
+            c.sampler = kind
+        }
         c.learnerTimeout = .milliseconds(Int64(learnerTimeout * 1000))
         c.parentProcess = parentPID
         c.curve = try curve.resolve()
@@ -163,6 +172,8 @@ struct WorkerCommand: ParsableCommand {
             throw usageFailure("the learner refused this worker: \(why)")
         case .notAdmitted(let why):
             throw usageFailure("\(why) (gave up after --learner-timeout \(learnerTimeout) s)")
+        case .incompatible(let why):
+            throw usageFailure("this worker cannot work for the learner's run: \(why)")
         }
     }
 }

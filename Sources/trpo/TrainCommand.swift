@@ -50,17 +50,12 @@ struct TrainCommand: ParsableCommand {
     /// A learner in this process and `workers` worker processes on an ipc endpoint; SIGINT
     /// and SIGTERM stop them all.
     func trainWithWorkers(configuration: TrainingConfiguration, directory: URL, resume: Bool) throws {
-        StopRequest.installHandlers()
-        let socketDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-\(getpid())")
-        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: socketDirectory) }
-        let endpoint = "ipc://\(socketDirectory.path)/learner.sock"
-        var children: WorkerProcesses?
-        defer { children?.terminate() }
-        try runLearner(configuration: configuration, directory: directory, resume: resume,
-                       serving: try serving.learnerConfiguration(endpoint: endpoint, workers: workers),
-                       quiet: training.quiet) { bound in
-            children = try WorkerProcesses(count: workers, endpoint: bound, environments: nil)
+        try withLocalWorkers { endpoint, children in
+            try runLearner(configuration: configuration, directory: directory, resume: resume,
+                           serving: try serving.learnerConfiguration(endpoint: endpoint, workers: workers),
+                           quiet: training.quiet) { bound in
+                children = try WorkerProcesses(count: workers, endpoint: bound, environments: nil)
+            }
         }
         if StopRequest.isRaised { throw ExitCode(130) }
     }

@@ -60,7 +60,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("init-log-std"), help: "Initial log standard deviation of a Gaussian policy (write negative values as --init-log-std=-0.5).")
     var initialLogStd: Double?
 
-    @Option(help: "Sampling scheme: single-path or vine (the paper's §5.2; single process only for now).")
+    @Option(help: "Sampling scheme: single-path or vine (the paper's §5.2).")
     var sampler: String?
 
     @Option(name: .customLong("trunk-steps"), help: "Vine: steps of each copy's trunk per iteration.")

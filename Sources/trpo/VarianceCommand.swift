@@ -12,7 +12,9 @@ struct VarianceCommand: ParsableCommand {
         discussion: """
             Estimates the policy gradient --replicates times with each estimator at equal \
             simulator-step budgets, against a reference gradient from 20× the budget (single \
-            path), and writes variance.json, variance.csv and variance.svg to --out.
+            path), and writes variance.json, variance.csv and variance.svg to --out. With \
+            --workers N the replicates' collections run in N local worker processes (same \
+            results: each replicate's random streams derive from the seed and the replicate).
             """
     )
 
@@ -28,7 +30,7 @@ struct VarianceCommand: ParsableCommand {
     @Option(help: "Simulator steps per estimate.")
     var budget: Int = 20_000
 
-    @Option(help: "Worker processes to farm replicates out to (only 0 is supported so far).")
+    @Option(help: "Worker processes to farm the replicates' collections out to (0: collect in this process).")
     var workers: Int = 0
 
     @Option(help: "Seed of the fresh policy and of every sampling stream.")
@@ -42,7 +44,7 @@ struct VarianceCommand: ParsableCommand {
         NumericsRuntime.retainFreedMemory()
         guard replicates >= 2 else { throw usageFailure("--replicates must be at least 2 (got \(replicates))") }
         guard budget >= 100 else { throw usageFailure("--budget must be at least 100 steps (got \(budget))") }
-        guard workers == 0 else { throw usageFailure("--workers > 0 is not supported by trpo variance yet; run with --workers 0") }
+        guard workers >= 0 else { throw usageFailure("--workers must be 0 or more (got \(workers))") }
         let study: VarianceStudy
         let policyLabel: String
         if let checkpoint {
@@ -69,7 +71,7 @@ struct VarianceCommand: ParsableCommand {
         let directory = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps per estimator")
-        let (_, statistics) = try study.run(replicates: replicates) { note($0) }
+        let statistics = try run(study)
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -89,5 +91,31 @@ struct VarianceCommand: ParsableCommand {
             try AtomicFile.write(Data(try chart.svg().utf8), to: directory.appendingPathComponent("variance.svg"))
         } catch { throw usageFailure("\(error)") }
         print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
+    }
+
+    /// The study's statistics, its collections made here or by `--workers` local worker processes.
+    func run(_ study: VarianceStudy) throws -> [EstimatorStatistics] {
+        guard workers > 0 else { return try study.run(replicates: replicates) { note($0) }.statistics }
+        guard study.configuration.modelXML == nil else {
+            throw usageFailure("--workers is not supported with a custom model (workers build the built-in model); use --workers 0")
+        }
+        do {
+            return try withLocalWorkers { endpoint, children in
+                let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate, log: { note($0) })
+                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil)
+                do {
+                    let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
+                    farm.finish()
+                    return statistics
+                } catch {
+                    farm.finish(.interrupted)
+                    throw error
+                }
+            }
+        } catch SamplingFarmError.interrupted {
+            throw ExitCode(130)
+        } catch let error as SamplingFarmError {
+            throw usageFailure("\(error)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// The worker child processes of `trpo train --workers N`: the same executable run as
@@ -36,4 +37,18 @@ final class WorkerProcesses {
         for p in processes { p.waitUntilExit() }
         return processes.map(\.terminationStatus)
     }
+}
+
+/// Runs `body` with an ipc endpoint in a fresh temporary directory (removed afterwards) for a
+/// learner in this process and its local `trpo worker` children, with SIGINT and SIGTERM
+/// turned into stop requests; `body` starts the children with ``WorkerProcesses`` once it
+/// has bound the endpoint. Any child still running at the end is terminated.
+func withLocalWorkers<R>(_ body: (_ endpoint: String, _ children: inout WorkerProcesses?) throws -> R) throws -> R {
+    StopRequest.installHandlers()
+    let socketDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-\(getpid())")
+    try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: socketDirectory) }
+    var children: WorkerProcesses?
+    defer { children?.terminate() }
+    return try body("ipc://\(socketDirectory.path)/learner.sock", &children)
 }

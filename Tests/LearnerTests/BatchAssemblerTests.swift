@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func streamingTakesCurrentVersionUntilFull() {
-        var a = BatchAssembler(version: 5, targetRows: 10)
+        var a = BatchAssembler<SampleBatch>(version: 5, targetRows: 10)
         do { let verdict = a.offer(worker: 0, sequence: 0, chunkVersion: 4, batch: Self.chunk(rows: 4, tag: 1)); #expect(verdict == .stale) }
         do { let verdict = a.offer(worker: 0, sequence: 1, chunkVersion: 6, batch: Self.chunk(rows: 4, tag: 1)); #expect(verdict == .fromTheFuture) }
         do { let verdict = a.offer(worker: 1, sequence: 0, chunkVersion: 5, batch: Self.chunk(rows: 4, tag: 2)); #expect(verdict == .accepted) }
@@ -25,17 +25,17 @@ import Testing
         do { let verdict = a.offer(worker: 1, sequence: 1, chunkVersion: 5, batch: Self.chunk(rows: 4, tag: 4)); #expect(verdict == .accepted) }
         #expect(a.isComplete && a.rows == 12)
         do { let verdict = a.offer(worker: 0, sequence: 3, chunkVersion: 5, batch: Self.chunk(rows: 4, tag: 5)); #expect(verdict == .surplus) }
-        let batch = a.assemble()
+        let batch = a.assemble()!
         #expect(batch.count == 12)
         #expect(Set(batch.rewards) == [2, 3, 4])  // arrival order, nothing stale mixed in
         #expect(Array(batch.rewards.prefix(4)) == [2, 2, 2, 2])
     }
 
     @Test func canonicalOrderIgnoresArrivalOrder() {
-        let quotas = BatchAssembler.evenQuotas(rows: 9, workers: 2)
+        let quotas = evenQuotas(rows: 9, workers: 2)
         #expect(quotas == [0: 5, 1: 4])
-        var forward = BatchAssembler(version: 1, quotas: quotas)
-        var backward = BatchAssembler(version: 1, quotas: quotas)
+        var forward = BatchAssembler<SampleBatch>(version: 1, quotas: quotas)
+        var backward = BatchAssembler<SampleBatch>(version: 1, quotas: quotas)
         let offers: [(UInt32, UInt64, Int)] = [(0, 0, 3), (0, 1, 2), (1, 0, 2), (1, 1, 2)]
         for (w, s, n) in offers {
             do { let verdict = forward.offer(worker: w, sequence: s, chunkVersion: 1, batch: Self.chunk(rows: n, tag: Double(w * 10) + Double(s))); #expect(verdict == .accepted) }
@@ -45,7 +45,7 @@ import Testing
         }
         #expect(forward.isComplete && backward.isComplete)
         #expect(forward.assemble() == backward.assemble())
-        #expect(forward.assemble().rewards == [0, 0, 0, 1, 1, 10, 10, 11, 11])
+        #expect(forward.assemble()?.rewards == [0, 0, 0, 1, 1, 10, 10, 11, 11])
         do { let verdict = forward.offer(worker: 2, sequence: 0, chunkVersion: 1, batch: Self.chunk(rows: 1, tag: 0)); #expect(verdict == .surplus) }
         do { let verdict = forward.offer(worker: 0, sequence: 2, chunkVersion: 1, batch: Self.chunk(rows: 1, tag: 0)); #expect(verdict == .surplus) }
     }

@@ -43,6 +43,28 @@ enum Base {
             quota: 2000, policy: policy, normalizer: normalizer)))
     }()
 
+    /// ``parameters`` for a vine run: trunks of 50 steps, N = 20, K = 4, T = 30, γ = 0.99, CRN.
+    static let vineParameters: [[UInt8]] = {
+        guard case .parameters(var p) = try! WireCodec.decode(parameters) else { fatalError("not parameters") }
+        p.sampling = .vine(VineSettings(trunkSteps: 50, rolloutStates: 20, actionsPerState: 4, rolloutLength: 30, gamma: 0.99))
+        return WireCodec.encode(.parameters(p))
+    }()
+
+    /// 2 states of 3 observations, K = 2 enumerated actions (width 1), Q̂ (1, 2, 3, 4),
+    /// 10 trunk steps and 8 branch steps, one finished episode (return 5, 5 steps).
+    static let vineChunk: [[UInt8]] = {
+        var batch = VineBatch(observationSize: 3, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
+        batch.observations = [0, 1, 2, 3, 4, 5]
+        batch.actions = [0, 1, 0, 1]
+        batch.qValues = [1, 2, 3, 4]
+        batch.oldLogProbabilities = [-0.5, -1, -0.25, -1.5]
+        batch.trunkSteps = 10
+        batch.branchSteps = 8
+        batch.episodeReturns = [5]
+        batch.episodeLengths = [5]
+        return WireCodec.encode(.vineChunk(Message.VineChunk(worker: worker, session: 1, version: 2, sequence: 3, batch: batch)))
+    }()
+
     static let workerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
         sender: .worker(worker), sequence: 5, timestamp: 6, version: nil)))
     static let learnerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
@@ -77,10 +99,19 @@ extension MalformedCase {
         .init("shorter than the prefix", [Array("TRP".utf8)], .headerTooShort(bytes: 3, expected: 8)),
         .init("empty header", [[]], .headerTooShort(bytes: 0, expected: 8)),
         .init("bad magic", Base.chunk.patching(at: 3, UInt8(ascii: "X")), .badMagic(Array("TRPX".utf8))),
-        .init("version 2", Base.chunk.patching(at: Offset.version, UInt16(2)), .unsupportedVersion(2)),
+        .init("version 1 (before the vine)", Base.chunk.patching(at: Offset.version, UInt16(1)), .unsupportedVersion(1)),
+        .init("version 3", Base.vineChunk.patching(at: Offset.version, UInt16(3)), .unsupportedVersion(3)),
         .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
         .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
-        .init("kind 8", Base.stop.patching(at: Offset.kind, UInt8(8)), .unknownKind(8)),
+        .init("kind 9", Base.stop.patching(at: Offset.kind, UInt8(9)), .unknownKind(9)),
+        .init("vine chunk header one byte short", Base.vineChunk.replacing(frame: 0, with: Base.vineChunk[0].dropLast()),
+              .headerTooShort(bytes: 80, expected: 81)),
+        .init("undefined vine chunk flag", Base.vineChunk.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .vineChunk, flags: 1)),
+        .init("vine chunk missing a frame", Array(Base.vineChunk.dropLast()), .frameCount(kind: .vineChunk, count: 6, expected: 7)),
+        .init("chunk read as a vine chunk", Base.chunk.patching(at: Offset.kind, MessageKind.vineChunk.rawValue),
+              .headerTooShort(bytes: 72, expected: 81)),
+        .init("parameters of version 1's 86-byte layout", Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(86))),
+              .headerTooShort(bytes: 86, expected: 128)),
         .init("heartbeat header one byte short", Base.workerHeartbeat.replacing(frame: 0, with: Base.workerHeartbeat[0].dropLast()),
               .headerTooShort(bytes: 43, expected: 44)),
         .init("chunk header one byte long", Base.chunk.replacing(frame: 0, with: Base.chunk[0] + [0]),
@@ -94,7 +125,7 @@ extension MalformedCase {
         .init("hello of the old 41-byte layout", Base.hello.replacing(frame: 0, with: Base.hello[0] + Array(repeating: 0, count: 9)),
               .headerTooLong(bytes: 41, expected: 32)),
         .init("parameters of the old 74-byte layout", Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(74))),
-              .headerTooShort(bytes: 74, expected: 86)),
+              .headerTooShort(bytes: 74, expected: 128)),
         .init("hello with the old box-bounds frames", Base.hello + [leBytes([-2.0]), leBytes([2.0])],
               .frameCount(kind: .hello, count: 5, expected: 3)),
         .init("hello without its software version", Array(Base.hello.prefix(2)), .frameCount(kind: .hello, count: 2, expected: 3)),
@@ -129,6 +160,12 @@ extension MalformedCase {
               .frameLength(.normalizerVariance, bytes: 16, expected: 24)),
         .init("stop text longer than declared", Base.stop.replacing(frame: 1, with: Array("done!".utf8)),
               .frameLength(.message, bytes: 5, expected: 4)),
+        .init("vine observations one value short", Base.vineChunk.replacing(frame: 1, with: leBytes([0.0, 1, 2, 3, 4])),
+              .frameLength(.observations, bytes: 40, expected: 48)),
+        .init("Q̂ one value short", Base.vineChunk.replacing(frame: 3, with: leBytes([1.0, 2, 3])),
+              .frameLength(.qValues, bytes: 24, expected: 32)),
+        .init("log π_old one value long", Base.vineChunk.replacing(frame: 4, with: leBytes([1.0, 2, 3, 4, 5])),
+              .frameLength(.oldLogProbabilities, bytes: 40, expected: 32)),
     ]
 
     static let counts: [MalformedCase] = [
@@ -163,6 +200,18 @@ extension MalformedCase {
               Base.chunk.patching(at: Offset.Chunk.rows, UInt32.max).patching(at: Offset.Chunk.observationSize, UInt32.max)
                   .patching(at: Offset.Chunk.simulatorSteps, UInt64.max),
               limits: DecodingLimits(maxRows: .max, maxWidth: .max), .countOverflow(.observations)),
+        .init("vine states over the row limit", Base.vineChunk, limits: DecodingLimits(maxRows: 1),
+              .limitExceeded(.states, count: 2, limit: 1)),
+        .init("vine branches over the row limit", Base.vineChunk, limits: DecodingLimits(maxRows: 3),
+              .limitExceeded(.branches, count: 4, limit: 3)),
+        .init("K over the width limit", Base.vineChunk, limits: DecodingLimits(maxWidth: 1),
+              .limitExceeded(.actionsPerState, count: 2, limit: 1)),
+        .init("more trunk episodes than trunk steps", Base.vineChunk.patching(at: Offset.VineChunk.episodeCount, UInt32(11)),
+              .limitExceeded(.episodeReturns, count: 11, limit: 10)),
+        .init("vine trunk steps over the row limit", Base.vineParameters, limits: DecodingLimits(maxRows: 40),
+              .limitExceeded(.trunkSteps, count: 50, limit: 40)),
+        .init("vine K over the width limit", Base.vineParameters.patching(at: Offset.Parameters.actionsPerState, UInt32(65_537)),
+              .limitExceeded(.actionsPerState, count: 65_537, limit: 65_536)),
         .init("implied parameter count overflows",
               Base.parameters.replacing(frame: 2, with: leBytes([UInt32.max, UInt32.max, 2])),
               limits: DecodingLimits(maxWidth: .max), .countOverflow(.networkParameters)),
@@ -192,6 +241,51 @@ extension MalformedCase {
               .invalidValue(.normalizerSize, 3)),
         .init("layer size 0", Base.parameters.replacing(frame: 2, with: leBytes([3, 0, 2] as [UInt32])),
               .invalidValue(.layerSizes, 0)),
+        .init("sampler 2", Base.parameters.patching(at: Offset.Parameters.sampler, UInt8(2)), .invalidValue(.sampler, 2)),
+        .init("single path with trunk steps", Base.parameters.patching(at: Offset.Parameters.trunkSteps, UInt32(5)),
+              .invalidValue(.trunkSteps, 5)),
+        .init("single path with a vine γ", Base.parameters.patching(at: Offset.Parameters.vineGamma, double: 0.99),
+              .invalidValue(.vineGamma, (0.99).bitPattern)),
+        .init("single path with CRN", Base.parameters.patching(at: Offset.Parameters.commonRandomNumbers, UInt8(1)),
+              .invalidValue(.commonRandomNumbers, 1)),
+        .init("vine with zero trunk steps", Base.vineParameters.patching(at: Offset.Parameters.trunkSteps, UInt32(0)),
+              .invalidValue(.trunkSteps, 0)),
+        .init("vine with zero rollout states", Base.vineParameters.patching(at: Offset.Parameters.rolloutStates, UInt32(0)),
+              .invalidValue(.rolloutStates, 0)),
+        .init("vine with one action per state", Base.vineParameters.patching(at: Offset.Parameters.actionsPerState, UInt32(1)),
+              .invalidValue(.actionsPerState, 1)),
+        .init("vine with zero rollout length", Base.vineParameters.patching(at: Offset.Parameters.rolloutLength, UInt32(0)),
+              .invalidValue(.rolloutLength, 0)),
+        .init("vine CRN 2", Base.vineParameters.patching(at: Offset.Parameters.commonRandomNumbers, UInt8(2)),
+              .invalidValue(.commonRandomNumbers, 2)),
+        .init("NaN vine γ", Base.vineParameters.patching(at: Offset.Parameters.vineGamma, double: nan), .nonFinite(.vineGamma, index: 0)),
+        .init("vine γ of 1.5", Base.vineParameters.patching(at: Offset.Parameters.vineGamma, double: 1.5),
+              .invalidNumber(.vineGamma, 1.5)),
+        .init("negative vine γ", Base.vineParameters.patching(at: Offset.Parameters.vineGamma, double: -0.5),
+              .invalidNumber(.vineGamma, -0.5)),
+        .init("vine estimator 2", Base.vineChunk.patching(at: Offset.VineChunk.estimator, UInt8(2)), .invalidValue(.estimator, 2)),
+        .init("zero vine states", Base.vineChunk.patching(at: Offset.VineChunk.states, UInt32(0)), .invalidValue(.states, 0)),
+        .init("one branch per state", Base.vineChunk.patching(at: Offset.VineChunk.actionsPerState, UInt32(1)),
+              .invalidValue(.actionsPerState, 1)),
+        .init("zero vine observation size", Base.vineChunk.patching(at: Offset.VineChunk.observationSize, UInt32(0)),
+              .invalidValue(.observationSize, 0)),
+        .init("enumerated actions of width 2", Base.vineChunk.patching(at: Offset.VineChunk.actionWidth, UInt32(2)),
+              .invalidValue(.actionWidth, 2)),
+        .init("fewer trunk steps than states", Base.vineChunk.patching(at: Offset.VineChunk.trunkSteps, UInt64(1)),
+              .invalidValue(.trunkSteps, 1)),
+        .init("fewer branch steps than branches", Base.vineChunk.patching(at: Offset.VineChunk.branchSteps, UInt64(3)),
+              .invalidValue(.branchSteps, 3)),
+        .init("trunk steps beyond an Int", Base.vineChunk.patching(at: Offset.VineChunk.trunkSteps, UInt64.max),
+              .invalidValue(.trunkSteps, UInt64.max)),
+        .init("vine episode length 0", Base.vineChunk.replacing(frame: 6, with: leBytes([0] as [UInt32])),
+              .invalidValue(.episodeLengths, 0)),
+        .init("NaN vine observation", Base.vineChunk.patching(frame: 1, at: 40, double: nan), .nonFinite(.observations, index: 5)),
+        .init("infinite sampled action", Base.vineChunk.patching(at: Offset.VineChunk.estimator, UInt8(1))
+                  .patching(frame: 2, at: 16, double: inf), .nonFinite(.actions, index: 2)),
+        .init("NaN Q̂", Base.vineChunk.patching(frame: 3, at: 16, double: nan), .nonFinite(.qValues, index: 2)),
+        .init("−∞ log π_old", Base.vineChunk.patching(frame: 4, at: 0, double: -inf), .nonFinite(.oldLogProbabilities, index: 0)),
+        .init("infinite trunk episode return", Base.vineChunk.patching(frame: 5, at: 0, double: inf),
+              .nonFinite(.episodeReturns, index: 0)),
         .init("learner heartbeat with a worker id", Base.learnerHeartbeat.patching(at: Offset.Heartbeat.workerID, UInt32(5)),
               .invalidValue(.workerID, 5)),
         .init("heartbeat version without the flag", Base.workerHeartbeat.patching(at: Offset.Heartbeat.version, UInt64(9)),
@@ -262,12 +356,15 @@ extension MalformedCase {
               .logStdCountMismatch(declared: 1, expected: 2)),
         .init("categorical head with log-stds", Base.parameters.patching(at: Offset.Parameters.headKind, UInt8(0)),
               .logStdCountMismatch(declared: 2, expected: 0)),
+        .init("enumerated actions out of order", Base.vineChunk.replacing(frame: 2, with: leBytes([0.0, 1, 1, 0])),
+              .actionsNotEnumerated(state: 1)),
+        .init("enumerated action 0.5", Base.vineChunk.patching(frame: 2, at: 0, double: 0.5), .actionsNotEnumerated(state: 0)),
         .init("normaliser size not the input width", Base.parameters.replacing(frame: 2, with: leBytes([2, 4, 2] as [UInt32])),
               .normalizerSizeMismatch(normalizer: 3, input: 2)),
     ]
 
     @Test func basesAreValid() throws {
-        for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.workerHeartbeat,
+        for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
                        Base.learnerHeartbeat, Base.stop, Base.reject, Base.request] {
             _ = try WireCodec.decode(frames)
         }

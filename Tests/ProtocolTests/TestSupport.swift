@@ -56,9 +56,33 @@ struct MessageGenerator {
             normalizer = statistics
         }
         let quota = [0, int(1...100_000), Message.Parameters.maxQuota][int(0...2)]
+        let sampling: Message.Sampling = bool() ? .singlePath : .vine(VineSettings(
+            trunkSteps: int(1...65_536), rolloutStates: int(1...65_536), actionsPerState: int(2...16),
+            rolloutLength: int(1...1000), gamma: [0, 1, Double(int(0...1000)) / 1000][int(0...2)], commonRandomNumbers: bool()))
         return Message.Parameters(session: word(), version: word(), seed: word(), environmentID: "Env" + string(),
                                   simulatorCount: int(1...64), chunkSteps: int(1...65_536), quota: quota,
-                                  policy: policy, normalizer: normalizer)
+                                  policy: policy, normalizer: normalizer, sampling: sampling, stream: word(),
+                                  collection: word())
+    }
+
+    /// A vine chunk of up to `maxStates` states: half of them eq. 15 batches (width 1,
+    /// actions 0…K−1), half eq. 16 batches with any finite actions.
+    mutating func vineChunk(maxStates: Int = 8) -> Message.VineChunk {
+        let n = int(1...maxStates), k = int(2...5), enumerated = bool()
+        let width = enumerated ? 1 : int(1...3)
+        var batch = VineBatch(observationSize: int(1...12), actionWidth: width, actionsPerState: k,
+                              estimator: enumerated ? .enumeratedActions : .importanceSampled)
+        batch.observations = values(n * batch.observationSize)
+        batch.actions = enumerated ? (0..<(n * k)).map { Double($0 % k) } : values(n * k * width)
+        batch.qValues = values(n * k)
+        batch.oldLogProbabilities = values(n * k)
+        batch.trunkSteps = n + int(0...1000)
+        batch.branchSteps = n * k + int(0...1000)
+        for _ in 0..<int(0...min(3, batch.trunkSteps)) {
+            batch.episodeReturns.append(value())
+            batch.episodeLengths.append(int(1...1000))
+        }
+        return Message.VineChunk(worker: worker(), session: word(), version: word(), sequence: word(), batch: batch)
     }
 
     /// A batch of `rows` rows shaped like a sampler's: trajectories ending terminated or
@@ -121,6 +145,7 @@ struct MessageGenerator {
         case .stop: .stop(stop())
         case .requestParameters: .requestParameters(worker())
         case .reject: .reject(reject())
+        case .vineChunk: .vineChunk(vineChunk())
         }
     }
 }
@@ -155,10 +180,17 @@ enum Offset {
         static let nonce = 8, workerID = 16, simulatorCount = 20, environmentIDLength = 24, softwareVersionLength = 28
     }
     enum Parameters {
-        static let session = 8, version = 16, seed = 24, normalizerCount = 32, normalizerClip = 40
-        static let environmentIDLength = 48, simulatorCount = 52, chunkSteps = 56, quota = 60
-        static let layerCount = 64, parameterCount = 68, headSize = 72, logStdCount = 76, normalizerSize = 80
-        static let headKind = 84, activation = 85
+        static let session = 8, version = 16, seed = 24, stream = 32, collection = 40
+        static let normalizerCount = 48, normalizerClip = 56, vineGamma = 64
+        static let environmentIDLength = 72, simulatorCount = 76, chunkSteps = 80, quota = 84
+        static let layerCount = 88, parameterCount = 92, headSize = 96, logStdCount = 100, normalizerSize = 104
+        static let trunkSteps = 108, rolloutStates = 112, actionsPerState = 116, rolloutLength = 120
+        static let headKind = 124, activation = 125, sampler = 126, commonRandomNumbers = 127
+    }
+    enum VineChunk {
+        static let nonce = 8, session = 16, version = 24, sequence = 32, trunkSteps = 40, branchSteps = 48
+        static let workerID = 56, states = 60, actionsPerState = 64, observationSize = 68, actionWidth = 72
+        static let episodeCount = 76, estimator = 80
     }
     enum Chunk {
         static let nonce = 8, session = 16, version = 24, sequence = 32, simulatorSteps = 40

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 import Protocol
 import Testing
 
@@ -17,7 +18,7 @@ import Testing
                                   environmentID: "MountainCarContinuous-v0", softwareVersion: "trpo")
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 01 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
+            54 52 50 4f 02 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
             """,
             WireFormatTests.environmentHex,
             "74 72 70 6f",
@@ -34,12 +35,13 @@ import Testing
         let normalizer = RunningNormalizer(mean: [0.5, -1], variance: [1, 4], count: 100, clip: 10)
         let parameters = Message.Parameters(session: 0xAA, version: 5, seed: 1, environmentID: "MountainCarContinuous-v0",
                                             simulatorCount: 8, chunkSteps: 512, quota: 0, policy: policy,
-                                            normalizer: normalizer)
+                                            normalizer: normalizer, sampling: .singlePath, stream: 1, collection: 5)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 01 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-            00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
-            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 01 00
+            54 52 50 4f 02 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
+            00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00 02 00 00 00 03 00 00 00
+            01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00
             """,
             WireFormatTests.environmentHex,
             "02 00 00 00 01 00 00 00",
@@ -50,6 +52,70 @@ import Testing
         ])
         #expect(WireCodec.encode(.parameters(parameters)) == expected)
         #expect((try? WireCodec.decode(expected)) == .parameters(parameters))
+    }
+
+    /// docs/protocol.md's worked example 7.4: the parameters of 7.2 for a vine run (trunks
+    /// of 250 steps, N = 100, K = 4, T = 100, γ = 0.99, CRN), worker 1's share of 50 states.
+    @Test func workedExampleVineParameters() throws {
+        guard case .parameters(var parameters) = try WireCodec.decode(WireFormatTests.frames([
+            """
+            54 52 50 4f 02 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
+            00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00 02 00 00 00 03 00 00 00
+            01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00
+            """,
+            WireFormatTests.environmentHex, "02 00 00 00 01 00 00 00",
+            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 e0 bf 00 00 00 00 00 00 00 00", "00 00 00 00 00 00 e0 bf",
+            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 f0 bf", "00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 10 40",
+        ])) else {
+            Issue.record("worked example 7.2 is not parameters")
+            return
+        }
+        parameters.sampling = .vine(VineSettings(trunkSteps: 250, rolloutStates: 100, actionsPerState: 4, rolloutLength: 100,
+                                                 gamma: 0.99, commonRandomNumbers: true))
+        parameters.chunkSteps = 50
+        parameters.quota = 50
+        let header = WireFormatTests.frames(["""
+            54 52 50 4f 02 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
+            ae 47 e1 7a 14 ae ef 3f 18 00 00 00 08 00 00 00 32 00 00 00 32 00 00 00 02 00 00 00 03 00 00 00
+            01 00 00 00 01 00 00 00 02 00 00 00 fa 00 00 00 64 00 00 00 04 00 00 00 64 00 00 00 01 00 01 01
+            """])[0]
+        var frames = WireCodec.encode(.parameters(parameters))
+        #expect(frames[0] == header)
+        frames[0] = header
+        #expect(try WireCodec.decode(frames) == .parameters(parameters))
+    }
+
+    /// docs/protocol.md's worked example 7.5: a vine chunk of one state and its two
+    /// enumerated actions.
+    @Test func workedExampleVineChunk() {
+        var batch = VineBatch(observationSize: 2, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
+        batch.observations = [0.5, -1]
+        batch.actions = [0, 1]
+        batch.qValues = [3, 2.5]
+        batch.oldLogProbabilities = [log(0.5), log(0.5)]
+        batch.trunkSteps = 4
+        batch.branchSteps = 5
+        batch.episodeReturns = [4]
+        batch.episodeLengths = [4]
+        let chunk = Message.VineChunk(worker: WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788), session: 0xAA,
+                                      version: 5, sequence: 1, batch: batch)
+        let expected = WireFormatTests.frames([
+            """
+            54 52 50 4f 02 00 08 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
+            01 00 00 00 00 00 00 00 04 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00
+            02 00 00 00 02 00 00 00 01 00 00 00 01 00 00 00 00
+            """,
+            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 f0 bf",
+            "00 00 00 00 00 00 00 00 00 00 00 00 00 00 f0 3f",
+            "00 00 00 00 00 00 08 40 00 00 00 00 00 00 04 40",
+            "ef 39 fa fe 42 2e e6 bf ef 39 fa fe 42 2e e6 bf",
+            "00 00 00 00 00 00 10 40",
+            "04 00 00 00",
+        ])
+        #expect(WireCodec.encode(.vineChunk(chunk)) == expected)
+        #expect((try? WireCodec.decode(expected)) == .vineChunk(chunk))
     }
 
     /// docs/protocol.md's worked example 7.3: a one-row chunk, frame by frame.
@@ -65,7 +131,7 @@ import Testing
                                   version: 5, sequence: 0, simulatorSteps: 1, batch: batch)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 01 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
+            54 52 50 4f 02 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
             00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 01 00 00 00
             01 00 00 00 00 00 00 00
             """,
@@ -86,18 +152,19 @@ import Testing
     /// Header sizes and frame counts per kind, as tabulated.
     @Test func headerSizesAndFrameCounts() {
         var generator = MessageGenerator(seed: 3)
-        let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 86, .chunk: 72, .heartbeat: 44, .stop: 21,
-                                         .requestParameters: 20, .reject: 37]
+        let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 128, .chunk: 72, .heartbeat: 44, .stop: 21,
+                                         .requestParameters: 20, .reject: 37, .vineChunk: 81]
         for kind in MessageKind.allCases {
             for _ in 0..<20 {
                 let message = generator.message(of: kind)
                 let frames = WireCodec.encode(message)
                 #expect(frames[0].count == sizes[kind])
-                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [1, 0, kind.rawValue, frames[0][7]])
+                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [2, 0, kind.rawValue, frames[0][7]])
                 let expectedFrames: Int = switch message {
                 case .hello: 3
                 case .parameters(let parameters): parameters.normalizer == nil ? 5 : 7
                 case .chunk: 9
+                case .vineChunk: 7
                 case .stop, .reject: 2
                 case .heartbeat, .requestParameters: 1
                 }
