@@ -78,12 +78,20 @@ done
 [[ $state == idle ]] || { echo "FAIL: the node did not become idle (state '${state:-unknown}')" >&2; exit 1; }
 echo "slurm up in $((SECONDS - started)) s: node $node, $cpus CPUs"
 
-# A short CartPole run: one worker per CPU, 4 iterations of 1024 steps, everything on 127.0.0.1.
+# CURVE keys in the layout TRPO_KEYS names: the learner's pair, one worker key shared by every
+# task, and the allow-list directory holding that worker's public key.
+keys=$work/keys
+"$trpo" keys generate --out "$keys" --name learner >/dev/null
+"$trpo" keys generate --out "$keys" --name worker >/dev/null
+mkdir -p "$keys/workers" && cp "$keys/worker.pub" "$keys/workers/"
+
+# A short CartPole run with CURVE on: one worker per CPU, 4 iterations of 1024 steps, everything
+# on 127.0.0.1.
 run=$work/run
 steps=4096
 started=$SECONDS
 job=$(TRPO_BIN=$trpo TRPO_ENV=CartPole-v1 TRPO_STEPS=$steps TRPO_OUT=$run TRPO_PORT=$(free_port) \
-    TRPO_BIND_HOST=127.0.0.1 TRPO_LEARNER_HOST=127.0.0.1 TRPO_LEARNER_ARGS="--batch-steps 1024" \
+    TRPO_BIND_HOST=127.0.0.1 TRPO_LEARNER_HOST=127.0.0.1 TRPO_LEARNER_ARGS="--batch-steps 1024" TRPO_KEYS=$keys \
     sbatch --parsable --ntasks="$cpus" --time=2 --output="$work/job-%j.out" --chdir="$work" \
     "$repo/deploy/slurm/trpo.sbatch")
 echo "submitted job $job"
@@ -97,8 +105,9 @@ state=$(scontrol --oneliner show job "$job" | grep -oE "JobState=[A-Z]+|ExitCode
 echo "job $job: $state"
 [[ $state == "JobState=COMPLETED "*"ExitCode=0:0" ]] || { echo "FAIL: job $job did not complete cleanly" >&2; exit 1; }
 grep -q "^done: " "$work/job-$job.out" || { echo "FAIL: the learner did not finish the run" >&2; exit 1; }
+grep -q "^CURVE: 0 connection(s) refused" "$work/job-$job.out" || { echo "FAIL: the learner did not run with CURVE, or refused a worker" >&2; exit 1; }
 expect_steps "$run" "$steps"
 workers=$(last_progress "$run" workers_alive)
 [[ $workers == "$cpus" ]] || { echo "FAIL: $workers workers alive at the end, expected $cpus" >&2; exit 1; }
 job=""
-echo "PASS: slurm batch job with a learner and $cpus workers"
+echo "PASS: slurm batch job with a learner and $cpus workers over CURVE"
