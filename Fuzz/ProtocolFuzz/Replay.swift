@@ -55,6 +55,9 @@ import Protocol
             .stop(Message.Stop(session: 3, reason: .unexpectedWorker, message: "expected workers 0…3")),
             .requestParameters(worker),
             .reject(Message.Reject(session: 3, currentVersion: 4, reason: .staleParameters, sequence: 9, message: "")),
+            .model(Message.Model(session: 3, xml: "<mujoco model=\"fuzz\"><worldbody/></mujoco>")),
+            .requestModel(Message.ModelRequest(worker: worker, hash: Message.Model.hash(of: "<mujoco/>"))),
+            .leave(Message.Leave(worker: worker, reason: .incompatible, message: "MuJoCo model 'custom model': XML Error")),
         ]
         for (i, message) in messages.enumerated() {
             try Data(input(of: WireCodec.encode(message))).write(to: directory.appendingPathComponent("seed-\(i)"))

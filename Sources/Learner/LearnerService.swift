@@ -43,6 +43,9 @@ public final class LearnerService {
     private var assembler: BatchAssembler<IterationBatch>
     private var counters = TransportCounters()
     private var cachedParameters: Message.Parameters?
+    /// The run's custom MuJoCo model (nil: the built-in one), sent to every worker after its
+    /// hello and on request; parameters name it by hash.
+    private let model: Message.Model?
     private var batchStarted: ContinuousClock.Instant
     private var lastHeartbeat: ContinuousClock.Instant
     private var heartbeatSequence: UInt64 = 0
@@ -77,7 +80,9 @@ public final class LearnerService {
         endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport,
                                        curve: configuration.curve, log: log)
         var system = SystemRandomNumberGenerator()
-        sessionID = system.next()
+        let sessionID: UInt64 = system.next()
+        self.sessionID = sessionID
+        model = session.configuration.modelXML.map { Message.Model(session: sessionID, xml: $0) }
         registry = WorkerRegistry(timeout: configuration.workerTimeout)
         assembler = BatchAssembler(version: 0, targetRows: 0)
         batchStarted = clock.now
@@ -155,7 +160,29 @@ public final class LearnerService {
             if !registry.heard(peer: peer, now: now) {
                 endpoint.send(.reject(rejection(.notRegistered, sequence: nil)), to: peer)
             }
-        case .parameters, .stop, .reject:
+        case .requestModel(let request):
+            guard let record = registry.record(peer: peer), record.workerID == request.worker.id else {
+                endpoint.send(.reject(rejection(.notRegistered, sequence: nil)), to: peer)
+                return
+            }
+            registry.heard(peer: peer, now: now)
+            if let model {
+                if request.hash != model.hash {
+                    log("learner: worker \(record.workerID) asked for model \(String(request.hash, radix: 16)); this run's is \(String(model.hash, radix: 16))")
+                }
+                deliver(.model(model), to: record)
+            }
+            // The current parameters name the model this run uses (or the built-in one).
+            sendParameters(to: record)
+        case .leave(let leave):
+            guard let record = registry.record(peer: peer), record.workerID == leave.worker.id else {
+                reject("a leave message from unregistered \(describe(peer)): \(leave.message)")
+                return
+            }
+            registry.remove(peer: peer)
+            departed.insert(record.workerID)
+            log("learner: worker \(record.workerID) left (\(leave.reason)): \(leave.message); \(registry.aliveCount) alive")
+        case .parameters, .stop, .reject, .model:
             reject("a \(message.kind) message from \(describe(peer)), which only the learner sends")
         }
     }
@@ -186,7 +213,10 @@ public final class LearnerService {
         } else {
             log("learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
         }
-        sendParameters(to: registry.record(peer: peer)!)
+        let record = registry.record(peer: peer)!
+        // The model first: the parameters that name it arrive after it on the same connection.
+        if let model { deliver(.model(model), to: record) }
+        sendParameters(to: record)
     }
 
     /// A chunk of either kind: registered sender, fits the run, current session and version.
@@ -246,7 +276,7 @@ public final class LearnerService {
         let p = Message.Parameters(session: sessionID, version: version, seed: c.seed, environmentID: c.environment,
                                    simulatorCount: c.environmentsPerSampler, chunkSteps: chunk, quota: 0,
                                    policy: session.state.policy, normalizer: session.trainer.samplingNormalizer,
-                                   sampling: c.sampling, collection: version)
+                                   sampling: c.sampling, collection: version, modelHash: model?.hash ?? 0)
         cachedParameters = p
         return p
     }

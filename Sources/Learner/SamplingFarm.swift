@@ -48,6 +48,8 @@ public enum SamplingFarmError: Error, CustomStringConvertible {
 public final class SamplingFarm {
     private let endpoint: LearnerEndpoint
     private let template: Message.Parameters
+    /// The custom model the template names (nil: built-in), sent after every hello.
+    private let model: Message.Model?
     private let limits: DecodingLimits
     private let log: (String) -> Void
     private let clock = ContinuousClock()
@@ -71,15 +73,21 @@ public final class SamplingFarm {
     ///   - template: the environment, seed, suggested simulator count, policy and normaliser
     ///     every task collects with (its session, version, chunking, quota, sampling, stream
     ///     and collection are the farm's).
+    ///   - modelXML: a custom MuJoCo model for the environment (nil: the built-in one); the
+    ///     farm sends it to every worker and names it in the parameters.
     ///   - workerTimeout: silence after which a worker is declared gone and its task reassigned.
-    public init(endpoint: String, template: Message.Parameters, workerTimeout: Duration = .seconds(10),
+    public init(endpoint: String, template: Message.Parameters, modelXML: String? = nil,
+                workerTimeout: Duration = .seconds(10),
                 transport: TransportSettings = TransportSettings(), log: @escaping (String) -> Void) throws {
         self.endpoint = try LearnerEndpoint(binding: endpoint, settings: transport)
-        self.template = template
         limits = transport.limits
         self.log = log
         var system = SystemRandomNumberGenerator()
         session = system.next()
+        model = modelXML.map { [session] in Message.Model(session: session, xml: $0) }
+        var template = template
+        template.modelHash = model?.hash ?? 0
+        self.template = template
         registry = WorkerRegistry(timeout: workerTimeout)
         lastHeartbeat = clock.now
     }
@@ -171,8 +179,13 @@ public final class SamplingFarm {
         case .hello(let hello):
             registry.register(peer: peer, workerID: hello.worker.id, nonce: hello.worker.nonce,
                               environments: hello.simulatorCount, now: now)
+            if let model, let record = registry.record(peer: peer) { deliver(.model(model), to: record) }
             if let held = assigned.removeValue(forKey: hello.worker.id) {  // a restarted worker lost its task
-                assign(held.task, tasks[held.task], to: registry.record(peer: peer)!)
+                if let record = registry.record(peer: peer) {
+                    assign(held.task, tasks[held.task], to: record)
+                } else {
+                    pending.append(held.task)
+                }
             }
             return nil
         case .chunk(let chunk):
@@ -190,7 +203,21 @@ public final class SamplingFarm {
                                                      message: "")), to: peer)
             }
             return nil
-        case .parameters, .stop, .reject:
+        case .requestModel:
+            if let record = registry.record(peer: peer), let model {
+                deliver(.model(model), to: record)
+                if let held = assigned[record.workerID] {
+                    deliver(.parameters(parameters(for: tasks[held.task], version: held.version)), to: record)
+                }
+            }
+            return nil
+        case .leave(let leave):
+            if let record = registry.record(peer: peer), record.workerID == leave.worker.id {
+                registry.remove(peer: peer)
+                release(record, why: "left (\(leave.reason)): \(leave.message)")
+            }
+            return nil
+        case .parameters, .stop, .reject, .model:
             return nil
         }
         guard let record = registry.record(peer: peer), record.workerID == result.worker.id,

@@ -18,18 +18,21 @@ public struct DecodingLimits: Sendable, Hashable {
     public var maxParameters: Int
     /// UTF-8 bytes in one string frame.
     public var maxStringBytes: Int
+    /// UTF-8 bytes of a custom model's MJCF text.
+    public var maxModelBytes: Int
 
     public init(maxTotalBytes: Int = 256 << 20, maxRows: Int = 65_536, maxWidth: Int = 65_536,
-                maxParameters: Int = 1 << 24, maxStringBytes: Int = 4096) {
+                maxParameters: Int = 1 << 24, maxStringBytes: Int = 4096, maxModelBytes: Int = 4 << 20) {
         self.maxTotalBytes = maxTotalBytes
         self.maxRows = maxRows
         self.maxWidth = maxWidth
         self.maxParameters = maxParameters
         self.maxStringBytes = maxStringBytes
+        self.maxModelBytes = maxModelBytes
     }
 
     /// 256 MiB per message, 65 536 rows per chunk, widths up to 65 536, 16 Mi network
-    /// parameters, 4 KiB strings. A chunk of 65 536 rows of Humanoid's 376-wide observations
+    /// parameters, 4 KiB strings, 4 MiB models. A chunk of 65 536 rows of Humanoid's 376-wide observations
     /// is about 200 MB, under the total.
     public static let `default` = DecodingLimits()
 }

@@ -28,6 +28,15 @@ public enum Message: Sendable, Equatable {
     case requestParameters(WorkerIdentity)
     /// Learner → worker: one message was refused; the worker stays registered.
     case reject(Reject)
+    /// Learner → worker: the custom MuJoCo model (MJCF text) the run's parameters name by
+    /// ``Parameters/modelHash``; sent after every hello of a run with a custom model and on
+    /// ``Message/requestModel(_:)``.
+    case model(Model)
+    /// Worker → learner: "send me the model with this hash" (the worker holds parameters
+    /// naming a model it does not have).
+    case requestModel(ModelRequest)
+    /// Worker → learner: the worker cannot collect for this run and exits (its last message).
+    case leave(Leave)
 
     /// The kind code written in the header.
     public var kind: MessageKind {
@@ -40,6 +49,9 @@ public enum Message: Sendable, Equatable {
         case .stop: .stop
         case .requestParameters: .requestParameters
         case .reject: .reject
+        case .model: .model
+        case .requestModel: .requestModel
+        case .leave: .leave
         }
     }
 }
@@ -54,6 +66,9 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case requestParameters = 6
     case reject = 7
     case vineChunk = 8
+    case model = 9
+    case requestModel = 10
+    case leave = 11
 
     public var description: String {
         switch self {
@@ -65,6 +80,9 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .requestParameters: "requestParameters"
         case .reject: "reject"
         case .vineChunk: "vineChunk"
+        case .model: "model"
+        case .requestModel: "requestModel"
+        case .leave: "leave"
         }
     }
 }
@@ -182,10 +200,14 @@ extension Message {
         /// k-th further one uses `collection + k·2³²`): the version in training runs, so one
         /// worker repeats the single-process run; 0 in `trpo variance`. Single path ignores it.
         public var collection: UInt64
+        /// The MuJoCo model the worker builds its simulators from: 0 for the environment's
+        /// built-in model, otherwise the ``Model/hash(of:)`` of a custom model's MJCF text,
+        /// which the learner delivers in a ``Message/model(_:)`` message.
+        public var modelHash: UInt64
 
         public init(session: UInt64, version: UInt64, seed: UInt64, environmentID: String, simulatorCount: Int,
                     chunkSteps: Int, quota: Int, policy: Policy, normalizer: RunningNormalizer?,
-                    sampling: Sampling = .singlePath, stream: UInt64 = 0, collection: UInt64 = 0) {
+                    sampling: Sampling = .singlePath, stream: UInt64 = 0, collection: UInt64 = 0, modelHash: UInt64 = 0) {
             self.session = session
             self.version = version
             self.seed = seed
@@ -198,6 +220,7 @@ extension Message {
             self.sampling = sampling
             self.stream = stream
             self.collection = collection
+            self.modelHash = modelHash
         }
     }
 
@@ -321,6 +344,74 @@ extension Message {
             self.message = message
         }
     }
+}
+
+extension Message {
+    /// A custom MuJoCo model: its MJCF text and the hash parameters name it by.
+    ///
+    /// Decoded models satisfy: the text is non-empty valid UTF-8 of at most
+    /// ``DecodingLimits/maxModelBytes`` bytes, and `hash == Model.hash(of: xml)` (never 0).
+    public struct Model: Sendable, Equatable {
+        /// The learner session that sent the model (for logs; a model is identified by its hash).
+        public var session: UInt64
+        /// ``hash(of:)`` of ``xml``.
+        public let hash: UInt64
+        /// The MJCF text, as the learner read it from its model file.
+        public let xml: String
+
+        /// A model message for `xml`, with its hash computed.
+        public init(session: UInt64, xml: String) {
+            self.session = session
+            self.xml = xml
+            hash = Model.hash(of: xml)
+        }
+
+        /// The 64-bit FNV-1a hash of the text's UTF-8 bytes (offset basis
+        /// 0xcbf29ce484222325, prime 0x100000001b3), except that a text hashing to 0 gets 1:
+        /// 0 names the built-in model in ``Parameters/modelHash``.
+        public static func hash(of xml: String) -> UInt64 {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in xml.utf8 {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01b3
+            }
+            return hash == 0 ? 1 : hash
+        }
+    }
+
+    /// A worker asks for the model with ``hash``.
+    public struct ModelRequest: Sendable, Equatable {
+        public var worker: WorkerIdentity
+        /// The model wanted, as the worker's parameters name it (never 0).
+        public var hash: UInt64
+
+        public init(worker: WorkerIdentity, hash: UInt64) {
+            self.worker = worker
+            self.hash = hash
+        }
+    }
+
+    /// A worker's last word: it cannot collect for this run and exits.
+    public struct Leave: Sendable, Equatable {
+        public var worker: WorkerIdentity
+        public var reason: LeaveReason
+        /// Why, for the learner's log (may be empty); UTF-8, at most `maxStringBytes` bytes.
+        public var message: String
+
+        public init(worker: WorkerIdentity, reason: LeaveReason, message: String) {
+            self.worker = worker
+            self.reason = reason
+            self.message = message
+        }
+    }
+}
+
+/// Why a worker leaves a run (``Message/Leave``).
+public enum LeaveReason: UInt8, Sendable, CaseIterable {
+    /// The worker cannot collect with the learner's parameters: their custom model does not
+    /// compile or does not fit the environment, the environment or sampler is not one the
+    /// worker accepts or knows, or the policy does not fit the environment.
+    case incompatible = 1
 }
 
 /// Why the learner stops a worker (``Message/Stop``). The worker exits in every case.

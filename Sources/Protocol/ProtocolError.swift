@@ -50,6 +50,8 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     case negativeVariance(index: Int)
     /// A string frame is not valid UTF-8.
     case invalidUTF8(Field)
+    /// A model message's hash is not the hash of its text (``Message/Model/hash(of:)``).
+    case modelHashMismatch(declared: UInt64, computed: UInt64)
 
     // MARK: Chunk structure
 
@@ -103,6 +105,8 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidNumber(let field, let value): "invalid \(field) value \(value)"
         case .negativeVariance(let index): "normalizer variance[\(index)] is negative"
         case .invalidUTF8(let field): "\(field) is not valid UTF-8"
+        case .modelHashMismatch(let declared, let computed):
+            "model hash \(String(declared, radix: 16)) is not the text's hash \(String(computed, radix: 16))"
         case .invalidEnd(let row, let value): "row \(row) has end \(value), expected 0, 1 or 2"
         case .unterminatedChunk: "the chunk's last row does not end its trajectory"
         case .bootstrapRowOutOfRange(let index, let row): "bootstrap row \(index) names row \(row), beyond the chunk"
@@ -135,8 +139,10 @@ public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     case observations, actions, rewards, ends, bootstrapRows, bootstrapObservations, episodeReturns, episodeLengths
     // vine chunk (and trunkSteps, actionsPerState above)
     case states, branches, branchSteps, estimator, qValues, oldLogProbabilities
-    // stop and reject
-    case stopReason, rejectReason
+    // parameters, model and requestModel
+    case modelHash, model
+    // stop, reject and leave
+    case stopReason, rejectReason, leaveReason
 
     public var description: String { rawValue }
 }

@@ -63,6 +63,9 @@ struct MessageDecoder<Frames: FrameSource> {
         case .stop: message = .stop(try stop())
         case .requestParameters: message = .requestParameters(try requestParameters())
         case .reject: message = .reject(try reject())
+        case .model: message = .model(try model())
+        case .requestModel: message = .requestModel(try requestModel())
+        case .leave: message = .leave(try leave())
         }
         assert(fields.isAtEnd, "the \(header.kind) decoder did not read its whole header")
         return message
@@ -91,6 +94,7 @@ struct MessageDecoder<Frames: FrameSource> {
         let session: UInt64 = fields.read(), version: UInt64 = fields.read(), seed: UInt64 = fields.read()
         let stream: UInt64 = fields.read(), collection: UInt64 = fields.read()
         let normalizerCount = fields.readDouble(), clip = fields.readDouble(), vineGamma = fields.readDouble()
+        let modelHash: UInt64 = fields.read()
         let environmentLength: UInt32 = fields.read(), simulators: UInt32 = fields.read()
         let chunkSteps: UInt32 = fields.read(), quota: UInt32 = fields.read()
         let layerCount: UInt32 = fields.read(), parameterCount: UInt32 = fields.read()
@@ -199,7 +203,7 @@ struct MessageDecoder<Frames: FrameSource> {
         return Message.Parameters(session: session, version: version, seed: seed, environmentID: environmentID,
                                   simulatorCount: simulatorCount, chunkSteps: Int(chunkSteps), quota: Int(quota),
                                   policy: policy, normalizer: normalizer, sampling: sampling, stream: stream,
-                                  collection: collection)
+                                  collection: collection, modelHash: modelHash)
     }
 
     /// The parameters' sampling fields: all zero for single path; for the vine, trunk steps,
@@ -385,6 +389,36 @@ struct MessageDecoder<Frames: FrameSource> {
         let text = try message(frame: 1, length: messageLength)
         return Message.Reject(session: session, currentVersion: currentVersion, reason: reason,
                               sequence: hasSequence ? sequence : nil, message: text)
+    }
+
+    mutating func model() throws(ProtocolError) -> Message.Model {
+        let session: UInt64 = fields.read(), hash: UInt64 = fields.read(), length: UInt32 = fields.read()
+        guard hash != 0 else { throw .invalidValue(.modelHash, 0) }
+        guard length >= 1 else { throw .invalidValue(.model, 0) }
+        guard length <= limits.maxModelBytes else {
+            throw .limitExceeded(.model, count: Int(length), limit: limits.maxModelBytes)
+        }
+        try expectFrames(2)
+        try expectLength(1, .model, Int(length))
+        let xml = try string(1, .model)
+        let model = Message.Model(session: session, xml: xml)
+        guard model.hash == hash else { throw .modelHashMismatch(declared: hash, computed: model.hash) }
+        return model
+    }
+
+    mutating func requestModel() throws(ProtocolError) -> Message.ModelRequest {
+        let nonce: UInt64 = fields.read(), hash: UInt64 = fields.read(), id: UInt32 = fields.read()
+        guard hash != 0 else { throw .invalidValue(.modelHash, 0) }
+        try expectFrames(1)
+        return Message.ModelRequest(worker: WorkerIdentity(id: id, nonce: nonce), hash: hash)
+    }
+
+    mutating func leave() throws(ProtocolError) -> Message.Leave {
+        let nonce: UInt64 = fields.read(), id: UInt32 = fields.read(), messageLength: UInt32 = fields.read()
+        let reasonCode: UInt8 = fields.read()
+        guard let reason = LeaveReason(rawValue: reasonCode) else { throw .invalidValue(.leaveReason, UInt64(reasonCode)) }
+        let text = try message(frame: 1, length: messageLength)
+        return Message.Leave(worker: WorkerIdentity(id: id, nonce: nonce), reason: reason, message: text)
     }
 
     // MARK: - Checks and frame access

@@ -29,6 +29,7 @@ extension WireCodec {
         header.append(normalizer?.count ?? 0)
         header.append(normalizer?.clip ?? 0)
         header.append(vine?.gamma ?? 0)
+        header.append(parameters.modelHash)
         header.appendCount(environmentID.count, .environmentID)
         header.appendCount(parameters.simulatorCount, .simulatorCount)
         header.appendCount(parameters.chunkSteps, .chunkSteps)
@@ -160,6 +161,33 @@ extension WireCodec {
         header.append(reject.sequence ?? 0)
         header.appendCount(message.count, .message)
         header.append(reject.reason.rawValue)
+        return [header.bytes, message]
+    }
+
+    static func encode(_ model: Message.Model) -> [[UInt8]] {
+        let text = Array(model.xml.utf8)
+        var header = HeaderWriter(kind: .model)
+        header.append(model.session)
+        header.append(model.hash)
+        header.appendCount(text.count, .model)
+        return [header.bytes, text]
+    }
+
+    static func encode(_ request: Message.ModelRequest) -> [[UInt8]] {
+        var header = HeaderWriter(kind: .requestModel)
+        header.append(request.worker.nonce)
+        header.append(request.hash)
+        header.append(request.worker.id)
+        return [header.bytes]
+    }
+
+    static func encode(_ leave: Message.Leave) -> [[UInt8]] {
+        let message = Array(leave.message.utf8)
+        var header = HeaderWriter(kind: .leave)
+        header.append(leave.worker.nonce)
+        header.append(leave.worker.id)
+        header.appendCount(message.count, .message)
+        header.append(leave.reason.rawValue)
         return [header.bytes, message]
     }
 }

@@ -1,6 +1,6 @@
 import Core
 
-/// trpo's binary wire format, version 2: ``encode(_:)`` and ``decode(_:limits:)``.
+/// trpo's binary wire format, version 3: ``encode(_:)`` and ``decode(_:limits:)``.
 ///
 /// A message is a list of frames (the parts of one ZeroMQ multipart message, without the
 /// routing-id frame a ROUTER socket adds). Frame 0 is a fixed-size header: the 8-byte prefix
@@ -12,7 +12,9 @@ public enum WireCodec {
     public static let magic: [UInt8] = Array("TRPO".utf8)
     /// The protocol version this codec writes and the only one it reads.
     /// Version 2 added the vine: the parameters' sampling fields and the vine chunk.
-    public static let version: UInt16 = 2
+    /// Version 3 added custom models (the parameters' model hash, the model and requestModel
+    /// kinds) and the worker's leave message.
+    public static let version: UInt16 = 3
 
     /// The frames of a message.
     ///
@@ -32,6 +34,9 @@ public enum WireCodec {
         case .stop(let stop): encode(stop)
         case .requestParameters(let worker): encodeRequestParameters(worker)
         case .reject(let reject): encode(reject)
+        case .model(let model): encode(model)
+        case .requestModel(let request): encode(request)
+        case .leave(let leave): encode(leave)
         }
     }
 
@@ -53,7 +58,7 @@ public enum WireCodec {
     }
 }
 
-/// Header sizes and flag bits of version 2 (see `docs/protocol.md`).
+/// Header sizes and flag bits of version 3 (see `docs/protocol.md`).
 enum HeaderLayout {
     /// Magic (4), version (2), kind (1), flags (1).
     static let prefixSize = 8
@@ -62,13 +67,16 @@ enum HeaderLayout {
     static func size(of kind: MessageKind) -> Int {
         switch kind {
         case .hello: 32  // prefix + u64 + 4 × u32
-        case .parameters: 128  // prefix + 5 × u64 + 3 × f64 + 13 × u32 + 4 × u8
+        case .parameters: 136  // prefix + 5 × u64 + 3 × f64 + u64 + 13 × u32 + 4 × u8
         case .chunk: 72  // prefix + 5 × u64 + 6 × u32
         case .vineChunk: 81  // prefix + 6 × u64 + 6 × u32 + u8
         case .heartbeat: 44  // prefix + 4 × u64 + u32
         case .stop: 21  // prefix + u64 + u32 + u8
         case .requestParameters: 20  // prefix + u64 + u32
         case .reject: 37  // prefix + 3 × u64 + u32 + u8
+        case .model: 28  // prefix + 2 × u64 + u32
+        case .requestModel: 28  // prefix + 2 × u64 + u32
+        case .leave: 25  // prefix + u64 + 2 × u32 + u8
         }
     }
 
@@ -78,7 +86,7 @@ enum HeaderLayout {
         case .parameters: normalizerPresent
         case .heartbeat: fromLearner | versionPresent
         case .reject: sequencePresent
-        case .hello, .chunk, .vineChunk, .stop, .requestParameters: 0
+        case .hello, .chunk, .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
         }
     }
 

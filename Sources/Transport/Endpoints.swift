@@ -247,7 +247,10 @@ public final class WorkerEndpoint {
         return Result { () throws(ProtocolError) -> Protocol.Message in try WireCodec.decode(frames, limits: settings.limits) }
     }
 
-    public func close() {
+    /// Closes the socket, first giving queued messages up to `lingerMilliseconds` to leave
+    /// (so a final leave message reaches the learner).
+    public func close(lingerMilliseconds: Int = 0) {
+        if lingerMilliseconds > 0 { try? socket.setOption(.linger, to: lingerMilliseconds) }
         socket.close()
         monitor.close()
     }

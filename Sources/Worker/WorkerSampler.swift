@@ -20,9 +20,11 @@ final class WorkerSampler {
         var copies: Int
         var stream: UInt64
         var sampling: Message.Sampling
+        var modelHash: UInt64
 
         init(_ p: Message.Parameters, copies: Int) {
             (environment, seed, self.copies, stream, sampling) = (p.environmentID, p.seed, copies, p.stream, p.sampling)
+            modelHash = p.modelHash
         }
     }
 
@@ -39,16 +41,21 @@ final class WorkerSampler {
     private var collectionsWithParameters: UInt64 = 0
 
     /// Builds `copies` simulators of the parameters' environment and a sampler over them.
-    /// - Throws: when the environment is unknown, the policy does not fit it, or the vine
-    ///   settings cannot be collected with `copies` copies.
-    init(_ p: Message.Parameters, copies: Int) throws(WorkerSamplerError) {
+    /// - Parameter model: the custom model the parameters name (its hash is
+    ///   `p.modelHash`); nil for the built-in model (hash 0).
+    /// - Throws: when the environment is unknown, the custom model does not compile or fit
+    ///   it, the policy does not fit it, or the vine settings cannot be collected with
+    ///   `copies` copies.
+    init(_ p: Message.Parameters, copies: Int, model: Message.Model? = nil) throws(WorkerSamplerError) {
+        precondition(p.modelHash == (model?.hash ?? 0), "the parameters name another model")
         key = Key(p, copies: copies)
         collection = p.collection
         let simulators: [any Simulator]
         do {
-            simulators = try (0..<copies).map { _ in try EnvironmentRegistry.make(p.environmentID) }
+            simulators = try (0..<copies).map { _ in try EnvironmentRegistry.make(p.environmentID, modelXML: model?.xml) }
         } catch {
-            throw WorkerSamplerError(description: "cannot build \(p.environmentID): \(error)")
+            let what = model == nil ? p.environmentID : "\(p.environmentID) with the learner's custom model"
+            throw WorkerSamplerError(description: "cannot build \(what): \(error)")
         }
         let (observations, space) = (simulators[0].observationSpace.count, simulators[0].actionSpace)
         guard p.policy.observationSize == observations, p.policy.head == PolicyHead(space) else {

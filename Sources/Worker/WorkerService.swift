@@ -47,7 +47,9 @@ public enum WorkerOutcome: Equatable, Sendable {
     /// learner timeout. The text says which and what to do.
     case notAdmitted(String)
     /// The learner's run is not one this worker can or may collect for: another environment
-    /// or sampler than the worker was told to accept, or parameters it cannot collect with.
+    /// or sampler than the worker was told to accept, or parameters it cannot collect with
+    /// (a custom model that does not compile, a policy that does not fit). The worker told
+    /// the learner why in a leave message.
     case incompatible(String)
 }
 
@@ -64,6 +66,11 @@ public final class WorkerService {
     private let clock = ContinuousClock()
 
     private var parameters: Message.Parameters?
+    /// The custom model the learner sent last (its parameters name it by hash).
+    private var model: Message.Model?
+    /// Parameters that name a model this worker does not hold yet: adopted when it arrives.
+    private var pendingParameters: Message.Parameters?
+    private var lastModelRequest: ContinuousClock.Instant?
     private var sampler: WorkerSampler?
     private var rowsThisVersion = 0
     private var sequence: UInt64 = 0
@@ -103,7 +110,8 @@ public final class WorkerService {
                 try handleMessages(waitMilliseconds: 50)
             }
         }
-        endpoint.close()
+        // A leave message (incompatible) gets a moment to reach the learner.
+        if case .incompatible = outcome { endpoint.close(lingerMilliseconds: 1000) } else { endpoint.close() }
         return outcome!
     }
 
@@ -142,6 +150,9 @@ public final class WorkerService {
             try endpoint.reconnect()
             lastHeard = now
             try sendHello()
+        }
+        if let pending = pendingParameters, let asked = lastModelRequest, now - asked > configuration.heartbeatInterval {
+            try requestModel(pending.modelHash)  // the model or the request was lost
         }
         if now - lastSent > configuration.heartbeatInterval {
             heartbeatSequence += 1
@@ -219,9 +230,34 @@ public final class WorkerService {
                session != parameters?.session || version > (parameters?.version ?? 0) {
                 try send(.requestParameters(identity))
             }
-        case .hello, .chunk, .vineChunk, .requestParameters:
+        case .model(let received):
+            if model?.hash != received.hash {
+                log("worker \(identity.id): received the learner's custom model (\(received.xml.utf8.count) bytes, hash \(String(received.hash, radix: 16)))")
+            }
+            model = received
+            if let pending = pendingParameters, pending.modelHash == received.hash {
+                pendingParameters = nil
+                try adopt(pending)
+            }
+        case .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave:
             log("worker \(identity.id): ignoring a \(message.kind) message, which only workers send")
         }
+    }
+
+    private func requestModel(_ hash: UInt64) throws {
+        if lastModelRequest == nil {
+            log("worker \(identity.id): asking the learner for its custom model (hash \(String(hash, radix: 16)))")
+        }
+        lastModelRequest = clock.now
+        try send(.requestModel(Message.ModelRequest(worker: identity, hash: hash)))
+    }
+
+    /// Gives up on the learner's run: tells the learner why (a leave message, its text cut
+    /// to fit the learner's string limit) and ends with ``WorkerOutcome/incompatible(_:)``.
+    private func leave(_ why: String) {
+        outcome = .incompatible(why)
+        let text = String(decoding: why.utf8.prefix(DecodingLimits.default.maxStringBytes - 4), as: UTF8.self)
+        _ = try? endpoint.send(.leave(Message.Leave(worker: identity, reason: .incompatible, message: text)))
     }
 
     /// Switches to a parameter version, building simulators and a sampler for a new
@@ -229,12 +265,12 @@ public final class WorkerService {
     private func adopt(_ p: Message.Parameters) throws {
         if let wanted = configuration.environmentID, wanted != p.environmentID {
             log("worker \(identity.id): the learner runs \(p.environmentID), this worker only \(wanted); exiting")
-            outcome = .incompatible("environment \(p.environmentID) is not \(wanted)")
+            leave("environment \(p.environmentID) is not \(wanted)")
             return
         }
         if let wanted = configuration.sampler, wanted != p.sampling.kind {
             log("worker \(identity.id): the learner's run samples \(p.sampling.kind.rawValue), this worker only \(wanted.rawValue); exiting")
-            outcome = .incompatible("the learner's run samples \(p.sampling.kind.rawValue); this worker was started with --sampler \(wanted.rawValue)")
+            leave("the learner's run samples \(p.sampling.kind.rawValue); this worker was started with --sampler \(wanted.rawValue)")
             return
         }
         if let held = parameters, p.session == held.session, p.version <= held.version {
@@ -242,18 +278,27 @@ public final class WorkerService {
             if p.version == held.version && p.quota > held.quota { parameters!.quota = p.quota }
             return
         }
+        if p.modelHash != 0 && model?.hash != p.modelHash {
+            // Normally the model arrives before its parameters; until it does, collect nothing.
+            pendingParameters = p
+            parameters = nil
+            try requestModel(p.modelHash)
+            return
+        }
+        pendingParameters = nil
         let copies = configuration.simulatorCount ?? max(1, p.simulatorCount)
         if let sampler, sampler.key == WorkerSampler.Key(p, copies: copies) {
             sampler.load(p)
         } else {
             do {
-                sampler = try WorkerSampler(p, copies: copies)
+                sampler = try WorkerSampler(p, copies: copies, model: p.modelHash == 0 ? nil : model)
             } catch {
                 log("worker \(identity.id): cannot collect for this run: \(error); exiting")
-                outcome = .incompatible(error.description)
+                leave(error.description)
                 return
             }
-            log("worker \(identity.id): \(copies) × \(p.environmentID), seed \(p.seed), stream \(p.stream), \(p.sampling.kind.rawValue)")
+            let custom = p.modelHash == 0 ? "" : " (custom model \(String(p.modelHash, radix: 16)))"
+            log("worker \(identity.id): \(copies) × \(p.environmentID)\(custom), seed \(p.seed), stream \(p.stream), \(p.sampling.kind.rawValue)")
         }
         if parameters?.session != p.session {
             log("worker \(identity.id): collecting \(p.environmentID) from version \(p.version) of learner session \(String(p.session, radix: 16))")

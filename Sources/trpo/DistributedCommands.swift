@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
+import Protocol
 import Transport
 import Worker
 
@@ -71,8 +72,8 @@ func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bo
     if configuration.sampler == .vine, let n = serving.deterministicWorkers, configuration.vine.rolloutStates < n {
         throw usageFailure("--deterministic vine runs share the \(configuration.vine.rolloutStates) rollout states among the workers; use at most that many workers")
     }
-    if configuration.modelXML != nil {
-        throw usageFailure("--model is not supported with workers yet (workers build the built-in model); use --workers 0")
+    if let xml = configuration.modelXML, xml.utf8.count > DecodingLimits.default.maxModelBytes {
+        throw usageFailure("the model file is \(grouped(xml.utf8.count)) bytes; workers accept models of at most \(grouped(DecodingLimits.default.maxModelBytes)) bytes")
     }
     let session: TrainingSession
     do {

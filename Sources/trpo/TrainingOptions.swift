@@ -78,7 +78,7 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("crn"), inversion: .prefixedNo, help: "Vine: common random numbers across a state's branches.")
     var commonRandomNumbers: Bool = true
 
-    @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations).")
+    @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations). With workers, the learner sends it to them.")
     var model: String?
 
     @Flag(name: .customLong("no-obs-norm"), help: "Do not standardise observations.")

@@ -96,12 +96,10 @@ struct VarianceCommand: ParsableCommand {
     /// The study's statistics, its collections made here or by `--workers` local worker processes.
     func run(_ study: VarianceStudy) throws -> [EstimatorStatistics] {
         guard workers > 0 else { return try study.run(replicates: replicates) { note($0) }.statistics }
-        guard study.configuration.modelXML == nil else {
-            throw usageFailure("--workers is not supported with a custom model (workers build the built-in model); use --workers 0")
-        }
         do {
             return try withLocalWorkers { endpoint, children in
-                let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate, log: { note($0) })
+                let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate,
+                                            modelXML: study.configuration.modelXML, log: { note($0) })
                 children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil)
                 do {
                     let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics

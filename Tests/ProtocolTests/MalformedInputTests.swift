@@ -73,6 +73,13 @@ enum Base {
     static let reject = WireCodec.encode(.reject(Message.Reject(
         session: 1, currentVersion: 3, reason: .staleParameters, sequence: nil, message: "")))
     static let request = WireCodec.encode(.requestParameters(worker))
+
+    /// A 22-byte custom model.
+    static let modelXML = #"<mujoco model="tiny"/>"#
+    static let modelHash = Message.Model.hash(of: modelXML)
+    static let model = WireCodec.encode(.model(Message.Model(session: 1, xml: modelXML)))
+    static let requestModel = WireCodec.encode(.requestModel(Message.ModelRequest(worker: worker, hash: modelHash)))
+    static let leave = WireCodec.encode(.leave(Message.Leave(worker: worker, reason: .incompatible, message: "bad")))
 }
 
 struct MalformedCase: Sendable, CustomTestStringConvertible {
@@ -100,10 +107,23 @@ extension MalformedCase {
         .init("empty header", [[]], .headerTooShort(bytes: 0, expected: 8)),
         .init("bad magic", Base.chunk.patching(at: 3, UInt8(ascii: "X")), .badMagic(Array("TRPX".utf8))),
         .init("version 1 (before the vine)", Base.chunk.patching(at: Offset.version, UInt16(1)), .unsupportedVersion(1)),
-        .init("version 3", Base.vineChunk.patching(at: Offset.version, UInt16(3)), .unsupportedVersion(3)),
+        .init("version 2 (before custom models)", Base.vineChunk.patching(at: Offset.version, UInt16(2)), .unsupportedVersion(2)),
+        .init("version 4", Base.model.patching(at: Offset.version, UInt16(4)), .unsupportedVersion(4)),
         .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
         .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
-        .init("kind 9", Base.stop.patching(at: Offset.kind, UInt8(9)), .unknownKind(9)),
+        .init("kind 12", Base.stop.patching(at: Offset.kind, UInt8(12)), .unknownKind(12)),
+        .init("model header one byte short", Base.model.replacing(frame: 0, with: Base.model[0].dropLast()),
+              .headerTooShort(bytes: 27, expected: 28)),
+        .init("leave header one byte long", Base.leave.replacing(frame: 0, with: Base.leave[0] + [0]),
+              .headerTooLong(bytes: 26, expected: 25)),
+        .init("undefined model flag", Base.model.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .model, flags: 1)),
+        .init("model without its text frame", Array(Base.model.prefix(1)), .frameCount(kind: .model, count: 1, expected: 2)),
+        .init("model request with an extra frame", Base.requestModel + [[]],
+              .frameCount(kind: .requestModel, count: 2, expected: 1)),
+        .init("leave without its text frame", Array(Base.leave.prefix(1)), .frameCount(kind: .leave, count: 1, expected: 2)),
+        .init("parameters of version 2's 128-byte layout",
+              Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(128))),
+              .headerTooShort(bytes: 128, expected: 136)),
         .init("vine chunk header one byte short", Base.vineChunk.replacing(frame: 0, with: Base.vineChunk[0].dropLast()),
               .headerTooShort(bytes: 80, expected: 81)),
         .init("undefined vine chunk flag", Base.vineChunk.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .vineChunk, flags: 1)),
@@ -111,7 +131,7 @@ extension MalformedCase {
         .init("chunk read as a vine chunk", Base.chunk.patching(at: Offset.kind, MessageKind.vineChunk.rawValue),
               .headerTooShort(bytes: 72, expected: 81)),
         .init("parameters of version 1's 86-byte layout", Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(86))),
-              .headerTooShort(bytes: 86, expected: 128)),
+              .headerTooShort(bytes: 86, expected: 136)),
         .init("heartbeat header one byte short", Base.workerHeartbeat.replacing(frame: 0, with: Base.workerHeartbeat[0].dropLast()),
               .headerTooShort(bytes: 43, expected: 44)),
         .init("chunk header one byte long", Base.chunk.replacing(frame: 0, with: Base.chunk[0] + [0]),
@@ -125,7 +145,7 @@ extension MalformedCase {
         .init("hello of the old 41-byte layout", Base.hello.replacing(frame: 0, with: Base.hello[0] + Array(repeating: 0, count: 9)),
               .headerTooLong(bytes: 41, expected: 32)),
         .init("parameters of the old 74-byte layout", Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(74))),
-              .headerTooShort(bytes: 74, expected: 128)),
+              .headerTooShort(bytes: 74, expected: 136)),
         .init("hello with the old box-bounds frames", Base.hello + [leBytes([-2.0]), leBytes([2.0])],
               .frameCount(kind: .hello, count: 5, expected: 3)),
         .init("hello without its software version", Array(Base.hello.prefix(2)), .frameCount(kind: .hello, count: 2, expected: 3)),
@@ -164,6 +184,10 @@ extension MalformedCase {
               .frameLength(.observations, bytes: 40, expected: 48)),
         .init("Q̂ one value short", Base.vineChunk.replacing(frame: 3, with: leBytes([1.0, 2, 3])),
               .frameLength(.qValues, bytes: 24, expected: 32)),
+        .init("model text one byte longer than declared", Base.model.replacing(frame: 1, with: Base.model[1] + [0x20]),
+              .frameLength(.model, bytes: 23, expected: 22)),
+        .init("leave text shorter than declared", Base.leave.replacing(frame: 1, with: Array("ba".utf8)),
+              .frameLength(.message, bytes: 2, expected: 3)),
         .init("log π_old one value long", Base.vineChunk.replacing(frame: 4, with: leBytes([1.0, 2, 3, 4, 5])),
               .frameLength(.oldLogProbabilities, bytes: 40, expected: 32)),
     ]
@@ -176,6 +200,12 @@ extension MalformedCase {
               .limitExceeded(.bootstrapRows, count: 5, limit: 4)),
         .init("more episodes than rows", Base.chunk.patching(at: Offset.Chunk.episodeCount, UInt32(5)),
               .limitExceeded(.episodeReturns, count: 5, limit: 4)),
+        .init("model over the model limit", Base.model, limits: DecodingLimits(maxModelBytes: 21),
+              .limitExceeded(.model, count: 22, limit: 21)),
+        .init("model of 2³² − 1 bytes", Base.model.patching(at: Offset.Model.length, UInt32.max),
+              .limitExceeded(.model, count: Int(UInt32.max), limit: 4 << 20)),
+        .init("leave text over the string limit", Base.leave.patching(at: Offset.Leave.messageLength, UInt32(4097)),
+              .limitExceeded(.message, count: 4097, limit: 4096)),
         .init("chunk steps over the row limit", Base.parameters, limits: DecodingLimits(maxRows: 999),
               .limitExceeded(.chunkSteps, count: 1000, limit: 999)),
         .init("network parameters over the limit", Base.parameters, limits: DecodingLimits(maxParameters: 25),
@@ -290,6 +320,15 @@ extension MalformedCase {
               .invalidValue(.workerID, 5)),
         .init("heartbeat version without the flag", Base.workerHeartbeat.patching(at: Offset.Heartbeat.version, UInt64(9)),
               .invalidValue(.version, 9)),
+        .init("model hash 0", Base.model.patching(at: Offset.Model.hash, UInt64(0)), .invalidValue(.modelHash, 0)),
+        .init("empty model", Base.model.patching(at: Offset.Model.length, UInt32(0)).replacing(frame: 1, with: []),
+              .invalidValue(.model, 0)),
+        .init("request for model 0", Base.requestModel.patching(at: Offset.RequestModel.hash, UInt64(0)),
+              .invalidValue(.modelHash, 0)),
+        .init("leave reason 0", Base.leave.patching(at: Offset.Leave.reason, UInt8(0)), .invalidValue(.leaveReason, 0)),
+        .init("leave reason 2", Base.leave.patching(at: Offset.Leave.reason, UInt8(2)), .invalidValue(.leaveReason, 2)),
+        .init("model text not UTF-8", Base.model.patching(frame: 1, at: 3, UInt8(0xFF)), .invalidUTF8(.model)),
+        .init("leave text with a cut sequence", Base.leave.replacing(frame: 1, with: [0x62, 0x61, 0xE2]), .invalidUTF8(.message)),
         .init("stop reason 0", Base.stop.patching(at: Offset.Stop.reason, UInt8(0)), .invalidValue(.stopReason, 0)),
         .init("stop reason 9", Base.stop.patching(at: Offset.Stop.reason, UInt8(9)), .invalidValue(.stopReason, 9)),
         .init("reject reason 3", Base.reject.patching(at: Offset.Reject.reason, UInt8(3)), .invalidValue(.rejectReason, 3)),
@@ -359,13 +398,18 @@ extension MalformedCase {
         .init("enumerated actions out of order", Base.vineChunk.replacing(frame: 2, with: leBytes([0.0, 1, 1, 0])),
               .actionsNotEnumerated(state: 1)),
         .init("enumerated action 0.5", Base.vineChunk.patching(frame: 2, at: 0, double: 0.5), .actionsNotEnumerated(state: 0)),
+        .init("model hash not the text's", Base.model.patching(at: Offset.Model.hash, Base.modelHash &+ 1),
+              .modelHashMismatch(declared: Base.modelHash &+ 1, computed: Base.modelHash)),
+        .init("model text changed under its hash", Base.model.patching(frame: 1, at: 15, UInt8(ascii: "T")),
+              .modelHashMismatch(declared: Base.modelHash, computed: Message.Model.hash(of: #"<mujoco model="Tiny"/>"#))),
         .init("normaliser size not the input width", Base.parameters.replacing(frame: 2, with: leBytes([2, 4, 2] as [UInt32])),
               .normalizerSizeMismatch(normalizer: 3, input: 2)),
     ]
 
     @Test func basesAreValid() throws {
         for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
-                       Base.learnerHeartbeat, Base.stop, Base.reject, Base.request] {
+                       Base.learnerHeartbeat, Base.stop, Base.reject, Base.request, Base.model, Base.requestModel,
+                       Base.leave] {
             _ = try WireCodec.decode(frames)
         }
     }

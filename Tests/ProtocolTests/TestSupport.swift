@@ -62,7 +62,12 @@ struct MessageGenerator {
         return Message.Parameters(session: word(), version: word(), seed: word(), environmentID: "Env" + string(),
                                   simulatorCount: int(1...64), chunkSteps: int(1...65_536), quota: quota,
                                   policy: policy, normalizer: normalizer, sampling: sampling, stream: word(),
-                                  collection: word())
+                                  collection: word(), modelHash: bool() ? 0 : word())
+    }
+
+    /// MJCF-looking text (non-empty), sometimes with multi-byte characters.
+    mutating func model() -> Message.Model {
+        Message.Model(session: word(), xml: "<mujoco model=\"" + string(maxCount: 30) + "\"><worldbody/></mujoco>")
     }
 
     /// A vine chunk of up to `maxStates` states: half of them eq. 15 batches (width 1,
@@ -146,6 +151,9 @@ struct MessageGenerator {
         case .requestParameters: .requestParameters(worker())
         case .reject: .reject(reject())
         case .vineChunk: .vineChunk(vineChunk())
+        case .model: .model(model())
+        case .requestModel: .requestModel(Message.ModelRequest(worker: worker(), hash: word() | 1))
+        case .leave: .leave(Message.Leave(worker: worker(), reason: .incompatible, message: string(maxCount: 40)))
         }
     }
 }
@@ -181,11 +189,11 @@ enum Offset {
     }
     enum Parameters {
         static let session = 8, version = 16, seed = 24, stream = 32, collection = 40
-        static let normalizerCount = 48, normalizerClip = 56, vineGamma = 64
-        static let environmentIDLength = 72, simulatorCount = 76, chunkSteps = 80, quota = 84
-        static let layerCount = 88, parameterCount = 92, headSize = 96, logStdCount = 100, normalizerSize = 104
-        static let trunkSteps = 108, rolloutStates = 112, actionsPerState = 116, rolloutLength = 120
-        static let headKind = 124, activation = 125, sampler = 126, commonRandomNumbers = 127
+        static let normalizerCount = 48, normalizerClip = 56, vineGamma = 64, modelHash = 72
+        static let environmentIDLength = 80, simulatorCount = 84, chunkSteps = 88, quota = 92
+        static let layerCount = 96, parameterCount = 100, headSize = 104, logStdCount = 108, normalizerSize = 112
+        static let trunkSteps = 116, rolloutStates = 120, actionsPerState = 124, rolloutLength = 128
+        static let headKind = 132, activation = 133, sampler = 134, commonRandomNumbers = 135
     }
     enum VineChunk {
         static let nonce = 8, session = 16, version = 24, sequence = 32, trunkSteps = 40, branchSteps = 48
@@ -201,6 +209,9 @@ enum Offset {
     enum Stop { static let session = 8, messageLength = 16, reason = 20 }
     enum RequestParameters { static let nonce = 8, workerID = 16 }
     enum Reject { static let session = 8, currentVersion = 16, sequence = 24, messageLength = 32, reason = 36 }
+    enum Model { static let session = 8, hash = 16, length = 24 }
+    enum RequestModel { static let nonce = 8, hash = 16, workerID = 24 }
+    enum Leave { static let nonce = 8, workerID = 16, messageLength = 20, reason = 24 }
 }
 
 /// The raw little-endian bytes of doubles (test-side, independent of the codec).

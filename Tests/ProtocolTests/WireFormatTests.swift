@@ -18,7 +18,7 @@ import Testing
                                   environmentID: "MountainCarContinuous-v0", softwareVersion: "trpo")
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 02 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
+            54 52 50 4f 03 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
             """,
             WireFormatTests.environmentHex,
             "74 72 70 6f",
@@ -38,10 +38,11 @@ import Testing
                                             normalizer: normalizer, sampling: .singlePath, stream: 1, collection: 5)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 02 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            54 52 50 4f 03 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
-            00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00 02 00 00 00 03 00 00 00
-            01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00
+            00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
+            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+            00 00 00 00 01 00 00 00
             """,
             WireFormatTests.environmentHex,
             "02 00 00 00 01 00 00 00",
@@ -59,10 +60,11 @@ import Testing
     @Test func workedExampleVineParameters() throws {
         guard case .parameters(var parameters) = try WireCodec.decode(WireFormatTests.frames([
             """
-            54 52 50 4f 02 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            54 52 50 4f 03 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
-            00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00 02 00 00 00 03 00 00 00
-            01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00
+            00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
+            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+            00 00 00 00 01 00 00 00
             """,
             WireFormatTests.environmentHex, "02 00 00 00 01 00 00 00",
             "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 e0 bf 00 00 00 00 00 00 00 00", "00 00 00 00 00 00 e0 bf",
@@ -76,10 +78,11 @@ import Testing
         parameters.chunkSteps = 50
         parameters.quota = 50
         let header = WireFormatTests.frames(["""
-            54 52 50 4f 02 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            54 52 50 4f 03 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
-            ae 47 e1 7a 14 ae ef 3f 18 00 00 00 08 00 00 00 32 00 00 00 32 00 00 00 02 00 00 00 03 00 00 00
-            01 00 00 00 01 00 00 00 02 00 00 00 fa 00 00 00 64 00 00 00 04 00 00 00 64 00 00 00 01 00 01 01
+            ae 47 e1 7a 14 ae ef 3f 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 32 00 00 00 32 00 00 00
+            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 fa 00 00 00 64 00 00 00 04 00 00 00
+            64 00 00 00 01 00 01 01
             """])[0]
         var frames = WireCodec.encode(.parameters(parameters))
         #expect(frames[0] == header)
@@ -103,7 +106,7 @@ import Testing
                                       version: 5, sequence: 1, batch: batch)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 02 00 08 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
+            54 52 50 4f 03 00 08 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 04 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00
             02 00 00 00 02 00 00 00 01 00 00 00 01 00 00 00 00
             """,
@@ -131,7 +134,7 @@ import Testing
                                   version: 5, sequence: 0, simulatorSteps: 1, batch: batch)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 02 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
+            54 52 50 4f 03 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
             00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 01 00 00 00
             01 00 00 00 00 00 00 00
             """,
@@ -149,24 +152,64 @@ import Testing
         #expect((try? WireCodec.decode(expected)) == .chunk(chunk))
     }
 
+    /// docs/protocol.md's worked example 7.6: the learner of 7.2 runs a custom model, the
+    /// nine-byte MJCF text `<mujoco/>`; its parameters name it by hash.
+    @Test func workedExampleModel() throws {
+        let model = Message.Model(session: 0xAA, xml: "<mujoco/>")
+        #expect(model.hash == 0xF405_3C9F_5A9D_B5A9)
+        let expected = WireFormatTests.frames([
+            "54 52 50 4f 03 00 09 00 aa 00 00 00 00 00 00 00 a9 b5 9d 5a 9f 3c 05 f4 09 00 00 00",
+            "3c 6d 75 6a 6f 63 6f 2f 3e",
+        ])
+        #expect(WireCodec.encode(.model(model)) == expected)
+        #expect(try WireCodec.decode(expected) == .model(model))
+        // The parameters of 7.2 naming it: header bytes 72…79 hold the hash.
+        let policy = Policy(head: .gaussian(dimensions: 1),
+                            network: MLP(layerSizes: [2, 1], activation: .tanh, parameters: [0.5, -0.5, 0]), logStd: [-0.5])
+        let parameters = Message.Parameters(session: 0xAA, version: 5, seed: 1, environmentID: "MountainCarContinuous-v0",
+                                            simulatorCount: 8, chunkSteps: 512, quota: 0, policy: policy, normalizer: nil,
+                                            modelHash: model.hash)
+        #expect(Array(WireCodec.encode(.parameters(parameters))[0][72..<80]) == WireFormatTests.frames(["a9 b5 9d 5a 9f 3c 05 f4"])[0])
+    }
+
+    /// docs/protocol.md's worked examples 7.7 (worker 1 asks for that model) and 7.8 (a
+    /// worker that cannot collect for the run leaves).
+    @Test func workedExampleRequestModelAndLeave() throws {
+        let worker = WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788)
+        let request = Message.ModelRequest(worker: worker, hash: 0xF405_3C9F_5A9D_B5A9)
+        let requestFrames = WireFormatTests.frames([
+            "54 52 50 4f 03 00 0a 00 88 77 66 55 44 33 22 11 a9 b5 9d 5a 9f 3c 05 f4 01 00 00 00",
+        ])
+        #expect(WireCodec.encode(.requestModel(request)) == requestFrames)
+        #expect(try WireCodec.decode(requestFrames) == .requestModel(request))
+        let leave = Message.Leave(worker: worker, reason: .incompatible, message: "no body")
+        let leaveFrames = WireFormatTests.frames([
+            "54 52 50 4f 03 00 0b 00 88 77 66 55 44 33 22 11 01 00 00 00 07 00 00 00 01",
+            "6e 6f 20 62 6f 64 79",
+        ])
+        #expect(WireCodec.encode(.leave(leave)) == leaveFrames)
+        #expect(try WireCodec.decode(leaveFrames) == .leave(leave))
+    }
+
     /// Header sizes and frame counts per kind, as tabulated.
     @Test func headerSizesAndFrameCounts() {
         var generator = MessageGenerator(seed: 3)
-        let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 128, .chunk: 72, .heartbeat: 44, .stop: 21,
-                                         .requestParameters: 20, .reject: 37, .vineChunk: 81]
+        let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 136, .chunk: 72, .heartbeat: 44, .stop: 21,
+                                         .requestParameters: 20, .reject: 37, .vineChunk: 81, .model: 28,
+                                         .requestModel: 28, .leave: 25]
         for kind in MessageKind.allCases {
             for _ in 0..<20 {
                 let message = generator.message(of: kind)
                 let frames = WireCodec.encode(message)
                 #expect(frames[0].count == sizes[kind])
-                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [2, 0, kind.rawValue, frames[0][7]])
+                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [3, 0, kind.rawValue, frames[0][7]])
                 let expectedFrames: Int = switch message {
                 case .hello: 3
                 case .parameters(let parameters): parameters.normalizer == nil ? 5 : 7
                 case .chunk: 9
                 case .vineChunk: 7
-                case .stop, .reject: 2
-                case .heartbeat, .requestParameters: 1
+                case .stop, .reject, .model, .leave: 2
+                case .heartbeat, .requestParameters, .requestModel: 1
                 }
                 #expect(frames.count == expectedFrames)
             }
