@@ -185,7 +185,9 @@ public struct LearningCurvePlot: Sendable {
             svg.text(
                 "text",
                 [
-                    "x": SVGWriter.number(centerX),
+                    // Centred on the figure, not the plot area: with the legend outside the
+                    // area, a long title centred on the area would run off the left edge.
+                    "x": SVGWriter.number(width / 2),
                     "y": SVGWriter.number(PlotLayout.padding + PlotLayout.titleFontSize),
                     "font-size": SVGWriter.number(PlotLayout.titleFontSize), "font-weight": "bold",
                     "text-anchor": "middle",

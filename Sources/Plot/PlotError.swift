@@ -56,7 +56,8 @@ public enum PlotError: Error, CustomStringConvertible, Equatable, Sendable {
             "cannot read '\(path)': \(reason)"
         case .invalidXAxis(let value):
             "invalid x axis '\(value)': expected "
-                + ProgressXAxis.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+                + ProgressXAxis.allCases.dropLast().map { "'\($0.rawValue)'" }.joined(separator: ", ")
+                + " or '\(ProgressXAxis.allCases.last!.rawValue)'"
         case .writeFailed(let path, let reason):
             "cannot write '\(path)': \(reason)"
         }

@@ -6,6 +6,8 @@ public enum ProgressXAxis: String, CaseIterable, Sendable {
     case timesteps
     /// Wall-clock seconds since the run started (column `wall_seconds`).
     case wall
+    /// Policy iterations (column `iteration`), the x axis of the TRPO paper's learning curves.
+    case iteration
 
     /// Parses a command-line value: a raw value, exactly.
     ///
@@ -20,6 +22,7 @@ public enum ProgressXAxis: String, CaseIterable, Sendable {
         switch self {
         case .timesteps: "timesteps"
         case .wall: "wall_seconds"
+        case .iteration: "iteration"
         }
     }
 
@@ -28,6 +31,7 @@ public enum ProgressXAxis: String, CaseIterable, Sendable {
         switch self {
         case .timesteps: PlotAxis(label: "Environment steps", format: .compactCount)
         case .wall: PlotAxis(label: "Wall-clock time", format: .duration)
+        case .iteration: PlotAxis(label: "Policy iterations", format: .compactCount)
         }
     }
 }

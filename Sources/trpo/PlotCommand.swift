@@ -3,7 +3,7 @@ import Core
 import Foundation
 import Plot
 
-/// `trpo plot RUN_DIR... --out FILE.svg [--x timesteps|wall] [--title T]`: draws the mean
+/// `trpo plot RUN_DIR... --out FILE.svg [--x timesteps|wall|iteration] [--title T]`: draws the mean
 /// episode return of each run as an SVG learning curve.
 ///
 /// On success it prints the path written. Any failure (a missing run directory or progress

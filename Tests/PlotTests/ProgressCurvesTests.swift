@@ -34,6 +34,9 @@ import Testing
             let byWall = try ProgressCurves.learningCurve(runDirectory: withSlash, x: .wall)
             #expect(byWall.name == "pendulum-seed3")
             #expect(byWall.points.map(\.x) == [1.0, 1.5])
+
+            let byIteration = try ProgressCurves.learningCurve(runDirectory: run, x: .iteration)
+            #expect(byIteration.points == [CurvePoint(x: 2, y: -1180.5), CurvePoint(x: 3, y: -900)])
         }
     }
 
@@ -57,7 +60,8 @@ import Testing
     @Test func xAxisChoices() throws {
         #expect(try ProgressXAxis(validating: "timesteps") == .timesteps)
         #expect(try ProgressXAxis(validating: "wall") == .wall)
+        #expect(try ProgressXAxis(validating: "iteration") == .iteration)
         #expect(throws: PlotError.invalidXAxis("steps")) { try ProgressXAxis(validating: "steps") }
-        #expect(PlotError.invalidXAxis("steps").description == "invalid x axis 'steps': expected 'timesteps' or 'wall'")
+        #expect(PlotError.invalidXAxis("steps").description == "invalid x axis 'steps': expected 'timesteps', 'wall' or 'iteration'")
     }
 }
