@@ -102,7 +102,7 @@ struct VarianceCommand: ParsableCommand {
         do {
             return try withLocalWorkers { endpoint, children in
                 let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate, log: { note($0) })
-                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil)
+                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil, quiet: false)
                 do {
                     let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
                     farm.finish()
