@@ -85,7 +85,6 @@ public final class VineSampler {
 
     /// Switches to a new policy version.
     public func load(policy: Policy, normalizer: RunningNormalizer?) {
-        precondition(policy.head == self.policy.head, "a new policy version must keep the head")
         lockstep.load(policy: policy, normalizer: normalizer)
     }
 
@@ -166,7 +165,8 @@ public final class VineSampler {
             lockstep.observe()
             for i in 0..<e where next[i] < chosen.endIndex && chosen[next[i]] == i * length + t {
                 let row = next[i]
-                for j in 0..<obsSize { batch.observations[row * obsSize + j] = lockstep.rawObservations[i * obsSize + j] }
+                let observation = lockstep.rawObservation(i)
+                for j in 0..<obsSize { batch.observations[row * obsSize + j] = observation[j] }
                 snapshots[row] = simulators[i].snapshot()
                 next[i] += 1
             }
