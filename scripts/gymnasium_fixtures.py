@@ -19,25 +19,15 @@ Output: Tests/SimulatorsTests/Fixtures/<id>.json (floats written with repr, so t
 round-trip exactly).
 """
 
-import json
 import math
-import pathlib
 
 import gymnasium as gym
 import numpy as np
 
-OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "SimulatorsTests" / "Fixtures"
+from fixture_recording import floats, segment, step_record, write_fixtures
 
-# Segments longer than SPARSE_ABOVE steps keep records only for the first FULL_RECORD
-# steps, every SPARSE_EVERY-th step and the last TAIL_RECORD steps.
-SPARSE_ABOVE = 150
+# Long segments keep the records of their first FULL_RECORD steps (see fixture_recording).
 FULL_RECORD = 100
-SPARSE_EVERY = 25
-TAIL_RECORD = 5
-
-
-def floats(values):
-    return [float(v) for v in values]
 
 
 def run_segment(env_id, name, state, policy, limit=None):
@@ -61,23 +51,12 @@ def run_segment(env_id, name, state, policy, limit=None):
             action = int(action)
             obs, reward, terminated, truncated, _ = env.step(action)
             actions.append(action)
-        records.append({
-            "t": t,
-            "obs": floats(obs),
-            "reward": float(reward),
-            "terminated": bool(terminated),
-            "truncated": bool(truncated),
-            "state": floats(env.unwrapped.state),
-        })
+        records.append(step_record(t, obs, reward, terminated, truncated, env.unwrapped.state))
         t += 1
         if terminated or truncated:
             break
     env.close()
-    n = len(records)
-    if n > SPARSE_ABOVE:
-        records = [r for r in records
-                   if r["t"] < FULL_RECORD or r["t"] % SPARSE_EVERY == 0 or r["t"] >= n - TAIL_RECORD]
-    return {"name": name, "state": floats(state), "actions": actions, "steps": records}
+    return segment(name, state, actions, records, FULL_RECORD)
 
 
 def random_discrete(seed, count):
@@ -88,11 +67,6 @@ def random_discrete(seed, count):
 def random_continuous(seed, low, high):
     rng = np.random.default_rng(seed)
     return lambda t, s: rng.uniform(low, high)
-
-
-def summary(segment):
-    last = segment["steps"][-1]
-    return f'{segment["name"]}: {len(segment["actions"])} steps, terminated={last["terminated"]} truncated={last["truncated"]}'
 
 
 # MARK: - Environments
@@ -209,25 +183,7 @@ def continuous_mountain_car():
 
 
 def main():
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    for make in (cartpole, acrobot, mountain_car, pendulum, continuous_mountain_car):
-        env_id, segments = make()
-        spec = gym.spec(env_id)
-        document = {
-            "gymnasium": gym.__version__,
-            "numpy": np.__version__,
-            "env": env_id,
-            "max_episode_steps": spec.max_episode_steps,
-            "segments": segments,
-        }
-        path = OUT_DIR / f"{env_id}.json"
-        path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
-        recorded = sum(len(s["steps"]) for s in segments)
-        stepped = sum(len(s["actions"]) for s in segments)
-        print(f"{path.name}: {len(segments)} segments, {stepped} steps, {recorded} recorded, "
-              f"{path.stat().st_size // 1024} KiB")
-        for segment in segments:
-            print("   ", summary(segment))
+    write_fixtures((cartpole, acrobot, mountain_car, pendulum, continuous_mountain_car), {"gymnasium": gym.__version__})
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ Output: Tests/SimulatorsTests/Fixtures/<id>.json (floats written with repr, so t
 round-trip exactly), in the format of scripts/gymnasium_fixtures.py plus the `mujoco` version.
 """
 
-import json
 import os
-import pathlib
 import tempfile
 import warnings
 
@@ -31,20 +29,12 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "SimulatorsTests" / "Fixtures"
+from fixture_recording import floats, segment, step_record, write_fixtures
 
-# Segments longer than SPARSE_ABOVE steps keep records only for the first FULL_RECORD
-# steps, every SPARSE_EVERY-th step and the last TAIL_RECORD steps.
-SPARSE_ABOVE = 150
+# Long segments keep the records of their first FULL_RECORD steps (see fixture_recording).
 FULL_RECORD = 50
-SPARSE_EVERY = 25
-TAIL_RECORD = 5
 
 warnings.filterwarnings("ignore", message=".*is out of date.*")
-
-
-def floats(values):
-    return [float(v) for v in values]
 
 
 def run_segment(env_id, name, state, policy, limit=None):
@@ -62,23 +52,12 @@ def run_segment(env_id, name, state, policy, limit=None):
         action = np.asarray(policy(t, obs), dtype=np.float32)
         obs, reward, terminated, truncated, _ = env.step(action)
         actions.append(floats(action))
-        records.append({
-            "t": t,
-            "obs": floats(obs),
-            "reward": float(reward),
-            "terminated": bool(terminated),
-            "truncated": bool(truncated),
-            "state": floats(env.unwrapped.state_vector()),
-        })
+        records.append(step_record(t, obs, reward, terminated, truncated, env.unwrapped.state_vector()))
         t += 1
         if terminated or truncated:
             break
     env.close()
-    n = len(records)
-    if n > SPARSE_ABOVE:
-        records = [r for r in records
-                   if r["t"] < FULL_RECORD or r["t"] % SPARSE_EVERY == 0 or r["t"] >= n - TAIL_RECORD]
-    return {"name": name, "state": floats(state), "actions": actions, "steps": records}
+    return segment(name, state, actions, records, FULL_RECORD)
 
 
 def random_policy(seed, size, low=-1.0, high=1.0):
@@ -93,12 +72,6 @@ def initial_state(env_id, seed):
     state = floats(env.unwrapped.state_vector())
     env.close()
     return state
-
-
-def summary(segment):
-    last = segment["steps"][-1]
-    return (f'{segment["name"]}: {len(segment["actions"])} steps, '
-            f'terminated={last["terminated"]} truncated={last["truncated"]}')
 
 
 # MARK: - Environments
@@ -178,26 +151,7 @@ def main():
     # mujoco appends its warnings (e.g. that `settotalmass` is deprecated) to MUJOCO_LOG.TXT in
     # the working directory; keep that file out of the repository.
     os.chdir(tempfile.gettempdir())
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    for make in (hopper, walker2d, swimmer, half_cheetah):
-        env_id, segments = make()
-        spec = gym.spec(env_id)
-        document = {
-            "gymnasium": gym.__version__,
-            "mujoco": mujoco.__version__,
-            "numpy": np.__version__,
-            "env": env_id,
-            "max_episode_steps": spec.max_episode_steps,
-            "segments": segments,
-        }
-        path = OUT_DIR / f"{env_id}.json"
-        path.write_text(json.dumps(document, separators=(",", ":")) + "\n")
-        recorded = sum(len(s["steps"]) for s in segments)
-        stepped = sum(len(s["actions"]) for s in segments)
-        print(f"{path.name}: {len(segments)} segments, {stepped} steps, {recorded} recorded, "
-              f"{path.stat().st_size // 1024} KiB")
-        for segment in segments:
-            print("   ", summary(segment))
+    write_fixtures((hopper, walker2d, swimmer, half_cheetah), {"gymnasium": gym.__version__, "mujoco": mujoco.__version__})
 
 
 if __name__ == "__main__":

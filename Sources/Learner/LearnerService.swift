@@ -35,7 +35,7 @@ public final class LearnerService {
     public let configuration: LearnerConfiguration
     private var session: TrainingSession
     private let endpoint: LearnerEndpoint
-    private let log: @Sendable (String) -> Void
+    private let log: @Sendable (LogLevel, String) -> Void
     private let clock = ContinuousClock()
     /// Random per learner process: chunks from a previous process are never current.
     private let sessionID: UInt64
@@ -71,14 +71,15 @@ public final class LearnerService {
     public var refusedConnections: Int { endpoint.refusedConnections }
 
     /// Binds the endpoint (behind CURVE and its allow-list when configured).
-    /// - Parameter log: Progress and refusals; called from the learner's thread and, for
-    ///   refused connections, from the CURVE door keeper's.
-    public init(configuration: LearnerConfiguration, session: TrainingSession, log: @escaping @Sendable (String) -> Void) throws {
+    /// - Parameter log: Progress and warnings (rejections, workers gone, refusals); called from
+    ///   the learner's thread and, for refused connections, from the CURVE door keeper's.
+    public init(configuration: LearnerConfiguration, session: TrainingSession,
+                log: @escaping @Sendable (LogLevel, String) -> Void) throws {
         self.configuration = configuration
         self.session = session
         self.log = log
         endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport,
-                                       curve: configuration.curve, log: log)
+                                       curve: configuration.curve, log: { log(.warning, $0) })
         var system = SystemRandomNumberGenerator()
         let sessionID: UInt64 = system.next()
         self.sessionID = sessionID
@@ -105,11 +106,11 @@ public final class LearnerService {
     /// - Parameter report: called after each iteration.
     public func run(report: (IterationStatistics, TransportCounters, _ wallSeconds: Double) -> Void) throws {
         let security = configuration.curve.map { "CURVE, allow-list of \($0.allowList.count) key(s) from \($0.allowListSource)" } ?? "no CURVE"
-        log("learner: listening on \(endpoint.boundEndpoint) (\(session.configuration.environment), "
+        log(.progress, "learner: listening on \(endpoint.boundEndpoint) (\(session.configuration.environment), "
             + (configuration.deterministicWorkers.map { "deterministic, \($0) workers" } ?? "streaming") + ", \(security))")
         while !session.isFinished {
             if StopRequest.isRaised {
-                log("learner: stop requested; telling workers")
+                log(.progress, "learner: stop requested; telling workers")
                 broadcastStop(.interrupted, "the learner was interrupted")
                 return
             }
@@ -123,7 +124,7 @@ public final class LearnerService {
             }
         }
         broadcastStop(.finished, "the run is finished")
-        log("learner: run finished after \(session.state.iteration) iterations")
+        log(.progress, "learner: run finished after \(session.state.iteration) iterations")
     }
 
     // MARK: - Messages
@@ -168,7 +169,7 @@ public final class LearnerService {
             registry.heard(peer: peer, now: now)
             if let model {
                 if request.hash != model.hash {
-                    log("learner: worker \(record.workerID) asked for model \(String(request.hash, radix: 16)); this run's is \(String(model.hash, radix: 16))")
+                    log(.warning, "learner: worker \(record.workerID) asked for model \(String(request.hash, radix: 16)); this run's is \(String(model.hash, radix: 16))")
                 }
                 deliver(.model(model), to: record)
             }
@@ -181,7 +182,7 @@ public final class LearnerService {
             }
             registry.remove(peer: peer)
             departed.insert(record.workerID)
-            log("learner: worker \(record.workerID) left (\(leave.reason)): \(leave.message); \(registry.aliveCount) alive")
+            log(.warning, "learner: worker \(record.workerID) left (\(leave.reason)): \(leave.message); \(registry.aliveCount) alive")
         case .parameters, .stop, .reject, .model:
             reject("a \(message.kind) message from \(describe(peer)), which only the learner sends")
         }
@@ -205,13 +206,13 @@ public final class LearnerService {
         let previous = registry.register(peer: peer, workerID: hello.worker.id, nonce: hello.worker.nonce,
                                          environments: copies, now: now)
         if let previous, previous.nonce != hello.worker.nonce {
-            log("learner: worker \(hello.worker.id) restarted (new process) and registered again")
+            log(.progress, "learner: worker \(hello.worker.id) restarted (new process) and registered again")
         } else if previous != nil {
-            log("learner: worker \(hello.worker.id) reconnected")
+            log(.progress, "learner: worker \(hello.worker.id) reconnected")
         } else if departed.remove(hello.worker.id) != nil {
-            log("learner: worker \(hello.worker.id) is back after being declared gone; \(registry.aliveCount) alive")
+            log(.progress, "learner: worker \(hello.worker.id) is back after being declared gone; \(registry.aliveCount) alive")
         } else {
-            log("learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
+            log(.progress, "learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
         }
         let record = registry.record(peer: peer)!
         // The model first: the parameters that name it arrive after it on the same connection.
@@ -251,7 +252,7 @@ public final class LearnerService {
 
     private func reject(_ reason: String) {
         counters.rejectedMessages += 1
-        log("learner: rejected \(reason)")
+        log(.warning, "learner: rejected \(reason)")
     }
 
     private func rejection(_ reason: RejectReason, sequence: UInt64?) -> Message.Reject {
@@ -309,7 +310,7 @@ public final class LearnerService {
         }
         for gone in registry.expire(now: now) {
             departed.insert(gone.workerID)
-            log("learner: worker \(gone.workerID) silent for more than \(configuration.workerTimeout); declared gone (\(registry.aliveCount) alive)")
+            log(.warning, "learner: worker \(gone.workerID) silent for more than \(configuration.workerTimeout); declared gone (\(registry.aliveCount) alive)")
         }
         if now - lastHeartbeat > configuration.heartbeatInterval {
             lastHeartbeat = now
@@ -327,11 +328,11 @@ public final class LearnerService {
         case .queued:
             break
         case .queueFull:
-            if case .parameters = message { log("learner: worker \(record.workerID) is not reading; parameters dropped") }
+            if case .parameters = message { log(.warning, "learner: worker \(record.workerID) is not reading; parameters dropped") }
         case .peerGone:
             registry.remove(peer: record.peer)
             departed.insert(record.workerID)
-            log("learner: worker \(record.workerID) disconnected; declared gone (\(registry.aliveCount) alive)")
+            log(.warning, "learner: worker \(record.workerID) disconnected; declared gone (\(registry.aliveCount) alive)")
         }
     }
 

@@ -20,7 +20,7 @@ import Core
 /// - Reward: -1 per step, 0 on the terminating step.
 /// - Termination: `-cos θ1 - cos(θ1 + θ2) > 1`; time limit 500 steps.
 /// - Reset: every state component uniform in [-0.1, 0.1), rounded to float32.
-public final class Acrobot: Simulator {
+public final class Acrobot: VectorStateSimulator {
     public static let environmentID = "Acrobot-v1"
 
     private static let dt = 0.2
@@ -85,22 +85,11 @@ public final class Acrobot: Simulator {
 
     public var state: [Double] { [s.theta1, s.theta2, s.dtheta1, s.dtheta2] }
 
-    public func setState(_ state: [Double]) throws(SimulatorError) {
-        try checkState(state, count: 4)
-        s = State(theta1: state[0], theta2: state[1], dtheta1: state[2], dtheta2: state[3])
-        elapsedSteps = 0
-    }
+    static let stateCount = 4
 
-    /// Values: the state.
-    public func snapshot() -> SimulatorSnapshot {
-        SimulatorSnapshot(values: state, elapsedSteps: elapsedSteps)
-    }
-
-    public func restore(_ snapshot: SimulatorSnapshot) {
-        precondition(snapshot.values.count == 4, "not an Acrobot snapshot")
-        let v = snapshot.values
+    func assign(_ v: [Double], elapsedSteps: Int) {
         s = State(theta1: v[0], theta2: v[1], dtheta1: v[2], dtheta2: v[3])
-        elapsedSteps = snapshot.elapsedSteps
+        self.elapsedSteps = elapsedSteps
     }
 
     /// The time derivative of the state under `torque` (Gymnasium's `_dsdt`, book variant).

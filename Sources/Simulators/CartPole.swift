@@ -17,7 +17,7 @@ import Core
 ///   Steps after termination are outside the contract (Gymnasium then returns 0).
 /// - Termination: `|x| > 2.4` or `|theta| > 12°`; time limit 500 steps.
 /// - Reset: every state component uniform in [-0.05, 0.05).
-public final class CartPole: Simulator {
+public final class CartPole: VectorStateSimulator {
     public static let environmentID = "CartPole-v1"
 
     // Physical constants, combined in the order Gymnasium combines them.
@@ -86,24 +86,10 @@ public final class CartPole: Simulator {
 
     public var state: [Double] { [x, xDot, theta, thetaDot] }
 
-    public func setState(_ state: [Double]) throws(SimulatorError) {
-        try checkState(state, count: 4)
-        x = state[0]
-        xDot = state[1]
-        theta = state[2]
-        thetaDot = state[3]
-        elapsedSteps = 0
-    }
+    static let stateCount = 4
 
-    /// Values: the state.
-    public func snapshot() -> SimulatorSnapshot {
-        SimulatorSnapshot(values: state, elapsedSteps: elapsedSteps)
-    }
-
-    public func restore(_ snapshot: SimulatorSnapshot) {
-        precondition(snapshot.values.count == 4, "not a CartPole snapshot")
-        let v = snapshot.values
+    func assign(_ v: [Double], elapsedSteps: Int) {
         (x, xDot, theta, thetaDot) = (v[0], v[1], v[2], v[3])
-        elapsedSteps = snapshot.elapsedSteps
+        self.elapsedSteps = elapsedSteps
     }
 }

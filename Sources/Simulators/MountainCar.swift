@@ -17,7 +17,7 @@ import Core
 /// - Reward: -1 per step.
 /// - Termination: `position >= 0.5` with `velocity >= 0`; time limit 200 steps.
 /// - Reset: position uniform in [-0.6, -0.4), velocity 0.
-public final class MountainCar: Simulator {
+public final class MountainCar: VectorStateSimulator {
     public static let environmentID = "MountainCar-v0"
 
     private static let minPosition = -1.2
@@ -67,22 +67,10 @@ public final class MountainCar: Simulator {
 
     public var state: [Double] { [position, velocity] }
 
-    public func setState(_ state: [Double]) throws(SimulatorError) {
-        try checkState(state, count: 2)
-        position = state[0]
-        velocity = state[1]
-        elapsedSteps = 0
-    }
+    static let stateCount = 2
 
-    /// Values: the state.
-    public func snapshot() -> SimulatorSnapshot {
-        SimulatorSnapshot(values: state, elapsedSteps: elapsedSteps)
-    }
-
-    public func restore(_ snapshot: SimulatorSnapshot) {
-        precondition(snapshot.values.count == 2, "not a MountainCar snapshot")
-        position = snapshot.values[0]
-        velocity = snapshot.values[1]
-        elapsedSteps = snapshot.elapsedSteps
+    func assign(_ v: [Double], elapsedSteps: Int) {
+        (position, velocity) = (v[0], v[1])
+        self.elapsedSteps = elapsedSteps
     }
 }

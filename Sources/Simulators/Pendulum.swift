@@ -20,7 +20,7 @@ import Core
 ///   clipped torque; `normalize` maps θ into [-π, π).
 /// - Never terminates; time limit 200 steps.
 /// - Reset: θ uniform in [-π, π), θ̇ uniform in [-1, 1).
-public final class Pendulum: Simulator {
+public final class Pendulum: VectorStateSimulator {
     public static let environmentID = "Pendulum-v1"
 
     private static let maxSpeed = 8.0
@@ -74,23 +74,11 @@ public final class Pendulum: Simulator {
 
     public var state: [Double] { [theta, thetaDot] }
 
-    public func setState(_ state: [Double]) throws(SimulatorError) {
-        try checkState(state, count: 2)
-        theta = state[0]
-        thetaDot = state[1]
-        elapsedSteps = 0
-    }
+    static let stateCount = 2
 
-    /// Values: the state.
-    public func snapshot() -> SimulatorSnapshot {
-        SimulatorSnapshot(values: state, elapsedSteps: elapsedSteps)
-    }
-
-    public func restore(_ snapshot: SimulatorSnapshot) {
-        precondition(snapshot.values.count == 2, "not a Pendulum snapshot")
-        theta = snapshot.values[0]
-        thetaDot = snapshot.values[1]
-        elapsedSteps = snapshot.elapsedSteps
+    func assign(_ v: [Double], elapsedSteps: Int) {
+        (theta, thetaDot) = (v[0], v[1])
+        self.elapsedSteps = elapsedSteps
     }
 
     /// Gymnasium's `angle_normalize`: `((x + π) mod 2π) - π`, with NumPy's floored modulo.

@@ -12,28 +12,20 @@ import Core
 /// `actionTag`]), so a run is reproducible from the seed and each copy's numbers do not
 /// depend on how many copies there are.
 public final class SinglePathSampler {
-    public let simulators: [any Simulator]
-    public private(set) var policy: Policy
+    public var simulators: [any Simulator] { lockstep.simulators }
+    public var policy: Policy { lockstep.policy }
     /// Observation statistics the policy's inputs are standardised with (nil: raw inputs).
-    public private(set) var normalizer: RunningNormalizer?
+    public var normalizer: RunningNormalizer? { lockstep.normalizer }
     /// When true, actions are the distribution's mode (for evaluation).
     public var deterministic = false
 
+    private let lockstep: LockstepSimulators
     private let seed: UInt64
     private let stream: UInt64
     private var actionRandom: [RandomStream]
     private var episodeIndex: [UInt64]
     private var episodeReturn: [Double]
     private var episodeLength: [Int]
-    private let evaluator: PolicyEvaluator
-    private let observationSize: Int
-    private let actionWidth: Int
-    // Per-step workspace: raw and normalised observations, outputs, actions.
-    private var rawObservations: [Double]
-    private var normalizedObservations: [Double]
-    private var outputs: [Double]
-    private var actionBuffer: [Double]
-    private var scratch: [Double]
 
     static let resetTag: UInt64 = 0x7265_7365_7400_0000  // "reset"
     static let actionTag: UInt64 = 0x6163_7469_6f6e_0000  // "action"
@@ -43,39 +35,25 @@ public final class SinglePathSampler {
     ///   - policy, normalizer: the version to sample with (see ``load(policy:normalizer:)``).
     ///   - seed: the run seed; `stream`: this sampler's id within the run (worker id).
     public init(simulators: [any Simulator], policy: Policy, normalizer: RunningNormalizer?, seed: UInt64, stream: UInt64) {
-        precondition(!simulators.isEmpty, "a sampler needs at least one simulator")
-        self.simulators = simulators
-        self.policy = policy
-        self.normalizer = normalizer
+        lockstep = LockstepSimulators(simulators: simulators, policy: policy, normalizer: normalizer)
         self.seed = seed
         self.stream = stream
         let e = simulators.count
-        observationSize = simulators[0].observationSpace.count
-        actionWidth = simulators[0].actionSpace.width
         actionRandom = (0..<e).map { RandomStream(seed: seed, path: [stream, UInt64($0), SinglePathSampler.actionTag]) }
         episodeIndex = [UInt64](repeating: 0, count: e)
         episodeReturn = [Double](repeating: 0, count: e)
         episodeLength = [Int](repeating: 0, count: e)
-        evaluator = PolicyEvaluator(layerSizes: policy.network.layerSizes, activation: policy.network.activation, capacity: e)
-        evaluator.load(policy.network)
-        rawObservations = [Double](repeating: 0, count: e * observationSize)
-        normalizedObservations = rawObservations
-        outputs = [Double](repeating: 0, count: e * policy.head.outputWidth)
-        actionBuffer = [Double](repeating: 0, count: e * actionWidth)
-        scratch = [Double](repeating: 0, count: policy.head.outputWidth)
         for i in 0..<e { resetEnvironment(i) }
     }
 
     /// Switches to a new policy version.
     public func load(policy: Policy, normalizer: RunningNormalizer?) {
-        self.policy = policy
-        self.normalizer = normalizer
-        evaluator.load(policy.network)
+        lockstep.load(policy: policy, normalizer: normalizer)
     }
 
     private func resetEnvironment(_ i: Int) {
         var random = RandomStream(seed: seed, path: [stream, UInt64(i), SinglePathSampler.resetTag, episodeIndex[i]])
-        simulators[i].reset(using: &random)
+        lockstep.simulators[i].reset(using: &random)
         episodeIndex[i] += 1
         episodeReturn[i] = 0
         episodeLength[i] = 0
@@ -94,9 +72,9 @@ public final class SinglePathSampler {
     /// arrived, or the worker is stopping). The simulators keep their states: episodes in
     /// flight continue under the next policy.
     public func collect(steps: Int, abandonIf: (() -> Bool)?, checkInterval: Int = 16) -> SampleBatch? {
-        let e = simulators.count
+        let e = lockstep.simulators.count
         let perCopy = max(1, (steps + e - 1) / e)
-        let (obsSize, width) = (observationSize, actionWidth)
+        let (obsSize, width) = (lockstep.observationSize, lockstep.actionWidth)
         // Each copy's rows are recorded into its own batch, then the batches are joined.
         var parts = (0..<e).map { _ in
             var part = SampleBatch(observationSize: obsSize, actionWidth: width)
@@ -117,57 +95,29 @@ public final class SinglePathSampler {
 
     /// One lockstep step of every copy, recorded into `parts`.
     private func stepAll(into parts: inout [SampleBatch], last: Bool) {
-        let e = simulators.count
-        let (obsSize, width, outWidth) = (observationSize, actionWidth, policy.head.outputWidth)
-        rawObservations.withUnsafeMutableBufferPointer { raw in
-            normalizedObservations.withUnsafeMutableBufferPointer { normalized in
-                for i in 0..<e {
-                    let row = UnsafeMutableBufferPointer(rebasing: raw[(i * obsSize)..<((i + 1) * obsSize)])
-                    simulators[i].observe(into: row)
-                    let target = UnsafeMutableBufferPointer(rebasing: normalized[(i * obsSize)..<((i + 1) * obsSize)])
-                    _ = target.update(fromContentsOf: row)
-                    normalizer?.normalize(target)
-                }
-                outputs.withUnsafeMutableBufferPointer { out in
-                    evaluator.evaluate(normalized.baseAddress!, rows: e, into: out.baseAddress!)
-                    actionBuffer.withUnsafeMutableBufferPointer { act in
-                        scratch.withUnsafeMutableBufferPointer { scratch in
-                            policy.logStd.withUnsafeBufferPointer { logStd in
-                                for i in 0..<e {
-                                    policy.head.sample(output: out.baseAddress! + i * outWidth, logStd: logStd.baseAddress!,
-                                                       deterministic: deterministic, random: &actionRandom[i],
-                                                       into: act.baseAddress! + i * width, scratch: scratch.baseAddress!)
-                                }
-                            }
-                        }
-                        for i in 0..<e {
-                            let action = UnsafeBufferPointer(rebasing: act[(i * width)..<((i + 1) * width)])
-                            let outcome = simulators[i].step(action)
-                            parts[i].observations.append(contentsOf: raw[(i * obsSize)..<((i + 1) * obsSize)])
-                            parts[i].actions.append(contentsOf: action)
-                            parts[i].rewards.append(outcome.reward)
-                            episodeReturn[i] += outcome.reward
-                            episodeLength[i] += 1
-                            if outcome.terminated || outcome.truncated {
-                                parts[i].episodeReturns.append(episodeReturn[i])
-                                parts[i].episodeLengths.append(episodeLength[i])
-                            }
-                            if outcome.terminated {
-                                parts[i].ends.append(.terminated)
-                                resetEnvironment(i)
-                            } else if outcome.truncated || last {
-                                parts[i].ends.append(.truncated)
-                                parts[i].bootstrapRows.append(parts[i].rewards.count - 1)
-                                let next = UnsafeMutableBufferPointer(rebasing: raw[(i * obsSize)..<((i + 1) * obsSize)])
-                                simulators[i].observe(into: next)
-                                parts[i].bootstrapObservations.append(contentsOf: next)
-                                if outcome.truncated { resetEnvironment(i) }
-                            } else {
-                                parts[i].ends.append(.none)
-                            }
-                        }
-                    }
-                }
+        lockstep.observe()
+        lockstep.sampleActions(deterministic: deterministic, random: &actionRandom)
+        lockstep.stepAll { i, outcome, observation, action in
+            parts[i].observations.append(contentsOf: observation)
+            parts[i].actions.append(contentsOf: action)
+            parts[i].rewards.append(outcome.reward)
+            episodeReturn[i] += outcome.reward
+            episodeLength[i] += 1
+            if outcome.terminated || outcome.truncated {
+                parts[i].episodeReturns.append(episodeReturn[i])
+                parts[i].episodeLengths.append(episodeLength[i])
+            }
+            if outcome.terminated {
+                parts[i].ends.append(.terminated)
+                resetEnvironment(i)
+            } else if outcome.truncated || last {
+                parts[i].ends.append(.truncated)
+                parts[i].bootstrapRows.append(parts[i].rewards.count - 1)
+                lockstep.simulators[i].observe(into: observation)
+                parts[i].bootstrapObservations.append(contentsOf: observation)
+                if outcome.truncated { resetEnvironment(i) }
+            } else {
+                parts[i].ends.append(.none)
             }
         }
     }

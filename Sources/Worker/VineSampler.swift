@@ -38,26 +38,22 @@ import Core
 /// ``collectionIndex``, advanced by every call to `collect`, so a run is reproducible from
 /// the seed.
 public final class VineSampler {
-    public let simulators: [any Simulator]
-    public private(set) var policy: Policy
+    public var simulators: [any Simulator] { lockstep.simulators }
+    public var policy: Policy { lockstep.policy }
     /// Observation statistics the policy's inputs are standardised with (nil: raw inputs).
-    public private(set) var normalizer: RunningNormalizer?
+    public var normalizer: RunningNormalizer? { lockstep.normalizer }
     public let settings: VineSettings
     /// The index of the next collection; part of every stream's path. Set it (e.g. to the
     /// policy version) to make collections independent of how many were made before.
     public var collectionIndex: UInt64 = 0
 
+    private let lockstep: LockstepSimulators
     private let seed: UInt64
     private let stream: UInt64
-    private let evaluator: PolicyEvaluator
     private let observationSize: Int
     private let actionWidth: Int
     private let branching: (actionsPerState: Int, estimator: VineEstimator)
-    // Workspace reused across steps and collections.
-    private var rawObservations: [Double]
-    private var normalizedObservations: [Double]
-    private var outputs: [Double]
-    private var actionBuffer: [Double]
+    // Workspace reused across collections.
     private var scratch: [Double]
     private var positions: [Int] = []
 
@@ -77,31 +73,19 @@ public final class VineSampler {
         precondition(!simulators.isEmpty, "a sampler needs at least one simulator")
         if let problem = settings.problem(simulatorCount: simulators.count) { preconditionFailure(problem) }
         precondition(policy.head == PolicyHead(simulators[0].actionSpace), "the policy's head does not fit the action space")
-        self.simulators = simulators
-        self.policy = policy
-        self.normalizer = normalizer
+        lockstep = LockstepSimulators(simulators: simulators, policy: policy, normalizer: normalizer)
         self.seed = seed
         self.stream = stream
         self.settings = settings
-        let e = simulators.count
-        observationSize = simulators[0].observationSpace.count
-        actionWidth = simulators[0].actionSpace.width
+        observationSize = lockstep.observationSize
+        actionWidth = lockstep.actionWidth
         branching = settings.branching(for: simulators[0].actionSpace)
-        evaluator = PolicyEvaluator(layerSizes: policy.network.layerSizes, activation: policy.network.activation, capacity: e)
-        evaluator.load(policy.network)
-        rawObservations = [Double](repeating: 0, count: e * observationSize)
-        normalizedObservations = rawObservations
-        outputs = [Double](repeating: 0, count: e * policy.head.outputWidth)
-        actionBuffer = [Double](repeating: 0, count: e * actionWidth)
         scratch = [Double](repeating: 0, count: policy.head.outputWidth)
     }
 
     /// Switches to a new policy version.
     public func load(policy: Policy, normalizer: RunningNormalizer?) {
-        precondition(policy.head == self.policy.head, "a new policy version must keep the head")
-        self.policy = policy
-        self.normalizer = normalizer
-        evaluator.load(policy.network)
+        lockstep.load(policy: policy, normalizer: normalizer)
     }
 
     /// K and the estimator this sampler's batches are for.
@@ -159,7 +143,7 @@ public final class VineSampler {
                            abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
         let e = simulators.count
         let length = settings.trunkSteps
-        let (obsSize, width, outWidth) = (observationSize, actionWidth, policy.head.outputWidth)
+        let obsSize = observationSize
         let chosen = chooseRolloutSet(collection: collection, states: states)
         // next[i]: the rank (= rollout-set index n) of copy i's next chosen position.
         var next = (0..<e).map { i in chosen.firstIndex { $0 >= i * length } ?? chosen.endIndex }
@@ -178,59 +162,27 @@ public final class VineSampler {
 
         for t in 0..<length {
             if let abandonIf, t % checkInterval == 0, abandonIf() { return false }
-            observeAll()
+            lockstep.observe()
             for i in 0..<e where next[i] < chosen.endIndex && chosen[next[i]] == i * length + t {
                 let row = next[i]
-                for j in 0..<obsSize { batch.observations[row * obsSize + j] = rawObservations[i * obsSize + j] }
+                let observation = lockstep.rawObservation(i)
+                for j in 0..<obsSize { batch.observations[row * obsSize + j] = observation[j] }
                 snapshots[row] = simulators[i].snapshot()
                 next[i] += 1
             }
-            normalizedObservations.withUnsafeBufferPointer { normalized in
-                outputs.withUnsafeMutableBufferPointer { out in
-                    evaluator.evaluate(normalized.baseAddress!, rows: e, into: out.baseAddress!)
-                    actionBuffer.withUnsafeMutableBufferPointer { act in
-                        scratch.withUnsafeMutableBufferPointer { scratch in
-                            policy.logStd.withUnsafeBufferPointer { logStd in
-                                for i in 0..<e {
-                                    policy.head.sample(output: out.baseAddress! + i * outWidth, logStd: logStd.baseAddress!,
-                                                       deterministic: false, random: &actionRandom[i],
-                                                       into: act.baseAddress! + i * width, scratch: scratch.baseAddress!)
-                                }
-                            }
-                        }
-                        for i in 0..<e {
-                            let outcome = simulators[i].step(UnsafeBufferPointer(rebasing: act[(i * width)..<((i + 1) * width)]))
-                            episodeReturn[i] += outcome.reward
-                            episodeLength[i] += 1
-                            if outcome.terminated || outcome.truncated {
-                                batch.episodeReturns.append(episodeReturn[i])
-                                batch.episodeLengths.append(episodeLength[i])
-                                reset(i)
-                            }
-                        }
-                    }
+            lockstep.sampleActions(deterministic: false, random: &actionRandom)
+            lockstep.stepAll { i, outcome, _, _ in
+                episodeReturn[i] += outcome.reward
+                episodeLength[i] += 1
+                if outcome.terminated || outcome.truncated {
+                    batch.episodeReturns.append(episodeReturn[i])
+                    batch.episodeLengths.append(episodeLength[i])
+                    reset(i)
                 }
             }
         }
         batch.trunkSteps = e * length
         return true
-    }
-
-    /// Raw observations of every copy into `rawObservations`, standardised copies into
-    /// `normalizedObservations`.
-    private func observeAll() {
-        let obsSize = observationSize
-        rawObservations.withUnsafeMutableBufferPointer { raw in
-            normalizedObservations.withUnsafeMutableBufferPointer { normalized in
-                for i in simulators.indices {
-                    let row = UnsafeMutableBufferPointer(rebasing: raw[(i * obsSize)..<((i + 1) * obsSize)])
-                    simulators[i].observe(into: row)
-                    let target = UnsafeMutableBufferPointer(rebasing: normalized[(i * obsSize)..<((i + 1) * obsSize)])
-                    _ = target.update(fromContentsOf: row)
-                    normalizer?.normalize(target)
-                }
-            }
-        }
     }
 
     /// The K actions of every rollout-set state and their log π_old, from a double-precision
@@ -278,7 +230,6 @@ public final class VineSampler {
         let (n, k, width) = (batch.stateCount, branching.actionsPerState, actionWidth)
         let (length, gamma) = (settings.rolloutLength, settings.gamma)
         let simulator = simulators[0]
-        let obsSize = observationSize
         batch.qValues.reserveCapacity(n * k)
         var steps = 0
         for i in 0..<n {
@@ -296,7 +247,7 @@ public final class VineSampler {
                 var discount = 1.0
                 var taken = 1
                 while !outcome.terminated && !outcome.truncated && taken < length {
-                    outcome = continuationStep(simulator, random: &random, observationSize: obsSize)
+                    outcome = continuationStep(random: &random)
                     discount *= gamma
                     q += discount * outcome.reward
                     taken += 1
@@ -309,30 +260,12 @@ public final class VineSampler {
         return true
     }
 
-    /// One step of π_old on `simulator`, its forward pass on that row alone (see the type's
-    /// discussion of common random numbers).
+    /// One step of π_old on the first simulator copy, its forward pass on that row alone (see
+    /// the type's discussion of common random numbers).
     @inline(__always)
-    private func continuationStep(_ simulator: any Simulator, random: inout RandomStream, observationSize obsSize: Int) -> StepOutcome {
-        rawObservations.withUnsafeMutableBufferPointer { raw in
-            normalizedObservations.withUnsafeMutableBufferPointer { normalized in
-                let row = UnsafeMutableBufferPointer(rebasing: raw[0..<obsSize])
-                simulator.observe(into: row)
-                let target = UnsafeMutableBufferPointer(rebasing: normalized[0..<obsSize])
-                _ = target.update(fromContentsOf: row)
-                normalizer?.normalize(target)
-                return outputs.withUnsafeMutableBufferPointer { out in
-                    evaluator.evaluate(normalized.baseAddress!, rows: 1, into: out.baseAddress!)
-                    return actionBuffer.withUnsafeMutableBufferPointer { act in
-                        scratch.withUnsafeMutableBufferPointer { scratch in
-                            policy.logStd.withUnsafeBufferPointer { logStd in
-                                policy.head.sample(output: out.baseAddress!, logStd: logStd.baseAddress!, deterministic: false,
-                                                   random: &random, into: act.baseAddress!, scratch: scratch.baseAddress!)
-                            }
-                        }
-                        return simulator.step(UnsafeBufferPointer(rebasing: act[0..<actionWidth]))
-                    }
-                }
-            }
-        }
+    private func continuationStep(random: inout RandomStream) -> StepOutcome {
+        lockstep.observe(copies: 1)
+        lockstep.sampleFirstAction(random: &random)
+        return lockstep.stepFirst()
     }
 }

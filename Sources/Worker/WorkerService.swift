@@ -60,7 +60,7 @@ public enum WorkerOutcome: Equatable, Sendable {
 /// version abandons the chunk in progress) and between chunks.
 public final class WorkerService {
     public let configuration: WorkerConfiguration
-    private let log: (String) -> Void
+    private let log: (LogLevel, String) -> Void
     private let endpoint: WorkerEndpoint
     private let identity: WorkerIdentity
     private let clock = ContinuousClock()
@@ -86,7 +86,7 @@ public final class WorkerService {
     public private(set) var chunksSent = 0
     public private(set) var rowsSent = 0
 
-    public init(configuration: WorkerConfiguration, log: @escaping (String) -> Void) throws {
+    public init(configuration: WorkerConfiguration, log: @escaping (LogLevel, String) -> Void) throws {
         self.configuration = configuration
         self.log = log
         endpoint = try WorkerEndpoint(connectingTo: configuration.endpoint, settings: configuration.transport,
@@ -99,7 +99,7 @@ public final class WorkerService {
 
     /// Runs until the learner stops the worker, a stop signal arrives, or the parent exits.
     public func run() throws -> WorkerOutcome {
-        log("worker \(identity.id): connecting to \(configuration.endpoint)")
+        log(.progress, "worker \(identity.id): connecting to \(configuration.endpoint)")
         try sendHello()
         while outcome == nil {
             if let stop = stopCondition() { outcome = stop; break }
@@ -146,7 +146,7 @@ public final class WorkerService {
                 return
             }
             let hint = configuration.curve != nil && parameters == nil ? " (if this persists, check that --learner-public is the learner's public key)" : ""
-            log("worker \(identity.id): no word from the learner for \(configuration.learnerTimeout); reconnecting\(hint)")
+            log(.warning, "worker \(identity.id): no word from the learner for \(configuration.learnerTimeout); reconnecting\(hint)")
             try endpoint.reconnect()
             lastHeard = now
             try sendHello()
@@ -179,7 +179,7 @@ public final class WorkerService {
             case (.protocolError(let what), _):
                 why = "the learner refused the connection: \(what)"
             }
-            if why != admissionFailure { log("worker \(identity.id): \(why)") }
+            if why != admissionFailure { log(.warning, "worker \(identity.id): \(why)") }
             admissionFailure = why
         }
     }
@@ -193,7 +193,7 @@ public final class WorkerService {
             admissionFailure = nil
             switch received {
             case .failure(let error):
-                log("worker \(identity.id): undecodable message from the learner: \(error)")
+                log(.warning, "worker \(identity.id): undecodable message from the learner: \(error)")
             case .success(let message):
                 try handle(message)
             }
@@ -207,13 +207,13 @@ public final class WorkerService {
         case .stop(let stop):
             switch stop.reason {
             case .finished:
-                log("worker \(identity.id): the run is finished; exiting")
+                log(.progress, "worker \(identity.id): the run is finished; exiting")
                 outcome = .finished
             case .interrupted:
-                log("worker \(identity.id): the learner is shutting down; exiting")
+                log(.progress, "worker \(identity.id): the learner is shutting down; exiting")
                 outcome = .finished
             default:
-                log("worker \(identity.id): refused by the learner (\(stop.reason)): \(stop.message)")
+                log(.warning, "worker \(identity.id): refused by the learner (\(stop.reason)): \(stop.message)")
                 outcome = .refused("\(stop.reason): \(stop.message)")
             }
         case .reject(let reject):
@@ -232,7 +232,7 @@ public final class WorkerService {
             }
         case .model(let received):
             if model?.hash != received.hash {
-                log("worker \(identity.id): received the learner's custom model (\(received.xml.utf8.count) bytes, hash \(String(received.hash, radix: 16)))")
+                log(.progress, "worker \(identity.id): received the learner's custom model (\(received.xml.utf8.count) bytes, hash \(String(received.hash, radix: 16)))")
             }
             model = received
             if let pending = pendingParameters, pending.modelHash == received.hash {
@@ -240,13 +240,13 @@ public final class WorkerService {
                 try adopt(pending)
             }
         case .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave:
-            log("worker \(identity.id): ignoring a \(message.kind) message, which only workers send")
+            log(.warning, "worker \(identity.id): ignoring a \(message.kind) message, which only workers send")
         }
     }
 
     private func requestModel(_ hash: UInt64) throws {
         if lastModelRequest == nil {
-            log("worker \(identity.id): asking the learner for its custom model (hash \(String(hash, radix: 16)))")
+            log(.progress, "worker \(identity.id): asking the learner for its custom model (hash \(String(hash, radix: 16)))")
         }
         lastModelRequest = clock.now
         try send(.requestModel(Message.ModelRequest(worker: identity, hash: hash)))
@@ -264,12 +264,12 @@ public final class WorkerService {
     /// environment, seed, stream or sampling scheme.
     private func adopt(_ p: Message.Parameters) throws {
         if let wanted = configuration.environmentID, wanted != p.environmentID {
-            log("worker \(identity.id): the learner runs \(p.environmentID), this worker only \(wanted); exiting")
+            log(.warning, "worker \(identity.id): the learner runs \(p.environmentID), this worker only \(wanted); exiting")
             leave("environment \(p.environmentID) is not \(wanted)")
             return
         }
         if let wanted = configuration.sampler, wanted != p.sampling.kind {
-            log("worker \(identity.id): the learner's run samples \(p.sampling.kind.rawValue), this worker only \(wanted.rawValue); exiting")
+            log(.warning, "worker \(identity.id): the learner's run samples \(p.sampling.kind.rawValue), this worker only \(wanted.rawValue); exiting")
             leave("the learner's run samples \(p.sampling.kind.rawValue); this worker was started with --sampler \(wanted.rawValue)")
             return
         }
@@ -293,15 +293,15 @@ public final class WorkerService {
             do {
                 sampler = try WorkerSampler(p, copies: copies, model: p.modelHash == 0 ? nil : model)
             } catch {
-                log("worker \(identity.id): cannot collect for this run: \(error); exiting")
+                log(.warning, "worker \(identity.id): cannot collect for this run: \(error); exiting")
                 leave(error.description)
                 return
             }
             let custom = p.modelHash == 0 ? "" : " (custom model \(String(p.modelHash, radix: 16)))"
-            log("worker \(identity.id): \(copies) × \(p.environmentID)\(custom), seed \(p.seed), stream \(p.stream), \(p.sampling.kind.rawValue)")
+            log(.progress, "worker \(identity.id): \(copies) × \(p.environmentID)\(custom), seed \(p.seed), stream \(p.stream), \(p.sampling.kind.rawValue)")
         }
         if parameters?.session != p.session {
-            log("worker \(identity.id): collecting \(p.environmentID) from version \(p.version) of learner session \(String(p.session, radix: 16))")
+            log(.progress, "worker \(identity.id): collecting \(p.environmentID) from version \(p.version) of learner session \(String(p.session, radix: 16))")
         }
         parameters = p
         rowsThisVersion = 0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 
 /// Prints `message` to standard error as one line, prefixed `error:`, and returns the exit
@@ -12,6 +13,13 @@ func usageFailure(_ message: String) -> ExitCode {
 /// results).
 func note(_ message: String) {
     FileHandle.standardError.write(Data("\(message)\n".utf8))
+}
+
+/// A service's log on standard error: every line, or with `quiet` only the warnings.
+func serviceLog(quiet: Bool) -> @Sendable (LogLevel, String) -> Void {
+    { level, message in
+        if level == .warning || !quiet { note(message) }
+    }
 }
 
 /// "1,234,567"

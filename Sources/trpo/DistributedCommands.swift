@@ -91,7 +91,7 @@ func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bo
     }
     let learner: LearnerService
     do {
-        learner = try LearnerService(configuration: serving, session: session, log: { note($0) })
+        learner = try LearnerService(configuration: serving, session: session, log: serviceLog(quiet: quiet))
     } catch {
         throw usageFailure("cannot serve on \(serving.endpoint): \(error)")
     }
@@ -138,6 +138,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("learner-timeout"), help: "Seconds without a word from the learner before reconnecting.")
     var learnerTimeout: Double = 10
 
+    @Flag(help: "Print only warnings and errors.")
+    var quiet = false
+
     @Option(name: .customLong("parent-pid"), help: .hidden)
     var parentPID: Int32?
 
@@ -162,13 +165,13 @@ struct WorkerCommand: ParsableCommand {
         c.curve = try curve.resolve()
         let worker: WorkerService
         do {
-            worker = try WorkerService(configuration: c, log: { note($0) })
+            worker = try WorkerService(configuration: c, log: serviceLog(quiet: quiet))
         } catch {
             throw usageFailure("cannot connect to \(connect): \(error)")
         }
         switch try worker.run() {
         case .finished, .interrupted:
-            note("worker \(workerID): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows")
+            if !quiet { note("worker \(workerID): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows") }
         case .refused(let why):
             throw usageFailure("the learner refused this worker: \(why)")
         case .notAdmitted(let why):

@@ -54,7 +54,7 @@ struct TrainCommand: ParsableCommand {
             try runLearner(configuration: configuration, directory: directory, resume: resume,
                            serving: try serving.learnerConfiguration(endpoint: endpoint, workers: workers),
                            quiet: training.quiet) { bound in
-                children = try WorkerProcesses(count: workers, endpoint: bound, environments: nil)
+                children = try WorkerProcesses(count: workers, endpoint: bound, environments: nil, quiet: training.quiet)
             }
         }
         if StopRequest.isRaised { throw ExitCode(130) }

@@ -100,7 +100,7 @@ struct VarianceCommand: ParsableCommand {
             return try withLocalWorkers { endpoint, children in
                 let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate,
                                             modelXML: study.configuration.modelXML, log: { note($0) })
-                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil)
+                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil, quiet: false)
                 do {
                     let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
                     farm.finish()

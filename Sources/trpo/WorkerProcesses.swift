@@ -7,8 +7,8 @@ import Foundation
 final class WorkerProcesses {
     private var processes: [Process] = []
 
-    /// Starts `count` workers connected to `endpoint`.
-    init(count: Int, endpoint: String, environments: Int?) throws {
+    /// Starts `count` workers connected to `endpoint`; `quiet` ones print only warnings and errors.
+    init(count: Int, endpoint: String, environments: Int?, quiet: Bool) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         for id in 0..<count {
             let process = Process()
@@ -16,6 +16,7 @@ final class WorkerProcesses {
             var arguments = ["worker", "--connect", endpoint, "--worker-id", "\(id)",
                              "--parent-pid", "\(getpid())"]
             if let environments { arguments += ["--envs", "\(environments)"] }
+            if quiet { arguments.append("--quiet") }
             process.arguments = arguments
             try process.run()
             processes.append(process)
