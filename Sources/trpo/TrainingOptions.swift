@@ -187,8 +187,10 @@ struct ProgressPrinter {
 
     /// The last line: where the run ended and where its checkpoint is.
     func summary(_ state: TrainerState, lastReturn: Double, directory: URL) {
-        print(String(format: "done: %@ steps in %@, last iteration's mean return %.1f; checkpoint %@",
-                     grouped(state.timesteps), humanDuration(state.wallSeconds), lastReturn,
+        let ret = lastReturn.isNaN ? "no episode finished in the last iteration"
+            : String(format: "last iteration's mean return %.1f", lastReturn)
+        print(String(format: "done: %@ steps in %@, %@; checkpoint %@",
+                     grouped(state.timesteps), humanDuration(state.wallSeconds), ret,
                      Checkpoint.url(in: directory).path))
     }
 }

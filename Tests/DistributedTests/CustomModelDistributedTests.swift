@@ -21,9 +21,9 @@ import ZMQ
         return file
     }
 
-    static let swimmer = ["--env", "Swimmer-v4", "--steps", "2048", "--batch-steps", "1024", "--vf-epochs", "2", "--quiet"]
+    static let swimmer = ["--env", "Swimmer-v4", "--steps", "2048", "--batch-steps", "1024", "--vf-epochs", "2"]
     static let swimmerVine = ["--env", "Swimmer-v4", "--sampler", "vine", "--trunk-steps", "50", "--vine-states", "16",
-                              "--vine-length", "20", "--steps", "3000", "--quiet"]
+                              "--vine-length", "20", "--steps", "3000"]
 
     /// A deterministic one-worker run with `--model` equals the single-process run with the
     /// same model bit for bit, and differs from the built-in model's run: the worker's
