@@ -167,7 +167,13 @@ struct ProgressPrinter {
 
     func banner(directory: URL) {
         let c = configuration
-        note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(grouped(c.batchSteps)) per iteration, δ=\(c.trpo.maxKL) → \(directory.path)")
+        let perIteration = switch c.sampler {
+        case .singlePath: "\(grouped(c.batchSteps)) per iteration"
+        case .vine:
+            "vine: \(c.environmentsPerSampler) trunks of \(grouped(c.vine.trunkSteps)), N=\(c.vine.rolloutStates), "
+                + "K=\(c.vine.actionsPerState), T=\(c.vine.rolloutLength), CRN \(c.vine.commonRandomNumbers ? "on" : "off")"
+        }
+        note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL) → \(directory.path)")
     }
 
     func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {

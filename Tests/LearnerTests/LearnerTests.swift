@@ -114,14 +114,27 @@ import Testing
 }
 
 @Suite struct VineTrainingTests {
+    /// The vine presets are the paper's App. E, Table 2 (16 trunks of 1,000 steps as 8 copies
+    /// of 2,000; K = 4; T = 50 and 500 Q-values for Swimmer, T = 100 and 2,500 for Hopper and
+    /// Walker) and our CartPole settings.
+    @Test func vinePresetsFollowThePaper() {
+        for (id, states, length) in [("Swimmer-v4", 125, 50), ("Hopper-v4", 625, 100), ("Walker2d-v4", 625, 100)] {
+            let c = TrainingConfiguration.preset(for: id)
+            #expect(c.environmentsPerSampler * c.vine.trunkSteps == 16_000, "\(id)")
+            #expect(c.vine.actionsPerState == 4 && c.vine.rolloutStates == states && c.vine.rolloutLength == length, "\(id)")
+            #expect(c.vine.rolloutStates * c.vine.actionsPerState == (id == "Swimmer-v4" ? 500 : 2500), "\(id)")
+        }
+        let cartPole = TrainingConfiguration.preset(for: "CartPole-v1").vine
+        #expect(cartPole == VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: 0.99))
+    }
+
     /// The vine (eq. 15, every action of each rollout-set state, CRN) solves CartPole-v1 in
     /// one process.
     @Test func vineRunOnCartPoleReaches475() throws {
         let directory = TrainingRunTests.temporaryDirectory("vine")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var c = TrainingConfiguration.preset(for: "CartPole-v1")
+        var c = TrainingConfiguration.preset(for: "CartPole-v1")  // its vine preset
         c.sampler = .vine
-        c.vine = VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: c.gamma)
         c.totalSteps = 600_000
         var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
         try training.run { _, _, _ in }
