@@ -39,7 +39,7 @@ marked_pids() {
     for environ in /proc/[0-9]*/environ; do
         pid=${environ#/proc/}; pid=${pid%/environ}
         [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-        if tr '\0' '\n' 2>/dev/null <"$environ" | grep -qxF "TRPO_DEPLOY_TEST=$work"; then echo "$pid"; fi
+        if tr '\0' '\n' 2>/dev/null <"$environ" | grep -xF "TRPO_DEPLOY_TEST=$work" >/dev/null; then echo "$pid"; fi
     done
 }
 

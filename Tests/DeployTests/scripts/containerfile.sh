@@ -39,7 +39,7 @@ for library in $(readelf -d "$trpo" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); d
     [[ -n $path ]] || fail "$library: not found by ldconfig on this machine"
     # dpkg knows a file by the path its package ships, /lib or /usr/lib (Debian 12 merges the two).
     real=$(realpath "$path")
-    package=$( (dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "$path") 2>/dev/null | head -n 1 | cut -d: -f1)
+    package=$( (dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "$path") 2>/dev/null | sed -n 1p | cut -d: -f1)
     [[ -n $package ]] || fail "$library ($path): no Debian package owns it"
     grep -qxF "$package" <<<"$closure" || fail "$library comes from $package, which the runtime stage does not install"
     echo "ok: $library from $package"

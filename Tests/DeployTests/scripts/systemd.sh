@@ -81,7 +81,7 @@ for w in "$worker0" "$worker1"; do
     ((status == 0)) || { echo "FAIL: a worker exited with $status" >&2; exit 1; }
 done
 echo "run finished in $((SECONDS - started)) s"
-first=$(grep -o 'iter *[0-9]*/' "$work/learner-restarted.log" | head -n 1 | tr -dc 0-9)
+first=$(grep -m 1 -o 'iter *[0-9]*/' "$work/learner-restarted.log" | tr -dc 0-9)
 ((first == before + 1)) || { echo "FAIL: the restarted learner began at iteration ${first:-none}, not $((before + 1)): it did not resume" >&2; exit 1; }
 expect_steps "$work/run" 12288
 iterations=$(awk -F, 'NR > 1 { printf "%s ", $1 }' "$work/run/progress.csv")
