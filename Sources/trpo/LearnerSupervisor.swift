@@ -135,6 +135,7 @@ struct LearnerSupervisor {
     /// Starts `executable` with `arguments` (argv[1...]) and this process's environment, with
     /// SIGINT and SIGTERM at their default action (this process ignores them, see
     /// ``StopRequest``) and no signal blocked; other dispositions (nohup's SIGHUP) are kept.
+    /// Descriptors other than 0, 1 and 2 are closed in the child.
     /// (Not Foundation's `Process`, which did not always notice a child that died of a signal.)
     static func spawn(_ executable: String, _ arguments: [String]) throws -> pid_t {
         var attributes = posix_spawnattr_t()
@@ -148,10 +149,19 @@ struct LearnerSupervisor {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &mask)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // Only standard input, output and error go to the learner. Other inherited descriptors
+        // would outlive this process in the learner (and in any helper it starts, such as the
+        // Swift runtime's swift-backtrace after a crash): Foundation's Process, for one, learns
+        // that its child (this supervisor) ended when the last copy of a socket closes.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+        for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid = pid_t()
-        let status = posix_spawn(&pid, executable, nil, &attributes, argv, environ)
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard status == 0 else {
             throw usageFailure("cannot start the learner process: \(String(cString: strerror(status)))")
         }

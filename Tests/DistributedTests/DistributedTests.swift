@@ -13,8 +13,13 @@ import ZMQ
         let process = Process()
         let log: URL
         /// Runs `executable` (the trpo binary unless told) with `arguments`.
-        init(_ arguments: [String], log: URL, executable: URL = DistributedTests.executable) throws {
+        /// `environment` entries are added to this process's environment.
+        init(_ arguments: [String], log: URL, executable: URL = DistributedTests.executable,
+             environment: [String: String] = [:]) throws {
             self.log = log
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             process.executableURL = executable

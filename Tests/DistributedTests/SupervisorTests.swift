@@ -24,14 +24,19 @@ import Testing
         return nil
     }
 
-    /// Kills `pid` with SIGABRT, as libzmq's failed assertion does (abort()). The Swift
-    /// runtime's crash handler catches a SIGABRT sent from outside, prints a backtrace and
-    /// returns (abort() would raise it again), so it is sent until the process is gone.
+    /// For the trpo processes of these tests: no Swift runtime crash handler. It catches a
+    /// SIGABRT sent from outside, prints a backtrace and returns (abort(), as in libzmq's failed
+    /// assertion, raises SIGABRT again then, and the process dies; a kill does not), and its
+    /// swift-backtrace helper can outlive a process killed during the backtrace.
+    static let noBacktrace = ["SWIFT_BACKTRACE": "enable=no"]
+
+    /// Kills `pid` with SIGABRT, as libzmq's failed assertion does (abort()), and waits until
+    /// it is gone.
     static func abort(_ pid: Int32) {
         for _ in 0..<100 {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
                   let close = stat.lastIndex(of: ")"), !stat[stat.index(after: close)...].hasPrefix(" Z") else { return }
-            Self.abort(pid)
+            kill(pid, SIGABRT)
             usleep(200_000)
         }
         Issue.record("process \(pid) survived SIGABRT")
@@ -48,14 +53,14 @@ import Testing
         let endpoint = "tcp://127.0.0.1:\(DistributedTests.freePort())"
         let run = root.appendingPathComponent("run")
         let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048",
-                                 "--out", run.path], log: root.appendingPathComponent("learner.log"))
+                                 "--out", run.path], log: root.appendingPathComponent("learner.log"), environment: Self.noBacktrace)
         let workers = try (0..<2).map { i in
             try Child(["worker", "--connect", endpoint, "--worker-id", "\(i)", "--learner-timeout", "3"],
                       log: root.appendingPathComponent("worker\(i).log"))
         }
         defer { for child in [learner] + workers where child.process.isRunning { child.signal(SIGKILL) } }
         let first = try #require(Self.learnerProcess(of: learner.process.processIdentifier))
-        #expect(learner.output.contains("learner: running in process \(first), supervised by process \(learner.process.processIdentifier)"))
+        #expect(learner.waitFor("learner: running in process \(first), supervised by process \(learner.process.processIdentifier)", seconds: 10))
         try #require(learner.waitFor("iter    4/", seconds: 60), "\(learner.output.suffix(2000))")
         Self.abort(first)
         let second = try #require(Self.learnerProcess(of: learner.process.processIdentifier, except: [first]),
@@ -78,7 +83,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let run = root.appendingPathComponent("run")
         let train = try Child(["train", "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048", "--workers", "2",
-                               "--out", run.path], log: root.appendingPathComponent("train.log"))
+                               "--out", run.path], log: root.appendingPathComponent("train.log"), environment: Self.noBacktrace)
         defer { if train.process.isRunning { train.signal(SIGKILL) } }
         let parent = train.process.processIdentifier
         let first = try #require(Self.learnerProcess(of: parent))
@@ -103,7 +108,7 @@ import Testing
         let run = root.appendingPathComponent("run")
         let learner = try Child(["learner", "--bind", "tcp://127.0.0.1:\(DistributedTests.freePort())", "--env", "CartPole-v1",
                                  "--steps", "100000000", "--out", run.path, "--max-restarts", "2", "--restart-window", "600"],
-                                log: root.appendingPathComponent("learner.log"))
+                                log: root.appendingPathComponent("learner.log"), environment: Self.noBacktrace)
         defer { if learner.process.isRunning { learner.signal(SIGKILL) } }
         var killed: Set<Int32> = []
         for _ in 0..<3 {
@@ -127,7 +132,7 @@ import Testing
         for signal in [SIGINT, SIGTERM] {
             let run = root.appendingPathComponent("run\(signal)")
             let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "100000000", "--out", run.path],
-                                    log: root.appendingPathComponent("learner\(signal).log"))
+                                    log: root.appendingPathComponent("learner\(signal).log"), environment: Self.noBacktrace)
             let worker = try Child(["worker", "--connect", endpoint], log: root.appendingPathComponent("worker\(signal).log"))
             defer { for child in [learner, worker] where child.process.isRunning { child.signal(SIGKILL) } }
             let pid = try #require(Self.learnerProcess(of: learner.process.processIdentifier))
@@ -146,7 +151,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let learner = try Child(["learner", "--bind", "ipc://\(root.path)/learner.sock", "--env", "CartPole-v1", "--steps", "100000000",
                                  "--out", root.appendingPathComponent("run").path, "--no-supervise"],
-                                log: root.appendingPathComponent("learner.log"))
+                                log: root.appendingPathComponent("learner.log"), environment: Self.noBacktrace)
         defer { if learner.process.isRunning { learner.signal(SIGKILL) } }
         #expect(learner.waitFor("learner: listening on", seconds: 30), "\(learner.output)")
         #expect(DistributedTests.childProcesses(of: learner.process.processIdentifier).isEmpty)
