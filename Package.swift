@@ -34,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Plot", "Bench",
+                "Core", "Simulators", "Worker", "Learner", "Plot", "Bench", "CGlibcExtras",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -54,8 +54,11 @@ struct LearnerCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @OptionGroup var serving: ServingOptions
     @OptionGroup var curve: LearnerCurveOptions
+    @OptionGroup var supervision: SupervisionOptions
 
     func run() throws {
+        if supervision.supervises { return try supervise() }
+        try supervision.attachToSupervisor()
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         StopRequest.installHandlers()

@@ -20,6 +20,7 @@ struct TrainCommand: ParsableCommand {
     var workers: Int = 0
 
     @OptionGroup var serving: ServingOptions
+    @OptionGroup var supervision: SupervisionOptions
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
@@ -50,6 +51,7 @@ struct TrainCommand: ParsableCommand {
     /// A learner in this process and `workers` worker processes on an ipc endpoint; SIGINT
     /// and SIGTERM stop them all.
     func trainWithWorkers(configuration: TrainingConfiguration, directory: URL, resume: Bool) throws {
+        if supervision.supervises { return try superviseWithWorkers(directory: directory, resume: resume) }
         try withLocalWorkers { endpoint, children in
             try runLearner(configuration: configuration, directory: directory, resume: resume,
                            serving: try serving.learnerConfiguration(endpoint: endpoint, workers: workers),

@@ -13,8 +13,13 @@ import ZMQ
         let process = Process()
         let log: URL
         /// Runs `executable` (the trpo binary unless told) with `arguments`.
-        init(_ arguments: [String], log: URL, executable: URL = DistributedTests.executable) throws {
+        /// `environment` entries are added to this process's environment.
+        init(_ arguments: [String], log: URL, executable: URL = DistributedTests.executable,
+             environment: [String: String] = [:]) throws {
             self.log = log
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             process.executableURL = executable
@@ -195,8 +200,9 @@ import ZMQ
         let train = try Child(["train", "--env", "CartPole-v1", "--steps", "100000000", "--workers", "2",
                                "--out", root.appendingPathComponent("b").path], log: root.appendingPathComponent("train.log"))
         #expect(train.waitFor("iter    2/", seconds: 30), "\(train.output.suffix(1000))")
+        // Two workers and the supervised learner process (SupervisorTests).
         let children = Self.childProcesses(of: train.process.processIdentifier)
-        #expect(children.count == 2)
+        #expect(children.count == 3)
         train.signal(SIGTERM)
         #expect(train.wait(seconds: 10) == 130)
         usleep(200_000)
