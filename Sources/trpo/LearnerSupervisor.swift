@@ -261,7 +261,7 @@ extension TrainCommand {
                 // Start the workers once the learner has bound the endpoint (the socket file
                 // appears in the fresh directory), so a learner that fails to start ends at once.
                 if children == nil && FileManager.default.fileExists(atPath: socket) {
-                    children = try WorkerProcesses(count: workers, endpoint: endpoint, environments: nil)
+                    children = try WorkerProcesses(count: workers, endpoint: endpoint, environments: nil, quiet: training.quiet)
                 }
             }
         }

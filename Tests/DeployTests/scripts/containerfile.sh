@@ -35,7 +35,8 @@ closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflic
 closure+=$'\n'"libc6"
 for library in $(readelf -d "$trpo" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     case $library in libswift* | libFoundation* | lib_Foundation* | libdispatch* | libBlocksRuntime*) continue ;; esac
-    path=$(ldconfig -p | awk -v lib="$library" '$1 == lib && /x86-64|x86_64/ { print $NF; exit }')
+    # awk reads to the end (no early exit): under pipefail a closed pipe would fail ldconfig.
+    path=$(ldconfig -p | awk -v lib="$library" '!found && $1 == lib && /x86-64|x86_64/ { print $NF; found = 1 }')
     [[ -n $path ]] || fail "$library: not found by ldconfig on this machine"
     # dpkg knows a file by the path its package ships, /lib or /usr/lib (Debian 12 merges the two).
     real=$(realpath "$path")
