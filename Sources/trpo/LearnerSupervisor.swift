@@ -263,6 +263,7 @@ extension TrainCommand {
                 if children == nil && FileManager.default.fileExists(atPath: socket) {
                     children = try WorkerProcesses(count: workers, endpoint: endpoint, environments: nil, quiet: training.quiet)
                 }
+                try children?.restartCrashed()
             }
         }
         if StopRequest.isRaised { throw ExitCode(130) }

@@ -6,20 +6,46 @@ import Foundation
 /// says stop, on SIGINT/SIGTERM, or when this process is gone; ``terminate()`` makes sure.
 final class WorkerProcesses {
     private var processes: [Process] = []
+    /// When each worker was restarted after a crash (see ``restartCrashed(limit:window:)``).
+    private var restarts: [[Date]]
 
     /// Starts `count` workers connected to `endpoint`; `quiet` ones print only warnings and errors.
     init(count: Int, endpoint: String, environments: Int?, quiet: Bool) throws {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        restarts = Array(repeating: [], count: count)
         for id in 0..<count {
-            let process = Process()
-            process.executableURL = executable
             var arguments = ["worker", "--connect", endpoint, "--worker-id", "\(id)",
                              "--parent-pid", "\(getpid())"]
             if let environments { arguments += ["--envs", "\(environments)"] }
             if quiet { arguments.append("--quiet") }
-            process.arguments = arguments
-            try process.run()
-            processes.append(process)
+            processes.append(try Self.start(arguments))
+        }
+    }
+
+    private static func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = arguments
+        try process.run()
+        return process
+    }
+
+    /// Starts again, with the same arguments, each worker that died of a crash signal
+    /// (``LearnerSupervisor/crashSignals``: libzmq's abort of issue #4841 can hit a worker
+    /// too) rather than exiting, at most `limit` times per worker within `window` seconds;
+    /// says so on standard error. Workers that exited, and any after a stop request, stay
+    /// as they are. The worker registers again and the learner takes it back.
+    func restartCrashed(limit: Int = 5, window: TimeInterval = 600) throws {
+        guard !StopRequest.isRaised else { return }
+        let now = Date()
+        for (id, process) in processes.enumerated() where !process.isRunning && process.terminationReason == .uncaughtSignal {
+            let signal = process.terminationStatus
+            guard let why = LearnerSupervisor.crashSignals[signal] else { continue }
+            restarts[id].removeAll { now.timeIntervalSince($0) > window }
+            guard restarts[id].count < limit else { continue }
+            restarts[id].append(now)
+            note("worker \(id): its process \(process.processIdentifier) died (\(why)); starting it again "
+                 + "(restart \(restarts[id].count) of at most \(limit) within \(Int(window / 60)) minutes)")
+            processes[id] = try Self.start(process.arguments ?? [])
         }
     }
 

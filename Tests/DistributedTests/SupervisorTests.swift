@@ -11,13 +11,19 @@ import Testing
     /// The supervised learner process under `supervisor` (a child whose command line is
     /// `trpo learner … --supervisor-pid`), waiting up to `seconds` for one other than `except`.
     static func learnerProcess(of supervisor: Int32, except: Set<Int32> = [], seconds: Double = 30) -> Int32? {
+        childProcess(of: supervisor, with: ["learner", "--supervisor-pid"], except: except, seconds: seconds)
+    }
+
+    /// A child of `parent` whose command line holds every word of `words`, waiting up to
+    /// `seconds` for one other than `except`.
+    static func childProcess(of parent: Int32, with words: [String], except: Set<Int32> = [], seconds: Double = 30) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            for pid in DistributedTests.childProcesses(of: supervisor) where !except.contains(pid) {
+            for pid in DistributedTests.childProcesses(of: parent) where !except.contains(pid) {
                 let arguments = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map {
                     $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
                 } ?? []
-                if arguments.contains("learner") && arguments.contains("--supervisor-pid") { return pid }
+                if words.allSatisfy(arguments.contains) { return pid }
             }
             usleep(20_000)
         }
@@ -100,6 +106,27 @@ import Testing
         usleep(200_000)
         for pid in children.union([second]) { #expect(kill(pid, 0) != 0, "process \(pid) outlived `trpo train`") }
         print("train --workers 2, learner SIGABRT after iteration 3: \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// `train --workers N` starts a local worker again when a crash ends it; the learner takes
+    /// it back and the run ends with both workers.
+    @Test func trainWithWorkersRestartsACrashedWorker() throws {
+        let root = try DistributedTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run")
+        let train = try Child(["train", "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048", "--workers", "2",
+                               "--out", run.path], log: root.appendingPathComponent("train.log"), environment: Self.noBacktrace)
+        defer { if train.process.isRunning { train.signal(SIGKILL) } }
+        let parent = train.process.processIdentifier
+        try #require(train.waitFor("iter    3/", seconds: 60), "\(train.output.suffix(2000))")
+        // SIGKILL, as the out-of-memory killer sends (a crash signal like libzmq's SIGABRT, and
+        // one no handler in the worker can catch).
+        let worker = try #require(Self.childProcess(of: parent, with: ["worker", "--worker-id", "0"]))
+        kill(worker, SIGKILL)
+        #expect(train.wait(seconds: 120) == 0, "\(train.output.suffix(3000))")
+        #expect(train.output.contains("worker 0: its process \(worker) died (SIGKILL"), "\(train.output.suffix(3000))")
+        #expect(Self.iterations(run) == Array(1...12), "\(Self.iterations(run))")
+        #expect(DistributedTests.progressRows(run).last?["workers_alive"] == "2", "\(train.output.suffix(3000))")
     }
 
     @Test func aLearnerThatKeepsCrashingIsGivenUpOn() throws {
