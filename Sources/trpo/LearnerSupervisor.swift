@@ -75,31 +75,32 @@ struct LearnerSupervisor {
     /// - Parameter watch: called about every 20 ms while a learner process runs, with its pid.
     func run(watch: (Int32) throws -> Void = { _ in }) throws -> Int32 {
         StopRequest.installHandlers()
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let foreignCheckpoint = resumes ? nil : CheckpointStamp(in: runDirectory)
         var restarts: [Date] = []
         var arguments = self.arguments
         while true {
-            let pid = try Self.spawn(executable.path, arguments + ["--supervisor-pid", "\(getpid())"])
+            let child = try ChildProcess(arguments + ["--supervisor-pid", "\(getpid())"])
+            let pid = child.pid
             if !quiet && restarts.isEmpty {
                 note("learner: running in process \(pid), supervised by process \(getpid()), which restarts it from its checkpoint if it crashes")
             }
             var forwarded: Int32 = 0
             var lastForward = Date.distantPast
-            var ended: (exited: Bool, code: Int32)?
-            while ended == nil {
+            while child.isRunning {
                 if StopRequest.isRaised && Date().timeIntervalSince(lastForward) >= 1 {
                     // Again every second: a learner still starting up may not listen for it yet.
                     forwarded = StopRequest.signal == 0 ? SIGTERM : StopRequest.signal
-                    kill(pid, forwarded)
+                    child.signal(forwarded)
                     lastForward = Date()
                 }
                 try watch(pid)
-                ended = Self.reap(pid)
-                if ended == nil { usleep(20_000) }
+                usleep(20_000)
             }
-            if ended!.exited { return ended!.code }
-            let signal = ended!.code
+            let signal: Int32
+            switch child.wait() {
+            case .exited(let code): return code
+            case .signaled(let killer): signal = killer
+            }
             let name = Self.signalName(signal)
             guard let why = Self.crashSignals[signal], !StopRequest.isRaised else {
                 if forwarded == 0 { note("learner: the learner process \(pid) was ended by \(name); stopping") }
@@ -130,53 +131,6 @@ struct LearnerSupervisor {
             note("learner: the learner process \(pid) died (\(why)); restarting \(from) "
                  + "(restart \(restarts.count) of at most \(options.maxRestarts) within \(window))")
         }
-    }
-
-    /// Starts `executable` with `arguments` (argv[1...]) and this process's environment, with
-    /// SIGINT and SIGTERM at their default action (this process ignores them, see
-    /// ``StopRequest``) and no signal blocked; other dispositions (nohup's SIGHUP) are kept.
-    /// Descriptors other than 0, 1 and 2 are closed in the child.
-    /// (Not Foundation's `Process`, which did not always notice a child that died of a signal.)
-    static func spawn(_ executable: String, _ arguments: [String]) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t(), mask = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGTERM)
-        sigemptyset(&mask)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        // Only standard input, output and error go to the learner. Other inherited descriptors
-        // would outlive this process in the learner (and in any helper it starts, such as the
-        // Swift runtime's swift-backtrace after a crash): Foundation's Process, for one, learns
-        // that its child (this supervisor) ended when the last copy of a socket closes.
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
-        for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid = pid_t()
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard status == 0 else {
-            throw usageFailure("cannot start the learner process: \(String(cString: strerror(status)))")
-        }
-        return pid
-    }
-
-    /// The child's end, if it has ended: `exited` with its status, or killed by signal `code`.
-    static func reap(_ pid: pid_t) -> (exited: Bool, code: Int32)? {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == 0 || (result < 0 && errno == EINTR) { return nil }
-        guard result == pid else { return (true, 1) }  // not our child any more: cannot happen
-        // WIFEXITED / WTERMSIG are macros Swift does not import.
-        let signal = status & 0x7f
-        return signal == 0 ? (true, (status >> 8) & 0xff) : (false, signal)
     }
 
     /// `arguments` without any `--resume DIR` / `--resume=DIR`, then `--resume directory`.

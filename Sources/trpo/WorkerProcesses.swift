@@ -5,7 +5,7 @@ import Foundation
 /// `trpo worker --connect ENDPOINT --worker-id i --parent-pid P`. They exit when the learner
 /// says stop, on SIGINT/SIGTERM, or when this process is gone; ``terminate()`` makes sure.
 final class WorkerProcesses {
-    private var processes: [Process] = []
+    private var processes: [ChildProcess] = []
     /// When each worker was restarted after a crash (see ``restartCrashed(limit:window:)``).
     private var restarts: [[Date]]
 
@@ -17,16 +17,8 @@ final class WorkerProcesses {
                              "--parent-pid", "\(getpid())"]
             if let environments { arguments += ["--envs", "\(environments)"] }
             if quiet { arguments.append("--quiet") }
-            processes.append(try Self.start(arguments))
+            processes.append(try ChildProcess(arguments))
         }
-    }
-
-    private static func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = arguments
-        try process.run()
-        return process
     }
 
     /// Starts again, with the same arguments, each worker that died of a crash signal
@@ -37,32 +29,29 @@ final class WorkerProcesses {
     func restartCrashed(limit: Int = 5, window: TimeInterval = 600) throws {
         guard !StopRequest.isRaised else { return }
         let now = Date()
-        for (id, process) in processes.enumerated() where !process.isRunning && process.terminationReason == .uncaughtSignal {
-            let signal = process.terminationStatus
-            guard let why = LearnerSupervisor.crashSignals[signal] else { continue }
+        for (id, process) in processes.enumerated() {
+            guard case .signaled(let signal) = process.poll(), let why = LearnerSupervisor.crashSignals[signal] else { continue }
             restarts[id].removeAll { now.timeIntervalSince($0) > window }
             guard restarts[id].count < limit else { continue }
             restarts[id].append(now)
-            note("worker \(id): its process \(process.processIdentifier) died (\(why)); starting it again "
+            note("worker \(id): its process \(process.pid) died (\(why)); starting it again "
                  + "(restart \(restarts[id].count) of at most \(limit) within \(Int(window / 60)) minutes)")
-            processes[id] = try Self.start(process.arguments ?? [])
+            processes[id] = try ChildProcess(process.arguments)
         }
     }
 
     /// Waits up to `seconds` for the workers to exit by themselves, then sends SIGTERM, and
-    /// SIGKILL to any still running two seconds later. Returns the exit statuses.
-    @discardableResult
-    func terminate(after seconds: Double = 5) -> [Int32] {
+    /// SIGKILL to any still running two seconds later, and reaps them all.
+    func terminate(after seconds: Double = 5) {
         func waitAll(_ limit: Double) {
             let deadline = Date().addingTimeInterval(limit)
             while processes.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
         }
         waitAll(seconds)
-        for p in processes where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        for p in processes where p.isRunning { p.signal(SIGTERM) }
         waitAll(2)
-        for p in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        for p in processes { p.waitUntilExit() }
-        return processes.map(\.terminationStatus)
+        for p in processes where p.isRunning { p.signal(SIGKILL) }
+        for p in processes { p.wait() }
     }
 }
 

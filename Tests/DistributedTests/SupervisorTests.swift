@@ -48,6 +48,14 @@ import Testing
         Issue.record("process \(pid) survived SIGABRT")
     }
 
+    /// `trpo train --workers 2` on CartPole-v1, 12 iterations of 2048 steps, into `root/run`.
+    static func trainWithTwoWorkers(in root: URL) throws -> (train: Child, run: URL) {
+        let run = root.appendingPathComponent("run")
+        let train = try Child(["train", "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048", "--workers", "2",
+                               "--out", run.path], log: root.appendingPathComponent("train.log"), environment: noBacktrace)
+        return (train, run)
+    }
+
     static func iterations(_ run: URL) -> [Int] {
         DistributedTests.progressRows(run).compactMap { Int($0["iteration"] ?? "") }
     }
@@ -87,9 +95,7 @@ import Testing
         let started = Date()
         let root = try DistributedTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let run = root.appendingPathComponent("run")
-        let train = try Child(["train", "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048", "--workers", "2",
-                               "--out", run.path], log: root.appendingPathComponent("train.log"), environment: Self.noBacktrace)
+        let (train, run) = try Self.trainWithTwoWorkers(in: root)
         defer { if train.process.isRunning { train.signal(SIGKILL) } }
         let parent = train.process.processIdentifier
         let first = try #require(Self.learnerProcess(of: parent))
@@ -113,9 +119,7 @@ import Testing
     @Test func trainWithWorkersRestartsACrashedWorker() throws {
         let root = try DistributedTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let run = root.appendingPathComponent("run")
-        let train = try Child(["train", "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048", "--workers", "2",
-                               "--out", run.path], log: root.appendingPathComponent("train.log"), environment: Self.noBacktrace)
+        let (train, run) = try Self.trainWithTwoWorkers(in: root)
         defer { if train.process.isRunning { train.signal(SIGKILL) } }
         let parent = train.process.processIdentifier
         try #require(train.waitFor("iter    3/", seconds: 60), "\(train.output.suffix(2000))")
