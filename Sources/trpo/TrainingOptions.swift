@@ -109,7 +109,13 @@ struct TrainingOptions: ParsableArguments {
 
     /// The preset for `environment` with these overrides applied.
     func makeConfiguration(environment: String) throws -> TrainingConfiguration {
-        var c = TrainingConfiguration.preset(for: environment)
+        let kind = try sampler.map { name in
+            guard let kind = SamplerKind(rawValue: name) else {
+                throw usageFailure("--sampler takes single-path or vine (got '\(name)')")
+            }
+            return kind
+        } ?? .singlePath
+        var c = TrainingConfiguration.preset(for: environment, sampler: kind)
         c.seed = seed
         if let steps { c.totalSteps = steps }
         if let batchSteps { c.batchSteps = batchSteps }
@@ -135,12 +141,6 @@ struct TrainingOptions: ParsableArguments {
         if let initialLogStd { c.initialLogStd = initialLogStd }
         if noObservationNormalization { c.normalizeObservations = false }
         if let rewardNormalization { c.normalizeRewards = rewardNormalization }
-        if let sampler {
-            guard let kind = SamplerKind(rawValue: sampler) else {
-                throw usageFailure("--sampler takes single-path or vine (got '\(sampler)')")
-            }
-            c.sampler = kind
-        }
         if c.sampler == .vine { c.vine.gamma = c.gamma }
         if let trunkSteps { c.vine.trunkSteps = trunkSteps }
         if let vineStates { c.vine.rolloutStates = vineStates }

@@ -124,6 +124,11 @@ import Testing
             #expect(c.vine.actionsPerState == 4 && c.vine.rolloutStates == states && c.vine.rolloutLength == length, "\(id)")
             #expect(c.vine.rolloutStates * c.vine.actionsPerState == (id == "Swimmer-v4" ? 500 : 2500), "\(id)")
         }
+        // The step budget pays for the vine: the paper's 200 iterations, or CartPole's 500k.
+        #expect(TrainingConfiguration.preset(for: "Hopper-v4", sampler: .vine).totalSteps == 200 * (16_000 + 625 * 4 * 100))
+        #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).totalSteps == 200 * (16_000 + 125 * 4 * 50))
+        #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .vine).totalSteps == 500_000)
+        #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .singlePath).totalSteps == 100_000)
         let cartPole = TrainingConfiguration.preset(for: "CartPole-v1").vine
         #expect(cartPole == VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: 0.99))
     }
