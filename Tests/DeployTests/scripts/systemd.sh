@@ -67,8 +67,19 @@ for _ in $(seq 300); do grep -qs 'iter    3/' "$work/learner.log" && break; slee
 grep -q 'iter    3/' "$work/learner.log" || { echo "FAIL: the learner did not reach iteration 3" >&2; exit 1; }
 kill -KILL "$learner"
 wait "$learner" || true
-before=$(last_progress "$work/run" iteration)
-echo "learner killed after iteration $before; starting it again"
+# The supervised learner process dies with its supervisor (PR_SET_PDEATHSIG), a moment later:
+# wait for it, then resume from what its checkpoint holds (progress.csv may hold one row more,
+# which the resume cuts back).
+for _ in $(seq 100); do
+    alive=""
+    for pid in $(marked_pids); do
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- '--supervisor-pid'; then alive=$pid; fi
+    done
+    [[ -z $alive ]] && break
+    sleep 0.1
+done
+before=$(grep -o '"iteration" *: *[0-9]*' "$work/run/checkpoint.json" | tr -dc 0-9)
+echo "learner killed after its checkpoint of iteration $before; starting it again"
 start learner-restarted trpo-learner.service ""
 learner=$!
 status=0
