@@ -25,10 +25,11 @@ let package = Package(
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         .target(name: "Protocol", dependencies: ["Core"]),
         .target(name: "Transport", dependencies: ["Core", "ZMQ", "Protocol"]),
-        .target(name: "Worker", dependencies: ["Core", "Simulators", "Protocol", "Transport"]),
-        .target(name: "Learner", dependencies: ["Core", "Simulators", "Worker", "Protocol", "Transport"]),
+        .target(name: "Sampling", dependencies: ["Core"]),
+        .target(name: "Worker", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
+        .target(name: "Learner", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
-        .target(name: "Bench", dependencies: ["Core", "Simulators", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
+        .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(
@@ -48,7 +49,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "CoreTests", dependencies: ["Core", "CKernels"]),
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
-        .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Worker", "Learner"]),
+        .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Sampling", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),

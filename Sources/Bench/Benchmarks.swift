@@ -2,7 +2,7 @@ import Core
 import Foundation
 import Learner
 import Simulators
-import Worker
+import Sampling
 
 /// One measured figure.
 public struct BenchmarkResult: Sendable, Codable {

@@ -4,6 +4,7 @@ import Learner
 import Protocol
 import Simulators
 import Transport
+import Sampling
 import Worker
 import ZMQ
 

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 import Simulators
-import Worker
+import Sampling
 
 /// The whole training loop in one process: a single-path sampler (stream 0, as worker 0 of
 /// a distributed run) feeds the trainer, and every iteration is logged and checkpointed.

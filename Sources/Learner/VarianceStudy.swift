@@ -2,7 +2,7 @@ import Core
 import Foundation
 import Protocol
 import Simulators
-import Worker
+import Sampling
 
 /// One policy-gradient estimator of the variance study.
 public enum GradientEstimatorKind: String, Sendable, Codable, CaseIterable {

@@ -1,5 +1,6 @@
 import Core
 import Protocol
+import Sampling
 import Simulators
 
 /// Why a worker cannot collect with the parameters it was sent.

@@ -2,7 +2,7 @@ import Core
 import Foundation
 import Simulators
 import Testing
-import Worker
+import Sampling
 
 /// Speed of vine collection. Off by default; run in a release build:
 ///

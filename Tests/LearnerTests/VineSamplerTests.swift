@@ -2,7 +2,7 @@ import Core
 import Foundation
 import Simulators
 import Testing
-@testable import Worker
+@testable import Sampling
 
 /// The vine sampler against what its simulators recorded: counts, Q̂, snapshots, common
 /// random numbers; and a vine TRPO step on the collected data.

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 import Testing
-@testable import Worker
+@testable import Sampling
 
 /// Unbiasedness of the sampled policy gradients on tiny MDPs with exact gradients: the mean of
 /// many independent estimates must lie within a few standard errors of what theory predicts.
