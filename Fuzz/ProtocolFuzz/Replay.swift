@@ -36,8 +36,11 @@ import Protocol
         var normalizer = RunningNormalizer(size: 2)
         normalizer.update(with: Matrix(rows: 1, columns: 2, storage: [1, 2]))
         let messages: [Message] = [
-            .hello(Message.Hello(worker: worker, simulatorCount: 1, environmentID: "CartPole-v1", softwareVersion: "fuzz")),
-            .hello(Message.Hello(worker: worker, simulatorCount: 0, environmentID: "", softwareVersion: "")),
+            .hello(Message.Hello(nonce: worker.nonce, workerID: worker.id, simulatorCount: 1, environmentID: "CartPole-v1",
+                                 softwareVersion: "fuzz")),
+            .hello(Message.Hello(nonce: worker.nonce, workerID: nil, simulatorCount: 0, environmentID: "", softwareVersion: "")),
+            .welcome(Message.Welcome(session: 3, worker: worker, assigned: true, heartbeatInterval: .seconds(1),
+                                     workerTimeout: .seconds(10), softwareVersion: "trpo 0.1.0")),
             .parameters(Message.Parameters(
                 session: 3, version: 4, seed: 5, environmentID: "MountainCarContinuous-v0", simulatorCount: 2,
                 chunkSteps: 64, quota: 256,

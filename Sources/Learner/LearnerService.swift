@@ -183,38 +183,45 @@ public final class LearnerService {
             registry.remove(peer: peer)
             departed.insert(record.workerID)
             log(.warning, "learner: worker \(record.workerID) left (\(leave.reason)): \(leave.message); \(registry.aliveCount) alive")
-        case .parameters, .stop, .reject, .model:
+        case .parameters, .stop, .reject, .model, .welcome:
             reject("a \(message.kind) message from \(describe(peer)), which only the learner sends")
         }
     }
 
     private func register(_ hello: Message.Hello, peer: [UInt8], now: ContinuousClock.Instant) {
         let run = session.configuration.environment
+        let held = Set(registry.records.filter { $0.peer != peer }.map(\.workerID))
+        let assigned = hello.workerID == nil
+        let worker = WorkerIdentity(id: hello.workerID ?? (0...).lazy.map(UInt32.init).first { !held.contains($0) }!,
+                                    nonce: hello.nonce)
         if !hello.environmentID.isEmpty && hello.environmentID != run {
-            reject("worker \(hello.worker.id) wants \(hello.environmentID); this run is \(run)")
+            reject("worker \(worker.id) wants \(hello.environmentID); this run is \(run)")
             endpoint.send(.stop(Message.Stop(session: sessionID, reason: .environment,
                                              message: "this learner runs \(run), not \(hello.environmentID)")), to: peer)
             return
         }
-        if let n = configuration.deterministicWorkers, hello.worker.id >= n {
-            reject("worker \(hello.worker.id) is not one of the \(n) workers of this deterministic run")
+        if let n = configuration.deterministicWorkers, worker.id >= n {
+            reject("worker \(worker.id) is not one of the \(n) workers of this deterministic run")
             endpoint.send(.stop(Message.Stop(session: sessionID, reason: .unexpectedWorker,
                                              message: "deterministic run with worker ids 0..<\(n)")), to: peer)
             return
         }
         let copies = hello.simulatorCount > 0 ? hello.simulatorCount : session.configuration.environmentsPerSampler
-        let previous = registry.register(peer: peer, workerID: hello.worker.id, nonce: hello.worker.nonce,
+        let previous = registry.register(peer: peer, workerID: worker.id, nonce: worker.nonce,
                                          environments: copies, now: now)
-        if let previous, previous.nonce != hello.worker.nonce {
-            log(.progress, "learner: worker \(hello.worker.id) restarted (new process) and registered again")
+        if let previous, previous.nonce != worker.nonce {
+            log(.progress, "learner: worker \(worker.id) restarted (new process) and registered again")
         } else if previous != nil {
-            log(.progress, "learner: worker \(hello.worker.id) reconnected")
-        } else if departed.remove(hello.worker.id) != nil {
-            log(.progress, "learner: worker \(hello.worker.id) is back after being declared gone; \(registry.aliveCount) alive")
+            log(.progress, "learner: worker \(worker.id) reconnected")
+        } else if departed.remove(worker.id) != nil {
+            log(.progress, "learner: worker \(worker.id) is back after being declared gone; \(registry.aliveCount) alive")
         } else {
-            log(.progress, "learner: worker \(hello.worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
+            log(.progress, "learner: worker \(worker.id) joined (\(copies) × \(run), \(hello.softwareVersion)); \(registry.aliveCount) alive")
         }
         let record = registry.record(peer: peer)!
+        deliver(.welcome(Message.Welcome(session: sessionID, worker: worker, assigned: assigned,
+                                         heartbeatInterval: configuration.heartbeatInterval,
+                                         workerTimeout: configuration.workerTimeout, softwareVersion: "trpo")), to: record)
         // The model first: the parameters that name it arrive after it on the same connection.
         if let model { deliver(.model(model), to: record) }
         sendParameters(to: record)

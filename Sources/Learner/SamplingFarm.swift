@@ -53,6 +53,7 @@ public final class SamplingFarm {
     private let limits: DecodingLimits
     private let log: (String) -> Void
     private let clock = ContinuousClock()
+    private let workerTimeout: Duration
     private let session: UInt64
     private var registry: WorkerRegistry
     private var nextVersion: UInt64 = 1
@@ -89,6 +90,7 @@ public final class SamplingFarm {
         template.modelHash = model?.hash ?? 0
         self.template = template
         registry = WorkerRegistry(timeout: workerTimeout)
+        self.workerTimeout = workerTimeout
         lastHeartbeat = clock.now
     }
 
@@ -177,10 +179,16 @@ public final class SamplingFarm {
         let result: (worker: WorkerIdentity, session: UInt64, version: UInt64, batch: IterationBatch)
         switch message {
         case .hello(let hello):
-            registry.register(peer: peer, workerID: hello.worker.id, nonce: hello.worker.nonce,
-                              environments: hello.simulatorCount, now: now)
+            let taken = Set(registry.records.filter { $0.peer != peer }.map(\.workerID))
+            let id = hello.workerID ?? (0...).lazy.map(UInt32.init).first { !taken.contains($0) }!
+            registry.register(peer: peer, workerID: id, nonce: hello.nonce, environments: hello.simulatorCount, now: now)
+            if let record = registry.record(peer: peer) {
+                deliver(.welcome(Message.Welcome(session: session, worker: WorkerIdentity(id: id, nonce: hello.nonce),
+                                                 assigned: hello.workerID == nil, heartbeatInterval: .seconds(1),
+                                                 workerTimeout: workerTimeout, softwareVersion: "trpo")), to: record)
+            }
             if let model, let record = registry.record(peer: peer) { deliver(.model(model), to: record) }
-            if let held = assigned.removeValue(forKey: hello.worker.id) {  // a restarted worker lost its task
+            if let held = assigned.removeValue(forKey: id) {  // a restarted worker lost its task
                 if let record = registry.record(peer: peer) {
                     assign(held.task, tasks[held.task], to: record)
                 } else {
@@ -217,7 +225,7 @@ public final class SamplingFarm {
                 release(record, why: "left (\(leave.reason)): \(leave.message)")
             }
             return nil
-        case .parameters, .stop, .reject, .model:
+        case .parameters, .stop, .reject, .model, .welcome:
             return nil
         }
         guard let record = registry.record(peer: peer), record.workerID == result.worker.id,

@@ -37,6 +37,10 @@ public enum Message: Sendable, Equatable {
     case requestModel(ModelRequest)
     /// Worker → learner: the worker cannot collect for this run and exits (its last message).
     case leave(Leave)
+    /// Learner → worker, the first reply to an accepted hello: the worker's id for this
+    /// learner session (assigned by the learner when the hello asked for one) and the
+    /// learner's liveness timing.
+    case welcome(Welcome)
 
     /// The kind code written in the header.
     public var kind: MessageKind {
@@ -52,6 +56,7 @@ public enum Message: Sendable, Equatable {
         case .model: .model
         case .requestModel: .requestModel
         case .leave: .leave
+        case .welcome: .welcome
         }
     }
 }
@@ -69,6 +74,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case model = 9
     case requestModel = 10
     case leave = 11
+    case welcome = 12
 
     public var description: String {
         switch self {
@@ -83,6 +89,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .model: "model"
         case .requestModel: "requestModel"
         case .leave: "leave"
+        case .welcome: "welcome"
         }
     }
 }
@@ -107,13 +114,19 @@ public struct WorkerIdentity: Hashable, Sendable, CustomStringConvertible {
 
 extension Message {
     /// A worker's registration. The worker only needs the learner's endpoint: it learns the
-    /// environment, and the shapes that go with it, from the learner's ``Parameters``.
+    /// environment, and the shapes that go with it, from the learner's ``Parameters``, and
+    /// (unless it was started with one) its id from the learner's ``Welcome``.
     ///
     /// Decoded hellos satisfy: both strings are valid UTF-8 of at most
     /// ``DecodingLimits/maxStringBytes`` bytes (either may be empty); `simulatorCount` is any
     /// `UInt32` value.
     public struct Hello: Sendable, Equatable {
-        public var worker: WorkerIdentity
+        /// Random per worker process start: tells a restarted worker from its predecessor, and
+        /// a reconnecting worker (same nonce) from a new one.
+        public var nonce: UInt64
+        /// The id the worker was started with (e.g. `trpo worker --worker-id 3`), which it
+        /// insists on; nil: the learner assigns one and names it in its ``Welcome``.
+        public var workerID: UInt32?
         /// Simulator copies the worker steps in lockstep; 0: the learner's suggestion
         /// (``Parameters/simulatorCount``).
         public var simulatorCount: Int
@@ -123,10 +136,45 @@ extension Message {
         /// Free text naming the worker's build (for logs), e.g. `"trpo 0.3.0 (1a2b3c4)"`.
         public var softwareVersion: String
 
-        public init(worker: WorkerIdentity, simulatorCount: Int, environmentID: String, softwareVersion: String) {
-            self.worker = worker
+        public init(nonce: UInt64, workerID: UInt32?, simulatorCount: Int, environmentID: String, softwareVersion: String) {
+            self.nonce = nonce
+            self.workerID = workerID
             self.simulatorCount = simulatorCount
             self.environmentID = environmentID
+            self.softwareVersion = softwareVersion
+        }
+    }
+
+    /// The learner's answer to an accepted hello, sent before anything else on that
+    /// connection (then the custom model, if the run has one, and the current parameters).
+    ///
+    /// Decoded welcomes satisfy: `heartbeatInterval` and `workerTimeout` are at least 1 ms,
+    /// and `softwareVersion` is valid UTF-8 of at most ``DecodingLimits/maxStringBytes`` bytes.
+    public struct Welcome: Sendable, Equatable {
+        /// The learner session (random per learner process start).
+        public var session: UInt64
+        /// The worker this welcome answers: its id for this session (the one its hello named,
+        /// or the one the learner assigned) and the nonce of its hello. Every later message
+        /// of the worker carries this id.
+        public var worker: WorkerIdentity
+        /// Whether the learner chose ``worker``'s id (the hello asked for one).
+        public var assigned: Bool
+        /// The learner sends a heartbeat to a worker it has sent nothing else for this long;
+        /// a worker should do the same. Milliseconds on the wire.
+        public var heartbeatInterval: Duration
+        /// The learner declares a worker gone (and forgets its registration) after this much
+        /// silence, counted while the learner listens. Milliseconds on the wire.
+        public var workerTimeout: Duration
+        /// Free text naming the learner's build (for logs).
+        public var softwareVersion: String
+
+        public init(session: UInt64, worker: WorkerIdentity, assigned: Bool, heartbeatInterval: Duration,
+                    workerTimeout: Duration, softwareVersion: String) {
+            self.session = session
+            self.worker = worker
+            self.assigned = assigned
+            self.heartbeatInterval = heartbeatInterval
+            self.workerTimeout = workerTimeout
             self.softwareVersion = softwareVersion
         }
     }

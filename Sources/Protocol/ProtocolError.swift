@@ -130,6 +130,8 @@ public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     case simulatorCount, environmentID
     // hello
     case softwareVersion
+    // welcome
+    case heartbeatInterval, workerTimeout
     // parameters
     case chunkSteps, quota, headKind, headSize, activation, layerSizes, networkParameters, logStd
     case normalizerSize, normalizerMean, normalizerVariance, normalizerCount, normalizerClip

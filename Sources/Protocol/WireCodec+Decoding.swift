@@ -66,6 +66,7 @@ struct MessageDecoder<Frames: FrameSource> {
         case .model: message = .model(try model())
         case .requestModel: message = .requestModel(try requestModel())
         case .leave: message = .leave(try leave())
+        case .welcome: message = .welcome(try welcome())
         }
         assert(fields.isAtEnd, "the \(header.kind) decoder did not read its whole header")
         return message
@@ -76,6 +77,8 @@ struct MessageDecoder<Frames: FrameSource> {
     mutating func hello() throws(ProtocolError) -> Message.Hello {
         let nonce: UInt64 = fields.read(), id: UInt32 = fields.read(), simulators: UInt32 = fields.read()
         let environmentLength: UInt32 = fields.read(), softwareLength: UInt32 = fields.read()
+        let assign = header.has(HeaderLayout.assignID)
+        guard !assign || id == 0 else { throw .invalidValue(.workerID, UInt64(id)) }
 
         let environmentBytes = try stringLength(environmentLength, .environmentID)
         let softwareBytes = try stringLength(softwareLength, .softwareVersion)
@@ -86,7 +89,7 @@ struct MessageDecoder<Frames: FrameSource> {
 
         let environmentID = try string(1, .environmentID)
         let softwareVersion = try string(2, .softwareVersion)
-        return Message.Hello(worker: WorkerIdentity(id: id, nonce: nonce), simulatorCount: Int(simulators),
+        return Message.Hello(nonce: nonce, workerID: assign ? nil : id, simulatorCount: Int(simulators),
                              environmentID: environmentID, softwareVersion: softwareVersion)
     }
 
@@ -419,6 +422,21 @@ struct MessageDecoder<Frames: FrameSource> {
         guard let reason = LeaveReason(rawValue: reasonCode) else { throw .invalidValue(.leaveReason, UInt64(reasonCode)) }
         let text = try message(frame: 1, length: messageLength)
         return Message.Leave(worker: WorkerIdentity(id: id, nonce: nonce), reason: reason, message: text)
+    }
+
+    mutating func welcome() throws(ProtocolError) -> Message.Welcome {
+        let session: UInt64 = fields.read(), nonce: UInt64 = fields.read(), id: UInt32 = fields.read()
+        let heartbeat: UInt32 = fields.read(), timeout: UInt32 = fields.read(), softwareLength: UInt32 = fields.read()
+        guard heartbeat >= 1 else { throw .invalidValue(.heartbeatInterval, 0) }
+        guard timeout >= 1 else { throw .invalidValue(.workerTimeout, 0) }
+        let softwareBytes = try stringLength(softwareLength, .softwareVersion)
+        try expectFrames(2)
+        try expectLength(1, .softwareVersion, softwareBytes)
+        let software = try string(1, .softwareVersion)
+        return Message.Welcome(session: session, worker: WorkerIdentity(id: id, nonce: nonce),
+                               assigned: header.has(HeaderLayout.idAssigned),
+                               heartbeatInterval: .milliseconds(heartbeat), workerTimeout: .milliseconds(timeout),
+                               softwareVersion: software)
     }
 
     // MARK: - Checks and frame access

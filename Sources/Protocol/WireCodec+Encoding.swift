@@ -6,9 +6,9 @@ import Core
 extension WireCodec {
     static func encode(_ hello: Message.Hello) -> [[UInt8]] {
         let environmentID = Array(hello.environmentID.utf8), softwareVersion = Array(hello.softwareVersion.utf8)
-        var header = HeaderWriter(kind: .hello)
-        header.append(hello.worker.nonce)
-        header.append(hello.worker.id)
+        var header = HeaderWriter(kind: .hello, flags: hello.workerID == nil ? HeaderLayout.assignID : 0)
+        header.append(hello.nonce)
+        header.append(hello.workerID ?? 0)
         header.appendCount(hello.simulatorCount, .simulatorCount)
         header.appendCount(environmentID.count, .environmentID)
         header.appendCount(softwareVersion.count, .softwareVersion)
@@ -189,5 +189,27 @@ extension WireCodec {
         header.appendCount(message.count, .message)
         header.append(leave.reason.rawValue)
         return [header.bytes, message]
+    }
+
+    static func encode(_ welcome: Message.Welcome) -> [[UInt8]] {
+        let software = Array(welcome.softwareVersion.utf8)
+        var header = HeaderWriter(kind: .welcome, flags: welcome.assigned ? HeaderLayout.idAssigned : 0)
+        header.append(welcome.session)
+        header.append(welcome.worker.nonce)
+        header.append(welcome.worker.id)
+        header.append(WireDuration.milliseconds(welcome.heartbeatInterval))
+        header.append(WireDuration.milliseconds(welcome.workerTimeout))
+        header.appendCount(software.count, .softwareVersion)
+        return [header.bytes, software]
+    }
+}
+
+/// Durations travel as whole milliseconds in a u32.
+enum WireDuration {
+    /// `duration` rounded to whole milliseconds, clamped to `0...UInt32.max`.
+    static func milliseconds(_ duration: Duration) -> UInt32 {
+        let (seconds, attoseconds) = duration.components
+        let ms = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return UInt32(max(0, min(Double(UInt32.max), ms.rounded())))
     }
 }

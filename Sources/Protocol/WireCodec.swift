@@ -1,6 +1,6 @@
 import Core
 
-/// trpo's binary wire format, version 3: ``encode(_:)`` and ``decode(_:limits:)``.
+/// trpo's binary wire format, version 4: ``encode(_:)`` and ``decode(_:limits:)``.
 ///
 /// A message is a list of frames (the parts of one ZeroMQ multipart message, without the
 /// routing-id frame a ROUTER socket adds). Frame 0 is a fixed-size header: the 8-byte prefix
@@ -14,7 +14,9 @@ public enum WireCodec {
     /// Version 2 added the vine: the parameters' sampling fields and the vine chunk.
     /// Version 3 added custom models (the parameters' model hash, the model and requestModel
     /// kinds) and the worker's leave message.
-    public static let version: UInt16 = 3
+    /// Version 4 added learner-assigned worker ids (the hello's assignID flag) and the
+    /// welcome kind (the worker's id and the learner's liveness timing).
+    public static let version: UInt16 = 4
 
     /// The frames of a message.
     ///
@@ -37,6 +39,7 @@ public enum WireCodec {
         case .model(let model): encode(model)
         case .requestModel(let request): encode(request)
         case .leave(let leave): encode(leave)
+        case .welcome(let welcome): encode(welcome)
         }
     }
 
@@ -58,7 +61,7 @@ public enum WireCodec {
     }
 }
 
-/// Header sizes and flag bits of version 3 (see `docs/protocol.md`).
+/// Header sizes and flag bits of version 4 (see `docs/protocol.md`).
 enum HeaderLayout {
     /// Magic (4), version (2), kind (1), flags (1).
     static let prefixSize = 8
@@ -77,6 +80,7 @@ enum HeaderLayout {
         case .model: 28  // prefix + 2 × u64 + u32
         case .requestModel: 28  // prefix + 2 × u64 + u32
         case .leave: 25  // prefix + u64 + 2 × u32 + u8
+        case .welcome: 40  // prefix + 2 × u64 + 4 × u32
         }
     }
 
@@ -86,7 +90,9 @@ enum HeaderLayout {
         case .parameters: normalizerPresent
         case .heartbeat: fromLearner | versionPresent
         case .reject: sequencePresent
-        case .hello, .chunk, .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
+        case .hello: assignID
+        case .welcome: idAssigned
+        case .chunk, .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
         }
     }
 
@@ -98,6 +104,10 @@ enum HeaderLayout {
     static let versionPresent: UInt8 = 1 << 1
     /// reject: the sequence field is meaningful.
     static let sequencePresent: UInt8 = 1 << 0
+    /// hello: the learner is to assign the worker's id (the workerID field must be 0).
+    static let assignID: UInt8 = 1 << 0
+    /// welcome: the learner assigned the id (the hello asked for one).
+    static let idAssigned: UInt8 = 1 << 0
 }
 
 /// The wire codes of Core enums that have none of their own.

@@ -118,7 +118,7 @@ public final class WorkerService {
     // MARK: - Conversation
 
     private func sendHello() throws {
-        let hello = Message.Hello(worker: identity, simulatorCount: configuration.simulatorCount ?? 0,
+        let hello = Message.Hello(nonce: identity.nonce, workerID: identity.id, simulatorCount: configuration.simulatorCount ?? 0,
                                   environmentID: configuration.environmentID ?? "", softwareVersion: "trpo \(trpoVersion)")
         try send(.hello(hello))
     }
@@ -239,6 +239,8 @@ public final class WorkerService {
                 pendingParameters = nil
                 try adopt(pending)
             }
+        case .welcome:
+            break  // this worker names its own id; the learner's timing is the default one
         case .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave:
             log(.warning, "worker \(identity.id): ignoring a \(message.kind) message, which only workers send")
         }

@@ -160,7 +160,7 @@ import ZMQ
             return nil
         }
         let identity = WorkerIdentity(id: 9, nonce: 1)
-        _ = try peer.send(WireCodec.encode(.hello(Message.Hello(worker: identity, simulatorCount: 0, environmentID: "",
+        _ = try peer.send(WireCodec.encode(.hello(Message.Hello(nonce: identity.nonce, workerID: identity.id, simulatorCount: 0, environmentID: "",
                                                                 softwareVersion: "test"))))
         // The model first, then the parameters naming it.
         let expectedXML = try String(contentsOf: model, encoding: .utf8)

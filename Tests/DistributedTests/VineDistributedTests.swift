@@ -117,7 +117,7 @@ import ZMQ
         try attacker.setOption(.linger, to: 0)
         try attacker.connect(endpoint)
         let identity = WorkerIdentity(id: 9, nonce: 1)
-        try attacker.send(WireCodec.encode(.hello(Message.Hello(worker: identity, simulatorCount: 0, environmentID: "",
+        try attacker.send(WireCodec.encode(.hello(Message.Hello(nonce: identity.nonce, workerID: identity.id, simulatorCount: 0, environmentID: "",
                                                                 softwareVersion: "attacker"))))
         // Wait for the parameters, to learn the session.
         var session: UInt64?

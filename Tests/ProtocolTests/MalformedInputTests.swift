@@ -24,11 +24,21 @@ enum Base {
 
     /// A worker that accepts only Pendulum-v1 and runs 2 simulators.
     static let hello = WireCodec.encode(.hello(Message.Hello(
-        worker: worker, simulatorCount: 2, environmentID: "Pendulum-v1", softwareVersion: "test")))
+        nonce: worker.nonce, workerID: worker.id, simulatorCount: 2, environmentID: "Pendulum-v1", softwareVersion: "test")))
 
     /// A worker that leaves the environment and the simulator count to the learner.
     static let openHello = WireCodec.encode(.hello(Message.Hello(
-        worker: worker, simulatorCount: 0, environmentID: "", softwareVersion: "")))
+        nonce: worker.nonce, workerID: worker.id, simulatorCount: 0, environmentID: "", softwareVersion: "")))
+
+    /// A worker without an id of its own: the learner is to assign one.
+    static let assignHello = WireCodec.encode(.hello(Message.Hello(
+        nonce: worker.nonce, workerID: nil, simulatorCount: 0, environmentID: "", softwareVersion: "")))
+
+    /// The learner's welcome to ``worker``, whose id it assigned: heartbeats every 1 s, silence
+    /// of 10 s drops a worker.
+    static let welcome = WireCodec.encode(.welcome(Message.Welcome(
+        session: 1, worker: worker, assigned: true, heartbeatInterval: .seconds(1), workerTimeout: .seconds(10),
+        softwareVersion: "trpo")))
 
     /// Environment Pendulum-v1, 2 suggested simulators, chunks of 1000 rows, a quota of 2000
     /// rows; Gaussian head of 2 dimensions, layer sizes [3, 4, 2] (26 network parameters),
@@ -108,10 +118,27 @@ extension MalformedCase {
         .init("bad magic", Base.chunk.patching(at: 3, UInt8(ascii: "X")), .badMagic(Array("TRPX".utf8))),
         .init("version 1 (before the vine)", Base.chunk.patching(at: Offset.version, UInt16(1)), .unsupportedVersion(1)),
         .init("version 2 (before custom models)", Base.vineChunk.patching(at: Offset.version, UInt16(2)), .unsupportedVersion(2)),
-        .init("version 4", Base.model.patching(at: Offset.version, UInt16(4)), .unsupportedVersion(4)),
+        .init("version 3 (before assigned ids)", Base.hello.patching(at: Offset.version, UInt16(3)), .unsupportedVersion(3)),
+        .init("version 5", Base.model.patching(at: Offset.version, UInt16(5)), .unsupportedVersion(5)),
         .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
         .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
-        .init("kind 12", Base.stop.patching(at: Offset.kind, UInt8(12)), .unknownKind(12)),
+        .init("kind 13", Base.stop.patching(at: Offset.kind, UInt8(13)), .unknownKind(13)),
+        .init("hello asking for an id while naming one", Base.hello.patching(at: Offset.flags, UInt8(1)),
+              .invalidValue(.workerID, 7)),
+        .init("undefined hello flag", Base.hello.patching(at: Offset.flags, UInt8(2)), .unknownFlags(kind: .hello, flags: 2)),
+        .init("undefined welcome flag", Base.welcome.patching(at: Offset.flags, UInt8(3)), .unknownFlags(kind: .welcome, flags: 3)),
+        .init("welcome header one byte short", Base.welcome.replacing(frame: 0, with: Base.welcome[0].dropLast()),
+              .headerTooShort(bytes: 39, expected: 40)),
+        .init("welcome heartbeat interval 0", Base.welcome.patching(at: Offset.Welcome.heartbeatInterval, UInt32(0)),
+              .invalidValue(.heartbeatInterval, 0)),
+        .init("welcome worker timeout 0", Base.welcome.patching(at: Offset.Welcome.workerTimeout, UInt32(0)),
+              .invalidValue(.workerTimeout, 0)),
+        .init("welcome without its software version", Array(Base.welcome.prefix(1)),
+              .frameCount(kind: .welcome, count: 1, expected: 2)),
+        .init("welcome software version longer than declared", Base.welcome.replacing(frame: 1, with: Array("trpo!".utf8)),
+              .frameLength(.softwareVersion, bytes: 5, expected: 4)),
+        .init("welcome software version not UTF-8", Base.welcome.patching(frame: 1, at: 0, UInt8(0xFF)),
+              .invalidUTF8(.softwareVersion)),
         .init("model header one byte short", Base.model.replacing(frame: 0, with: Base.model[0].dropLast()),
               .headerTooShort(bytes: 27, expected: 28)),
         .init("leave header one byte long", Base.leave.replacing(frame: 0, with: Base.leave[0] + [0]),
@@ -409,7 +436,7 @@ extension MalformedCase {
     @Test func basesAreValid() throws {
         for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
                        Base.learnerHeartbeat, Base.stop, Base.reject, Base.request, Base.model, Base.requestModel,
-                       Base.leave] {
+                       Base.leave, Base.assignHello, Base.welcome] {
             _ = try WireCodec.decode(frames)
         }
     }
@@ -419,10 +446,18 @@ extension MalformedCase {
     /// 2³¹ − 1, one suggested simulator and maxWidth of them, stop reason 8.
     @Test func boundaryValuesAreAccepted() throws {
         #expect(try WireCodec.decode(Base.openHello)
-            == .hello(Message.Hello(worker: Base.worker, simulatorCount: 0, environmentID: "", softwareVersion: "")))
+            == .hello(Message.Hello(nonce: Base.worker.nonce, workerID: Base.worker.id, simulatorCount: 0, environmentID: "",
+                                    softwareVersion: "")))
         #expect(try WireCodec.decode(Base.hello.patching(at: Offset.Hello.simulatorCount, UInt32.max))
-            == .hello(Message.Hello(worker: Base.worker, simulatorCount: Int(UInt32.max), environmentID: "Pendulum-v1",
-                                    softwareVersion: "test")))
+            == .hello(Message.Hello(nonce: Base.worker.nonce, workerID: Base.worker.id, simulatorCount: Int(UInt32.max),
+                                    environmentID: "Pendulum-v1", softwareVersion: "test")))
+        #expect(try WireCodec.decode(Base.assignHello)
+            == .hello(Message.Hello(nonce: Base.worker.nonce, workerID: nil, simulatorCount: 0, environmentID: "",
+                                    softwareVersion: "")))
+        #expect(try WireCodec.decode(Base.welcome.patching(at: Offset.Welcome.heartbeatInterval, UInt32(1))
+            .patching(at: Offset.Welcome.workerTimeout, UInt32.max))
+            == .welcome(Message.Welcome(session: 1, worker: Base.worker, assigned: true, heartbeatInterval: .milliseconds(1),
+                                        workerTimeout: .milliseconds(Int64(UInt32.max)), softwareVersion: "trpo")))
 
         let patches: [(offset: Int, value: UInt32, holds: (Message.Parameters) -> Bool)] = [
             (Offset.Parameters.quota, 0, { $0.quota == 0 }),

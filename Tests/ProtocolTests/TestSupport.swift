@@ -32,10 +32,18 @@ struct MessageGenerator {
 
     mutating func worker() -> WorkerIdentity { WorkerIdentity(id: UInt32.random(in: 0...UInt32.max, using: &random), nonce: word()) }
 
-    /// Half the hellos leave the environment, and half the simulator count, to the learner.
+    /// Half the hellos leave the environment, half the simulator count, and half the id to
+    /// the learner.
     mutating func hello() -> Message.Hello {
-        Message.Hello(worker: worker(), simulatorCount: bool() ? 0 : int(1...64),
+        Message.Hello(nonce: word(), workerID: bool() ? nil : worker().id, simulatorCount: bool() ? 0 : int(1...64),
                       environmentID: bool() ? "" : "Env" + string(), softwareVersion: string())
+    }
+
+    /// Timings of 1 ms … 2³² − 1 ms.
+    mutating func welcome() -> Message.Welcome {
+        Message.Welcome(session: word(), worker: worker(), assigned: bool(),
+                        heartbeatInterval: .milliseconds(Int64(UInt32.random(in: 1...UInt32.max, using: &random))),
+                        workerTimeout: .milliseconds(int(1...600_000)), softwareVersion: string())
     }
 
     mutating func parameters() -> Message.Parameters {
@@ -154,6 +162,7 @@ struct MessageGenerator {
         case .model: .model(model())
         case .requestModel: .requestModel(Message.ModelRequest(worker: worker(), hash: word() | 1))
         case .leave: .leave(Message.Leave(worker: worker(), reason: .incompatible, message: string(maxCount: 40)))
+        case .welcome: .welcome(welcome())
         }
     }
 }
@@ -212,6 +221,10 @@ enum Offset {
     enum Model { static let session = 8, hash = 16, length = 24 }
     enum RequestModel { static let nonce = 8, hash = 16, workerID = 24 }
     enum Leave { static let nonce = 8, workerID = 16, messageLength = 20, reason = 24 }
+    enum Welcome {
+        static let session = 8, nonce = 16, workerID = 24, heartbeatInterval = 28, workerTimeout = 32
+        static let softwareVersionLength = 36
+    }
 }
 
 /// The raw little-endian bytes of doubles (test-side, independent of the codec).

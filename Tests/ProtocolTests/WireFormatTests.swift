@@ -14,11 +14,11 @@ import Testing
 
     /// docs/protocol.md's worked example 7.1: a hello that leaves the simulator count to the learner.
     @Test func workedExampleHello() {
-        let hello = Message.Hello(worker: WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788), simulatorCount: 0,
+        let hello = Message.Hello(nonce: 0x1122_3344_5566_7788, workerID: 1, simulatorCount: 0,
                                   environmentID: "MountainCarContinuous-v0", softwareVersion: "trpo")
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 03 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
+            54 52 50 4f 04 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
             """,
             WireFormatTests.environmentHex,
             "74 72 70 6f",
@@ -38,7 +38,7 @@ import Testing
                                             normalizer: normalizer, sampling: .singlePath, stream: 1, collection: 5)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 03 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            54 52 50 4f 04 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
             00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
             02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
@@ -60,7 +60,7 @@ import Testing
     @Test func workedExampleVineParameters() throws {
         guard case .parameters(var parameters) = try WireCodec.decode(WireFormatTests.frames([
             """
-            54 52 50 4f 03 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            54 52 50 4f 04 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
             00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
             02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
@@ -78,7 +78,7 @@ import Testing
         parameters.chunkSteps = 50
         parameters.quota = 50
         let header = WireFormatTests.frames(["""
-            54 52 50 4f 03 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
+            54 52 50 4f 04 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
             ae 47 e1 7a 14 ae ef 3f 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 32 00 00 00 32 00 00 00
             02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 fa 00 00 00 64 00 00 00 04 00 00 00
@@ -106,7 +106,7 @@ import Testing
                                       version: 5, sequence: 1, batch: batch)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 03 00 08 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
+            54 52 50 4f 04 00 08 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
             01 00 00 00 00 00 00 00 04 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00
             02 00 00 00 02 00 00 00 01 00 00 00 01 00 00 00 00
             """,
@@ -134,7 +134,7 @@ import Testing
                                   version: 5, sequence: 0, simulatorSteps: 1, batch: batch)
         let expected = WireFormatTests.frames([
             """
-            54 52 50 4f 03 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
+            54 52 50 4f 04 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
             00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 01 00 00 00
             01 00 00 00 00 00 00 00
             """,
@@ -158,7 +158,7 @@ import Testing
         let model = Message.Model(session: 0xAA, xml: "<mujoco/>")
         #expect(model.hash == 0xF405_3C9F_5A9D_B5A9)
         let expected = WireFormatTests.frames([
-            "54 52 50 4f 03 00 09 00 aa 00 00 00 00 00 00 00 a9 b5 9d 5a 9f 3c 05 f4 09 00 00 00",
+            "54 52 50 4f 04 00 09 00 aa 00 00 00 00 00 00 00 a9 b5 9d 5a 9f 3c 05 f4 09 00 00 00",
             "3c 6d 75 6a 6f 63 6f 2f 3e",
         ])
         #expect(WireCodec.encode(.model(model)) == expected)
@@ -178,13 +178,13 @@ import Testing
         let worker = WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788)
         let request = Message.ModelRequest(worker: worker, hash: 0xF405_3C9F_5A9D_B5A9)
         let requestFrames = WireFormatTests.frames([
-            "54 52 50 4f 03 00 0a 00 88 77 66 55 44 33 22 11 a9 b5 9d 5a 9f 3c 05 f4 01 00 00 00",
+            "54 52 50 4f 04 00 0a 00 88 77 66 55 44 33 22 11 a9 b5 9d 5a 9f 3c 05 f4 01 00 00 00",
         ])
         #expect(WireCodec.encode(.requestModel(request)) == requestFrames)
         #expect(try WireCodec.decode(requestFrames) == .requestModel(request))
         let leave = Message.Leave(worker: worker, reason: .incompatible, message: "no body")
         let leaveFrames = WireFormatTests.frames([
-            "54 52 50 4f 03 00 0b 00 88 77 66 55 44 33 22 11 01 00 00 00 07 00 00 00 01",
+            "54 52 50 4f 04 00 0b 00 88 77 66 55 44 33 22 11 01 00 00 00 07 00 00 00 01",
             "6e 6f 20 62 6f 64 79",
         ])
         #expect(WireCodec.encode(.leave(leave)) == leaveFrames)
@@ -192,23 +192,50 @@ import Testing
     }
 
     /// Header sizes and frame counts per kind, as tabulated.
+    /// docs/protocol.md's worked examples 7.9 (a worker started without an id asks the
+    /// learner for one) and 7.10 (the learner's welcome assigns it id 3).
+    @Test func workedExampleAssignedID() throws {
+        let hello = Message.Hello(nonce: 0x1122_3344_5566_7788, workerID: nil, simulatorCount: 0, environmentID: "",
+                                  softwareVersion: "trpo")
+        let helloFrames = WireFormatTests.frames([
+            "54 52 50 4f 04 00 01 01 88 77 66 55 44 33 22 11 00 00 00 00 00 00 00 00 00 00 00 00 04 00 00 00",
+            "",
+            "74 72 70 6f",
+        ])
+        #expect(WireCodec.encode(.hello(hello)) == helloFrames)
+        #expect(try WireCodec.decode(helloFrames) == .hello(hello))
+
+        let welcome = Message.Welcome(session: 0xAA, worker: WorkerIdentity(id: 3, nonce: 0x1122_3344_5566_7788),
+                                      assigned: true, heartbeatInterval: .seconds(1), workerTimeout: .seconds(10),
+                                      softwareVersion: "trpo")
+        let welcomeFrames = WireFormatTests.frames([
+            """
+            54 52 50 4f 04 00 0c 01 aa 00 00 00 00 00 00 00 88 77 66 55 44 33 22 11 03 00 00 00 e8 03 00 00
+            10 27 00 00 04 00 00 00
+            """,
+            "74 72 70 6f",
+        ])
+        #expect(WireCodec.encode(.welcome(welcome)) == welcomeFrames)
+        #expect(try WireCodec.decode(welcomeFrames) == .welcome(welcome))
+    }
+
     @Test func headerSizesAndFrameCounts() {
         var generator = MessageGenerator(seed: 3)
         let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 136, .chunk: 72, .heartbeat: 44, .stop: 21,
                                          .requestParameters: 20, .reject: 37, .vineChunk: 81, .model: 28,
-                                         .requestModel: 28, .leave: 25]
+                                         .requestModel: 28, .leave: 25, .welcome: 40]
         for kind in MessageKind.allCases {
             for _ in 0..<20 {
                 let message = generator.message(of: kind)
                 let frames = WireCodec.encode(message)
                 #expect(frames[0].count == sizes[kind])
-                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [3, 0, kind.rawValue, frames[0][7]])
+                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [4, 0, kind.rawValue, frames[0][7]])
                 let expectedFrames: Int = switch message {
                 case .hello: 3
                 case .parameters(let parameters): parameters.normalizer == nil ? 5 : 7
                 case .chunk: 9
                 case .vineChunk: 7
-                case .stop, .reject, .model, .leave: 2
+                case .stop, .reject, .model, .leave, .welcome: 2
                 case .heartbeat, .requestParameters, .requestModel: 1
                 }
                 #expect(frames.count == expectedFrames)
