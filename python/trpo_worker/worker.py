@@ -122,7 +122,7 @@ class Worker:
         self.last_receive = now
         self.last_hello = now
         self.last_request = 0.0
-        self.silence_reported = False
+        self.hello_wanted = False
         self.rows_sent_total = 0
         self.chunks_sent = 0
         self.episodes: list[float] = []
@@ -172,6 +172,7 @@ class Worker:
 
     def say_hello(self) -> None:
         self.welcomed = False
+        self.hello_wanted = False
         self.last_hello = time.monotonic()
         self.send(Hello(nonce=self.nonce, worker_id=self.options.worker_id,
                         simulator_count=self.options.simulator_count,
@@ -205,7 +206,6 @@ class Worker:
 
     def handle(self, frames: list[bytes]) -> None:
         self.last_receive = time.monotonic()
-        self.silence_reported = False
         try:
             message = codec.decode(frames, self.limits)
         except ProtocolError as error:
@@ -296,9 +296,11 @@ class Worker:
 
     def on_reject(self, r: Reject) -> None:
         if r.reason == RejectReason.NOT_REGISTERED:
-            if time.monotonic() - self.last_hello >= min(0.5, self.heartbeat_interval / 2):
+            # Hello again, at most once per quarter interval: a burst of rejects (one per chunk
+            # or heartbeat in flight) says hello once; ``periodic`` sends it when due.
+            if not self.hello_wanted:
                 self.info("the learner does not know this worker (it restarted?); saying hello again")
-                self.say_hello()
+            self.hello_wanted = True
             return
         held = self.parameters
         rejected = self.chunk_versions.get(r.sequence) if r.sequence is not None else None
@@ -346,6 +348,8 @@ class Worker:
             self.warn(f"no word from the learner for {now - self.last_receive:.1f} s; reconnecting{extra}")
             self.reconnect()
             return
+        if self.hello_wanted and now - self.last_hello >= self.heartbeat_interval / 4:
+            self.say_hello()
         if self.parameters is None and now - self.last_hello >= self.heartbeat_interval \
                 and now - self.last_request >= self.heartbeat_interval:
             self.request_parameters(force=True)
