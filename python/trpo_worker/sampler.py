@@ -110,10 +110,11 @@ class SinglePathSampler:
         self.check(policy)
         self.policy = policy
 
-    def _env_action(self, action: F64Array) -> Any:
+    def _env_actions(self, actions: F64Array) -> list[Any]:
+        """The actions the environments get: discrete indices as ints, box actions clipped."""
         if self.discrete:
-            return int(action[0]) + self.action_start
-        return np.clip(action, self.low, self.high).astype(self.action_dtype)
+            return [int(a) + self.action_start for a in actions[:, 0].tolist()]
+        return list(np.clip(actions, self.low, self.high).astype(self.action_dtype))
 
     def collect(self, rows: int, interrupt: Optional[Callable[[], bool]] = None,
                 interrupt_every: int = 16) -> Optional[ChunkData]:
@@ -131,47 +132,56 @@ class SinglePathSampler:
         steps = per_copy[0]
         obs = np.zeros((E, steps, obs_size))
         act = np.zeros((E, steps, width))
-        rew = np.zeros((E, steps))
+        rew = [[0.0] * n for n in per_copy]
         ends = np.zeros((E, steps), dtype=np.uint8)
         bootstrap: dict[tuple[int, int], F64Array] = {}
         returns: list[float] = []
         lengths: list[int] = []
-        for t in range(steps):
-            if interrupt is not None and t > 0 and t % interrupt_every == 0 and interrupt():
-                return None
-            active = sum(1 for n in per_copy if n > t)  # a prefix of the copies
-            current = self.observations[:active]
-            actions = policy.sample(current, self.rng)
-            obs[:active, t] = current
-            act[:active, t] = actions
-            for e in range(active):
-                next_obs, reward, terminated, truncated, _ = self.envs[e].step(self._env_action(actions[e]))
-                next_row = np.asarray(next_obs, dtype=np.float64).reshape(-1)
-                rew[e, t] = float(reward)
-                self.episode_returns[e] += float(reward)
-                self.episode_lengths[e] += 1
-                if terminated or truncated:
-                    if terminated:
-                        ends[e, t] = End.TERMINATED
+        episode_returns = self.episode_returns.tolist()
+        episode_lengths = self.episode_lengths.tolist()
+        envs = self.envs
+        current_obs = self.observations
+        try:
+            for t in range(steps):
+                if interrupt is not None and t > 0 and t % interrupt_every == 0 and interrupt():
+                    return None
+                active = E if per_copy[-1] > t else sum(1 for n in per_copy if n > t)  # a prefix
+                current = current_obs[:active]
+                actions = policy.sample(current, self.rng)
+                obs[:active, t] = current
+                act[:active, t] = actions
+                env_actions = self._env_actions(actions)
+                for e in range(active):
+                    next_obs, reward, terminated, truncated, _ = envs[e].step(env_actions[e])
+                    r = float(reward)
+                    rew[e][t] = r
+                    episode_returns[e] += r
+                    episode_lengths[e] += 1
+                    if terminated or truncated:
+                        if terminated:
+                            ends[e, t] = End.TERMINATED
+                        else:
+                            ends[e, t] = End.TRUNCATED
+                            bootstrap[(e, t)] = np.array(next_obs, dtype=np.float64).reshape(-1)
+                        returns.append(episode_returns[e])
+                        lengths.append(episode_lengths[e])
+                        episode_returns[e] = 0.0
+                        episode_lengths[e] = 0
+                        reset_obs, _ = envs[e].reset()
+                        current_obs[e] = np.asarray(reset_obs).reshape(-1)
                     else:
-                        ends[e, t] = End.TRUNCATED
-                        bootstrap[(e, t)] = next_row
-                    returns.append(float(self.episode_returns[e]))
-                    lengths.append(int(self.episode_lengths[e]))
-                    self.episode_returns[e] = 0.0
-                    self.episode_lengths[e] = 0
-                    reset_obs, _ = self.envs[e].reset()
-                    self.observations[e] = np.asarray(reset_obs, dtype=np.float64).reshape(-1)
-                else:
-                    self.observations[e] = next_row
-                    if t == per_copy[e] - 1:  # the chunk cuts this copy's trajectory
-                        ends[e, t] = End.TRUNCATED
-                        bootstrap[(e, t)] = next_row.copy()
+                        current_obs[e] = np.asarray(next_obs).reshape(-1)
+                        if t == per_copy[e] - 1:  # the chunk cuts this copy's trajectory
+                            ends[e, t] = End.TRUNCATED
+                            bootstrap[(e, t)] = current_obs[e].copy()
+        finally:
+            self.episode_returns[:] = episode_returns
+            self.episode_lengths[:] = episode_lengths
         # Copy after copy: each copy's rows are trajectories in time order.
         parts = [slice(0, n) for n in per_copy]
         out_obs = np.concatenate([obs[e, parts[e]] for e in range(E)])
         out_act = np.concatenate([act[e, parts[e]] for e in range(E)])
-        out_rew = np.concatenate([rew[e, parts[e]] for e in range(E)])
+        out_rew = np.asarray([r for e in range(E) for r in rew[e]], dtype=np.float64)
         out_ends = np.concatenate([ends[e, parts[e]] for e in range(E)])
         boot_rows: list[int] = []
         boot_obs: list[F64Array] = []

@@ -1,0 +1,114 @@
+"""A real ``trpo learner`` with two Python workers.
+
+The learner binary is ``$TRPO_BIN`` or ``.build/release/trpo`` in the repository; without it
+these tests are skipped. ``TRPO_E2E_STEPS`` overrides the training run's step budget.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+TRPO_BIN = Path(os.environ.get("TRPO_BIN", REPOSITORY / ".build" / "release" / "trpo"))
+STEPS = int(os.environ.get("TRPO_E2E_STEPS", "60000"))
+
+pytestmark = pytest.mark.skipif(not TRPO_BIN.is_file() or not os.access(TRPO_BIN, os.X_OK),
+                                reason=f"no trpo binary at {TRPO_BIN} (build it with `swift build -c release` "
+                                       f"or set TRPO_BIN)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_learner(out: Path, endpoint: str, steps: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "CartPole-v1", "--seed", "1",
+                             "--steps", str(steps), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def start_worker(endpoint: str, log: Path) -> subprocess.Popen[str]:
+    handle = open(log, "w")
+    return subprocess.Popen([sys.executable, "-m", "trpo_worker.cli", "--connect", endpoint],
+                            stdout=handle, stderr=subprocess.STDOUT, text=True)
+
+
+def progress(out: Path) -> list[dict[str, str]]:
+    path = out / "progress.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def stop_all(processes: list[subprocess.Popen[str]]) -> None:
+    for p in processes:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_two_python_workers_solve_cartpole(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "run"
+    started = time.monotonic()
+    learner = start_learner(out, endpoint, STEPS)
+    workers = [start_worker(endpoint, tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        try:
+            learner_output, _ = learner.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the learner did not finish within 900 s")
+        wall = time.monotonic() - started
+        assert learner.returncode == 0, learner_output
+        for i, w in enumerate(workers):
+            code = w.wait(timeout=30)
+            log = (tmp_path / f"worker{i}.log").read_text()
+            assert code == 0, log
+            assert "stop (finished" in log, log
+        rows = progress(out)
+        assert rows, learner_output
+        means = [(int(r["timesteps"]), float(r["episode_return_mean"])) for r in rows if r["episode_return_mean"]]
+        reached = [steps for steps, mean in means if mean >= 475]
+        assert reached, f"never reached 475: {means}"
+        assert int(rows[-1]["workers_alive"]) == 2
+        print(f"\nCartPole-v1 with 2 Python workers: mean return ≥ 475 first at {reached[0]} steps; "
+              f"{len(rows)} iterations, {rows[-1]['timesteps']} steps, final mean "
+              f"{rows[-1]['episode_return_mean']}, {wall:.1f} s wall")
+    finally:
+        stop_all([learner, *workers])
+
+
+def test_interrupted_learner_stops_python_workers(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "run"
+    learner = start_learner(out, endpoint, 10_000_000)
+    workers = [start_worker(endpoint, tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        deadline = time.monotonic() + 300
+        while len(progress(out)) < 2:
+            assert time.monotonic() < deadline, "no progress within 300 s"
+            assert learner.poll() is None, learner.communicate()[0]
+            time.sleep(0.2)
+        learner.send_signal(signal.SIGINT)
+        learner_output, _ = learner.communicate(timeout=60)
+        for i, w in enumerate(workers):
+            code = w.wait(timeout=30)
+            log = (tmp_path / f"worker{i}.log").read_text()
+            assert code == 0, log
+            assert "stop (interrupted" in log, log
+        assert learner.returncode in (0, 130), learner_output
+    finally:
+        stop_all([learner, *workers])
