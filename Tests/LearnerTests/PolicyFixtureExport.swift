@@ -100,13 +100,13 @@ import Testing
         let fixture = Fixture(
             description: "Written by Tests/LearnerTests/PolicyFixtureExport.swift (TRPO_WRITE_FIXTURES=1 swift test --filter PolicyFixtureExport). Arrays are row-major.",
             cases: [
-                makeCase(name: "categorical-tanh", observationSize: 4, hidden: [64, 64], activation: .tanh,
+                Self.makeCase(name: "categorical-tanh", observationSize: 4, hidden: [64, 64], activation: .tanh,
                          head: .categorical(actions: 2), normalized: true, clip: 10, seed: 1),
-                makeCase(name: "categorical3-tanh-clip3", observationSize: 6, hidden: [32], activation: .tanh,
+                Self.makeCase(name: "categorical3-tanh-clip3", observationSize: 6, hidden: [32], activation: .tanh,
                          head: .categorical(actions: 3), normalized: true, clip: 3, seed: 2),
-                makeCase(name: "gaussian-tanh", observationSize: 3, hidden: [64, 64], activation: .tanh,
+                Self.makeCase(name: "gaussian-tanh", observationSize: 3, hidden: [64, 64], activation: .tanh,
                          head: .gaussian(dimensions: 1), normalized: false, clip: 10, seed: 3),
-                makeCase(name: "gaussian3-relu", observationSize: 5, hidden: [16, 8], activation: .relu,
+                Self.makeCase(name: "gaussian3-relu", observationSize: 5, hidden: [16, 8], activation: .relu,
                          head: .gaussian(dimensions: 3), normalized: true, clip: 10, seed: 4),
             ])
         let encoder = JSONEncoder()

@@ -18,7 +18,7 @@ actions depend on it: the learner recomputes every log-probability itself.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -110,7 +110,7 @@ class Policy:
 
     def outputs(self, normalized: npt.ArrayLike) -> F64Array:
         """The network's outputs ``[n × outputs]`` (logits or means) for normalised inputs."""
-        h = np.asarray(normalized, dtype=self.dtype)
+        h: npt.NDArray[Any] = np.asarray(normalized, dtype=self.dtype)
         last = len(self.weights) - 1
         for index, (w, b) in enumerate(self.weights):
             h = h @ w + b
@@ -129,20 +129,23 @@ class Policy:
                deterministic: bool = False) -> F64Array:
         """One action per raw observation row: ``[n × actionWidth]``, float64, unclipped."""
         out = self.forward(observations)
-        n = out.shape[0]
+        n = int(out.shape[0])
         if self.head == HeadKind.CATEGORICAL:
             if deterministic:
-                return np.argmax(out, axis=1).astype(np.float64).reshape(n, 1)
+                mode: F64Array = np.argmax(out, axis=1).astype(np.float64).reshape(n, 1)
+                return mode
             p = softmax(out)
-            u = rng.random(n)
+            u: F64Array = np.asarray(rng.random(n))
             cumulative = np.cumsum(p, axis=1)
             chosen = np.argmax(u[:, None] < cumulative, axis=1)
             # No cumulative sum above the draw (rounding): the last action, as in Swift.
             chosen[~(u < cumulative[:, -1])] = out.shape[1] - 1
-            return chosen.astype(np.float64).reshape(n, 1)
+            result: F64Array = chosen.astype(np.float64).reshape(n, 1)
+            return result
         if deterministic:
             return out
-        return out + self.std * rng.standard_normal(out.shape)
+        noisy: F64Array = out + self.std * rng.standard_normal(out.shape)
+        return noisy
 
     def log_probabilities(self, outputs: npt.ArrayLike, actions: npt.ArrayLike) -> F64Array:
         """log π(a | s) per row from network outputs and actions (NaN for invalid discrete actions)."""
@@ -154,9 +157,11 @@ class Policy:
             valid = (a >= 0) & (a < k) & (a == np.trunc(a))
             index = np.where(valid, a, 0).astype(np.int64)
             picked = out[np.arange(out.shape[0]), index] - logsumexp(out)
-            return np.where(valid, picked, np.nan)
+            categorical: F64Array = np.where(valid, picked, np.nan)
+            return categorical
         z = (act - out) / self.std
-        return -0.5 * np.sum(z * z, axis=1) - float(np.sum(self.log_std)) - out.shape[1] * HALF_LOG_2PI
+        gaussian: F64Array = -0.5 * np.sum(z * z, axis=1) - float(np.sum(self.log_std)) - out.shape[1] * HALF_LOG_2PI
+        return gaussian
 
 
 def softmax(logits: F64Array) -> F64Array:

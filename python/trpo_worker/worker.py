@@ -96,7 +96,7 @@ class Worker:
         self.welcomed = False
         self.heartbeat_interval = 1.0
         self.limits = codec.DecodingLimits(max_total_bytes=options.max_message_bytes)
-        self.context = zmq.Context.instance()
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.socket: Optional[zmq.Socket[bytes]] = None
         self.curve: Optional[tuple[bytes, bytes, bytes]] = None
         if options.curve_secret or options.learner_public:
