@@ -86,7 +86,7 @@ def test_two_python_workers_solve_cartpole(tmp_path: Path) -> None:
         assert int(rows[-1]["workers_alive"]) == 2
         print(f"\nCartPole-v1 with 2 Python workers: mean return ≥ 475 first at {reached[0]} steps; "
               f"{len(rows)} iterations, {rows[-1]['timesteps']} steps, final mean "
-              f"{rows[-1]['episode_return_mean']}, {wall:.1f} s wall")
+              f"{means[-1][1]:.1f}, {wall:.1f} s wall")
     finally:
         stop_all([learner, *workers])
 
@@ -112,3 +112,33 @@ def test_interrupted_learner_stops_python_workers(tmp_path: Path) -> None:
         assert learner.returncode in (0, 130), learner_output
     finally:
         stop_all([learner, *workers])
+
+
+def test_curve_with_the_same_key_files(tmp_path: Path) -> None:
+    """Keys made by `trpo keys generate`: the learner admits the allow-listed Python worker."""
+    keys = tmp_path / "keys"
+    allowed = tmp_path / "allowed"
+    for name in ("learner", "worker-a"):
+        subprocess.run([str(TRPO_BIN), "keys", "generate", "--out", str(keys), "--name", name], check=True,
+                       capture_output=True)
+    allowed.mkdir()
+    (allowed / "worker-a.pub").write_bytes((keys / "worker-a.pub").read_bytes())
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "run"
+    learner = subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps",
+                                "4096", "--out", str(out), "--curve-secret", str(keys / "learner.key"),
+                                "--allow-workers", str(allowed)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "worker.log"
+    with open(log, "w") as handle:
+        worker = subprocess.Popen([sys.executable, "-m", "trpo_worker.cli", "--connect", endpoint, "--curve-secret",
+                                   str(keys / "worker-a.key"), "--learner-public", str(keys / "learner.pub")],
+                                  stdout=handle, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = learner.communicate(timeout=300)
+        assert learner.returncode == 0, output
+        assert worker.wait(timeout=30) == 0, log.read_text()
+        assert len(progress(out)) == 2
+        assert "CURVE" in log.read_text()
+    finally:
+        stop_all([learner, worker])
