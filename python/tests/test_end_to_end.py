@@ -142,3 +142,36 @@ def test_curve_with_the_same_key_files(tmp_path: Path) -> None:
         assert "CURVE" in log.read_text()
     finally:
         stop_all([learner, worker])
+
+
+def test_workers_survive_a_learner_restart(tmp_path: Path) -> None:
+    """The learner process dies (SIGKILL, unsupervised) and is resumed from its checkpoint on the
+    same endpoint: the Python workers register with the new session and the run finishes."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "run"
+    command = [str(TRPO_BIN), "learner", "--bind", endpoint, "--no-supervise"]
+    first = subprocess.Popen(command + ["--env", "CartPole-v1", "--steps", "30000", "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers = [start_worker(endpoint, tmp_path / f"worker{i}.log") for i in range(2)]
+    second: subprocess.Popen[str] | None = None
+    try:
+        deadline = time.monotonic() + 300
+        while len(progress(out)) < 3:
+            assert time.monotonic() < deadline and first.poll() is None, "no progress"
+            time.sleep(0.05)
+        first.kill()
+        first.wait()
+        killed_at = len(progress(out))
+        assert killed_at < 15, "the first learner finished before it was killed"
+        time.sleep(1.0)
+        second = subprocess.Popen(command + ["--resume", str(out)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        output, _ = second.communicate(timeout=600)
+        assert second.returncode == 0, output
+        for i, w in enumerate(workers):
+            assert w.wait(timeout=30) == 0, (tmp_path / f"worker{i}.log").read_text()
+        rows = progress(out)
+        assert int(rows[-1]["timesteps"]) == 30000 and int(rows[-1]["workers_alive"]) == 2
+        assert [int(r["iteration"]) for r in rows] == list(range(1, len(rows) + 1))
+    finally:
+        stop_all([first, *workers] + ([second] if second else []))
