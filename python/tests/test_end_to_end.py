@@ -175,3 +175,46 @@ def test_workers_survive_a_learner_restart(tmp_path: Path) -> None:
         assert [int(r["iteration"]) for r in rows] == list(range(1, len(rows) + 1))
     finally:
         stop_all([first, *workers] + ([second] if second else []))
+
+
+def test_vine_learner_gets_leave(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    learner = subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "CartPole-v1", "--sampler",
+                                "vine", "--steps", "100000", "--out", str(tmp_path / "run"), "--no-supervise"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "worker.log"
+    worker = start_worker(endpoint, log)
+    try:
+        assert worker.wait(timeout=60) == 2, log.read_text()
+        assert "vine" in log.read_text()
+        learner.send_signal(signal.SIGINT)
+        output, _ = learner.communicate(timeout=60)
+        assert "left (incompatible)" in output and "vine" in output, output
+    finally:
+        stop_all([learner, worker])
+
+
+def test_deterministic_runs_with_python_workers_repeat(tmp_path: Path) -> None:
+    """`--deterministic --workers 2` with Python workers 0 and 1: every worker collects its quota
+    from streams of (seed, worker id), so two runs give the same progress.csv (timing aside)."""
+    def run(name: str) -> list[list[str]]:
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
+        out = tmp_path / name
+        learner = subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "CartPole-v1",
+                                    "--steps", "8192", "--deterministic", "--workers", "2", "--out", str(out)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        workers = [subprocess.Popen([sys.executable, "-m", "trpo_worker.cli", "--connect", endpoint, "--worker-id",
+                                     str(i), "--quiet"]) for i in range(2)]
+        try:
+            output, _ = learner.communicate(timeout=300)
+            assert learner.returncode == 0, output
+            assert all(w.wait(timeout=30) == 0 for w in workers)
+        finally:
+            stop_all([learner, *workers])
+        rows = progress(out)
+        timing = {"wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second",
+                  "bytes_received"}
+        return [[v for k, v in r.items() if k not in timing] for r in rows]
+    first, second = run("a"), run("b")
+    assert len(first) == 4
+    assert first == second

@@ -254,7 +254,7 @@ class Worker:
             return
         if p.vine is not None:
             self.leave("the learner samples with the vine (snapshot/restore), which this Python worker does not "
-                       "support yet; run it single path (--sampler single-path) or use `trpo worker`")
+                       "support yet; start the learner with --sampler single-path, or use `trpo worker`")
             return
         if p.model_hash != 0:
             self.leave(f"the run uses a custom MuJoCo model (hash {p.model_hash:#x}), which this Python worker does "
