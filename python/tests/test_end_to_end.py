@@ -144,6 +144,36 @@ def test_curve_with_the_same_key_files(tmp_path: Path) -> None:
         stop_all([learner, worker])
 
 
+def test_curve_refusals_are_explained(tmp_path: Path) -> None:
+    """A key that is not on the allow-list, and a plaintext worker: each says why and exits 2
+    after --learner-timeout, as docs/security.md describes for `trpo worker`."""
+    keys = tmp_path / "keys"
+    allowed = tmp_path / "allowed"
+    for name in ("learner", "worker-a", "worker-b"):
+        subprocess.run([str(TRPO_BIN), "keys", "generate", "--out", str(keys), "--name", name], check=True,
+                       capture_output=True)
+    allowed.mkdir()
+    (allowed / "worker-a.pub").write_bytes((keys / "worker-a.pub").read_bytes())
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    learner = subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps",
+                                "100000", "--out", str(tmp_path / "run"), "--curve-secret", str(keys / "learner.key"),
+                                "--allow-workers", str(allowed), "--no-supervise"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        cases = [(["--curve-secret", str(keys / "worker-b.key"), "--learner-public", str(keys / "learner.pub")],
+                  "not on its allow-list"),
+                 ([], "refused this plaintext worker")]
+        for extra, expected in cases:
+            result = subprocess.run([sys.executable, "-m", "trpo_worker.cli", "--connect", endpoint,
+                                     "--learner-timeout", "2", *extra], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2 and expected in result.stderr, result.stderr
+        learner.send_signal(signal.SIGINT)
+        output, _ = learner.communicate(timeout=60)
+        assert "refused" in output
+    finally:
+        stop_all([learner])
+
+
 def test_workers_survive_a_learner_restart(tmp_path: Path) -> None:
     """The learner process dies (SIGKILL, unsupervised) and is resumed from its checkpoint on the
     same endpoint: the Python workers register with the new session and the run finishes."""

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Optional, TextIO
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from . import SOFTWARE_VERSION, codec
 from .codec import (Chunk, Heartbeat, Hello, Leave, LeaveReason, Model, Parameters, ProtocolError, Reject,
@@ -98,6 +99,10 @@ class Worker:
         self.limits = codec.DecodingLimits(max_total_bytes=options.max_message_bytes)
         self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.socket: Optional[zmq.Socket[bytes]] = None
+        self.monitor: Optional[zmq.Socket[bytes]] = None
+        self.refusal: Optional[str] = None  # why the learner refused the handshake, if it did
+        self.reported_refusals: set[str] = set()
+        self.heard_from_learner = False
         self.curve: Optional[tuple[bytes, bytes, bytes]] = None
         if options.curve_secret or options.learner_public:
             if not (options.curve_secret and options.learner_public):
@@ -152,13 +157,50 @@ class Worker:
             s.curve_secretkey = secret_key
             s.curve_publickey = public_key
             s.curve_serverkey = server_key
+        # Handshake failures are silent on the wire; a monitor turns them into a message.
+        self.monitor = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         s.connect(self.options.connect)
         self.socket = s
 
     def _close(self) -> None:
+        if self.monitor is not None:
+            if self.socket is not None:
+                self.socket.disable_monitor()
+            self.monitor.close(linger=0)
+            self.monitor = None
         if self.socket is not None:
             self.socket.close(linger=0)
             self.socket = None
+
+    def check_monitor(self) -> None:
+        """Logs (once per reason) handshakes the learner refused."""
+        if self.monitor is None:
+            return
+        while self.monitor.poll(0):
+            try:
+                event = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+            except zmq.ZMQError:
+                return
+            kind = event["event"]
+            if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                public = self.curve[1].decode() if self.curve else "?"
+                reason = (f"the learner refused this worker's key (not on its allow-list): public key {public} "
+                          f"(ZAP status {event['value']}); copy this worker's .pub file into the learner's "
+                          f"--allow-workers directory")
+            elif self.curve is None:
+                reason = ("the learner requires CURVE and refused this plaintext worker: start it with "
+                          "--curve-secret FILE --learner-public FILE")
+            else:
+                # As docs/security.md says of `trpo worker`: a wrong --learner-public is not a
+                # refusal the learner can explain, so this worker keeps reconnecting.
+                reason = ("the CURVE handshake with the learner failed: is --learner-public the learner's public "
+                          "key, and does the learner use CURVE?")
+            if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH or self.curve is None:
+                self.refusal = reason
+            if reason not in self.reported_refusals:
+                self.reported_refusals.add(reason)
+                self.warn(reason)
 
     def send(self, message: codec.Message, block: bool = False) -> bool:
         """Sends a control message; False when the send queue is full (the message is dropped)."""
@@ -206,6 +248,8 @@ class Worker:
 
     def handle(self, frames: list[bytes]) -> None:
         self.last_receive = time.monotonic()
+        self.heard_from_learner = True
+        self.refusal = None
         try:
             message = codec.decode(frames, self.limits)
         except ProtocolError as error:
@@ -342,7 +386,12 @@ class Worker:
     def periodic(self) -> None:
         now = time.monotonic()
         self.flush_pending()
+        self.check_monitor()
         if now - self.last_receive >= self.options.learner_timeout:
+            if self.refusal is not None and not self.heard_from_learner:
+                self.warn(f"no word from the learner for {now - self.last_receive:.1f} s: {self.refusal}")
+                self.exit_code = EXIT_INCOMPATIBLE
+                return
             extra = (" (if this persists, check that --learner-public is the learner's public key)"
                      if self.curve is not None else "")
             self.warn(f"no word from the learner for {now - self.last_receive:.1f} s; reconnecting{extra}")
