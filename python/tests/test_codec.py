@@ -1,0 +1,400 @@
+"""The codec against docs/protocol.md: the worked examples byte for byte, round trips of every
+kind, and malformed inputs (each must raise ProtocolError and nothing else)."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import numpy as np
+import pytest
+
+from doc_examples import worked_examples
+from trpo_worker import codec
+from trpo_worker.codec import ProtocolError
+
+EXAMPLES = worked_examples()
+NONCE = 0x1122334455667788
+
+
+def expect_error(frames: list[bytes], code: str) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        codec.decode(frames)
+    assert info.value.code == code, f"expected {code}, got {info.value}"
+    return info.value
+
+
+# ------------------------------------------------------------------ worked examples
+
+
+def test_every_worked_example_was_found() -> None:
+    assert sorted(EXAMPLES, key=lambda s: int(s.split(".")[1])) == [f"7.{i}" for i in range(1, 11)]
+
+
+@pytest.mark.parametrize("section", sorted(EXAMPLES))
+def test_worked_example_decodes_and_reencodes_byte_for_byte(section: str) -> None:
+    frames = EXAMPLES[section]
+    assert codec.encode(codec.decode(frames)) == frames
+
+
+def test_7_1_hello() -> None:
+    m = codec.decode(EXAMPLES["7.1"])
+    assert m == codec.Hello(nonce=NONCE, worker_id=1, simulator_count=0,
+                            environment_id="MountainCarContinuous-v0", software_version="trpo")
+    assert codec.encode(codec.Hello(nonce=NONCE, worker_id=1, environment_id="MountainCarContinuous-v0",
+                                    software_version="trpo")) == EXAMPLES["7.1"]
+
+
+def test_7_2_parameters() -> None:
+    m = codec.decode(EXAMPLES["7.2"])
+    assert isinstance(m, codec.Parameters)
+    assert (m.session, m.version, m.seed, m.stream, m.collection) == (0xAA, 5, 1, 1, 5)
+    assert (m.environment_id, m.simulator_count, m.chunk_steps, m.quota) == ("MountainCarContinuous-v0", 8, 512, 0)
+    assert m.layer_sizes == [2, 1] and m.parameters.tolist() == [0.5, -0.5, 0.0]
+    assert m.head == codec.HeadKind.GAUSSIAN and m.head_size == 1 and m.log_std.tolist() == [-0.5]
+    assert m.activation == codec.Activation.TANH and m.vine is None and m.model_hash == 0
+    assert m.normalizer is not None
+    assert m.normalizer.mean.tolist() == [0.5, -1.0] and m.normalizer.variance.tolist() == [1.0, 4.0]
+    assert (m.normalizer.count, m.normalizer.clip) == (100.0, 10.0)
+    built = codec.Parameters(
+        session=0xAA, version=5, seed=1, environment_id="MountainCarContinuous-v0", simulator_count=8,
+        chunk_steps=512, quota=0, layer_sizes=[2, 1], parameters=np.array([0.5, -0.5, 0.0]),
+        head=codec.HeadKind.GAUSSIAN, head_size=1, log_std=np.array([-0.5]),
+        normalizer=codec.Normalizer(np.array([0.5, -1.0]), np.array([1.0, 4.0]), 100.0, 10.0),
+        stream=1, collection=5)
+    assert codec.encode(built) == EXAMPLES["7.2"]
+
+
+def test_7_3_chunk() -> None:
+    m = codec.decode(EXAMPLES["7.3"])
+    assert isinstance(m, codec.Chunk)
+    assert (m.worker_nonce, m.session, m.version, m.sequence, m.simulator_steps, m.worker_id) == (NONCE, 0xAA, 5, 0,
+                                                                                                   1, 1)
+    assert m.observations.tolist() == [[1.0, -2.0]] and m.actions.tolist() == [[0.5]]
+    assert m.rewards.tolist() == [1.0] and m.ends.tolist() == [2] and m.bootstrap_rows.tolist() == [0]
+    assert m.bootstrap_observations.tolist() == [[1.5, -2.5]]
+    assert m.episode_returns.size == 0 and m.episode_lengths.size == 0
+
+
+def test_7_4_vine_parameters() -> None:
+    m = codec.decode(EXAMPLES["7.4"])
+    assert isinstance(m, codec.Parameters) and m.vine is not None
+    assert m.vine == codec.VineSettings(gamma=0.99, trunk_steps=250, rollout_states=100, actions_per_state=4,
+                                        rollout_length=100, common_random_numbers=True)
+    assert (m.chunk_steps, m.quota, m.sampler) == (50, 50, codec.Sampler.VINE)
+
+
+def test_7_5_vine_chunk() -> None:
+    m = codec.decode(EXAMPLES["7.5"])
+    assert isinstance(m, codec.VineChunk)
+    assert (m.sequence, m.trunk_steps, m.branch_steps, m.actions_per_state, m.estimator) == (1, 4, 5, 2, 0)
+    assert m.states.tolist() == [[0.5, -1.0]] and m.actions.tolist() == [[0.0], [1.0]]
+    assert m.q_values.tolist() == [3.0, 2.5] and m.log_probabilities.tolist() == [math.log(0.5)] * 2
+    assert m.episode_returns.tolist() == [4.0] and m.episode_lengths.tolist() == [4]
+
+
+def test_7_6_to_7_8_model_request_leave() -> None:
+    model = codec.decode(EXAMPLES["7.6"])
+    assert model == codec.Model(session=0xAA, xml="<mujoco/>")
+    assert codec.model_hash(b"<mujoco/>") == 0xF4053C9F5A9DB5A9
+    assert codec.decode(EXAMPLES["7.7"]) == codec.RequestModel(worker_nonce=NONCE, model_hash=0xF4053C9F5A9DB5A9,
+                                                               worker_id=1)
+    assert codec.decode(EXAMPLES["7.8"]) == codec.Leave(worker_nonce=NONCE, worker_id=1, message="no body")
+
+
+def test_7_9_hello_asking_for_an_id_and_7_10_welcome() -> None:
+    hello = codec.Hello(nonce=NONCE, worker_id=None, software_version="trpo")
+    assert codec.decode(EXAMPLES["7.9"]) == hello
+    assert codec.encode(hello) == EXAMPLES["7.9"]
+    welcome = codec.Welcome(session=0xAA, worker_nonce=NONCE, worker_id=3, heartbeat_interval_ms=1000,
+                            worker_timeout_ms=10000, id_assigned=True, software_version="trpo")
+    assert codec.decode(EXAMPLES["7.10"]) == welcome
+    assert codec.encode(welcome) == EXAMPLES["7.10"]
+
+
+# ------------------------------------------------------------------ round trips of the other kinds
+
+
+OTHER_MESSAGES: list[codec.Message] = [
+    codec.Heartbeat(nonce=NONCE, sequence=7, timestamp=123456789, from_learner=False, version=5, worker_id=3),
+    codec.Heartbeat(nonce=0xAA, sequence=0, timestamp=1, from_learner=True),
+    codec.Heartbeat(nonce=0xAA, sequence=2, timestamp=1, from_learner=True, version=9),
+    codec.Stop(session=0xAA, reason=codec.StopReason.FINISHED),
+    codec.Stop(session=0xAA, reason=codec.StopReason.MALFORMED_MESSAGE, message="frameLength(…) ünïcode \u0000"),
+    codec.RequestParameters(worker_nonce=NONCE, worker_id=4),
+    codec.Reject(session=0xAA, current_version=6, reason=codec.RejectReason.STALE_PARAMETERS, sequence=12,
+                 message="stale"),
+    codec.Reject(session=0xAA, current_version=6, reason=codec.RejectReason.NOT_REGISTERED),
+    codec.Welcome(session=1, worker_nonce=2, worker_id=0, heartbeat_interval_ms=1, worker_timeout_ms=2**32 - 1,
+                  id_assigned=False),
+]
+
+
+@pytest.mark.parametrize("message", OTHER_MESSAGES, ids=lambda m: type(m).__name__)
+def test_round_trip(message: codec.Message) -> None:
+    frames = codec.encode(message)
+    assert len(frames[0]) == codec.HEADER_LENGTHS[codec.Kind(frames[0][6])]
+    assert codec.decode(frames) == message
+    assert codec.encode(codec.decode(frames)) == frames
+
+
+def chunk_frames(rows: int = 6, obs: int = 3, width: int = 2) -> list[bytes]:
+    rng = np.random.default_rng(0)
+    ends = np.array([0, 1, 0, 2, 0, 2][:rows], dtype=np.uint8)
+    boot = np.flatnonzero(ends == 2).astype(np.uint32)
+    return codec.encode(codec.Chunk(
+        worker_nonce=NONCE, session=0xAA, version=5, sequence=3, simulator_steps=rows, worker_id=1,
+        observations=rng.normal(size=(rows, obs)), actions=rng.normal(size=(rows, width)),
+        rewards=rng.normal(size=rows), ends=ends, bootstrap_rows=boot,
+        bootstrap_observations=rng.normal(size=(boot.size, obs)), episode_returns=np.array([12.5, 3.0]),
+        episode_lengths=np.array([40, 2], dtype=np.uint32)))
+
+
+def test_chunk_round_trip_with_several_trajectories() -> None:
+    frames = chunk_frames()
+    m = codec.decode(frames)
+    assert isinstance(m, codec.Chunk) and m.rows == 6 and m.bootstrap_rows.tolist() == [3, 5]
+    assert codec.encode(m) == frames
+
+
+def test_parameters_without_normaliser_categorical_relu() -> None:
+    sizes = [4, 3, 2]
+    count = 4 * 3 + 3 + 3 * 2 + 2
+    p = codec.Parameters(session=9, version=1, seed=2, environment_id="CartPole-v1", simulator_count=8,
+                         chunk_steps=4096, quota=2**31 - 1, layer_sizes=sizes,
+                         parameters=np.linspace(-1, 1, count), head=codec.HeadKind.CATEGORICAL, head_size=2,
+                         log_std=np.zeros(0), activation=codec.Activation.RELU)
+    frames = codec.encode(p)
+    assert len(frames) == 5
+    assert codec.encode(codec.decode(frames)) == frames
+
+
+# ------------------------------------------------------------------ malformed input
+
+
+def patch(frame: bytes, offset: int, fmt: str, value: object) -> bytes:
+    b = bytearray(frame)
+    struct.pack_into(fmt, b, offset, value)
+    return bytes(b)
+
+
+def with_frame(frames: list[bytes], index: int, frame: bytes) -> list[bytes]:
+    return frames[:index] + [frame] + frames[index + 1:]
+
+
+def test_no_frames_and_too_large() -> None:
+    expect_error([], "noFrames")
+    with pytest.raises(ProtocolError) as info:
+        codec.decode(EXAMPLES["7.2"], codec.DecodingLimits(max_total_bytes=100))
+    assert info.value.code == "messageTooLarge"
+
+
+def test_prefix_errors() -> None:
+    hello = EXAMPLES["7.1"]
+    expect_error([hello[0][:7]] + hello[1:], "headerTooShort")
+    expect_error([b"TRPX" + hello[0][4:]] + hello[1:], "badMagic")
+    error = expect_error([patch(hello[0], 4, "<H", 3)] + hello[1:], "unsupportedVersion")
+    assert error.unsupported_version == 3
+    expect_error([patch(hello[0], 6, "<B", 13)] + hello[1:], "unknownKind")
+    expect_error([patch(hello[0], 6, "<B", 0)] + hello[1:], "unknownKind")
+
+
+@pytest.mark.parametrize("section", sorted(EXAMPLES))
+def test_header_length_must_be_exact(section: str) -> None:
+    frames = EXAMPLES[section]
+    expect_error([frames[0][:-1]] + frames[1:], "headerTooShort")
+    expect_error([frames[0] + b"\0"] + frames[1:], "headerTooLong")
+
+
+@pytest.mark.parametrize("section", sorted(EXAMPLES))
+def test_undefined_flag_bits(section: str) -> None:
+    frames = EXAMPLES[section]
+    expect_error([patch(frames[0], 7, "<B", frames[0][7] | 0x80)] + frames[1:], "unknownFlags")
+
+
+@pytest.mark.parametrize("section", sorted(EXAMPLES))
+def test_frame_count(section: str) -> None:
+    frames = EXAMPLES[section]
+    expect_error(frames + [b""], "frameCount")
+    if len(frames) > 1:
+        expect_error(frames[:-1], "frameCount")
+
+
+@pytest.mark.parametrize("section", [s for s in sorted(EXAMPLES) if len(EXAMPLES[s]) > 1])
+def test_every_frame_length_is_checked(section: str) -> None:
+    frames = EXAMPLES[section]
+    for index in range(1, len(frames)):
+        expect_error(with_frame(frames, index, frames[index] + b"\0"), "frameLength")
+        if frames[index]:
+            expect_error(with_frame(frames, index, frames[index][:-1]), "frameLength")
+
+
+def test_hello_rules() -> None:
+    frames = EXAMPLES["7.9"]
+    expect_error([patch(frames[0], 16, "<I", 5)] + frames[1:], "invalidValue")  # assignID with an id
+    expect_error([patch(frames[0], 28, "<I", 4097)] + frames[1:], "limitExceeded")
+    expect_error(with_frame(frames, 2, b"\xff\xfe\xfd\xfc"), "invalidUTF8")
+
+
+def test_parameters_header_rules() -> None:
+    frames = EXAMPLES["7.2"]
+    h = frames[0]
+    cases = [
+        (48, "<d", float("nan"), "invalidNumber"),  # normaliser count
+        (48, "<d", -1.0, "invalidNumber"),
+        (56, "<d", 0.0, "invalidNumber"),  # clip must be > 0
+        (56, "<d", float("inf"), "invalidNumber"),
+        (64, "<d", 0.5, "invalidNumber"),  # vineGamma in a single-path run
+        (64, "<d", -0.0, "invalidNumber"),  # "all bits 0": −0 is not
+        (80, "<I", 0, "invalidValue"),  # environmentIDLength
+        (84, "<I", 0, "invalidValue"),  # simulatorCount
+        (84, "<I", 65537, "limitExceeded"),
+        (88, "<I", 0, "invalidValue"),  # chunkSteps
+        (92, "<I", 2**31, "limitExceeded"),  # quota
+        (96, "<I", 1, "invalidValue"),  # layerCount
+        (100, "<I", 16_777_217, "limitExceeded"),
+        (104, "<I", 0, "invalidValue"),  # headSize
+        (108, "<I", 0, "logStdCountMismatch"),
+        (112, "<I", 0, "invalidValue"),  # normaliser present, size 0
+        (116, "<I", 1, "invalidValue"),  # trunkSteps in a single-path run
+        (132, "<B", 2, "invalidValue"),  # headKind
+        (133, "<B", 2, "invalidValue"),  # activation
+        (134, "<B", 2, "invalidValue"),  # sampler
+        (135, "<B", 1, "invalidValue"),  # CRN in a single-path run
+    ]
+    for offset, fmt, value, code in cases:
+        expect_error([patch(h, offset, fmt, value)] + frames[1:], code)
+    # Without the normaliser flag, its fields must be all zero bits.
+    no_norm = patch(h, 7, "<B", 0)
+    expect_error([no_norm] + frames[1:5], "invalidNumber")
+    vine = EXAMPLES["7.4"]
+    expect_error([patch(vine[0], 64, "<d", 1.5)] + vine[1:], "invalidNumber")
+    expect_error([patch(vine[0], 124, "<I", 1)] + vine[1:], "invalidValue")  # K ≥ 2
+    expect_error([patch(vine[0], 135, "<B", 2)] + vine[1:], "invalidValue")
+
+
+def test_parameters_content_rules() -> None:
+    frames = EXAMPLES["7.2"]
+    expect_error(with_frame(frames, 1, b"\xc3" + frames[1][1:]), "invalidUTF8")
+    expect_error(with_frame(frames, 2, struct.pack("<II", 0, 1)), "invalidValue")  # layer size 0
+    expect_error(with_frame(frames, 2, struct.pack("<II", 2, 70000)), "limitExceeded")
+    expect_error(with_frame(frames, 2, struct.pack("<II", 2, 2)), "outputWidthMismatch")
+    three = [patch(frames[0], 112, "<I", 3)] + frames[1:5] + [frames[5] + b"\0" * 8, frames[6] + b"\0" * 8]
+    three = with_frame(three, 2, struct.pack("<II", 3, 1))
+    three[0] = patch(three[0], 100, "<I", 4)
+    three = with_frame(three, 3, frames[3] + b"\0" * 8)
+    assert codec.decode(three) is not None  # consistent: 3 inputs, 4 parameters
+    expect_error(with_frame(frames, 2, struct.pack("<II", 3, 1)), "normalizerSizeMismatch")
+    fewer = [patch(frames[0], 100, "<I", 2)] + frames[1:3] + [frames[3][:16]] + frames[4:]
+    expect_error(fewer, "parameterCountMismatch")
+    for index, code in ((3, "nonFinite"), (4, "nonFinite"), (5, "nonFinite"), (6, "nonFinite")):
+        bad = bytearray(frames[index])
+        struct.pack_into("<d", bad, 0, float("inf") if index % 2 else float("nan"))
+        expect_error(with_frame(frames, index, bytes(bad)), code)
+    bad_variance = bytearray(frames[6])
+    struct.pack_into("<d", bad_variance, 8, -1e-300)
+    expect_error(with_frame(frames, 6, bytes(bad_variance)), "negativeVariance")
+
+
+def test_chunk_rules() -> None:
+    frames = chunk_frames()
+    h = frames[0]
+    expect_error([patch(h, 40, "<Q", 5)] + frames[1:], "invalidValue")  # simulatorSteps < rows
+    expect_error([patch(h, 52, "<I", 0)] + frames[1:], "invalidValue")  # rows
+    expect_error([patch(h, 52, "<I", 65537)] + frames[1:], "limitExceeded")
+    expect_error([patch(h, 56, "<I", 0)] + frames[1:], "invalidValue")
+    expect_error([patch(h, 60, "<I", 65537)] + frames[1:], "limitExceeded")
+    expect_error([patch(h, 64, "<I", 7)] + frames[1:], "limitExceeded")  # bootstrapCount > rows
+    expect_error([patch(h, 68, "<I", 7)] + frames[1:], "limitExceeded")
+    for index in (1, 2, 3):
+        bad = bytearray(frames[index])
+        struct.pack_into("<d", bad, 8, float("nan"))
+        expect_error(with_frame(frames, index, bytes(bad)), "nonFinite")
+    expect_error(with_frame(frames, 4, bytes([0, 1, 0, 2, 0, 3])), "invalidEnd")
+    expect_error(with_frame(frames, 4, bytes([0, 1, 0, 2, 2, 0])), "unterminatedChunk")
+    expect_error(with_frame(frames, 5, struct.pack("<II", 3, 9)), "bootstrapRowOutOfRange")
+    expect_error(with_frame(frames, 5, struct.pack("<II", 5, 3)), "bootstrapRowsNotAscending")
+    expect_error(with_frame(frames, 5, struct.pack("<II", 3, 3)), "bootstrapRowsNotAscending")
+    expect_error(with_frame(frames, 5, struct.pack("<II", 1, 5)), "bootstrapRowMismatch")  # row 1 ends 1
+    expect_error(with_frame(frames, 4, bytes([2, 1, 0, 2, 0, 2])), "bootstrapRowMismatch")  # row 0 not listed
+    bad = bytearray(frames[6])
+    struct.pack_into("<d", bad, 0, float("-inf"))
+    expect_error(with_frame(frames, 6, bytes(bad)), "nonFinite")
+    # Three rows end a trajectory (1, 3, 5): four episodes are too many.
+    four = [patch(h, 68, "<I", 4)] + frames[1:7] + [frames[7] + b"\0" * 16, frames[8] + b"\1\0\0\0" * 2]
+    expect_error(four, "tooManyEpisodes")
+    expect_error(with_frame(frames, 7, struct.pack("<dd", 1.0, float("nan"))), "nonFinite")
+    expect_error(with_frame(frames, 8, struct.pack("<II", 3, 0)), "invalidValue")
+
+
+def test_small_kind_rules() -> None:
+    hb = codec.encode(codec.Heartbeat(nonce=1, sequence=0, timestamp=0, from_learner=True))
+    expect_error([patch(hb[0], 32, "<Q", 3)], "invalidValue")  # version without flag bit 1
+    expect_error([patch(hb[0], 40, "<I", 3)], "invalidValue")  # learner heartbeat with a worker id
+    stop = codec.encode(codec.Stop(session=1, reason=codec.StopReason.FINISHED))
+    expect_error([patch(stop[0], 20, "<B", 0)] + stop[1:], "invalidValue")
+    expect_error([patch(stop[0], 20, "<B", 9)] + stop[1:], "invalidValue")
+    expect_error([patch(stop[0], 16, "<I", 5000)] + stop[1:], "limitExceeded")
+    expect_error([patch(stop[0], 16, "<I", 1), b"\x80"], "invalidUTF8")
+    reject = codec.encode(codec.Reject(session=1, current_version=2, reason=codec.RejectReason.NOT_REGISTERED))
+    expect_error([patch(reject[0], 24, "<Q", 3)] + reject[1:], "invalidValue")  # sequence without flag
+    expect_error([patch(reject[0], 36, "<B", 3)] + reject[1:], "invalidValue")
+    model = EXAMPLES["7.6"]
+    expect_error([patch(model[0], 16, "<Q", 0)] + model[1:], "invalidValue")
+    expect_error([patch(model[0], 16, "<Q", 12345)] + model[1:], "modelHashMismatch")
+    expect_error([patch(model[0], 24, "<I", 0), b""], "invalidValue")
+    expect_error([EXAMPLES["7.7"][0][:16] + b"\0" * 8 + EXAMPLES["7.7"][0][24:]], "invalidValue")
+    leave = EXAMPLES["7.8"]
+    expect_error([patch(leave[0], 24, "<B", 2)] + leave[1:], "invalidValue")
+    welcome = EXAMPLES["7.10"]
+    expect_error([patch(welcome[0], 28, "<I", 0)] + welcome[1:], "invalidValue")
+    expect_error([patch(welcome[0], 32, "<I", 0)] + welcome[1:], "invalidValue")
+    expect_error(with_frame(welcome, 1, b"\xed\xa0\x80\x00"), "invalidUTF8")  # a UTF-16 surrogate
+
+
+def test_vine_chunk_rules() -> None:
+    frames = EXAMPLES["7.5"]
+    h = frames[0]
+    expect_error([patch(h, 40, "<Q", 0)] + frames[1:], "invalidValue")  # trunkSteps < N
+    expect_error([patch(h, 48, "<Q", 1)] + frames[1:], "invalidValue")  # branchSteps < N·K
+    expect_error([patch(h, 48, "<Q", 2**62)] + frames[1:], "limitExceeded")
+    expect_error([patch(h, 64, "<I", 1)] + frames[1:], "invalidValue")  # K < 2
+    expect_error([patch(h, 72, "<I", 2)] + frames[1:], "invalidValue")  # estimator 0 needs width 1
+    expect_error([patch(h, 76, "<I", 5)] + frames[1:], "limitExceeded")  # episodes > trunk steps
+    expect_error([patch(h, 80, "<B", 2)] + frames[1:], "invalidValue")
+    expect_error(with_frame(frames, 2, struct.pack("<dd", 1.0, 0.0)), "actionsNotEnumerated")
+    expect_error(with_frame(frames, 3, struct.pack("<dd", 1.0, float("nan"))), "nonFinite")
+    expect_error(with_frame(frames, 6, struct.pack("<I", 0)), "invalidValue")
+
+
+def test_decode_accepts_any_buffer_type() -> None:
+    frames = EXAMPLES["7.3"]
+    for kind in (memoryview, bytearray):
+        assert codec.encode(codec.decode([kind(f) for f in frames])) == frames
+
+
+def test_mutated_examples_raise_only_protocol_error_and_reencode_exactly() -> None:
+    """Random byte flips, truncations and extensions of every example: decoding either raises
+    ProtocolError or yields a message that re-encodes to the identical bytes (§2: one encoding)."""
+    rng = random.Random(1234)
+    accepted = 0
+    for _ in range(4000):
+        section = rng.choice(sorted(EXAMPLES))
+        frames = [bytearray(f) for f in EXAMPLES[section]]
+        for _ in range(rng.randint(1, 3)):
+            index = rng.randrange(len(frames))
+            action = rng.random()
+            if action < 0.7 and frames[index]:
+                frames[index][rng.randrange(len(frames[index]))] = rng.randrange(256)
+            elif action < 0.85 and frames[index]:
+                del frames[index][rng.randrange(len(frames[index])):]
+            else:
+                frames[index] += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        try:
+            message = codec.decode([bytes(f) for f in frames])
+        except ProtocolError:
+            continue
+        accepted += 1
+        assert codec.encode(message) == [bytes(f) for f in frames]
+    assert accepted > 0

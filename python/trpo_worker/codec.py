@@ -1,0 +1,858 @@
+"""The trpo wire protocol, version 4 (docs/protocol.md): every message kind, encoded and decoded.
+
+A message is a list of frames (ZeroMQ message parts), frame 0 being the header. :func:`encode`
+turns a message object into frames; :func:`decode` validates frames in the document's order
+(§5) and returns a message object. Decoding raises nothing but :class:`ProtocolError`, whose
+``code`` names the failure as the Swift ``ProtocolError`` cases do (``frameLength``,
+``nonFinite``, …).
+
+Arrays travel as numpy ``float64`` / ``uint32`` / ``uint8`` arrays (row-major, shaped
+``[rows, width]`` where the document gives two dimensions); decoded arrays are private copies.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import numpy.typing as npt
+
+PROTOCOL_VERSION = 4
+MAGIC = b"TRPO"
+MAX_QUOTA = 2**31 - 1
+NORMALIZER_EPSILON = 1e-8
+
+F64Array = npt.NDArray[np.float64]
+U32Array = npt.NDArray[np.uint32]
+U8Array = npt.NDArray[np.uint8]
+Buffer = Union[bytes, bytearray, memoryview, Any]  # anything exposing the buffer protocol (e.g. zmq.Frame)
+
+
+class Kind(enum.IntEnum):
+    HELLO = 1
+    PARAMETERS = 2
+    CHUNK = 3
+    HEARTBEAT = 4
+    STOP = 5
+    REQUEST_PARAMETERS = 6
+    REJECT = 7
+    VINE_CHUNK = 8
+    MODEL = 9
+    REQUEST_MODEL = 10
+    LEAVE = 11
+    WELCOME = 12
+
+
+class StopReason(enum.IntEnum):
+    FINISHED = 1
+    INTERRUPTED = 2
+    PROTOCOL_VERSION = 3
+    ENVIRONMENT = 4
+    SHAPE = 5
+    MALFORMED_MESSAGE = 6
+    DUPLICATE_WORKER = 7
+    UNEXPECTED_WORKER = 8
+
+
+class RejectReason(enum.IntEnum):
+    NOT_REGISTERED = 1
+    STALE_PARAMETERS = 2
+
+
+class LeaveReason(enum.IntEnum):
+    INCOMPATIBLE = 1
+
+
+class HeadKind(enum.IntEnum):
+    CATEGORICAL = 0
+    GAUSSIAN = 1
+
+
+class Activation(enum.IntEnum):
+    TANH = 0
+    RELU = 1
+
+
+class Sampler(enum.IntEnum):
+    SINGLE_PATH = 0
+    VINE = 1
+
+
+class End(enum.IntEnum):
+    """A chunk row's end byte."""
+
+    CONTINUES = 0
+    TERMINATED = 1
+    TRUNCATED = 2
+
+
+class ProtocolError(Exception):
+    """A message that fails the document's rules. ``code`` is the Swift case name; ``details``
+    its associated values (e.g. ``("observations", 3)`` for ``nonFinite``)."""
+
+    def __init__(self, code: str, *details: object) -> None:
+        self.code = code
+        self.details = details
+        text = code if not details else f"{code}({', '.join(repr(d) for d in details)})"
+        super().__init__(text)
+
+    @property
+    def unsupported_version(self) -> Optional[int]:
+        """The peer's version when the message was of another protocol version."""
+        if self.code == "unsupportedVersion" and self.details and isinstance(self.details[0], int):
+            return self.details[0]
+        return None
+
+
+@dataclass(frozen=True)
+class DecodingLimits:
+    """The receiver's limits (§5)."""
+
+    max_total_bytes: int = 256 * 1024 * 1024
+    max_rows: int = 65_536
+    max_width: int = 65_536
+    max_parameters: int = 16_777_216
+    max_string_bytes: int = 4_096
+    max_model_bytes: int = 4_194_304
+
+
+DEFAULT_LIMITS = DecodingLimits()
+
+
+# --------------------------------------------------------------------------------------------
+# Messages
+
+
+@dataclass
+class Hello:
+    """kind 1, worker → learner. ``worker_id`` None asks the learner to assign one (flag assignID)."""
+
+    nonce: int
+    worker_id: Optional[int]
+    simulator_count: int = 0
+    environment_id: str = ""
+    software_version: str = ""
+
+
+@dataclass
+class Normalizer:
+    """Observation statistics: x ↦ clip((x − mean) / √(variance + 1e-8), −clip, clip)."""
+
+    mean: F64Array
+    variance: F64Array
+    count: float
+    clip: float
+
+
+@dataclass
+class VineSettings:
+    gamma: float
+    trunk_steps: int
+    rollout_states: int
+    actions_per_state: int
+    rollout_length: int
+    common_random_numbers: bool
+
+
+@dataclass
+class Parameters:
+    """kind 2, learner → worker: environment, one policy version and the collection settings."""
+
+    session: int
+    version: int
+    seed: int
+    environment_id: str
+    simulator_count: int
+    chunk_steps: int
+    quota: int
+    layer_sizes: list[int]
+    parameters: F64Array
+    head: HeadKind
+    head_size: int
+    log_std: F64Array
+    activation: Activation = Activation.TANH
+    normalizer: Optional[Normalizer] = None
+    vine: Optional[VineSettings] = None
+    stream: int = 0
+    collection: int = 0
+    model_hash: int = 0
+
+    @property
+    def sampler(self) -> Sampler:
+        return Sampler.SINGLE_PATH if self.vine is None else Sampler.VINE
+
+
+@dataclass
+class Chunk:
+    """kind 3, worker → learner: single-path rows, trajectory after trajectory."""
+
+    worker_nonce: int
+    session: int
+    version: int
+    sequence: int
+    simulator_steps: int
+    worker_id: int
+    observations: F64Array  # [rows, observationSize]
+    actions: F64Array  # [rows, actionWidth]
+    rewards: F64Array  # [rows]
+    ends: U8Array  # [rows]
+    bootstrap_rows: U32Array  # [bootstrapCount]
+    bootstrap_observations: F64Array  # [bootstrapCount, observationSize]
+    episode_returns: F64Array = field(default_factory=lambda: np.zeros(0))
+    episode_lengths: U32Array = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+
+    @property
+    def rows(self) -> int:
+        return int(self.rewards.shape[0])
+
+
+@dataclass
+class Heartbeat:
+    """kind 4, either direction. ``nonce`` is the worker's nonce or the learner's session."""
+
+    nonce: int
+    sequence: int
+    timestamp: int
+    from_learner: bool
+    version: Optional[int] = None
+    worker_id: int = 0
+
+
+@dataclass
+class Stop:
+    session: int
+    reason: StopReason
+    message: str = ""
+
+
+@dataclass
+class RequestParameters:
+    worker_nonce: int
+    worker_id: int
+
+
+@dataclass
+class Reject:
+    session: int
+    current_version: int
+    reason: RejectReason
+    sequence: Optional[int] = None
+    message: str = ""
+
+
+@dataclass
+class VineChunk:
+    worker_nonce: int
+    session: int
+    version: int
+    sequence: int
+    trunk_steps: int
+    branch_steps: int
+    worker_id: int
+    actions_per_state: int
+    estimator: int
+    states: F64Array  # [N, observationSize]
+    actions: F64Array  # [N·K, actionWidth]
+    q_values: F64Array  # [N·K]
+    log_probabilities: F64Array  # [N·K]
+    episode_returns: F64Array = field(default_factory=lambda: np.zeros(0))
+    episode_lengths: U32Array = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+
+
+@dataclass
+class Model:
+    session: int
+    xml: str
+
+    @property
+    def model_hash(self) -> int:
+        return model_hash(self.xml.encode("utf-8"))
+
+
+@dataclass
+class RequestModel:
+    worker_nonce: int
+    model_hash: int
+    worker_id: int
+
+
+@dataclass
+class Leave:
+    worker_nonce: int
+    worker_id: int
+    reason: LeaveReason = LeaveReason.INCOMPATIBLE
+    message: str = ""
+
+
+@dataclass
+class Welcome:
+    session: int
+    worker_nonce: int
+    worker_id: int
+    heartbeat_interval_ms: int
+    worker_timeout_ms: int
+    id_assigned: bool
+    software_version: str = ""
+
+
+Message = Union[
+    Hello, Parameters, Chunk, Heartbeat, Stop, RequestParameters, Reject, VineChunk, Model,
+    RequestModel, Leave, Welcome,
+]
+
+
+def model_hash(data: bytes) -> int:
+    """64-bit FNV-1a of ``data``, with 0 mapped to 1 (§3.10)."""
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h if h != 0 else 1
+
+
+# --------------------------------------------------------------------------------------------
+# Header layouts (after the 8-byte prefix), widest field first.
+
+_PREFIX = struct.Struct("<4sHBB")
+_HEADERS: dict[Kind, struct.Struct] = {
+    Kind.HELLO: struct.Struct("<QIIII"),
+    Kind.PARAMETERS: struct.Struct("<QQQQQdddQIIIIIIIIIIIIIBBBB"),
+    Kind.CHUNK: struct.Struct("<QQQQQIIIIII"),
+    Kind.HEARTBEAT: struct.Struct("<QQQQI"),
+    Kind.STOP: struct.Struct("<QIB"),
+    Kind.REQUEST_PARAMETERS: struct.Struct("<QI"),
+    Kind.REJECT: struct.Struct("<QQQIB"),
+    Kind.VINE_CHUNK: struct.Struct("<QQQQQQIIIIIIB"),
+    Kind.MODEL: struct.Struct("<QQI"),
+    Kind.REQUEST_MODEL: struct.Struct("<QQI"),
+    Kind.LEAVE: struct.Struct("<QIIB"),
+    Kind.WELCOME: struct.Struct("<QQIIII"),
+}
+HEADER_LENGTHS: dict[Kind, int] = {kind: 8 + s.size for kind, s in _HEADERS.items()}
+_FLAG_MASKS: dict[Kind, int] = {kind: 0 for kind in Kind}
+_FLAG_MASKS.update({Kind.HELLO: 1, Kind.PARAMETERS: 1, Kind.HEARTBEAT: 3, Kind.REJECT: 1, Kind.WELCOME: 1})
+
+assert HEADER_LENGTHS == {
+    Kind.HELLO: 32, Kind.PARAMETERS: 136, Kind.CHUNK: 72, Kind.HEARTBEAT: 44, Kind.STOP: 21,
+    Kind.REQUEST_PARAMETERS: 20, Kind.REJECT: 37, Kind.VINE_CHUNK: 81, Kind.MODEL: 28,
+    Kind.REQUEST_MODEL: 28, Kind.LEAVE: 25, Kind.WELCOME: 40,
+}
+
+
+def _prefix(kind: Kind, flags: int) -> bytes:
+    return _PREFIX.pack(MAGIC, PROTOCOL_VERSION, int(kind), flags)
+
+
+def _f64(values: npt.ArrayLike) -> bytes:
+    return np.ascontiguousarray(values, dtype="<f8").tobytes()
+
+
+def _u32(values: npt.ArrayLike) -> bytes:
+    return np.ascontiguousarray(values, dtype="<u4").tobytes()
+
+
+def _u8(values: npt.ArrayLike) -> bytes:
+    return np.ascontiguousarray(values, dtype=np.uint8).tobytes()
+
+
+def _text(s: str) -> bytes:
+    return s.encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+
+
+def encode(message: Message) -> list[bytes]:
+    """The frames of ``message`` (frame 0 the header). The message must be well formed; the
+    encoder checks only what it needs to lay the frames out."""
+    if isinstance(message, Hello):
+        env, software = _text(message.environment_id), _text(message.software_version)
+        assign = message.worker_id is None
+        header = _prefix(Kind.HELLO, 1 if assign else 0) + _HEADERS[Kind.HELLO].pack(
+            message.nonce, 0 if assign else message.worker_id, message.simulator_count, len(env), len(software))
+        return [header, env, software]
+    if isinstance(message, Parameters):
+        return _encode_parameters(message)
+    if isinstance(message, Chunk):
+        obs = np.asarray(message.observations, dtype=np.float64)
+        act = np.asarray(message.actions, dtype=np.float64)
+        rows = int(np.asarray(message.rewards).shape[0])
+        obs_size = obs.shape[1] if obs.ndim == 2 else (obs.size // rows if rows else 0)
+        act_width = act.shape[1] if act.ndim == 2 else (act.size // rows if rows else 0)
+        returns = np.asarray(message.episode_returns, dtype=np.float64)
+        header = _prefix(Kind.CHUNK, 0) + _HEADERS[Kind.CHUNK].pack(
+            message.worker_nonce, message.session, message.version, message.sequence, message.simulator_steps,
+            message.worker_id, rows, obs_size, act_width, len(message.bootstrap_rows), returns.shape[0])
+        return [header, _f64(obs), _f64(act), _f64(message.rewards), _u8(message.ends), _u32(message.bootstrap_rows),
+                _f64(message.bootstrap_observations), _f64(returns), _u32(message.episode_lengths)]
+    if isinstance(message, Heartbeat):
+        flags = (1 if message.from_learner else 0) | (0 if message.version is None else 2)
+        header = _prefix(Kind.HEARTBEAT, flags) + _HEADERS[Kind.HEARTBEAT].pack(
+            message.nonce, message.sequence, message.timestamp, message.version or 0, message.worker_id)
+        return [header]
+    if isinstance(message, Stop):
+        text = _text(message.message)
+        return [_prefix(Kind.STOP, 0) + _HEADERS[Kind.STOP].pack(message.session, len(text), int(message.reason)), text]
+    if isinstance(message, RequestParameters):
+        return [_prefix(Kind.REQUEST_PARAMETERS, 0)
+                + _HEADERS[Kind.REQUEST_PARAMETERS].pack(message.worker_nonce, message.worker_id)]
+    if isinstance(message, Reject):
+        text = _text(message.message)
+        flags = 0 if message.sequence is None else 1
+        header = _prefix(Kind.REJECT, flags) + _HEADERS[Kind.REJECT].pack(
+            message.session, message.current_version, message.sequence or 0, len(text), int(message.reason))
+        return [header, text]
+    if isinstance(message, VineChunk):
+        states = np.asarray(message.states, dtype=np.float64)
+        actions = np.asarray(message.actions, dtype=np.float64)
+        n = states.shape[0]
+        k = message.actions_per_state
+        act_width = actions.shape[1] if actions.ndim == 2 else (actions.size // (n * k) if n * k else 0)
+        returns = np.asarray(message.episode_returns, dtype=np.float64)
+        header = _prefix(Kind.VINE_CHUNK, 0) + _HEADERS[Kind.VINE_CHUNK].pack(
+            message.worker_nonce, message.session, message.version, message.sequence, message.trunk_steps,
+            message.branch_steps, message.worker_id, n, k, states.shape[1] if states.ndim == 2 else 0, act_width,
+            returns.shape[0], message.estimator)
+        return [header, _f64(states), _f64(actions), _f64(message.q_values), _f64(message.log_probabilities),
+                _f64(returns), _u32(message.episode_lengths)]
+    if isinstance(message, Model):
+        text = _text(message.xml)
+        return [_prefix(Kind.MODEL, 0) + _HEADERS[Kind.MODEL].pack(message.session, model_hash(text), len(text)), text]
+    if isinstance(message, RequestModel):
+        return [_prefix(Kind.REQUEST_MODEL, 0) + _HEADERS[Kind.REQUEST_MODEL].pack(
+            message.worker_nonce, message.model_hash, message.worker_id)]
+    if isinstance(message, Leave):
+        text = _text(message.message)
+        return [_prefix(Kind.LEAVE, 0) + _HEADERS[Kind.LEAVE].pack(
+            message.worker_nonce, message.worker_id, len(text), int(message.reason)), text]
+    if isinstance(message, Welcome):
+        text = _text(message.software_version)
+        header = _prefix(Kind.WELCOME, 1 if message.id_assigned else 0) + _HEADERS[Kind.WELCOME].pack(
+            message.session, message.worker_nonce, message.worker_id, message.heartbeat_interval_ms,
+            message.worker_timeout_ms, len(text))
+        return [header, text]
+    raise TypeError(f"not a protocol message: {type(message).__name__}")
+
+
+def _encode_parameters(m: Parameters) -> list[bytes]:
+    env = _text(m.environment_id)
+    norm = m.normalizer
+    vine = m.vine
+    header = _prefix(Kind.PARAMETERS, 1 if norm is not None else 0) + _HEADERS[Kind.PARAMETERS].pack(
+        m.session, m.version, m.seed, m.stream, m.collection,
+        norm.count if norm else 0.0, norm.clip if norm else 0.0, vine.gamma if vine else 0.0,
+        m.model_hash, len(env), m.simulator_count, m.chunk_steps, m.quota, len(m.layer_sizes),
+        int(np.asarray(m.parameters).size), m.head_size, int(np.asarray(m.log_std).size),
+        int(np.asarray(norm.mean).size) if norm else 0,
+        vine.trunk_steps if vine else 0, vine.rollout_states if vine else 0,
+        vine.actions_per_state if vine else 0, vine.rollout_length if vine else 0,
+        int(m.head), int(m.activation), int(m.sampler), int(vine.common_random_numbers) if vine else 0)
+    frames = [header, env, _u32(m.layer_sizes), _f64(m.parameters), _f64(m.log_std)]
+    if norm is not None:
+        frames += [_f64(norm.mean), _f64(norm.variance)]
+    return frames
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def decode(frames: Sequence[Buffer], limits: DecodingLimits = DEFAULT_LIMITS) -> Message:
+    """Validates ``frames`` (§5's order) and returns the message. Raises only ProtocolError."""
+    try:
+        views = [memoryview(f).cast("B") for f in frames]
+    except (TypeError, ValueError) as error:
+        raise ProtocolError("invalidFrame", str(error)) from None
+    try:
+        return _decode(views, limits)
+    except ProtocolError:
+        raise
+    except Exception as error:  # a bug in this decoder must not escape as another exception type
+        raise ProtocolError("internal", f"{type(error).__name__}: {error}") from None
+
+
+class _Reader:
+    """Frame-length and content checks shared by the kinds."""
+
+    def __init__(self, frames: list[memoryview], limits: DecodingLimits) -> None:
+        self.frames = frames
+        self.limits = limits
+
+    def limit(self, name: str, value: int, low: int, high: int) -> None:
+        if value > high:
+            raise ProtocolError("limitExceeded", name, value, high)
+        if value < low:
+            raise ProtocolError("invalidValue", name, value)
+
+    def frame_count(self, expected: int) -> None:
+        if len(self.frames) != expected:
+            raise ProtocolError("frameCount")
+
+    def lengths(self, expected: Sequence[tuple[str, int]]) -> None:
+        for index, (name, length) in enumerate(expected, start=1):
+            actual = len(self.frames[index])
+            if actual != length:
+                raise ProtocolError("frameLength", name, actual, length)
+
+    def text(self, index: int, name: str) -> str:
+        try:
+            return bytes(self.frames[index]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("invalidUTF8", name) from None
+
+    def f64(self, index: int, shape: tuple[int, ...], name: str, finite: bool = True) -> F64Array:
+        array = np.frombuffer(self.frames[index], dtype="<f8").astype(np.float64).reshape(shape)
+        if finite:
+            _check_finite(array, name)
+        return array
+
+    def u32(self, index: int) -> U32Array:
+        return np.frombuffer(self.frames[index], dtype="<u4").astype(np.uint32)
+
+
+def _check_finite(array: F64Array, name: str) -> None:
+    flat = array.reshape(-1)
+    ok = np.isfinite(flat)
+    if not ok.all():
+        raise ProtocolError("nonFinite", name, int(np.argmin(ok)))
+
+
+def _decode(frames: list[memoryview], limits: DecodingLimits) -> Message:
+    # 1. frames and total size
+    if not frames:
+        raise ProtocolError("noFrames")
+    total = sum(len(f) for f in frames)
+    if total > limits.max_total_bytes:
+        raise ProtocolError("messageTooLarge", total, limits.max_total_bytes)
+    # 2. prefix
+    head = frames[0]
+    if len(head) < 8:
+        raise ProtocolError("headerTooShort")
+    magic, version, kind_code, flags = _PREFIX.unpack_from(head, 0)
+    if magic != MAGIC:
+        raise ProtocolError("badMagic")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError("unsupportedVersion", version)
+    try:
+        kind = Kind(kind_code)
+    except ValueError:
+        raise ProtocolError("unknownKind", kind_code) from None
+    # 3. exact header length, flags
+    expected = HEADER_LENGTHS[kind]
+    if len(head) < expected:
+        raise ProtocolError("headerTooShort")
+    if len(head) > expected:
+        raise ProtocolError("headerTooLong")
+    if flags & ~_FLAG_MASKS[kind]:
+        raise ProtocolError("unknownFlags", flags)
+    fields = _HEADERS[kind].unpack_from(head, 8)
+    r = _Reader(frames, limits)
+    return _DECODERS[kind](r, flags, fields, head)
+
+
+def _decode_hello(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Hello:
+    nonce, worker_id, simulators, env_len, software_len = f
+    assign = bool(flags & 1)
+    if assign and worker_id != 0:
+        raise ProtocolError("invalidValue", "workerID", worker_id)
+    r.limit("environmentIDLength", env_len, 0, r.limits.max_string_bytes)
+    r.limit("softwareVersionLength", software_len, 0, r.limits.max_string_bytes)
+    r.frame_count(3)
+    r.lengths([("environmentID", env_len), ("softwareVersion", software_len)])
+    env = r.text(1, "environmentID")
+    software = r.text(2, "softwareVersion")
+    return Hello(nonce=nonce, worker_id=None if assign else worker_id, simulator_count=simulators,
+                 environment_id=env, software_version=software)
+
+
+def _decode_parameters(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Parameters:
+    (session, version, seed, stream, collection, norm_count, norm_clip, gamma, model_hash_, env_len, simulators,
+     chunk_steps, quota, layer_count, parameter_count, head_size, log_std_count, norm_size, trunk_steps,
+     rollout_states, actions_per_state, rollout_length, head_kind, activation, sampler, crn) = f
+    raw = struct.unpack_from("<QQQ", head, 48)  # the three f64 fields' bits
+    lim = r.limits
+    has_norm = bool(flags & 1)
+    if head_kind not in (0, 1):
+        raise ProtocolError("invalidValue", "headKind", head_kind)
+    if activation not in (0, 1):
+        raise ProtocolError("invalidValue", "activation", activation)
+    if sampler not in (0, 1):
+        raise ProtocolError("invalidValue", "sampler", sampler)
+    vine = sampler == 1
+    if has_norm:
+        if not np.isfinite(norm_count) or norm_count < 0:
+            raise ProtocolError("invalidNumber", "normalizerCount", norm_count)
+        if not np.isfinite(norm_clip) or norm_clip <= 0:
+            raise ProtocolError("invalidNumber", "normalizerClip", norm_clip)
+        r.limit("normalizerSize", norm_size, 1, lim.max_width)
+    else:
+        if raw[0] != 0:
+            raise ProtocolError("invalidNumber", "normalizerCount", norm_count)
+        if raw[1] != 0:
+            raise ProtocolError("invalidNumber", "normalizerClip", norm_clip)
+        if norm_size != 0:
+            raise ProtocolError("invalidValue", "normalizerSize", norm_size)
+    if vine:
+        if not np.isfinite(gamma) or not 0 <= gamma <= 1:
+            raise ProtocolError("invalidNumber", "vineGamma", gamma)
+        r.limit("trunkSteps", trunk_steps, 1, lim.max_rows)
+        r.limit("rolloutStates", rollout_states, 1, lim.max_rows)
+        r.limit("actionsPerState", actions_per_state, 2, lim.max_width)
+        r.limit("rolloutLength", rollout_length, 1, lim.max_rows)
+        if crn not in (0, 1):
+            raise ProtocolError("invalidValue", "commonRandomNumbers", crn)
+    else:
+        if raw[2] != 0:
+            raise ProtocolError("invalidNumber", "vineGamma", gamma)
+        for name, value in (("trunkSteps", trunk_steps), ("rolloutStates", rollout_states),
+                            ("actionsPerState", actions_per_state), ("rolloutLength", rollout_length),
+                            ("commonRandomNumbers", crn)):
+            if value != 0:
+                raise ProtocolError("invalidValue", name, value)
+    r.limit("environmentIDLength", env_len, 1, lim.max_string_bytes)
+    r.limit("simulatorCount", simulators, 1, lim.max_width)
+    r.limit("chunkSteps", chunk_steps, 1, lim.max_rows)
+    r.limit("quota", quota, 0, MAX_QUOTA)
+    if layer_count < 2:
+        raise ProtocolError("invalidValue", "layerCount", layer_count)
+    r.limit("parameterCount", parameter_count, 0, lim.max_parameters)
+    r.limit("headSize", head_size, 1, lim.max_width)
+    expected_log_std = head_size if head_kind == 1 else 0
+    if log_std_count != expected_log_std:
+        raise ProtocolError("logStdCountMismatch")
+    r.frame_count(7 if has_norm else 5)
+    lengths = [("environmentID", env_len), ("layerSizes", 4 * layer_count), ("parameters", 8 * parameter_count),
+               ("logStd", 8 * log_std_count)]
+    if has_norm:
+        lengths += [("means", 8 * norm_size), ("variances", 8 * norm_size)]
+    r.lengths(lengths)
+    env = r.text(1, "environmentID")
+    sizes = [int(s) for s in r.u32(2)]
+    for size in sizes:
+        r.limit("layerSize", size, 1, lim.max_width)
+    if sizes[-1] != head_size:
+        raise ProtocolError("outputWidthMismatch")
+    if has_norm and sizes[0] != norm_size:
+        raise ProtocolError("normalizerSizeMismatch")
+    implied = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
+    if implied != parameter_count:
+        raise ProtocolError("parameterCountMismatch")
+    theta = r.f64(3, (parameter_count,), "parameters")
+    log_std = r.f64(4, (log_std_count,), "logStd")
+    normalizer = None
+    if has_norm:
+        mean = r.f64(5, (norm_size,), "means")
+        variance = r.f64(6, (norm_size,), "variances")
+        negative = np.flatnonzero(variance < 0)
+        if negative.size:
+            raise ProtocolError("negativeVariance", int(negative[0]))
+        normalizer = Normalizer(mean=mean, variance=variance, count=float(norm_count), clip=float(norm_clip))
+    settings = None
+    if vine:
+        settings = VineSettings(gamma=float(gamma), trunk_steps=trunk_steps, rollout_states=rollout_states,
+                                actions_per_state=actions_per_state, rollout_length=rollout_length,
+                                common_random_numbers=bool(crn))
+    return Parameters(session=session, version=version, seed=seed, environment_id=env, simulator_count=simulators,
+                      chunk_steps=chunk_steps, quota=quota, layer_sizes=sizes, parameters=theta,
+                      head=HeadKind(head_kind), head_size=head_size, log_std=log_std,
+                      activation=Activation(activation), normalizer=normalizer, vine=settings, stream=stream,
+                      collection=collection, model_hash=model_hash_)
+
+
+def _decode_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Chunk:
+    nonce, session, version, sequence, sim_steps, worker_id, rows, obs_size, act_width, boot_count, episodes = f
+    lim = r.limits
+    r.limit("rows", rows, 1, lim.max_rows)
+    r.limit("observationSize", obs_size, 1, lim.max_width)
+    r.limit("actionWidth", act_width, 1, lim.max_width)
+    r.limit("bootstrapCount", boot_count, 0, rows)
+    r.limit("episodeCount", episodes, 0, rows)
+    if sim_steps < rows:
+        raise ProtocolError("invalidValue", "simulatorSteps", sim_steps)
+    r.frame_count(9)
+    r.lengths([("observations", 8 * rows * obs_size), ("actions", 8 * rows * act_width), ("rewards", 8 * rows),
+               ("ends", rows), ("bootstrapRows", 4 * boot_count),
+               ("bootstrapObservations", 8 * boot_count * obs_size), ("episodeReturns", 8 * episodes),
+               ("episodeLengths", 4 * episodes)])
+    obs = r.f64(1, (rows, obs_size), "observations")
+    actions = r.f64(2, (rows, act_width), "actions")
+    rewards = r.f64(3, (rows,), "rewards")
+    ends = np.frombuffer(r.frames[4], dtype=np.uint8).copy()
+    bad = np.flatnonzero(ends > 2)
+    if bad.size:
+        raise ProtocolError("invalidEnd", int(bad[0]), int(ends[bad[0]]))
+    if ends[-1] == 0:
+        raise ProtocolError("unterminatedChunk")
+    boot_rows = r.u32(5)
+    for index, row in enumerate(boot_rows.tolist()):
+        if row >= rows:
+            raise ProtocolError("bootstrapRowOutOfRange", index, row)
+        if index > 0 and row <= boot_rows[index - 1]:
+            raise ProtocolError("bootstrapRowsNotAscending", index)
+        if ends[row] != 2:
+            raise ProtocolError("bootstrapRowMismatch", row)
+    truncated = np.flatnonzero(ends == 2)
+    if truncated.size != boot_rows.size:
+        listed = set(boot_rows.tolist())
+        missing = next(int(row) for row in truncated if int(row) not in listed)
+        raise ProtocolError("bootstrapRowMismatch", missing)
+    boot_obs = r.f64(6, (boot_count, obs_size), "bootstrapObservations")
+    if episodes > int(np.count_nonzero(ends)):
+        raise ProtocolError("tooManyEpisodes")
+    returns = r.f64(7, (episodes,), "episodeReturns")
+    lengths = r.u32(8)
+    short = np.flatnonzero(lengths < 1)
+    if short.size:
+        raise ProtocolError("invalidValue", "episodeLengths", int(lengths[short[0]]))
+    return Chunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, simulator_steps=sim_steps,
+                 worker_id=worker_id, observations=obs, actions=actions, rewards=rewards, ends=ends,
+                 bootstrap_rows=boot_rows, bootstrap_observations=boot_obs, episode_returns=returns,
+                 episode_lengths=lengths)
+
+
+def _decode_heartbeat(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Heartbeat:
+    nonce, sequence, timestamp, version, worker_id = f
+    from_learner = bool(flags & 1)
+    has_version = bool(flags & 2)
+    if not has_version and version != 0:
+        raise ProtocolError("invalidValue", "version", version)
+    if from_learner and worker_id != 0:
+        raise ProtocolError("invalidValue", "workerID", worker_id)
+    r.frame_count(1)
+    return Heartbeat(nonce=nonce, sequence=sequence, timestamp=timestamp, from_learner=from_learner,
+                     version=version if has_version else None, worker_id=worker_id)
+
+
+def _decode_stop(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Stop:
+    session, length, reason = f
+    r.limit("messageLength", length, 0, r.limits.max_string_bytes)
+    if reason not in StopReason._value2member_map_:
+        raise ProtocolError("invalidValue", "reason", reason)
+    r.frame_count(2)
+    r.lengths([("message", length)])
+    return Stop(session=session, reason=StopReason(reason), message=r.text(1, "message"))
+
+
+def _decode_request_parameters(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> RequestParameters:
+    nonce, worker_id = f
+    r.frame_count(1)
+    return RequestParameters(worker_nonce=nonce, worker_id=worker_id)
+
+
+def _decode_reject(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Reject:
+    session, current, sequence, length, reason = f
+    has_sequence = bool(flags & 1)
+    if not has_sequence and sequence != 0:
+        raise ProtocolError("invalidValue", "sequence", sequence)
+    r.limit("messageLength", length, 0, r.limits.max_string_bytes)
+    if reason not in RejectReason._value2member_map_:
+        raise ProtocolError("invalidValue", "reason", reason)
+    r.frame_count(2)
+    r.lengths([("message", length)])
+    return Reject(session=session, current_version=current, reason=RejectReason(reason),
+                  sequence=sequence if has_sequence else None, message=r.text(1, "message"))
+
+
+def _decode_vine_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> VineChunk:
+    (nonce, session, version, sequence, trunk_steps, branch_steps, worker_id, states, k, obs_size, act_width,
+     episodes, estimator) = f
+    lim = r.limits
+    r.limit("states", states, 1, lim.max_rows)
+    r.limit("actionsPerState", k, 2, lim.max_width)
+    r.limit("branches", states * k, 1, lim.max_rows)
+    r.limit("observationSize", obs_size, 1, lim.max_width)
+    r.limit("actionWidth", act_width, 1, lim.max_width)
+    if estimator not in (0, 1):
+        raise ProtocolError("invalidValue", "estimator", estimator)
+    if estimator == 0 and act_width != 1:
+        raise ProtocolError("invalidValue", "actionWidth", act_width)
+    r.limit("trunkSteps", trunk_steps, states, 2**62 - 1)
+    r.limit("branchSteps", branch_steps, states * k, 2**62 - 1)
+    r.limit("episodeCount", episodes, 0, trunk_steps)
+    r.frame_count(7)
+    nk = states * k
+    r.lengths([("states", 8 * states * obs_size), ("actions", 8 * nk * act_width), ("qValues", 8 * nk),
+               ("logProbabilities", 8 * nk), ("episodeReturns", 8 * episodes), ("episodeLengths", 4 * episodes)])
+    state_array = r.f64(1, (states, obs_size), "states")
+    actions = r.f64(2, (nk, act_width), "actions")
+    if estimator == 0:
+        expected = np.tile(np.arange(k, dtype=np.float64), states)
+        wrong = np.flatnonzero(actions[:, 0] != expected)
+        if wrong.size:
+            raise ProtocolError("actionsNotEnumerated", int(wrong[0]) // k)
+    q = r.f64(3, (nk,), "qValues")
+    log_p = r.f64(4, (nk,), "logProbabilities")
+    returns = r.f64(5, (episodes,), "episodeReturns")
+    lengths = r.u32(6)
+    short = np.flatnonzero(lengths < 1)
+    if short.size:
+        raise ProtocolError("invalidValue", "episodeLengths", int(lengths[short[0]]))
+    return VineChunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, trunk_steps=trunk_steps,
+                     branch_steps=branch_steps, worker_id=worker_id, actions_per_state=k, estimator=estimator,
+                     states=state_array, actions=actions, q_values=q, log_probabilities=log_p,
+                     episode_returns=returns, episode_lengths=lengths)
+
+
+def _decode_model(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Model:
+    session, declared, length = f
+    if declared == 0:
+        raise ProtocolError("invalidValue", "modelHash", 0)
+    r.limit("modelLength", length, 1, r.limits.max_model_bytes)
+    r.frame_count(2)
+    r.lengths([("model", length)])
+    text = r.text(1, "model")
+    computed = model_hash(bytes(r.frames[1]))
+    if computed != declared:
+        raise ProtocolError("modelHashMismatch", declared, computed)
+    return Model(session=session, xml=text)
+
+
+def _decode_request_model(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> RequestModel:
+    nonce, hash_, worker_id = f
+    if hash_ == 0:
+        raise ProtocolError("invalidValue", "modelHash", 0)
+    r.frame_count(1)
+    return RequestModel(worker_nonce=nonce, model_hash=hash_, worker_id=worker_id)
+
+
+def _decode_leave(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Leave:
+    nonce, worker_id, length, reason = f
+    r.limit("messageLength", length, 0, r.limits.max_string_bytes)
+    if reason not in LeaveReason._value2member_map_:
+        raise ProtocolError("invalidValue", "reason", reason)
+    r.frame_count(2)
+    r.lengths([("message", length)])
+    return Leave(worker_nonce=nonce, worker_id=worker_id, reason=LeaveReason(reason), message=r.text(1, "message"))
+
+
+def _decode_welcome(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Welcome:
+    session, nonce, worker_id, interval, timeout, length = f
+    if interval < 1:
+        raise ProtocolError("invalidValue", "heartbeatInterval", interval)
+    if timeout < 1:
+        raise ProtocolError("invalidValue", "workerTimeout", timeout)
+    r.limit("softwareVersionLength", length, 0, r.limits.max_string_bytes)
+    r.frame_count(2)
+    r.lengths([("softwareVersion", length)])
+    return Welcome(session=session, worker_nonce=nonce, worker_id=worker_id, heartbeat_interval_ms=interval,
+                   worker_timeout_ms=timeout, id_assigned=bool(flags & 1),
+                   software_version=r.text(1, "softwareVersion"))
+
+
+_DECODERS: dict[Kind, Callable[[_Reader, int, tuple[Any, ...], memoryview], Message]] = {
+    Kind.HELLO: _decode_hello,
+    Kind.PARAMETERS: _decode_parameters,
+    Kind.CHUNK: _decode_chunk,
+    Kind.HEARTBEAT: _decode_heartbeat,
+    Kind.STOP: _decode_stop,
+    Kind.REQUEST_PARAMETERS: _decode_request_parameters,
+    Kind.REJECT: _decode_reject,
+    Kind.VINE_CHUNK: _decode_vine_chunk,
+    Kind.MODEL: _decode_model,
+    Kind.REQUEST_MODEL: _decode_request_model,
+    Kind.LEAVE: _decode_leave,
+    Kind.WELCOME: _decode_welcome,
+}

@@ -1,0 +1,177 @@
+"""The policy of a parameters message, evaluated in numpy over a batch of observations.
+
+It computes what the Swift sampler computes (docs/protocol.md §3.3, "Parameter layout",
+"Categorical head", "Gaussian head", "Normaliser"):
+
+- observations are standardised as ``clip((x − mean) / sqrt(variance + 1e-8), −clip, clip)``;
+- each layer computes ``y = x·W + b`` with ``W`` stored ``[inputs × outputs]`` row-major (input
+  index major) followed by the biases; hidden layers apply tanh (or relu), the output is linear;
+- a categorical head samples an index from softmax(logits) by inverse CDF on one uniform draw
+  (the first index whose cumulative probability exceeds the draw, the last index otherwise);
+- a Gaussian head samples ``mean + exp(logStd) ⊙ ε``, ε ~ N(0, I), unclipped.
+
+The network runs in float64 by default (the learner's own precision); ``dtype=np.float32``
+mirrors the Swift sampling evaluator, which runs the network in single precision. Only the
+actions depend on it: the learner recomputes every log-probability itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+from .codec import Activation, F64Array, HeadKind, NORMALIZER_EPSILON, Parameters
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class PolicyShapeError(ValueError):
+    """The parameters' policy does not fit an environment."""
+
+
+class Policy:
+    """An MLP policy with a categorical or diagonal-Gaussian head and an optional normaliser."""
+
+    def __init__(
+        self,
+        layer_sizes: list[int],
+        parameters: npt.ArrayLike,
+        head: HeadKind,
+        log_std: npt.ArrayLike = (),
+        activation: Activation = Activation.TANH,
+        normalizer_mean: Optional[npt.ArrayLike] = None,
+        normalizer_variance: Optional[npt.ArrayLike] = None,
+        normalizer_clip: float = 10.0,
+        dtype: type = np.float64,
+    ) -> None:
+        if len(layer_sizes) < 2 or any(s < 1 for s in layer_sizes):
+            raise PolicyShapeError(f"bad layer sizes {layer_sizes}")
+        theta = np.asarray(parameters, dtype=np.float64).reshape(-1)
+        expected = sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+        if theta.size != expected:
+            raise PolicyShapeError(f"{theta.size} parameters for layer sizes {layer_sizes} (expected {expected})")
+        self.layer_sizes = list(layer_sizes)
+        self.head = HeadKind(head)
+        self.activation = Activation(activation)
+        self.dtype = dtype
+        self.log_std: F64Array = np.asarray(log_std, dtype=np.float64).reshape(-1)
+        if self.head == HeadKind.GAUSSIAN and self.log_std.size != self.output_size:
+            raise PolicyShapeError(f"{self.log_std.size} log-stds for {self.output_size} Gaussian dimensions")
+        if self.head == HeadKind.CATEGORICAL and self.log_std.size != 0:
+            raise PolicyShapeError("a categorical head has no log-stds")
+        self.std: F64Array = np.exp(self.log_std)
+        self.weights: list[tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]] = []
+        offset = 0
+        for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+            w = theta[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out)
+            offset += fan_in * fan_out
+            b = theta[offset:offset + fan_out]
+            offset += fan_out
+            self.weights.append((np.ascontiguousarray(w, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)))
+        self.mean: Optional[F64Array] = None
+        self.scale: Optional[F64Array] = None
+        self.clip = float(normalizer_clip)
+        if normalizer_mean is not None:
+            mean = np.asarray(normalizer_mean, dtype=np.float64).reshape(-1)
+            variance = np.asarray(normalizer_variance, dtype=np.float64).reshape(-1)
+            if mean.size != self.input_size or variance.size != self.input_size:
+                raise PolicyShapeError("normaliser size differs from the network's input width")
+            self.mean = mean
+            self.scale = np.sqrt(variance + NORMALIZER_EPSILON)
+
+    @classmethod
+    def from_parameters(cls, p: Parameters, dtype: type = np.float64) -> "Policy":
+        n = p.normalizer
+        return cls(p.layer_sizes, p.parameters, p.head, p.log_std, p.activation,
+                   None if n is None else n.mean, None if n is None else n.variance,
+                   10.0 if n is None else n.clip, dtype=dtype)
+
+    @property
+    def input_size(self) -> int:
+        return self.layer_sizes[0]
+
+    @property
+    def output_size(self) -> int:
+        return self.layer_sizes[-1]
+
+    @property
+    def action_width(self) -> int:
+        return 1 if self.head == HeadKind.CATEGORICAL else self.output_size
+
+    def normalize(self, observations: npt.ArrayLike) -> F64Array:
+        """Standardised copies of raw observations ``[n × inputs]`` (unchanged without a normaliser)."""
+        x = np.asarray(observations, dtype=np.float64)
+        if self.mean is None or self.scale is None:
+            return x
+        return np.clip((x - self.mean) / self.scale, -self.clip, self.clip)
+
+    def outputs(self, normalized: npt.ArrayLike) -> F64Array:
+        """The network's outputs ``[n × outputs]`` (logits or means) for normalised inputs."""
+        h: npt.NDArray[Any] = np.asarray(normalized, dtype=self.dtype)
+        last = len(self.weights) - 1
+        for index, (w, b) in enumerate(self.weights):
+            h = h @ w + b
+            if index < last:
+                if self.activation == Activation.TANH:
+                    np.tanh(h, out=h)
+                else:
+                    np.maximum(h, 0, out=h)
+        return np.asarray(h, dtype=np.float64)
+
+    def forward(self, observations: npt.ArrayLike) -> F64Array:
+        """Outputs for raw observations."""
+        return self.outputs(self.normalize(observations))
+
+    def sample(self, observations: npt.ArrayLike, rng: np.random.Generator,
+               deterministic: bool = False) -> F64Array:
+        """One action per raw observation row: ``[n × actionWidth]``, float64, unclipped."""
+        out = self.forward(observations)
+        n = int(out.shape[0])
+        if self.head == HeadKind.CATEGORICAL:
+            if deterministic:
+                mode: F64Array = np.argmax(out, axis=1).astype(np.float64).reshape(n, 1)
+                return mode
+            p = softmax(out)
+            u: F64Array = np.asarray(rng.random(n))
+            cumulative = np.cumsum(p, axis=1)
+            chosen = np.argmax(u[:, None] < cumulative, axis=1)
+            # No cumulative sum above the draw (rounding): the last action, as in Swift.
+            chosen[~(u < cumulative[:, -1])] = out.shape[1] - 1
+            result: F64Array = chosen.astype(np.float64).reshape(n, 1)
+            return result
+        if deterministic:
+            return out
+        noisy: F64Array = out + self.std * rng.standard_normal(out.shape)
+        return noisy
+
+    def log_probabilities(self, outputs: npt.ArrayLike, actions: npt.ArrayLike) -> F64Array:
+        """log π(a | s) per row from network outputs and actions (NaN for invalid discrete actions)."""
+        out = np.asarray(outputs, dtype=np.float64)
+        act = np.asarray(actions, dtype=np.float64).reshape(out.shape[0], -1)
+        if self.head == HeadKind.CATEGORICAL:
+            k = out.shape[1]
+            a = act[:, 0]
+            valid = (a >= 0) & (a < k) & (a == np.trunc(a))
+            index = np.where(valid, a, 0).astype(np.int64)
+            picked = out[np.arange(out.shape[0]), index] - logsumexp(out)
+            categorical: F64Array = np.where(valid, picked, np.nan)
+            return categorical
+        z = (act - out) / self.std
+        gaussian: F64Array = -0.5 * np.sum(z * z, axis=1) - float(np.sum(self.log_std)) - out.shape[1] * HALF_LOG_2PI
+        return gaussian
+
+
+def softmax(logits: F64Array) -> F64Array:
+    """Row-wise softmax, stably (maximum subtracted)."""
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    result: F64Array = z / z.sum(axis=1, keepdims=True)
+    return result
+
+
+def logsumexp(logits: F64Array) -> F64Array:
+    m = logits.max(axis=1)
+    result: F64Array = m + np.log(np.exp(logits - m[:, None]).sum(axis=1))
+    return result
