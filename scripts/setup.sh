@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the C libraries trpo links (Debian packages) and builds the release binary
-# .build/release/trpo. Safe to rerun.
+# Sets up everything trpo needs on Debian 12 and builds it; safe to rerun:
+#  - the C libraries it links (OpenBLAS, ZeroMQ, MuJoCo) and python3-venv, from Debian's packages;
+#  - .venv: a Python environment with the trpo-worker package (python/, for Gymnasium
+#    environments), its test tools and TensorBoard (to look at runs, and for the tests);
+#  - the release binary .build/release/trpo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(libopenblas-dev libzmq3-dev libmujoco-dev)
+packages=(libopenblas-dev libzmq3-dev libmujoco-dev python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,5 +16,14 @@ if ((${#missing[@]})); then
     [[ $(id -u) -ne 0 ]] && sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+fi
+# pip's output only when it fails (setuptools warns about every editable install).
+if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test]' tensorboard 2>&1); then
+    echo "$log" >&2
+    echo "error: could not install the Python environment in .venv (above)" >&2
+    exit 1
 fi
 swift build -c release
