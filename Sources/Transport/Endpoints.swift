@@ -149,9 +149,9 @@ public final class LearnerEndpoint {
 
 /// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
 /// when the learner restarts; ``reconnect()`` starts a fresh connection (new routing id) when
-/// the learner has been silent too long. The socket's handshake failures (the learner refused
-/// this worker's key, or the two ends disagree on CURVE) are kept for
-/// ``takeHandshakeFailures()``. Used from one thread.
+/// the learner has been silent too long. What happens to the connection (up, down, refused in
+/// its handshake, or unreachable and why) is kept for ``takeLinkEvents()``. Used from one
+/// thread.
 public final class WorkerEndpoint {
     public let context: Context
     public let endpoint: String
@@ -174,6 +174,12 @@ public final class WorkerEndpoint {
         (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
 
+    /// The socket events ``takeLinkEvents()`` reads. libzmq 4.3.4 reports a refused tcp
+    /// connect as `connect delayed`, `closed`, `connect retried`; an unresolvable host as
+    /// `connect retried` alone; a missing or refused ipc socket as `closed`, `connect retried`.
+    private static let watchedEvents: SocketEvents = [.connected, .connectRetried, .disconnected,
+                                                      .handshakeFailedAuth, .handshakeFailedProtocol]
+
     private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings,
                                    _ curve: CurveClientSecurity?) throws(ZMQError) -> (Socket, SocketMonitor) {
         let socket = try Socket(context: context, type: .dealer)
@@ -192,7 +198,7 @@ public final class WorkerEndpoint {
             try socket.setOption(.curvePublicKey, to: curve.keys.publicKey)
             try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
         }
-        let monitor = try SocketMonitor(watching: socket, events: [.handshakeFailedAuth, .handshakeFailedProtocol])
+        let monitor = try SocketMonitor(watching: socket, events: watchedEvents)
         try socket.connect(endpoint)
         return (socket, monitor)
     }
@@ -214,21 +220,43 @@ public final class WorkerEndpoint {
         case protocolError(String)
     }
 
-    /// The handshakes refused since the last call. libzmq retries such connections, and
-    /// they are refused again. (Handshakes cut short without a reason, as when the network
-    /// fails, are not refusals and are not reported.)
-    public func takeHandshakeRefusals() throws(ZMQError) -> [HandshakeRefusal] {
-        var refusals: [HandshakeRefusal] = []
+    /// What happened to the connection to the learner.
+    public enum LinkEvent: Equatable, Sendable {
+        /// A connection (tcp or ipc) is up; the ZMTP handshake, and CURVE's, follow.
+        case connected
+        /// The connection broke; libzmq tries again.
+        case disconnected
+        /// Connection attempts fail, for this reason; libzmq keeps retrying.
+        case unreachable(Unreachability)
+        /// The learner refused the connection in its handshake; libzmq retries, and is
+        /// refused again.
+        case refused(HandshakeRefusal)
+    }
+
+    /// The link events since the last call, oldest first. When attempts failed (libzmq
+    /// retries) and none connected, the endpoint is probed once (``Unreachability/probe(_:timeoutMilliseconds:)``,
+    /// blocking up to a second past name resolution) to say why; a probe that connects adds
+    /// nothing. Handshakes cut short without a reason, as when the network fails, are not
+    /// refusals and are not reported.
+    public func takeLinkEvents() throws(ZMQError) -> [LinkEvent] {
+        var events: [LinkEvent] = []
+        var failedAttempt = false
         while let event = try monitor.receive(timeoutMilliseconds: 0) {
             switch event.kind {
-            case .handshakeFailedAuth: refusals.append(.keyNotAllowed(status: event.value))
+            case .connected:
+                events.append(.connected)
+                failedAttempt = false
+            case .connectRetried: failedAttempt = true
+            case .disconnected: events.append(.disconnected)
+            case .handshakeFailedAuth: events.append(.refused(.keyNotAllowed(status: event.value)))
             case .handshakeFailedProtocol where HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch:
-                refusals.append(.mechanismMismatch)
-            case .handshakeFailedProtocol: refusals.append(.protocolError("\(event)"))
+                events.append(.refused(.mechanismMismatch))
+            case .handshakeFailedProtocol: events.append(.refused(.protocolError("\(event)")))
             default: break
             }
         }
-        return refusals
+        if failedAttempt, let why = Unreachability.probe(endpoint) { events.append(.unreachable(why)) }
+        return events
     }
 
     /// Queues `message` for the learner without waiting.
