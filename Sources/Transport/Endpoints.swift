@@ -159,6 +159,8 @@ public final class WorkerEndpoint {
     private var monitor: SocketMonitor
     private let settings: TransportSettings
     private let curve: CurveClientSecurity?
+    /// Whether libzmq reported a connection since its last retry.
+    private var attemptConnected = false
 
     /// Connects to `endpoint` (libzmq keeps retrying while the learner is absent).
     ///
@@ -207,6 +209,7 @@ public final class WorkerEndpoint {
     public func reconnect() throws(ZMQError) {
         socket.close()
         monitor.close()
+        attemptConnected = false
         (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
 
@@ -233,11 +236,14 @@ public final class WorkerEndpoint {
         case refused(HandshakeRefusal)
     }
 
-    /// The link events since the last call, oldest first. When attempts failed (libzmq
-    /// retries) and none connected, the endpoint is probed once (``Unreachability/probe(_:timeoutMilliseconds:)``,
+    /// The link events since the last call, oldest first. When an attempt failed before it
+    /// connected (libzmq retries without having reported a connection since its previous
+    /// retry), the endpoint is probed once (``Unreachability/probe(_:timeoutMilliseconds:)``,
     /// blocking up to a second past name resolution) to say why; a probe that connects adds
-    /// nothing. Handshakes cut short without a reason, as when the network fails, are not
-    /// refusals and are not reported.
+    /// nothing. Attempts that connect and are then refused in the handshake are not probed
+    /// (a CURVE learner would count the probe as one more refused connection). Handshakes cut
+    /// short without a reason, as when the network fails, are not refusals and are not
+    /// reported.
     public func takeLinkEvents() throws(ZMQError) -> [LinkEvent] {
         var events: [LinkEvent] = []
         var failedAttempt = false
@@ -245,8 +251,10 @@ public final class WorkerEndpoint {
             switch event.kind {
             case .connected:
                 events.append(.connected)
-                failedAttempt = false
-            case .connectRetried: failedAttempt = true
+                (attemptConnected, failedAttempt) = (true, false)
+            case .connectRetried:
+                failedAttempt = !attemptConnected
+                attemptConnected = false
             case .disconnected: events.append(.disconnected)
             case .handshakeFailedAuth: events.append(.refused(.keyNotAllowed(status: event.value)))
             case .handshakeFailedProtocol where HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch:
