@@ -1,5 +1,8 @@
+import Core
 import Foundation
+import Protocol
 import Testing
+import ZMQ
 
 /// `trpo worker` against a learner that is absent, unresolvable or shared: what it says, how
 /// long it tries, and how it exits (issue 11). Real processes, real sockets.
@@ -94,5 +97,93 @@ import Testing
                 "\(stranger.output)")
         learner.signal(SIGINT)
         #expect(learner.wait(seconds: 30) != nil)
+    }
+}
+
+/// `trpo worker` against a scripted learner: a bare ROUTER socket that answers its hello as
+/// docs/protocol.md §3.13 and §4.3 say, including what the Swift learner does not do yet.
+@Suite(.serialized) struct WorkerIdentityTests {
+    typealias Child = DistributedTests.Child
+
+    /// A ROUTER bound at an ipc endpoint in `root`, and a way to read the next message.
+    final class ScriptedLearner {
+        let context: Context
+        let socket: Socket
+        let endpoint: String
+        init(in root: URL) throws {
+            context = try Context()
+            socket = try Socket(context: context, type: .router)
+            try socket.setOption(.linger, to: 0)
+            endpoint = "ipc://\(root.path)/learner.sock"
+            try socket.bind(endpoint)
+        }
+        deinit { socket.close() }
+        func next(seconds: Double = 30) throws -> (peer: [UInt8], message: Protocol.Message)? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                guard let received = try socket.receive(.dontWait) else { usleep(10_000); continue }
+                let frames = received.frames.map(\.bytes)
+                if let message = try? WireCodec.decode(Array(frames.dropFirst())) { return (frames[0], message) }
+            }
+            return nil
+        }
+        func send(_ message: Protocol.Message, to peer: [UInt8]) throws {
+            _ = try socket.send([peer] + WireCodec.encode(message))
+        }
+    }
+
+    @Test func aDuplicateIdIsRefusedAndTheWorkerExitsNonZero() throws {
+        let root = try DistributedTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let learner = try ScriptedLearner(in: root)
+        let worker = try Child(["worker", "--connect", learner.endpoint, "--worker-id", "3"], log: root.appendingPathComponent("w.log"))
+        let hello = try #require(try learner.next())
+        guard case .hello(let h) = hello.message else { Issue.record("expected a hello, got \(hello.message.kind)"); return }
+        #expect(h.workerID == 3)
+        try learner.send(.stop(Message.Stop(session: 0xAA, reason: .duplicateWorker, message: "worker 3 is held by a live connection")),
+                         to: hello.peer)
+        #expect(worker.wait(seconds: 30) == 2, "\(worker.output)")
+        #expect(worker.output.contains("error: the learner refused this worker: duplicateWorker: worker 3 is held by a live connection"),
+                "\(worker.output)")
+    }
+
+    @Test func theWorkerTakesTheIdOfTheWelcomeForItsNonce() throws {
+        let root = try DistributedTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let learner = try ScriptedLearner(in: root)
+        let worker = try Child(["worker", "--connect", learner.endpoint, "--envs", "2"], log: root.appendingPathComponent("w.log"))
+        let hello = try #require(try learner.next())
+        guard case .hello(let h) = hello.message else { Issue.record("expected a hello, got \(hello.message.kind)"); return }
+        #expect(h.workerID == nil, "a worker without --worker-id asks for one")
+        func welcome(id: UInt32, nonce: UInt64) -> Protocol.Message {
+            .welcome(Message.Welcome(session: 0xAA, worker: WorkerIdentity(id: id, nonce: nonce), assigned: true,
+                                     heartbeatInterval: .milliseconds(200), workerTimeout: .seconds(10), softwareVersion: "test"))
+        }
+        // A welcome for another process is ignored; the one for this hello's nonce is taken.
+        try learner.send(welcome(id: 5, nonce: h.nonce &+ 1), to: hello.peer)
+        try learner.send(welcome(id: 7, nonce: h.nonce), to: hello.peer)
+        var random = RandomStream(seed: 1)
+        let parameters = Message.Parameters(
+            session: 0xAA, version: 1, seed: 1, environmentID: "CartPole-v1", simulatorCount: 2, chunkSteps: 64, quota: 64,
+            policy: Policy(observationSize: 4, head: .categorical(actions: 2), hiddenSizes: [8], random: &random),
+            normalizer: nil, stream: 7)
+        // A quota of one chunk: then the worker only heartbeats, at the welcome's interval.
+        try learner.send(.parameters(parameters), to: hello.peer)
+        var chunk: Protocol.Message.Chunk?
+        var heartbeat: Protocol.Message.Heartbeat?
+        while chunk == nil || heartbeat == nil, let (_, message) = try learner.next() {
+            switch message {
+            case .chunk(let c): chunk = c
+            case .heartbeat(let b): heartbeat = b
+            default: break
+            }
+        }
+        #expect(chunk?.worker == WorkerIdentity(id: 7, nonce: h.nonce) && chunk?.version == 1)
+        #expect(heartbeat?.sender == .worker(WorkerIdentity(id: 7, nonce: h.nonce)) && heartbeat?.version == 1)
+        try learner.send(.stop(Message.Stop(session: 0xAA, reason: .finished, message: "")), to: hello.peer)
+        #expect(worker.wait(seconds: 30) == 0, "\(worker.output)")
+        #expect(worker.output.contains("ignoring a welcome for another worker process"), "\(worker.output)")
+        #expect(worker.output.contains("worker 7: registered with learner session aa (id 7 assigned by the learner)"), "\(worker.output)")
+        #expect(worker.output.contains("worker 7: 2 × CartPole-v1, seed 1, stream 7, single-path"), "\(worker.output)")
     }
 }
