@@ -150,7 +150,7 @@ public final class LearnerEndpoint {
 /// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
 /// when the learner restarts; ``reconnect()`` starts a fresh connection (new routing id) when
 /// the learner has been silent too long. What happens to the connection (up, down, refused in
-/// its handshake, or unreachable and why) is kept for ``takeLinkEvents()``. Used from one
+/// its handshake, or unreachable and why) is kept for ``takeLinkEvents(diagnose:)``. Used from one
 /// thread.
 public final class WorkerEndpoint {
     public let context: Context
@@ -176,7 +176,7 @@ public final class WorkerEndpoint {
         (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
 
-    /// The socket events ``takeLinkEvents()`` reads. libzmq 4.3.4 reports a refused tcp
+    /// The socket events ``takeLinkEvents(diagnose:)`` reads. libzmq 4.3.4 reports a refused tcp
     /// connect as `connect delayed`, `closed`, `connect retried`; an unresolvable host as
     /// `connect retried` alone; a missing or refused ipc socket as `closed`, `connect retried`.
     private static let watchedEvents: SocketEvents = [.connected, .connectRetried, .disconnected,
@@ -236,15 +236,17 @@ public final class WorkerEndpoint {
         case refused(HandshakeRefusal)
     }
 
-    /// The link events since the last call, oldest first. When an attempt failed before it
-    /// connected (libzmq retries without having reported a connection since its previous
-    /// retry), the endpoint is probed once (``Unreachability/probe(_:timeoutMilliseconds:)``,
-    /// blocking up to a second past name resolution) to say why; a probe that connects adds
-    /// nothing. Attempts that connect and are then refused in the handshake are not probed
-    /// (a CURVE learner would count the probe as one more refused connection). Handshakes cut
-    /// short without a reason, as when the network fails, are not refusals and are not
-    /// reported.
-    public func takeLinkEvents() throws(ZMQError) -> [LinkEvent] {
+    /// The link events since the last call, oldest first. Handshakes cut short without a
+    /// reason, as when the network fails, are not refusals and are not reported.
+    ///
+    /// - Parameter diagnose: When an attempt failed before it connected (libzmq retries
+    ///   without having reported a connection since its previous retry), probe the endpoint
+    ///   once (``Unreachability/probe(_:timeoutMilliseconds:)``, blocking up to a second past
+    ///   name resolution) to say why; a probe that connects adds nothing. Attempts that
+    ///   connect and are then refused in the handshake are not probed. A probe that reaches a
+    ///   learner just starting is a connection it sees open and close (a CURVE learner counts
+    ///   it as refused), so diagnose only while no learner has answered yet.
+    public func takeLinkEvents(diagnose: Bool) throws(ZMQError) -> [LinkEvent] {
         var events: [LinkEvent] = []
         var failedAttempt = false
         while let event = try monitor.receive(timeoutMilliseconds: 0) {
@@ -263,7 +265,7 @@ public final class WorkerEndpoint {
             default: break
             }
         }
-        if failedAttempt, let why = Unreachability.probe(endpoint) { events.append(.unreachable(why)) }
+        if diagnose, failedAttempt, let why = Unreachability.probe(endpoint) { events.append(.unreachable(why)) }
         return events
     }
 

@@ -208,8 +208,9 @@ public struct WorkerConversation: Sendable {
             quietSince = max(quietSince, now)
             return []
         case .disconnected:
-            linkUp = false
-            return []
+            defer { linkUp = false }
+            guard linkUp, registration != nil else { return [] }
+            return [.log(.warning, "\(name): lost the connection to the learner at \(configuration.endpoint); reconnecting (is it restarting?)")]
         case .unreachable(let why):
             linkUp = false
             guard why != unreachable else { return [] }

@@ -105,7 +105,9 @@ public final class WorkerService {
                 try perform(conversation.stopRequested(why))
                 break
             }
-            for event in try endpoint.takeLinkEvents() { try perform(conversation.link(event, at: clock.now)) }
+            for event in try endpoint.takeLinkEvents(diagnose: !conversation.reachedLearner) {
+                try perform(conversation.link(event, at: clock.now))
+            }
             try perform(conversation.tick(at: clock.now))
             if let assignment = conversation.assignment, let sampler {
                 try collectAndSend(assignment, sampler)

@@ -404,6 +404,17 @@ import Transport
         #expect(c.outcome == nil)
     }
 
+    @Test func aBrokenConnectionIsLoggedOnceAfterAWelcome() {
+        var early = Self.conversation(in: .connecting)
+        _ = early.link(.connected, at: Self.at(0.05))
+        #expect(early.link(.disconnected, at: Self.at(0.1)).isEmpty, "before a welcome, failed attempts are named instead")
+        var c = Self.conversation(in: .collecting)
+        _ = c.link(.connected, at: Self.at(0.05))
+        #expect(Self.logs(c.link(.disconnected, at: Self.at(1))) == ["worker 4: lost the connection to the learner at tcp://learner:5555; reconnecting (is it restarting?)"])
+        #expect(c.link(.disconnected, at: Self.at(2)).isEmpty)
+        #expect(!c.tick(at: Self.at(30)).contains(.reconnect), "libzmq restores the connection itself")
+    }
+
     @Test func aRefusedHandshakeEndsTheWorkerAfterTheLearnerTimeout() {
         var configuration = Self.configuration()
         configuration.curve = nil
