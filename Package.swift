@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Core", "Protocol", "Transport", "Worker"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
         .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),
         // Drives the scripts under deploy/ (Slurm, ssh, systemd, Kubernetes) with the trpo binary.

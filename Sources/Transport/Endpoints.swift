@@ -149,9 +149,9 @@ public final class LearnerEndpoint {
 
 /// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
 /// when the learner restarts; ``reconnect()`` starts a fresh connection (new routing id) when
-/// the learner has been silent too long. The socket's handshake failures (the learner refused
-/// this worker's key, or the two ends disagree on CURVE) are kept for
-/// ``takeHandshakeFailures()``. Used from one thread.
+/// the learner has been silent too long. What happens to the connection (up, down, refused in
+/// its handshake, or unreachable and why) is kept for ``takeLinkEvents(diagnose:)``. Used from one
+/// thread.
 public final class WorkerEndpoint {
     public let context: Context
     public let endpoint: String
@@ -159,6 +159,8 @@ public final class WorkerEndpoint {
     private var monitor: SocketMonitor
     private let settings: TransportSettings
     private let curve: CurveClientSecurity?
+    /// Whether libzmq reported a connection since its last retry.
+    private var attemptConnected = false
 
     /// Connects to `endpoint` (libzmq keeps retrying while the learner is absent).
     ///
@@ -173,6 +175,12 @@ public final class WorkerEndpoint {
         self.curve = curve
         (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
+
+    /// The socket events ``takeLinkEvents(diagnose:)`` reads. libzmq 4.3.4 reports a refused tcp
+    /// connect as `connect delayed`, `closed`, `connect retried`; an unresolvable host as
+    /// `connect retried` alone; a missing or refused ipc socket as `closed`, `connect retried`.
+    private static let watchedEvents: SocketEvents = [.connected, .connectRetried, .disconnected,
+                                                      .handshakeFailedAuth, .handshakeFailedProtocol]
 
     private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings,
                                    _ curve: CurveClientSecurity?) throws(ZMQError) -> (Socket, SocketMonitor) {
@@ -192,7 +200,7 @@ public final class WorkerEndpoint {
             try socket.setOption(.curvePublicKey, to: curve.keys.publicKey)
             try socket.setOption(.curveSecretKey, to: curve.keys.secretKey)
         }
-        let monitor = try SocketMonitor(watching: socket, events: [.handshakeFailedAuth, .handshakeFailedProtocol])
+        let monitor = try SocketMonitor(watching: socket, events: watchedEvents)
         try socket.connect(endpoint)
         return (socket, monitor)
     }
@@ -201,6 +209,7 @@ public final class WorkerEndpoint {
     public func reconnect() throws(ZMQError) {
         socket.close()
         monitor.close()
+        attemptConnected = false
         (socket, monitor) = try WorkerEndpoint.makeSocket(context, endpoint, settings, curve)
     }
 
@@ -214,21 +223,50 @@ public final class WorkerEndpoint {
         case protocolError(String)
     }
 
-    /// The handshakes refused since the last call. libzmq retries such connections, and
-    /// they are refused again. (Handshakes cut short without a reason, as when the network
-    /// fails, are not refusals and are not reported.)
-    public func takeHandshakeRefusals() throws(ZMQError) -> [HandshakeRefusal] {
-        var refusals: [HandshakeRefusal] = []
+    /// What happened to the connection to the learner.
+    public enum LinkEvent: Equatable, Sendable {
+        /// A connection (tcp or ipc) is up; the ZMTP handshake, and CURVE's, follow.
+        case connected
+        /// The connection broke; libzmq tries again.
+        case disconnected
+        /// Connection attempts fail, for this reason; libzmq keeps retrying.
+        case unreachable(Unreachability)
+        /// The learner refused the connection in its handshake; libzmq retries, and is
+        /// refused again.
+        case refused(HandshakeRefusal)
+    }
+
+    /// The link events since the last call, oldest first. Handshakes cut short without a
+    /// reason, as when the network fails, are not refusals and are not reported.
+    ///
+    /// - Parameter diagnose: When an attempt failed before it connected (libzmq retries
+    ///   without having reported a connection since its previous retry), probe the endpoint
+    ///   once (``Unreachability/probe(_:timeoutMilliseconds:)``, blocking up to a second past
+    ///   name resolution) to say why; a probe that connects adds nothing. Attempts that
+    ///   connect and are then refused in the handshake are not probed. A probe that reaches a
+    ///   learner just starting is a connection it sees open and close (a CURVE learner counts
+    ///   it as refused), so diagnose only while no learner has answered yet.
+    public func takeLinkEvents(diagnose: Bool) throws(ZMQError) -> [LinkEvent] {
+        var events: [LinkEvent] = []
+        var failedAttempt = false
         while let event = try monitor.receive(timeoutMilliseconds: 0) {
             switch event.kind {
-            case .handshakeFailedAuth: refusals.append(.keyNotAllowed(status: event.value))
+            case .connected:
+                events.append(.connected)
+                (attemptConnected, failedAttempt) = (true, false)
+            case .connectRetried:
+                failedAttempt = !attemptConnected
+                attemptConnected = false
+            case .disconnected: events.append(.disconnected)
+            case .handshakeFailedAuth: events.append(.refused(.keyNotAllowed(status: event.value)))
             case .handshakeFailedProtocol where HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch:
-                refusals.append(.mechanismMismatch)
-            case .handshakeFailedProtocol: refusals.append(.protocolError("\(event)"))
+                events.append(.refused(.mechanismMismatch))
+            case .handshakeFailedProtocol: events.append(.refused(.protocolError("\(event)")))
             default: break
             }
         }
-        return refusals
+        if diagnose, failedAttempt, let why = Unreachability.probe(endpoint) { events.append(.unreachable(why)) }
+        return events
     }
 
     /// Queues `message` for the learner without waiting.

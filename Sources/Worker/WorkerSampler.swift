@@ -89,7 +89,7 @@ final class WorkerSampler {
     /// One chunk of about `count` rows (single path) or at most `count` rollout-set states
     /// (vine; also at most every trunk state), or nil when `abandonIf` gave up on it.
     /// - Returns: the chunk's message for `header` and the rows (states) it carries.
-    func collect(count: Int, header: ChunkHeader, abandonIf: @escaping () -> Bool) -> (message: Message, rows: Int)? {
+    func collect(count: Int, header: WorkerConversation.ChunkHeader, abandonIf: @escaping () -> Bool) -> (message: Message, rows: Int)? {
         switch sampler {
         case .singlePath(let s):
             guard let batch = s.collect(steps: count, abandonIf: abandonIf) else { return nil }
@@ -104,13 +104,5 @@ final class WorkerSampler {
                                           sequence: header.sequence, batch: batch)
             return (.vineChunk(chunk), batch.stateCount)
         }
-    }
-
-    /// The fields every chunk carries besides its samples.
-    struct ChunkHeader {
-        var worker: WorkerIdentity
-        var session: UInt64
-        var version: UInt64
-        var sequence: UInt64
     }
 }

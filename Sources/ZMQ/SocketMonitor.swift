@@ -11,7 +11,10 @@ public struct SocketEvents: OptionSet, Sendable, Hashable, CustomStringConvertib
     public static let connected = SocketEvents(rawValue: ZMQ_EVENT_CONNECTED)
     /// A connect attempt is waiting to be retried (value: the file descriptor).
     public static let connectDelayed = SocketEvents(rawValue: ZMQ_EVENT_CONNECT_DELAYED)
-    /// A connect attempt will be retried (value: the interval in milliseconds).
+    /// A connect attempt will be retried (value: the interval in milliseconds). libzmq 4.3.4
+    /// says no more about why: a refused tcp connect is `connectDelayed`, `closed`,
+    /// `connectRetried`; a host name that does not resolve is `connectRetried` alone; a
+    /// missing or refused ipc socket is `closed`, `connectRetried`.
     public static let connectRetried = SocketEvents(rawValue: ZMQ_EVENT_CONNECT_RETRIED)
     /// The socket is bound and listening (value: the file descriptor).
     public static let listening = SocketEvents(rawValue: ZMQ_EVENT_LISTENING)

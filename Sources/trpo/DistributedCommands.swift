@@ -120,14 +120,27 @@ struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a rollout worker: collect samples for the learner at ENDPOINT until it says stop.",
-        discussion: "Reconnects by itself when the learner restarts; SIGINT or SIGTERM stops it cleanly (exit 0)."
+        discussion: """
+            Without --worker-id the learner assigns a free id (a deterministic run needs \
+            explicit ids 0..<N). A worker may start before its learner: it says why it cannot \
+            reach it (connection refused, unknown host, a CURVE refusal) and keeps trying for \
+            --connect-timeout seconds. Once welcomed it reconnects by itself whenever the \
+            learner goes quiet or restarts.
+
+            Exit status: 0 when the learner ends the run, or when SIGINT/SIGTERM stops a worker \
+            that has reached a learner; 2 when the learner refuses the worker (duplicate id, \
+            other environment, not one of a deterministic run's ids), its CURVE key is \
+            refused, it cannot collect for the run, no learner welcomed it within \
+            --connect-timeout, or on a usage error; 128 + N (130 for SIGINT, 143 for SIGTERM) \
+            when signal N stops it before it ever reached a learner.
+            """
     )
 
     @Option(help: "The learner's endpoint, e.g. tcp://learner-host:5555.")
     var connect: String
 
-    @Option(name: .customLong("worker-id"), help: "This worker's id (unique among the run's workers; its random streams derive from it).")
-    var workerID: UInt32 = 0
+    @Option(name: .customLong("worker-id"), help: "Insist on this id (unique among the run's live workers; its random streams derive from it). Default: the learner assigns a free one.")
+    var workerID: UInt32?
 
     @Option(help: "Simulator copies stepped in lockstep (default: the learner's setting).")
     var envs: Int?
@@ -138,8 +151,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Only work for runs with this sampling scheme, single-path or vine (default: whatever the learner runs).")
     var sampler: String?
 
-    @Option(name: .customLong("learner-timeout"), help: "Seconds without a word from the learner before reconnecting.")
+    @Option(name: .customLong("learner-timeout"), help: "Seconds without a word from the learner, while connected to it, before reconnecting.")
     var learnerTimeout: Double = 10
+
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to keep trying to reach a learner that has never welcomed this worker before giving up (exit status 2).")
+    var connectTimeout: Double = 300
 
     @Flag(help: "Print only warnings and errors.")
     var quiet = false
@@ -154,6 +170,7 @@ struct WorkerCommand: ParsableCommand {
         StopRequest.installHandlers()
         if let envs, envs <= 0 { throw usageFailure("--envs must be positive (got \(envs))") }
         guard learnerTimeout > 0, learnerTimeout.isFinite else { throw usageFailure("--learner-timeout must be positive") }
+        guard connectTimeout > 0, connectTimeout.isFinite else { throw usageFailure("--connect-timeout must be positive") }
         var c = WorkerConfiguration(endpoint: connect, workerID: workerID)
         c.simulatorCount = envs
         c.environmentID = env
@@ -164,6 +181,7 @@ struct WorkerCommand: ParsableCommand {
             c.sampler = kind
         }
         c.learnerTimeout = .milliseconds(Int64(learnerTimeout * 1000))
+        c.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         c.parentProcess = parentPID
         c.curve = try curve.resolve()
         let worker: WorkerService
@@ -174,7 +192,12 @@ struct WorkerCommand: ParsableCommand {
         }
         switch try worker.run() {
         case .finished, .interrupted:
-            if !quiet { note("worker \(workerID): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows") }
+            if !quiet { note("worker \(worker.workerID.map(String.init) ?? "?"): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows") }
+        case .interruptedBeforeReachingLearner(let why):
+            note("error: \(why)")
+            throw ExitCode(StopRequest.signal > 0 ? 128 + StopRequest.signal : 1)
+        case .unreachable(let why):
+            throw usageFailure(why)
         case .refused(let why):
             throw usageFailure("the learner refused this worker: \(why)")
         case .notAdmitted(let why):

@@ -114,7 +114,11 @@ import ZMQ
             session: 0xAA, version: 0, seed: 1, environmentID: "Swimmer-v4", simulatorCount: 2, chunkSteps: 100, quota: 0,
             policy: Policy(observationSize: 8, head: .gaussian(dimensions: 2), hiddenSizes: [4], random: &random),
             normalizer: nil, stream: 3, modelHash: broken.hash)
-        // Parameters first: the worker asks for the model they name.
+        // The welcome, then parameters without the model: the worker asks for the model they name.
+        guard case .hello(let h) = hello.message else { return }
+        _ = try learner.send([hello.peer] + WireCodec.encode(.welcome(Message.Welcome(
+            session: 0xAA, worker: WorkerIdentity(id: 3, nonce: h.nonce), assigned: false, heartbeatInterval: .seconds(1),
+            workerTimeout: .seconds(10), softwareVersion: "test"))))
         _ = try learner.send([hello.peer] + WireCodec.encode(.parameters(parameters)))
         var request: Protocol.Message.ModelRequest?
         while request == nil, let (_, message) = try next() {
