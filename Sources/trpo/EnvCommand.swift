@@ -64,7 +64,7 @@ struct EnvCommand: ParsableCommand {
                     print(step.json)
                 }
             } catch {
-                throw usageFailure("\(error)")
+                throw runFailure(error)
             }
         }
 

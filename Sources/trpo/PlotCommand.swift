@@ -48,7 +48,7 @@ struct PlotCommand: ParsableCommand {
             }
             print(out)
         } catch {
-            throw usageFailure("\(error)")
+            throw runFailure(error)
         }
     }
 }
