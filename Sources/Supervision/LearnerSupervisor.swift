@@ -23,9 +23,9 @@ public struct LearnerSupervisor {
     /// `--supervisor-pid`).
     public var arguments: [String]
     /// The run directory, where the learner writes `checkpoint.json` after every iteration.
+    /// A checkpoint found there after a crash is this run's, so the restart resumes it: a new
+    /// run must start without one (``RunDirectory/prepareNewRun(in:overwrite:)`` sees to that).
     public var runDirectory: URL
-    /// Whether the first start resumes the run in `runDirectory` (its checkpoint is this run's).
-    public var resumes: Bool
     /// Restarts allowed within ``restartWindow`` seconds; one more crash is final.
     public var maxRestarts: Int
     public var restartWindow: Double
@@ -34,11 +34,10 @@ public struct LearnerSupervisor {
     /// Where the supervisor's lines go (standard error in `trpo`).
     public var log: (String) -> Void
 
-    public init(arguments: [String], runDirectory: URL, resumes: Bool, maxRestarts: Int, restartWindow: Double,
+    public init(arguments: [String], runDirectory: URL, maxRestarts: Int, restartWindow: Double,
                 quiet: Bool, log: @escaping (String) -> Void) {
         self.arguments = arguments
         self.runDirectory = runDirectory
-        self.resumes = resumes
         self.maxRestarts = maxRestarts
         self.restartWindow = restartWindow
         self.quiet = quiet
@@ -58,7 +57,6 @@ public struct LearnerSupervisor {
     /// - Parameter watch: called about every 20 ms while a learner process runs, with its pid.
     public func run(watch: (Int32) throws -> Void = { _ in }) throws -> Int32 {
         StopRequest.installHandlers()
-        let foreignCheckpoint = resumes ? nil : CheckpointStamp(in: runDirectory)
         var restarts: [Date] = []
         var arguments = self.arguments
         while true {
@@ -92,8 +90,7 @@ public struct LearnerSupervisor {
             let now = Date()
             restarts.removeAll { now.timeIntervalSince($0) > restartWindow }
             let window = Self.describeWindow(restartWindow)
-            let checkpoint = CheckpointStamp(in: runDirectory)
-            let resumable = checkpoint != nil && (resumes || checkpoint != foreignCheckpoint)
+            let resumable = FileManager.default.fileExists(atPath: Checkpoint.url(in: runDirectory).path)
             let continuing = resumable ? "the run in \(runDirectory.path) can go on with --resume \(runDirectory.path)"
                                        : "no checkpoint of this run was written"
             guard restarts.count < maxRestarts else {
@@ -147,23 +144,3 @@ public struct LearnerSupervisor {
         return names[signal] ?? "signal \(signal)"
     }
 }
-
-/// Which file a run directory's checkpoint is: the checkpoint is replaced atomically (a new
-/// file renamed over the old one) after every iteration, so a new write changes the stamp.
-/// Tells a checkpoint this run wrote from one left in the directory by an earlier run.
-struct CheckpointStamp: Equatable {
-    var inode: UInt64
-    var size: Int64
-    var modified: timespec
-
-    init?(in directory: URL) {
-        var info = stat()
-        guard stat(Checkpoint.url(in: directory).path, &info) == 0 else { return nil }
-        (inode, size, modified) = (UInt64(info.st_ino), Int64(info.st_size), info.st_mtim)
-    }
-
-    static func == (a: CheckpointStamp, b: CheckpointStamp) -> Bool {
-        a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
-    }
-}
-

@@ -72,7 +72,7 @@ struct LearnerCommand: ParsableCommand {
         try supervision.attachToSupervisor()
         let run = try training.resolve()
         guard try training.begin(run, checkDirectory: !supervision.isSupervised, announce: !supervision.supervises) else { return }
-        if supervision.supervises { return try supervise(directory: run.directory, resume: run.isResume) }
+        if supervision.supervises { return try supervise(directory: run.directory) }
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         StopRequest.installHandlers()

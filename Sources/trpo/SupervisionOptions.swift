@@ -39,8 +39,8 @@ struct SupervisionOptions: ParsableArguments {
     }
 
     /// A supervisor for `arguments` (the learner's command line) with these limits.
-    func supervisor(arguments: [String], directory: URL, resume: Bool, quiet: Bool) -> LearnerSupervisor {
-        LearnerSupervisor(arguments: arguments, runDirectory: directory, resumes: resume, maxRestarts: maxRestarts,
+    func supervisor(arguments: [String], directory: URL, quiet: Bool) -> LearnerSupervisor {
+        LearnerSupervisor(arguments: arguments, runDirectory: directory, maxRestarts: maxRestarts,
                           restartWindow: restartWindow, quiet: quiet, log: note)
     }
 
@@ -54,9 +54,9 @@ struct SupervisionOptions: ParsableArguments {
 
 extension LearnerCommand {
     /// `trpo learner` as a supervisor: the same command line in a supervised child process.
-    func supervise(directory: URL, resume: Bool) throws {
+    func supervise(directory: URL) throws {
         let supervisor = supervision.supervisor(arguments: Self.ownArguments(command: "learner"), directory: directory,
-                                                resume: resume, quiet: training.quiet)
+                                                quiet: training.quiet)
         let status = try supervisor.run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -76,12 +76,12 @@ extension TrainCommand {
     /// reconnect by themselves), and the learner is a supervised `trpo learner` child on the
     /// workers' ipc endpoint, with the same options (but `--force-workers`, which only
     /// `train` takes: the learner starts no workers).
-    func superviseWithWorkers(directory: URL, resume: Bool) throws {
+    func superviseWithWorkers(directory: URL) throws {
         let status = try withLocalWorkers { endpoint, children in
             let socket = String(endpoint.dropFirst("ipc://".count))
             let arguments = LearnerCommand.ownArguments(command: "learner").filter { $0 != "--force-workers" }
             let supervisor = supervision.supervisor(arguments: arguments + ["--bind", endpoint], directory: directory,
-                                                    resume: resume, quiet: training.quiet)
+                                                    quiet: training.quiet)
             return try supervisor.run { _ in
                 // Start the workers once the learner has bound the endpoint (the socket file
                 // appears in the fresh directory), so a learner that fails to start ends at once.

@@ -51,11 +51,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// A learner and `--workers` worker processes on an ipc endpoint; SIGINT and SIGTERM stop
-    /// them all. Supervised (see ``superviseWithWorkers(directory:resume:)``) unless `--no-supervise`.
+    /// them all. Supervised (see ``superviseWithWorkers(directory:)``) unless `--no-supervise`.
     func trainWithWorkers(_ run: TrainingOptions.Run) throws {
-        if supervision.supervises { return try superviseWithWorkers(directory: run.directory, resume: run.isResume) }
+        if supervision.supervises { return try superviseWithWorkers(directory: run.directory) }
         try withLocalWorkers { endpoint, children in
-            try runLearner(run, serving: try serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
+            try runLearner(run, serving: serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
                            quiet: training.quiet) { bound in
                 children = try WorkerProcesses(count: localWorkers.workers, endpoint: bound, environments: nil,
                                                quiet: training.quiet, log: note)

@@ -177,7 +177,6 @@ struct TrainingOptions: ParsableArguments {
         }
         var directory: URL
         var start: Start
-        var isResume: Bool { if case .resume = start { true } else { false } }
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
