@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The learner's supervisor (Sources/trpo/LearnerSupervisor.swift): a learner process that
+/// The learner's supervisor (Sources/Supervision/LearnerSupervisor.swift): a learner process that
 /// dies of a crash — here SIGABRT, as libzmq's `!_io_error` assertion (libzmq issue #4841)
 /// kills it — is started again from its checkpoint, the run completes with every iteration
 /// once, and the restarts are bounded.
