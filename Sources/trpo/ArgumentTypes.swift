@@ -1,8 +1,10 @@
 import ArgumentParser
 import Core
 import Foundation
+import Plot
 
 extension SamplerKind: ExpressibleByArgument {}
+extension ProgressXAxis: ExpressibleByArgument {}
 
 /// A ZeroMQ endpoint as `--bind` and `--connect` take it: `tcp://HOST:PORT` or `ipc://PATH`,
 /// and for `--bind` also `tcp://*:PORT` (every interface). Parsed with

@@ -55,6 +55,11 @@ import Testing
         (["worker", "--connect", "tcp://*:5555"], "* (every interface) is for binding, not connecting"),
         (["bench", "--only", "everything"], "Please provide one of"),
         (["bench", "--repeats", "-2"], "--repeats must be positive (got -2)"),
+        (["plot", "--out", "/tmp/never.svg"], "give at least one run directory to plot"),
+        (["plot", "/nonexistent/run", "--out", "/tmp/never.svg", "--x", "steps"], "Please provide one of"),
+        (["env", "replay", "--env", "NoSuchEnv-v0", "--input", "/nonexistent/input.json"], "unknown environment 'NoSuchEnv-v0'"),
+        (["learner", "--bind", "ipc:///tmp/never.sock", "--env", "CartPole-v1", "--curve-secret", "k.key"],
+         "--curve-secret and --allow-workers go together"),
     ])
     func aMalformedCommandLineIsAUsageErrorWithExitCode64(arguments: [String], message: String) throws {
         let outcome = try Self.run(arguments)
