@@ -147,6 +147,10 @@ import Testing
         #expect(broken.stderr.contains("corrupt checkpoint"))
     }
 
+    /// An endpoint no learner can bind (its directory does not exist): a learner that got as
+    /// far as binding ends at once instead of waiting for workers.
+    static let unbindable = "ipc:///nonexistent-trpo-directory/learner.sock"
+
     /// A small finished CartPole-v1 run in `directory`: 2 iterations of 512 steps.
     static func trainSmallCartPole(into directory: URL, _ extra: [String] = []) throws -> Outcome {
         let outcome = try run(["train", "--env", "CartPole-v1", "--steps", "1024", "--batch-steps", "512", "--vf-epochs", "1",
@@ -182,7 +186,7 @@ import Testing
                           ["variance", "--checkpoint", run.path, "--replicates", "2", "--budget", "100",
                            "--out", root.appendingPathComponent("variance").path],
                           ["train", "--resume", run.path, "--steps", "2048"],
-                          ["learner", "--bind", "ipc://\(root.path)/learner.sock", "--resume", run.path, "--steps", "2048"]] {
+                          ["learner", "--bind", Self.unbindable, "--resume", run.path, "--steps", "2048"]] {
             let outcome = try Self.run(arguments)
             #expect(outcome.status == 2, "\(arguments[0]): \(outcome.stdout)")
             #expect(outcome.stderr == "error: \(expected)\n", "\(arguments[0]): \(outcome.stderr)")
@@ -202,7 +206,7 @@ import Testing
         #expect(refused.status == 2)
         #expect(refused.stderr == "error: \(run.path) already holds a run (checkpoint.json, config.json, progress.csv); "
                 + "continue it with --resume \(run.path), or give --overwrite to replace it\n", "stderr: \(refused.stderr)")
-        let learner = try Self.run(["learner", "--bind", "ipc://\(root.path)/learner.sock", "--env", "Acrobot-v1", "--out", run.path])
+        let learner = try Self.run(["learner", "--bind", Self.unbindable, "--env", "Acrobot-v1", "--out", run.path])
         #expect(learner.status == 2)
         #expect(learner.stderr.contains("already holds a run"), "stderr: \(learner.stderr)")
         #expect(try ["config.json", "progress.csv", "checkpoint.json"].map { try Data(contentsOf: run.appendingPathComponent($0)) } == files)
