@@ -262,7 +262,7 @@ struct TrainingOptions: ParsableArguments {
     func contradictions(with saved: TrainingConfiguration, directory: URL) -> [String] {
         var problems: [String] = []
         if let env, env != saved.environment { problems.append("--env \(env) is not the run's \(saved.environment)") }
-        if let out, URL(fileURLWithPath: out).standardizedFileURL != directory.standardizedFileURL {
+        if let out, URL(fileURLWithPath: out).standardizedFileURL.path != directory.standardizedFileURL.path {
             problems.append("--out \(out) is not the run's directory")
         }
         if let sampler, sampler != saved.sampler {

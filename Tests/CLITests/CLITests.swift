@@ -237,7 +237,7 @@ import Testing
 
         // The same options as the run's (as a restart passes them) and a larger budget: it goes on.
         let extended = try Self.run(["train", "--resume", run.path, "--env", "CartPole-v1", "--batch-steps", "512", "--steps", "2048",
-                                     "--vf-epochs", "1", "--out", run.path])
+                                     "--vf-epochs", "1", "--out", run.path + "/"])
         #expect(extended.status == 0, "stderr: \(extended.stderr)")
         #expect(extended.stderr.hasPrefix("resuming \(run.path) from iteration 2 (1,024 steps; the run ends at 2,048)\n"),
                 "stderr: \(extended.stderr)")
