@@ -147,11 +147,18 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// The preset of `environment` for `--sampler`, with every given setting applied.
-    func newConfiguration(environment: String) -> TrainingConfiguration {
+    /// - Throws: `ValidationError` naming the first option whose value makes the
+    ///   configuration invalid (it is checked after each), with the configuration's reason.
+    func newConfiguration(environment: String) throws -> TrainingConfiguration {
         var c = TrainingConfiguration.preset(for: environment, sampler: sampler ?? .singlePath)
-        for setting in settings { setting.apply(&c) }
-        // The vine's Q-values discount as the run does.
-        if c.sampler == .vine { c.vine.gamma = c.gamma }
+        for setting in settings {
+            setting.apply(&c)
+            // The vine's Q-values discount as the run does.
+            if c.sampler == .vine { c.vine.gamma = c.gamma }
+            do { try c.validate() } catch {
+                throw ValidationError("\(setting.option)\(setting.value.map { " \($0)" } ?? ""): \(error.message)")
+            }
+        }
         return c
     }
 
@@ -163,7 +170,7 @@ struct TrainingOptions: ParsableArguments {
         }
         guard let env else { throw ValidationError("--env is required (see `trpo env list`)") }
         do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
-        do { try newConfiguration(environment: env).validate() } catch { throw ValidationError(error.description) }
+        _ = try newConfiguration(environment: env)
     }
 
     /// The run the command line asks for: a new one in its directory, or the saved one it resumes.
@@ -205,7 +212,7 @@ struct TrainingOptions: ParsableArguments {
     func resolve() throws -> Run {
         guard let resume else {
             let env = env!  // validate() requires it
-            var c = newConfiguration(environment: env)
+            var c = try newConfiguration(environment: env)
             if let model {
                 guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
                     throw runFailure("cannot read model file \(model)")

@@ -37,16 +37,16 @@ import Testing
     @Test(arguments: [
         (["train", "--env", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0'"),
         (["train"], "--env is required"),
-        (["train", "--env", "CartPole-v1", "--max-kl=-1"], "max KL must be positive"),
-        (["train", "--env", "CartPole-v1", "--max-kl", "-1"], "max KL must be positive"),
-        (["train", "--env", "CartPole-v1", "--steps", "-5"], "total steps must be positive (got -5)"),
-        (["train", "--env", "CartPole-v1", "--steps=-5"], "total steps must be positive (got -5)"),
+        (["train", "--env", "CartPole-v1", "--max-kl=-1"], "Error: --max-kl -1.0: max KL must be positive (got -1.0)"),
+        (["train", "--env", "CartPole-v1", "--max-kl", "-1"], "Error: --max-kl -1.0: max KL must be positive (got -1.0)"),
+        (["train", "--env", "CartPole-v1", "--steps", "-5"], "Error: --steps -5: total steps must be positive (got -5)"),
+        (["train", "--env", "CartPole-v1", "--steps=-5"], "Error: --steps -5: total steps must be positive (got -5)"),
         (["train", "--env", "CartPole-v1", "--workers", "-1"], "--workers must be 0 or more (got -1)"),
         (["variance", "--env", "CartPole-v1", "--workers", "-1"], "--workers must be 0 or more (got -1)"),
         (["eval", "--checkpoint", "x", "--episodes", "-3"], "--episodes must be positive (got -3)"),
         (["train", "--env", "CartPole-v1", "--hidden", "64,x"], "give positive widths separated by commas, e.g. 64,64"),
         (["train", "--env", "CartPole-v1", "--sampler", "vines"], "Please provide one of"),
-        (["train", "--env", "CartPole-v1", "--fisher-subsample", "1.5"], "Fisher subsample must be in (0, 1]"),
+        (["train", "--env", "CartPole-v1", "--fisher-subsample", "1.5"], "Error: --fisher-subsample 1.5: Fisher subsample must be in (0, 1]"),
         (["train", "--env", "CartPole-v1", "--deterministic"], "--deterministic applies to runs with --workers N"),
         (["train", "--resume", "somewhere", "--overwrite"], "give one of them"),
         (["learner", "--bind", "5555", "--env", "CartPole-v1"], "the form is tcp://HOST:PORT, tcp://*:PORT (every interface) or ipc://PATH"),
@@ -104,7 +104,7 @@ import Testing
         // Forced, the worker count passes and the next problem is the one reported.
         let forced = try Self.run(["train", "--env", "CartPole-v1", "--workers", "\(bound + 1)", "--force-workers", "--steps=-5"])
         #expect(forced.status == 64)
-        #expect(forced.stderr.contains("total steps must be positive"), "stderr: \(forced.stderr)")
+        #expect(forced.stderr.contains("--steps -5: total steps must be positive"), "stderr: \(forced.stderr)")
     }
 
     @Test func trainEvalPlotAndResumeAsAUserWould() throws {
