@@ -7,13 +7,13 @@ import Foundation
 /// corrupt or inconsistent checkpoint, a run directory that does not fit the command, an
 /// endpoint that cannot be bound). A malformed command line is the parser's business instead:
 /// `validate()` throws `ValidationError`, and every usage error exits 64.
-func runFailure(_ message: String) -> ExitCode {
+func usageFailure(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     return ExitCode(2)
 }
 
-/// ``runFailure(_:)-(String)`` with the error's description.
-func runFailure(_ error: any Error) -> ExitCode { runFailure("\(error)") }
+/// ``usageFailure(_:)-(String)`` with the error's description.
+func usageFailure(_ error: any Error) -> ExitCode { usageFailure("\(error)") }
 
 /// Prints one line to standard error (progress and notices; standard output stays for
 /// results).

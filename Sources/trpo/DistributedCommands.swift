@@ -87,7 +87,7 @@ struct LearnerCommand: ParsableCommand {
 func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet: Bool,
                 onListening: (String) throws -> Void = { _ in }) throws {
     do { try LearnerPreflight.check(run.configuration, deterministicWorkers: serving.deterministicWorkers) } catch {
-        throw runFailure(error)
+        throw usageFailure(error)
     }
     let directory = run.directory
     let session = try run.session()
@@ -103,7 +103,7 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet
     do {
         learner = try LearnerService(configuration: serving, session: session, log: serviceLog(quiet: quiet))
     } catch {
-        throw runFailure("cannot serve on \(serving.endpoint): \(error)")
+        throw usageFailure("cannot serve on \(serving.endpoint): \(error)")
     }
     try onListening(learner.boundEndpoint)
     let c = session.configuration
@@ -160,14 +160,14 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         StopRequest.installHandlers()
-        if let envs, envs <= 0 { throw runFailure("--envs must be positive (got \(envs))") }
-        guard learnerTimeout > 0, learnerTimeout.isFinite else { throw runFailure("--learner-timeout must be positive") }
+        if let envs, envs <= 0 { throw usageFailure("--envs must be positive (got \(envs))") }
+        guard learnerTimeout > 0, learnerTimeout.isFinite else { throw usageFailure("--learner-timeout must be positive") }
         var c = WorkerConfiguration(endpoint: connect.description, workerID: workerID)
         c.simulatorCount = envs
         c.environmentID = env
         if let sampler {
             guard let kind = SamplerKind(rawValue: sampler) else {
-                throw runFailure("--sampler takes single-path or vine (got '\(sampler)')")
+                throw usageFailure("--sampler takes single-path or vine (got '\(sampler)')")
             }
             c.sampler = kind
         }
@@ -178,17 +178,17 @@ struct WorkerCommand: ParsableCommand {
         do {
             worker = try WorkerService(configuration: c, log: serviceLog(quiet: quiet))
         } catch {
-            throw runFailure("cannot connect to \(connect): \(error)")
+            throw usageFailure("cannot connect to \(connect): \(error)")
         }
         switch try worker.run() {
         case .finished, .interrupted:
             if !quiet { note("worker \(workerID): sent \(worker.chunksSent) chunks, \(grouped(worker.rowsSent)) rows") }
         case .refused(let why):
-            throw runFailure("the learner refused this worker: \(why)")
+            throw usageFailure("the learner refused this worker: \(why)")
         case .notAdmitted(let why):
-            throw runFailure("\(why) (gave up after --learner-timeout \(learnerTimeout) s)")
+            throw usageFailure("\(why) (gave up after --learner-timeout \(learnerTimeout) s)")
         case .incompatible(let why):
-            throw runFailure("this worker cannot work for the learner's run: \(why)")
+            throw usageFailure("this worker cannot work for the learner's run: \(why)")
         }
     }
 }

@@ -68,7 +68,7 @@ struct EnvCommand: ParsableCommand {
                     print(step.json)
                 }
             } catch {
-                throw runFailure(error)
+                throw usageFailure(error)
             }
         }
 

@@ -35,7 +35,7 @@ struct GenerateKeys: ParsableCommand {
         do {
             generated = try CurveKeyFile.generate(directory: out, name: name, force: force)
         } catch {
-            throw runFailure(error)
+            throw usageFailure(error)
         }
         print("secret key: \(generated.secretFile) (mode 0600: keep it on this machine)")
         print("public key: \(generated.publicFile) \(generated.keys.publicKey.z85)")
@@ -100,5 +100,5 @@ private func curveFiles<Security>(
     _ first: String?, _ second: String?, _ read: (String, String) throws(KeyFileError) -> Security
 ) throws -> Security? {
     guard let first, let second else { return nil }
-    do { return try read(first, second) } catch { throw runFailure(error) }
+    do { return try read(first, second) } catch { throw usageFailure(error) }
 }

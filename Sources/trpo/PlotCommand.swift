@@ -51,7 +51,7 @@ struct PlotCommand: ParsableCommand {
             }
             print(out)
         } catch {
-            throw runFailure(error)
+            throw usageFailure(error)
         }
     }
 }

@@ -35,7 +35,7 @@ struct SupervisionOptions: ParsableArguments {
     /// In a supervised learner process: see ``Supervision/attachToSupervisor(_:)``.
     func attachToSupervisor() throws {
         guard let supervisorPID else { return }
-        do { try Supervision.attachToSupervisor(supervisorPID) } catch { throw runFailure(error) }
+        do { try Supervision.attachToSupervisor(supervisorPID) } catch { throw usageFailure(error) }
     }
 
     /// A supervisor for `arguments` (the learner's command line) with these limits.

@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
         StopRequest.installHandlers()
         let session = try run.session()
         var local: LocalTraining
-        do { local = try LocalTraining(session: session) } catch { throw runFailure(error) }
+        do { local = try LocalTraining(session: session) } catch { throw usageFailure(error) }
         let printer = ProgressPrinter(configuration: local.state.configuration, quiet: training.quiet)
         if !training.quiet { printer.banner(directory: run.directory) }
         var lastReturn = Double.nan
@@ -112,14 +112,14 @@ struct EvalCommand: ParsableCommand {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         let state: TrainerState
-        do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
+        do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw usageFailure(error) }
         let c = state.configuration
         let returns: [Double]
         do {
             returns = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
                                          environment: c.environment, modelXML: c.modelXML, episodes: episodes,
                                          deterministic: deterministic, seed: seed)
-        } catch { throw runFailure(error) }
+        } catch { throw usageFailure(error) }
         let mean = returns.reduce(0, +) / Double(returns.count)
         let std = (returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count)).squareRoot()
         print(String(format: "%@ iteration %d (%@ steps), %d %@ episodes: return %.2f ± %.2f (min %.2f, max %.2f)",

@@ -201,13 +201,13 @@ struct TrainingOptions: ParsableArguments {
                 case .new(let c): return try TrainingSession(configuration: c, outputDirectory: directory, resume: false)
                 case .resume(let state): return try TrainingSession(resuming: state, in: directory)
                 }
-            } catch { throw runFailure(error) }
+            } catch { throw usageFailure(error) }
         }
     }
 
     /// The run: the new run's configuration (reading `--model`), or the checked checkpoint of
     /// the run `--resume` names with `--steps` applied.
-    /// - Throws: exit 2 (``runFailure(_:)-(String)``) for an unreadable model file or
+    /// - Throws: exit 2 (``usageFailure(_:)-(String)``) for an unreadable model file or
     ///   checkpoint, or options that contradict the resumed run.
     func resolve() throws -> Run {
         guard let resume else {
@@ -215,7 +215,7 @@ struct TrainingOptions: ParsableArguments {
             var c = try newConfiguration(environment: env)
             if let model {
                 guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
-                    throw runFailure("cannot read model file \(model)")
+                    throw usageFailure("cannot read model file \(model)")
                 }
                 c.modelXML = xml
                 c.modelFile = model
@@ -224,10 +224,10 @@ struct TrainingOptions: ParsableArguments {
         }
         let directory = URL(fileURLWithPath: resume)
         var state: TrainerState
-        do { state = try Checkpoint.load(from: directory) } catch { throw runFailure(error) }
+        do { state = try Checkpoint.load(from: directory) } catch { throw usageFailure(error) }
         let problems = contradictions(with: state.configuration, directory: directory)
         guard problems.isEmpty else {
-            throw runFailure("--resume \(resume) continues the run as it was configured; only --steps may change, and "
+            throw usageFailure("--resume \(resume) continues the run as it was configured; only --steps may change, and "
                              + problems.joined(separator: "; "))
         }
         if let steps { state.configuration.totalSteps = steps }
@@ -259,7 +259,7 @@ struct TrainingOptions: ParsableArguments {
                 if try RunDirectory.prepareNewRun(in: run.directory, overwrite: overwrite) {
                     note("--overwrite: removed the run that was in \(run.directory.path)")
                 }
-            } catch { throw runFailure(error) }
+            } catch { throw usageFailure(error) }
         }
         return true
     }

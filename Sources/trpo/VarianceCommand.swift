@@ -56,9 +56,9 @@ struct VarianceCommand: ParsableCommand {
         let policyLabel: String
         if let checkpoint {
             let state: TrainerState
-            do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
+            do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw usageFailure(error) }
             if let env, env != state.configuration.environment {
-                throw runFailure("--env \(env) does not match the checkpoint in \(checkpoint), which is a run of "
+                throw usageFailure("--env \(env) does not match the checkpoint in \(checkpoint), which is a run of "
                                  + "\(state.configuration.environment); give one of them, or a checkpoint of \(env)")
             }
             var c = state.configuration
@@ -74,7 +74,7 @@ struct VarianceCommand: ParsableCommand {
             do {
                 let probe = try EnvironmentRegistry.make(env)
                 trainer = Trainer(configuration: c, observationSize: probe.observationSpace.count, actionSpace: probe.actionSpace)
-            } catch { throw runFailure(error) }
+            } catch { throw usageFailure(error) }
             study = VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
                                   valueFunction: trainer.state.valueFunction, budget: budget)
             policyLabel = "\(env), fresh policy"
@@ -100,7 +100,7 @@ struct VarianceCommand: ParsableCommand {
         ])
         do {
             try AtomicFile.write(Data(try chart.svg().utf8), to: directory.appendingPathComponent("variance.svg"))
-        } catch { throw runFailure(error) }
+        } catch { throw usageFailure(error) }
         print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
     }
 
@@ -125,7 +125,7 @@ struct VarianceCommand: ParsableCommand {
         } catch SamplingFarmError.interrupted {
             throw ExitCode(130)
         } catch let error as SamplingFarmError {
-            throw runFailure(error)
+            throw usageFailure(error)
         }
     }
 }
