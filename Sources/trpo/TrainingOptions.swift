@@ -245,8 +245,9 @@ struct TrainingOptions: ParsableArguments {
         case .resume(let state):
             let c = state.configuration
             guard state.timesteps < c.totalSteps else {
-                print("\(run.directory.path) is finished: \(grouped(state.timesteps)) of \(grouped(c.totalSteps)) steps, "
-                      + "iteration \(state.iteration); nothing to train (give --steps above \(grouped(state.timesteps)) to continue it)")
+                print("\(run.directory.path) is finished: \(grouped(state.timesteps)) steps done at iteration \(state.iteration), "
+                      + "\(steps == nil ? "its total" : "--steps") is \(grouped(c.totalSteps)); nothing to train "
+                      + "(give --steps above \(grouped(state.timesteps)) to continue it)")
                 return false
             }
             if announce && !quiet {

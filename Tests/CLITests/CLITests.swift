@@ -136,8 +136,11 @@ import Testing
         // A finished run resumed has nothing left to do and says so, without training.
         let resumed = try Self.run(["train", "--resume", run.path, "--quiet"])
         #expect(resumed.status == 0)
-        #expect(resumed.stdout == "\(run.path) is finished: 2,048 of 2,048 steps, iteration 2; nothing to train "
+        #expect(resumed.stdout == "\(run.path) is finished: 2,048 steps done at iteration 2, its total is 2,048; nothing to train "
                 + "(give --steps above 2,048 to continue it)\n", "stdout: \(resumed.stdout)")
+        let fewer = try Self.run(["train", "--resume", run.path, "--steps", "1024"])
+        #expect(fewer.status == 0)
+        #expect(fewer.stdout.hasPrefix("\(run.path) is finished: 2,048 steps done at iteration 2, --steps is 1,024;"), "\(fewer.stdout)")
         #expect(!resumed.stdout.contains("done:") && !resumed.stdout.contains("no episode finished"))
 
         // A damaged checkpoint is refused by name.
