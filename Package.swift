@@ -29,13 +29,14 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
+        .target(name: "Supervision", dependencies: ["Core", "Learner", "Protocol", "CGlibcExtras"]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Plot", "Bench", "CGlibcExtras",
+                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +56,7 @@ let package = Package(
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Protocol", "Transport", "Worker"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Learner"]),
         .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),
         // Drives the scripts under deploy/ (Slurm, ssh, systemd, Kubernetes) with the trpo binary.
         .testTarget(name: "DeployTests", dependencies: ["trpo"], exclude: ["scripts"]),

@@ -1,17 +1,23 @@
 import Core
 import Foundation
+import Simulators
 
 /// Why a checkpoint could not be read.
 public enum CheckpointError: Error, CustomStringConvertible {
     case missing(path: String)
     case unreadable(path: String, reason: String)
     case corrupt(path: String, reason: String)
+    /// The policy does not fit the environment the checkpoint names: its observation or
+    /// action shapes differ from the environment's (with its custom model, if any).
+    case environmentMismatch(path: String, environment: String, reason: String)
 
     public var description: String {
         switch self {
         case .missing(let path): "no checkpoint at \(path)"
         case .unreadable(let path, let reason): "cannot read checkpoint \(path): \(reason)"
         case .corrupt(let path, let reason): "corrupt checkpoint \(path): \(reason)"
+        case .environmentMismatch(let path, let environment, let reason):
+            "inconsistent checkpoint \(path): its policy does not fit \(environment), the environment it names: \(reason)"
         }
     }
 }
@@ -31,7 +37,12 @@ public enum Checkpoint {
         try AtomicFile.write(try encoder.encode(state), to: url(in: directory))
     }
 
-    /// Loads a checkpoint from a run directory (or from the file itself).
+    /// Loads a checkpoint from a run directory (or from the file itself) and checks it before
+    /// anything uses it: parameters finite, the parts' shapes consistent with each other, and
+    /// the policy's observation and action shapes those of the environment the configuration
+    /// names (built with the configuration's custom model, if any), so a policy is never run
+    /// on observations or actions of another size.
+    /// - Throws: ``CheckpointError``, naming the file and the problem.
     public static func load(from location: URL) throws(CheckpointError) -> TrainerState {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory) else {
@@ -56,7 +67,27 @@ public enum Checkpoint {
               state.valueFunction.network.inputSize == state.policy.observationSize,
               state.normalizer.size == state.policy.observationSize
         else { throw .corrupt(path: file.path, reason: "parameter shapes are inconsistent") }
+        try checkEnvironment(of: state, path: file.path)
         return state
+    }
+
+    /// Checks that `state`'s policy takes the observations and gives the actions of its
+    /// configuration's environment.
+    static func checkEnvironment(of state: TrainerState, path: String) throws(CheckpointError) {
+        let c = state.configuration
+        let simulator: any Simulator
+        do { simulator = try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) } catch {
+            throw .corrupt(path: path, reason: "\(error)")
+        }
+        let observations = simulator.observationSpace.count
+        let head = PolicyHead(simulator.actionSpace)
+        guard state.policy.observationSize == observations, state.policy.head == head else {
+            throw .environmentMismatch(
+                path: path, environment: c.environment,
+                reason: "the policy takes \(state.policy.observationSize) observations and gives \(state.policy.head.actionsDescription), "
+                    + "\(c.environment)\(c.modelXML == nil ? "" : " with its custom model") has \(observations) observations and "
+                    + "\(head.actionsDescription)")
+        }
     }
 
     static func describe(_ error: Error) -> String {
@@ -66,6 +97,16 @@ public enum Checkpoint {
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             return "\(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
         default: return "\(error)"
+        }
+    }
+}
+
+extension PolicyHead {
+    /// "2 discrete actions", "3-dimensional continuous actions"
+    var actionsDescription: String {
+        switch self {
+        case .categorical(let k): "\(k) discrete actions"
+        case .gaussian(let d): "\(d)-dimensional continuous actions"
         }
     }
 }

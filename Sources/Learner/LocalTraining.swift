@@ -18,7 +18,12 @@ public struct LocalTraining {
     /// Starts a new run in `outputDirectory` (created if needed), or resumes the run saved
     /// there when `resume` is true.
     public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool) throws {
-        session = try TrainingSession(configuration: configuration, outputDirectory: outputDirectory, resume: resume)
+        try self.init(session: TrainingSession(configuration: configuration, outputDirectory: outputDirectory, resume: resume))
+    }
+
+    /// Trains in `session`'s run directory from `session`'s state (new or resumed).
+    public init(session: TrainingSession) throws {
+        self.session = session
         let c = session.configuration
         let simulators = try (0..<c.environmentsPerSampler).map { _ in try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) }
         switch c.sampler {
@@ -34,11 +39,14 @@ public struct LocalTraining {
 
     public var state: TrainerState { session.state }
     public var outputDirectory: URL { session.outputDirectory }
+    /// True once the step budget is spent (false after ``run(report:)`` stopped on a request).
+    public var isFinished: Bool { session.isFinished }
 
-    /// Runs iterations until the step budget is spent, reporting each iteration.
+    /// Runs iterations until the step budget is spent or a stop is requested
+    /// (``StopRequest``, checked between iterations), reporting each iteration.
     public mutating func run(report: (IterationStatistics, _ wallSeconds: Double, _ sampleSeconds: Double) -> Void) throws {
         let clock = ContinuousClock()
-        while !session.isFinished {
+        while !session.isFinished && !StopRequest.isRaised {
             let statistics: IterationStatistics
             var sampleSeconds = 0.0
             switch sampler {

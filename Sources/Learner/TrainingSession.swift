@@ -29,23 +29,36 @@ public struct TrainingSession {
     private let priorWall: Double
 
     /// Starts a new run in `outputDirectory` (created if needed), or resumes the run saved
-    /// there when `resume` is true (then `configuration` is ignored).
+    /// there when `resume` is true (then `configuration` is ignored). A new run writes
+    /// `config.json` and starts `progress.csv` afresh; see ``RunDirectory`` for refusing a
+    /// directory that already holds a run.
     public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool) throws {
-        self.outputDirectory = outputDirectory
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         if resume {
-            trainer = Trainer(state: try Checkpoint.load(from: outputDirectory))
-        } else {
-            try configuration.validate()
-            let probe = try EnvironmentRegistry.make(configuration.environment, modelXML: configuration.modelXML)
-            trainer = Trainer(configuration: configuration, observationSize: probe.observationSpace.count,
-                              actionSpace: probe.actionSpace)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try encoder.encode(configuration), to: outputDirectory.appendingPathComponent("config.json"))
+            try self.init(resuming: try Checkpoint.load(from: outputDirectory), in: outputDirectory)
+            return
         }
-        log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"),
-                              resumeAfter: resume ? trainer.state.iteration : nil)
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        try configuration.validate()
+        let probe = try EnvironmentRegistry.make(configuration.environment, modelXML: configuration.modelXML)
+        let trainer = Trainer(configuration: configuration, observationSize: probe.observationSpace.count,
+                              actionSpace: probe.actionSpace)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(configuration), to: outputDirectory.appendingPathComponent("config.json"))
+        try self.init(trainer: trainer, outputDirectory: outputDirectory, resumeAfter: nil)
+    }
+
+    /// Resumes the run in `outputDirectory` from `state`, its checkpoint as
+    /// ``Checkpoint/load(from:)`` read it (its ``TrainingConfiguration/totalSteps`` perhaps
+    /// raised to continue a finished run). `progress.csv` is cut back to the state's iteration.
+    public init(resuming state: TrainerState, in outputDirectory: URL) throws {
+        try self.init(trainer: Trainer(state: state), outputDirectory: outputDirectory, resumeAfter: state.iteration)
+    }
+
+    private init(trainer: Trainer, outputDirectory: URL, resumeAfter iteration: Int?) throws {
+        self.outputDirectory = outputDirectory
+        self.trainer = trainer
+        log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"), resumeAfter: iteration)
         started = clock.now
         priorWall = trainer.state.wallSeconds
     }
@@ -117,5 +130,55 @@ public struct TrainingSession {
             "value_loss": f(s.valueFit.loss), "policy_std": f(s.policyStd), "sample_seconds": f(sampleSeconds),
             "policy_seconds": f(s.policySeconds), "value_seconds": f(s.valueSeconds), "samples": "\(s.samples)",
         ]
+    }
+}
+
+/// Why a run directory cannot take a new run.
+public enum RunDirectoryError: Error, CustomStringConvertible, Equatable {
+    /// The directory holds a run (its checkpoint), and neither resuming nor overwriting was asked for.
+    case holdsRun(path: String)
+    /// Overwriting could not remove a file of the old run.
+    case cannotRemove(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .holdsRun(let path):
+            "\(path) already holds a run (\(Checkpoint.fileName), config.json, progress.csv); continue it with "
+                + "--resume \(path), or give --overwrite to replace it"
+        case .cannotRemove(let path, let reason): "cannot remove \(path) to overwrite the run: \(reason)"
+        }
+    }
+}
+
+/// A run directory as a command finds it before it starts a new run there: a run's files are
+/// never replaced silently. A directory holds a run once the run has checkpointed an
+/// iteration; a run that ended before its first checkpoint left nothing to continue, and a
+/// new run replaces its `config.json` and `progress.csv` (as a restart after such a crash does).
+public enum RunDirectory {
+    /// The files a ``TrainingSession`` writes.
+    public static let runFiles = ["config.json", "progress.csv", Checkpoint.fileName]
+
+    /// True when `directory` holds a run that a new one would replace: it has a checkpoint.
+    public static func holdsRun(_ directory: URL) -> Bool {
+        FileManager.default.fileExists(atPath: Checkpoint.url(in: directory).path)
+    }
+
+    /// Makes `directory` ready for a new run: one that holds a run is refused, unless
+    /// `overwrite`, in which case the old run's files are removed first (so nothing of it,
+    /// such as its checkpoint before the new run's first iteration, passes for the new run's).
+    /// - Returns: true when an old run was removed.
+    /// - Throws: ``RunDirectoryError``.
+    @discardableResult
+    public static func prepareNewRun(in directory: URL, overwrite: Bool) throws(RunDirectoryError) -> Bool {
+        guard holdsRun(directory) else { return false }
+        guard overwrite else { throw .holdsRun(path: directory.path) }
+        for file in runFiles {
+            let url = directory.appendingPathComponent(file)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            do { try FileManager.default.removeItem(at: url) } catch {
+                throw .cannotRemove(path: url.path, reason: error.localizedDescription)
+            }
+        }
+        return true
     }
 }

@@ -10,21 +10,29 @@ struct BenchCommand: ParsableCommand {
         discussion: "Figures are medians over --repeats timed runs on one thread; docs/benchmarks.md records them."
     )
 
-    @Option(help: "Timed repeats per figure (after one warm-up).")
+    /// The groups of figures, in the order they run.
+    enum Group: String, CaseIterable, ExpressibleByArgument {
+        case forward, sampling, policy, value, mujoco, distributed
+    }
+
+    @Option(parsing: .unconditional, help: "Timed repeats per figure (after one warm-up).")
     var repeats: Int = 5
 
-    @Option(help: "Scale of the work per repeat (1 = full sizes; e.g. 0.05 for a quick smoke run).")
+    @Option(parsing: .unconditional, help: "Scale of the work per repeat (1 = full sizes; e.g. 0.05 for a quick smoke run).")
     var scale: Double = 1
 
-    @Option(help: "Run one group only: forward, sampling, policy, value, mujoco or distributed.")
-    var only: String?
+    @Option(help: "Run one group only.")
+    var only: Group?
 
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
+    func validate() throws {
+        guard repeats > 0 else { throw ValidationError("--repeats must be positive (got \(repeats))") }
+        guard scale > 0, scale <= 10 else { throw ValidationError("--scale must be in (0, 10] (got \(scale))") }
+    }
+
     func run() throws {
-        guard repeats > 0 else { throw usageFailure("--repeats must be positive") }
-        guard scale > 0, scale <= 10 else { throw usageFailure("--scale must be in (0, 10]") }
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         let suite = BenchmarkSuite(repeats: repeats, scale: scale)
@@ -36,28 +44,24 @@ struct BenchCommand: ParsableCommand {
                 + String(format: " (min %.4g, max %.4g)  ", r.minimum, r.maximum) + r.setting
             FileHandle.standardOutput.write(Data((line + "\n").utf8))  // unbuffered: one line per figure as it comes
         }
-        let groups = ["forward", "sampling", "policy", "value", "mujoco", "distributed"]
-        if let only, !groups.contains(only) {
-            throw usageFailure("--only takes one of \(groups.joined(separator: ", ")) (got '\(only)')")
-        }
-        func runs(_ group: String) -> Bool { only == nil || only == group }
-        if runs("forward") {
+        func runs(_ group: Group) -> Bool { only == nil || only == group }
+        if runs(.forward) {
             show(suite.singleForward(observationSize: 4, head: .categorical(actions: 2), label: "4-64-64-2 tanh (CartPole)"))
             show(suite.singleForward(observationSize: 11, head: .gaussian(dimensions: 3), label: "11-64-64-3 tanh (Hopper)"))
             suite.batchedForward(observationSize: 4, head: .categorical(actions: 2), label: "4-64-64-2 tanh").forEach(show)
             suite.batchedForward(observationSize: 11, head: .gaussian(dimensions: 3), label: "11-64-64-3 tanh").forEach(show)
         }
-        if runs("sampling") {
+        if runs(.sampling) {
             for copies in [1, 16, 64] {
                 show(try suite.samplingThroughput(environment: "CartPole-v1", copies: copies))
             }
         }
-        if runs("policy") {
+        if runs(.policy) {
             for samples in [32_768, 50_000] {
                 for fraction in [1, 0.1] { show(suite.policyStepTime(samples: samples, fisherSubsample: fraction)) }
             }
         }
-        if runs("value") {
+        if runs(.value) {
             // Our default fit, and the work sb3-contrib's default does (10 epochs of 128).
             var sb3Work = ValueFitConfiguration()
             sb3Work.minibatchSize = 128
@@ -67,12 +71,12 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
-        if runs("mujoco") {
+        if runs(.mujoco) {
             for environment in ["Hopper-v4", "Walker2d-v4", "HalfCheetah-v4", "Swimmer-v4"] {
                 try suite.mujoco(environment: environment).forEach(show)
             }
         }
-        if runs("distributed") {
+        if runs(.distributed) {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             for environment in ["CartPole-v1", "Pendulum-v1"] {
                 for workers in [0, 1, 2] {

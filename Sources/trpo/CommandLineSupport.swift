@@ -2,12 +2,18 @@ import ArgumentParser
 import Core
 import Foundation
 
-/// Prints `message` to standard error as one line, prefixed `error:`, and returns the exit
-/// code (2) that every trpo command uses for bad input.
-func usageFailure(_ message: String) -> ExitCode {
+/// Prints `message` to standard error as one line, prefixed `error:`, and returns exit code 2:
+/// for a command line that is well formed but names something that cannot be used (a missing,
+/// corrupt or inconsistent checkpoint, a run directory that does not fit the command, an
+/// endpoint that cannot be bound). A malformed command line is the parser's business instead:
+/// `validate()` throws `ValidationError`, and every usage error exits 64.
+func runFailure(_ message: String) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     return ExitCode(2)
 }
+
+/// ``runFailure(_:)-(String)`` with the error's description.
+func runFailure(_ error: any Error) -> ExitCode { runFailure("\(error)") }
 
 /// Prints one line to standard error (progress and notices; standard output stays for
 /// results).

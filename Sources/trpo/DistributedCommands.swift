@@ -2,7 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
-import Protocol
+import Supervision
 import Transport
 import Worker
 
@@ -11,23 +11,27 @@ struct ServingOptions: ParsableArguments {
     @Flag(help: "Deterministic mode: each of the N workers collects a fixed share of every batch, assembled in (worker id, sequence) order, so identical runs give identical results.")
     var deterministic = false
 
-    @Option(name: .customLong("worker-timeout"), help: "Seconds of silence after which a worker is declared gone.")
+    @Option(name: .customLong("worker-timeout"), parsing: .unconditional, help: "Seconds of silence after which a worker is declared gone.")
     var workerTimeout: Double = 10
 
-    @Option(name: .customLong("max-message-mb"), help: "Largest message accepted from a worker, in MiB (larger ones are refused and counted).")
+    @Option(name: .customLong("max-message-mb"), parsing: .unconditional, help: "Largest message accepted from a worker, in MiB (larger ones are refused and counted).")
     var maxMessageMB: Int = 256
 
-    func learnerConfiguration(endpoint: String, workers: Int?) throws -> LearnerConfiguration {
-        guard workerTimeout > 0, workerTimeout.isFinite else { throw usageFailure("--worker-timeout must be positive") }
+    func validate() throws {
+        guard workerTimeout > 0, workerTimeout.isFinite else {
+            throw ValidationError("--worker-timeout must be a positive number of seconds (got \(workerTimeout))")
+        }
+        guard maxMessageMB > 0, maxMessageMB <= 4096 else { throw ValidationError("--max-message-mb must be in 1...4096 (got \(maxMessageMB))") }
+    }
+
+    /// The learner's configuration for `endpoint`; `workers` is the number a deterministic
+    /// run waits for (the command's `validate()` requires it with `--deterministic`).
+    func learnerConfiguration(endpoint: String, workers: Int?) -> LearnerConfiguration {
         var c = LearnerConfiguration(endpoint: endpoint)
         c.workerTimeout = .milliseconds(Int64(workerTimeout * 1000))
-        guard maxMessageMB > 0, maxMessageMB <= 4096 else { throw usageFailure("--max-message-mb must be in 1...4096") }
         c.transport.limits.maxTotalBytes = maxMessageMB << 20
         c.transport.maximumFrameBytes = maxMessageMB << 20
-        if deterministic {
-            guard let workers, workers > 0 else { throw usageFailure("--deterministic needs the number of workers (--workers N)") }
-            c.deterministicWorkers = workers
-        }
+        if deterministic { c.deterministicWorkers = workers }
         return c
     }
 }
@@ -45,10 +49,11 @@ struct LearnerCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Where workers connect, e.g. tcp://0.0.0.0:5555 or ipc:///tmp/trpo.sock.")
-    var bind: String
+    @Option(help: "Where workers connect: tcp://HOST:PORT (e.g. tcp://0.0.0.0:5555), tcp://*:PORT or ipc://PATH.",
+            transform: Endpoint.bind)
+    var bind: Endpoint
 
-    @Option(help: "Number of workers a deterministic run waits for (ids 0..<N).")
+    @Option(parsing: .unconditional, help: "Number of workers a deterministic run waits for (ids 0..<N).")
     var workers: Int?
 
     @OptionGroup var training: TrainingOptions
@@ -56,34 +61,36 @@ struct LearnerCommand: ParsableCommand {
     @OptionGroup var curve: LearnerCurveOptions
     @OptionGroup var supervision: SupervisionOptions
 
+    func validate() throws {
+        if let workers, workers <= 0 { throw ValidationError("--workers must be positive (got \(workers))") }
+        if serving.deterministic && workers == nil {
+            throw ValidationError("--deterministic needs the number of workers (--workers N)")
+        }
+    }
+
     func run() throws {
-        if supervision.supervises { return try supervise() }
         try supervision.attachToSupervisor()
+        let run = try training.resolve()
+        guard try training.begin(run, checkDirectory: !supervision.isSupervised, announce: !supervision.supervises) else { return }
+        if supervision.supervises { return try supervise(directory: run.directory) }
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         StopRequest.installHandlers()
-        var learner = try serving.learnerConfiguration(endpoint: bind, workers: workers)
+        var learner = serving.learnerConfiguration(endpoint: bind.description, workers: workers)
         learner.curve = try curve.resolve()
-        let (configuration, directory, resume) = try training.resolve()
-        try runLearner(configuration: configuration, directory: directory, resume: resume, serving: learner, quiet: training.quiet)
+        try runLearner(run, serving: learner, quiet: training.quiet)
     }
 }
 
-/// Runs a learner to the end of the run, printing progress; shared by `learner` and `train --workers`.
-func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bool, serving: LearnerConfiguration,
-                quiet: Bool, onListening: (String) throws -> Void = { _ in }) throws {
-    if configuration.sampler == .vine, let n = serving.deterministicWorkers, configuration.vine.rolloutStates < n {
-        throw usageFailure("--deterministic vine runs share the \(configuration.vine.rolloutStates) rollout states among the workers; use at most that many workers")
+/// Runs a learner to the end of the run (or a stop request), printing progress; shared by
+/// `learner` and `train --workers`. `onListening` gets the bound endpoint.
+func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet: Bool,
+                onListening: (String) throws -> Void = { _ in }) throws {
+    do { try LearnerPreflight.check(run.configuration, deterministicWorkers: serving.deterministicWorkers) } catch {
+        throw runFailure(error)
     }
-    if let xml = configuration.modelXML, xml.utf8.count > DecodingLimits.default.maxModelBytes {
-        throw usageFailure("the model file is \(grouped(xml.utf8.count)) bytes; workers accept models of at most \(grouped(DecodingLimits.default.maxModelBytes)) bytes")
-    }
-    let session: TrainingSession
-    do {
-        session = try TrainingSession(configuration: configuration, outputDirectory: directory, resume: resume)
-    } catch {
-        throw usageFailure("\(error)")
-    }
+    let directory = run.directory
+    let session = try run.session()
     if serving.curve == nil && !isLocalOnly(serving.endpoint) {
         note("""
             warning: \(serving.endpoint) is reachable from other machines and CURVE is off: anyone who can reach \
@@ -96,7 +103,7 @@ func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bo
     do {
         learner = try LearnerService(configuration: serving, session: session, log: serviceLog(quiet: quiet))
     } catch {
-        throw usageFailure("cannot serve on \(serving.endpoint): \(error)")
+        throw runFailure("cannot serve on \(serving.endpoint): \(error)")
     }
     try onListening(learner.boundEndpoint)
     let c = session.configuration
@@ -110,10 +117,10 @@ func runLearner(configuration: TrainingConfiguration, directory: URL, resume: Bo
         let refused = counters.refusedConnections > 0 ? ", refused \(counters.refusedConnections)" : ""
         progress.iteration(statistics, wall: wall, extra: "workers \(counters.workersAlive)\(refused)")
     }
-    progress.summary(learner.state, lastReturn: lastReturn, directory: directory)
     if serving.curve != nil {
         print("CURVE: \(learner.refusedConnections) connection(s) refused (see the log for keys and addresses)")
     }
+    progress.summary(learner.state, lastReturn: lastReturn, directory: directory)
 }
 
 struct WorkerCommand: ParsableCommand {
@@ -130,31 +137,32 @@ struct WorkerCommand: ParsableCommand {
             Exit status: 0 when the learner ends the run, or when SIGINT/SIGTERM stops a worker \
             that has reached a learner; 2 when the learner refuses the worker (duplicate id, \
             other environment, not one of a deterministic run's ids), its CURVE key is \
-            refused, it cannot collect for the run, no learner welcomed it within \
-            --connect-timeout, or on a usage error; 128 + N (130 for SIGINT, 143 for SIGTERM) \
-            when signal N stops it before it ever reached a learner.
+            refused, it cannot collect for the run, or no learner welcomed it within \
+            --connect-timeout; 64 for a malformed command line; 128 + N (130 for SIGINT, 143 \
+            for SIGTERM) when signal N stops it before it ever reached a learner.
             """
     )
 
-    @Option(help: "The learner's endpoint, e.g. tcp://learner-host:5555.")
-    var connect: String
+    @Option(help: "The learner's endpoint: tcp://HOST:PORT (e.g. tcp://learner-host:5555) or ipc://PATH.",
+            transform: Endpoint.connect)
+    var connect: Endpoint
 
     @Option(name: .customLong("worker-id"), help: "Insist on this id (unique among the run's live workers; its random streams derive from it). Default: the learner assigns a free one.")
     var workerID: UInt32?
 
-    @Option(help: "Simulator copies stepped in lockstep (default: the learner's setting).")
+    @Option(parsing: .unconditional, help: "Simulator copies stepped in lockstep (default: the learner's setting).")
     var envs: Int?
 
     @Option(help: "Only work on this environment (default: whatever the learner runs).")
     var env: String?
 
     @Option(help: "Only work for runs with this sampling scheme, single-path or vine (default: whatever the learner runs).")
-    var sampler: String?
+    var sampler: SamplerKind?
 
-    @Option(name: .customLong("learner-timeout"), help: "Seconds without a word from the learner, while connected to it, before reconnecting.")
+    @Option(name: .customLong("learner-timeout"), parsing: .unconditional, help: "Seconds without a word from the learner, while connected to it, before reconnecting.")
     var learnerTimeout: Double = 10
 
-    @Option(name: .customLong("connect-timeout"), help: "Seconds to keep trying to reach a learner that has never welcomed this worker before giving up (exit status 2).")
+    @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: "Seconds to keep trying to reach a learner that has never welcomed this worker before giving up (exit status 2).")
     var connectTimeout: Double = 300
 
     @Flag(help: "Print only warnings and errors.")
@@ -165,21 +173,23 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var curve: WorkerCurveOptions
 
+    func validate() throws {
+        if let envs, envs <= 0 { throw ValidationError("--envs must be positive (got \(envs))") }
+        guard learnerTimeout > 0, learnerTimeout.isFinite else {
+            throw ValidationError("--learner-timeout must be a positive number of seconds (got \(learnerTimeout))")
+        }
+        guard connectTimeout > 0, connectTimeout.isFinite else {
+            throw ValidationError("--connect-timeout must be a positive number of seconds (got \(connectTimeout))")
+        }
+    }
+
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         StopRequest.installHandlers()
-        if let envs, envs <= 0 { throw usageFailure("--envs must be positive (got \(envs))") }
-        guard learnerTimeout > 0, learnerTimeout.isFinite else { throw usageFailure("--learner-timeout must be positive") }
-        guard connectTimeout > 0, connectTimeout.isFinite else { throw usageFailure("--connect-timeout must be positive") }
-        var c = WorkerConfiguration(endpoint: connect, workerID: workerID)
+        var c = WorkerConfiguration(endpoint: connect.description, workerID: workerID)
         c.simulatorCount = envs
         c.environmentID = env
-        if let sampler {
-            guard let kind = SamplerKind(rawValue: sampler) else {
-                throw usageFailure("--sampler takes single-path or vine (got '\(sampler)')")
-            }
-            c.sampler = kind
-        }
+        c.sampler = sampler
         c.learnerTimeout = .milliseconds(Int64(learnerTimeout * 1000))
         c.connectTimeout = .milliseconds(Int64(connectTimeout * 1000))
         c.parentProcess = parentPID
@@ -188,7 +198,7 @@ struct WorkerCommand: ParsableCommand {
         do {
             worker = try WorkerService(configuration: c, log: serviceLog(quiet: quiet))
         } catch {
-            throw usageFailure("cannot connect to \(connect): \(error)")
+            throw runFailure("cannot connect to \(connect): \(error)")
         }
         switch try worker.run() {
         case .finished, .interrupted:
@@ -197,13 +207,13 @@ struct WorkerCommand: ParsableCommand {
             note("error: \(why)")
             throw ExitCode(StopRequest.signal > 0 ? 128 + StopRequest.signal : 1)
         case .unreachable(let why):
-            throw usageFailure(why)
+            throw runFailure(why)
         case .refused(let why):
-            throw usageFailure("the learner refused this worker: \(why)")
+            throw runFailure("the learner refused this worker: \(why)")
         case .notAdmitted(let why):
-            throw usageFailure("\(why) (gave up after --learner-timeout \(learnerTimeout) s)")
+            throw runFailure("\(why) (gave up after --learner-timeout \(learnerTimeout) s)")
         case .incompatible(let why):
-            throw usageFailure("this worker cannot work for the learner's run: \(why)")
+            throw runFailure("this worker cannot work for the learner's run: \(why)")
         }
     }
 }

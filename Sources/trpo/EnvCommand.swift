@@ -46,7 +46,7 @@ struct EnvCommand: ParsableCommand {
                 action space, an array of numbers for a box). The time limit counts from the \
                 given state; the replay stops after the step that terminates or truncates. \
                 Each line is {"t":…,"obs":[…],"reward":…,"terminated":…,"truncated":…,"state":[…]} \
-                with numbers that round-trip exactly. Bad input exits with status 2.
+                with numbers that round-trip exactly. An unknown environment exits with status 64, a bad input file with status 2.
                 """
         )
 
@@ -56,6 +56,10 @@ struct EnvCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The JSON file with the start state and the actions.", valueName: "FILE"))
         var input: String
 
+        func validate() throws {
+            do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
+        }
+
         func run() throws {
             do {
                 let simulator = try EnvironmentRegistry.make(env)
@@ -64,7 +68,7 @@ struct EnvCommand: ParsableCommand {
                     print(step.json)
                 }
             } catch {
-                throw usageFailure("\(error)")
+                throw runFailure(error)
             }
         }
 

@@ -35,7 +35,7 @@ struct GenerateKeys: ParsableCommand {
         do {
             generated = try CurveKeyFile.generate(directory: out, name: name, force: force)
         } catch {
-            throw usageFailure("\(error)")
+            throw runFailure(error)
         }
         print("secret key: \(generated.secretFile) (mode 0600: keep it on this machine)")
         print("public key: \(generated.publicFile) \(generated.keys.publicKey.z85)")
@@ -50,10 +50,14 @@ struct LearnerCurveOptions: ParsableArguments {
     @Option(name: .customLong("allow-workers"), help: "Directory of the public keys (*.pub) of the workers to admit; needs --curve-secret.")
     var allowWorkers: String?
 
+    func validate() throws {
+        try pairedOptions(curveSecret, "--curve-secret", allowWorkers, "--allow-workers",
+                          needing: "the learner's secret key and the workers' public keys")
+    }
+
     /// The learner's CURVE security, or nil when neither option is given.
     func resolve() throws -> CurveServerSecurity? {
-        try curveFiles(curveSecret, "--curve-secret", allowWorkers, "--allow-workers",
-                       needing: "the learner's secret key and the workers' public keys") { secret, directory throws(KeyFileError) in
+        try curveFiles(curveSecret, allowWorkers) { secret, directory throws(KeyFileError) in
             CurveServerSecurity(keys: try CurveKeyFile.readSecret(secret), allowList: try CurveKeyFile.readAllowList(directory: directory),
                                 allowListSource: directory)
         }
@@ -68,27 +72,33 @@ struct WorkerCurveOptions: ParsableArguments {
     @Option(name: .customLong("learner-public"), help: "The learner's public key file (its NAME.pub); needs --curve-secret.")
     var learnerPublic: String?
 
+    func validate() throws {
+        try pairedOptions(curveSecret, "--curve-secret", learnerPublic, "--learner-public",
+                          needing: "this worker's secret key and the learner's public key")
+    }
+
     /// The worker's CURVE security, or nil when neither option is given.
     func resolve() throws -> CurveClientSecurity? {
-        try curveFiles(curveSecret, "--curve-secret", learnerPublic, "--learner-public",
-                       needing: "this worker's secret key and the learner's public key") { secret, learner throws(KeyFileError) in
+        try curveFiles(curveSecret, learnerPublic) { secret, learner throws(KeyFileError) in
             CurveClientSecurity(keys: try CurveKeyFile.readSecret(secret), serverKey: try CurveKeyFile.readPublic(learner))
         }
     }
 }
 
-/// CURVE's two key options, which go together: nil when neither is given, `read(first, second)`
-/// when both are, a usage error naming both otherwise (and for a bad key file).
-private func curveFiles<Security>(
-    _ first: String?, _ firstName: String, _ second: String?, _ secondName: String, needing: String,
-    _ read: (String, String) throws(KeyFileError) -> Security
-) throws -> Security? {
-    switch (first, second) {
-    case (nil, nil):
-        return nil
-    case (let first?, let second?):
-        do { return try read(first, second) } catch { throw usageFailure("\(error)") }
-    default:
-        throw usageFailure("\(firstName) and \(secondName) go together: CURVE needs \(needing)")
+/// CURVE's two key options go together: a usage error naming both when only one is given.
+private func pairedOptions(_ first: String?, _ firstName: String, _ second: String?, _ secondName: String,
+                           needing: String) throws {
+    if (first == nil) != (second == nil) {
+        throw ValidationError("\(firstName) and \(secondName) go together: CURVE needs \(needing)")
     }
+}
+
+/// CURVE's two key files (both or neither, as ``pairedOptions(_:_:_:_:needing:)`` checked):
+/// nil when neither is given, `read(first, second)` when both are; a bad key file is a
+/// failure to run (exit 2) naming the file.
+private func curveFiles<Security>(
+    _ first: String?, _ second: String?, _ read: (String, String) throws(KeyFileError) -> Security
+) throws -> Security? {
+    guard let first, let second else { return nil }
+    do { return try read(first, second) } catch { throw runFailure(error) }
 }

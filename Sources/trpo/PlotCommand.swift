@@ -28,18 +28,21 @@ struct PlotCommand: ParsableCommand {
             valueName: "axis"
         )
     )
-    var xAxis: String = ProgressXAxis.timesteps.rawValue
+    var xAxis: ProgressXAxis = .timesteps
 
     @Option(help: "A title above the plot.")
     var title: String?
 
+    func validate() throws {
+        guard !runDirectories.isEmpty else { throw ValidationError("give at least one run directory to plot") }
+    }
+
     func run() throws {
         do {
-            let axis = try ProgressXAxis(validating: xAxis)
             let curves = try runDirectories.map { (path: String) throws(PlotError) in
-                try ProgressCurves.learningCurve(runDirectory: URL(fileURLWithPath: path), x: axis)
+                try ProgressCurves.learningCurve(runDirectory: URL(fileURLWithPath: path), x: xAxis)
             }
-            let plot = LearningCurvePlot(title: title, xAxis: axis.axis, yAxis: ProgressCurves.returnAxis, curves: curves)
+            let plot = LearningCurvePlot(title: title, xAxis: xAxis.axis, yAxis: ProgressCurves.returnAxis, curves: curves)
             let svg = try plot.svg()
             do {
                 try AtomicFile.write(Data(svg.utf8), to: URL(fileURLWithPath: out))
@@ -48,7 +51,7 @@ struct PlotCommand: ParsableCommand {
             }
             print(out)
         } catch {
-            throw usageFailure("\(error)")
+            throw runFailure(error)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
+import Supervision
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,51 +16,73 @@ struct TrainCommand: ParsableCommand {
     )
 
     @OptionGroup var training: TrainingOptions
-
-    @Option(help: "Worker processes to start on this machine (0: sample in this process).")
-    var workers: Int = 0
-
+    @OptionGroup var localWorkers: LocalWorkerOptions
     @OptionGroup var serving: ServingOptions
     @OptionGroup var supervision: SupervisionOptions
+
+    func validate() throws {
+        if serving.deterministic && localWorkers.workers == 0 {
+            throw ValidationError("--deterministic applies to runs with --workers N")
+        }
+    }
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
-        guard workers >= 0 else { throw usageFailure("--workers must be 0 or more (got \(workers))") }
-        let (configuration, directory, resume) = try training.resolve()
-        if workers > 0 {
-            try trainWithWorkers(configuration: configuration, directory: directory, resume: resume)
-            return
-        }
-        if serving.deterministic { throw usageFailure("--deterministic applies to runs with --workers N") }
+        let run = try training.resolve()
+        let withWorkers = localWorkers.workers > 0
+        // With workers, a supervised learner process trains (and announces a resume).
+        guard try training.begin(run, checkDirectory: !supervision.isSupervised,
+                                 announce: !withWorkers || !supervision.supervises) else { return }
+        if withWorkers { return try trainWithWorkers(run) }
+        StopRequest.installHandlers()
+        let session = try run.session()
         var local: LocalTraining
-        do {
-            local = try LocalTraining(configuration: configuration, outputDirectory: directory, resume: resume)
-        } catch {
-            throw usageFailure("\(error)")
-        }
+        do { local = try LocalTraining(session: session) } catch { throw runFailure(error) }
         let printer = ProgressPrinter(configuration: local.state.configuration, quiet: training.quiet)
-        if !training.quiet { printer.banner(directory: directory) }
+        if !training.quiet { printer.banner(directory: run.directory) }
         var lastReturn = Double.nan
         try local.run { s, wall, _ in
             if !s.episodeReturns.isEmpty { lastReturn = s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count) }
             printer.iteration(s, wall: wall)
         }
-        printer.summary(local.state, lastReturn: lastReturn, directory: directory)
+        printer.summary(local.state, lastReturn: lastReturn, directory: run.directory)
+        if !local.isFinished { throw ExitCode(130) }
     }
 
-    /// A learner in this process and `workers` worker processes on an ipc endpoint; SIGINT
-    /// and SIGTERM stop them all.
-    func trainWithWorkers(configuration: TrainingConfiguration, directory: URL, resume: Bool) throws {
-        if supervision.supervises { return try superviseWithWorkers(directory: directory, resume: resume) }
+    /// A learner and `--workers` worker processes on an ipc endpoint; SIGINT and SIGTERM stop
+    /// them all. Supervised (see ``superviseWithWorkers(directory:)``) unless `--no-supervise`.
+    func trainWithWorkers(_ run: TrainingOptions.Run) throws {
+        if supervision.supervises { return try superviseWithWorkers(directory: run.directory) }
         try withLocalWorkers { endpoint, children in
-            try runLearner(configuration: configuration, directory: directory, resume: resume,
-                           serving: try serving.learnerConfiguration(endpoint: endpoint, workers: workers),
+            try runLearner(run, serving: serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
                            quiet: training.quiet) { bound in
-                children = try WorkerProcesses(count: workers, endpoint: bound, environments: nil, quiet: training.quiet)
+                children = try WorkerProcesses(count: localWorkers.workers, endpoint: bound, environments: nil,
+                                               quiet: training.quiet, log: note)
             }
         }
         if StopRequest.isRaised { throw ExitCode(130) }
+    }
+}
+
+/// `--workers N` of the commands that start N worker processes on this machine: at most
+/// ``bound`` (4 per core) unless `--force-workers`, so a typo cannot start thousands of processes.
+struct LocalWorkerOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Worker processes to start on this machine (0: work in this process); at most 4 per core unless --force-workers.")
+    var workers: Int = 0
+
+    @Flag(name: .customLong("force-workers"), help: "Allow --workers above 4 per core.")
+    var forceWorkers = false
+
+    /// The most workers started without `--force-workers`: 4 × the active cores.
+    static var bound: Int { 4 * ProcessInfo.processInfo.activeProcessorCount }
+
+    func validate() throws {
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more (got \(workers))") }
+        guard workers <= Self.bound || forceWorkers else {
+            throw ValidationError("--workers \(workers) is more than \(Self.bound), 4 per core of this machine's "
+                                  + "\(ProcessInfo.processInfo.activeProcessorCount); give --force-workers to start that many")
+        }
     }
 }
 
@@ -72,28 +95,31 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Run directory (or checkpoint.json) to load.")
     var checkpoint: String
 
-    @Option(help: "Number of episodes.")
+    @Option(parsing: .unconditional, help: "Number of episodes.")
     var episodes: Int = 10
 
     @Flag(help: "Act with the distribution's mode (argmax / mean) instead of sampling.")
     var deterministic = false
 
-    @Option(help: "Seed of the evaluation episodes' initial states.")
+    @Option(parsing: .unconditional, help: "Seed of the evaluation episodes' initial states.")
     var seed: UInt64 = 12345
+
+    func validate() throws {
+        guard episodes > 0 else { throw ValidationError("--episodes must be positive (got \(episodes))") }
+    }
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
-        guard episodes > 0 else { throw usageFailure("--episodes must be positive (got \(episodes))") }
         let state: TrainerState
-        do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw usageFailure("\(error)") }
+        do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
         let c = state.configuration
         let returns: [Double]
         do {
             returns = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
                                          environment: c.environment, modelXML: c.modelXML, episodes: episodes,
                                          deterministic: deterministic, seed: seed)
-        } catch { throw usageFailure("\(error)") }
+        } catch { throw runFailure(error) }
         let mean = returns.reduce(0, +) / Double(returns.count)
         let std = (returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count)).squareRoot()
         print(String(format: "%@ iteration %d (%@ steps), %d %@ episodes: return %.2f ± %.2f (min %.2f, max %.2f)",

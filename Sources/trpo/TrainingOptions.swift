@@ -2,81 +2,84 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
+import Protocol
+import Simulators
 
 /// The training options shared by `trpo train` and `trpo learner`: the environment's preset,
-/// overridden by any option given.
+/// overridden by any option given; or, with `--resume`, the saved run, which only `--steps`
+/// may change (to continue it).
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Gymnasium environment id (see `trpo env list`).")
     var env: String?
 
-    @Option(help: "Run seed: every random stream derives from it.")
-    var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Run seed: every random stream derives from it (default: 1).")
+    var seed: UInt64?
 
-    @Option(help: "Total environment steps.")
+    @Option(parsing: .unconditional, help: "Total environment steps (with --resume: more than the run's to continue it).")
     var steps: Int?
 
-    @Option(name: .customLong("batch-steps"), help: "Environment steps per iteration.")
+    @Option(name: .customLong("batch-steps"), parsing: .unconditional, help: "Environment steps per iteration.")
     var batchSteps: Int?
 
-    @Option(name: .customLong("max-kl"), help: "Trust-region size δ: bound on the mean KL(π_old‖π_new).")
+    @Option(name: .customLong("max-kl"), parsing: .unconditional, help: "Trust-region size δ: bound on the mean KL(π_old‖π_new).")
     var maxKL: Double?
 
     @Option(help: "Run directory (default: runs/<env>-seed<seed>).")
     var out: String?
 
-    @Option(help: "Environment copies each sampler steps in lockstep.")
+    @Option(parsing: .unconditional, help: "Environment copies each sampler steps in lockstep.")
     var envs: Int?
 
-    @Option(name: .customLong("chunk-steps"), help: "Rows per sample chunk (the unit workers send).")
+    @Option(name: .customLong("chunk-steps"), parsing: .unconditional, help: "Rows per sample chunk (the unit workers send).")
     var chunkSteps: Int?
 
-    @Option(help: "Hidden layer widths of policy and value networks, e.g. 64,64.")
-    var hidden: String?
+    @Option(help: "Hidden layer widths of policy and value networks, e.g. 64,64.", transform: LayerWidths.parse)
+    var hidden: LayerWidths?
 
-    @Option(help: "Discount γ.")
+    @Option(parsing: .unconditional, help: "Discount γ.")
     var gamma: Double?
 
-    @Option(help: "GAE λ.")
+    @Option(parsing: .unconditional, help: "GAE λ.")
     var lambda: Double?
 
-    @Option(name: .customLong("cg-iters"), help: "Conjugate-gradient iterations.")
+    @Option(name: .customLong("cg-iters"), parsing: .unconditional, help: "Conjugate-gradient iterations.")
     var cgIterations: Int?
 
-    @Option(name: .customLong("cg-damping"), help: "Damping added to the Fisher matrix.")
+    @Option(name: .customLong("cg-damping"), parsing: .unconditional, help: "Damping added to the Fisher matrix.")
     var cgDamping: Double?
 
-    @Option(name: .customLong("fisher-subsample"), help: "Fraction of the batch used for Fisher-vector products, in (0, 1].")
+    @Option(name: .customLong("fisher-subsample"), parsing: .unconditional, help: "Fraction of the batch used for Fisher-vector products, in (0, 1].")
     var fisherSubsample: Double?
 
-    @Option(name: .customLong("vf-epochs"), help: "Value-function epochs per iteration.")
+    @Option(name: .customLong("vf-epochs"), parsing: .unconditional, help: "Value-function epochs per iteration.")
     var valueEpochs: Int?
 
-    @Option(name: .customLong("vf-lr"), help: "Value-function Adam learning rate.")
+    @Option(name: .customLong("vf-lr"), parsing: .unconditional, help: "Value-function Adam learning rate.")
     var valueLearningRate: Double?
 
-    @Option(name: .customLong("vf-minibatch"), help: "Value-function minibatch size.")
+    @Option(name: .customLong("vf-minibatch"), parsing: .unconditional, help: "Value-function minibatch size.")
     var valueMinibatch: Int?
 
-    @Option(name: .customLong("init-log-std"), help: "Initial log standard deviation of a Gaussian policy (write negative values as --init-log-std=-0.5).")
+    @Option(name: .customLong("init-log-std"), parsing: .unconditional, help: "Initial log standard deviation of a Gaussian policy.")
     var initialLogStd: Double?
 
     @Option(help: "Sampling scheme: single-path or vine (the paper's §5.2).")
-    var sampler: String?
+    var sampler: SamplerKind?
 
-    @Option(name: .customLong("trunk-steps"), help: "Vine: steps of each copy's trunk per iteration.")
+    @Option(name: .customLong("trunk-steps"), parsing: .unconditional, help: "Vine: steps of each copy's trunk per iteration.")
     var trunkSteps: Int?
 
-    @Option(name: .customLong("vine-states"), help: "Vine: N, rollout-set states per iteration.")
+    @Option(name: .customLong("vine-states"), parsing: .unconditional, help: "Vine: N, rollout-set states per iteration.")
     var vineStates: Int?
 
-    @Option(name: .customLong("vine-actions"), help: "Vine: K, actions per state (every action once for small discrete spaces).")
+    @Option(name: .customLong("vine-actions"), parsing: .unconditional, help: "Vine: K, actions per state (every action once for small discrete spaces).")
     var vineActions: Int?
 
-    @Option(name: .customLong("vine-length"), help: "Vine: T, the most steps of a branch.")
+    @Option(name: .customLong("vine-length"), parsing: .unconditional, help: "Vine: T, the most steps of a branch.")
     var vineLength: Int?
 
-    @Flag(name: .customLong("crn"), inversion: .prefixedNo, help: "Vine: common random numbers across a state's branches.")
-    var commonRandomNumbers: Bool = true
+    @Flag(name: .customLong("crn"), inversion: .prefixedNo, help: "Vine: common random numbers across a state's branches (default: on).")
+    var commonRandomNumbers: Bool?
 
     @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations). With workers, the learner sends it to them.")
     var model: String?
@@ -87,75 +90,208 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("reward-norm"), inversion: .prefixedNo, help: "Scale rewards by the running standard deviation of the discounted return (default: the preset's choice).")
     var rewardNormalization: Bool?
 
-    @Option(help: "Continue the run saved in this directory from its last checkpoint.")
+    @Option(help: "Continue the run saved in this directory from its last checkpoint (other options must agree with the run; --steps may raise its total).")
     var resume: String?
+
+    @Flag(help: "Replace the run already in --out (without it, such a directory is refused).")
+    var overwrite = false
 
     @Flag(help: "Print only the final summary.")
     var quiet = false
 
-    /// The configuration to train with, the run directory, and whether it is a resume.
-    func resolve() throws -> (TrainingConfiguration, URL, Bool) {
-        if let resume {
-            let directory = URL(fileURLWithPath: resume)
-            do {
-                return (try Checkpoint.load(from: directory).configuration, directory, true)
-            } catch {
-                throw usageFailure("\(error)")
-            }
-        }
-        guard let env else { throw usageFailure("--env is required (see `trpo env list`)") }
-        return (try makeConfiguration(environment: env), URL(fileURLWithPath: out ?? "runs/\(env)-seed\(seed)"), false)
+    /// One setting of the run that an option gives: the option's name and what it does to a
+    /// configuration.
+    struct Setting {
+        var option: String
+        /// The value given, as the command line gave it (nil for a flag).
+        var value: String?
+        /// The value in a configuration.
+        var current: (TrainingConfiguration) -> String
+        var apply: (inout TrainingConfiguration) -> Void
     }
 
-    /// The preset for `environment` with these overrides applied.
-    func makeConfiguration(environment: String) throws -> TrainingConfiguration {
-        let kind = try sampler.map { name in
-            guard let kind = SamplerKind(rawValue: name) else {
-                throw usageFailure("--sampler takes single-path or vine (got '\(name)')")
-            }
-            return kind
-        } ?? .singlePath
-        var c = TrainingConfiguration.preset(for: environment, sampler: kind)
-        c.seed = seed
-        if let steps { c.totalSteps = steps }
-        if let batchSteps { c.batchSteps = batchSteps }
-        if let maxKL { c.trpo.maxKL = maxKL }
-        if let envs { c.environmentsPerSampler = envs }
-        if let chunkSteps { c.chunkSteps = chunkSteps }
-        if let hidden {
-            let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw usageFailure("--hidden takes positive widths separated by commas, e.g. 64,64 (got '\(hidden)')")
-            }
-            c.policyHiddenSizes = sizes.map { $0! }
-            c.valueHiddenSizes = c.policyHiddenSizes
+    /// The settings the command line gives, each option named once, in the order they apply
+    /// (`--sampler`, which picks the preset, and `--model`, read from its file, are apart).
+    var settings: [Setting] {
+        var given: [Setting] = []
+        func set<Value>(_ option: String, _ value: Value?, _ paths: WritableKeyPath<TrainingConfiguration, Value>...) {
+            guard let value else { return }
+            given.append(Setting(option: option, value: value is Bool ? nil : "\(value)", current: { "\($0[keyPath: paths[0]])" }) { c in
+                for path in paths { c[keyPath: path] = value }
+            })
         }
-        if let gamma { c.gamma = gamma }
-        if let lambda { c.lambda = lambda }
-        if let cgIterations { c.trpo.cgIterations = cgIterations }
-        if let cgDamping { c.trpo.damping = cgDamping }
-        if let fisherSubsample { c.trpo.fisherSubsample = fisherSubsample }
-        if let valueEpochs { c.valueFit.epochs = valueEpochs }
-        if let valueLearningRate { c.valueFit.learningRate = valueLearningRate }
-        if let valueMinibatch { c.valueFit.minibatchSize = valueMinibatch }
-        if let initialLogStd { c.initialLogStd = initialLogStd }
-        if noObservationNormalization { c.normalizeObservations = false }
-        if let rewardNormalization { c.normalizeRewards = rewardNormalization }
-        if c.sampler == .vine { c.vine.gamma = c.gamma }
-        if let trunkSteps { c.vine.trunkSteps = trunkSteps }
-        if let vineStates { c.vine.rolloutStates = vineStates }
-        if let vineActions { c.vine.actionsPerState = vineActions }
-        if let vineLength { c.vine.rolloutLength = vineLength }
-        c.vine.commonRandomNumbers = commonRandomNumbers
-        if let model {
-            guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
-                throw usageFailure("cannot read model file \(model)")
+        set("--seed", seed, \.seed)
+        set("--steps", steps, \.totalSteps)
+        set("--batch-steps", batchSteps, \.batchSteps)
+        set("--max-kl", maxKL, \.trpo.maxKL)
+        set("--envs", envs, \.environmentsPerSampler)
+        set("--chunk-steps", chunkSteps, \.chunkSteps)
+        set("--hidden", hidden?.widths, \.policyHiddenSizes, \.valueHiddenSizes)
+        set("--gamma", gamma, \.gamma)
+        set("--lambda", lambda, \.lambda)
+        set("--cg-iters", cgIterations, \.trpo.cgIterations)
+        set("--cg-damping", cgDamping, \.trpo.damping)
+        set("--fisher-subsample", fisherSubsample, \.trpo.fisherSubsample)
+        set("--vf-epochs", valueEpochs, \.valueFit.epochs)
+        set("--vf-lr", valueLearningRate, \.valueFit.learningRate)
+        set("--vf-minibatch", valueMinibatch, \.valueFit.minibatchSize)
+        set("--init-log-std", initialLogStd, \.initialLogStd)
+        set("--no-obs-norm", noObservationNormalization ? false : nil, \.normalizeObservations)
+        set(rewardNormalization == false ? "--no-reward-norm" : "--reward-norm", rewardNormalization, \.normalizeRewards)
+        set("--trunk-steps", trunkSteps, \.vine.trunkSteps)
+        set("--vine-states", vineStates, \.vine.rolloutStates)
+        set("--vine-actions", vineActions, \.vine.actionsPerState)
+        set("--vine-length", vineLength, \.vine.rolloutLength)
+        set(commonRandomNumbers == false ? "--no-crn" : "--crn", commonRandomNumbers, \.vine.commonRandomNumbers)
+        return given
+    }
+
+    /// The preset of `environment` for `--sampler`, with every given setting applied.
+    /// - Throws: `ValidationError` naming the first option whose value makes the
+    ///   configuration invalid (it is checked after each), with the configuration's reason.
+    func newConfiguration(environment: String) throws -> TrainingConfiguration {
+        var c = TrainingConfiguration.preset(for: environment, sampler: sampler ?? .singlePath)
+        for setting in settings {
+            setting.apply(&c)
+            // The vine's Q-values discount as the run does.
+            if c.sampler == .vine { c.vine.gamma = c.gamma }
+            do { try c.validate() } catch {
+                throw ValidationError("\(setting.option)\(setting.value.map { " \($0)" } ?? ""): \(error.message)")
             }
-            c.modelXML = xml
-            c.modelFile = model
         }
-        do { try c.validate() } catch { throw usageFailure(error.description) }
         return c
+    }
+
+    func validate() throws {
+        if resume != nil {
+            guard !overwrite else { throw ValidationError("--resume continues a run and --overwrite replaces one: give one of them") }
+            if let steps, steps <= 0 { throw ValidationError("--steps must be positive (got \(steps))") }
+            return
+        }
+        guard let env else { throw ValidationError("--env is required (see `trpo env list`)") }
+        do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
+        _ = try newConfiguration(environment: env)
+    }
+
+    /// The run the command line asks for: a new one in its directory, or the saved one it resumes.
+    struct Run {
+        enum Start {
+            /// A new run with this configuration.
+            case new(TrainingConfiguration)
+            /// The run saved in ``Run/directory``, from this checked state (its step budget
+            /// perhaps raised by `--steps`).
+            case resume(TrainerState)
+        }
+        var directory: URL
+        var start: Start
+
+        /// The configuration the run trains with.
+        var configuration: TrainingConfiguration {
+            switch start {
+            case .new(let c): c
+            case .resume(let state): state.configuration
+            }
+        }
+
+        /// The run's session: a new run's `config.json` written and `progress.csv` started, or
+        /// the saved run reloaded.
+        func session() throws -> TrainingSession {
+            do {
+                switch start {
+                case .new(let c): return try TrainingSession(configuration: c, outputDirectory: directory, resume: false)
+                case .resume(let state): return try TrainingSession(resuming: state, in: directory)
+                }
+            } catch { throw runFailure(error) }
+        }
+    }
+
+    /// The run: the new run's configuration (reading `--model`), or the checked checkpoint of
+    /// the run `--resume` names with `--steps` applied.
+    /// - Throws: exit 2 (``runFailure(_:)-(String)``) for an unreadable model file or
+    ///   checkpoint, or options that contradict the resumed run.
+    func resolve() throws -> Run {
+        guard let resume else {
+            let env = env!  // validate() requires it
+            var c = try newConfiguration(environment: env)
+            if let model {
+                guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
+                    throw runFailure("cannot read model file \(model)")
+                }
+                c.modelXML = xml
+                c.modelFile = model
+            }
+            return Run(directory: URL(fileURLWithPath: out ?? "runs/\(env)-seed\(c.seed)"), start: .new(c))
+        }
+        let directory = URL(fileURLWithPath: resume)
+        var state: TrainerState
+        do { state = try Checkpoint.load(from: directory) } catch { throw runFailure(error) }
+        let problems = contradictions(with: state.configuration, directory: directory)
+        guard problems.isEmpty else {
+            throw runFailure("--resume \(resume) continues the run as it was configured; only --steps may change, and "
+                             + problems.joined(separator: "; "))
+        }
+        if let steps { state.configuration.totalSteps = steps }
+        return Run(directory: directory, start: .resume(state))
+    }
+
+    /// Readies `run` to start: a resumed run that is already finished is reported on standard
+    /// output (nothing to train: returns false); a resumed one is announced (`announce`) as
+    /// "resuming DIR from iteration N (T steps)"; a new run's directory is checked
+    /// (`checkDirectory`) by ``RunDirectory/prepareNewRun(in:overwrite:)``, so a run already
+    /// there is refused without `--overwrite`.
+    /// - Returns: whether there is anything to train.
+    func begin(_ run: Run, checkDirectory: Bool, announce: Bool) throws -> Bool {
+        switch run.start {
+        case .resume(let state):
+            let c = state.configuration
+            guard state.timesteps < c.totalSteps else {
+                print("\(run.directory.path) is finished: \(grouped(state.timesteps)) steps done at iteration \(state.iteration), "
+                      + "\(steps == nil ? "its total" : "--steps") is \(grouped(c.totalSteps)); nothing to train "
+                      + "(give --steps above \(grouped(state.timesteps)) to continue it)")
+                return false
+            }
+            if announce && !quiet {
+                note("resuming \(run.directory.path) from iteration \(state.iteration) (\(grouped(state.timesteps)) steps; "
+                     + "the run ends at \(grouped(c.totalSteps)))")
+            }
+        case .new:
+            guard checkDirectory else { break }
+            do {
+                if try RunDirectory.prepareNewRun(in: run.directory, overwrite: overwrite) {
+                    note("--overwrite: removed the run that was in \(run.directory.path)")
+                }
+            } catch { throw runFailure(error) }
+        }
+        return true
+    }
+
+    /// What in the command line disagrees with `saved`, the configuration of the run resumed
+    /// from `directory`: one phrase per option.
+    func contradictions(with saved: TrainingConfiguration, directory: URL) -> [String] {
+        var problems: [String] = []
+        if let env, env != saved.environment { problems.append("--env \(env) is not the run's \(saved.environment)") }
+        if let out, URL(fileURLWithPath: out).standardizedFileURL.path != directory.standardizedFileURL.path {
+            problems.append("--out \(out) is not the run's directory")
+        }
+        if let sampler, sampler != saved.sampler {
+            problems.append("--sampler \(sampler.rawValue) is not the run's \(saved.sampler.rawValue)")
+        }
+        for setting in settings where setting.option != "--steps" {
+            var changed = saved
+            setting.apply(&changed)
+            guard changed != saved else { continue }
+            problems.append(setting.value.map { "\(setting.option) \($0) is not the run's \(setting.current(saved))" }
+                            ?? "\(setting.option) is not how the run was configured")
+        }
+        if let model {
+            let xml = FileManager.default.contents(atPath: model).flatMap { String(data: $0, encoding: .utf8) }
+            if xml != saved.modelXML {
+                let hash = xml.map { String(Message.Model.hash(of: $0), radix: 16) } ?? "unreadable"
+                let savedHash = saved.modelXML.map { String(Message.Model.hash(of: $0), radix: 16) } ?? "the built-in model"
+                problems.append("--model \(model) (hash \(hash)) is not the run's model (\(savedHash))")
+            }
+        }
+        return problems
     }
 }
 
@@ -191,8 +327,19 @@ struct ProgressPrinter {
         note(line + " | \(humanDuration(wall)) | ETA \(humanDuration(remaining))")
     }
 
-    /// The last line: where the run ended and where its checkpoint is.
+    /// The last line: how the run ended (finished, or interrupted before its step budget was
+    /// spent: then how to continue it) and where its checkpoint is.
     func summary(_ state: TrainerState, lastReturn: Double, directory: URL) {
+        guard state.timesteps >= configuration.totalSteps else {
+            guard state.iteration > 0 else {
+                print("interrupted before the first iteration: no checkpoint was written to \(directory.path)")
+                return
+            }
+            print("interrupted at iteration \(state.iteration): \(grouped(state.timesteps)) of \(grouped(configuration.totalSteps)) "
+                  + "steps in \(humanDuration(state.wallSeconds)); checkpoint \(Checkpoint.url(in: directory).path); "
+                  + "continue with --resume \(directory.path)")
+            return
+        }
         let ret = lastReturn.isNaN ? "no episode finished in the last iteration"
             : String(format: "last iteration's mean return %.1f", lastReturn)
         print(String(format: "done: %@ steps in %@, %@; checkpoint %@",

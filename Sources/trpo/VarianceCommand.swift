@@ -4,6 +4,7 @@ import Foundation
 import Learner
 import Plot
 import Simulators
+import Supervision
 
 struct VarianceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,52 +19,62 @@ struct VarianceCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Environment id (taken from the checkpoint when one is given).")
+    @Option(help: "Environment id (with --checkpoint, it must be the checkpoint's).")
     var env: String?
 
     @Option(help: "Run directory whose policy, normaliser and value function to study (default: a fresh policy).")
     var checkpoint: String?
 
-    @Option(help: "Independent estimates per estimator.")
+    @Option(parsing: .unconditional, help: "Independent estimates per estimator.")
     var replicates: Int = 20
 
-    @Option(help: "Simulator steps per estimate.")
+    @Option(parsing: .unconditional, help: "Simulator steps per estimate.")
     var budget: Int = 20_000
 
-    @Option(help: "Worker processes to farm the replicates' collections out to (0: collect in this process).")
-    var workers: Int = 0
+    /// The local worker processes the replicates' collections are farmed out to (0: collect in this process).
+    @OptionGroup var localWorkers: LocalWorkerOptions
 
-    @Option(help: "Seed of the fresh policy and of every sampling stream.")
+    @Option(parsing: .unconditional, help: "Seed of the fresh policy and of every sampling stream.")
     var seed: UInt64 = 1
 
     @Option(help: "Output directory.")
     var out: String = "variance"
 
+    func validate() throws {
+        guard replicates >= 2 else { throw ValidationError("--replicates must be at least 2 (got \(replicates))") }
+        guard budget >= 100 else { throw ValidationError("--budget must be at least 100 steps (got \(budget))") }
+        if checkpoint == nil {
+            guard let env else { throw ValidationError("give --env or --checkpoint") }
+            do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
+        }
+    }
+
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
-        guard replicates >= 2 else { throw usageFailure("--replicates must be at least 2 (got \(replicates))") }
-        guard budget >= 100 else { throw usageFailure("--budget must be at least 100 steps (got \(budget))") }
-        guard workers >= 0 else { throw usageFailure("--workers must be 0 or more (got \(workers))") }
         let study: VarianceStudy
         let policyLabel: String
         if let checkpoint {
             let state: TrainerState
-            do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw usageFailure("\(error)") }
+            do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
+            if let env, env != state.configuration.environment {
+                throw runFailure("--env \(env) does not match the checkpoint in \(checkpoint), which is a run of "
+                                 + "\(state.configuration.environment); give one of them, or a checkpoint of \(env)")
+            }
             var c = state.configuration
             c.seed = seed
             study = VarianceStudy(configuration: c, policy: state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
                                   valueFunction: state.valueFunction, budget: budget)
             policyLabel = "\(c.environment), iteration \(state.iteration) (\(grouped(state.timesteps)) steps)"
         } else {
-            guard let env else { throw usageFailure("give --env or --checkpoint") }
+            let env = env!  // validate() requires --env without --checkpoint
             var c = TrainingConfiguration.preset(for: env)
             c.seed = seed
             let trainer: Trainer
             do {
                 let probe = try EnvironmentRegistry.make(env)
                 trainer = Trainer(configuration: c, observationSize: probe.observationSpace.count, actionSpace: probe.actionSpace)
-            } catch { throw usageFailure("\(error)") }
+            } catch { throw runFailure(error) }
             study = VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
                                   valueFunction: trainer.state.valueFunction, budget: budget)
             policyLabel = "\(env), fresh policy"
@@ -89,18 +100,19 @@ struct VarianceCommand: ParsableCommand {
         ])
         do {
             try AtomicFile.write(Data(try chart.svg().utf8), to: directory.appendingPathComponent("variance.svg"))
-        } catch { throw usageFailure("\(error)") }
+        } catch { throw runFailure(error) }
         print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
     }
 
     /// The study's statistics, its collections made here or by `--workers` local worker processes.
     func run(_ study: VarianceStudy) throws -> [EstimatorStatistics] {
+        let workers = localWorkers.workers
         guard workers > 0 else { return try study.run(replicates: replicates) { note($0) }.statistics }
         do {
             return try withLocalWorkers { endpoint, children in
                 let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate,
                                             modelXML: study.configuration.modelXML, log: { note($0) })
-                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil, quiet: false)
+                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil, quiet: false, log: note)
                 do {
                     let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
                     farm.finish()
@@ -113,7 +125,7 @@ struct VarianceCommand: ParsableCommand {
         } catch SamplingFarmError.interrupted {
             throw ExitCode(130)
         } catch let error as SamplingFarmError {
-            throw usageFailure("\(error)")
+            throw runFailure(error)
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The learner's supervisor (Sources/trpo/LearnerSupervisor.swift): a learner process that
+/// The learner's supervisor (Sources/Supervision/LearnerSupervisor.swift): a learner process that
 /// dies of a crash — here SIGABRT, as libzmq's `!_io_error` assertion (libzmq issue #4841)
 /// kills it — is started again from its checkpoint, the run completes with every iteration
 /// once, and the restarts are bounded.
@@ -66,8 +66,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let endpoint = "tcp://127.0.0.1:\(DistributedTests.freePort())"
         let run = root.appendingPathComponent("run")
+        // An earlier run in the directory, replaced with --overwrite: the restart must resume
+        // the new run (its checkpoint, without --overwrite), and none of the old rows remain.
+        let earlier = try Child(["train", "--env", "CartPole-v1", "--steps", "2048", "--batch-steps", "1024", "--quiet", "--out", run.path],
+                                log: root.appendingPathComponent("earlier.log"))
+        try #require(earlier.wait(seconds: 120) == 0, "\(earlier.output)")
         let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "24576", "--batch-steps", "2048",
-                                 "--out", run.path], log: root.appendingPathComponent("learner.log"), environment: Self.noBacktrace)
+                                 "--out", run.path, "--overwrite"], log: root.appendingPathComponent("learner.log"),
+                                environment: Self.noBacktrace)
         let workers = try (0..<2).map { i in
             try Child(["worker", "--connect", endpoint, "--worker-id", "\(i)", "--learner-timeout", "3"],
                       log: root.appendingPathComponent("worker\(i).log"))
@@ -86,6 +92,8 @@ import Testing
                                    "\(learner.output.suffix(3000))")
         #expect(restart.contains("learner process \(first) died (SIGABRT"), "\(restart)")
         #expect(restart.contains("(restart 1 of at most 5 within 10 minutes)"), "\(restart)")
+        #expect(learner.output.contains("--overwrite: removed the run that was in \(run.path)"), "\(learner.output.suffix(3000))")
+        #expect(learner.output.contains("resuming \(run.path) from iteration "), "\(learner.output.suffix(3000))")
         #expect(DistributedTests.progressRows(run).last?["workers_alive"] == "2")
         #expect(kill(second, 0) != 0, "the restarted learner process outlived its supervisor")
         print("supervised learner, SIGABRT after iteration 4: \(String(format: "%.1f", Date().timeIntervalSince(started))) s; \(restart)")

@@ -4,14 +4,18 @@ import Foundation
 /// The worker child processes of `trpo train --workers N`: the same executable run as
 /// `trpo worker --connect ENDPOINT --worker-id i --parent-pid P`. They exit when the learner
 /// says stop, on SIGINT/SIGTERM, or when this process is gone; ``terminate()`` makes sure.
-final class WorkerProcesses {
+public final class WorkerProcesses {
     private var processes: [ChildProcess] = []
     /// When each worker was restarted after a crash (see ``restartCrashed(limit:window:)``).
     private var restarts: [[Date]]
+    private let log: (String) -> Void
 
-    /// Starts `count` workers connected to `endpoint`; `quiet` ones print only warnings and errors.
-    init(count: Int, endpoint: String, environments: Int?, quiet: Bool) throws {
+    /// Starts `count` workers connected to `endpoint`; `quiet` ones print only warnings and
+    /// errors. Restarts are reported to `log`.
+    public init(count: Int, endpoint: String, environments: Int?, quiet: Bool,
+                log: @escaping (String) -> Void) throws(SupervisionError) {
         restarts = Array(repeating: [], count: count)
+        self.log = log
         for id in 0..<count {
             var arguments = ["worker", "--connect", endpoint, "--worker-id", "\(id)",
                              "--parent-pid", "\(getpid())"]
@@ -26,7 +30,7 @@ final class WorkerProcesses {
     /// too) rather than exiting, at most `limit` times per worker within `window` seconds;
     /// says so on standard error. Workers that exited, and any after a stop request, stay
     /// as they are. The worker registers again and the learner takes it back.
-    func restartCrashed(limit: Int = 5, window: TimeInterval = 600) throws {
+    public func restartCrashed(limit: Int = 5, window: TimeInterval = 600) throws(SupervisionError) {
         guard !StopRequest.isRaised else { return }
         let now = Date()
         for (id, process) in processes.enumerated() {
@@ -34,7 +38,7 @@ final class WorkerProcesses {
             restarts[id].removeAll { now.timeIntervalSince($0) > window }
             guard restarts[id].count < limit else { continue }
             restarts[id].append(now)
-            note("worker \(id): its process \(process.pid) died (\(why)); starting it again "
+            log("worker \(id): its process \(process.pid) died (\(why)); starting it again "
                  + "(restart \(restarts[id].count) of at most \(limit) within \(Int(window / 60)) minutes)")
             processes[id] = try ChildProcess(process.arguments)
         }
@@ -42,7 +46,7 @@ final class WorkerProcesses {
 
     /// Waits up to `seconds` for the workers to exit by themselves, then sends SIGTERM, and
     /// SIGKILL to any still running two seconds later, and reaps them all.
-    func terminate(after seconds: Double = 5) {
+    public func terminate(after seconds: Double = 5) {
         func waitAll(_ limit: Double) {
             let deadline = Date().addingTimeInterval(limit)
             while processes.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
@@ -59,7 +63,7 @@ final class WorkerProcesses {
 /// learner in this process and its local `trpo worker` children, with SIGINT and SIGTERM
 /// turned into stop requests; `body` starts the children with ``WorkerProcesses`` once it
 /// has bound the endpoint. Any child still running at the end is terminated.
-func withLocalWorkers<R>(_ body: (_ endpoint: String, _ children: inout WorkerProcesses?) throws -> R) throws -> R {
+public func withLocalWorkers<R>(_ body: (_ endpoint: String, _ children: inout WorkerProcesses?) throws -> R) throws -> R {
     StopRequest.installHandlers()
     let socketDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-\(getpid())")
     try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)

@@ -5,26 +5,27 @@ import Foundation
 /// `waitpid` — not Foundation's `Process`, which learns that a child ended only when the last
 /// copy of a socket it hands the child closes, so it could miss a child that died of a signal
 /// while a descendant (such as the Swift runtime's swift-backtrace) still held that socket.
-final class ChildProcess {
+public final class ChildProcess {
     /// How a child ended.
-    enum Ending: Equatable {
+    public enum Ending: Equatable, Sendable {
         /// It exited with this status.
         case exited(Int32)
         /// A signal killed it.
         case signaled(Int32)
     }
 
-    let pid: pid_t
+    public let pid: pid_t
     /// Its arguments (argv[1...]).
-    let arguments: [String]
+    public let arguments: [String]
     /// How it ended, once ``poll()`` or ``wait()`` has seen it end; nil before.
-    private(set) var ending: Ending?
+    public private(set) var ending: Ending?
 
     /// Starts this executable with `arguments` and this process's environment, with SIGINT
     /// and SIGTERM at their default action (this process may ignore them, see
     /// ``StopRequest``) and no signal blocked; other dispositions (nohup's SIGHUP) are kept.
     /// Descriptors other than 0, 1 and 2 are closed in the child.
-    init(_ arguments: [String]) throws {
+    /// - Throws: ``SupervisionError/cannotStart(command:reason:)`` when `posix_spawn` fails.
+    public init(_ arguments: [String]) throws(SupervisionError) {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -49,7 +50,7 @@ final class ChildProcess {
         var pid = pid_t()
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard status == 0 else {
-            throw usageFailure("cannot start `trpo \(arguments.first ?? "")`: \(String(cString: strerror(status)))")
+            throw .cannotStart(command: arguments.first ?? "", reason: String(cString: strerror(status)))
         }
         self.pid = pid
         self.arguments = arguments
@@ -57,18 +58,18 @@ final class ChildProcess {
 
     /// How the child ended, without waiting; nil while it runs.
     @discardableResult
-    func poll() -> Ending? { reap(options: WNOHANG) }
+    public func poll() -> Ending? { reap(options: WNOHANG) }
 
     /// Waits for the child to end.
     @discardableResult
-    func wait() -> Ending {
+    public func wait() -> Ending {
         while true { if let ending = reap(options: 0) { return ending } }
     }
 
-    var isRunning: Bool { poll() == nil }
+    public var isRunning: Bool { poll() == nil }
 
     /// Sends `signal` to the child while it has not been reaped (its pid is still its own).
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         if ending == nil { kill(pid, signal) }
     }
 
