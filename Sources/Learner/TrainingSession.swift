@@ -24,13 +24,18 @@ public struct TrainingSession {
     public let outputDirectory: URL
     public private(set) var trainer: Trainer
     private var log: ProgressLog
+    /// The same rows as TensorBoard scalars (nil: not logged).
+    private let tensorBoard: TensorBoardLog?
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     private let priorWall: Double
 
     /// Starts a new run in `outputDirectory` (created if needed), or resumes the run saved
     /// there when `resume` is true (then `configuration` is ignored).
-    public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool) throws {
+    /// - Parameter tensorBoardDirectory: where to write TensorBoard event files beside
+    ///   progress.csv (nil: none).
+    public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool,
+                tensorBoardDirectory: URL? = nil) throws {
         self.outputDirectory = outputDirectory
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         if resume {
@@ -46,6 +51,8 @@ public struct TrainingSession {
         }
         log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"),
                               resumeAfter: resume ? trainer.state.iteration : nil)
+        let resumedTimesteps = resume ? trainer.state.timesteps : nil
+        tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(directory: $0, resumingAfter: resumedTimesteps) }
         started = clock.now
         priorWall = trainer.state.wallSeconds
     }
@@ -92,6 +99,7 @@ public struct TrainingSession {
             row["vine_q_spread"] = ProgressLog.format(vine.qSpread)
         }
         try log.append(row)
+        try tensorBoard?.append(row)
         try Checkpoint.save(trainer.state, in: outputDirectory)
         return statistics
     }
