@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // MARK: - C libraries from Debian packages
@@ -27,7 +28,9 @@ let package = Package(
         .target(name: "Transport", dependencies: ["Core", "ZMQ", "Protocol"]),
         .target(name: "Sampling", dependencies: ["Core"]),
         .target(name: "Worker", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
-        .target(name: "Learner", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
+        .target(name: "TensorBoard", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["event.proto"]),
+        .target(name: "Learner", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport", "TensorBoard"]),
         .target(name: "Plot", dependencies: ["Core"]),
         .target(name: "Supervision", dependencies: ["Core", "Learner", "Protocol", "CGlibcExtras"]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
@@ -52,6 +55,7 @@ let package = Package(
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Sampling", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "Learner"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Protocol", "Transport", "Worker"]),

@@ -24,6 +24,8 @@ public struct TrainingSession {
     public let outputDirectory: URL
     public private(set) var trainer: Trainer
     private var log: ProgressLog
+    /// The same rows as TensorBoard scalars (nil: not logged).
+    private let tensorBoard: TensorBoardLog?
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     private let priorWall: Double
@@ -32,9 +34,13 @@ public struct TrainingSession {
     /// there when `resume` is true (then `configuration` is ignored). A new run writes
     /// `config.json` and starts `progress.csv` afresh; see ``RunDirectory`` for refusing a
     /// directory that already holds a run.
-    public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool) throws {
+    /// - Parameter tensorBoardDirectory: where to write TensorBoard event files with the same
+    ///   rows (nil: none).
+    public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool,
+                tensorBoardDirectory: URL? = nil) throws {
         if resume {
-            try self.init(resuming: try Checkpoint.load(from: outputDirectory), in: outputDirectory)
+            try self.init(resuming: try Checkpoint.load(from: outputDirectory), in: outputDirectory,
+                          tensorBoardDirectory: tensorBoardDirectory)
             return
         }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
@@ -45,20 +51,26 @@ public struct TrainingSession {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(configuration), to: outputDirectory.appendingPathComponent("config.json"))
-        try self.init(trainer: trainer, outputDirectory: outputDirectory, resumeAfter: nil)
+        try self.init(trainer: trainer, outputDirectory: outputDirectory, resumeAfter: nil,
+                      tensorBoardDirectory: tensorBoardDirectory)
     }
 
     /// Resumes the run in `outputDirectory` from `state`, its checkpoint as
     /// ``Checkpoint/load(from:)`` read it (its ``TrainingConfiguration/totalSteps`` perhaps
     /// raised to continue a finished run). `progress.csv` is cut back to the state's iteration.
-    public init(resuming state: TrainerState, in outputDirectory: URL) throws {
-        try self.init(trainer: Trainer(state: state), outputDirectory: outputDirectory, resumeAfter: state.iteration)
+    /// TensorBoard's event files get a new file whose first event discards the steps past
+    /// the checkpoint.
+    public init(resuming state: TrainerState, in outputDirectory: URL, tensorBoardDirectory: URL? = nil) throws {
+        try self.init(trainer: Trainer(state: state), outputDirectory: outputDirectory, resumeAfter: state.iteration,
+                      tensorBoardDirectory: tensorBoardDirectory)
     }
 
-    private init(trainer: Trainer, outputDirectory: URL, resumeAfter iteration: Int?) throws {
+    private init(trainer: Trainer, outputDirectory: URL, resumeAfter iteration: Int?, tensorBoardDirectory: URL?) throws {
         self.outputDirectory = outputDirectory
         self.trainer = trainer
         log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"), resumeAfter: iteration)
+        let resumedTimesteps = iteration == nil ? nil : trainer.state.timesteps
+        tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(directory: $0, resumingAfter: resumedTimesteps) }
         started = clock.now
         priorWall = trainer.state.wallSeconds
     }
@@ -105,6 +117,7 @@ public struct TrainingSession {
             row["vine_q_spread"] = ProgressLog.format(vine.qSpread)
         }
         try log.append(row)
+        try tensorBoard?.append(row)
         try Checkpoint.save(trainer.state, in: outputDirectory)
         return statistics
     }
@@ -153,10 +166,13 @@ public enum RunDirectoryError: Error, CustomStringConvertible, Equatable {
 /// A run directory as a command finds it before it starts a new run there: a run's files are
 /// never replaced silently. A directory holds a run once the run has checkpointed an
 /// iteration; a run that ended before its first checkpoint left nothing to continue, and a
-/// new run replaces its `config.json` and `progress.csv` (as a restart after such a crash does).
+/// new run replaces its `config.json`, `progress.csv` and `tensorboard/` (as a restart after
+/// such a crash does).
 public enum RunDirectory {
-    /// The files a ``TrainingSession`` writes.
-    public static let runFiles = ["config.json", "progress.csv", Checkpoint.fileName]
+    /// Where a run's TensorBoard event files go unless the command names another directory.
+    public static let tensorBoardDirectoryName = "tensorboard"
+    /// The files (and the TensorBoard directory) a ``TrainingSession`` writes.
+    public static let runFiles = ["config.json", "progress.csv", Checkpoint.fileName, tensorBoardDirectoryName]
 
     /// True when `directory` holds a run that a new one would replace: it has a checkpoint.
     public static func holdsRun(_ directory: URL) -> Bool {
@@ -170,15 +186,17 @@ public enum RunDirectory {
     /// - Throws: ``RunDirectoryError``.
     @discardableResult
     public static func prepareNewRun(in directory: URL, overwrite: Bool) throws(RunDirectoryError) -> Bool {
-        guard holdsRun(directory) else { return false }
-        guard overwrite else { throw .holdsRun(path: directory.path) }
-        for file in runFiles {
+        let holdsRun = holdsRun(directory)
+        guard !holdsRun || overwrite else { throw .holdsRun(path: directory.path) }
+        // Without a checkpoint only the event files matter: they would survive the new run's
+        // start and mix the crashed run's steps with its own.
+        for file in holdsRun ? runFiles : [tensorBoardDirectoryName] {
             let url = directory.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             do { try FileManager.default.removeItem(at: url) } catch {
                 throw .cannotRemove(path: url.path, reason: error.localizedDescription)
             }
         }
-        return true
+        return holdsRun
     }
 }

@@ -27,6 +27,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Run directory (default: runs/<env>-seed<seed>).")
     var out: String?
 
+    @Option(help: "Directory for TensorBoard event files (default: tensorboard/ in the run directory; give each run its own).")
+    var tensorboard: String?
+
+    @Flag(name: .customLong("no-tensorboard"), help: "Write no TensorBoard event files.")
+    var noTensorBoard = false
+
     @Option(parsing: .unconditional, help: "Environment copies each sampler steps in lockstep.")
     var envs: Int?
 
@@ -163,6 +169,7 @@ struct TrainingOptions: ParsableArguments {
     }
 
     func validate() throws {
+        if tensorboard != nil && noTensorBoard { throw ValidationError("--tensorboard DIR and --no-tensorboard contradict each other: give one of them") }
         if resume != nil {
             guard !overwrite else { throw ValidationError("--resume continues a run and --overwrite replaces one: give one of them") }
             if let steps, steps <= 0 { throw ValidationError("--steps must be positive (got \(steps))") }
@@ -184,6 +191,8 @@ struct TrainingOptions: ParsableArguments {
         }
         var directory: URL
         var start: Start
+        /// Where TensorBoard event files go (nil: none).
+        var tensorBoardDirectory: URL?
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
@@ -198,8 +207,11 @@ struct TrainingOptions: ParsableArguments {
         func session() throws -> TrainingSession {
             do {
                 switch start {
-                case .new(let c): return try TrainingSession(configuration: c, outputDirectory: directory, resume: false)
-                case .resume(let state): return try TrainingSession(resuming: state, in: directory)
+                case .new(let c):
+                    return try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
+                                               tensorBoardDirectory: tensorBoardDirectory)
+                case .resume(let state):
+                    return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory)
                 }
             } catch { throw runFailure(error) }
         }
@@ -220,7 +232,8 @@ struct TrainingOptions: ParsableArguments {
                 c.modelXML = xml
                 c.modelFile = model
             }
-            return Run(directory: URL(fileURLWithPath: out ?? "runs/\(env)-seed\(c.seed)"), start: .new(c))
+            let directory = URL(fileURLWithPath: out ?? "runs/\(env)-seed\(c.seed)")
+            return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory))
         }
         let directory = URL(fileURLWithPath: resume)
         var state: TrainerState
@@ -231,7 +244,13 @@ struct TrainingOptions: ParsableArguments {
                              + problems.joined(separator: "; "))
         }
         if let steps { state.configuration.totalSteps = steps }
-        return Run(directory: directory, start: .resume(state))
+        return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory))
+    }
+
+    /// `--tensorboard`, or the run directory's `tensorboard/` unless `--no-tensorboard`.
+    private func tensorBoardDirectory(of run: URL) -> URL? {
+        if noTensorBoard { return nil }
+        return tensorboard.map { URL(fileURLWithPath: $0) } ?? run.appendingPathComponent(RunDirectory.tensorBoardDirectoryName)
     }
 
     /// Readies `run` to start: a resumed run that is already finished is reported on standard
