@@ -53,6 +53,8 @@ let package = Package(
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        // The learner's conversation state machine, driven without sockets.
+        .testTarget(name: "ConversationTests", dependencies: ["Core", "Protocol", "Learner"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
         .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),
         // Drives the scripts under deploy/ (Slurm, ssh, systemd, Kubernetes) with the trpo binary.
