@@ -53,7 +53,8 @@ public enum ChunkVerdict<Output> {
     case surplus
     /// Tagged with a version not yet published: counted as rejected, no reply.
     case fromTheFuture
-    /// Does not fit the run (sampler, shapes, actions): the worker gets `stop(shape)`.
+    /// Does not fit the run (sampler, shapes, actions): counted as rejected, no reply; the
+    /// worker stays registered (its other chunks may fit).
     case misfit(String)
 }
 
@@ -394,7 +395,7 @@ public struct Conversation<Workload: ConversationWorkload> {
         case .fromTheFuture:
             refuse("worker \(record.workerID) sent a chunk of version \(version), ahead of \(workload.currentVersion)", into: &actions)
         case .misfit(let why):
-            stop(peer, .shape, "this run cannot use \(why)", log: "worker \(record.workerID) sent \(why)", into: &actions)
+            refuse("worker \(record.workerID) sent \(why)", into: &actions)
         }
     }
 

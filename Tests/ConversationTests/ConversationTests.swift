@@ -245,13 +245,14 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.machine.workload.assembler.rows == 200)
     }
 
-    @Test func chunksThatDoNotFitTheRunStopTheWorker() {
+    @Test func chunksThatDoNotFitTheRunAreRefusedAndTheWorkerKept() {
         var (learner, w) = Self.registered()
         learner.receive(Fixture.chunk(w, sequence: 0, observationSize: 3), from: p1)
-        let stop = learner.take(p1).first?.stop
-        #expect(stop?.reason == .shape)
-        #expect(stop?.message.contains("3/1, expected 4/1") == true)
-        #expect(learner.machine.liveCount == 0 && learner.rejected == 1)
+        #expect(learner.take(p1).isEmpty)
+        #expect(learner.lines.last?.contains("rows of shape 3/1, expected 4/1") == true)
+        #expect(learner.machine.liveCount == 1 && learner.rejected == 1)
+        learner.receive(Fixture.chunk(w, sequence: 1), from: p1)
+        #expect(learner.machine.workload.assembler.rows == 100)
     }
 
     @Test func chunksFromTheFutureAndSurplusChunksAreCountedWithoutReply() {
@@ -438,7 +439,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         case .chunk:
             return registered ? ([], 0) : (["reject notRegistered"], 1)
         case .vineChunk:
-            return registered ? (["stop shape"], 1) : (["reject notRegistered"], 1)
+            return registered ? ([], 1) : (["reject notRegistered"], 1)
         case .heartbeat:
             return registered ? ([], 0) : (["reject notRegistered"], 0)
         case .requestParameters, .requestModel:
