@@ -18,7 +18,9 @@ let workersCanAskForAnID: Bool = {
     process.waitUntilExit()
     // Today's help says "--worker-id <worker-id> … (default: 0)"; an optional id has no default.
     guard let option = help.range(of: "--worker-id <worker-id>", options: .backwards) else { return false }
-    let description = help[option.upperBound...].prefix { $0 != "-" }
+    // The option's description: its line and the indented lines up to the next option.
+    let lines = help[option.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+    let description = lines.prefix { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("-") }.joined(separator: " ")
     return !description.contains("(default: 0)")
 }()
 
