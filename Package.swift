@@ -59,6 +59,8 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Protocol", "Transport", "Worker"]),
+        // The learner's conversation state machine, driven without sockets.
+        .testTarget(name: "ConversationTests", dependencies: ["Core", "Protocol", "Learner"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Learner"]),
         .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),

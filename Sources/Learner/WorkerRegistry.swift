@@ -1,7 +1,15 @@
 /// The learner's view of its workers: who registered, from which connection, and when each
-/// was last heard from. A worker silent for longer than ``timeout`` (counted only while the
-/// learner is listening, see ``forgive(now:)``) is declared gone.
+/// was last heard from and last sent to. A worker silent for longer than ``timeout`` (counted
+/// only while the learner is listening, see ``forgive(_:now:)``) is declared gone. Pure: time
+/// comes in with every call.
 public struct WorkerRegistry: Sendable {
+    /// What a worker was last sent as parameters: the same stamp again would tell it nothing.
+    public struct ParametersStamp: Sendable, Equatable {
+        public var session: UInt64
+        public var version: UInt64
+        public var quota: Int
+    }
+
     /// One registered worker.
     public struct Record: Sendable, Equatable {
         /// The transport's identity of the connection (ZeroMQ routing id).
@@ -12,6 +20,12 @@ public struct WorkerRegistry: Sendable {
         public var environments: Int
         public var lastHeard: ContinuousClock.Instant
         public var registered: ContinuousClock.Instant
+        /// When the learner last sent this worker anything (heartbeats fill longer silences).
+        public var lastSent: ContinuousClock.Instant
+        /// The highest chunk sequence number seen from this process (nil: none yet).
+        public var lastSequence: UInt64?
+        /// The parameters last sent (nil: none yet).
+        public var lastParameters: ParametersStamp?
     }
 
     public var timeout: Duration
@@ -33,9 +47,14 @@ public struct WorkerRegistry: Sendable {
         let previous = records.first { $0.workerID == workerID || $0.peer == peer }
         records.removeAll { $0.workerID == workerID || $0.peer == peer }
         records.append(Record(peer: peer, workerID: workerID, nonce: nonce, environments: environments,
-                              lastHeard: now, registered: now))
+                              lastHeard: now, registered: now, lastSent: now))
         records.sort { $0.workerID < $1.workerID }
         return previous
+    }
+
+    /// Changes the record of `peer` (nothing when it is not registered).
+    public mutating func update(peer: [UInt8], _ change: (inout Record) -> Void) {
+        if let i = records.firstIndex(where: { $0.peer == peer }) { change(&records[i]) }
     }
 
     /// Notes traffic from `peer`; false when the peer is not registered.

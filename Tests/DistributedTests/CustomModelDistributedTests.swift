@@ -159,7 +159,8 @@ import ZMQ
             let deadline = Date().addingTimeInterval(seconds)
             while Date() < deadline {
                 guard let received = try peer.receive(.dontWait) else { usleep(10_000); continue }
-                if let message = try? WireCodec.decode(received.frames.map(\.bytes)) { return message }
+                // The welcome (protocol v4) comes first; this test is about what follows it.
+                if let message = try? WireCodec.decode(received.frames.map(\.bytes)), message.kind != .welcome { return message }
             }
             return nil
         }
@@ -179,14 +180,15 @@ import ZMQ
             if message.kind != .heartbeat { kinds.append(message.kind) }
         }
         #expect(kinds == [.model, .parameters])
-        // A model message whose hash is not its text's (malformed), and a well-formed one:
+        // The worker leaves; then a model message whose hash is not its text's (malformed, which
+        // would get stop(malformedMessage) and end a registration), and a well-formed one:
         // only the learner sends models.
+        _ = try peer.send(WireCodec.encode(.leave(Message.Leave(worker: identity, reason: .incompatible, message: "test leaves"))))
+        #expect(learner.waitFor("worker 9 left (incompatible): test leaves", seconds: 20), "\(learner.output.suffix(2000))")
         var malformed = WireCodec.encode(.model(Message.Model(session: 1, xml: "<mujoco/>")))
         malformed[0][16] ^= 1
         _ = try peer.send(malformed)
         _ = try peer.send(WireCodec.encode(.model(Message.Model(session: 1, xml: "<mujoco/>"))))
-        _ = try peer.send(WireCodec.encode(.leave(Message.Leave(worker: identity, reason: .incompatible, message: "test leaves"))))
-        #expect(learner.waitFor("worker 9 left (incompatible): test leaves", seconds: 20), "\(learner.output.suffix(2000))")
 
         let worker = try Child(["worker", "--connect", endpoint, "--worker-id", "0"], log: root.appendingPathComponent("w0.log"))
         #expect(learner.wait(seconds: 120) == 0, "\(learner.output.suffix(2000))")

@@ -3,32 +3,25 @@ import Foundation
 import Protocol
 import Testing
 
-/// The layout facts docs/protocol.md states, checked against the codec.
+/// The layout facts docs/protocol.md states, checked against the codec; the worked examples
+/// are read out of the document (``DocumentedExamples``).
 @Suite struct WireFormatTests {
     /// Frames from space- or newline-separated hex bytes.
     static func frames(_ hex: [String]) -> [[UInt8]] {
         hex.map { frame in frame.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { UInt8($0, radix: 16)! } }
     }
 
-    static let environmentHex = "4d 6f 75 6e 74 61 69 6e 43 61 72 43 6f 6e 74 69 6e 75 6f 75 73 2d 76 30"
-
     /// docs/protocol.md's worked example 7.1: a hello that leaves the simulator count to the learner.
-    @Test func workedExampleHello() {
+    @Test func workedExampleHello() throws {
         let hello = Message.Hello(nonce: 0x1122_3344_5566_7788, workerID: 1, simulatorCount: 0,
                                   environmentID: "MountainCarContinuous-v0", softwareVersion: "trpo")
-        let expected = WireFormatTests.frames([
-            """
-            54 52 50 4f 04 00 01 00 88 77 66 55 44 33 22 11 01 00 00 00 00 00 00 00 18 00 00 00 04 00 00 00
-            """,
-            WireFormatTests.environmentHex,
-            "74 72 70 6f",
-        ])
+        let expected = try DocumentedExamples.allFrames("7.1")
         #expect(WireCodec.encode(.hello(hello)) == expected)
         #expect((try? WireCodec.decode(expected)) == .hello(hello))
     }
 
     /// docs/protocol.md's worked example 7.2: parameters with a normaliser.
-    @Test func workedExampleParameters() {
+    @Test func workedExampleParameters() throws {
         let policy = Policy(head: .gaussian(dimensions: 1),
                             network: MLP(layerSizes: [2, 1], activation: .tanh, parameters: [0.5, -0.5, 0]),
                             logStd: [-0.5])
@@ -36,21 +29,7 @@ import Testing
         let parameters = Message.Parameters(session: 0xAA, version: 5, seed: 1, environmentID: "MountainCarContinuous-v0",
                                             simulatorCount: 8, chunkSteps: 512, quota: 0, policy: policy,
                                             normalizer: normalizer, sampling: .singlePath, stream: 1, collection: 5)
-        let expected = WireFormatTests.frames([
-            """
-            54 52 50 4f 04 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-            01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
-            00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
-            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-            00 00 00 00 01 00 00 00
-            """,
-            WireFormatTests.environmentHex,
-            "02 00 00 00 01 00 00 00",
-            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 e0 bf 00 00 00 00 00 00 00 00",
-            "00 00 00 00 00 00 e0 bf",
-            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 f0 bf",
-            "00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 10 40",
-        ])
+        let expected = try DocumentedExamples.allFrames("7.2")
         #expect(WireCodec.encode(.parameters(parameters)) == expected)
         #expect((try? WireCodec.decode(expected)) == .parameters(parameters))
     }
@@ -58,18 +37,7 @@ import Testing
     /// docs/protocol.md's worked example 7.4: the parameters of 7.2 for a vine run (trunks
     /// of 250 steps, N = 100, K = 4, T = 100, γ = 0.99, CRN), worker 1's share of 50 states.
     @Test func workedExampleVineParameters() throws {
-        guard case .parameters(var parameters) = try WireCodec.decode(WireFormatTests.frames([
-            """
-            54 52 50 4f 04 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-            01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
-            00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 00 02 00 00 00 00 00 00
-            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-            00 00 00 00 01 00 00 00
-            """,
-            WireFormatTests.environmentHex, "02 00 00 00 01 00 00 00",
-            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 e0 bf 00 00 00 00 00 00 00 00", "00 00 00 00 00 00 e0 bf",
-            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 f0 bf", "00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 10 40",
-        ])) else {
+        guard case .parameters(var parameters) = try WireCodec.decode(DocumentedExamples.allFrames("7.2")) else {
             Issue.record("worked example 7.2 is not parameters")
             return
         }
@@ -77,13 +45,7 @@ import Testing
                                                  gamma: 0.99, commonRandomNumbers: true))
         parameters.chunkSteps = 50
         parameters.quota = 50
-        let header = WireFormatTests.frames(["""
-            54 52 50 4f 04 00 02 01 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-            01 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00 00 00 59 40 00 00 00 00 00 00 24 40
-            ae 47 e1 7a 14 ae ef 3f 00 00 00 00 00 00 00 00 18 00 00 00 08 00 00 00 32 00 00 00 32 00 00 00
-            02 00 00 00 03 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 fa 00 00 00 64 00 00 00 04 00 00 00
-            64 00 00 00 01 00 01 01
-            """])[0]
+        let header = try DocumentedExamples.frames("7.4")[0]!
         var frames = WireCodec.encode(.parameters(parameters))
         #expect(frames[0] == header)
         frames[0] = header
@@ -92,7 +54,7 @@ import Testing
 
     /// docs/protocol.md's worked example 7.5: a vine chunk of one state and its two
     /// enumerated actions.
-    @Test func workedExampleVineChunk() {
+    @Test func workedExampleVineChunk() throws {
         var batch = VineBatch(observationSize: 2, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
         batch.observations = [0.5, -1]
         batch.actions = [0, 1]
@@ -104,25 +66,13 @@ import Testing
         batch.episodeLengths = [4]
         let chunk = Message.VineChunk(worker: WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788), session: 0xAA,
                                       version: 5, sequence: 1, batch: batch)
-        let expected = WireFormatTests.frames([
-            """
-            54 52 50 4f 04 00 08 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
-            01 00 00 00 00 00 00 00 04 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00
-            02 00 00 00 02 00 00 00 01 00 00 00 01 00 00 00 00
-            """,
-            "00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 f0 bf",
-            "00 00 00 00 00 00 00 00 00 00 00 00 00 00 f0 3f",
-            "00 00 00 00 00 00 08 40 00 00 00 00 00 00 04 40",
-            "ef 39 fa fe 42 2e e6 bf ef 39 fa fe 42 2e e6 bf",
-            "00 00 00 00 00 00 10 40",
-            "04 00 00 00",
-        ])
+        let expected = try DocumentedExamples.allFrames("7.5")
         #expect(WireCodec.encode(.vineChunk(chunk)) == expected)
         #expect((try? WireCodec.decode(expected)) == .vineChunk(chunk))
     }
 
     /// docs/protocol.md's worked example 7.3: a one-row chunk, frame by frame.
-    @Test func workedExampleChunk() {
+    @Test func workedExampleChunk() throws {
         var batch = SampleBatch(observationSize: 2, actionWidth: 1)
         batch.observations = [1, -2]
         batch.actions = [0.5]
@@ -132,21 +82,7 @@ import Testing
         batch.bootstrapObservations = [1.5, -2.5]
         let chunk = Message.Chunk(worker: WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788), session: 0xAA,
                                   version: 5, sequence: 0, simulatorSteps: 1, batch: batch)
-        let expected = WireFormatTests.frames([
-            """
-            54 52 50 4f 04 00 03 00 88 77 66 55 44 33 22 11 aa 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00
-            00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 02 00 00 00 01 00 00 00
-            01 00 00 00 00 00 00 00
-            """,
-            "00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 00 c0",
-            "00 00 00 00 00 00 e0 3f",
-            "00 00 00 00 00 00 f0 3f",
-            "02",
-            "00 00 00 00",
-            "00 00 00 00 00 00 f8 3f 00 00 00 00 00 00 04 c0",
-            "",
-            "",
-        ])
+        let expected = try DocumentedExamples.allFrames("7.3")
         let frames = WireCodec.encode(.chunk(chunk))
         #expect(frames == expected)
         #expect((try? WireCodec.decode(expected)) == .chunk(chunk))
@@ -157,10 +93,7 @@ import Testing
     @Test func workedExampleModel() throws {
         let model = Message.Model(session: 0xAA, xml: "<mujoco/>")
         #expect(model.hash == 0xF405_3C9F_5A9D_B5A9)
-        let expected = WireFormatTests.frames([
-            "54 52 50 4f 04 00 09 00 aa 00 00 00 00 00 00 00 a9 b5 9d 5a 9f 3c 05 f4 09 00 00 00",
-            "3c 6d 75 6a 6f 63 6f 2f 3e",
-        ])
+        let expected = try DocumentedExamples.allFrames("7.6")
         #expect(WireCodec.encode(.model(model)) == expected)
         #expect(try WireCodec.decode(expected) == .model(model))
         // The parameters of 7.2 naming it: header bytes 72…79 hold the hash.
@@ -177,16 +110,11 @@ import Testing
     @Test func workedExampleRequestModelAndLeave() throws {
         let worker = WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788)
         let request = Message.ModelRequest(worker: worker, hash: 0xF405_3C9F_5A9D_B5A9)
-        let requestFrames = WireFormatTests.frames([
-            "54 52 50 4f 04 00 0a 00 88 77 66 55 44 33 22 11 a9 b5 9d 5a 9f 3c 05 f4 01 00 00 00",
-        ])
+        let requestFrames = try DocumentedExamples.allFrames("7.7")
         #expect(WireCodec.encode(.requestModel(request)) == requestFrames)
         #expect(try WireCodec.decode(requestFrames) == .requestModel(request))
         let leave = Message.Leave(worker: worker, reason: .incompatible, message: "no body")
-        let leaveFrames = WireFormatTests.frames([
-            "54 52 50 4f 04 00 0b 00 88 77 66 55 44 33 22 11 01 00 00 00 07 00 00 00 01",
-            "6e 6f 20 62 6f 64 79",
-        ])
+        let leaveFrames = try DocumentedExamples.allFrames("7.8")
         #expect(WireCodec.encode(.leave(leave)) == leaveFrames)
         #expect(try WireCodec.decode(leaveFrames) == .leave(leave))
     }
@@ -197,24 +125,14 @@ import Testing
     @Test func workedExampleAssignedID() throws {
         let hello = Message.Hello(nonce: 0x1122_3344_5566_7788, workerID: nil, simulatorCount: 0, environmentID: "",
                                   softwareVersion: "trpo")
-        let helloFrames = WireFormatTests.frames([
-            "54 52 50 4f 04 00 01 01 88 77 66 55 44 33 22 11 00 00 00 00 00 00 00 00 00 00 00 00 04 00 00 00",
-            "",
-            "74 72 70 6f",
-        ])
+        let helloFrames = try DocumentedExamples.allFrames("7.9")
         #expect(WireCodec.encode(.hello(hello)) == helloFrames)
         #expect(try WireCodec.decode(helloFrames) == .hello(hello))
 
         let welcome = Message.Welcome(session: 0xAA, worker: WorkerIdentity(id: 3, nonce: 0x1122_3344_5566_7788),
                                       assigned: true, heartbeatInterval: .seconds(1), workerTimeout: .seconds(10),
                                       softwareVersion: "trpo")
-        let welcomeFrames = WireFormatTests.frames([
-            """
-            54 52 50 4f 04 00 0c 01 aa 00 00 00 00 00 00 00 88 77 66 55 44 33 22 11 03 00 00 00 e8 03 00 00
-            10 27 00 00 04 00 00 00
-            """,
-            "74 72 70 6f",
-        ])
+        let welcomeFrames = try DocumentedExamples.allFrames("7.10")
         #expect(WireCodec.encode(.welcome(welcome)) == welcomeFrames)
         #expect(try WireCodec.decode(welcomeFrames) == .welcome(welcome))
     }
