@@ -96,9 +96,26 @@ nonisolated struct Summary: Sendable {
 
     var tag: String = String()
 
-    var simpleValue: Float = 0
+    /// In a oneof, as in TensorBoard's own proto: a plain proto3 float would not be written
+    /// when it is 0, and the reader would drop the value.
+    var value: Summary.Value.OneOf_Value? = nil
+
+    var simpleValue: Float {
+      get {
+        if case .simpleValue(let v)? = value {return v}
+        return 0
+      }
+      set {value = .simpleValue(newValue)}
+    }
 
     var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    /// In a oneof, as in TensorBoard's own proto: a plain proto3 float would not be written
+    /// when it is 0, and the reader would drop the value.
+    nonisolated enum OneOf_Value: Equatable, Sendable {
+      case simpleValue(Float)
+
+    }
 
     init() {}
   }
@@ -296,25 +313,36 @@ nonisolated extension Summary.Value: SwiftProtobuf.Message, SwiftProtobuf._Messa
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.tag) }()
-      case 2: try { try decoder.decodeSingularFloatField(value: &self.simpleValue) }()
+      case 2: try {
+        var v: Float?
+        try decoder.decodeSingularFloatField(value: &v)
+        if let v = v {
+          if self.value != nil {try decoder.handleConflictingOneOf()}
+          self.value = .simpleValue(v)
+        }
+      }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.tag.isEmpty {
       try visitor.visitSingularStringField(value: self.tag, fieldNumber: 1)
     }
-    if self.simpleValue.bitPattern != 0 {
-      try visitor.visitSingularFloatField(value: self.simpleValue, fieldNumber: 2)
-    }
+    try { if case .simpleValue(let v)? = self.value {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Summary.Value, rhs: Summary.Value) -> Bool {
     if lhs.tag != rhs.tag {return false}
-    if lhs.simpleValue != rhs.simpleValue {return false}
+    if lhs.value != rhs.value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

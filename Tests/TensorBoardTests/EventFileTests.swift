@@ -34,7 +34,7 @@ func readRecords(_ url: URL) throws -> [Event] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tb-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let writer = try EventFileWriter(directory: directory, wallTime: 1_700_000_000)
-        try writer.write([("a", 1.5), ("b", -2), ("skipped", .nan)], step: 100, wallTime: 1_700_000_001)
+        try writer.write([("a", 1.5), ("b", -2), ("zero", 0), ("skipped", .nan)], step: 100, wallTime: 1_700_000_001)
         try writer.write([("a", 3)], step: 200, wallTime: 1_700_000_002)
         #expect(writer.url.lastPathComponent.hasPrefix("events.out.tfevents.1700000000."))
 
@@ -42,8 +42,10 @@ func readRecords(_ url: URL) throws -> [Event] {
         #expect(events.count == 3)
         #expect(events[0].fileVersion == "brain.Event:2")
         #expect(events[1].step == 100 && events[1].wallTime == 1_700_000_001)
-        #expect(events[1].summary.value.map(\.tag) == ["a", "b"])
-        #expect(events[1].summary.value.map(\.simpleValue) == [1.5, -2])
+        #expect(events[1].summary.value.map(\.tag) == ["a", "b", "zero"])
+        #expect(events[1].summary.value.map(\.simpleValue) == [1.5, -2, 0])
+        // A zero is written, not left out as a proto3 default (TensorBoard drops valueless tags).
+        #expect(events[1].summary.value.allSatisfy { $0.value != nil })
         #expect(events[2].step == 200 && events[2].summary.value.map(\.simpleValue) == [3])
     }
 
