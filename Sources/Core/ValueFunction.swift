@@ -1,32 +1,50 @@
 import CKernels
 import Foundation
 
-/// Adam (Kingma & Ba 2015) over a flat parameter vector. Its moments persist across fits so
-/// the optimiser state is part of a checkpoint.
-public struct Adam: Sendable, Codable, Equatable {
-    public var learningRate: Double
-    public var beta1 = 0.9
-    public var beta2 = 0.999
-    public var epsilon = 1e-8
-    public private(set) var firstMoment: [Double]
-    public private(set) var secondMoment: [Double]
+/// Adam (Kingma & Ba 2015) over a flat parameter vector of any ``BLASScalar``. Its moments
+/// persist across fits so the optimiser state is part of a checkpoint.
+public struct AdamOptimizer<Scalar: BLASScalar>: Sendable, Codable, Equatable {
+    public var learningRate: Scalar
+    public var beta1: Scalar = 0.9
+    public var beta2: Scalar = 0.999
+    public var epsilon: Scalar = 1e-8
+    public private(set) var firstMoment: [Scalar]
+    public private(set) var secondMoment: [Scalar]
     public private(set) var steps = 0
 
-    public init(parameterCount: Int, learningRate: Double) {
+    public init(parameterCount: Int, learningRate: Scalar) {
         self.learningRate = learningRate
-        firstMoment = [Double](repeating: 0, count: parameterCount)
-        secondMoment = [Double](repeating: 0, count: parameterCount)
+        firstMoment = [Scalar](repeating: 0, count: parameterCount)
+        secondMoment = [Scalar](repeating: 0, count: parameterCount)
     }
 
     /// One descent step along `gradient` (of the loss to minimise).
-    public mutating func step(_ parameters: inout [Double], gradient: [Double]) {
-        steps += 1
-        let c1 = 1 - pow(beta1, Double(steps)), c2 = 1 - pow(beta2, Double(steps))
+    public mutating func step(_ parameters: inout [Scalar], gradient: [Scalar]) {
         precondition(gradient.count == parameters.count && parameters.count == firstMoment.count)
-        trpo_adam_step(&parameters, &firstMoment, &secondMoment, gradient, parameters.count,
-                       learningRate, beta1, beta2, epsilon, c1, c2)
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in step(p.baseAddress!, gradient: g.baseAddress!) }
+        }
+    }
+
+    /// One descent step on `firstMoment.count` parameters at `parameters` along `gradient`.
+    public mutating func step(_ parameters: UnsafeMutablePointer<Scalar>, gradient: UnsafePointer<Scalar>) {
+        steps += 1
+        // The bias corrections in double precision, rounded once.
+        let c1 = Scalar(1 - pow(Double(beta1), Double(steps))), c2 = Scalar(1 - pow(Double(beta2), Double(steps)))
+        let count = firstMoment.count
+        let (lr, b1, b2, eps) = (learningRate, beta1, beta2, epsilon)
+        firstMoment.withUnsafeMutableBufferPointer { m in
+            secondMoment.withUnsafeMutableBufferPointer { v in
+                Scalar.adamStep(parameters: parameters, firstMoment: m.baseAddress!, secondMoment: v.baseAddress!,
+                                gradient: gradient, count: count, learningRate: lr, beta1: b1, beta2: b2,
+                                epsilon: eps, c1: c1, c2: c2)
+            }
+        }
     }
 }
+
+/// The value function's optimiser: Adam in double precision.
+public typealias Adam = AdamOptimizer<Double>
 
 /// Settings of the value-function fit.
 public struct ValueFitConfiguration: Sendable, Codable, Equatable {
