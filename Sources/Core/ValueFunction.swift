@@ -103,29 +103,76 @@ public struct ValueFunction: Sendable, Codable, Equatable {
         precondition(targets.count == n)
         let before = explainedVariance(predicted: predict(observations), targets: targets)
         optimizer.learningRate = c.learningRate
-        var order = Array(0..<n)
-        let batchSize = max(1, min(c.minibatchSize, n))
-        var stepsTaken = 0
-        for _ in 0..<c.epochs {
-            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
-            var start = 0
-            while start < n {
-                let rows = Array(order[start..<min(start + batchSize, n)])
-                start += batchSize
-                let tape = network.forward(observations.gatheringRows(rows))
-                var residual = tape.output
-                for (k, r) in rows.enumerated() { residual.storage[k] = (residual.storage[k] - targets[r]) / Double(rows.count) }
-                var gradient = [Double](repeating: 0, count: network.parameters.count)
-                network.vectorJacobianProduct(tape, outputGradient: residual, into: &gradient)
-                guard gradient.allFinite else { continue }
-                optimizer.step(&network.parameters, gradient: gradient)
-                stepsTaken += 1
-            }
-        }
+        let stepsTaken = fitMinibatches(Double.self, observations, targets: targets, configuration: c, random: &random)
         let predictions = predict(observations)
         let loss = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(max(n, 1))
         return ValueFitReport(explainedVarianceBefore: before,
                               explainedVarianceAfter: explainedVariance(predicted: predictions, targets: targets),
                               loss: loss, adamSteps: stepsTaken)
+    }
+
+    /// The epochs of minibatch Adam, with the network's products in `S`: every buffer is
+    /// allocated once per fit, each minibatch is gathered straight into the forward pass's
+    /// input buffer, and the Adam step runs in double precision on the `Double` parameters
+    /// (the `S` copy of the parameters is refreshed after each step).
+    /// - Returns: the Adam steps taken (a minibatch with a non-finite gradient is skipped).
+    mutating func fitMinibatches<S: BLASScalar>(_: S.Type, _ observations: Matrix, targets: [Double],
+                                                configuration c: ValueFitConfiguration,
+                                                random: inout RandomStream) -> Int {
+        let n = observations.rows
+        guard n > 0 else { return 0 }
+        let layout = network.layout
+        let activation = network.activation
+        let p = layout.parameterCount
+        let inputs = layout.inputSize
+        let batchSize = max(1, min(c.minibatchSize, n))
+        let values = LayerBuffers<S>(widths: layout.layerSizes, capacity: batchSize)
+        let scratch = LayerBuffers<S>(widths: layout.layerSizes, capacity: batchSize)
+        let ones = OnesVector<S>(count: batchSize)
+        let theta = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
+        let gradientS = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
+        let residual = UnsafeMutableBufferPointer<S>.allocate(capacity: batchSize)
+        var gradient = [Double](repeating: 0, count: p)
+        defer { theta.deallocate(); gradientS.deallocate(); residual.deallocate() }
+        func loadParameters(_ parameters: [Double]) {
+            for i in 0..<p { theta[i] = S(parameters[i]) }
+        }
+        loadParameters(network.parameters)
+        var order = Array(0..<n)
+        var stepsTaken = 0
+        observations.storage.withUnsafeBufferPointer { x in
+            for _ in 0..<c.epochs {
+                for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
+                var start = 0
+                while start < n {
+                    let rows = min(start + batchSize, n) - start
+                    let input = values.pointers[0]
+                    for k in 0..<rows {
+                        let src = x.baseAddress! + order[start + k] * inputs, dst = input + k * inputs
+                        for j in 0..<inputs { dst[j] = S(src[j]) }
+                    }
+                    layout.forward(activation: activation, theta: theta.baseAddress!, values: values.pointers,
+                                   firstRow: 0, rows: rows)
+                    let output = values.pointers[layout.layerCount]
+                    for k in 0..<rows { residual[k] = S((Double(output[k]) - targets[order[start + k]]) / Double(rows)) }
+                    start += batchSize
+                    gradientS.update(repeating: 0)
+                    layout.vectorJacobianProduct(
+                        activation: activation, theta: theta.baseAddress!, values: values.pointers, firstRow: 0,
+                        rows: rows, outputGradient: residual.baseAddress!, gradients: scratch.pointers,
+                        ones: ones.pointer, into: gradientS.baseAddress!)
+                    var finite = true
+                    for i in 0..<p {
+                        gradient[i] = Double(gradientS[i])
+                        if !gradient[i].isFinite { finite = false }
+                    }
+                    guard finite else { continue }
+                    optimizer.step(&network.parameters, gradient: gradient)
+                    loadParameters(network.parameters)
+                    stepsTaken += 1
+                }
+            }
+        }
+        return stepsTaken
     }
 }
