@@ -34,8 +34,39 @@ public struct TRPOConfiguration: Sendable, Codable, Equatable {
     public var backtrackRatio: Double = 0.8
     /// Line-search trials after the full step.
     public var maxBacktracks: Int = 10
+    /// Precision of the network products inside Fisher-vector products (the forward- and
+    /// reverse-mode passes over the Fisher tape). The metric, the accumulation over row
+    /// blocks, conjugate gradient, the surrogate, its gradient and the KL of the line search
+    /// are double precision either way (docs/architecture.md, "Precision").
+    public var fisherPrecision: Precision = .single
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case maxKL, cgIterations, cgResidualTolerance, damping, fisherSubsample, backtrackRatio, maxBacktracks
+        case fisherPrecision
+    }
+
+    /// Decodes a configuration; one written before ``fisherPrecision`` existed gets the default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        maxKL = try container.decode(Double.self, forKey: .maxKL)
+        cgIterations = try container.decode(Int.self, forKey: .cgIterations)
+        cgResidualTolerance = try container.decode(Double.self, forKey: .cgResidualTolerance)
+        damping = try container.decode(Double.self, forKey: .damping)
+        fisherSubsample = try container.decode(Double.self, forKey: .fisherSubsample)
+        backtrackRatio = try container.decode(Double.self, forKey: .backtrackRatio)
+        maxBacktracks = try container.decode(Int.self, forKey: .maxBacktracks)
+        fisherPrecision = try container.decodeIfPresent(Precision.self, forKey: .fisherPrecision) ?? Self().fisherPrecision
+    }
+}
+
+/// The floating-point precision of the learner's large network products.
+public enum Precision: String, Sendable, Codable, CaseIterable {
+    /// `Float` products (sgemm), reductions in `Double`.
+    case single
+    /// `Double` throughout.
+    case double
 }
 
 /// A batch of on-policy samples for the policy step.
@@ -262,8 +293,11 @@ extension Policy {
 
         // 3–4. Natural-gradient direction s ≈ (F + λI)⁻¹ g on a subsample.
         let fisherTape = fisherSubsampleTape(states, fraction: c.fisherSubsample, fullTape: tape, random: &random)
-        let fisher = FisherOperator<Double>(policy: self, tape: fisherTape, damping: c.damping)
-        let fvp = { (v: [Double]) -> [Double] in fisher.apply(v) }
+        let fvp: ([Double]) -> [Double]
+        switch c.fisherPrecision {
+        case .double: fvp = FisherOperator<Double>(policy: self, tape: fisherTape, damping: c.damping).apply
+        case .single: fvp = FisherOperator<Float>(policy: self, tape: fisherTape, damping: c.damping).apply
+        }
         let cg = conjugateGradient(g, iterations: c.cgIterations, residualTolerance: c.cgResidualTolerance, product: fvp)
         report.cgIterations = cg.iterations
         report.cgResidual = cg.residualNorm

@@ -53,7 +53,21 @@ public struct ValueFitConfiguration: Sendable, Codable, Equatable {
     /// Samples per Adam step.
     public var minibatchSize = 256
     public var learningRate = 1e-3
+    /// Precision of the network's products in the fit (forward and reverse mode per
+    /// minibatch); the parameters, Adam and the reported loss stay double precision.
+    public var precision: Precision = .single
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case epochs, minibatchSize, learningRate, precision }
+
+    /// Decodes a configuration; one written before ``precision`` existed gets the default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+        minibatchSize = try container.decode(Int.self, forKey: .minibatchSize)
+        learningRate = try container.decode(Double.self, forKey: .learningRate)
+        precision = try container.decodeIfPresent(Precision.self, forKey: .precision) ?? Self().precision
+    }
 }
 
 /// What one value fit did.
@@ -103,7 +117,10 @@ public struct ValueFunction: Sendable, Codable, Equatable {
         precondition(targets.count == n)
         let before = explainedVariance(predicted: predict(observations), targets: targets)
         optimizer.learningRate = c.learningRate
-        let stepsTaken = fitMinibatches(Double.self, observations, targets: targets, configuration: c, random: &random)
+        let stepsTaken = switch c.precision {
+        case .double: fitMinibatches(Double.self, observations, targets: targets, configuration: c, random: &random)
+        case .single: fitMinibatches(Float.self, observations, targets: targets, configuration: c, random: &random)
+        }
         let predictions = predict(observations)
         let loss = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(max(n, 1))
         return ValueFitReport(explainedVarianceBefore: before,
