@@ -15,8 +15,10 @@ echo "== sb3-contrib TRPO.train() on 32,768 and 50,000 samples, 1 thread, CG 10,
     --sub-sampling 1 --cg-mode full --repeats 3 --no-crosscheck --json "$out/sb3.json"
 echo
 echo "== trpo (this project), same shapes and CG settings =="
-.build/release/trpo bench --only policy --repeats 5
-.build/release/trpo bench --only value --repeats 3
+.build/release/trpo bench --only policy --repeats 5                          # default: Float products
+.build/release/trpo bench --only value --repeats 5
+TRPO_BENCH_PRECISION=double .build/release/trpo bench --only policy --repeats 5  # all-Double, same binary
+TRPO_BENCH_PRECISION=double .build/release/trpo bench --only value --repeats 5
 echo
 echo "== CartPole-v1 sampling: Gymnasium's bare env, sb3-contrib's rollout, trpo's sampler =="
 "$python" benchmarks/sb3_contrib/cartpole_bench.py --parts env rollout --json "$out/cartpole.json" || true

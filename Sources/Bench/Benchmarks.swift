@@ -129,6 +129,12 @@ public struct BenchmarkSuite {
 
     // MARK: - Update
 
+    /// `TRPO_BENCH_PRECISION=single|double` overrides the products' precision of the policy-
+    /// step and value-fit figures, so one binary measures both back to back.
+    static var precisionOverride: Precision? {
+        ProcessInfo.processInfo.environment["TRPO_BENCH_PRECISION"].flatMap(Precision.init(rawValue:))
+    }
+
     /// A synthetic batch: 11 inputs, 3 Gaussian actions sampled from the policy, advantages
     /// correlated with the actions so the surrogate has a real gradient.
     static func updateBatch(samples n: Int, policy: Policy) -> PolicyBatch {
@@ -154,7 +160,8 @@ public struct BenchmarkSuite {
         let batch = BenchmarkSuite.updateBatch(samples: n, policy: policy0)
         var configuration = TRPOConfiguration()
         configuration.fisherSubsample = fisherSubsample
-        let label = "\(n) samples, 11-64-64-3 Gaussian, CG 10, Fisher on \(Int(fisherSubsample * 100))%"
+        if let precision = BenchmarkSuite.precisionOverride { configuration.fisherPrecision = precision }
+        let label = "\(n) samples, 11-64-64-3 Gaussian, CG 10, Fisher on \(Int(fisherSubsample * 100))%, \(configuration.fisherPrecision) products"
         return measure("trpo_policy_step", label, unit: "s") {
             var policy = policy0
             var random = RandomStream(seed: 7)
@@ -164,13 +171,15 @@ public struct BenchmarkSuite {
 
     /// Seconds of one value fit (11-64-64-1 tanh network, Adam) on `samples` samples.
     public func valueFitTime(samples: Int, configuration: ValueFitConfiguration) -> BenchmarkResult {
+        var configuration = configuration
+        if let precision = BenchmarkSuite.precisionOverride { configuration.precision = precision }
         let n = max(64, Int(Double(samples) * scale))
         let policy = BenchmarkSuite.policy(observationSize: 11, head: .gaussian(dimensions: 3))
         let batch = BenchmarkSuite.updateBatch(samples: n, policy: policy)
         var random = RandomStream(seed: 8)
         let value0 = ValueFunction(observationSize: 11, hiddenSizes: [64, 64], learningRate: configuration.learningRate, random: &random)
         let targets = batch.advantages.map { $0 * 10 }
-        let label = "\(n) samples, 11-64-64-1, \(configuration.epochs) epochs of minibatch \(configuration.minibatchSize) Adam"
+        let label = "\(n) samples, 11-64-64-1, \(configuration.epochs) epochs of minibatch \(configuration.minibatchSize) Adam, \(configuration.precision)"
         return measure("value_fit", label, unit: "s") {
             var value = value0
             var random = RandomStream(seed: 9)

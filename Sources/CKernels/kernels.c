@@ -98,3 +98,15 @@ void trpo_adam_step(double *restrict p, double *restrict m, double *restrict v, 
         p[i] -= lr * (mi / c1) / (SQRT_NO_ERRNO(vi / c2) + epsilon);
     }
 }
+
+MULTIVERSION
+void trpo_adam_step_f32(float *restrict p, float *restrict m, float *restrict v, const float *restrict g, long n,
+                        float lr, float beta1, float beta2, float epsilon, float c1, float c2) {
+    for (long i = 0; i < n; i++) {
+        float mi = beta1 * m[i] + (1.0f - beta1) * g[i];
+        float vi = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= lr * (mi / c1) / (SQRT_NO_ERRNO(vi / c2) + epsilon);
+    }
+}

@@ -6,22 +6,22 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     case tanh
     case relu
 
-    /// Applies the activation in place.
+    /// Applies the activation in place to `count` values.
     @inline(__always)
-    func apply(_ x: UnsafeMutableBufferPointer<Double>) {
+    func apply<S: BLASScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
         switch self {
-        case .tanh: trpo_tanh_f64(x.baseAddress, x.count)
-        case .relu: for i in x.indices where x[i] < 0 { x[i] = 0 }
+        case .tanh: S.tanhInPlace(x, count: count)
+        case .relu: for i in 0..<count where x[i] < 0 { x[i] = 0 }
         }
     }
 
-    /// Multiplies `g` in place by the derivative, expressed through the activation's output
-    /// `h` (tanh: 1 − h²; relu: 1 where h > 0).
+    /// Multiplies `count` values of `g` in place by the derivative, expressed through the
+    /// activation's output `h` (tanh: 1 − h²; relu: 1 where h > 0).
     @inline(__always)
-    func multiplyByDerivative(_ g: UnsafeMutableBufferPointer<Double>, output h: UnsafeBufferPointer<Double>) {
+    func multiplyByDerivative<S: BLASScalar>(_ g: UnsafeMutablePointer<S>, output h: UnsafePointer<S>, count: Int) {
         switch self {
-        case .tanh: for i in g.indices { g[i] *= 1 - h[i] * h[i] }
-        case .relu: for i in g.indices where h[i] <= 0 { g[i] = 0 }
+        case .tanh: for i in 0..<count { g[i] *= 1 - h[i] * h[i] }
+        case .relu: for i in 0..<count where h[i] <= 0 { g[i] = 0 }
         }
     }
 }
@@ -39,6 +39,25 @@ public struct MLP: Sendable, Codable, Equatable {
     public let activation: Activation
     /// The flat parameter vector (see the type's discussion for the layout).
     public var parameters: [Double]
+    /// The parameter layout and the generic passes (shared with ``PolicyEvaluator``).
+    public let layout: DenseLayout
+
+    private enum CodingKeys: String, CodingKey { case layerSizes, activation, parameters }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        layerSizes = try container.decode([Int].self, forKey: .layerSizes)
+        activation = try container.decode(Activation.self, forKey: .activation)
+        parameters = try container.decode([Double].self, forKey: .parameters)
+        layout = DenseLayout(layerSizes: layerSizes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(layerSizes, forKey: .layerSizes)
+        try container.encode(activation, forKey: .activation)
+        try container.encode(parameters, forKey: .parameters)
+    }
 
     public var inputSize: Int { layerSizes.first! }
     public var outputSize: Int { layerSizes.last! }
@@ -56,19 +75,13 @@ public struct MLP: Sendable, Codable, Equatable {
         zip(layerSizes, layerSizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
     }
 
-    /// Offset of layer `l`'s weight block in ``parameters``; its biases follow the block.
-    func weightOffset(_ l: Int) -> Int {
-        var offset = 0
-        for j in 0..<l { offset += layerSizes[j] * layerSizes[j + 1] + layerSizes[j + 1] }
-        return offset
-    }
-
     /// A network with orthogonal initial weights (gain √2 on hidden layers, `outputGain` on
     /// the last) and zero biases, drawn from `random`.
     public init(layerSizes: [Int], activation: Activation = .tanh, outputGain: Double, random: inout RandomStream) {
         precondition(layerSizes.count >= 2 && layerSizes.allSatisfy { $0 > 0 }, "an MLP needs at least input and output widths, all positive")
         self.layerSizes = layerSizes
         self.activation = activation
+        layout = DenseLayout(layerSizes: layerSizes)
         var parameters = [Double](repeating: 0, count: MLP.parameterCount(layerSizes: layerSizes))
         var offset = 0
         for l in 0..<(layerSizes.count - 1) {
@@ -87,50 +100,65 @@ public struct MLP: Sendable, Codable, Equatable {
         self.layerSizes = layerSizes
         self.activation = activation
         self.parameters = parameters
+        layout = DenseLayout(layerSizes: layerSizes)
     }
 
     // MARK: - Batched passes
 
-    /// The values a forward pass keeps for the derivative passes.
+    /// The values a forward pass keeps for the derivative passes: every layer's output for
+    /// every row, in ``LayerBuffers`` (layer 0 the input).
     public struct Tape: Sendable {
-        /// The input batch, `[n × inputs]`.
-        public let input: Matrix
-        /// Post-activation outputs of each hidden layer, `[n × width]`.
-        public let hidden: [Matrix]
+        /// `values.pointers[0]` the input, `[l]` the post-activation output of hidden layer l,
+        /// the last the network output.
+        let values: LayerBuffers<Double>
+        public let rows: Int
         /// The network output, `[n × outputs]`.
         public let output: Matrix
-        public var rows: Int { input.rows }
+
+        init(values: LayerBuffers<Double>, rows: Int) {
+            self.values = values
+            self.rows = rows
+            let widths = values.widths
+            output = Matrix(rows: rows, columns: widths[widths.count - 1],
+                            storage: values.rows(rows, ofLayer: widths.count - 1))
+        }
+
+        /// The input batch, `[n × inputs]` (a copy).
+        public var input: Matrix { Matrix(rows: rows, columns: values.widths[0], storage: values.rows(rows, ofLayer: 0)) }
+        /// Post-activation outputs of each hidden layer, `[n × width]` (copies).
+        public var hidden: [Matrix] {
+            (1..<(values.widths.count - 1)).map { Matrix(rows: rows, columns: values.widths[$0], storage: values.rows(rows, ofLayer: $0)) }
+        }
+
+        /// The rows at `indices` (sorted or not), as a tape of their own: the forward pass of
+        /// those rows without recomputing it.
+        func gatheringRows(_ indices: [Int]) -> Tape {
+            let gathered = LayerBuffers<Double>(widths: values.widths, capacity: indices.count)
+            for (l, width) in values.widths.enumerated() {
+                let src = values.pointers[l], dst = gathered.pointers[l]
+                for (r, i) in indices.enumerated() { (dst + r &* width).update(from: src + i &* width, count: width) }
+            }
+            return Tape(values: gathered, rows: indices.count)
+        }
     }
 
-    /// Evaluates the network on a batch.
+    /// Evaluates the network on a batch (fused over row blocks of ``DenseLayout/rowBlock``).
     /// - Parameter input: `[n × inputSize]`.
     /// - Returns: the tape; its ``Tape/output`` is `[n × outputSize]`.
     public func forward(_ input: Matrix) -> Tape {
         precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
         let n = input.rows
-        var hidden: [Matrix] = []
-        hidden.reserveCapacity(layerCount - 1)
-        var output = Matrix(rows: n, columns: outputSize)
+        let values = LayerBuffers<Double>(widths: layerSizes, capacity: n)
+        input.storage.withUnsafeBufferPointer { x in
+            if n > 0 { values.pointers[0].update(from: x.baseAddress!, count: n * inputSize) }
+        }
         parameters.withUnsafeBufferPointer { theta in
-            for l in 0..<layerCount {
-                let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
-                let w = weightOffset(l)
-                var z = Matrix(uninitializedRows: n, columns: fanOut)  // bias rows, then += H W
-                let previous = l == 0 ? input : hidden[l - 1]
-                previous.storage.withUnsafeBufferPointer { h in
-                    z.storage.withUnsafeMutableBufferPointer { z in
-                        let bias = theta.baseAddress! + w + fanIn * fanOut
-                        for i in 0..<n { (z.baseAddress! + i * fanOut).update(from: bias, count: fanOut) }
-                        BLAS.gemm(transposeA: false, transposeB: false, m: n, n: fanOut, k: fanIn,
-                                  alpha: 1, a: h.baseAddress!, lda: fanIn, b: theta.baseAddress! + w, ldb: fanOut,
-                                  beta: 1, c: z.baseAddress!, ldc: fanOut)
-                        if l < layerCount - 1 { activation.apply(z) }
-                    }
-                }
-                if l < layerCount - 1 { hidden.append(z) } else { output = z }
+            for first in stride(from: 0, to: n, by: DenseLayout.rowBlock) {
+                layout.forward(activation: activation, theta: theta.baseAddress!, values: values.pointers,
+                               firstRow: first, rows: min(DenseLayout.rowBlock, n - first))
             }
         }
-        return Tape(input: input, hidden: hidden, output: output)
+        return Tape(values: values, rows: n)
     }
 
     /// Reverse mode: accumulates `(∂output/∂θ)ᵀ · outputGradient`, summed over the batch,
@@ -143,36 +171,19 @@ public struct MLP: Sendable, Codable, Equatable {
         precondition(outputGradient.rows == tape.rows && outputGradient.columns == outputSize)
         precondition(gradient.count == parameters.count)
         let n = tape.rows
-        var g = outputGradient
+        let block = min(DenseLayout.rowBlock, max(n, 1))
+        let scratch = LayerBuffers<Double>(widths: layerSizes, capacity: block)
+        let ones = OnesVector<Double>(count: block)
         parameters.withUnsafeBufferPointer { theta in
             gradient.withUnsafeMutableBufferPointer { grad in
-                for l in stride(from: layerCount - 1, through: 0, by: -1) {
-                    let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
-                    let w = weightOffset(l)
-                    let previous = l == 0 ? tape.input : tape.hidden[l - 1]
-                    var gPrevious = Matrix(uninitializedRows: l > 0 ? n : 0, columns: fanIn)  // = G Wᵀ (β = 0)
-                    g.storage.withUnsafeBufferPointer { gb in
-                        previous.storage.withUnsafeBufferPointer { h in
-                            // dW += Hᵀ G ; db += Σ_rows G
-                            BLAS.gemm(transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: n,
-                                      alpha: 1, a: h.baseAddress!, lda: fanIn, b: gb.baseAddress!, ldb: fanOut,
-                                      beta: 1, c: grad.baseAddress! + w, ldc: fanOut)
-                            let bias = grad.baseAddress! + w + fanIn * fanOut
-                            for i in 0..<n {
-                                let row = gb.baseAddress! + i * fanOut
-                                for j in 0..<fanOut { bias[j] += row[j] }
-                            }
-                            guard l > 0 else { return }
-                            // G_prev = (G Wᵀ) ⊙ act'(H)
-                            gPrevious.storage.withUnsafeMutableBufferPointer { gp in
-                                BLAS.gemm(transposeA: false, transposeB: true, m: n, n: fanIn, k: fanOut,
-                                          alpha: 1, a: gb.baseAddress!, lda: fanOut, b: theta.baseAddress! + w, ldb: fanOut,
-                                          beta: 0, c: gp.baseAddress!, ldc: fanIn)
-                                activation.multiplyByDerivative(gp, output: h)
-                            }
-                        }
+                outputGradient.storage.withUnsafeBufferPointer { gOut in
+                    for first in stride(from: 0, to: n, by: block) {
+                        layout.vectorJacobianProduct(
+                            activation: activation, theta: theta.baseAddress!, values: tape.values.pointers,
+                            firstRow: first, rows: min(block, n - first),
+                            outputGradient: gOut.baseAddress! + first * outputSize, gradients: scratch.pointers,
+                            ones: ones.pointer, into: grad.baseAddress!)
                     }
-                    if l > 0 { g = gPrevious }
                 }
             }
         }
@@ -186,38 +197,20 @@ public struct MLP: Sendable, Codable, Equatable {
     public func jacobianVectorProduct(_ tape: Tape, tangent: [Double]) -> Matrix {
         precondition(tangent.count == parameters.count)
         let n = tape.rows
-        var t = Matrix(rows: 0, columns: 0)  // tangent of the previous layer's output
-        var result = Matrix(rows: n, columns: outputSize)
+        let block = min(DenseLayout.rowBlock, max(n, 1))
+        let scratch = LayerBuffers<Double>(widths: layerSizes, capacity: block)
+        var result = Matrix(uninitializedRows: n, columns: outputSize)
+        let last = layerSizes.count - 1
         parameters.withUnsafeBufferPointer { theta in
             tangent.withUnsafeBufferPointer { v in
-                for l in 0..<layerCount {
-                    let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
-                    let w = weightOffset(l)
-                    let previous = l == 0 ? tape.input : tape.hidden[l - 1]
-                    var dz = Matrix(uninitializedRows: n, columns: fanOut)  // bias tangent rows, then += …
-                    dz.storage.withUnsafeMutableBufferPointer { dz in
-                        let dBias = v.baseAddress! + w + fanIn * fanOut
-                        for i in 0..<n { (dz.baseAddress! + i * fanOut).update(from: dBias, count: fanOut) }
-                        previous.storage.withUnsafeBufferPointer { h in
-                            // dZ = H dW + T W + db
-                            BLAS.gemm(transposeA: false, transposeB: false, m: n, n: fanOut, k: fanIn,
-                                      alpha: 1, a: h.baseAddress!, lda: fanIn, b: v.baseAddress! + w, ldb: fanOut,
-                                      beta: 1, c: dz.baseAddress!, ldc: fanOut)
-                        }
-                        if l > 0 {
-                            t.storage.withUnsafeBufferPointer { tb in
-                                BLAS.gemm(transposeA: false, transposeB: false, m: n, n: fanOut, k: fanIn,
-                                          alpha: 1, a: tb.baseAddress!, lda: fanIn, b: theta.baseAddress! + w, ldb: fanOut,
-                                          beta: 1, c: dz.baseAddress!, ldc: fanOut)
-                            }
-                        }
-                        if l < layerCount - 1 {
-                            tape.hidden[l].storage.withUnsafeBufferPointer { h in
-                                activation.multiplyByDerivative(dz, output: h)
-                            }
-                        }
+                result.storage.withUnsafeMutableBufferPointer { out in
+                    for first in stride(from: 0, to: n, by: block) {
+                        let rows = min(block, n - first)
+                        layout.jacobianVectorProduct(
+                            activation: activation, theta: theta.baseAddress!, direction: v.baseAddress!,
+                            values: tape.values.pointers, firstRow: first, rows: rows, tangents: scratch.pointers)
+                        (out.baseAddress! + first * outputSize).update(from: scratch.pointers[last], count: rows * outputSize)
                     }
-                    if l < layerCount - 1 { t = dz } else { result = dz }
                 }
             }
         }

@@ -54,40 +54,8 @@ public struct Matrix: Sendable, Equatable, Codable {
     }
 }
 
-/// Thin typed wrappers over CBLAS for the row-major products the networks need.
+/// Process-wide BLAS settings (the products themselves are ``BLASScalar`` requirements).
 enum BLAS {
-    /// `C = alpha · op(A) · op(B) + beta · C` for row-major matrices, where `op(A)` is
-    /// `m × k`, `op(B)` is `k × n` and `C` is `m × n`. The leading dimensions are the stored
-    /// row lengths. The corresponding C function is `cblas_dgemm`.
-    @inline(__always)
-    static func gemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-        alpha: Double, a: UnsafePointer<Double>, lda: Int,
-        b: UnsafePointer<Double>, ldb: Int,
-        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
-    ) {
-        guard m > 0, n > 0 else { return }
-        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                    transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
-                    beta, c, Int32(ldc))
-    }
-
-    /// Single-precision `gemm`; the corresponding C function is `cblas_sgemm`.
-    @inline(__always)
-    static func gemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-        alpha: Float, a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        guard m > 0, n > 0 else { return }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                    transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
-                    beta, c, Int32(ldc))
-    }
-
     /// Limits OpenBLAS's own thread pool (1 keeps skinny products fast and leaves cores to
     /// samplers). The corresponding C function is `openblas_set_num_threads`.
     static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }

@@ -11,10 +11,10 @@ public final class PolicyEvaluator {
     public let layerSizes: [Int]
     public let activation: Activation
     public let capacity: Int
+    private let layout: DenseLayout
     private let weights: UnsafeMutablePointer<Float>
-    private let weightCount: Int
-    private let layerBuffers: [UnsafeMutablePointer<Float>]
-    private let inputBuffer: UnsafeMutablePointer<Float>
+    /// Layer values for `capacity` rows: the input, each hidden layer, the output.
+    private let values: LayerBuffers<Float>
 
     /// An evaluator for networks of `layerSizes` and up to `capacity` rows per call.
     public init(layerSizes: [Int], activation: Activation, capacity: Int) {
@@ -22,29 +22,21 @@ public final class PolicyEvaluator {
         self.layerSizes = layerSizes
         self.activation = activation
         self.capacity = capacity
-        weightCount = MLP.parameterCount(layerSizes: layerSizes)
-        weights = .allocate(capacity: weightCount)
-        weights.initialize(repeating: 0, count: weightCount)
-        inputBuffer = .allocate(capacity: capacity * layerSizes[0])
-        layerBuffers = layerSizes.dropFirst().map { width in
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: capacity * width)
-            buffer.initialize(repeating: 0, count: capacity * width)
-            return buffer
-        }
+        layout = DenseLayout(layerSizes: layerSizes)
+        weights = .allocate(capacity: layout.parameterCount)
+        weights.initialize(repeating: 0, count: layout.parameterCount)
+        values = LayerBuffers(widths: layerSizes, capacity: capacity)
+        for (p, width) in zip(values.pointers, layerSizes) { p.initialize(repeating: 0, count: capacity * width) }
     }
 
-    deinit {
-        weights.deallocate()
-        inputBuffer.deallocate()
-        for buffer in layerBuffers { buffer.deallocate() }
-    }
+    deinit { weights.deallocate() }
 
     /// Copies a network's parameters (rounded to single precision).
     /// - Precondition: the network has this evaluator's layer sizes and activation.
     public func load(_ network: MLP) {
         precondition(network.layerSizes == layerSizes && network.activation == activation, "network shape differs from the evaluator's")
         network.parameters.withUnsafeBufferPointer { p in
-            for i in 0..<weightCount { weights[i] = Float(p[i]) }
+            for i in 0..<layout.parameterCount { weights[i] = Float(p[i]) }
         }
     }
 
@@ -55,29 +47,10 @@ public final class PolicyEvaluator {
     ///   - output: receives `[rows × outputs]` row-major.
     public func evaluate(_ input: UnsafePointer<Double>, rows: Int, into output: UnsafeMutablePointer<Double>) {
         precondition(rows <= capacity)
-        let inputs = layerSizes[0]
-        for i in 0..<(rows &* inputs) { inputBuffer[i] = Float(input[i]) }
-        var previous = UnsafePointer(inputBuffer)
-        var offset = 0
-        let layers = layerSizes.count - 1
-        for l in 0..<layers {
-            let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
-            let z = layerBuffers[l]
-            let bias = weights + offset + fanIn * fanOut
-            for i in 0..<rows { (z + i &* fanOut).update(from: bias, count: fanOut) }
-            BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
-                      alpha: 1, a: previous, lda: fanIn, b: weights + offset, ldb: fanOut,
-                      beta: 1, c: z, ldc: fanOut)
-            if l < layers - 1 {
-                let count = rows &* fanOut
-                switch activation {
-                case .tanh: trpo_tanh_f32(z, count)
-                case .relu: for i in 0..<count where z[i] < 0 { z[i] = 0 }
-                }
-            }
-            previous = UnsafePointer(z)
-            offset += fanIn * fanOut + fanOut
-        }
-        for i in 0..<(rows &* layerSizes[layers]) { output[i] = Double(previous[i]) }
+        let x = values.pointers[0]
+        for i in 0..<(rows &* layout.inputSize) { x[i] = Float(input[i]) }
+        layout.forward(activation: activation, theta: weights, values: values.pointers, firstRow: 0, rows: rows)
+        let y = values.pointers[layout.layerCount]
+        for i in 0..<(rows &* layout.outputSize) { output[i] = Double(y[i]) }
     }
 }

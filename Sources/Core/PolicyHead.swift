@@ -268,30 +268,46 @@ public enum PolicyHead: Sendable, Codable, Hashable {
     /// and 2·I on the log-stds, with no cross terms.
     public func fisherProduct(outputs: Matrix, logStd: [Double], outputTangent: Matrix, logStdTangent: [Double]) -> (outputs: Matrix, logStd: [Double]) {
         let n = outputs.rows
-        let scale = 1 / Double(n)
         var result = Matrix(rows: n, columns: outputWidth)
+        let inverseVariance = logStd.map { exp(-2 * $0) }
         outputs.storage.withUnsafeBufferPointer { out in
             outputTangent.storage.withUnsafeBufferPointer { t in
                 result.storage.withUnsafeMutableBufferPointer { r in
-                    switch self {
-                    case .categorical(let k):
-                        for i in 0..<n {
-                            let p = r.baseAddress! + i * k
-                            PolicyHead.softmax(out.baseAddress! + i * k, k, into: p)
-                            var pt = 0.0
-                            for j in 0..<k { pt += p[j] * t[i * k + j] }
-                            for j in 0..<k { p[j] = scale * p[j] * (t[i * k + j] - pt) }
-                        }
-                    case .gaussian(let d):
-                        let inverseVariance = logStd.map { exp(-2 * $0) }
-                        for i in 0..<n {
-                            for j in 0..<d { r[i * d + j] = scale * t[i * d + j] * inverseVariance[j] }
-                        }
+                    inverseVariance.withUnsafeBufferPointer { iv in
+                        applyFisher(outputs: out.baseAddress!, inverseVariance: iv.baseAddress!, tangent: t.baseAddress!,
+                                    rows: n, scale: 1 / Double(n), into: r.baseAddress!)
                     }
                 }
             }
         }
         return (result, logStdTangent.map { 2 * $0 })
+    }
+
+    /// The output part of ``fisherProduct(outputs:logStd:outputTangent:logStdTangent:)`` on
+    /// `rows` rows, allocation-free: `result_i = scale · M_i t_i`. `inverseVariance` holds
+    /// exp(−2 r_j) for the Gaussian head (unused by the categorical one). `T` is the tangent's
+    /// and the result's element type (the products may run in single precision); the metric
+    /// itself is evaluated in double precision.
+    @inline(__always)
+    func applyFisher<T: BLASScalar>(outputs out: UnsafePointer<Double>, inverseVariance: UnsafePointer<Double>,
+                                    tangent t: UnsafePointer<T>, rows: Int, scale: Double,
+                                    into r: UnsafeMutablePointer<T>) {
+        switch self {
+        case .categorical(let k):
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: k) { pBuffer in
+                let p = pBuffer.baseAddress!
+                for i in 0..<rows {
+                    PolicyHead.softmax(out + i &* k, k, into: p)
+                    var pt = 0.0
+                    for j in 0..<k { pt += p[j] * Double(t[i &* k &+ j]) }
+                    for j in 0..<k { r[i &* k &+ j] = T(scale * p[j] * (Double(t[i &* k &+ j]) - pt)) }
+                }
+            }
+        case .gaussian(let d):
+            for i in 0..<rows {
+                for j in 0..<d { r[i &* d &+ j] = T(scale * Double(t[i &* d &+ j]) * inverseVariance[j]) }
+            }
+        }
     }
 
     /// Mean entropy over states, in nats.

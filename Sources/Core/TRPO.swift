@@ -34,8 +34,39 @@ public struct TRPOConfiguration: Sendable, Codable, Equatable {
     public var backtrackRatio: Double = 0.8
     /// Line-search trials after the full step.
     public var maxBacktracks: Int = 10
+    /// Precision of the network products inside Fisher-vector products (the forward- and
+    /// reverse-mode passes over the Fisher tape). The metric, the accumulation over row
+    /// blocks, conjugate gradient, the surrogate, its gradient and the KL of the line search
+    /// are double precision either way (docs/architecture.md, "Precision").
+    public var fisherPrecision: Precision = .single
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case maxKL, cgIterations, cgResidualTolerance, damping, fisherSubsample, backtrackRatio, maxBacktracks
+        case fisherPrecision
+    }
+
+    /// Decodes a configuration; one written before ``fisherPrecision`` existed gets the default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        maxKL = try container.decode(Double.self, forKey: .maxKL)
+        cgIterations = try container.decode(Int.self, forKey: .cgIterations)
+        cgResidualTolerance = try container.decode(Double.self, forKey: .cgResidualTolerance)
+        damping = try container.decode(Double.self, forKey: .damping)
+        fisherSubsample = try container.decode(Double.self, forKey: .fisherSubsample)
+        backtrackRatio = try container.decode(Double.self, forKey: .backtrackRatio)
+        maxBacktracks = try container.decode(Int.self, forKey: .maxBacktracks)
+        fisherPrecision = try container.decodeIfPresent(Precision.self, forKey: .fisherPrecision) ?? Self().fisherPrecision
+    }
+}
+
+/// The floating-point precision of the learner's large network products.
+public enum Precision: String, Sendable, Codable, CaseIterable {
+    /// `Float` products (sgemm), reductions in `Double`.
+    case single
+    /// `Double` throughout.
+    case double
 }
 
 /// A batch of on-policy samples for the policy step.
@@ -262,11 +293,10 @@ extension Policy {
 
         // 3–4. Natural-gradient direction s ≈ (F + λI)⁻¹ g on a subsample.
         let fisherTape = fisherSubsampleTape(states, fraction: c.fisherSubsample, fullTape: tape, random: &random)
-        let policyOld = self
-        let fvp = { (v: [Double]) -> [Double] in
-            var fv = policyOld.fisherVectorProduct(v, tape: fisherTape)
-            axpy(c.damping, v, &fv)
-            return fv
+        let fvp: ([Double]) -> [Double]
+        switch c.fisherPrecision {
+        case .double: fvp = FisherOperator<Double>(policy: self, tape: fisherTape, damping: c.damping).apply
+        case .single: fvp = FisherOperator<Float>(policy: self, tape: fisherTape, damping: c.damping).apply
         }
         let cg = conjugateGradient(g, iterations: c.cgIterations, residualTolerance: c.cgResidualTolerance, product: fvp)
         report.cgIterations = cg.iterations
@@ -332,6 +362,116 @@ extension Policy {
         var indices = Array(0..<n)
         for i in 0..<m { indices.swapAt(i, i + random.index(below: n - i)) }
         let chosen = Array(indices[..<m]).sorted()
-        return network.forward(states.gatheringRows(chosen))
+        return fullTape.gatheringRows(chosen)  // the rows' forward pass, not recomputed
+    }
+}
+
+/// The damped Fisher-vector product v ↦ (F + λI) v of a policy on a fixed tape, as conjugate
+/// gradient calls it k + 1 times per step: everything that does not depend on v is prepared
+/// once (the tape in the products' precision `S`, the parameters, the metric's constants and
+/// every scratch buffer), and each product runs one fused forward-mode → metric → reverse-mode
+/// pass per row block of ``DenseLayout/rowBlock`` so the block's intermediates stay in cache.
+///
+/// With `S == Double` this is ``Policy/fisherVectorProduct(_:tape:)`` plus damping up to the
+/// summation order. With `S == Float` the network products run in single precision (sgemm);
+/// the metric is evaluated in double precision and the per-block parameter gradients are
+/// accumulated in a `Double` vector, so the result, and every CG dot product taken of it, is
+/// double precision.
+final class FisherOperator<S: BLASScalar> {
+    let policy: Policy
+    let tape: MLP.Tape
+    let damping: Double
+    let rows: Int
+    let block: Int
+    /// The tape's layer values in `S` (the tape's own buffers when `S == Double`).
+    let values: LayerBuffers<S>
+    let theta: UnsafeMutablePointer<S>
+    let direction: UnsafeMutablePointer<S>
+    /// One block's parameter gradient before it is added to the `Double` result (`S != Double`).
+    let blockGradient: UnsafeMutablePointer<S>
+    let tangents: LayerBuffers<S>
+    let gradients: LayerBuffers<S>
+    /// M_i J_i v of a block, `[block × outputs]`.
+    let metricProduct: UnsafeMutablePointer<S>
+    let ones: OnesVector<S>
+    let inverseVariance: [Double]
+
+    init(policy: Policy, tape: MLP.Tape, damping: Double) {
+        self.policy = policy
+        self.tape = tape
+        self.damping = damping
+        rows = tape.rows
+        block = min(DenseLayout.rowBlock, max(rows, 1))
+        let network = policy.network
+        let p = network.parameters.count
+        if let same = tape.values as? LayerBuffers<S> {
+            values = same
+        } else {
+            let converted = LayerBuffers<S>(widths: network.layerSizes, capacity: rows)
+            for (l, width) in network.layerSizes.enumerated() {
+                let src = tape.values.pointers[l], dst = converted.pointers[l]
+                for i in 0..<(rows * width) { dst[i] = S(src[i]) }
+            }
+            values = converted
+        }
+        let theta = UnsafeMutablePointer<S>.allocate(capacity: p)
+        for i in 0..<p { theta[i] = S(network.parameters[i]) }
+        self.theta = theta
+        direction = .allocate(capacity: p)
+        blockGradient = .allocate(capacity: p)
+        tangents = LayerBuffers(widths: network.layerSizes, capacity: block)
+        gradients = LayerBuffers(widths: network.layerSizes, capacity: block)
+        metricProduct = .allocate(capacity: block * network.outputSize)
+        ones = OnesVector(count: block)
+        inverseVariance = policy.logStd.map { exp(-2 * $0) }
+    }
+
+    deinit {
+        theta.deallocate()
+        direction.deallocate()
+        blockGradient.deallocate()
+        metricProduct.deallocate()
+    }
+
+    /// (F + λI) v.
+    func apply(_ v: [Double]) -> [Double] {
+        let network = policy.network
+        let layout = network.layout
+        let p = network.parameters.count
+        precondition(v.count == policy.parameterCount)
+        var result = [Double](repeating: 0, count: v.count)
+        v.withUnsafeBufferPointer { v in
+            for i in 0..<p { direction[i] = S(v[i]) }
+        }
+        let outputWidth = network.outputSize
+        let outputs = UnsafePointer(tape.values.pointers[layout.layerCount])
+        let sameType = S.self == Double.self
+        result.withUnsafeMutableBufferPointer { acc in
+            inverseVariance.withUnsafeBufferPointer { iv in
+                for first in stride(from: 0, to: rows, by: block) {
+                    let count = min(block, rows - first)
+                    layout.jacobianVectorProduct(
+                        activation: network.activation, theta: theta, direction: direction,
+                        values: values.pointers, firstRow: first, rows: count, tangents: tangents.pointers)
+                    policy.head.applyFisher(
+                        outputs: outputs + first * outputWidth, inverseVariance: iv.baseAddress!,
+                        tangent: UnsafePointer(tangents.pointers[layout.layerCount]), rows: count,
+                        scale: 1 / Double(rows), into: metricProduct)
+                    let target = sameType
+                        ? UnsafeMutableRawPointer(acc.baseAddress!).assumingMemoryBound(to: S.self)
+                        : blockGradient
+                    if !sameType { blockGradient.update(repeating: 0, count: p) }
+                    layout.vectorJacobianProduct(
+                        activation: network.activation, theta: theta, values: values.pointers,
+                        firstRow: first, rows: count, outputGradient: metricProduct, gradients: gradients.pointers,
+                        ones: ones.pointer, into: target)
+                    if !sameType { for i in 0..<p { acc[i] += Double(blockGradient[i]) } }
+                }
+            }
+            // The log-std block of the metric (2·I), then the damping.
+            for j in p..<v.count { acc[j] = 2 * v[j] }
+            for i in 0..<v.count { acc[i] += damping * v[i] }
+        }
+        return result
     }
 }

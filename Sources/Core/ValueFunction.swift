@@ -1,32 +1,50 @@
 import CKernels
 import Foundation
 
-/// Adam (Kingma & Ba 2015) over a flat parameter vector. Its moments persist across fits so
-/// the optimiser state is part of a checkpoint.
-public struct Adam: Sendable, Codable, Equatable {
-    public var learningRate: Double
-    public var beta1 = 0.9
-    public var beta2 = 0.999
-    public var epsilon = 1e-8
-    public private(set) var firstMoment: [Double]
-    public private(set) var secondMoment: [Double]
+/// Adam (Kingma & Ba 2015) over a flat parameter vector of any ``BLASScalar``. Its moments
+/// persist across fits so the optimiser state is part of a checkpoint.
+public struct AdamOptimizer<Scalar: BLASScalar>: Sendable, Codable, Equatable {
+    public var learningRate: Scalar
+    public var beta1: Scalar = 0.9
+    public var beta2: Scalar = 0.999
+    public var epsilon: Scalar = 1e-8
+    public private(set) var firstMoment: [Scalar]
+    public private(set) var secondMoment: [Scalar]
     public private(set) var steps = 0
 
-    public init(parameterCount: Int, learningRate: Double) {
+    public init(parameterCount: Int, learningRate: Scalar) {
         self.learningRate = learningRate
-        firstMoment = [Double](repeating: 0, count: parameterCount)
-        secondMoment = [Double](repeating: 0, count: parameterCount)
+        firstMoment = [Scalar](repeating: 0, count: parameterCount)
+        secondMoment = [Scalar](repeating: 0, count: parameterCount)
     }
 
     /// One descent step along `gradient` (of the loss to minimise).
-    public mutating func step(_ parameters: inout [Double], gradient: [Double]) {
-        steps += 1
-        let c1 = 1 - pow(beta1, Double(steps)), c2 = 1 - pow(beta2, Double(steps))
+    public mutating func step(_ parameters: inout [Scalar], gradient: [Scalar]) {
         precondition(gradient.count == parameters.count && parameters.count == firstMoment.count)
-        trpo_adam_step(&parameters, &firstMoment, &secondMoment, gradient, parameters.count,
-                       learningRate, beta1, beta2, epsilon, c1, c2)
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in step(p.baseAddress!, gradient: g.baseAddress!) }
+        }
+    }
+
+    /// One descent step on `firstMoment.count` parameters at `parameters` along `gradient`.
+    public mutating func step(_ parameters: UnsafeMutablePointer<Scalar>, gradient: UnsafePointer<Scalar>) {
+        steps += 1
+        // The bias corrections in double precision, rounded once.
+        let c1 = Scalar(1 - pow(Double(beta1), Double(steps))), c2 = Scalar(1 - pow(Double(beta2), Double(steps)))
+        let count = firstMoment.count
+        let (lr, b1, b2, eps) = (learningRate, beta1, beta2, epsilon)
+        firstMoment.withUnsafeMutableBufferPointer { m in
+            secondMoment.withUnsafeMutableBufferPointer { v in
+                Scalar.adamStep(parameters: parameters, firstMoment: m.baseAddress!, secondMoment: v.baseAddress!,
+                                gradient: gradient, count: count, learningRate: lr, beta1: b1, beta2: b2,
+                                epsilon: eps, c1: c1, c2: c2)
+            }
+        }
     }
 }
+
+/// The value function's optimiser: Adam in double precision.
+public typealias Adam = AdamOptimizer<Double>
 
 /// Settings of the value-function fit.
 public struct ValueFitConfiguration: Sendable, Codable, Equatable {
@@ -35,7 +53,21 @@ public struct ValueFitConfiguration: Sendable, Codable, Equatable {
     /// Samples per Adam step.
     public var minibatchSize = 256
     public var learningRate = 1e-3
+    /// Precision of the network's products in the fit (forward and reverse mode per
+    /// minibatch); the parameters, Adam and the reported loss stay double precision.
+    public var precision: Precision = .single
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case epochs, minibatchSize, learningRate, precision }
+
+    /// Decodes a configuration; one written before ``precision`` existed gets the default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try container.decode(Int.self, forKey: .epochs)
+        minibatchSize = try container.decode(Int.self, forKey: .minibatchSize)
+        learningRate = try container.decode(Double.self, forKey: .learningRate)
+        precision = try container.decodeIfPresent(Precision.self, forKey: .precision) ?? Self().precision
+    }
 }
 
 /// What one value fit did.
@@ -85,29 +117,79 @@ public struct ValueFunction: Sendable, Codable, Equatable {
         precondition(targets.count == n)
         let before = explainedVariance(predicted: predict(observations), targets: targets)
         optimizer.learningRate = c.learningRate
-        var order = Array(0..<n)
-        let batchSize = max(1, min(c.minibatchSize, n))
-        var stepsTaken = 0
-        for _ in 0..<c.epochs {
-            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
-            var start = 0
-            while start < n {
-                let rows = Array(order[start..<min(start + batchSize, n)])
-                start += batchSize
-                let tape = network.forward(observations.gatheringRows(rows))
-                var residual = tape.output
-                for (k, r) in rows.enumerated() { residual.storage[k] = (residual.storage[k] - targets[r]) / Double(rows.count) }
-                var gradient = [Double](repeating: 0, count: network.parameters.count)
-                network.vectorJacobianProduct(tape, outputGradient: residual, into: &gradient)
-                guard gradient.allFinite else { continue }
-                optimizer.step(&network.parameters, gradient: gradient)
-                stepsTaken += 1
-            }
+        let stepsTaken = switch c.precision {
+        case .double: fitMinibatches(Double.self, observations, targets: targets, configuration: c, random: &random)
+        case .single: fitMinibatches(Float.self, observations, targets: targets, configuration: c, random: &random)
         }
         let predictions = predict(observations)
         let loss = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(max(n, 1))
         return ValueFitReport(explainedVarianceBefore: before,
                               explainedVarianceAfter: explainedVariance(predicted: predictions, targets: targets),
                               loss: loss, adamSteps: stepsTaken)
+    }
+
+    /// The epochs of minibatch Adam, with the network's products in `S`: every buffer is
+    /// allocated once per fit, each minibatch is gathered straight into the forward pass's
+    /// input buffer, and the Adam step runs in double precision on the `Double` parameters
+    /// (the `S` copy of the parameters is refreshed after each step).
+    /// - Returns: the Adam steps taken (a minibatch with a non-finite gradient is skipped).
+    mutating func fitMinibatches<S: BLASScalar>(_: S.Type, _ observations: Matrix, targets: [Double],
+                                                configuration c: ValueFitConfiguration,
+                                                random: inout RandomStream) -> Int {
+        let n = observations.rows
+        guard n > 0 else { return 0 }
+        let layout = network.layout
+        let activation = network.activation
+        let p = layout.parameterCount
+        let inputs = layout.inputSize
+        let batchSize = max(1, min(c.minibatchSize, n))
+        let values = LayerBuffers<S>(widths: layout.layerSizes, capacity: batchSize)
+        let scratch = LayerBuffers<S>(widths: layout.layerSizes, capacity: batchSize)
+        let ones = OnesVector<S>(count: batchSize)
+        let theta = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
+        let gradientS = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
+        let residual = UnsafeMutableBufferPointer<S>.allocate(capacity: batchSize)
+        var gradient = [Double](repeating: 0, count: p)
+        defer { theta.deallocate(); gradientS.deallocate(); residual.deallocate() }
+        func loadParameters(_ parameters: [Double]) {
+            for i in 0..<p { theta[i] = S(parameters[i]) }
+        }
+        loadParameters(network.parameters)
+        var order = Array(0..<n)
+        var stepsTaken = 0
+        observations.storage.withUnsafeBufferPointer { x in
+            for _ in 0..<c.epochs {
+                for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
+                var start = 0
+                while start < n {
+                    let rows = min(start + batchSize, n) - start
+                    let input = values.pointers[0]
+                    for k in 0..<rows {
+                        let src = x.baseAddress! + order[start + k] * inputs, dst = input + k * inputs
+                        for j in 0..<inputs { dst[j] = S(src[j]) }
+                    }
+                    layout.forward(activation: activation, theta: theta.baseAddress!, values: values.pointers,
+                                   firstRow: 0, rows: rows)
+                    let output = values.pointers[layout.layerCount]
+                    for k in 0..<rows { residual[k] = S((Double(output[k]) - targets[order[start + k]]) / Double(rows)) }
+                    start += batchSize
+                    gradientS.update(repeating: 0)
+                    layout.vectorJacobianProduct(
+                        activation: activation, theta: theta.baseAddress!, values: values.pointers, firstRow: 0,
+                        rows: rows, outputGradient: residual.baseAddress!, gradients: scratch.pointers,
+                        ones: ones.pointer, into: gradientS.baseAddress!)
+                    var finite = true
+                    for i in 0..<p {
+                        gradient[i] = Double(gradientS[i])
+                        if !gradient[i].isFinite { finite = false }
+                    }
+                    guard finite else { continue }
+                    optimizer.step(&network.parameters, gradient: gradient)
+                    loadParameters(network.parameters)
+                    stepsTaken += 1
+                }
+            }
+        }
+        return stepsTaken
     }
 }

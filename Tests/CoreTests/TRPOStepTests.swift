@@ -119,12 +119,23 @@ import Testing
     ///   are O(‖Δθ‖) ≈ O(√δ) relative: observed ~0.1–0.3 % at δ = 1e-4, bound 1 %.
     ///
     /// F is `fisherVectorProduct` on the full batch (checked against finite differences of
-    /// the KL gradient in PolicyDerivativeTests).
+    /// the KL gradient in PolicyDerivativeTests). With single-precision products inside the
+    /// step's Fisher-vector products (each within ~1e-7 of the double one, DenseKernelTests)
+    /// the step solves a slightly different system: direction and scale then agree to 1e-5
+    /// (observed 1e-7–2e-7).
     @Test(arguments: heads, [0.1, 0.01])
     func stepFollowsTheQuadraticModel(head: PolicyHead, damping: Double) {
+        for precision in Precision.allCases {
+            checkStepFollowsTheQuadraticModel(head: head, damping: damping, precision: precision)
+        }
+    }
+
+    func checkStepFollowsTheQuadraticModel(head: PolicyHead, damping: Double, precision: Precision) {
         var (policy, batch) = Self.setup(head, seed: 3)
         let old = policy
         var c = Self.configuration(maxKL: 1e-4, damping: damping, fisherSubsample: 1)
+        c.fisherPrecision = precision
+        let (directionTolerance, scaleTolerance) = precision == .double ? (1e-8, 1e-9) : (1e-5, 1e-5)
         c.cgIterations = 200
         c.cgResidualTolerance = 1e-26
         var random = RandomStream(seed: 4)
@@ -142,12 +153,12 @@ import Testing
         let along = dot(damped, g) / dot(g, g)
         #expect(along > 0)
         let off = norm2(zip(damped, g).map { $0 - along * $1 }) / norm2(damped)
-        reportMeasurement("TRPO direction (F+λI)Δθ ∦ g \(head) λ=\(damping)", off)
-        #expect(off < 1e-8)
+        reportMeasurement("TRPO direction (F+λI)Δθ ∦ g \(head) λ=\(damping) \(precision)", off)
+        #expect(off < directionTolerance)
 
         let scaleError = relativeError(0.5 * dot(delta, damped), c.maxKL * fraction * fraction)
-        reportMeasurement("TRPO ½Δθᵀ(F+λI)Δθ vs δ·fraction² \(head) λ=\(damping)", scaleError)
-        #expect(scaleError < 1e-9)
+        reportMeasurement("TRPO ½Δθᵀ(F+λI)Δθ vs δ·fraction² \(head) λ=\(damping) \(precision)", scaleError)
+        #expect(scaleError < scaleTolerance)
 
         let kl = referencePolicyKL(old, theta: policy.parameters, thetaOld: old.parameters, observations: batch.observations)
         reportMeasurement("TRPO measured KL vs ½ΔθᵀFΔθ \(head) λ=\(damping)", relativeError(kl, quadratic))

@@ -18,4 +18,8 @@ void trpo_tanh_f32(float *x, long n);
 void trpo_adam_step(double *p, double *m, double *v, const double *g, long n,
                     double lr, double beta1, double beta2, double epsilon, double c1, double c2);
 
+/// Single-precision ``trpo_adam_step``.
+void trpo_adam_step_f32(float *p, float *m, float *v, const float *g, long n,
+                        float lr, float beta1, float beta2, float epsilon, float c1, float c2);
+
 #endif
