@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CGlibcExtras"),
         .systemLibrary(name: "CMuJoCo", providers: [.apt(["libmujoco-dev"])]),
+        // Headers only: Render opens libEGL.so.1 at run time.
+        .systemLibrary(name: "CEGL", providers: [.apt(["libegl-dev"])]),
 
         // MARK: - Library modules
         .target(name: "CKernels"),
@@ -29,13 +31,14 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport"]),
         .target(name: "Plot", dependencies: ["Core"]),
+        .target(name: "Render", dependencies: ["Core", "Simulators", "CMuJoCo", "CEGL"]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Plot", "Bench", "CGlibcExtras",
+                "Core", "Simulators", "Worker", "Learner", "Plot", "Bench", "Render", "CGlibcExtras",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Sampling", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "Simulators", "Core"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
