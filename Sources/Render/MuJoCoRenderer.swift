@@ -13,7 +13,8 @@ import Simulators
 /// checkerboard of 0.5 m tiles around the torso, so that progress along x is visible, and
 /// paints pixels that show no geometry with a sky gradient.
 ///
-/// Render on the thread that uses the context; the simulator is read, never stepped.
+/// The renderer keeps the context alive and makes it current on the calling thread before
+/// each frame; the simulator is read, never stepped.
 public final class MuJoCoRenderer: FrameRenderer {
     public let width: Int
     public let height: Int
