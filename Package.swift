@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "SimulatorsTests", dependencies: ["Simulators"], exclude: ["Fixtures"]),
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Sampling", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render", "Simulators", "Core"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "Simulators", "Core", "trpo"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
