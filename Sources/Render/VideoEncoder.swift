@@ -33,7 +33,9 @@ public final class VideoEncoder {
 
     private let process: Process
     private let input: FileHandle
-    private let errors: Pipe
+    /// ffmpeg's standard error goes to a file rather than a pipe, so that however much it
+    /// prints it never blocks (a full pipe would stall it, and this process writing frames).
+    private let errorLog: URL
     private var finished = false
 
     /// Starts ffmpeg writing `path`.
@@ -58,7 +60,13 @@ public final class VideoEncoder {
         // A write to a pipe whose reader died must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         let frames = Pipe()
-        errors = Pipe()
+        errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("trpo-ffmpeg-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log")
+        guard FileManager.default.createFile(atPath: errorLog.path, contents: nil),
+              let errors = FileHandle(forWritingAtPath: errorLog.path)
+        else {
+            throw .encoderFailed(status: -1, message: "cannot create \(errorLog.path) for ffmpeg's messages")
+        }
+        defer { try? errors.close() }
         process = Process()
         process.executableURL = ffmpeg
         process.arguments = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y",
@@ -68,6 +76,7 @@ public final class VideoEncoder {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
         do { try process.run() } catch {
+            try? FileManager.default.removeItem(at: errorLog)
             throw .encoderFailed(status: -1, message: "cannot start \(ffmpeg.path): \(error.localizedDescription)")
         }
         input = frames.fileHandleForWriting
@@ -80,6 +89,7 @@ public final class VideoEncoder {
             process.waitUntilExit()
             try? FileManager.default.removeItem(atPath: path)
         }
+        try? FileManager.default.removeItem(at: errorLog)
     }
 
     /// Whether a frame size is accepted: both sides even and within 16…4096 pixels.
@@ -126,7 +136,7 @@ public final class VideoEncoder {
             try? input.close()
             process.waitUntilExit()
         }
-        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
             try? FileManager.default.removeItem(atPath: path)
             let last = output.split(separator: "\n").last.map(String.init) ?? ""
