@@ -27,13 +27,12 @@ public final class HeadlessGLContext {
     /// - Throws: ``RenderError/noGLContext(reason:)`` naming the step that failed.
     public init() throws(RenderError) {
         let egl = try EGLFunctions.load()
+        var major: EGLint = 0, minor: EGLint = 0
         guard let display = egl.getPlatformDisplay(EGLenum(EGL_PLATFORM_SURFACELESS_MESA), nil, nil),
-              egl.initialize(display, nil, nil) == EGL_TRUE
+              egl.initialize(display, &major, &minor) == EGL_TRUE
         else {
             throw .noGLContext(reason: "no EGL display on the surfaceless platform, EGL error \(egl.errorCode)")
         }
-        var major: EGLint = 0, minor: EGLint = 0
-        _ = egl.initialize(display, &major, &minor)
         // EGL_SURFACE_TYPE defaults to windows, which the surfaceless platform has none of.
         let attributes: [EGLint] = [EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_NONE]
         var config: EGLConfig?

@@ -57,7 +57,7 @@ public final class MuJoCoRenderer: FrameRenderer {
         let torso = mj_name2id(model, Int32(mjOBJ_BODY.rawValue), "torso")
         camera.pointee.type = Int32(mjCAMERA_TRACKING.rawValue)
         camera.pointee.trackbodyid = torso >= 0 ? torso : 1
-        camera.pointee.distance = simulator.id == "Hopper-v4" ? 3 : 4
+        camera.pointee.distance = simulator.id == Hopper.environmentID ? 3 : 4
         camera.pointee.elevation = -20
         camera.pointee.azimuth = 90
     }

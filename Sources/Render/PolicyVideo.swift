@@ -73,6 +73,7 @@ public struct PolicyVideo {
                     }
                 }
                 output.withUnsafeBufferPointer { out in
+                    // A categorical head has no log-std and never reads the pointer it is given.
                     policy.logStd.withUnsafeBufferPointer { logStd in
                         scratch.withUnsafeMutableBufferPointer { s in
                             action.withUnsafeMutableBufferPointer { a in
