@@ -8,10 +8,11 @@ import Testing
 struct RenderCommandTests {
     static let executable = Bundle.main.bundleURL.appendingPathComponent("trpo")
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -46,6 +47,17 @@ struct RenderCommandTests {
         #expect(render.stdout.contains("; \(expected) frames at 25 fps"))
         let probe = try RenderTests.ffprobe(gif)
         #expect(probe.width == 160 && probe.height == 120 && probe.frames == expected)
+
+        // With no EGL driver to be found (libglvnd reads its vendor list from this variable) the
+        // command says what to install, in one line, and exits 1 without writing a file.
+        let noDriver = root.appendingPathComponent("no-driver.gif").path
+        let refused = try Self.run(["render", "--checkpoint", run.path, "--out", noDriver],
+                                   environment: ["__EGL_VENDOR_LIBRARY_FILENAMES": "/nonexistent/egl_vendor.json"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("error: cannot create an OpenGL context for MuJoCo's renderer ("))
+        #expect(refused.stderr.hasSuffix("apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri\n"))
+        #expect(refused.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: noDriver))
     }
 
     @Test(arguments: [
