@@ -18,6 +18,8 @@ let package = Package(
         .systemLibrary(name: "CZMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CGlibcExtras"),
         .systemLibrary(name: "CMuJoCo", providers: [.apt(["libmujoco-dev"])]),
+        // Headers only: Render opens libEGL.so.1 at run time.
+        .systemLibrary(name: "CEGL", providers: [.apt(["libegl-dev"])]),
 
         // MARK: - Library modules
         .target(name: "CKernels"),
@@ -33,13 +35,14 @@ let package = Package(
         .target(name: "Learner", dependencies: ["Core", "Simulators", "Sampling", "Protocol", "Transport", "TensorBoard"]),
         .target(name: "Plot", dependencies: ["Core"]),
         .target(name: "Supervision", dependencies: ["Core", "Learner", "Protocol", "CGlibcExtras"]),
+        .target(name: "Render", dependencies: ["Core", "Simulators", "CMuJoCo", "CEGL"]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench",
+                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench", "Render",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "LearnerTests", dependencies: ["Core", "Simulators", "Sampling", "Learner"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "Learner"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "Simulators", "Core", "trpo"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "WorkerTests", dependencies: ["Core", "Protocol", "Transport", "Worker"]),

@@ -15,7 +15,7 @@ struct TRPOCommand: ParsableCommand {
             """,
         version: trpoVersion,
         subcommands: [TrainCommand.self, LearnerCommand.self, WorkerCommand.self, KeysCommand.self, EvalCommand.self, PlotCommand.self, VarianceCommand.self,
-                      EnvCommand.self, BenchCommand.self]
+                      EnvCommand.self, BenchCommand.self, RenderCommand.self]
     )
 
     /// `trpo` without a command: its help, as a usage error.
