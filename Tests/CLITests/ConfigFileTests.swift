@@ -15,7 +15,8 @@ import Testing
         return list.stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: " ")[0]) }
     }
 
-    /// `progress.csv` without its timing columns (the only ones two identical runs may differ in).
+    /// `progress.csv` without its timing columns (the only ones two identical runs may differ in:
+    /// `ProgressLog.timingColumns`, which this target, depending on the executable only, cannot import).
     static func progressWithoutTiming(_ directory: URL) throws -> [[String]] {
         let timing: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second"]
         let rows = try String(contentsOf: directory.appendingPathComponent("progress.csv"), encoding: .utf8)
