@@ -117,7 +117,7 @@ struct TrainingOptions: ParsableArguments {
         var option: String
         /// The `--config` key: the option's long name without `--` (and without `no-` for a flag).
         var key: String
-        /// The value given, as the command line gave it (nil for a flag).
+        /// The value given, as the command line or the file wrote it (nil for a command-line flag).
         var value: String?
         /// The value in a configuration.
         var current: (TrainingConfiguration) -> String
@@ -187,12 +187,12 @@ struct TrainingOptions: ParsableArguments {
 
     func validate() throws {
         if tensorboard != nil && noTensorBoard { throw ValidationError("--tensorboard DIR and --no-tensorboard contradict each other: give one of them") }
+        let file = try configFile()
         if resume != nil {
             guard !overwrite else { throw ValidationError("--resume continues a run and --overwrite replaces one: give one of them") }
             if let steps, steps <= 0 { throw ValidationError("--steps must be positive (got \(steps))") }
             return
         }
-        let file = try configFile()
         guard let env = env ?? file?.env else {
             throw ValidationError("--env is required (see `trpo env list`)\(config.map { ", or an env key in \($0)" } ?? "")")
         }

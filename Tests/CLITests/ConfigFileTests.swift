@@ -114,6 +114,27 @@ import Testing
         #expect(try String(contentsOf: fromFlags.appendingPathComponent("config.yaml"), encoding: .utf8).hasPrefix("env: Acrobot-v1\n"))
     }
 
+    /// A short vine run started from the printed YAML has the same config.json as one started
+    /// from the flags.
+    @Test func aVineRunFromThePrintedYAMLIsTheFlagsRun() throws {
+        let root = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let flags = ["--env", "CartPole-v1", "--sampler", "vine", "--steps", "1000", "--trunk-steps", "50", "--vine-states", "20",
+                     "--vine-length", "20", "--no-crn", "--vf-epochs", "1"]
+        let fromFlags = root.appendingPathComponent("flags"), fromYAML = root.appendingPathComponent("yaml")
+        let trained = try Self.run(["train"] + flags + ["--quiet", "--out", fromFlags.path])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let printed = try Self.run(["train"] + flags + ["--print-config"])
+        #expect(printed.stdout.contains("\ncrn: false\n"))
+        let file = root.appendingPathComponent("vine.yaml")
+        try Data(printed.stdout.utf8).write(to: file)
+        let again = try Self.run(["train", "--config", file.path, "--quiet", "--out", fromYAML.path])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try Data(contentsOf: fromYAML.appendingPathComponent("config.json"))
+                == Data(contentsOf: fromFlags.appendingPathComponent("config.json")))
+        #expect(try Self.progressWithoutTiming(fromYAML) == Self.progressWithoutTiming(fromFlags))
+    }
+
     /// A malformed config file is one usage error naming the file, the key and the problem
     /// (exit 64); an unreadable one is a run failure (exit 2).
     @Test(arguments: [
