@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
+import Simulators
 import Yams
 
 /// A value a run setting takes, written the same way on the command line and in a `--config`
@@ -86,7 +87,8 @@ struct SettingEntry {
 }
 
 /// A `--config` file: one YAML mapping from settings to values, as RL-Zoo's hyperparameter
-/// files are (there under the environment's id; here the id is the `env` key). The keys are
+/// files are: the environment's id is the `env` key, or, as in RL-Zoo, the one key above the
+/// settings (`CartPole-v1: {max-kl: 0.02}`). The keys are
 /// the long option names of `trpo train` (`max-kl: 0.02` says what `--max-kl 0.02` says;
 /// `reward-norm: false` what `--no-reward-norm` says), and `env`, `sampler` and `model`.
 struct ConfigFile {
@@ -117,8 +119,13 @@ extension TrainingOptions {
             throw malformed("not valid YAML: \("\(error)".split(separator: "\n").joined(separator: " "))")
         }
         guard let root else { return ConfigFile(path: path, settings: []) }
-        guard let mapping = root.mapping else { throw malformed("expected a mapping of settings (key: value), e.g. max-kl: 0.01") }
+        guard var mapping = root.mapping else { throw malformed("expected a mapping of settings (key: value), e.g. max-kl: 0.01") }
         var texts: [String: String] = [:]
+        if mapping.count == 1, let (top, inner) = mapping.first, let id = top.string, EnvironmentRegistry.ids.contains(id),
+           let settings = inner.mapping {
+            texts["env"] = id
+            mapping = settings
+        }
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.scalar?.string else { throw malformed("a key must be a setting's name") }
             guard texts[key] == nil else { throw malformed("\(key): given twice") }

@@ -114,6 +114,19 @@ import Testing
         #expect(try String(contentsOf: fromFlags.appendingPathComponent("config.yaml"), encoding: .utf8).hasPrefix("env: Acrobot-v1\n"))
     }
 
+    /// RL-Zoo's layout, the settings under the environment's id, reads as the flat one.
+    @Test func theSettingsMayBeUnderTheEnvironmentsIDAsInRLZoo() throws {
+        let root = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let nested = root.appendingPathComponent("nested.yaml"), flat = root.appendingPathComponent("flat.yaml")
+        try Data("Acrobot-v1:\n  max-kl: 0.03\n  hidden: [32, 32]\n".utf8).write(to: nested)
+        try Data("env: Acrobot-v1\nmax-kl: 0.03\nhidden: [32, 32]\n".utf8).write(to: flat)
+        let fromNested = try Self.run(["train", "--config", nested.path, "--print-config"])
+        #expect(fromNested.status == 0, "\(fromNested.stderr)")
+        #expect(fromNested.stdout.hasPrefix("env: Acrobot-v1\n") && fromNested.stdout.contains("\nmax-kl: 0.03\n"))
+        #expect(fromNested.stdout == (try Self.run(["train", "--config", flat.path, "--print-config"])).stdout)
+    }
+
     /// A short vine run started from the printed YAML has the same config.json as one started
     /// from the flags.
     @Test func aVineRunFromThePrintedYAMLIsTheFlagsRun() throws {
