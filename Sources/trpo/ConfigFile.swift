@@ -141,6 +141,9 @@ extension TrainingOptions {
         if let unknown = texts.keys.sorted().first(where: { !known.contains($0) }) {
             throw malformed("unknown key '\(unknown)' (the keys are \(known.joined(separator: ", ")))")
         }
+        if let env = texts["env"] {
+            do { _ = try EnvironmentRegistry.make(env) } catch { throw malformed("env: \(error.description)") }
+        }
         var file = ConfigFile(path: path, env: texts["env"], model: texts["model"], settings: [])
         if let text = texts["sampler"] {
             guard let sampler = SamplerKind(rawValue: text) else {

@@ -158,6 +158,7 @@ import Testing
         ("hidden: [64, x]\n", "hidden: '64,x' is not positive widths, e.g. [64, 64]"),
         ("crn: maybe\n", "crn: 'maybe' is not true or false"),
         ("sampler: vines\n", "sampler: 'vines' is not one of single-path, vine"),
+        ("env: NoSuchEnv-v0\n", "env: unknown environment 'NoSuchEnv-v0'"),
         ("vf-lr: {a: 1}\n", "vf-lr: expected a value, not a mapping"),
         ("- max-kl\n", "expected a mapping of settings (key: value), e.g. max-kl: 0.01"),
         ("max-kl: [0.01\n", "not valid YAML"),
