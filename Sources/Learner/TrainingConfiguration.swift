@@ -50,12 +50,33 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         self.batchSteps = batchSteps
     }
 
-    /// The tuned defaults for an environment (see docs/presets.md for their sources), or
-    /// generic defaults for an id without a preset.
+    /// The tuned defaults for an environment, or generic defaults for an id without a preset.
     public static func preset(for environment: String) -> TrainingConfiguration {
+        tunedPreset(for: environment).configuration
+    }
+
+    /// Where an environment's preset comes from: its single-path settings and its vine
+    /// settings (`trpo presets` prints them; docs/presets.md cites the same).
+    public struct PresetSource: Sendable, Equatable {
+        public var singlePath: String
+        public var vine: String
+    }
+
+    /// The source of ``preset(for:)``'s values for `environment`.
+    public static func presetSource(for environment: String) -> PresetSource {
+        tunedPreset(for: environment).source
+    }
+
+    /// The preset table: each environment's values and, beside them, where they come from.
+    private static func tunedPreset(for environment: String) -> (configuration: TrainingConfiguration, source: PresetSource) {
         var c = TrainingConfiguration(environment: environment, totalSteps: 1_000_000, batchSteps: 4096)
+        var source = PresetSource(singlePath: "untuned: the shared defaults (docs/presets.md)",
+                                  vine: "the paper's Hopper/Walker column (App. E, Table 2); every action once when there are at most 4")
         switch environment {
         case "CartPole-v1":
+            source.singlePath = "sweep over δ ∈ {0.01, 0.02}, batch ∈ {1024, 2048, 4096}, λ, value epochs on seeds 1–6: "
+                + "δ = 0.01 reached 475 in 14–27k steps on every seed and stayed at 500"
+            source.vine = "ours: 500 on seeds 1–3 in ~300k simulator steps (docs/results.md)"
             c.totalSteps = 100_000
             c.batchSteps = 2048
             c.trpo.maxKL = 0.01
@@ -65,13 +86,16 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             // 8 trunks of 600 steps: 500 on seeds 1-3 in ~300k simulator steps (docs/results.md).
             c.vine = VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: c.gamma)
         case "Acrobot-v1":
+            source.singlePath = "sweep over batch and δ on seeds 1–3 (all ≈ −80)"
             c.totalSteps = 500_000
             c.batchSteps = 4096
             c.trpo.maxKL = 0.02
         case "MountainCar-v0":
+            source.singlePath = "untuned: sparse reward, undirected exploration rarely finds the goal"
             c.totalSteps = 1_000_000
             c.batchSteps = 8192
         case "Pendulum-v1":
+            source.singlePath = "γ = 0.9 as RL-Zoo; sweep over batch, δ, λ, initial log-std, normalisation on seeds 1–3"
             c.totalSteps = 200_000
             c.batchSteps = 4096
             c.trpo.maxKL = 0.03
@@ -79,6 +103,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             c.lambda = 0.95
             c.normalizeObservations = false
         case "MountainCarContinuous-v0":
+            source.singlePath = "untuned: sparse reward, undirected exploration rarely finds the goal"
             c.totalSteps = 500_000
             c.batchSteps = 8192
         case "Hopper-v4", "Walker2d-v4", "HalfCheetah-v4", "Swimmer-v4":
@@ -100,15 +125,25 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
                 c.vine.rolloutStates = 125
                 c.vine.rolloutLength = 50
             }
-            if environment == "HalfCheetah-v4" { c.trpo.maxKL = 0.04 }
+            source.singlePath = "RL-Zoo's TRPO MuJoCo settings (n_steps 1024 × 2 envs, λ 0.95, CG 25, 20 critic epochs of 128, "
+                + "target KL 0.01); one Hopper run with them reached 3404 (3510 deterministic)"
+            source.vine = "the paper, App. E, Table 2 (16 trunks of 1,000)"
+            if environment == "HalfCheetah-v4" {
+                c.trpo.maxKL = 0.04
+                source.singlePath = "RL-Zoo (target KL 0.04)"
+                source.vine = "Walker's (the paper did not run it)"
+            }
             if environment == "Swimmer-v4" {
                 c.gamma = 0.9999
                 c.normalizeRewards = true
+                source.singlePath = "RL-Zoo (γ 0.9999, VecNormalize with reward scaling): without reward normalisation "
+                    + "2 seeds of 3 stayed near 120; with it 345–356 on all three"
+                source.vine = "the paper, App. E, Table 2"
             }
         default:
             break
         }
-        return c
+        return (c, source)
     }
 
     /// The preset for `environment` sampled with `sampler`: for the vine, the environment's

@@ -171,8 +171,10 @@ public enum RunDirectoryError: Error, CustomStringConvertible, Equatable {
 public enum RunDirectory {
     /// Where a run's TensorBoard event files go unless the command names another directory.
     public static let tensorBoardDirectoryName = "tensorboard"
-    /// The files (and the TensorBoard directory) a ``TrainingSession`` writes.
-    public static let runFiles = ["config.json", "progress.csv", Checkpoint.fileName, tensorBoardDirectoryName]
+    /// The run's configuration as `trpo train --config` reads it, beside `config.json`.
+    public static let configYAMLName = "config.yaml"
+    /// The files (and the TensorBoard directory) a ``TrainingSession`` writes, and `config.yaml`.
+    public static let runFiles = ["config.json", configYAMLName, "progress.csv", Checkpoint.fileName, tensorBoardDirectoryName]
 
     /// True when `directory` holds a run that a new one would replace: it has a checkpoint.
     public static func holdsRun(_ directory: URL) -> Bool {

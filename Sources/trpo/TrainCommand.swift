@@ -9,9 +9,10 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a policy with TRPO.",
         discussion: """
-            Starts from the environment's preset (see docs/presets.md); every option given \
-            overrides it. Writes config.json, progress.csv (one row per iteration) and \
-            checkpoint.json (after every iteration) to --out.
+            Starts from the environment's preset (see docs/presets.md, `trpo presets`), then \
+            the settings of a --config YAML file; every option given overrides both. Writes \
+            config.json, config.yaml (for --config: it reruns the run), progress.csv (one row per \
+            iteration) and checkpoint.json (after every iteration) to --out.
             """
     )
 

@@ -90,8 +90,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations). With workers, the learner sends it to them.")
     var model: String?
 
-    @Flag(name: .customLong("no-obs-norm"), help: "Do not standardise observations.")
-    var noObservationNormalization = false
+    @Flag(name: .customLong("obs-norm"), inversion: .prefixedNo, help: "Standardise observations with running statistics (default: the preset's choice).")
+    var observationNormalization: Bool?
 
     @Flag(name: .customLong("reward-norm"), inversion: .prefixedNo, help: "Scale rewards by the running standard deviation of the discounted return (default: the preset's choice).")
     var rewardNormalization: Bool?
@@ -105,26 +105,35 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "Print only the final summary.")
     var quiet = false
 
-    /// One setting of the run that an option gives: the option's name and what it does to a
-    /// configuration.
+    @Option(help: "A YAML file of run settings (keys: the long option names, and env, sampler, model); options given override it.")
+    var config: String?
+
+    @Flag(name: .customLong("print-config"), help: "Print the resolved configuration as YAML (for --config) and exit without creating anything.")
+    var printConfig = false
+
+    /// One setting of the run that an option (or a `--config` key) gives: the option's name
+    /// (for a file's key, the file and the key) and what it does to a configuration.
     struct Setting {
         var option: String
-        /// The value given, as the command line gave it (nil for a flag).
+        /// The `--config` key: the option's long name without `--` (and without `no-` for a flag).
+        var key: String
+        /// The value given, as the command line or the file wrote it (nil for a command-line flag).
         var value: String?
         /// The value in a configuration.
         var current: (TrainingConfiguration) -> String
         var apply: (inout TrainingConfiguration) -> Void
     }
 
-    /// The settings the command line gives, each option named once, in the order they apply
-    /// (`--sampler`, which picks the preset, and `--model`, read from its file, are apart).
-    var settings: [Setting] {
-        var given: [Setting] = []
-        func set<Value>(_ option: String, _ value: Value?, _ paths: WritableKeyPath<TrainingConfiguration, Value>...) {
-            guard let value else { return }
-            given.append(Setting(option: option, value: value is Bool ? nil : "\(value)", current: { "\($0[keyPath: paths[0]])" }) { c in
-                for path in paths { c[keyPath: path] = value }
-            })
+    /// The settings the command line gives, in the order they apply.
+    var settings: [Setting] { catalog.compactMap(\.given) }
+
+    /// Every setting an option (or a `--config` key) can give, each option named once, in the
+    /// order they apply (`--sampler`, which picks the preset, and `--model`, read from its
+    /// file, are apart), with the value the command line gives, if any.
+    var catalog: [SettingEntry] {
+        var entries: [SettingEntry] = []
+        func set<Value: SettingValue>(_ option: String, _ value: Value?, _ paths: WritableKeyPath<TrainingConfiguration, Value>...) {
+            entries.append(SettingEntry(option: option, value: value, paths: paths))
         }
         set("--seed", seed, \.seed)
         set("--steps", steps, \.totalSteps)
@@ -142,22 +151,30 @@ struct TrainingOptions: ParsableArguments {
         set("--vf-lr", valueLearningRate, \.valueFit.learningRate)
         set("--vf-minibatch", valueMinibatch, \.valueFit.minibatchSize)
         set("--init-log-std", initialLogStd, \.initialLogStd)
-        set("--no-obs-norm", noObservationNormalization ? false : nil, \.normalizeObservations)
+        set(observationNormalization == false ? "--no-obs-norm" : "--obs-norm", observationNormalization, \.normalizeObservations)
         set(rewardNormalization == false ? "--no-reward-norm" : "--reward-norm", rewardNormalization, \.normalizeRewards)
         set("--trunk-steps", trunkSteps, \.vine.trunkSteps)
         set("--vine-states", vineStates, \.vine.rolloutStates)
         set("--vine-actions", vineActions, \.vine.actionsPerState)
         set("--vine-length", vineLength, \.vine.rolloutLength)
         set(commonRandomNumbers == false ? "--no-crn" : "--crn", commonRandomNumbers, \.vine.commonRandomNumbers)
-        return given
+        return entries
     }
 
-    /// The preset of `environment` for `--sampler`, with every given setting applied.
-    /// - Throws: `ValidationError` naming the first option whose value makes the
-    ///   configuration invalid (it is checked after each), with the configuration's reason.
-    func newConfiguration(environment: String) throws -> TrainingConfiguration {
-        var c = TrainingConfiguration.preset(for: environment, sampler: sampler ?? .singlePath)
-        for setting in settings {
+    /// The settings that make the run, in the order they apply: the `--config` file's that no
+    /// option overrides, then the command line's.
+    func givenSettings(file: ConfigFile?) -> [Setting] {
+        let overridden = Set(settings.map(\.key))
+        return (file?.settings ?? []).filter { !overridden.contains($0.key) } + settings
+    }
+
+    /// The preset of `environment` for `--sampler` (or the file's `sampler`), with the
+    /// settings of `file` applied and then those of the command line.
+    /// - Throws: `ValidationError` naming the first option (or the file and key) whose value
+    ///   makes the configuration invalid (it is checked after each), with the configuration's reason.
+    func newConfiguration(environment: String, file: ConfigFile?) throws -> TrainingConfiguration {
+        var c = TrainingConfiguration.preset(for: environment, sampler: sampler ?? file?.sampler ?? .singlePath)
+        for setting in givenSettings(file: file) {
             setting.apply(&c)
             // The vine's Q-values discount as the run does.
             if c.sampler == .vine { c.vine.gamma = c.gamma }
@@ -170,14 +187,17 @@ struct TrainingOptions: ParsableArguments {
 
     func validate() throws {
         if tensorboard != nil && noTensorBoard { throw ValidationError("--tensorboard DIR and --no-tensorboard contradict each other: give one of them") }
+        let file = try configFile()
         if resume != nil {
             guard !overwrite else { throw ValidationError("--resume continues a run and --overwrite replaces one: give one of them") }
             if let steps, steps <= 0 { throw ValidationError("--steps must be positive (got \(steps))") }
             return
         }
-        guard let env else { throw ValidationError("--env is required (see `trpo env list`)") }
+        guard let env = env ?? file?.env else {
+            throw ValidationError("--env is required (see `trpo env list`)\(config.map { ", or an env key in \($0)" } ?? "")")
+        }
         do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
-        _ = try newConfiguration(environment: env)
+        _ = try newConfiguration(environment: env, file: file)
     }
 
     /// The run the command line asks for: a new one in its directory, or the saved one it resumes.
@@ -193,6 +213,9 @@ struct TrainingOptions: ParsableArguments {
         var start: Start
         /// Where TensorBoard event files go (nil: none).
         var tensorBoardDirectory: URL?
+        /// The configuration as `--config` reads it (``TrainingOptions/yaml(of:)``): a new run
+        /// writes it to `config.yaml`.
+        var yaml: String
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
@@ -208,8 +231,10 @@ struct TrainingOptions: ParsableArguments {
             do {
                 switch start {
                 case .new(let c):
-                    return try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
-                                               tensorBoardDirectory: tensorBoardDirectory)
+                    let session = try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
+                                                      tensorBoardDirectory: tensorBoardDirectory)
+                    try AtomicFile.write(Data(yaml.utf8), to: directory.appendingPathComponent(RunDirectory.configYAMLName))
+                    return session
                 case .resume(let state):
                     return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory)
                 }
@@ -217,15 +242,17 @@ struct TrainingOptions: ParsableArguments {
         }
     }
 
-    /// The run: the new run's configuration (reading `--model`), or the checked checkpoint of
-    /// the run `--resume` names with `--steps` applied.
-    /// - Throws: exit 2 (``runFailure(_:)-(String)``) for an unreadable model file or
-    ///   checkpoint, or options that contradict the resumed run.
+    /// The run: the new run's configuration (preset ⊕ `--config` file ⊕ options, reading
+    /// `--model`), or the checked checkpoint of the run `--resume` names with `--steps` (or the
+    /// file's `steps`) applied.
+    /// - Throws: exit 2 (``runFailure(_:)-(String)``) for an unreadable model file, config
+    ///   file or checkpoint, or options (or file settings) that contradict the resumed run.
     func resolve() throws -> Run {
+        let file = try configFile()
         guard let resume else {
-            let env = env!  // validate() requires it
-            var c = try newConfiguration(environment: env)
-            if let model {
+            let env = (env ?? file?.env)!  // validate() requires one
+            var c = try newConfiguration(environment: env, file: file)
+            if let model = model ?? file?.model {
                 guard let data = FileManager.default.contents(atPath: model), let xml = String(data: data, encoding: .utf8) else {
                     throw runFailure("cannot read model file \(model)")
                 }
@@ -233,18 +260,19 @@ struct TrainingOptions: ParsableArguments {
                 c.modelFile = model
             }
             let directory = URL(fileURLWithPath: out ?? "runs/\(env)-seed\(c.seed)")
-            return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory))
+            return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory), yaml: yaml(of: c))
         }
         let directory = URL(fileURLWithPath: resume)
         var state: TrainerState
         do { state = try Checkpoint.load(from: directory) } catch { throw runFailure(error) }
-        let problems = contradictions(with: state.configuration, directory: directory)
+        let problems = contradictions(with: state.configuration, directory: directory, file: file)
         guard problems.isEmpty else {
             throw runFailure("--resume \(resume) continues the run as it was configured; only --steps may change, and "
                              + problems.joined(separator: "; "))
         }
-        if let steps { state.configuration.totalSteps = steps }
-        return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory))
+        for setting in givenSettings(file: file) where setting.key == "steps" { setting.apply(&state.configuration) }
+        return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory),
+                   yaml: yaml(of: state.configuration))
     }
 
     /// `--tensorboard`, or the run directory's `tensorboard/` unless `--no-tensorboard`.
@@ -258,8 +286,14 @@ struct TrainingOptions: ParsableArguments {
     /// "resuming DIR from iteration N (T steps)"; a new run's directory is checked
     /// (`checkDirectory`) by ``RunDirectory/prepareNewRun(in:overwrite:)``, so a run already
     /// there is refused without `--overwrite`.
+    /// With `--print-config`, only prints the run's configuration as YAML on standard output
+    /// and returns false (nothing is created).
     /// - Returns: whether there is anything to train.
     func begin(_ run: Run, checkDirectory: Bool, announce: Bool) throws -> Bool {
+        if printConfig {
+            print(run.yaml, terminator: "")
+            return false
+        }
         switch run.start {
         case .resume(let state):
             let c = state.configuration
@@ -284,25 +318,31 @@ struct TrainingOptions: ParsableArguments {
         return true
     }
 
-    /// What in the command line disagrees with `saved`, the configuration of the run resumed
-    /// from `directory`: one phrase per option.
-    func contradictions(with saved: TrainingConfiguration, directory: URL) -> [String] {
+    /// What in the command line (and the `--config` file) disagrees with `saved`, the
+    /// configuration of the run resumed from `directory`: one phrase per option or key.
+    func contradictions(with saved: TrainingConfiguration, directory: URL, file: ConfigFile?) -> [String] {
         var problems: [String] = []
         if let env, env != saved.environment { problems.append("--env \(env) is not the run's \(saved.environment)") }
+        if self.env == nil, let file, let env = file.env, env != saved.environment {
+            problems.append("\(file.path): env \(env) is not the run's \(saved.environment)")
+        }
+        if self.sampler == nil, let file, let sampler = file.sampler, sampler != saved.sampler {
+            problems.append("\(file.path): sampler \(sampler.rawValue) is not the run's \(saved.sampler.rawValue)")
+        }
         if let out, URL(fileURLWithPath: out).standardizedFileURL.path != directory.standardizedFileURL.path {
             problems.append("--out \(out) is not the run's directory")
         }
         if let sampler, sampler != saved.sampler {
             problems.append("--sampler \(sampler.rawValue) is not the run's \(saved.sampler.rawValue)")
         }
-        for setting in settings where setting.option != "--steps" {
+        for setting in givenSettings(file: file) where setting.key != "steps" {
             var changed = saved
             setting.apply(&changed)
             guard changed != saved else { continue }
             problems.append(setting.value.map { "\(setting.option) \($0) is not the run's \(setting.current(saved))" }
                             ?? "\(setting.option) is not how the run was configured")
         }
-        if let model {
+        if let model = model ?? file?.model {
             let xml = FileManager.default.contents(atPath: model).flatMap { String(data: $0, encoding: .utf8) }
             if xml != saved.modelXML {
                 let hash = xml.map { String(Message.Model.hash(of: $0), radix: 16) } ?? "unreadable"
