@@ -33,10 +33,10 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("no-tensorboard"), help: "Write no TensorBoard event files.")
     var noTensorBoard = false
 
-    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate the policy after every N-th iteration (N counts iterations) and the last, on separate simulators; the best is kept in best/ (default: off).")
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: ArgumentHelp("Evaluate the policy after every N-th iteration (N counts iterations) and the last, on separate simulators; the best is kept in best/ (default: off).", valueName: "N"))
     var evalEvery: Int?
 
-    @Option(name: .customLong("eval-episodes"), parsing: .unconditional, help: "Deterministic episodes per --eval-every evaluation (default: 10).")
+    @Option(name: .customLong("eval-episodes"), parsing: .unconditional, help: ArgumentHelp("Deterministic episodes per --eval-every evaluation (default: 10).", valueName: "K"))
     var evalEpisodes: Int?
 
     @Option(parsing: .unconditional, help: "Environment copies each sampler steps in lockstep.")

@@ -28,9 +28,9 @@ import Testing
     }
 
     @Test func helpSaysWhatNCounts() throws {
-        let help = try CLITests.run(["train", "--help"])
-        #expect(help.stdout.contains("--eval-every"), "help: \(help.stdout)")
-        #expect(help.stdout.contains("N counts iterations"), "help: \(help.stdout)")
+        let help = try CLITests.run(["train", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("--eval-every <N> Evaluate the policy after every N-th iteration (N counts iterations)"), "help: \(help)")
+        #expect(help.contains("--eval-episodes <K>"), "help: \(help)")
     }
 
     /// A short CartPole run evaluated every iteration: best/checkpoint.json holds the iteration
