@@ -26,6 +26,9 @@ import Testing
         #expect(BestEvaluation.improves(10.5, on: best))
         #expect(!BestEvaluation.improves(10, on: best))  // a tie keeps the earlier one
         #expect(!BestEvaluation.improves(.nan, on: best))
+        #expect(TensorBoardLog.tag(for: "eval_return_mean") == "eval/mean_reward")
+        #expect(TensorBoardLog.tag(for: "eval_length_mean") == "eval/mean_ep_length")
+        #expect(TensorBoardLog.tag(for: "eval_seconds") == "trpo/eval_seconds")
     }
 
     /// Evaluating changes no training number: the rows of a run with evaluation equal those of
