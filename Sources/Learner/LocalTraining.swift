@@ -80,18 +80,3 @@ public struct LocalTraining {
         return batch
     }
 }
-
-/// Returns of `episodes` whole episodes of a policy, each from its own reset stream
-/// (seed, [evaluation, episode]).
-public func evaluatePolicy(_ policy: Policy, normalizer: RunningNormalizer?, environment: String, modelXML: String? = nil,
-                           episodes: Int, deterministic: Bool, seed: UInt64) throws -> [Double] {
-    let simulator = try EnvironmentRegistry.make(environment, modelXML: modelXML)
-    let sampler = SinglePathSampler(simulators: [simulator], policy: policy, normalizer: normalizer,
-                                    seed: seed, stream: 0x6576_616C)  // "eval"
-    sampler.deterministic = deterministic
-    var returns: [Double] = []
-    while returns.count < episodes {
-        returns += sampler.collect(steps: simulator.maxEpisodeSteps).episodeReturns
-    }
-    return Array(returns.prefix(episodes))
-}

@@ -17,11 +17,13 @@ public struct ProgressLog {
         "refused_connections",
         // Vine iterations (empty for single path).
         "vine_states", "vine_branches", "vine_branch_steps", "vine_q_spread",
+        // Evaluation during training (empty on iterations without one; see EvaluationSchedule).
+        "eval_return_mean", "eval_return_std", "eval_length_mean", "eval_episodes", "eval_seconds",
     ]
 
     /// Columns whose values depend on timing, so two identical runs differ only there.
     public static let timingColumns: Set<String> = [
-        "wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second",
+        "wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second", "eval_seconds",
     ]
 
     private let url: URL

@@ -19,6 +19,8 @@ public struct TensorBoardLog {
         "iteration": "time/iterations",
         "wall_seconds": "time/time_elapsed",
         "timesteps": "time/total_timesteps",
+        "eval_return_mean": "eval/mean_reward",
+        "eval_length_mean": "eval/mean_ep_length",
     ]
 
     /// The TensorBoard tag of a progress.csv column.

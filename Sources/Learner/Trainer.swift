@@ -18,6 +18,9 @@ public struct TrainerState: Sendable, Codable, Equatable {
     public var returnStatistics: RunningNormalizer?
     /// Wall time spent by earlier sessions of this run, in seconds.
     public var wallSeconds: Double = 0
+    /// The highest evaluation return of the run so far and its iteration, whose policy is
+    /// `best/checkpoint.json` (nil: not evaluated yet; see ``EvaluationSchedule``).
+    public var bestEvaluation: BestEvaluation? = nil
 }
 
 /// What one iteration did, for the progress log.
@@ -37,6 +40,8 @@ public struct IterationStatistics: Sendable {
     /// Vine iterations: the rollout set's size, branches, branch steps and the mean
     /// within-state standard deviation of Q̂ (nil for single path).
     public var vine: VineIterationStatistics? = nil
+    /// The evaluation of the policy after this iteration's update (nil: none was due).
+    public var evaluation: EvaluationResult? = nil
 }
 
 /// What a vine iteration's batch held.
@@ -175,6 +180,9 @@ public struct Trainer: Sendable {
 
     /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).
     public mutating func recordWallTime(_ seconds: Double) { state.wallSeconds = seconds }
+
+    /// Records the run's new best evaluation (the caller has checked it improves on the last).
+    public mutating func recordBestEvaluation(_ best: BestEvaluation) { state.bestEvaluation = best }
 }
 
 extension Duration {

@@ -19,13 +19,17 @@ public struct TransportCounters: Sendable, Equatable {
 
 /// A run directory and the trainer it checkpoints: what the single-process loop and the
 /// learner service share. Starting writes `config.json`; every ``update(with:sampleSeconds:counters:)``
-/// appends a `progress.csv` row and rewrites `checkpoint.json` atomically.
+/// appends a `progress.csv` row and rewrites `checkpoint.json` atomically. With an
+/// ``EvaluationSchedule``, the policy is evaluated after the update of every N-th iteration
+/// (and the last), in this process, and a new best is saved to `best/checkpoint.json`.
 public struct TrainingSession {
     public let outputDirectory: URL
     public private(set) var trainer: Trainer
     private var log: ProgressLog
     /// The same rows as TensorBoard scalars (nil: not logged).
     private let tensorBoard: TensorBoardLog?
+    /// When to evaluate the policy (nil: never).
+    public let evaluation: EvaluationSchedule?
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     private let priorWall: Double
@@ -34,13 +38,15 @@ public struct TrainingSession {
     /// there when `resume` is true (then `configuration` is ignored). A new run writes
     /// `config.json` and starts `progress.csv` afresh; see ``RunDirectory`` for refusing a
     /// directory that already holds a run.
-    /// - Parameter tensorBoardDirectory: where to write TensorBoard event files with the same
-    ///   rows (nil: none).
+    /// - Parameters:
+    ///   - tensorBoardDirectory: where to write TensorBoard event files with the same rows
+    ///     (nil: none).
+    ///   - evaluation: when to evaluate the policy (nil: never).
     public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool,
-                tensorBoardDirectory: URL? = nil) throws {
+                tensorBoardDirectory: URL? = nil, evaluation: EvaluationSchedule? = nil) throws {
         if resume {
             try self.init(resuming: try Checkpoint.load(from: outputDirectory), in: outputDirectory,
-                          tensorBoardDirectory: tensorBoardDirectory)
+                          tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
             return
         }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
@@ -52,22 +58,25 @@ public struct TrainingSession {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(configuration), to: outputDirectory.appendingPathComponent("config.json"))
         try self.init(trainer: trainer, outputDirectory: outputDirectory, resumeAfter: nil,
-                      tensorBoardDirectory: tensorBoardDirectory)
+                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
     }
 
     /// Resumes the run in `outputDirectory` from `state`, its checkpoint as
     /// ``Checkpoint/load(from:)`` read it (its ``TrainingConfiguration/totalSteps`` perhaps
     /// raised to continue a finished run). `progress.csv` is cut back to the state's iteration.
     /// TensorBoard's event files get a new file whose first event discards the steps past
-    /// the checkpoint.
-    public init(resuming state: TrainerState, in outputDirectory: URL, tensorBoardDirectory: URL? = nil) throws {
+    /// the checkpoint. The best evaluation so far is the state's (``TrainerState/bestEvaluation``).
+    public init(resuming state: TrainerState, in outputDirectory: URL, tensorBoardDirectory: URL? = nil,
+                evaluation: EvaluationSchedule? = nil) throws {
         try self.init(trainer: Trainer(state: state), outputDirectory: outputDirectory, resumeAfter: state.iteration,
-                      tensorBoardDirectory: tensorBoardDirectory)
+                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
     }
 
-    private init(trainer: Trainer, outputDirectory: URL, resumeAfter iteration: Int?, tensorBoardDirectory: URL?) throws {
+    private init(trainer: Trainer, outputDirectory: URL, resumeAfter iteration: Int?, tensorBoardDirectory: URL?,
+                 evaluation: EvaluationSchedule?) throws {
         self.outputDirectory = outputDirectory
         self.trainer = trainer
+        self.evaluation = evaluation
         log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"), resumeAfter: iteration)
         let resumedTimesteps = iteration == nil ? nil : trainer.state.timesteps
         tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(directory: $0, resumingAfter: resumedTimesteps) }
@@ -101,6 +110,13 @@ public struct TrainingSession {
 
     private mutating func record(_ statistics: IterationStatistics, rows: Int, sampleSeconds: Double,
                                  counters: TransportCounters) throws -> IterationStatistics {
+        var statistics = statistics
+        var evaluationSeconds = Double.nan
+        if let evaluation, evaluation.isDue(after: statistics.iteration, finishingRun: isFinished) {
+            let started = clock.now
+            statistics.evaluation = try evaluate(episodes: evaluation.episodes)
+            evaluationSeconds = (clock.now - started).seconds
+        }
         let wall = wallSeconds
         trainer.recordWallTime(wall)
         var row = TrainingSession.row(statistics, wallSeconds: wall, sampleSeconds: sampleSeconds)
@@ -116,10 +132,35 @@ public struct TrainingSession {
             row["vine_branch_steps"] = "\(vine.branchSteps)"
             row["vine_q_spread"] = ProgressLog.format(vine.qSpread)
         }
+        if let result = statistics.evaluation {
+            row["eval_return_mean"] = ProgressLog.format(result.returnMean)
+            row["eval_return_std"] = ProgressLog.format(result.returnStandardDeviation)
+            row["eval_length_mean"] = ProgressLog.format(result.lengthMean)
+            row["eval_episodes"] = "\(result.returns.count)"
+            row["eval_seconds"] = ProgressLog.format(evaluationSeconds)
+            if BestEvaluation.improves(result.returnMean, on: trainer.state.bestEvaluation) {
+                trainer.recordBestEvaluation(BestEvaluation(iteration: statistics.iteration, returnMean: result.returnMean))
+                // Before the run's checkpoint, which records this best: a crash in between leaves
+                // the best policy saved and the iteration to be done again.
+                let best = outputDirectory.appendingPathComponent(RunDirectory.bestDirectoryName)
+                try FileManager.default.createDirectory(at: best, withIntermediateDirectories: true)
+                try Checkpoint.save(trainer.state, in: best)
+            }
+        }
         try log.append(row)
         try tensorBoard?.append(row)
         try Checkpoint.save(trainer.state, in: outputDirectory)
         return statistics
+    }
+
+    /// The current policy's deterministic returns over `episodes` episodes on a fresh
+    /// simulator, with the current observation statistics and the run seed's evaluation
+    /// streams (see ``evaluatePolicy(_:normalizer:environment:modelXML:episodes:deterministic:seed:)``).
+    /// Reads the trainer's state and changes nothing.
+    private func evaluate(episodes: Int) throws -> EvaluationResult {
+        let c = configuration
+        return try evaluatePolicy(state.policy, normalizer: trainer.samplingNormalizer, environment: c.environment,
+                                  modelXML: c.modelXML, episodes: episodes, deterministic: true, seed: c.seed)
     }
 
     /// The progress.csv row of an iteration.
@@ -166,15 +207,19 @@ public enum RunDirectoryError: Error, CustomStringConvertible, Equatable {
 /// A run directory as a command finds it before it starts a new run there: a run's files are
 /// never replaced silently. A directory holds a run once the run has checkpointed an
 /// iteration; a run that ended before its first checkpoint left nothing to continue, and a
-/// new run replaces its `config.json`, `progress.csv` and `tensorboard/` (as a restart after
-/// such a crash does).
+/// new run replaces its `config.json`, `progress.csv`, `tensorboard/` and `best/` (as a
+/// restart after such a crash does).
 public enum RunDirectory {
     /// Where a run's TensorBoard event files go unless the command names another directory.
     public static let tensorBoardDirectoryName = "tensorboard"
     /// The run's configuration as `trpo train --config` reads it, beside `config.json`.
     public static let configYAMLName = "config.yaml"
-    /// The files (and the TensorBoard directory) a ``TrainingSession`` writes, and `config.yaml`.
-    public static let runFiles = ["config.json", configYAMLName, "progress.csv", Checkpoint.fileName, tensorBoardDirectoryName]
+    /// Where a run evaluated during training keeps its best policy (`best/checkpoint.json`).
+    public static let bestDirectoryName = "best"
+    /// The files (and the TensorBoard and best-policy directories) a ``TrainingSession``
+    /// writes, and `config.yaml`.
+    public static let runFiles = ["config.json", configYAMLName, "progress.csv", Checkpoint.fileName,
+                                  tensorBoardDirectoryName, bestDirectoryName]
 
     /// True when `directory` holds a run that a new one would replace: it has a checkpoint.
     public static func holdsRun(_ directory: URL) -> Bool {
@@ -190,9 +235,9 @@ public enum RunDirectory {
     public static func prepareNewRun(in directory: URL, overwrite: Bool) throws(RunDirectoryError) -> Bool {
         let holdsRun = holdsRun(directory)
         guard !holdsRun || overwrite else { throw .holdsRun(path: directory.path) }
-        // Without a checkpoint only the event files matter: they would survive the new run's
-        // start and mix the crashed run's steps with its own.
-        for file in holdsRun ? runFiles : [tensorBoardDirectoryName] {
+        // Without a checkpoint only the event files and a best policy matter: they would survive
+        // the new run's start and pass for its own.
+        for file in holdsRun ? runFiles : [tensorBoardDirectoryName, bestDirectoryName] {
             let url = directory.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             do { try FileManager.default.removeItem(at: url) } catch {

@@ -93,7 +93,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate a saved policy: mean and standard deviation of episode returns."
     )
 
-    @Option(help: "Run directory (or checkpoint.json) to load.")
+    @Option(help: "Run directory (or checkpoint.json) to load; DIR/best is the best policy of a run trained with --eval-every.")
     var checkpoint: String
 
     @Option(parsing: .unconditional, help: "Number of episodes.")
@@ -102,7 +102,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Act with the distribution's mode (argmax / mean) instead of sampling.")
     var deterministic = false
 
-    @Option(parsing: .unconditional, help: "Seed of the evaluation episodes' initial states.")
+    @Option(parsing: .unconditional, help: "Seed of the evaluation episodes' initial states (the run's seed gives the episodes of its --eval-every evaluations).")
     var seed: UInt64 = 12345
 
     func validate() throws {
@@ -115,16 +115,15 @@ struct EvalCommand: ParsableCommand {
         let state: TrainerState
         do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
         let c = state.configuration
-        let returns: [Double]
+        let result: EvaluationResult
         do {
-            returns = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
+            result = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
                                          environment: c.environment, modelXML: c.modelXML, episodes: episodes,
                                          deterministic: deterministic, seed: seed)
         } catch { throw runFailure(error) }
-        let mean = returns.reduce(0, +) / Double(returns.count)
-        let std = (returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count)).squareRoot()
         print(String(format: "%@ iteration %d (%@ steps), %d %@ episodes: return %.2f ± %.2f (min %.2f, max %.2f)",
-                     c.environment, state.iteration, grouped(state.timesteps), returns.count,
-                     deterministic ? "deterministic" : "stochastic", mean, std, returns.min()!, returns.max()!))
+                     c.environment, state.iteration, grouped(state.timesteps), result.returns.count,
+                     deterministic ? "deterministic" : "stochastic", result.returnMean, result.returnStandardDeviation,
+                     result.returns.min()!, result.returns.max()!))
     }
 }

@@ -33,6 +33,12 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("no-tensorboard"), help: "Write no TensorBoard event files.")
     var noTensorBoard = false
 
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: ArgumentHelp("Evaluate the policy after every N-th iteration (N counts iterations) and the last, on separate simulators; the best is kept in best/ (default: off).", valueName: "N"))
+    var evalEvery: Int?
+
+    @Option(name: .customLong("eval-episodes"), parsing: .unconditional, help: ArgumentHelp("Deterministic episodes per --eval-every evaluation (default: 10).", valueName: "K"))
+    var evalEpisodes: Int?
+
     @Option(parsing: .unconditional, help: "Environment copies each sampler steps in lockstep.")
     var envs: Int?
 
@@ -187,6 +193,11 @@ struct TrainingOptions: ParsableArguments {
 
     func validate() throws {
         if tensorboard != nil && noTensorBoard { throw ValidationError("--tensorboard DIR and --no-tensorboard contradict each other: give one of them") }
+        if let evalEvery, evalEvery <= 0 { throw ValidationError("--eval-every must be positive (got \(evalEvery))") }
+        if let evalEpisodes {
+            guard evalEvery != nil else { throw ValidationError("--eval-episodes applies with --eval-every N") }
+            guard evalEpisodes > 0 else { throw ValidationError("--eval-episodes must be positive (got \(evalEpisodes))") }
+        }
         let file = try configFile()
         if resume != nil {
             guard !overwrite else { throw ValidationError("--resume continues a run and --overwrite replaces one: give one of them") }
@@ -216,6 +227,8 @@ struct TrainingOptions: ParsableArguments {
         /// The configuration as `--config` reads it (``TrainingOptions/yaml(of:)``): a new run
         /// writes it to `config.yaml`.
         var yaml: String
+        /// When to evaluate the policy during training (nil: never).
+        var evaluation: EvaluationSchedule?
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
@@ -232,11 +245,12 @@ struct TrainingOptions: ParsableArguments {
                 switch start {
                 case .new(let c):
                     let session = try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
-                                                      tensorBoardDirectory: tensorBoardDirectory)
+                                                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
                     try AtomicFile.write(Data(yaml.utf8), to: directory.appendingPathComponent(RunDirectory.configYAMLName))
                     return session
                 case .resume(let state):
-                    return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory)
+                    return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory,
+                                               evaluation: evaluation)
                 }
             } catch { throw runFailure(error) }
         }
@@ -260,7 +274,8 @@ struct TrainingOptions: ParsableArguments {
                 c.modelFile = model
             }
             let directory = URL(fileURLWithPath: out ?? "runs/\(env)-seed\(c.seed)")
-            return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory), yaml: yaml(of: c))
+            return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory),
+                       yaml: yaml(of: c), evaluation: evaluation)
         }
         let directory = URL(fileURLWithPath: resume)
         var state: TrainerState
@@ -272,7 +287,12 @@ struct TrainingOptions: ParsableArguments {
         }
         for setting in givenSettings(file: file) where setting.key == "steps" { setting.apply(&state.configuration) }
         return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory),
-                   yaml: yaml(of: state.configuration))
+                   yaml: yaml(of: state.configuration), evaluation: evaluation)
+    }
+
+    /// `--eval-every N` with `--eval-episodes K` (default 10); nil without `--eval-every`.
+    private var evaluation: EvaluationSchedule? {
+        evalEvery.map { EvaluationSchedule(every: $0, episodes: evalEpisodes ?? 10) }
     }
 
     /// `--tensorboard`, or the run directory's `tensorboard/` unless `--no-tensorboard`.
@@ -382,6 +402,7 @@ struct ProgressPrinter {
         var line = String(format: "iter %@ | steps %@ | return %@ (%3d ep) | %@", counter, grouped(s.timesteps), ret,
                           s.episodeReturns.count, status)
         if !s.valueFit.explainedVarianceBefore.isNaN { line += String(format: " | ev %5.2f", s.valueFit.explainedVarianceBefore) }
+        if let evaluation = s.evaluation { line += String(format: " | eval %.1f", evaluation.returnMean) }
         if let extra { line += " | \(extra)" }
         note(line + " | \(humanDuration(wall)) | ETA \(humanDuration(remaining))")
     }

@@ -31,6 +31,8 @@ SB3_TAGS = {
     "iteration": "time/iterations",
     "wall_seconds": "time/time_elapsed",
     "timesteps": "time/total_timesteps",
+    "eval_return_mean": "eval/mean_reward",
+    "eval_length_mean": "eval/mean_ep_length",
 }
 
 
@@ -75,7 +77,7 @@ def check_matches_progress(run: pathlib.Path) -> None:
 
 def test_every_progress_value_is_a_scalar_at_its_step(tmp_path: pathlib.Path) -> None:
     run = tmp_path / "run"
-    train("--steps", "6000", "--out", str(run))
+    train("--steps", "6000", "--eval-every", "2", "--eval-episodes", "2", "--out", str(run))
     check_matches_progress(run)
 
 
