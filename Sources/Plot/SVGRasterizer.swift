@@ -39,7 +39,9 @@ public enum SVGRasterizer {
                 let reason = message.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
                 throw PlotError.writeFailed(path: destination.path, reason: "\(program): \(reason)")
             }
-            _ = try FileManager.default.replaceItemAt(destination, withItemAt: output)
+            guard rename(output.path, destination.path) == 0 else {
+                throw PlotError.writeFailed(path: destination.path, reason: String(cString: strerror(errno)))
+            }
         } catch let error as PlotError {
             throw error
         } catch {
