@@ -35,8 +35,8 @@ struct SeedSweep {
     /// The command line of one seed's run: this one without `--seeds`, `--parallel` and `--out`.
     let baseArguments: [String]
     let seeds: [UInt64]
-    /// Where each seed's run goes.
-    let directory: (UInt64) -> URL
+    /// Where each seed's run goes, as given (relative paths stay relative in messages).
+    let directory: (UInt64) -> String
     let parallel: Bool
 
     /// The arguments after the subcommand name with `--seeds`, `--parallel` and `--out` (and their values) removed.
@@ -67,10 +67,10 @@ struct SeedSweep {
         while !running.isEmpty || (!pending.isEmpty && !StopRequest.isRaised) {
             while running.count < limit, let seed = pending.first, !StopRequest.isRaised {
                 pending.removeFirst()
-                var arguments = ["train"] + baseArguments + ["--seed", "\(seed)", "--out", directory(seed).path]
+                var arguments = ["train"] + baseArguments + ["--seed", "\(seed)", "--out", directory(seed)]
                 if parallel { arguments.append("--quiet") }
                 do { running.append((seed, try ChildProcess(arguments))) } catch { throw runFailure(error) }
-                if parallel { note("seed \(seed): started → \(directory(seed).path)") }
+                if parallel { note("seed \(seed): started → \(directory(seed))") }
             }
             if StopRequest.isRaised && !forwarded {
                 for child in running { child.process.signal(SIGINT) }
@@ -114,9 +114,9 @@ struct SeedSweep {
         var scores: [Double] = []
         print("seed | run directory | deterministic return, 10 episodes (mean ± sd)")
         for seed in seeds {
-            let evaluation = try CheckpointEvaluation(directory: directory(seed), episodes: 10, deterministic: true)
+            let evaluation = try CheckpointEvaluation(directory: URL(fileURLWithPath: directory(seed)), episodes: 10, deterministic: true)
             scores.append(evaluation.mean)
-            print(String(format: "%@ | %@ | %.2f ± %.2f", "\(seed)", directory(seed).path, evaluation.mean, evaluation.std))
+            print(String(format: "%@ | %@ | %.2f ± %.2f", "\(seed)", directory(seed), evaluation.mean, evaluation.std))
         }
         let summary = SeedSummary(scores: scores)
         print(String(format: "mean %.2f | IQM %.2f | 95%% bootstrap CI of the mean [%.2f, %.2f] (%d seeds, %@ resamples)",

@@ -79,7 +79,7 @@ struct TrainCommand: ParsableCommand {
         let prefix = training.out ?? "runs/\(env)"
         let arguments = Array(CommandLine.arguments.drop { $0 != "train" }.dropFirst())
         try SeedSweep(baseArguments: SeedSweep.baseArguments(arguments), seeds: seeds.seeds,
-                      directory: { URL(fileURLWithPath: "\(prefix)-seed\($0)") }, parallel: parallel).run()
+                      directory: { "\(prefix)-seed\($0)" }, parallel: parallel).run()
     }
 
     /// A learner and `--workers` worker processes on an ipc endpoint; SIGINT and SIGTERM stop
