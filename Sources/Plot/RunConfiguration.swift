@@ -48,8 +48,11 @@ public struct RunConfiguration: Equatable, Sendable {
     }
 
     /// The environment id, without JSON quotes.
-    public var environment: String? {
-        fields["environment"].flatMap { try? JSONDecoder().decode(String.self, from: Data($0.utf8)) }
+    public var environment: String? { fields["environment"].map(RunConfiguration.displayed) }
+
+    /// A field's value as shown to a user: a JSON string without its quotes, anything else as is.
+    static func displayed(_ value: String) -> String {
+        (try? JSONDecoder().decode(String.self, from: Data(value.utf8))) ?? value
     }
 
     /// The fields apart from the seed: equal for runs of one configuration.
@@ -103,7 +106,7 @@ public struct RunGroups: Sendable {
             ? zip(members, keys).map { runs, key in
                 let seeds = runs.count > 1 ? " (\(runs.count) seeds)" : ""
                 if let key, !differing.isEmpty {
-                    return differing.map { "\($0)=\(key[$0] ?? "–")" }.joined(separator: ", ") + seeds
+                    return differing.map { "\($0)=\(key[$0].map(RunConfiguration.displayed) ?? "–")" }.joined(separator: ", ") + seeds
                 }
                 if runs.count == 1 { return names[runs[0]] }
                 return (configurations[runs[0]]?.environment ?? names[runs[0]]) + seeds

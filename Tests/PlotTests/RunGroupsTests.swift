@@ -47,6 +47,6 @@ import Testing
             try Self.configuration(seed: 2, gamma: 0.99),
         ])
         #expect(groups.environments == ["Hopper-v4", "Walker2d-v4"])
-        #expect(groups.labels == [#"environment="Hopper-v4" (2 seeds)"#, #"environment="Walker2d-v4""#])
+        #expect(groups.labels == ["environment=Hopper-v4 (2 seeds)", "environment=Walker2d-v4"])
     }
 }
