@@ -12,8 +12,8 @@ public struct CurvePoint: Sendable, Equatable {
 /// A named series of points, such as one training run's mean return against timesteps.
 ///
 /// Points are drawn in the order given, joined by straight lines. Several curves with the same
-/// name are treated as repeats of one configuration (e.g. seeds): they share a colour and a
-/// legend entry, and a light band shows their minimum and maximum where they overlap in x.
+/// name are treated as runs of one configuration over seeds: ``LearningCurvePlot`` draws
+/// their aggregate (mean or IQM) with a 95 % bootstrap confidence band.
 public struct LearningCurve: Sendable, Equatable {
     /// The legend label. Any text is allowed; it is escaped when written to SVG.
     public var name: String

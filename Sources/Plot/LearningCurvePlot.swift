@@ -16,8 +16,11 @@ public struct PlotAxis: Sendable, Equatable {
 /// titles, one polyline per curve and a legend with one entry per curve name. It uses no
 /// external fonts, style sheets or scripts, so a browser or `rsvg-convert` shows it as is.
 ///
-/// - Curves with the same name share a colour and legend entry; a light band shows their
-///   minimum and maximum over the x range they have in common (see ``LearningCurve``).
+/// - Curves with the same name are runs of one configuration over seeds: one colour, one
+///   legend entry, one line for their ``aggregate`` and a light 95 % bootstrap confidence band
+///   around it, over the x range they have in common (``SeedBand`` defines the grid). Where
+///   they have no common range, each is drawn as a line of that colour.
+/// - A name with a single curve is drawn as that curve's line.
 /// - A curve with a single point is drawn as a dot (its polyline has one point).
 /// - The legend goes into the first corner of the plot area (lower right, upper left, upper
 ///   right, lower left) where it covers no line, else to the right of the plot area.
@@ -26,21 +29,25 @@ public struct LearningCurvePlot: Sendable {
     public var xAxis: PlotAxis
     public var yAxis: PlotAxis
     public var curves: [LearningCurve]
+    /// How curves of the same name are summarised at each x.
+    public var aggregate: Aggregate
     /// The canvas size in pixels, at least 320 × 200.
     public let width: Double, height: Double
 
     /// - Parameters:
     ///   - title: Drawn above the plot; `nil` or empty for none.
+    ///   - aggregate: The line drawn for curves sharing a name.
     ///   - width: Canvas width in pixels; values below 320 are raised to 320.
     ///   - height: Canvas height in pixels; values below 200 are raised to 200.
     public init(
         title: String? = nil, xAxis: PlotAxis, yAxis: PlotAxis, curves: [LearningCurve],
-        width: Double = 720, height: Double = 440
+        aggregate: Aggregate = .mean, width: Double = 720, height: Double = 440
     ) {
         self.title = title
         self.xAxis = xAxis
         self.yAxis = yAxis
         self.curves = curves
+        self.aggregate = aggregate
         self.width = max(width, 320)
         self.height = max(height, 200)
     }
@@ -57,7 +64,7 @@ public struct LearningCurvePlot: Sendable {
                 throw .nonFinitePoint(curve: curve.name)
             }
         }
-        let groups = CurveGroup.grouping(curves)
+        let groups = CurveGroup.grouping(curves, aggregate: aggregate)
         let legend = Legend(entries: groups.map { ($0.name, $0.style) })
         let (layout, legendBox) = arrange(groups, legend)
 
@@ -212,15 +219,19 @@ public struct LearningCurvePlot: Sendable {
     }
 }
 
-/// The curves that share a name: one legend entry, one style, and their min/max band.
+/// The curves that share a name: one legend entry, one style, and their aggregate with its
+/// confidence band.
 struct CurveGroup: Sendable {
     let name: String
     let style: CurveStyle
     let curves: [[CurvePoint]]
-    let band: MinMaxBand
+    let band: SeedBand
+
+    /// The polylines drawn: the aggregate where there is one, else every curve.
+    var lines: [[CurvePoint]] { band.isEmpty ? curves : [band.line] }
 
     /// Groups `curves` by name, in order of first appearance.
-    static func grouping(_ curves: [LearningCurve]) -> [CurveGroup] {
+    static func grouping(_ curves: [LearningCurve], aggregate: Aggregate) -> [CurveGroup] {
         var names: [String] = []
         var members: [String: [[CurvePoint]]] = [:]
         for curve in curves {
@@ -229,15 +240,16 @@ struct CurveGroup: Sendable {
         }
         return names.enumerated().map { index, name in
             CurveGroup(
-                name: name, style: .entry(index), curves: members[name]!, band: MinMaxBand(of: members[name]!)
+                name: name, style: .entry(index), curves: members[name]!,
+                band: SeedBand(of: members[name]!, aggregate: aggregate)
             )
         }
     }
 
-    /// The polylines in canvas coordinates that the legend should not cover: the curves and
+    /// The polylines in canvas coordinates that the legend should not cover: the lines and
     /// the band's edges.
     func traces(_ layout: PlotLayout) -> [[Pixel]] {
-        (curves + [band.upper, band.lower].filter { !$0.isEmpty }).map { $0.map(layout.pixel) }
+        (lines + [band.upper, band.lower].filter { !$0.isEmpty }).map { $0.map(layout.pixel) }
     }
 
     /// Writes the band as a translucent polygon, if there is one.
@@ -252,10 +264,10 @@ struct CurveGroup: Sendable {
         )
     }
 
-    /// Writes one polyline per curve, plus a dot for a curve of a single point. Repeats are
-    /// drawn thinner and translucent so that the band between them shows.
+    /// Writes one polyline per line (``lines``), plus a dot for a line of a single point.
+    /// Curves drawn one by one because they share no x range are thinner and translucent.
     func writeCurves(to svg: inout SVGWriter, _ layout: PlotLayout) {
-        let repeated = curves.count > 1
+        let repeated = lines.count > 1
         svg.open(
             "g",
             [
@@ -264,8 +276,8 @@ struct CurveGroup: Sendable {
                 "stroke-linejoin": "round", "stroke-linecap": "round", "fill": "none",
             ]
         )
-        for curve in curves {
-            let pixels = curve.map(layout.pixel)
+        for line in lines {
+            let pixels = line.map(layout.pixel)
             svg.empty("polyline", ["points": SVGWriter.points(pixels)])
             if let only = pixels.first, pixels.count == 1 {
                 svg.empty(

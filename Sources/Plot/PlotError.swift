@@ -29,6 +29,10 @@ public enum PlotError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidXAxis(String)
     /// The output file could not be written or moved into place.
     case writeFailed(path: String, reason: String)
+    /// The program that renders SVG as PNG is not installed.
+    case rasterizerMissing(program: String, package: String)
+    /// `--label` was given, but not once per group of runs.
+    case labelCount(given: Int, groups: Int)
 
     public var description: String {
         switch self {
@@ -60,6 +64,10 @@ public enum PlotError: Error, CustomStringConvertible, Equatable, Sendable {
                 + " or '\(ProgressXAxis.allCases.last!.rawValue)'"
         case .writeFailed(let path, let reason):
             "cannot write '\(path)': \(reason)"
+        case .rasterizerMissing(let program, let package):
+            "cannot write a PNG: \(program) is not installed (Debian package \(package): apt-get install \(package))"
+        case .labelCount(let given, let groups):
+            "\(given) --label for \(groups) group\(groups == 1 ? "" : "s") of runs: give one per group, in order of their first run"
         }
     }
 }

@@ -12,7 +12,10 @@ struct TrainCommand: ParsableCommand {
             Starts from the environment's preset (see docs/presets.md, `trpo presets`), then \
             the settings of a --config YAML file; every option given overrides both. Writes \
             config.json, config.yaml (for --config: it reruns the run), progress.csv (one row per \
-            iteration) and checkpoint.json (after every iteration) to --out.
+            iteration) and checkpoint.json (after every iteration) to --out. With --seeds, the \
+            same configuration runs once per seed, each exactly as --seed S would, into \
+            runs/<env>-seed<S> (or <out>-seed<S>), and a table of each seed's deterministic \
+            evaluation return with their mean, IQM and 95 % bootstrap interval ends the run.
             """
     )
 
@@ -21,7 +24,26 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var serving: ServingOptions
     @OptionGroup var supervision: SupervisionOptions
 
+    @Option(help: ArgumentHelp("Run these seeds, one run each (exclusive with --seed and --resume): "
+                               + "a range 1-5, a list 1,2,3 or both, 1-3,7; no seed twice.", valueName: "seeds"))
+    var seeds: SeedList?
+
+    @Flag(help: "With --seeds: run up to one seed per core at once, each in its own process (--workers 0).")
+    var parallel = false
+
     func validate() throws {
+        if let seeds {
+            if training.seed != nil { throw ValidationError("--seeds and --seed contradict each other: give one of them") }
+            if training.resume != nil { throw ValidationError("--seeds starts new runs: resume each with --resume DIR") }
+            if training.tensorboard != nil && seeds.seeds.count > 1 {
+                throw ValidationError("--tensorboard DIR would be shared by the seeds' runs: leave it out (each run writes its own)")
+            }
+            if parallel && localWorkers.workers > 0 {
+                throw ValidationError("--parallel runs each seed in one process: leave out --workers")
+            }
+        } else if parallel {
+            throw ValidationError("--parallel applies to --seeds")
+        }
         if serving.deterministic && localWorkers.workers == 0 {
             throw ValidationError("--deterministic applies to runs with --workers N")
         }
@@ -30,6 +52,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
+        if let seeds { return try sweep(seeds) }
         let run = try training.resolve()
         let withWorkers = localWorkers.workers > 0
         // With workers, a supervised learner process trains (and announces a resume).
@@ -49,6 +72,15 @@ struct TrainCommand: ParsableCommand {
         }
         printer.summary(local.state, lastReturn: lastReturn, directory: run.directory)
         if !local.isFinished { throw ExitCode(130) }
+    }
+
+    /// ``SeedSweep`` over `seeds`: each run in `runs/<env>-seed<S>`, or `<out>-seed<S>` with `--out`.
+    func sweep(_ seeds: SeedList) throws {
+        let env = training.env!  // validate() requires it without --resume
+        let prefix = training.out ?? "runs/\(env)"
+        let arguments = Array(CommandLine.arguments.drop { $0 != "train" }.dropFirst())
+        try SeedSweep(baseArguments: SeedSweep.baseArguments(arguments), seeds: seeds.seeds,
+                      directory: { "\(prefix)-seed\($0)" }, parallel: parallel).run()
     }
 
     /// A learner and `--workers` worker processes on an ipc endpoint; SIGINT and SIGTERM stop
@@ -112,17 +144,11 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
-        let state: TrainerState
-        do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
-        let c = state.configuration
-        let result: EvaluationResult
-        do {
-            result = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
-                                         environment: c.environment, modelXML: c.modelXML, episodes: episodes,
-                                         deterministic: deterministic, seed: seed)
-        } catch { throw runFailure(error) }
+        let evaluation = try CheckpointEvaluation(directory: URL(fileURLWithPath: checkpoint), episodes: episodes,
+                                                  deterministic: deterministic, seed: seed)
+        let (state, result) = (evaluation.state, evaluation.result)
         print(String(format: "%@ iteration %d (%@ steps), %d %@ episodes: return %.2f ± %.2f (min %.2f, max %.2f)",
-                     c.environment, state.iteration, grouped(state.timesteps), result.returns.count,
+                     state.configuration.environment, state.iteration, grouped(state.timesteps), result.returns.count,
                      deterministic ? "deterministic" : "stochastic", result.returnMean, result.returnStandardDeviation,
                      result.returns.min()!, result.returns.max()!))
     }

@@ -11,10 +11,12 @@ import Testing
 
     static let executable = Bundle.main.bundleURL.appendingPathComponent("trpo")
 
-    static func run(_ arguments: [String]) throws -> Outcome {
+    /// Runs `trpo arguments` to its end, with this process's environment changed by `environment`.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

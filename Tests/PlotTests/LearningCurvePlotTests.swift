@@ -99,17 +99,31 @@ import Testing
         #expect(try Self.elements("circle", in: document).count == 1)
     }
 
-    @Test func curvesSharingANameShareOneLegendEntryAndABand() throws {
+    @Test func curvesSharingANameAreOneLineWithABand() throws {
         let curves = [
             Self.curve("trpo", count: 20), Self.curve("trpo", count: 25, from: 30),
             Self.curve("vpg", count: 20, from: -50),
         ]
         let document = try Self.render(curves)
-        #expect(try Self.elements("polyline", in: document).count == 3)
+        // One aggregate line over the 20 common x values for "trpo", one line for "vpg".
+        let counts = try Self.elements("polyline", in: document).map { polyline in
+            Self.attribute("points", of: polyline)?.split(separator: " ").count
+        }
+        #expect(counts == [20, 20])
         #expect(try Self.elements("polygon", in: document).count == 1)
         let texts = try Self.elements("text", in: document).compactMap(\.stringValue)
         #expect(texts.filter { $0 == "trpo" }.count == 1)
         #expect(texts.filter { $0 == "vpg" }.count == 1)
+    }
+
+    @Test func curvesSharingANameWithoutCommonRangeAreDrawnOneByOne() throws {
+        let curves = [
+            LearningCurve(name: "a", points: [CurvePoint(x: 0, y: 0), CurvePoint(x: 1, y: 1)]),
+            LearningCurve(name: "a", points: [CurvePoint(x: 2, y: 0), CurvePoint(x: 3, y: 1)]),
+        ]
+        let document = try Self.render(curves)
+        #expect(try Self.elements("polyline", in: document).count == 2)
+        #expect(try Self.elements("polygon", in: document).isEmpty)
     }
 
     @Test func everythingStaysOnTheCanvas() throws {
@@ -154,20 +168,30 @@ import Testing
     }
 }
 
-@Suite struct MinMaxBandTests {
-    @Test func envelopeOverTheCommonRange() {
+@Suite struct SeedBandTests {
+    /// Two runs, interpolated onto the x values of both inside [5, 20]: with two values the
+    /// bootstrap mean is the lower value, their mean or the upper value, so the 95 % band runs
+    /// from one run to the other.
+    @Test func meanAndBandOverTheCommonRange() {
         let a = [CurvePoint(x: 0, y: 0), CurvePoint(x: 10, y: 10), CurvePoint(x: 20, y: 0)]
         let b = [CurvePoint(x: 5, y: 8), CurvePoint(x: 15, y: 8), CurvePoint(x: 30, y: 8)]
-        let band = MinMaxBand(of: [a, b])
-        #expect(band.upper.map(\.x) == [5, 10, 15, 20])
+        let band = SeedBand(of: [a, b], aggregate: .mean, resamples: 2000)
+        #expect(band.line.map(\.x) == [5, 10, 15, 20])
+        #expect(band.line.map(\.y) == [6.5, 9, 6.5, 4])
         #expect(band.upper.map(\.y) == [8, 10, 8, 8])
         #expect(band.lower.map(\.y) == [5, 8, 5, 0])
+    }
+
+    @Test func identicalRunsHaveAZeroWidthBand() {
+        let a = [CurvePoint(x: 0, y: 3), CurvePoint(x: 1, y: 4)]
+        let band = SeedBand(of: [a, a, a, a], aggregate: .iqm, resamples: 100)
+        #expect(band.line == a && band.upper == a && band.lower == a)
     }
 
     @Test func emptyWithoutOverlap() {
         let a = [CurvePoint(x: 0, y: 0), CurvePoint(x: 1, y: 1)]
         let b = [CurvePoint(x: 2, y: 0), CurvePoint(x: 3, y: 1)]
-        #expect(MinMaxBand(of: [a, b]).isEmpty)
-        #expect(MinMaxBand(of: [a]).isEmpty)
+        #expect(SeedBand(of: [a, b], aggregate: .mean).isEmpty)
+        #expect(SeedBand(of: [a], aggregate: .mean).isEmpty)
     }
 }
