@@ -16,30 +16,16 @@ protocol SettingValue {
     static var expected: String { get }
 }
 
-extension Int: SettingValue {
+/// Numbers and booleans read and write their Swift text (the shortest that reads back exactly).
+extension SettingValue where Self: LosslessStringConvertible {
     init?(settingText text: String) { self.init(text) }
-    var settingText: String { "\(self)" }
-    static var expected: String { "an integer" }
+    var settingText: String { description }
 }
 
-extension UInt64: SettingValue {
-    init?(settingText text: String) { self.init(text) }
-    var settingText: String { "\(self)" }
-    static var expected: String { "a non-negative integer" }
-}
-
-extension Double: SettingValue {
-    init?(settingText text: String) { self.init(text) }
-    /// Swift's shortest text that reads back as the same `Double`.
-    var settingText: String { "\(self)" }
-    static var expected: String { "a number" }
-}
-
-extension Bool: SettingValue {
-    init?(settingText text: String) { self.init(text) }
-    var settingText: String { "\(self)" }
-    static var expected: String { "true or false" }
-}
+extension Int: SettingValue { static var expected: String { "an integer" } }
+extension UInt64: SettingValue { static var expected: String { "a non-negative integer" } }
+extension Double: SettingValue { static var expected: String { "a number" } }
+extension Bool: SettingValue { static var expected: String { "true or false" } }
 
 /// Layer widths: `64,64` on the command line, `[64, 64]` in a file (either is read).
 extension Array: SettingValue where Element == Int {
