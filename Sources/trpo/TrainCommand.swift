@@ -76,7 +76,8 @@ struct TrainCommand: ParsableCommand {
 
     /// ``SeedSweep`` over `seeds`: each run in `runs/<env>-seed<S>`, or `<out>-seed<S>` with `--out`.
     func sweep(_ seeds: SeedList) throws {
-        let env = training.env!  // validate() requires it without --resume
+        // validate() requires an environment, from --env or the --config file, without --resume.
+        guard let env = try training.env ?? training.configFile()?.env else { throw ValidationError("--env is required") }
         let prefix = training.out ?? "runs/\(env)"
         let arguments = Array(CommandLine.arguments.drop { $0 != "train" }.dropFirst())
         try SeedSweep(baseArguments: SeedSweep.baseArguments(arguments), seeds: seeds.seeds,

@@ -77,6 +77,18 @@ import Testing
         }
     }
 
+    /// The environment may come from a --config file instead of --env.
+    @Test func seedsTakeTheEnvironmentFromAConfigFile() throws {
+        let root = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let file = root.appendingPathComponent("cartpole.yaml")
+        try "env: CartPole-v1\nsteps: 2048\nbatch-steps: 1024\n".write(to: file, atomically: true, encoding: .utf8)
+        let sweep = try CLITests.run(["train", "--config", file.path, "--seeds", "1", "--quiet",
+                                      "--out", root.appendingPathComponent("c").path])
+        #expect(sweep.status == 0, "stderr: \(sweep.stderr)")
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("c-seed1/checkpoint.json").path))
+    }
+
     /// Ctrl-C stops every seed's run and says which finished; exit 130.
     @Test func interruptStopsAllSeeds() throws {
         let root = try CLITests.temporaryDirectory()
