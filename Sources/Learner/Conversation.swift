@@ -342,12 +342,11 @@ public struct Conversation<Workload: ConversationWorkload> {
         let copies = hello.simulatorCount > 0 ? hello.simulatorCount : settings.suggestedSimulators
         // The worker's earlier registration: the same process on another connection keeps its
         // sequence numbers; another process (a restart) releases what the old one held.
-        let previous = registry.records.first { $0.workerID == id || $0.peer == peer.bytes }
+        let previous = registry.register(peer: peer.bytes, workerID: id, nonce: hello.nonce, environments: copies, now: now)
         if let previous, previous.nonce != hello.nonce || previous.workerID != id {
             workload.release(previous.workerID)
         }
         let sequence = previous.flatMap { $0.nonce == hello.nonce ? $0.lastSequence : nil }
-        registry.register(peer: peer.bytes, workerID: id, nonce: hello.nonce, environments: copies, now: now)
         registry.update(peer: peer.bytes) { $0.lastSequence = sequence }
         if let previous, previous.workerID == id, previous.nonce != hello.nonce {
             log(.progress, "worker \(id) restarted (new process) and registered again", into: &actions)
