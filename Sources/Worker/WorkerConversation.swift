@@ -153,7 +153,7 @@ public struct WorkerConversation: Sendable {
         guard case .collecting(_, let c) = state else { return false }
         switch message {
         case .parameters(let p):
-            return !sameRun(p, c.parameters) || p.version > c.parameters.version
+            return supersedes(p, c.parameters)
         case .stop, .welcome:
             return true
         case .reject(let reject):
@@ -318,7 +318,7 @@ public struct WorkerConversation: Sendable {
                 + leave("the learner's run samples \(p.sampling.kind.rawValue); this worker was started with --sampler \(wanted.rawValue)")
         }
         let held = collection
-        if var c = held, sameRun(p, c.parameters), p.version <= c.parameters.version {
+        if var c = held, !supersedes(p, c.parameters) {
             // The same version again (or an older one): only a larger quota (a top-up) changes anything.
             if p.version == c.parameters.version && p.quota > c.parameters.quota { c.parameters.quota = p.quota }
             state = c.quotaMet ? .waitingForNextVersion(registration, c) : .collecting(registration, c)
@@ -402,6 +402,12 @@ public struct WorkerConversation: Sendable {
         case .collecting(_, let c), .waitingForNextVersion(_, let c): c
         case .awaitingModel, .finished: nil
         }
+    }
+
+    /// Whether parameters `p` replace the `held` ones: another run (session or stream) or a
+    /// newer version. Anything else is a repeat, at most a top-up.
+    private func supersedes(_ p: Message.Parameters, _ held: Message.Parameters) -> Bool {
+        !sameRun(p, held) || p.version > held.version
     }
 
     /// Whether `a` and `b` are versions of one run's parameters for this worker (session
