@@ -167,17 +167,16 @@ public struct TrainingSession {
     static func row(_ s: IterationStatistics, wallSeconds: Double, sampleSeconds: Double) -> [String: String] {
         let f = ProgressLog.format
         let returns = s.episodeReturns
-        let mean = returns.isEmpty ? Double.nan : returns.reduce(0, +) / Double(returns.count)
-        let std = returns.isEmpty ? Double.nan : (returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count)).squareRoot()
-        let lengthMean = s.episodeLengths.isEmpty ? Double.nan : Double(s.episodeLengths.reduce(0, +)) / Double(s.episodeLengths.count)
+        // The episodes that finished in this batch, summarised as an evaluation's are.
+        let episodes = EvaluationResult(returns: returns, lengths: s.episodeLengths)
         let p = s.policyStep
         return [
             "iteration": "\(s.iteration)", "timesteps": "\(s.timesteps)", "wall_seconds": f(wallSeconds),
-            "episode_return_mean": f(mean), "episode_length_mean": f(lengthMean), "episodes": "\(returns.count)",
+            "episode_return_mean": f(episodes.returnMean), "episode_length_mean": f(episodes.lengthMean), "episodes": "\(returns.count)",
             "kl": f(p.kl), "surrogate_before": f(p.surrogateBefore), "surrogate_after": f(p.surrogateAfter),
             "entropy": f(p.entropy), "explained_variance": f(s.valueFit.explainedVarianceBefore),
             "backtracks": "\(p.backtracks)", "cg_residual": f(p.cgResidual), "accepted": p.accepted ? "1" : "0",
-            "episode_return_std": f(std), "episode_return_min": f(returns.min() ?? .nan),
+            "episode_return_std": f(episodes.returnStandardDeviation), "episode_return_min": f(returns.min() ?? .nan),
             "episode_return_max": f(returns.max() ?? .nan), "expected_improvement": f(p.expectedImprovement),
             "actual_improvement": f(p.actualImprovement), "cg_iterations": "\(p.cgIterations)", "step_norm": f(p.stepNorm),
             "rejection": p.rejection?.rawValue ?? "", "explained_variance_after": f(s.valueFit.explainedVarianceAfter),
