@@ -90,9 +90,7 @@ public struct Trainer: Sendable {
     static let learnerStream: UInt64 = 0x6C65_6172_6E65_7200  // "learner"
 
     /// The observation statistics samplers standardise with (nil when normalisation is off).
-    public var samplingNormalizer: RunningNormalizer? {
-        state.configuration.normalizeObservations ? state.normalizer : nil
-    }
+    public var samplingNormalizer: RunningNormalizer? { state.samplingNormalizer }
 
     /// One iteration on a batch collected with the current policy and normaliser.
     public mutating func update(with batch: SampleBatch) -> IterationStatistics {
@@ -154,7 +152,7 @@ public struct Trainer: Sendable {
     /// - Throws: ``VineSurrogateError`` for a malformed batch (nothing is changed then).
     public mutating func update(vine batch: VineBatch) throws(VineSurrogateError) -> IterationStatistics {
         let c = state.configuration
-        let surrogate = try VineSurrogate(batch, normalizer: c.normalizeObservations ? state.normalizer : nil,
+        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer,
                                           head: state.policy.head)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
@@ -191,4 +189,10 @@ extension Duration {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) * 1e-18
     }
+}
+
+extension TrainerState {
+    /// The observation statistics a policy of this state sees its observations through: the
+    /// saved statistics, or nil when the run does not normalise observations.
+    public var samplingNormalizer: RunningNormalizer? { configuration.normalizeObservations ? normalizer : nil }
 }

@@ -85,7 +85,7 @@ struct RenderCommand: ParsableCommand {
         } else {
             renderer = try ClassicControlRenderer(simulator: simulator, width: width, height: height)
         }
-        var video = PolicyVideo(policy: state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
+        var video = PolicyVideo(policy: state.policy, normalizer: state.samplingNormalizer,
                                 simulator: simulator, renderer: renderer)
         video.episodes = episodes
         video.maxSteps = steps ?? simulator.maxEpisodeSteps

@@ -138,7 +138,7 @@ struct CheckpointEvaluation {
         do {
             state = try Checkpoint.load(from: directory)
             let c = state.configuration
-            result = try evaluatePolicy(state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
+            result = try evaluatePolicy(state.policy, normalizer: state.samplingNormalizer,
                                          environment: c.environment, modelXML: c.modelXML, episodes: episodes,
                                          deterministic: deterministic, seed: seed)
         } catch { throw runFailure(error) }

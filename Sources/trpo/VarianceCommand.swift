@@ -63,7 +63,7 @@ struct VarianceCommand: ParsableCommand {
             }
             var c = state.configuration
             c.seed = seed
-            study = VarianceStudy(configuration: c, policy: state.policy, normalizer: c.normalizeObservations ? state.normalizer : nil,
+            study = VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
                                   valueFunction: state.valueFunction, budget: budget)
             policyLabel = "\(c.environment), iteration \(state.iteration) (\(grouped(state.timesteps)) steps)"
         } else {
