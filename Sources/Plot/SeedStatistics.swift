@@ -13,13 +13,21 @@ public enum Aggregate: String, CaseIterable, Sendable {
     ///
     /// - Precondition: `values` is not empty.
     public func of(_ values: [Double]) -> Double {
+        var scratch = values  // copied only if the IQM sorts it
+        return of(reordering: &scratch)
+    }
+
+    /// The same, free to reorder `values` (the IQM sorts them in place): no allocation, for
+    /// the bootstrap's inner loop.
+    func of(reordering values: inout [Double]) -> Double {
         precondition(!values.isEmpty, "aggregate of no values")
         switch self {
         case .mean:
             return values.reduce(0, +) / Double(values.count)
         case .iqm:
+            values.sort()
             let cut = values.count / 4
-            let middle = values.sorted()[cut..<(values.count - cut)]
+            let middle = values[cut..<(values.count - cut)]
             return middle.reduce(0, +) / Double(middle.count)
         }
     }
@@ -58,7 +66,7 @@ public struct BootstrapInterval: Equatable, Sendable {
         statistics.reserveCapacity(resamples)
         for _ in 0..<resamples {
             for i in sample.indices { sample[i] = values[Int.random(in: 0..<values.count, using: &random)] }
-            statistics.append(aggregate.of(sample))
+            statistics.append(aggregate.of(reordering: &sample))  // redrawn whole next time
         }
         statistics.sort()
         lower = BootstrapInterval.quantile(statistics, (1 - level) / 2)
