@@ -25,13 +25,6 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable, Codable {
         transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
         x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
 
-    /// `y += alpha · x` over `count` elements (`cblas_saxpy` / `cblas_daxpy`).
-    static func axpy(count: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
-
-    /// `Σ x_i y_i` accumulated in double precision whatever the element type
-    /// (`cblas_dsdot` / `cblas_ddot`).
-    static func dot(count: Int, x: UnsafePointer<Self>, y: UnsafePointer<Self>) -> Double
-
     /// `x_i = tanh(x_i)` by the vectorised kernel of this precision.
     static func tanhInPlace(_ x: UnsafeMutablePointer<Self>, count: Int)
 
@@ -64,17 +57,7 @@ extension Double: BLASScalar {
                     x, 1, beta, y, 1)
     }
 
-    @inline(__always)
-    public static func axpy(count: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
-        guard count > 0 else { return }
-        cblas_daxpy(Int32(count), alpha, x, 1, y, 1)
-    }
 
-    @inline(__always)
-    public static func dot(count: Int, x: UnsafePointer<Double>, y: UnsafePointer<Double>) -> Double {
-        guard count > 0 else { return 0 }
-        return cblas_ddot(Int32(count), x, 1, y, 1)
-    }
 
     @inline(__always)
     public static func tanhInPlace(_ x: UnsafeMutablePointer<Double>, count: Int) { trpo_tanh_f64(x, count) }
@@ -111,17 +94,7 @@ extension Float: BLASScalar {
                     x, 1, beta, y, 1)
     }
 
-    @inline(__always)
-    public static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        guard count > 0 else { return }
-        cblas_saxpy(Int32(count), alpha, x, 1, y, 1)
-    }
 
-    @inline(__always)
-    public static func dot(count: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>) -> Double {
-        guard count > 0 else { return 0 }
-        return cblas_dsdot(Int32(count), x, 1, y, 1)
-    }
 
     @inline(__always)
     public static func tanhInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) { trpo_tanh_f32(x, count) }
