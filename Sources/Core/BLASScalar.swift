@@ -57,8 +57,6 @@ extension Double: BLASScalar {
                     x, 1, beta, y, 1)
     }
 
-
-
     @inline(__always)
     public static func tanhInPlace(_ x: UnsafeMutablePointer<Double>, count: Int) { trpo_tanh_f64(x, count) }
 
@@ -93,8 +91,6 @@ extension Float: BLASScalar {
         cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda),
                     x, 1, beta, y, 1)
     }
-
-
 
     @inline(__always)
     public static func tanhInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) { trpo_tanh_f32(x, count) }
