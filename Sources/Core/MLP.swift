@@ -71,9 +71,7 @@ public struct MLP: Sendable, Codable, Equatable {
     }
 
     /// The number of parameters of a network with these widths.
-    public static func parameterCount(layerSizes: [Int]) -> Int {
-        zip(layerSizes, layerSizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
-    }
+    public static func parameterCount(layerSizes: [Int]) -> Int { DenseLayout(layerSizes: layerSizes).parameterCount }
 
     /// A network with orthogonal initial weights (gain √2 on hidden layers, `outputGain` on
     /// the last) and zero biases, drawn from `random`.
@@ -82,14 +80,12 @@ public struct MLP: Sendable, Codable, Equatable {
         self.layerSizes = layerSizes
         self.activation = activation
         layout = DenseLayout(layerSizes: layerSizes)
-        var parameters = [Double](repeating: 0, count: MLP.parameterCount(layerSizes: layerSizes))
-        var offset = 0
-        for l in 0..<(layerSizes.count - 1) {
-            let (rows, cols) = (layerSizes[l], layerSizes[l + 1])
-            let gain = l == layerSizes.count - 2 ? outputGain : 2.0.squareRoot()
+        var parameters = [Double](repeating: 0, count: layout.parameterCount)
+        for l in 0..<layout.layerCount {
+            let (rows, cols, offset) = (layerSizes[l], layerSizes[l + 1], layout.weightOffsets[l])
+            let gain = l == layout.layerCount - 1 ? outputGain : 2.0.squareRoot()
             let block = orthogonalMatrix(rows: rows, columns: cols, random: &random)
             for i in 0..<(rows * cols) { parameters[offset + i] = gain * block[i] }
-            offset += rows * cols + cols
         }
         self.parameters = parameters
     }
