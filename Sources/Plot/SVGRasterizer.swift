@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Turns an SVG document into a PNG with librsvg's `rsvg-convert` (Debian package
@@ -49,11 +50,6 @@ public enum SVGRasterizer {
         }
     }
 
-    /// ``program`` in the first `PATH` directory that has it as an executable file.
-    private static func locate() -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        return path.split(separator: ":").lazy
-            .map { URL(fileURLWithPath: String($0)).appendingPathComponent(program) }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    /// ``program`` on `PATH`.
+    private static func locate() -> URL? { executableOnPath(program) }
 }

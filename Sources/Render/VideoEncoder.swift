@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Core
 import Foundation
 
 /// A video file written by `ffmpeg` from raw frames piped to its standard input.
@@ -108,11 +109,7 @@ public final class VideoEncoder {
     }
 
     /// `ffmpeg` on `PATH`, or nil.
-    public static func findFFmpeg() -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent("ffmpeg") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    public static func findFFmpeg() -> URL? { executableOnPath("ffmpeg") }
 
     /// Sends one frame.
     /// - Precondition: the frame has the encoder's size.
