@@ -198,7 +198,12 @@ extension BenchmarkSuite {
             if let m = measuring, (now - m).seconds >= seconds { break }
             guard let r = try learner.receive(timeoutMilliseconds: 100) else { continue }
             switch r.message {
-            case .success(.hello):
+            case .success(.hello(let hello)):
+                // A worker takes parameters only after the welcome that names its id (protocol §4.3).
+                let worker = WorkerIdentity(id: hello.workerID ?? 0, nonce: hello.nonce)
+                learner.send(.welcome(Protocol.Message.Welcome(
+                    session: parameters.session, worker: worker, assigned: false, heartbeatInterval: .seconds(1),
+                    workerTimeout: .seconds(10), softwareVersion: "trpo bench")), to: r.peer)
                 learner.send(.parameters(parameters), to: r.peer)
             case .success(.chunk(let chunk)):
                 rows += chunk.batch.count
