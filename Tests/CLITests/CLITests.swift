@@ -303,3 +303,17 @@ import Testing
         #expect(bad.stderr.contains("state has 2 values, expected 4"))
     }
 }
+
+/// `trpo bench --only distributed` drives real worker processes through its own stand-in
+/// learner: every setting must have measured samples (a worker that never starts sampling,
+/// as when the stand-in forgot the protocol's welcome, shows as 0 steps/s).
+@Suite struct DistributedBenchTests {
+    @Test func everySamplingSettingMeasuresSamples() throws {
+        let bench = try CLITests.run(["bench", "--only", "distributed", "--scale", "0.2", "--repeats", "1"])
+        #expect(bench.status == 0, "stderr: \(bench.stderr)")
+        let rates = bench.stdout.split(separator: "\n").filter { $0.hasPrefix("sampling_aggregate") }
+            .compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) } }
+        #expect(rates.count == 6, "stdout: \(bench.stdout)")
+        #expect(rates.allSatisfy { $0 > 0 }, "stdout: \(bench.stdout)")
+    }
+}
