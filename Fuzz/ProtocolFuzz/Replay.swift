@@ -40,7 +40,13 @@ import Protocol
                                  softwareVersion: "fuzz")),
             .hello(Message.Hello(nonce: worker.nonce, workerID: nil, simulatorCount: 0, environmentID: "", softwareVersion: "")),
             .welcome(Message.Welcome(session: 3, worker: worker, assigned: true, heartbeatInterval: .seconds(1),
-                                     workerTimeout: .seconds(10), softwareVersion: "trpo 0.1.0")),
+                                     workerTimeout: .seconds(10), softwareVersion: "trpo 0.1.0", environmentID: "CartPole-v1")),
+            .welcome(Message.Welcome(session: 3, worker: worker, assigned: false, heartbeatInterval: .seconds(1),
+                                     workerTimeout: .seconds(10), softwareVersion: "trpo 0.1.0", environmentID: "gym:Pendulum-v1",
+                                     environmentArguments: #"{"g": 9.81}"#, specRequired: true)),
+            .environmentSpec(Message.EnvironmentSpecReport(worker: worker, spec: EnvironmentSpec(
+                observationShape: [3], observationType: .float32, actionSpace: .box(low: [-2], high: [2]), timeLimit: 200,
+                canSnapshot: true))),
             .parameters(Message.Parameters(
                 session: 3, version: 4, seed: 5, environmentID: "MountainCarContinuous-v0", simulatorCount: 2,
                 chunkSteps: 64, quota: 256,

@@ -203,7 +203,7 @@ extension BenchmarkSuite {
                 let worker = WorkerIdentity(id: hello.workerID ?? 0, nonce: hello.nonce)
                 learner.send(.welcome(Protocol.Message.Welcome(
                     session: parameters.session, worker: worker, assigned: false, heartbeatInterval: .seconds(1),
-                    workerTimeout: .seconds(10), softwareVersion: "trpo bench")), to: r.peer)
+                    workerTimeout: .seconds(10), softwareVersion: "trpo bench", environmentID: parameters.environmentID)), to: r.peer)
                 learner.send(.parameters(parameters), to: r.peer)
             case .success(.chunk(let chunk)):
                 rows += chunk.batch.count

@@ -75,12 +75,12 @@ public enum Checkpoint {
     /// configuration's environment.
     static func checkEnvironment(of state: TrainerState, path: String) throws(CheckpointError) {
         let c = state.configuration
-        let simulator: any Simulator
-        do { simulator = try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) } catch {
+        let spaces: (observationSize: Int, actionSpace: ActionSpace)
+        do { spaces = try c.environmentSpaces() } catch {
             throw .corrupt(path: path, reason: "\(error)")
         }
-        let observations = simulator.observationSpace.count
-        let head = PolicyHead(simulator.actionSpace)
+        let observations = spaces.observationSize
+        let head = PolicyHead(spaces.actionSpace)
         guard state.policy.observationSize == observations, state.policy.head == head else {
             throw .environmentMismatch(
                 path: path, environment: c.environment,

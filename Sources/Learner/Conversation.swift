@@ -82,6 +82,17 @@ public struct Conversation<Workload: ConversationWorkload> {
         public var session: UInt64
         /// The run's environment; a hello naming another gets `stop(environment)`.
         public var environmentID: String
+        /// The keyword arguments (JSON object text, or empty) of an external environment, named
+        /// in every welcome.
+        public var environmentArguments: String
+        /// The run's environment is external (``EnvironmentName/isExternal(_:)``): workers
+        /// describe it with an environmentSpec before they get parameters.
+        public var requiresSpec: Bool
+        /// The run's spec when it is known from the start (a resumed run of an external
+        /// environment); nil: the first accepted spec becomes it.
+        public var environmentSpec: EnvironmentSpec?
+        /// The run samples with the vine: a spec without snapshot support is refused.
+        public var needsSnapshot: Bool
         /// Deterministic runs: the ids `0..<n` the run collects with (others are refused with
         /// `stop(unexpectedWorker)`; assigned ids come from this range). nil: any id.
         public var expectedWorkers: Int?
@@ -98,12 +109,17 @@ public struct Conversation<Workload: ConversationWorkload> {
         /// Named in the welcome.
         public var softwareVersion: String
 
-        public init(session: UInt64, environmentID: String, expectedWorkers: Int? = nil,
+        public init(session: UInt64, environmentID: String, environmentArguments: String = "",
+                    environmentSpec: EnvironmentSpec? = nil, needsSnapshot: Bool = false, expectedWorkers: Int? = nil,
                     heartbeatInterval: Duration = .seconds(1), workerTimeout: Duration = .seconds(10),
                     model: Message.Model? = nil, suggestedSimulators: Int = 1, logName: String = "learner",
                     softwareVersion: String = "trpo") {
             self.session = session
             self.environmentID = environmentID
+            self.environmentArguments = environmentArguments
+            requiresSpec = EnvironmentName.isExternal(environmentID)
+            self.environmentSpec = environmentSpec
+            self.needsSnapshot = needsSnapshot
             self.expectedWorkers = expectedWorkers
             self.heartbeatInterval = heartbeatInterval
             self.workerTimeout = workerTimeout
@@ -168,11 +184,16 @@ public struct Conversation<Workload: ConversationWorkload> {
     /// Workers declared gone, so a return is logged as one.
     private var departed: Set<UInt32> = []
     private var heartbeatSequence: UInt64 = 0
+    /// The spaces of the run's external environment: the settings' (a resumed run), or the
+    /// first spec a worker sent; nil until then, and for built-in environments. The shell
+    /// builds the policy once it is set, then publishes.
+    public private(set) var environmentSpec: EnvironmentSpec?
 
     public init(settings: Settings, workload: Workload) {
         self.settings = settings
         self.workload = workload
         registry = WorkerRegistry(timeout: settings.workerTimeout)
+        environmentSpec = settings.environmentSpec
     }
 
     /// Registered workers now.
@@ -271,9 +292,40 @@ public struct Conversation<Workload: ConversationWorkload> {
             }
             drop(record, into: &actions)
             log(.warning, "worker \(record.workerID) left (\(leave.reason)): \(leave.message); \(registry.aliveCount) alive", into: &actions)
+        case .environmentSpec(let report):
+            describes(report, from: peer, now: now, into: &actions)
         case .parameters, .stop, .reject, .model, .welcome:
             refuse("a \(message.kind) message from \(describe(peer)), which only the learner sends", into: &actions)
         }
+    }
+
+    /// A worker's spec of the run's external environment (docs/protocol.md §4.2, environmentSpec).
+    private mutating func describes(_ report: Message.EnvironmentSpecReport, from peer: PeerID, now: ContinuousClock.Instant,
+                                    into actions: inout [Action]) {
+        guard let record = registered(peer, claiming: report.worker, now: now) else {
+            return reject(.notRegistered, sequence: nil, to: peer, into: &actions)
+        }
+        let run = settings.environmentID, spec = report.spec
+        guard settings.requiresSpec else {
+            return refuse("an environmentSpec from worker \(record.workerID): \(run) is built in", into: &actions)
+        }
+        if settings.needsSnapshot && !spec.canSnapshot {
+            return stop(peer, .environment,
+                        "the vine needs an environment that can snapshot and restore its state; \(run) cannot "
+                            + "(implement snapshot()/restore(), see docs/environments.md)",
+                        log: "worker \(record.workerID): \(run) cannot snapshot its state, which the vine needs", into: &actions)
+        }
+        if let known = environmentSpec {
+            if let difference = spec.difference(from: known) {
+                return stop(peer, .environment, "environment spec differs from the run's: \(difference)",
+                            log: "worker \(record.workerID)'s environment spec differs from the run's: \(difference)", into: &actions)
+            }
+        } else {
+            environmentSpec = spec
+            log(.progress, "\(run): \(spec) (from worker \(record.workerID))", into: &actions)
+        }
+        registry.update(peer: record.peer) { $0.specAccepted = true }
+        sendParameters(to: registry.record(peer: record.peer)!, solicited: true, now: now, into: &actions)
     }
 
     /// The registration of `peer` if it is `worker`'s (id and nonce), noting it was heard.
@@ -343,6 +395,7 @@ public struct Conversation<Workload: ConversationWorkload> {
         // The worker's earlier registration: the same process on another connection keeps its
         // sequence numbers; another process (a restart) releases what the old one held.
         let previous = registry.register(peer: peer.bytes, workerID: id, nonce: hello.nonce, environments: copies, now: now)
+        if settings.requiresSpec { registry.update(peer: peer.bytes) { $0.specAccepted = false } }
         if let previous, previous.nonce != hello.nonce || previous.workerID != id {
             workload.release(previous.workerID)
         }
@@ -360,7 +413,9 @@ public struct Conversation<Workload: ConversationWorkload> {
         let record = registry.record(peer: peer.bytes)!
         send(.welcome(Message.Welcome(session: settings.session, worker: WorkerIdentity(id: id, nonce: hello.nonce),
                                       assigned: hello.workerID == nil, heartbeatInterval: settings.heartbeatInterval,
-                                      workerTimeout: settings.workerTimeout, softwareVersion: settings.softwareVersion)),
+                                      workerTimeout: settings.workerTimeout, softwareVersion: settings.softwareVersion,
+                                      environmentID: settings.environmentID, environmentArguments: settings.environmentArguments,
+                                      specRequired: settings.requiresSpec)),
              to: record, now: now, into: &actions)
         // The model first: the parameters that name it arrive after it on the same connection.
         if let model = settings.model { send(.model(model), to: record, now: now, into: &actions) }
@@ -404,7 +459,8 @@ public struct Conversation<Workload: ConversationWorkload> {
     /// last ones it was sent (a new version, session or a larger quota).
     private mutating func sendParameters(to record: WorkerRegistry.Record, solicited: Bool, now: ContinuousClock.Instant,
                                          into actions: inout [Action]) {
-        guard let p = workload.parameters(for: record.workerID, live: registry.aliveCount, now: now) else { return }
+        guard record.specAccepted, let p = workload.parameters(for: record.workerID, live: registry.aliveCount, now: now)
+        else { return }
         let stamp = WorkerRegistry.ParametersStamp(session: p.session, version: p.version, quota: p.quota)
         if !solicited && record.lastParameters == stamp { return }
         registry.update(peer: record.peer) { $0.lastParameters = stamp }

@@ -25,16 +25,37 @@ public struct LearnerConfiguration: Sendable {
     public init(endpoint: String) { self.endpoint = endpoint }
 }
 
+/// The run a ``LearnerService`` serves.
+public enum LearnerRun {
+    /// A run whose policy exists: a built-in environment's, or a resumed run.
+    case session(TrainingSession)
+    /// A new run of an external environment (``TrainingConfiguration/isExternal``), whose
+    /// policy's shapes come from the first worker's environment spec: `start` makes the
+    /// session (writing the run's files) from the configuration with that spec recorded.
+    case awaitingSpec(TrainingConfiguration, start: (TrainingConfiguration) throws -> TrainingSession)
+
+    var configuration: TrainingConfiguration {
+        switch self {
+        case .session(let session): session.configuration
+        case .awaitingSpec(let configuration, _): configuration
+        }
+    }
+}
+
 /// The central learner: serves parameters to workers over one ROUTER socket, assembles each
 /// iteration's batch from the chunks of the current version, runs the update, checkpoints,
 /// and publishes the next version, until the step budget is spent. The conversation with the
 /// workers is a ``Conversation`` over a ``TrainingWorkload``; this class is its shell.
 ///
 /// Single-threaded: while an update runs no message is read (they queue in the socket), and
-/// workers' silence during that time is forgiven.
+/// workers' silence during that time is forgiven. A new run of an external environment
+/// serves no parameters until its first worker's spec arrives; then its session starts.
 public final class LearnerService {
     public let configuration: LearnerConfiguration
-    private var session: TrainingSession
+    /// nil until a new run of an external environment has its spec (``pending``).
+    private var session: TrainingSession?
+    /// The configuration and session maker of a run awaiting its first spec.
+    private var pending: (configuration: TrainingConfiguration, start: (TrainingConfiguration) throws -> TrainingSession)?
     private let driver: ConversationDriver<TrainingWorkload>
     private let log: @Sendable (LogLevel, String) -> Void
     private let clock = ContinuousClock()
@@ -46,35 +67,49 @@ public final class LearnerService {
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
-    public var state: TrainerState { session.state }
+    /// The trainer's state (nil while a run of an external environment awaits its first spec).
+    public var state: TrainerState? { session?.state }
     /// Connections refused by CURVE so far (see ``LearnerEndpoint/refusedConnections``).
     public var refusedConnections: Int { driver.endpoint.refusedConnections }
 
     /// Binds the endpoint (behind CURVE and its allow-list when configured).
     /// - Parameter log: Progress and warnings (rejections, workers gone, refusals); called from
     ///   the learner's thread and, for refused connections, from the CURVE door keeper's.
-    public init(configuration: LearnerConfiguration, session: TrainingSession,
-                log: @escaping @Sendable (LogLevel, String) -> Void) throws {
+    public convenience init(configuration: LearnerConfiguration, session: TrainingSession,
+                            log: @escaping @Sendable (LogLevel, String) -> Void) throws {
+        try self.init(configuration: configuration, run: .session(session), log: log)
+    }
+
+    /// Binds the endpoint (behind CURVE and its allow-list when configured) for `run`.
+    public init(configuration: LearnerConfiguration, run: LearnerRun, log: @escaping @Sendable (LogLevel, String) -> Void) throws {
         self.configuration = configuration
-        self.session = session
+        switch run {
+        case .session(let session): self.session = session
+        case .awaitingSpec(let c, let start): pending = (c, start)
+        }
         self.log = log
         let endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport,
                                            curve: configuration.curve, log: { log(.warning, $0) })
         var system = SystemRandomNumberGenerator()
         let sessionID: UInt64 = system.next()
         self.sessionID = sessionID
-        let c = session.configuration
+        let c = run.configuration
         let model = c.modelXML.map { Message.Model(session: sessionID, xml: $0) }
         self.model = model
         let now = clock.now
         batchStarted = now
+        // Awaiting a spec, the workload has no parameters and takes no chunks; ``start(with:)``
+        // gives it the first version.
         let workload = TrainingWorkload(
-            template: Self.template(session, sessionID: sessionID, model: model),
-            assembler: Self.makeAssembler(session, deterministicWorkers: configuration.deterministicWorkers),
-            chunkBounds: c.chunkBounds(head: session.state.policy.head, limits: configuration.transport.limits),
+            template: session.map { Self.template($0, sessionID: sessionID, model: model) },
+            assembler: session.map { Self.makeAssembler($0, deterministicWorkers: configuration.deterministicWorkers) }
+                ?? BatchAssembler(version: 0, targetRows: 1),
+            chunkBounds: session.map { Self.chunkBounds($0, limits: configuration.transport.limits) } ?? (1, 1),
             stallTimeout: configuration.stallTimeout, now: now)
         let settings = Conversation<TrainingWorkload>.Settings(
-            session: sessionID, environmentID: c.environment, expectedWorkers: configuration.deterministicWorkers,
+            session: sessionID, environmentID: c.environment, environmentArguments: c.environmentArguments ?? "",
+            environmentSpec: c.environmentSpec, needsSnapshot: c.sampler == .vine,
+            expectedWorkers: configuration.deterministicWorkers,
             heartbeatInterval: configuration.heartbeatInterval, workerTimeout: configuration.workerTimeout,
             model: model, suggestedSimulators: c.environmentsPerSampler, logName: "learner")
         driver = ConversationDriver(conversation: Conversation(settings: settings, workload: workload),
@@ -91,8 +126,15 @@ public final class LearnerService {
                                   sampling: c.sampling, collection: version, modelHash: model?.hash ?? 0)
     }
 
+    private static func chunkBounds(_ session: TrainingSession, limits: DecodingLimits) -> (maximum: Int, minimum: Int) {
+        session.configuration.chunkBounds(head: session.state.policy.head, limits: limits)
+    }
+
     private static func makeAssembler(_ session: TrainingSession, deterministicWorkers: Int?) -> BatchAssembler<IterationBatch> {
-        let (version, rows) = (UInt64(session.state.iteration), session.nextBatchRows)
+        makeAssembler(version: UInt64(session.state.iteration), rows: session.nextBatchRows, deterministicWorkers: deterministicWorkers)
+    }
+
+    private static func makeAssembler(version: UInt64, rows: Int, deterministicWorkers: Int?) -> BatchAssembler<IterationBatch> {
         if let n = deterministicWorkers {
             return BatchAssembler(version: version, quotas: evenQuotas(rows: rows, workers: n))
         }
@@ -103,22 +145,42 @@ public final class LearnerService {
     /// - Parameter report: called after each iteration.
     public func run(report: (IterationStatistics, TransportCounters, _ wallSeconds: Double) -> Void) throws {
         let security = configuration.curve.map { "CURVE, allow-list of \($0.allowList.count) key(s) from \($0.allowListSource)" } ?? "no CURVE"
-        log(.progress, "learner: listening on \(boundEndpoint) (\(session.configuration.environment), "
+        let environment = session?.configuration.environment ?? pending!.configuration.environment
+        log(.progress, "learner: listening on \(boundEndpoint) (\(environment), "
             + (configuration.deterministicWorkers.map { "deterministic, \($0) workers" } ?? "streaming") + ", \(security))")
-        while !session.isFinished {
+        if session == nil { log(.progress, "learner: \(environment) is made by workers; waiting for the first one to describe it") }
+        while !(session?.isFinished ?? false) {
             if StopRequest.isRaised {
                 log(.progress, "learner: stop requested; telling workers")
                 finish(.interrupted, "the learner was interrupted")
                 return
             }
             _ = try driver.step(timeoutMilliseconds: 50)
-            if driver.conversation.workload.assembler.isComplete {
+            if session == nil, let spec = driver.conversation.environmentSpec { try start(with: spec) }
+            if let session, driver.conversation.workload.assembler.isComplete {
                 let statistics = try finishIteration()
                 report(statistics, counters, session.wallSeconds)
             }
         }
         finish(.finished, "the run is finished")
-        log(.progress, "learner: run finished after \(session.state.iteration) iterations")
+        log(.progress, "learner: run finished after \(session?.state.iteration ?? 0) iterations")
+    }
+
+    /// The first worker's spec of a new run's external environment is in: the run starts
+    /// (its files written, the policy built for the spec) and its first version goes out.
+    private func start(with spec: EnvironmentSpec) throws {
+        var c = pending!.configuration
+        c.environmentSpec = spec
+        let session = try pending!.start(c)
+        self.session = session
+        pending = nil
+        let template = Self.template(session, sessionID: sessionID, model: model)
+        let assembler = Self.makeAssembler(session, deterministicWorkers: configuration.deterministicWorkers)
+        let bounds = Self.chunkBounds(session, limits: configuration.transport.limits)
+        let now = clock.now
+        batchStarted = now
+        driver.updateWorkload { $0.start(template, assembler: assembler, chunkBounds: bounds, now: now) }
+        driver.perform(.published)
     }
 
     private var counters: TransportCounters {
@@ -134,6 +196,8 @@ public final class LearnerService {
     }
 
     private func finishIteration() throws -> IterationStatistics {
+        guard var session else { preconditionFailure("an iteration without a session") }
+        defer { self.session = session }
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
         let updateStarted = clock.now

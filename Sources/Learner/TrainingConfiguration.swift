@@ -3,8 +3,16 @@ import Core
 /// Everything that defines a training run. Written to `config.json`; the same seed and
 /// configuration give the same run.
 public struct TrainingConfiguration: Sendable, Codable, Equatable {
-    /// Gymnasium id of the environment.
+    /// The environment: a built-in Gymnasium id (`CartPole-v1`), or an external name that only
+    /// workers can make, `gym:ID` or `py:MODULE:FACTORY` (``EnvironmentName``).
     public var environment: String
+    /// An external environment's keyword arguments, the text of a JSON object (nil: none);
+    /// the learner sends it to workers in the welcome.
+    public var environmentArguments: String?
+    /// An external environment's spaces, as its first worker described them (nil for
+    /// built-in environments, and for an external one until its first worker arrived): the
+    /// policy's shapes, and what every later worker must match.
+    public var environmentSpec: EnvironmentSpec?
     public var seed: UInt64 = 1
     /// Stop once this many environment steps have been collected.
     public var totalSteps: Int
@@ -50,10 +58,29 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         self.batchSteps = batchSteps
     }
 
+    /// Whether workers make this run's environment (``EnvironmentName/isExternal(_:)``).
+    public var isExternal: Bool { EnvironmentName.isExternal(environment) }
+
     /// The tuned defaults for an environment, or generic defaults for an id without a preset.
+    /// An external Gymnasium id takes the preset of the built-in environment it is a version
+    /// of (`gym:Hopper-v5` that of `Hopper-v4`, `gym:CartPole-v1` that of `CartPole-v1`).
     public static func preset(for environment: String) -> TrainingConfiguration {
-        tunedPreset(for: environment).configuration
+        var c = tunedPreset(for: presetName(of: environment)).configuration
+        c.environment = environment
+        return c
     }
+
+    /// The built-in environment whose preset `environment` takes: itself, or for `gym:NAME-vN`
+    /// the built-in `NAME-vM`, if there is one.
+    static func presetName(of environment: String) -> String {
+        guard let id = EnvironmentName.gymnasiumID(environment) else { return environment }
+        let family = { (id: String) in id.split(separator: "-").dropLast().joined(separator: "-") }
+        return presetFamilies.first { family($0) == family(id) } ?? id
+    }
+
+    /// The environments with a tuned preset.
+    private static let presetFamilies = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0",
+                                         "Hopper-v4", "Walker2d-v4", "HalfCheetah-v4", "Swimmer-v4"]
 
     /// Where an environment's preset comes from: its single-path settings and its vine
     /// settings (`trpo presets` prints them; docs/presets.md cites the same).
@@ -64,7 +91,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
 
     /// The source of ``preset(for:)``'s values for `environment`.
     public static func presetSource(for environment: String) -> PresetSource {
-        tunedPreset(for: environment).source
+        tunedPreset(for: presetName(of: environment)).source
     }
 
     /// The preset table: each environment's values and, beside them, where they come from.
@@ -155,7 +182,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         var c = preset(for: environment)
         c.sampler = sampler
         guard sampler == .vine else { return c }
-        if environment == "CartPole-v1" {
+        if presetName(of: environment) == "CartPole-v1" {
             c.totalSteps = 500_000
         } else {
             let v = c.vine

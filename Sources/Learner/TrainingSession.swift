@@ -51,11 +51,13 @@ public struct TrainingSession {
         }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         try configuration.validate()
-        let probe = try EnvironmentRegistry.make(configuration.environment, modelXML: configuration.modelXML)
-        let trainer = Trainer(configuration: configuration, observationSize: probe.observationSpace.count,
-                              actionSpace: probe.actionSpace)
+        let spaces = try configuration.environmentSpaces()
+        let trainer = Trainer(configuration: configuration, observationSize: spaces.observationSize,
+                              actionSpace: spaces.actionSpace)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // An external environment's unbounded action box holds ±∞, written as checkpoints write it.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try AtomicFile.write(try encoder.encode(configuration), to: outputDirectory.appendingPathComponent("config.json"))
         try self.init(trainer: trainer, outputDirectory: outputDirectory, resumeAfter: nil,
                       tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)

@@ -17,13 +17,14 @@ public struct TrainingWorkload: ConversationWorkload {
     public typealias Output = Never
 
     /// The current version's parameters; ``parameters(for:live:now:)`` sets the stream, the
-    /// chunk size and the quota per worker.
-    public private(set) var template: Message.Parameters
+    /// chunk size and the quota per worker. nil until the run has a policy (a run of an
+    /// external environment before its first worker's spec): nobody gets parameters then.
+    public private(set) var template: Message.Parameters?
     public private(set) var assembler: BatchAssembler<IterationBatch>
     /// Streaming: a batch that gains no rows for this long is topped up.
     public let stallTimeout: Duration
     /// The largest and smallest chunk (rows) the limits and the head allow.
-    private let chunkBounds: (maximum: Int, minimum: Int)
+    private var chunkBounds: (maximum: Int, minimum: Int)
     /// This version's chunk size, fixed by the live count when its first parameters went out.
     private var chunkSteps: Int?
     private var versionStarted: ContinuousClock.Instant
@@ -42,7 +43,7 @@ public struct TrainingWorkload: ConversationWorkload {
     ///   - template: the first version's parameters (session, version, seed, environment,
     ///     policy, normaliser, sampling, collection, model hash).
     ///   - assembler: the first version's assembler (canonical with quotas: deterministic).
-    public init(template: Message.Parameters, assembler: BatchAssembler<IterationBatch>,
+    public init(template: Message.Parameters?, assembler: BatchAssembler<IterationBatch>,
                 chunkBounds: (maximum: Int, minimum: Int), stallTimeout: Duration, now: ContinuousClock.Instant) {
         self.template = template
         self.assembler = assembler
@@ -52,10 +53,13 @@ public struct TrainingWorkload: ConversationWorkload {
         lastProgress = now
     }
 
-    /// Moves on to the next version (publish it with ``Conversation/Event/published``).
+    /// Moves on to the next version (publish it with ``Conversation/Event/published``);
+    /// `chunkBounds` replaces the chunk bounds (the first version of a run whose policy was
+    /// built after the workload).
     public mutating func start(_ template: Message.Parameters, assembler: BatchAssembler<IterationBatch>,
-                               now: ContinuousClock.Instant) {
+                               chunkBounds: (maximum: Int, minimum: Int)? = nil, now: ContinuousClock.Instant) {
         self.template = template
+        if let chunkBounds { self.chunkBounds = chunkBounds }
         self.assembler = assembler
         chunkSteps = nil
         versionStarted = now
@@ -65,12 +69,12 @@ public struct TrainingWorkload: ConversationWorkload {
         accepted = [:]
     }
 
-    public var currentVersion: UInt64 { template.version }
+    public var currentVersion: UInt64 { template?.version ?? 0 }
 
-    public func heartbeatVersion(for worker: UInt32) -> UInt64? { template.version }
+    public func heartbeatVersion(for worker: UInt32) -> UInt64? { template?.version }
 
     public mutating func parameters(for worker: UInt32, live: Int, now: ContinuousClock.Instant) -> Message.Parameters? {
-        var p = template
+        guard var p = template else { return nil }
         p.stream = UInt64(worker)
         let workers = max(1, live)
         let chunk = chunkSteps ?? (assembler.quotas != nil ? chunkBounds.maximum
@@ -93,6 +97,7 @@ public struct TrainingWorkload: ConversationWorkload {
 
     public mutating func offer(_ batch: IterationBatch, version: UInt64, from worker: UInt32, sequence: UInt64,
                                now: ContinuousClock.Instant) -> ChunkVerdict<Never> {
+        guard let template else { return .misfit("a chunk before the run has a policy") }
         if let misfit = batch.misfit(policy: template.policy, sampling: template.sampling) { return .misfit(misfit) }
         switch assembler.offer(worker: worker, sequence: sequence, chunkVersion: version, batch: batch) {
         case .accepted:

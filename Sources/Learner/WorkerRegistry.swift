@@ -26,6 +26,9 @@ public struct WorkerRegistry: Sendable {
         public var lastSequence: UInt64?
         /// The parameters last sent (nil: none yet).
         public var lastParameters: ParametersStamp?
+        /// In a run of an external environment: whether this registration's environmentSpec
+        /// was accepted (until then it gets no parameters). Always true otherwise.
+        public var specAccepted = true
     }
 
     public var timeout: Duration

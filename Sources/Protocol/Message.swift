@@ -41,6 +41,9 @@ public enum Message: Sendable, Equatable {
     /// learner session (assigned by the learner when the hello asked for one) and the
     /// learner's liveness timing.
     case welcome(Welcome)
+    /// Worker → learner, after a welcome that asks for it: the spaces of the external
+    /// environment the worker made from the welcome's name and arguments.
+    case environmentSpec(EnvironmentSpecReport)
 
     /// The kind code written in the header.
     public var kind: MessageKind {
@@ -57,6 +60,7 @@ public enum Message: Sendable, Equatable {
         case .requestModel: .requestModel
         case .leave: .leave
         case .welcome: .welcome
+        case .environmentSpec: .environmentSpec
         }
     }
 }
@@ -75,6 +79,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case requestModel = 10
     case leave = 11
     case welcome = 12
+    case environmentSpec = 13
 
     public var description: String {
         switch self {
@@ -90,6 +95,7 @@ public enum MessageKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .requestModel: "requestModel"
         case .leave: "leave"
         case .welcome: "welcome"
+        case .environmentSpec: "environmentSpec"
         }
     }
 }
@@ -148,8 +154,9 @@ extension Message {
     /// The learner's answer to an accepted hello, sent before anything else on that
     /// connection (then the custom model, if the run has one, and the current parameters).
     ///
-    /// Decoded welcomes satisfy: `heartbeatInterval` and `workerTimeout` are at least 1 ms,
-    /// and `softwareVersion` is valid UTF-8 of at most ``DecodingLimits/maxStringBytes`` bytes.
+    /// Decoded welcomes satisfy: `heartbeatInterval` and `workerTimeout` are at least 1 ms;
+    /// `softwareVersion` and `environmentArguments` are valid UTF-8 of at most
+    /// ``DecodingLimits/maxStringBytes`` bytes, and `environmentID` is such a string, not empty.
     public struct Welcome: Sendable, Equatable {
         /// The learner session (random per learner process start).
         public var session: UInt64
@@ -167,15 +174,42 @@ extension Message {
         public var workerTimeout: Duration
         /// Free text naming the learner's build (for logs).
         public var softwareVersion: String
+        /// The run's environment: a built-in id (`CartPole-v1`) or an external name
+        /// (`gym:LunarLander-v3`, `py:mylab.envs:make_arm`, see ``EnvironmentName``).
+        public var environmentID: String
+        /// The keyword arguments the worker makes an external environment with, as the text
+        /// of a JSON object; empty: none. The codec does not parse it.
+        public var environmentArguments: String
+        /// The learner sends parameters only after the worker's ``Message/environmentSpec(_:)``
+        /// (the run's environment is external).
+        public var specRequired: Bool
 
         public init(session: UInt64, worker: WorkerIdentity, assigned: Bool, heartbeatInterval: Duration,
-                    workerTimeout: Duration, softwareVersion: String) {
+                    workerTimeout: Duration, softwareVersion: String, environmentID: String,
+                    environmentArguments: String = "", specRequired: Bool = false) {
             self.session = session
             self.worker = worker
             self.assigned = assigned
             self.heartbeatInterval = heartbeatInterval
             self.workerTimeout = workerTimeout
             self.softwareVersion = softwareVersion
+            self.environmentID = environmentID
+            self.environmentArguments = environmentArguments
+            self.specRequired = specRequired
+        }
+    }
+
+    /// A worker's description of the external environment it made (docs/protocol.md §3.14).
+    ///
+    /// Decoded reports satisfy ``EnvironmentSpec``'s invariants
+    /// (``EnvironmentSpec/problem(maxWidth:)`` is nil for the receiver's ``DecodingLimits/maxWidth``).
+    public struct EnvironmentSpecReport: Sendable, Equatable {
+        public var worker: WorkerIdentity
+        public var spec: EnvironmentSpec
+
+        public init(worker: WorkerIdentity, spec: EnvironmentSpec) {
+            self.worker = worker
+            self.spec = spec
         }
     }
 

@@ -85,6 +85,9 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     case logStdCountMismatch(declared: Int, expected: Int)
     /// The normaliser's size is not the network's input width.
     case normalizerSizeMismatch(normalizer: Int, input: Int)
+    /// environmentSpec contents: a shape dimension of 0 or a product beyond maxWidth, NaN
+    /// bounds, or a lower bound above its upper bound (the text names which).
+    case invalidEnvironmentSpec(String)
 
     public var description: String {
         switch self {
@@ -118,6 +121,7 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         case .outputWidthMismatch(let network, let head): "network output width \(network) does not match the head's \(head)"
         case .logStdCountMismatch(let declared, let expected): "\(declared) log-stds, the head needs \(expected)"
         case .normalizerSizeMismatch(let normalizer, let input): "normalizer size \(normalizer) does not match the input width \(input)"
+        case .invalidEnvironmentSpec(let problem): "invalid environment spec: \(problem)"
         }
     }
 }
@@ -143,6 +147,10 @@ public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     case states, branches, branchSteps, estimator, qValues, oldLogProbabilities
     // parameters, model and requestModel
     case modelHash, model
+    // welcome
+    case environmentArguments
+    // environmentSpec
+    case observationRank, observationShape, observationType, actionKind, actionSize, actionLow, actionHigh, timeLimit
     // stop, reject and leave
     case stopReason, rejectReason, leaveReason
 

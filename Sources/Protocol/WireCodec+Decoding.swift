@@ -67,6 +67,7 @@ struct MessageDecoder<Frames: FrameSource> {
         case .requestModel: message = .requestModel(try requestModel())
         case .leave: message = .leave(try leave())
         case .welcome: message = .welcome(try welcome())
+        case .environmentSpec: message = .environmentSpec(try environmentSpec())
         }
         assert(fields.isAtEnd, "the \(header.kind) decoder did not read its whole header")
         return message
@@ -427,16 +428,56 @@ struct MessageDecoder<Frames: FrameSource> {
     mutating func welcome() throws(ProtocolError) -> Message.Welcome {
         let session: UInt64 = fields.read(), nonce: UInt64 = fields.read(), id: UInt32 = fields.read()
         let heartbeat: UInt32 = fields.read(), timeout: UInt32 = fields.read(), softwareLength: UInt32 = fields.read()
+        let environmentLength: UInt32 = fields.read(), argumentsLength: UInt32 = fields.read()
         guard heartbeat >= 1 else { throw .invalidValue(.heartbeatInterval, 0) }
         guard timeout >= 1 else { throw .invalidValue(.workerTimeout, 0) }
         let softwareBytes = try stringLength(softwareLength, .softwareVersion)
-        try expectFrames(2)
+        guard environmentLength >= 1 else { throw .invalidValue(.environmentID, 0) }
+        let environmentBytes = try stringLength(environmentLength, .environmentID)
+        let argumentsBytes = try stringLength(argumentsLength, .environmentArguments)
+        try expectFrames(4)
         try expectLength(1, .softwareVersion, softwareBytes)
-        let software = try string(1, .softwareVersion)
+        try expectLength(2, .environmentID, environmentBytes)
+        try expectLength(3, .environmentArguments, argumentsBytes)
         return Message.Welcome(session: session, worker: WorkerIdentity(id: id, nonce: nonce),
                                assigned: header.has(HeaderLayout.idAssigned),
                                heartbeatInterval: .milliseconds(heartbeat), workerTimeout: .milliseconds(timeout),
-                               softwareVersion: software)
+                               softwareVersion: try string(1, .softwareVersion),
+                               environmentID: try string(2, .environmentID),
+                               environmentArguments: try string(3, .environmentArguments),
+                               specRequired: header.has(HeaderLayout.specRequired))
+    }
+
+    mutating func environmentSpec() throws(ProtocolError) -> Message.EnvironmentSpecReport {
+        let nonce: UInt64 = fields.read(), id: UInt32 = fields.read(), rank: UInt32 = fields.read()
+        let actionSize: UInt32 = fields.read(), timeLimit: UInt32 = fields.read()
+        let typeCode: UInt8 = fields.read(), actionKind: UInt8 = fields.read()
+        guard rank >= 1, rank <= EnvironmentSpec.maxRank else { throw .invalidValue(.observationRank, UInt64(rank)) }
+        let size = try width(actionSize, .actionSize)
+        guard let type = ObservationType(rawValue: typeCode) else { throw .invalidValue(.observationType, UInt64(typeCode)) }
+        guard actionKind == WireCode.discreteActions || actionKind == WireCode.boxActions else {
+            throw .invalidValue(.actionKind, UInt64(actionKind))
+        }
+        let box = actionKind == WireCode.boxActions
+        guard box || size >= 2 else { throw .invalidValue(.actionSize, UInt64(size)) }
+        try expectFrames(4)
+        try expectLength(1, .observationShape, 4 * Int(rank))
+        try expectLength(2, .actionLow, box ? 8 * size : 0)
+        try expectLength(3, .actionHigh, box ? 8 * size : 0)
+        let shape = try frame(1) { frame throws(ProtocolError) in WireArray.uint32s(frame) }
+        let actions: ActionSpace
+        if box {
+            let low = try frame(2) { frame throws(ProtocolError) in try WireArray.doubles(frame, .actionLow, finite: false) }
+            let high = try frame(3) { frame throws(ProtocolError) in try WireArray.doubles(frame, .actionHigh, finite: false) }
+            actions = .box(low: low, high: high)
+        } else {
+            actions = .discrete(count: size)
+        }
+        let spec = EnvironmentSpec(observationShape: shape, observationType: type, actionSpace: actions,
+                                   timeLimit: timeLimit == 0 ? nil : Int(timeLimit),
+                                   canSnapshot: header.has(HeaderLayout.canSnapshot))
+        if let problem = spec.problem(maxWidth: limits.maxWidth) { throw .invalidEnvironmentSpec(problem) }
+        return Message.EnvironmentSpecReport(worker: WorkerIdentity(id: id, nonce: nonce), spec: spec)
     }
 
     // MARK: - Checks and frame access

@@ -193,14 +193,40 @@ extension WireCodec {
 
     static func encode(_ welcome: Message.Welcome) -> [[UInt8]] {
         let software = Array(welcome.softwareVersion.utf8)
-        var header = HeaderWriter(kind: .welcome, flags: welcome.assigned ? HeaderLayout.idAssigned : 0)
+        var header = HeaderWriter(kind: .welcome, flags: (welcome.assigned ? HeaderLayout.idAssigned : 0)
+                                  | (welcome.specRequired ? HeaderLayout.specRequired : 0))
         header.append(welcome.session)
         header.append(welcome.worker.nonce)
         header.append(welcome.worker.id)
         header.append(WireDuration.milliseconds(welcome.heartbeatInterval))
         header.append(WireDuration.milliseconds(welcome.workerTimeout))
+        let environment = Array(welcome.environmentID.utf8), arguments = Array(welcome.environmentArguments.utf8)
         header.appendCount(software.count, .softwareVersion)
-        return [header.bytes, software]
+        header.appendCount(environment.count, .environmentID)
+        header.appendCount(arguments.count, .environmentArguments)
+        return [header.bytes, software, environment, arguments]
+    }
+
+    static func encode(_ report: Message.EnvironmentSpecReport) -> [[UInt8]] {
+        let spec = report.spec
+        var header = HeaderWriter(kind: .environmentSpec, flags: spec.canSnapshot ? HeaderLayout.canSnapshot : 0)
+        header.append(report.worker.nonce)
+        header.append(report.worker.id)
+        header.appendCount(spec.observationShape.count, .observationRank)
+        let low: [Double], high: [Double]
+        switch spec.actionSpace {
+        case .discrete(let count):
+            header.appendCount(count, .actionSize)
+            (low, high) = ([], [])
+        case .box(let l, let h):
+            header.appendCount(l.count, .actionSize)
+            (low, high) = (l, h)
+        }
+        header.appendCount(spec.timeLimit ?? 0, .timeLimit)
+        header.append(spec.observationType.rawValue)
+        if case .discrete = spec.actionSpace { header.append(WireCode.discreteActions) } else { header.append(WireCode.boxActions) }
+        return [header.bytes, WireArray.uint32Bytes(of: spec.observationShape, .observationShape),
+                WireArray.bytes(of: low), WireArray.bytes(of: high)]
     }
 }
 

@@ -1,6 +1,6 @@
 import Core
 
-/// trpo's binary wire format, version 4: ``encode(_:)`` and ``decode(_:limits:)``.
+/// trpo's binary wire format, version 5: ``encode(_:)`` and ``decode(_:limits:)``.
 ///
 /// A message is a list of frames (the parts of one ZeroMQ multipart message, without the
 /// routing-id frame a ROUTER socket adds). Frame 0 is a fixed-size header: the 8-byte prefix
@@ -16,7 +16,9 @@ public enum WireCodec {
     /// kinds) and the worker's leave message.
     /// Version 4 added learner-assigned worker ids (the hello's assignID flag) and the
     /// welcome kind (the worker's id and the learner's liveness timing).
-    public static let version: UInt16 = 4
+    /// Version 5 added external environments: the welcome's environment name, arguments and
+    /// specRequired flag, and the environmentSpec kind.
+    public static let version: UInt16 = 5
 
     /// The frames of a message.
     ///
@@ -40,6 +42,7 @@ public enum WireCodec {
         case .requestModel(let request): encode(request)
         case .leave(let leave): encode(leave)
         case .welcome(let welcome): encode(welcome)
+        case .environmentSpec(let report): encode(report)
         }
     }
 
@@ -61,7 +64,7 @@ public enum WireCodec {
     }
 }
 
-/// Header sizes and flag bits of version 4 (see `docs/protocol.md`).
+/// Header sizes and flag bits of version 5 (see `docs/protocol.md`).
 enum HeaderLayout {
     /// Magic (4), version (2), kind (1), flags (1).
     static let prefixSize = 8
@@ -80,7 +83,8 @@ enum HeaderLayout {
         case .model: 28  // prefix + 2 × u64 + u32
         case .requestModel: 28  // prefix + 2 × u64 + u32
         case .leave: 25  // prefix + u64 + 2 × u32 + u8
-        case .welcome: 40  // prefix + 2 × u64 + 4 × u32
+        case .welcome: 48  // prefix + 2 × u64 + 6 × u32
+        case .environmentSpec: 34  // prefix + u64 + 4 × u32 + 2 × u8
         }
     }
 
@@ -91,7 +95,8 @@ enum HeaderLayout {
         case .heartbeat: fromLearner | versionPresent
         case .reject: sequencePresent
         case .hello: assignID
-        case .welcome: idAssigned
+        case .welcome: idAssigned | specRequired
+        case .environmentSpec: canSnapshot
         case .chunk, .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
         }
     }
@@ -108,12 +113,17 @@ enum HeaderLayout {
     static let assignID: UInt8 = 1 << 0
     /// welcome: the learner assigned the id (the hello asked for one).
     static let idAssigned: UInt8 = 1 << 0
+    /// welcome: the worker must send its environmentSpec before it gets parameters.
+    static let specRequired: UInt8 = 1 << 1
+    /// environmentSpec: the worker can snapshot and restore its environment's state.
+    static let canSnapshot: UInt8 = 1 << 0
 }
 
 /// The wire codes of Core enums that have none of their own.
 enum WireCode {
     static let categorical: UInt8 = 0, gaussian: UInt8 = 1
     static let singlePath: UInt8 = 0, vine: UInt8 = 1
+    static let discreteActions: UInt8 = 0, boxActions: UInt8 = 1
     static func activation(_ activation: Activation) -> UInt8 {
         switch activation {
         case .tanh: 0

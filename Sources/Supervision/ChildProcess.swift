@@ -1,7 +1,8 @@
 import Foundation
 
-/// A child process running this executable (`/proc/self/exe`) with other arguments: the
-/// supervised learner and the local workers. Started with `posix_spawn` and reaped with
+/// A child process running this executable (`/proc/self/exe`), or another program, with other
+/// arguments: the supervised learner and the local workers (`trpo worker`, or the Python
+/// worker of an external environment). Started with `posix_spawn` and reaped with
 /// `waitpid` — not Foundation's `Process`, which learns that a child ended only when the last
 /// copy of a socket it hands the child closes, so it could miss a child that died of a signal
 /// while a descendant (such as the Swift runtime's swift-backtrace) still held that socket.
@@ -15,17 +16,19 @@ public final class ChildProcess {
     }
 
     public let pid: pid_t
+    /// The program it runs (an absolute path).
+    public let executable: String
     /// Its arguments (argv[1...]).
     public let arguments: [String]
     /// How it ended, once ``poll()`` or ``wait()`` has seen it end; nil before.
     public private(set) var ending: Ending?
 
-    /// Starts this executable with `arguments` and this process's environment, with SIGINT
+    /// Starts `executable` (nil: this executable) with `arguments` and this process's environment, with SIGINT
     /// and SIGTERM at their default action (this process may ignore them, see
     /// ``StopRequest``) and no signal blocked; other dispositions (nohup's SIGHUP) are kept.
     /// Descriptors other than 0, 1 and 2 are closed in the child.
     /// - Throws: ``SupervisionError/cannotStart(command:reason:)`` when `posix_spawn` fails.
-    public init(_ arguments: [String]) throws(SupervisionError) {
+    public init(_ arguments: [String], executable: String? = nil) throws(SupervisionError) {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -44,15 +47,16 @@ public final class ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
         for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let executable = executable ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid = pid_t()
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard status == 0 else {
-            throw .cannotStart(command: arguments.first ?? "", reason: String(cString: strerror(status)))
+            throw .cannotStart(command: ([executable] + arguments).joined(separator: " "), reason: String(cString: strerror(status)))
         }
         self.pid = pid
+        self.executable = executable
         self.arguments = arguments
     }
 

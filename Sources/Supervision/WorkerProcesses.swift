@@ -1,9 +1,30 @@
 import Core
 import Foundation
 
+/// Which worker program `trpo train --workers N` starts.
+public enum WorkerProgram: Sendable, Equatable {
+    /// `trpo worker` (this executable), for the built-in environments.
+    case builtIn
+    /// The Python worker package, `INTERPRETER -m trpo_worker.cli`, for environments only it
+    /// can make (`gym:ID`, `py:MODULE:FACTORY`).
+    case python(interpreter: String)
+
+    /// The executable (nil: this one) and arguments of worker `id`.
+    func commandLine(id: Int, endpoint: String, environments: Int?, quiet: Bool) -> (executable: String?, arguments: [String]) {
+        var arguments = ["--connect", endpoint, "--worker-id", "\(id)", "--parent-pid", "\(getpid())"]
+        if let environments { arguments += ["--envs", "\(environments)"] }
+        if quiet { arguments.append("--quiet") }
+        switch self {
+        case .builtIn: return (nil, ["worker"] + arguments)
+        case .python(let interpreter): return (interpreter, ["-m", "trpo_worker.cli"] + arguments)
+        }
+    }
+}
+
 /// The worker child processes of `trpo train --workers N`: the same executable run as
-/// `trpo worker --connect ENDPOINT --worker-id i --parent-pid P`. They exit when the learner
-/// says stop, on SIGINT/SIGTERM, or when this process is gone; ``terminate()`` makes sure.
+/// `trpo worker --connect ENDPOINT --worker-id i --parent-pid P` (or the Python worker with the
+/// same options). They exit when the learner says stop, on SIGINT/SIGTERM, or when this
+/// process is gone; ``terminate()`` makes sure.
 public final class WorkerProcesses {
     private var processes: [ChildProcess] = []
     /// When each worker was restarted after a crash (see ``restartCrashed(limit:window:)``).
@@ -12,16 +33,13 @@ public final class WorkerProcesses {
 
     /// Starts `count` workers connected to `endpoint`; `quiet` ones print only warnings and
     /// errors. Restarts are reported to `log`.
-    public init(count: Int, endpoint: String, environments: Int?, quiet: Bool,
+    public init(count: Int, endpoint: String, environments: Int?, quiet: Bool, program: WorkerProgram = .builtIn,
                 log: @escaping (String) -> Void) throws(SupervisionError) {
         restarts = Array(repeating: [], count: count)
         self.log = log
         for id in 0..<count {
-            var arguments = ["worker", "--connect", endpoint, "--worker-id", "\(id)",
-                             "--parent-pid", "\(getpid())"]
-            if let environments { arguments += ["--envs", "\(environments)"] }
-            if quiet { arguments.append("--quiet") }
-            processes.append(try ChildProcess(arguments))
+            let command = program.commandLine(id: id, endpoint: endpoint, environments: environments, quiet: quiet)
+            processes.append(try ChildProcess(command.arguments, executable: command.executable))
         }
     }
 
@@ -40,7 +58,7 @@ public final class WorkerProcesses {
             restarts[id].append(now)
             log("worker \(id): its process \(process.pid) died (\(why)); starting it again "
                  + "(restart \(restarts[id].count) of at most \(limit) within \(Int(window / 60)) minutes)")
-            processes[id] = try ChildProcess(process.arguments)
+            processes[id] = try ChildProcess(process.arguments, executable: process.executable)
         }
     }
 

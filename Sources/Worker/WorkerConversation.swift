@@ -158,7 +158,7 @@ public struct WorkerConversation: Sendable {
             return true
         case .reject(let reject):
             return reject.reason == .notRegistered
-        case .heartbeat, .model, .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave:
+        case .heartbeat, .model, .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave, .environmentSpec:
             return false
         }
     }
@@ -182,7 +182,7 @@ public struct WorkerConversation: Sendable {
         case .stop(let stop): return stopped(stop)
         case .reject(let reject): return rejected(reject, at: now)
         case .heartbeat(let beat): return learnerHeartbeat(beat, at: now)
-        case .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave:
+        case .hello, .chunk, .vineChunk, .requestParameters, .requestModel, .leave, .environmentSpec:
             return [.log(.warning, "\(name): ignoring a \(message.kind) message, which only workers send")]
         }
     }
@@ -300,6 +300,12 @@ public struct WorkerConversation: Sendable {
         let previous = registration
         let registration = Registration(session: welcome.session, worker: welcome.worker, heartbeatInterval: welcome.heartbeatInterval)
         state = .registered(registration, resuming: collection)
+        if welcome.specRequired {
+            // An environment only a Python worker can make (gym:ID, py:MODULE:FACTORY).
+            let why = "\(welcome.environmentID) is an external environment, which trpo worker cannot make; "
+                + "run trpo-gym-worker (pip install ./python) against this learner instead"
+            return [.log(.warning, "\(name): \(why); exiting")] + leave(why)
+        }
         welcomedID = welcome.worker.id
         guard previous?.session != registration.session || previous?.worker != registration.worker else { return [] }
         let id = welcome.assigned ? "id \(welcome.worker.id) assigned by the learner" : "id \(welcome.worker.id)"

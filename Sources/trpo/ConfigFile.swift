@@ -83,12 +83,14 @@ struct ConfigFile {
     var sampler: SamplerKind?
     /// The model file, as `--model` names it.
     var model: String?
+    /// An external environment's keyword arguments (JSON object text), as `--env-kwargs` gives them.
+    var envKwargs: String?
     /// The file's settings, in the order of ``TrainingOptions/catalog``, each labelled
     /// `PATH: key` for messages.
     var settings: [TrainingOptions.Setting]
 
     /// The keys that are not in the catalog.
-    static let otherKeys = ["env", "sampler", "model"]
+    static let otherKeys = ["env", "env-kwargs", "sampler", "model"]
 }
 
 extension TrainingOptions {
@@ -107,7 +109,8 @@ extension TrainingOptions {
         guard let root else { return ConfigFile(path: path, settings: []) }
         guard var mapping = root.mapping else { throw malformed("expected a mapping of settings (key: value), e.g. max-kl: 0.01") }
         var texts: [String: String] = [:]
-        if mapping.count == 1, let (top, inner) = mapping.first, let id = top.string, EnvironmentRegistry.ids.contains(id),
+        if mapping.count == 1, let (top, inner) = mapping.first, let id = top.string,
+           EnvironmentRegistry.ids.contains(id) || EnvironmentName.isExternal(id),
            let settings = inner.mapping {
             texts["env"] = id
             mapping = settings
@@ -127,10 +130,9 @@ extension TrainingOptions {
         if let unknown = texts.keys.sorted().first(where: { !known.contains($0) }) {
             throw malformed("unknown key '\(unknown)' (the keys are \(known.joined(separator: ", ")))")
         }
-        if let env = texts["env"] {
-            do { _ = try EnvironmentRegistry.make(env) } catch { throw malformed("env: \(error.description)") }
-        }
-        var file = ConfigFile(path: path, env: texts["env"], model: texts["model"], settings: [])
+        if let env = texts["env"], let problem = Self.environmentProblem(env) { throw malformed("env: \(problem)") }
+        if let kwargs = texts["env-kwargs"], let problem = Self.argumentsProblem(kwargs) { throw malformed("env-kwargs: \(problem)") }
+        var file = ConfigFile(path: path, env: texts["env"], model: texts["model"], envKwargs: texts["env-kwargs"], settings: [])
         if let text = texts["sampler"] {
             guard let sampler = SamplerKind(rawValue: text) else {
                 throw malformed("sampler: '\(text)' is not one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -152,6 +154,9 @@ extension TrainingOptions {
     /// fields come from the preset), and printing that gives the same text.
     func yaml(of c: TrainingConfiguration) -> String {
         var lines = ["env: \(c.environment)", "sampler: \(c.sampler.rawValue)"]
+        if let kwargs = c.environmentArguments {
+            lines.append("env-kwargs: \(((try? Yams.serialize(node: Node(kwargs, Tag(.str), .singleQuoted))) ?? kwargs).trimmingCharacters(in: .newlines))")
+        }
         lines += catalog.map { "\($0.key): \($0.current(c))" }
         if let model = c.modelFile {
             lines.append("model: \(((try? Yams.serialize(node: Node(model))) ?? model).trimmingCharacters(in: .newlines))")

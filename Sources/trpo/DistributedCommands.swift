@@ -90,7 +90,7 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet
         throw runFailure(error)
     }
     let directory = run.directory
-    let session = try run.session()
+    let learnerRun = try run.learnerRun()
     if serving.curve == nil && !isLocalOnly(serving.endpoint) {
         note("""
             warning: \(serving.endpoint) is reachable from other machines and CURVE is off: anyone who can reach \
@@ -101,13 +101,12 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet
     }
     let learner: LearnerService
     do {
-        learner = try LearnerService(configuration: serving, session: session, log: serviceLog(quiet: quiet))
+        learner = try LearnerService(configuration: serving, run: learnerRun, log: serviceLog(quiet: quiet))
     } catch {
         throw runFailure("cannot serve on \(serving.endpoint): \(error)")
     }
     try onListening(learner.boundEndpoint)
-    let c = session.configuration
-    let progress = ProgressPrinter(configuration: c, quiet: quiet)
+    let progress = ProgressPrinter(configuration: run.configuration, quiet: quiet)
     if !quiet { progress.banner(directory: directory) }
     var lastReturn = Double.nan
     try learner.run { statistics, counters, wall in
@@ -120,7 +119,11 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet
     if serving.curve != nil {
         print("CURVE: \(learner.refusedConnections) connection(s) refused (see the log for keys and addresses)")
     }
-    progress.summary(learner.state, lastReturn: lastReturn, directory: directory)
+    guard let state = learner.state else {
+        print("interrupted before any worker described \(run.configuration.environment): nothing was written to \(directory.path)")
+        return
+    }
+    progress.summary(state, lastReturn: lastReturn, directory: directory)
 }
 
 struct WorkerCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import Learner
 import Supervision
 
 /// The hidden options of `trpo learner` and `trpo train --workers N` that run the learner
@@ -76,10 +77,12 @@ extension TrainCommand {
     /// reconnect by themselves), and the learner is a supervised `trpo learner` child on the
     /// workers' ipc endpoint, with the same options (but `--force-workers`, which only
     /// `train` takes: the learner starts no workers).
-    func superviseWithWorkers(directory: URL) throws {
+    func superviseWithWorkers(directory: URL, configuration: TrainingConfiguration) throws {
+        let program = try localWorkers.program(for: configuration)
         let status = try withLocalWorkers { endpoint, children in
             let socket = String(endpoint.dropFirst("ipc://".count))
-            let arguments = LearnerCommand.ownArguments(command: "learner").filter { $0 != "--force-workers" }
+            let arguments = LocalWorkerOptions.removingPython(from: LearnerCommand.ownArguments(command: "learner"))
+                .filter { $0 != "--force-workers" }
             let supervisor = supervision.supervisor(arguments: arguments + ["--bind", endpoint], directory: directory,
                                                     quiet: training.quiet)
             return try supervisor.run { _ in
@@ -87,7 +90,7 @@ extension TrainCommand {
                 // appears in the fresh directory), so a learner that fails to start ends at once.
                 if children == nil && FileManager.default.fileExists(atPath: socket) {
                     children = try WorkerProcesses(count: localWorkers.workers, endpoint: endpoint, environments: nil,
-                                                   quiet: training.quiet, log: note)
+                                                   quiet: training.quiet, program: program, log: note)
                 }
                 try children?.restartCrashed()
             }

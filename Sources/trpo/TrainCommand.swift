@@ -47,6 +47,14 @@ struct TrainCommand: ParsableCommand {
         if serving.deterministic && localWorkers.workers == 0 {
             throw ValidationError("--deterministic applies to runs with --workers N")
         }
+        if let env = training.env ?? (try? training.configFile())??.env, EnvironmentName.isExternal(env) {
+            if localWorkers.workers == 0 && !parallel {
+                throw ValidationError("\(env) is made by Python workers, not in this process: give --workers N (N ≥ 1), e.g. --workers 2")
+            }
+            if parallel { throw ValidationError("--parallel runs each seed in one process, which cannot make \(env): leave it out") }
+        } else if localWorkers.python != nil {
+            throw ValidationError("--python applies to gym:ID and py:MODULE:FACTORY environments, whose workers are Python processes")
+        }
     }
 
     func run() throws {
@@ -87,12 +95,13 @@ struct TrainCommand: ParsableCommand {
     /// A learner and `--workers` worker processes on an ipc endpoint; SIGINT and SIGTERM stop
     /// them all. Supervised (see ``superviseWithWorkers(directory:)``) unless `--no-supervise`.
     func trainWithWorkers(_ run: TrainingOptions.Run) throws {
-        if supervision.supervises { return try superviseWithWorkers(directory: run.directory) }
+        if supervision.supervises { return try superviseWithWorkers(directory: run.directory, configuration: run.configuration) }
+        let program = try localWorkers.program(for: run.configuration)
         try withLocalWorkers { endpoint, children in
             try runLearner(run, serving: serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
                            quiet: training.quiet) { bound in
                 children = try WorkerProcesses(count: localWorkers.workers, endpoint: bound, environments: nil,
-                                               quiet: training.quiet, log: note)
+                                               quiet: training.quiet, program: program, log: note)
             }
         }
         if StopRequest.isRaised { throw ExitCode(130) }
@@ -107,6 +116,30 @@ struct LocalWorkerOptions: ParsableArguments {
 
     @Flag(name: .customLong("force-workers"), help: "Allow --workers above 4 per core.")
     var forceWorkers = false
+
+    @Option(help: ArgumentHelp("With gym:ID or py:MODULE:FACTORY: the Python interpreter of the workers, one with the trpo-worker package (default: $TRPO_PYTHON, then .venv/bin/python here or beside this executable's repository, then python3).", valueName: "path"))
+    var python: String?
+
+    /// The worker program for `configuration`'s environment: `trpo worker`, or the Python
+    /// worker with the interpreter ``PythonWorkerInterpreter`` finds (checked by importing it).
+    /// - Throws: exit 2 naming what was tried when no interpreter has the package.
+    func program(for configuration: TrainingConfiguration) throws -> WorkerProgram {
+        guard configuration.isExternal else { return .builtIn }
+        do { return .python(interpreter: try PythonWorkerInterpreter.resolve(explicit: python)) } catch { throw runFailure(error) }
+    }
+
+    /// `arguments` without `--python PATH` (or `--python=PATH`), which only `train` takes.
+    static func removingPython(from arguments: [String]) -> [String] {
+        var kept: [String] = []
+        var skipNext = false
+        for argument in arguments {
+            if skipNext { skipNext = false; continue }
+            if argument == "--python" { skipNext = true; continue }
+            if argument.hasPrefix("--python=") { continue }
+            kept.append(argument)
+        }
+        return kept
+    }
 
     /// The most workers started without `--force-workers`: 4 × the active cores.
     static var bound: Int { 4 * ProcessInfo.processInfo.activeProcessorCount }

@@ -9,8 +9,11 @@ import Simulators
 /// overridden by any option given; or, with `--resume`, the saved run, which only `--steps`
 /// may change (to continue it).
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Gymnasium environment id (see `trpo env list`).")
+    @Option(help: ArgumentHelp("The environment: a built-in Gymnasium id (see `trpo env list`), or gym:ID (any Gymnasium environment) or py:MODULE:FACTORY (your own class or function), which Python workers make (docs/environments.md).", valueName: "env"))
     var env: String?
+
+    @Option(name: .customLong("env-kwargs"), help: ArgumentHelp("With gym:ID or py:MODULE:FACTORY: keyword arguments to make the environment with, as a JSON object, e.g. '{\"continuous\": true}'.", valueName: "json"))
+    var envKwargs: String?
 
     @Option(parsing: .unconditional, help: "Run seed: every random stream derives from it (default: 1).")
     var seed: UInt64?
@@ -180,6 +183,7 @@ struct TrainingOptions: ParsableArguments {
     ///   makes the configuration invalid (it is checked after each), with the configuration's reason.
     func newConfiguration(environment: String, file: ConfigFile?) throws -> TrainingConfiguration {
         var c = TrainingConfiguration.preset(for: environment, sampler: sampler ?? file?.sampler ?? .singlePath)
+        c.environmentArguments = envKwargs ?? file?.envKwargs
         for setting in givenSettings(file: file) {
             setting.apply(&c)
             // The vine's Q-values discount as the run does.
@@ -207,8 +211,41 @@ struct TrainingOptions: ParsableArguments {
         guard let env = env ?? file?.env else {
             throw ValidationError("--env is required (see `trpo env list`)\(config.map { ", or an env key in \($0)" } ?? "")")
         }
-        do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
+        if let problem = Self.environmentProblem(env) { throw ValidationError(problem) }
+        if EnvironmentName.isExternal(env) {
+            if model ?? file?.model != nil { throw ValidationError("--model is for the built-in MuJoCo environments, not \(env)") }
+            if evalEvery != nil {
+                throw ValidationError("--eval-every evaluates in the learner, which cannot make \(env); evaluate its checkpoints "
+                                      + "with `trpo eval --checkpoint DIR` (through the Python worker)")
+            }
+        } else if envKwargs ?? file?.envKwargs != nil {
+            throw ValidationError("--env-kwargs applies to gym:ID and py:MODULE:FACTORY environments, which workers make; \(env) is built in")
+        }
+        if let kwargs = envKwargs, let problem = Self.argumentsProblem(kwargs) { throw ValidationError("--env-kwargs: \(problem)") }
         _ = try newConfiguration(environment: env, file: file)
+    }
+
+    /// Why `env` names no environment (nil: it names one): an unknown built-in id, or a
+    /// malformed external name.
+    static func environmentProblem(_ env: String) -> String? {
+        if EnvironmentName.isExternal(env) { return EnvironmentName.problem(env) }
+        do { _ = try EnvironmentRegistry.make(env) } catch {
+            return error.description + "; or gym:ID for any Gymnasium environment, py:MODULE:FACTORY for your own (docs/environments.md)"
+        }
+        return nil
+    }
+
+    /// Why `text` is not a JSON object (nil: it is one).
+    static func argumentsProblem(_ text: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else {
+            return "'\(text)' is not valid JSON (quote the keys, e.g. '{\"continuous\": true}')"
+        }
+        return object is [String: Any] ? nil : "'\(text)' is not a JSON object ({\"name\": value, …})"
+    }
+
+    /// The default run directory's name for `env`: `gym:LunarLander-v3` → `gym-LunarLander-v3`.
+    static func directoryName(of env: String) -> String {
+        env.replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: "/", with: "-")
     }
 
     /// The run the command line asks for: a new one in its directory, or the saved one it resumes.
@@ -241,17 +278,32 @@ struct TrainingOptions: ParsableArguments {
         /// The run's session: a new run's `config.json` written and `progress.csv` started, or
         /// the saved run reloaded.
         func session() throws -> TrainingSession {
-            do {
-                switch start {
-                case .new(let c):
-                    let session = try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
-                                                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
-                    try AtomicFile.write(Data(yaml.utf8), to: directory.appendingPathComponent(RunDirectory.configYAMLName))
-                    return session
-                case .resume(let state):
+            switch start {
+            case .new(let c): return try newSession(c)
+            case .resume(let state):
+                do {
                     return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory,
                                                evaluation: evaluation)
-                }
+                } catch { throw runFailure(error) }
+            }
+        }
+
+        /// What a learner serves: the session, or, for a new run of an external environment,
+        /// the configuration whose session starts once the first worker described the environment.
+        func learnerRun() throws -> LearnerRun {
+            if case .new(let c) = start, c.isExternal, c.environmentSpec == nil {
+                return .awaitingSpec(c, start: newSession)
+            }
+            return .session(try session())
+        }
+
+        /// A new run's session in ``directory``, with its `config.yaml`.
+        private func newSession(_ c: TrainingConfiguration) throws -> TrainingSession {
+            do {
+                let session = try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
+                                                  tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
+                try AtomicFile.write(Data(yaml.utf8), to: directory.appendingPathComponent(RunDirectory.configYAMLName))
+                return session
             } catch { throw runFailure(error) }
         }
     }
@@ -273,7 +325,7 @@ struct TrainingOptions: ParsableArguments {
                 c.modelXML = xml
                 c.modelFile = model
             }
-            let directory = URL(fileURLWithPath: out ?? "runs/\(env)-seed\(c.seed)")
+            let directory = URL(fileURLWithPath: out ?? "runs/\(Self.directoryName(of: env))-seed\(c.seed)")
             return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory),
                        yaml: yaml(of: c), evaluation: evaluation)
         }
@@ -348,6 +400,9 @@ struct TrainingOptions: ParsableArguments {
         }
         if self.sampler == nil, let file, let sampler = file.sampler, sampler != saved.sampler {
             problems.append("\(file.path): sampler \(sampler.rawValue) is not the run's \(saved.sampler.rawValue)")
+        }
+        if let kwargs = envKwargs ?? file?.envKwargs, kwargs != saved.environmentArguments {
+            problems.append("--env-kwargs \(kwargs) is not the run's \(saved.environmentArguments ?? "(none)")")
         }
         if let out, URL(fileURLWithPath: out).standardizedFileURL.path != directory.standardizedFileURL.path {
             problems.append("--out \(out) is not the run's directory")

@@ -32,6 +32,28 @@ enum Fixture {
         return embedded
     }
 
+    /// CartPole's spaces as a Python worker reports them.
+    static let cartPoleSpec = EnvironmentSpec(observationShape: [4], observationType: .float32, actionSpace: .discrete(count: 2),
+                                              timeLimit: 500, canSnapshot: true)
+
+    /// A new run of `gym:CartPole-v1` (arguments `{"sutton_barto_reward": true}`) awaiting its
+    /// first worker's spec: its workload has no parameters yet. `vine`: the run samples with
+    /// the vine; `spec`: the run's spec is known (a resumed run).
+    static func external(vine: Bool = false, spec: EnvironmentSpec? = nil) -> EmbeddedLearner<TrainingWorkload> {
+        let settings = Conversation<TrainingWorkload>.Settings(
+            session: session, environmentID: "gym:CartPole-v1", environmentArguments: #"{"sutton_barto_reward": true}"#,
+            environmentSpec: spec, needsSnapshot: vine, suggestedSimulators: 2)
+        var embedded = EmbeddedLearner(settings: settings, workload: TrainingWorkload(
+            template: spec == nil ? nil : template(), assembler: BatchAssembler(version: 0, targetRows: 1000),
+            chunkBounds: (maximum: 512, minimum: 64), stallTimeout: .milliseconds(500), now: ContinuousClock().now))
+        embedded.now = ContinuousClock().now
+        return embedded
+    }
+
+    static func spec(_ worker: WorkerIdentity, _ spec: EnvironmentSpec = cartPoleSpec) -> Message {
+        .environmentSpec(Message.EnvironmentSpecReport(worker: worker, spec: spec))
+    }
+
     static func hello(_ id: UInt32?, nonce: UInt64, environment: String = "") -> Message {
         .hello(Message.Hello(nonce: nonce, workerID: id, simulatorCount: 0, environmentID: environment, softwareVersion: "test"))
     }
@@ -277,12 +299,12 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.machine.liveCount == 0 && learner.rejected == 1)
         // Another protocol version: stop(protocolVersion), in the learner's own version.
         var old = WireCodec.encode(Fixture.hello(nil, nonce: 2))
-        old[0][4] = 3
+        old[0][4] = 4
         learner.receive(frames: old, from: p2)
         let versionStop = learner.take(p2).first?.stop
         #expect(versionStop?.reason == .protocolVersion)
-        #expect(versionStop?.message.contains("version 4") == true)
-        #expect(WireCodec.encode(.stop(versionStop!))[0][4] == 4)
+        #expect(versionStop?.message.contains("version 5") == true)
+        #expect(WireCodec.encode(.stop(versionStop!))[0][4] == 5)
     }
 }
 
@@ -378,7 +400,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
     enum State: CaseIterable { case unknown, claiming, registered, stopped }
     enum Input: CaseIterable {
         case hello, parameters, chunk, heartbeat, stop, requestParameters, reject, vineChunk, model, requestModel, leave,
-             welcome, undecodable, otherVersion
+             welcome, environmentSpec, undecodable, otherVersion
     }
 
     static let identity = WorkerIdentity(id: 0, nonce: 9)
@@ -398,11 +420,12 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         case .requestModel: .requestModel(Message.ModelRequest(worker: w, hash: 1))
         case .leave: .leave(Message.Leave(worker: w, reason: .incompatible, message: "bye"))
         case .welcome: .welcome(Message.Welcome(session: 1, worker: w, assigned: false, heartbeatInterval: .seconds(1),
-                                                workerTimeout: .seconds(1), softwareVersion: ""))
+                                                workerTimeout: .seconds(1), softwareVersion: "", environmentID: "CartPole-v1"))
+        case .environmentSpec: .environmentSpec(Message.EnvironmentSpecReport(worker: w, spec: Fixture.cartPoleSpec))
         }
         var frames = WireCodec.encode(message)
         if input == .undecodable { frames[0][0] = 0 }
-        if input == .otherVersion { frames[0][4] = 5 }
+        if input == .otherVersion { frames[0][4] = 6 }
         return frames
     }
 
@@ -446,6 +469,8 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
             return registered ? (["parameters"], 0) : (["reject notRegistered"], 0)
         case .leave:
             return registered ? ([], 0) : ([], 1)
+        case .environmentSpec:  // in a run of a built-in environment
+            return registered ? ([], 1) : (["reject notRegistered"], 0)
         case .undecodable:
             return (["stop malformedMessage"], 1)
         case .otherVersion:
@@ -498,5 +523,90 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         // A chunk for a task it no longer holds is stale.
         farm.receive(Fixture.chunk(WorkerIdentity(id: 0, nonce: 1), version: a[0].version, sequence: 2, rows: 50), from: p1)
         #expect(farm.take(p1).map { $0.reject?.reason } == [.staleParameters])
+    }
+}
+
+/// Runs of external environments (`gym:ID`, `py:MODULE:FACTORY`): the welcome names the
+/// environment and asks for a spec; the first spec becomes the run's; workers get parameters
+/// only once their spec was accepted (docs/protocol.md §3.14, §4.2).
+@Suite struct ExternalEnvironmentTests {
+    let w0 = WorkerIdentity(id: 0, nonce: 1), w1 = WorkerIdentity(id: 1, nonce: 2)
+
+    @Test func theWelcomeNamesTheEnvironmentAndNoParametersComeBeforeTheSpec() {
+        var learner = Fixture.external()
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        let replies = learner.take(p1)
+        #expect(replies.map(\.kind) == [.welcome])
+        let welcome = replies.first?.welcome
+        #expect(welcome?.environmentID == "gym:CartPole-v1" && welcome?.specRequired == true)
+        #expect(welcome?.environmentArguments == #"{"sutton_barto_reward": true}"#)
+        learner.receive(.requestParameters(w0), from: p1)
+        #expect(learner.take(p1).isEmpty, "no parameters before the spec")
+    }
+
+    @Test func theFirstSpecBecomesTheRunsAndItsWorkerGetsTheFirstVersion() {
+        var learner = Fixture.external()
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        _ = learner.take(p1)
+        learner.receive(Fixture.spec(w0), from: p1)
+        #expect(learner.machine.environmentSpec == Fixture.cartPoleSpec)
+        #expect(learner.lines.contains { $0.contains("gym:CartPole-v1: observations (4,) float32, discrete(2)") })
+        // The shell builds the policy from the spec, then publishes its first version.
+        #expect(learner.take(p1).isEmpty)
+        learner.machine.workload.start(Fixture.template(), assembler: BatchAssembler(version: 0, targetRows: 1000), now: learner.now)
+        learner.handle(.published)
+        #expect(learner.take(p1).map(\.kind) == [.parameters])
+        // A second worker: welcome, spec, parameters right away.
+        learner.receive(Fixture.hello(nil, nonce: 2), from: p2)
+        #expect(learner.kinds(p2) == [.welcome])
+        learner.receive(Fixture.spec(w1), from: p2)
+        #expect(learner.kinds(p2) == [.parameters])
+        #expect(learner.rejected == 0)
+    }
+
+    @Test func aSpecThatDiffersIsStoppedNamingTheDifference() {
+        var learner = Fixture.external(spec: Fixture.cartPoleSpec)
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        _ = learner.take(p1)
+        var other = Fixture.cartPoleSpec
+        other.observationShape = [3]
+        learner.receive(Fixture.spec(w0, other), from: p1)
+        let stop = learner.take(p1).first?.stop
+        #expect(stop?.reason == .environment)
+        #expect(stop?.message == "environment spec differs from the run's: observation shape [3] (run: [4])")
+        #expect(learner.machine.liveCount == 0 && learner.rejected == 1)
+        #expect(learner.lines.last?.contains("worker 0's environment spec differs from the run's") == true)
+    }
+
+    @Test func aVineRunRefusesAnEnvironmentThatCannotSnapshot() {
+        var learner = Fixture.external(vine: true)
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        _ = learner.take(p1)
+        var spec = Fixture.cartPoleSpec
+        spec.canSnapshot = false
+        learner.receive(Fixture.spec(w0, spec), from: p1)
+        let stop = learner.take(p1).first?.stop
+        #expect(stop?.reason == .environment)
+        #expect(stop?.message.hasPrefix("the vine needs an environment that can snapshot and restore its state; gym:CartPole-v1 cannot") == true)
+        #expect(learner.machine.environmentSpec == nil, "a refused spec does not become the run's")
+    }
+
+    @Test func aSpecFromAnUnregisteredConnectionIsRejected() {
+        var learner = Fixture.external()
+        learner.receive(Fixture.spec(w0), from: p1)
+        #expect(learner.take(p1).map { $0.reject?.reason } == [.notRegistered])
+        #expect(learner.rejected == 0)
+    }
+
+    @Test func aReconnectingWorkerDescribesItsEnvironmentAgain() {
+        var learner = Fixture.external(spec: Fixture.cartPoleSpec)
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        learner.receive(Fixture.spec(w0), from: p1)
+        #expect(learner.kinds(p1) == [.welcome, .parameters])
+        // The same process on a new connection: welcomed, and nothing more until its spec.
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p2)
+        #expect(learner.kinds(p2) == [.welcome])
+        learner.receive(Fixture.spec(w0), from: p2)
+        #expect(learner.kinds(p2) == [.parameters])
     }
 }

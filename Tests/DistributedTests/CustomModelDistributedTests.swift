@@ -118,7 +118,7 @@ import ZMQ
         guard case .hello(let h) = hello.message else { return }
         _ = try learner.send([hello.peer] + WireCodec.encode(.welcome(Message.Welcome(
             session: 0xAA, worker: WorkerIdentity(id: 3, nonce: h.nonce), assigned: false, heartbeatInterval: .seconds(1),
-            workerTimeout: .seconds(10), softwareVersion: "test"))))
+            workerTimeout: .seconds(10), softwareVersion: "test", environmentID: parameters.environmentID))))
         _ = try learner.send([hello.peer] + WireCodec.encode(.parameters(parameters)))
         var request: Protocol.Message.ModelRequest?
         while request == nil, let (_, message) = try next() {

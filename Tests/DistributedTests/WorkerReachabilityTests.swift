@@ -157,7 +157,8 @@ import ZMQ
         #expect(h.workerID == nil, "a worker without --worker-id asks for one")
         func welcome(id: UInt32, nonce: UInt64) -> Protocol.Message {
             .welcome(Message.Welcome(session: 0xAA, worker: WorkerIdentity(id: id, nonce: nonce), assigned: true,
-                                     heartbeatInterval: .milliseconds(200), workerTimeout: .seconds(10), softwareVersion: "test"))
+                                     heartbeatInterval: .milliseconds(200), workerTimeout: .seconds(10), softwareVersion: "test",
+                                     environmentID: "CartPole-v1"))
         }
         // A welcome for another process is ignored; the one for this hello's nonce is taken.
         try learner.send(welcome(id: 5, nonce: h.nonce &+ 1), to: hello.peer)

@@ -38,7 +38,18 @@ enum Base {
     /// of 10 s drops a worker.
     static let welcome = WireCodec.encode(.welcome(Message.Welcome(
         session: 1, worker: worker, assigned: true, heartbeatInterval: .seconds(1), workerTimeout: .seconds(10),
-        softwareVersion: "trpo")))
+        softwareVersion: "trpo", environmentID: "gym:Pendulum-v1", environmentArguments: "{}", specRequired: true)))
+
+    /// ``worker``'s spec of a Pendulum: observations (3,) float32, a box of 1 in [−2, 2], a limit
+    /// of 200 steps, snapshots.
+    static let environmentSpec = WireCodec.encode(.environmentSpec(Message.EnvironmentSpecReport(
+        worker: worker, spec: EnvironmentSpec(observationShape: [3], observationType: .float32,
+                                              actionSpace: .box(low: [-2], high: [2]), timeLimit: 200, canSnapshot: true))))
+
+    /// The same worker's spec of a CartPole: observations (4,), two actions.
+    static let discreteSpec = WireCodec.encode(.environmentSpec(Message.EnvironmentSpecReport(
+        worker: worker, spec: EnvironmentSpec(observationShape: [4], observationType: .float32,
+                                              actionSpace: .discrete(count: 2), timeLimit: 500, canSnapshot: false))))
 
     /// Environment Pendulum-v1, 2 suggested simulators, chunks of 1000 rows, a quota of 2000
     /// rows; Gaussian head of 2 dimensions, layer sizes [3, 4, 2] (26 network parameters),
@@ -119,22 +130,62 @@ extension MalformedCase {
         .init("version 1 (before the vine)", Base.chunk.patching(at: Offset.version, UInt16(1)), .unsupportedVersion(1)),
         .init("version 2 (before custom models)", Base.vineChunk.patching(at: Offset.version, UInt16(2)), .unsupportedVersion(2)),
         .init("version 3 (before assigned ids)", Base.hello.patching(at: Offset.version, UInt16(3)), .unsupportedVersion(3)),
-        .init("version 5", Base.model.patching(at: Offset.version, UInt16(5)), .unsupportedVersion(5)),
+        .init("version 4 (before external environments)", Base.hello.patching(at: Offset.version, UInt16(4)), .unsupportedVersion(4)),
+        .init("version 6", Base.model.patching(at: Offset.version, UInt16(6)), .unsupportedVersion(6)),
         .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
         .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
-        .init("kind 13", Base.stop.patching(at: Offset.kind, UInt8(13)), .unknownKind(13)),
+        .init("kind 14", Base.stop.patching(at: Offset.kind, UInt8(14)), .unknownKind(14)),
         .init("hello asking for an id while naming one", Base.hello.patching(at: Offset.flags, UInt8(1)),
               .invalidValue(.workerID, 7)),
         .init("undefined hello flag", Base.hello.patching(at: Offset.flags, UInt8(2)), .unknownFlags(kind: .hello, flags: 2)),
-        .init("undefined welcome flag", Base.welcome.patching(at: Offset.flags, UInt8(3)), .unknownFlags(kind: .welcome, flags: 3)),
+        .init("undefined welcome flag", Base.welcome.patching(at: Offset.flags, UInt8(7)), .unknownFlags(kind: .welcome, flags: 7)),
         .init("welcome header one byte short", Base.welcome.replacing(frame: 0, with: Base.welcome[0].dropLast()),
-              .headerTooShort(bytes: 39, expected: 40)),
+              .headerTooShort(bytes: 47, expected: 48)),
+        .init("version-4 welcome (40 bytes)", Base.welcome.replacing(frame: 0, with: Array(Base.welcome[0].prefix(40))),
+              .headerTooShort(bytes: 40, expected: 48)),
+        .init("welcome without an environment", Base.welcome.patching(at: Offset.Welcome.environmentIDLength, UInt32(0)),
+              .invalidValue(.environmentID, 0)),
+        .init("welcome arguments beyond maxStringBytes",
+              Base.welcome.patching(at: Offset.Welcome.environmentArgumentsLength, UInt32(4097)),
+              .limitExceeded(.environmentArguments, count: 4097, limit: 4096)),
+        .init("welcome arguments longer than declared", Base.welcome.replacing(frame: 3, with: Array("{} ".utf8)),
+              .frameLength(.environmentArguments, bytes: 3, expected: 2)),
+        .init("welcome environment not UTF-8", Base.welcome.patching(frame: 2, at: 0, UInt8(0xFF)), .invalidUTF8(.environmentID)),
+        .init("welcome arguments not UTF-8", Base.welcome.patching(frame: 3, at: 0, UInt8(0xFE)), .invalidUTF8(.environmentArguments)),
+        .init("undefined environmentSpec flag", Base.environmentSpec.patching(at: Offset.flags, UInt8(2)),
+              .unknownFlags(kind: .environmentSpec, flags: 2)),
+        .init("environmentSpec rank 0", Base.environmentSpec.patching(at: Offset.EnvironmentSpec.observationRank, UInt32(0)),
+              .invalidValue(.observationRank, 0)),
+        .init("environmentSpec rank 9", Base.environmentSpec.patching(at: Offset.EnvironmentSpec.observationRank, UInt32(9)),
+              .invalidValue(.observationRank, 9)),
+        .init("environmentSpec action size 0", Base.environmentSpec.patching(at: Offset.EnvironmentSpec.actionSize, UInt32(0)),
+              .invalidValue(.actionSize, 0)),
+        .init("environmentSpec one discrete action", Base.discreteSpec.patching(at: Offset.EnvironmentSpec.actionSize, UInt32(1)),
+              .invalidValue(.actionSize, 1)),
+        .init("environmentSpec unknown observation type",
+              Base.environmentSpec.patching(at: Offset.EnvironmentSpec.observationType, UInt8(11)), .invalidValue(.observationType, 11)),
+        .init("environmentSpec unknown action kind", Base.environmentSpec.patching(at: Offset.EnvironmentSpec.actionKind, UInt8(2)),
+              .invalidValue(.actionKind, 2)),
+        .init("environmentSpec without its bounds", Array(Base.environmentSpec.prefix(2)),
+              .frameCount(kind: .environmentSpec, count: 2, expected: 4)),
+        .init("environmentSpec shape frame short", Base.environmentSpec.replacing(frame: 1, with: [3, 0, 0]),
+              .frameLength(.observationShape, bytes: 3, expected: 4)),
+        .init("environmentSpec discrete space with bounds", Base.discreteSpec.replacing(frame: 2, with: leBytes([0.0])),
+              .frameLength(.actionLow, bytes: 8, expected: 0)),
+        .init("environmentSpec empty dimension", Base.environmentSpec.replacing(frame: 1, with: leBytes([0] as [UInt32])),
+              .invalidEnvironmentSpec("observation shape [0] has an empty dimension")),
+        .init("environmentSpec shape beyond maxWidth", Base.environmentSpec.replacing(frame: 1, with: leBytes([65_537] as [UInt32])),
+              .invalidEnvironmentSpec("observation shape [65537] exceeds 65536 values")),
+        .init("environmentSpec NaN bound", Base.environmentSpec.replacing(frame: 2, with: leBytes([Double.nan])),
+              .invalidEnvironmentSpec("action bounds hold NaN")),
+        .init("environmentSpec low above high", Base.environmentSpec.replacing(frame: 2, with: leBytes([3.0])),
+              .invalidEnvironmentSpec("action bound 0: low 3.0 > high 2.0")),
         .init("welcome heartbeat interval 0", Base.welcome.patching(at: Offset.Welcome.heartbeatInterval, UInt32(0)),
               .invalidValue(.heartbeatInterval, 0)),
         .init("welcome worker timeout 0", Base.welcome.patching(at: Offset.Welcome.workerTimeout, UInt32(0)),
               .invalidValue(.workerTimeout, 0)),
         .init("welcome without its software version", Array(Base.welcome.prefix(1)),
-              .frameCount(kind: .welcome, count: 1, expected: 2)),
+              .frameCount(kind: .welcome, count: 1, expected: 4)),
         .init("welcome software version longer than declared", Base.welcome.replacing(frame: 1, with: Array("trpo!".utf8)),
               .frameLength(.softwareVersion, bytes: 5, expected: 4)),
         .init("welcome software version not UTF-8", Base.welcome.patching(frame: 1, at: 0, UInt8(0xFF)),
@@ -436,7 +487,7 @@ extension MalformedCase {
     @Test func basesAreValid() throws {
         for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
                        Base.learnerHeartbeat, Base.stop, Base.reject, Base.request, Base.model, Base.requestModel,
-                       Base.leave, Base.assignHello, Base.welcome] {
+                       Base.leave, Base.assignHello, Base.welcome, Base.environmentSpec, Base.discreteSpec] {
             _ = try WireCodec.decode(frames)
         }
     }
@@ -457,7 +508,13 @@ extension MalformedCase {
         #expect(try WireCodec.decode(Base.welcome.patching(at: Offset.Welcome.heartbeatInterval, UInt32(1))
             .patching(at: Offset.Welcome.workerTimeout, UInt32.max))
             == .welcome(Message.Welcome(session: 1, worker: Base.worker, assigned: true, heartbeatInterval: .milliseconds(1),
-                                        workerTimeout: .milliseconds(Int64(UInt32.max)), softwareVersion: "trpo")))
+                                        workerTimeout: .milliseconds(Int64(UInt32.max)), softwareVersion: "trpo",
+                                        environmentID: "gym:Pendulum-v1", environmentArguments: "{}", specRequired: true)))
+        // Unbounded boxes travel as ±∞.
+        let unbounded = EnvironmentSpec(observationShape: [2, 3], observationType: .int64,
+                                        actionSpace: .box(low: [-.infinity], high: [.infinity]), timeLimit: nil, canSnapshot: false)
+        let report = Message.EnvironmentSpecReport(worker: Base.worker, spec: unbounded)
+        #expect(try WireCodec.decode(WireCodec.encode(.environmentSpec(report))) == .environmentSpec(report))
 
         let patches: [(offset: Int, value: UInt32, holds: (Message.Parameters) -> Bool)] = [
             (Offset.Parameters.quota, 0, { $0.quota == 0 }),

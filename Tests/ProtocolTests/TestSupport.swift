@@ -39,11 +39,33 @@ struct MessageGenerator {
                       environmentID: bool() ? "" : "Env" + string(), softwareVersion: string())
     }
 
-    /// Timings of 1 ms … 2³² − 1 ms.
+    /// Timings of 1 ms … 2³² − 1 ms; half the welcomes name an external environment with
+    /// arguments and ask for its spec.
     mutating func welcome() -> Message.Welcome {
-        Message.Welcome(session: word(), worker: worker(), assigned: bool(),
-                        heartbeatInterval: .milliseconds(Int64(UInt32.random(in: 1...UInt32.max, using: &random))),
-                        workerTimeout: .milliseconds(int(1...600_000)), softwareVersion: string())
+        let external = bool()
+        return Message.Welcome(session: word(), worker: worker(), assigned: bool(),
+                               heartbeatInterval: .milliseconds(Int64(UInt32.random(in: 1...UInt32.max, using: &random))),
+                               workerTimeout: .milliseconds(int(1...600_000)), softwareVersion: string(),
+                               environmentID: (external ? "gym:Env" : "Env") + string(),
+                               environmentArguments: external && bool() ? "{\"k\": \(int(0...9))}" : "", specRequired: external)
+    }
+
+    /// Ranks 1…3, every element type, discrete (2…9 actions) or box spaces with bounds that
+    /// include ±∞.
+    mutating func environmentSpec() -> Message.EnvironmentSpecReport {
+        let shape = (0..<int(1...3)).map { _ in int(1...5) }
+        let actions: ActionSpace
+        if bool() {
+            actions = .discrete(count: int(2...9))
+        } else {
+            let n = int(1...4)
+            let low = (0..<n).map { _ in bool() ? -Double.infinity : -Double(int(0...5)) }
+            actions = .box(low: low, high: low.map { _ in bool() ? Double.infinity : Double(int(0...5)) })
+        }
+        let type = ObservationType.allCases[int(0...(ObservationType.allCases.count - 1))]
+        return Message.EnvironmentSpecReport(
+            worker: worker(), spec: EnvironmentSpec(observationShape: shape, observationType: type, actionSpace: actions,
+                                                    timeLimit: bool() ? nil : int(1...1000), canSnapshot: bool()))
     }
 
     mutating func parameters() -> Message.Parameters {
@@ -163,6 +185,7 @@ struct MessageGenerator {
         case .requestModel: .requestModel(Message.ModelRequest(worker: worker(), hash: word() | 1))
         case .leave: .leave(Message.Leave(worker: worker(), reason: .incompatible, message: string(maxCount: 40)))
         case .welcome: .welcome(welcome())
+        case .environmentSpec: .environmentSpec(environmentSpec())
         }
     }
 }
@@ -223,7 +246,11 @@ enum Offset {
     enum Leave { static let nonce = 8, workerID = 16, messageLength = 20, reason = 24 }
     enum Welcome {
         static let session = 8, nonce = 16, workerID = 24, heartbeatInterval = 28, workerTimeout = 32
-        static let softwareVersionLength = 36
+        static let softwareVersionLength = 36, environmentIDLength = 40, environmentArgumentsLength = 44
+    }
+    enum EnvironmentSpec {
+        static let nonce = 8, workerID = 16, observationRank = 20, actionSize = 24, timeLimit = 28
+        static let observationType = 32, actionKind = 33
     }
 }
 

@@ -131,29 +131,53 @@ import Testing
 
         let welcome = Message.Welcome(session: 0xAA, worker: WorkerIdentity(id: 3, nonce: 0x1122_3344_5566_7788),
                                       assigned: true, heartbeatInterval: .seconds(1), workerTimeout: .seconds(10),
-                                      softwareVersion: "trpo")
+                                      softwareVersion: "trpo", environmentID: "CartPole-v1")
         let welcomeFrames = try DocumentedExamples.allFrames("7.10")
         #expect(WireCodec.encode(.welcome(welcome)) == welcomeFrames)
         #expect(try WireCodec.decode(welcomeFrames) == .welcome(welcome))
+    }
+
+    /// docs/protocol.md's worked examples 7.11 (the welcome of a run of `gym:Pendulum-v1`
+    /// with arguments, asking for the spec) and 7.12 (the worker's environmentSpec).
+    @Test func workedExampleExternalEnvironment() throws {
+        let worker = WorkerIdentity(id: 3, nonce: 0x1122_3344_5566_7788)
+        let welcome = Message.Welcome(session: 0xAA, worker: worker, assigned: true, heartbeatInterval: .seconds(1),
+                                      workerTimeout: .seconds(10), softwareVersion: "trpo", environmentID: "gym:Pendulum-v1",
+                                      environmentArguments: #"{"g": 9.81}"#, specRequired: true)
+        let welcomeFrames = try DocumentedExamples.allFrames("7.11")
+        #expect(WireCodec.encode(.welcome(welcome)) == welcomeFrames)
+        #expect(try WireCodec.decode(welcomeFrames) == .welcome(welcome))
+
+        let spec = EnvironmentSpec(observationShape: [3], observationType: .float32, actionSpace: .box(low: [-2], high: [2]),
+                                   timeLimit: 200, canSnapshot: true)
+        let report = Message.EnvironmentSpecReport(worker: worker, spec: spec)
+        let specFrames = try DocumentedExamples.allFrames("7.12")
+        #expect(WireCodec.encode(.environmentSpec(report)) == specFrames)
+        #expect(try WireCodec.decode(specFrames) == .environmentSpec(report))
+        // The example's second worker, whose box is [-3, 3], differs as the document says.
+        var other = spec
+        other.actionSpace = .box(low: [-3], high: [3])
+        #expect(other.difference(from: spec) == "action low [-3.0] (run: [-2.0])")
     }
 
     @Test func headerSizesAndFrameCounts() {
         var generator = MessageGenerator(seed: 3)
         let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 136, .chunk: 72, .heartbeat: 44, .stop: 21,
                                          .requestParameters: 20, .reject: 37, .vineChunk: 81, .model: 28,
-                                         .requestModel: 28, .leave: 25, .welcome: 40]
+                                         .requestModel: 28, .leave: 25, .welcome: 48, .environmentSpec: 34]
         for kind in MessageKind.allCases {
             for _ in 0..<20 {
                 let message = generator.message(of: kind)
                 let frames = WireCodec.encode(message)
                 #expect(frames[0].count == sizes[kind])
-                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [4, 0, kind.rawValue, frames[0][7]])
+                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [5, 0, kind.rawValue, frames[0][7]])
                 let expectedFrames: Int = switch message {
                 case .hello: 3
                 case .parameters(let parameters): parameters.normalizer == nil ? 5 : 7
                 case .chunk: 9
                 case .vineChunk: 7
-                case .stop, .reject, .model, .leave, .welcome: 2
+                case .stop, .reject, .model, .leave: 2
+                case .welcome, .environmentSpec: 4
                 case .heartbeat, .requestParameters, .requestModel: 1
                 }
                 #expect(frames.count == expectedFrames)

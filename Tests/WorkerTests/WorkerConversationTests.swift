@@ -32,9 +32,11 @@ import Transport
                            chunkSteps: 64, quota: quota, policy: policy, normalizer: nil, stream: stream, modelHash: modelHash)
     }
 
-    static func welcome(id: UInt32 = 4, nonce: UInt64 = nonce, session: UInt64 = session, heartbeat: Duration = .seconds(1)) -> Message {
+    static func welcome(id: UInt32 = 4, nonce: UInt64 = nonce, session: UInt64 = session, heartbeat: Duration = .seconds(1),
+                        environment: String = "CartPole-v1") -> Message {
         .welcome(Message.Welcome(session: session, worker: WorkerIdentity(id: id, nonce: nonce), assigned: true,
-                                 heartbeatInterval: heartbeat, workerTimeout: .seconds(10), softwareVersion: "trpo"))
+                                 heartbeatInterval: heartbeat, workerTimeout: .seconds(10), softwareVersion: "trpo",
+                                 environmentID: environment, specRequired: EnvironmentName.isExternal(environment)))
     }
 
     static let model = Message.Model(session: session, xml: modelXML)
@@ -342,6 +344,19 @@ import Transport
         _ = c.receive(Self.welcome(), at: Self.at(0.1))
         _ = c.receive(.parameters(Self.parameters(version: 1)), at: Self.at(0.2))
         #expect(c.outcome == .incompatible("the learner's run samples single-path; this worker was started with --sampler vine"))
+    }
+
+    /// A run of an external environment (the welcome asks for a spec) is one the Swift worker
+    /// cannot make: it leaves at once, naming the Python worker.
+    @Test func aWelcomeAskingForASpecLeaves() {
+        var c = WorkerConversation(configuration: Self.configuration(), nonce: Self.nonce, now: Self.at(0))
+        _ = c.start(at: Self.at(0))
+        let actions = c.receive(Self.welcome(environment: "gym:LunarLander-v3"), at: Self.at(0.1))
+        let why = "gym:LunarLander-v3 is an external environment, which trpo worker cannot make; "
+            + "run trpo-gym-worker (pip install ./python) against this learner instead"
+        #expect(Self.sent(actions) == [.leave(Message.Leave(worker: WorkerIdentity(id: 4, nonce: Self.nonce), reason: .incompatible,
+                                                            message: why))])
+        #expect(c.outcome == .incompatible(why))
     }
 
     @Test func aSamplerThatCannotBeBuiltLeaves() {
