@@ -84,12 +84,15 @@ def finish(process: subprocess.Popen[str], timeout: float = 10.0) -> tuple[int, 
     return process.returncode, out
 
 
-def register(learner: FakeLearner, assigned: int = 7, interval_ms: int = 200) -> tuple[bytes, codec.Hello]:
+def register(learner: FakeLearner, assigned: int = 7, interval_ms: int = 200, environment: str = "CartPole-v1",
+             arguments: str = "", spec_required: bool = False) -> tuple[bytes, codec.Hello]:
     rid, hello = learner.recv_kind(codec.Hello)
     assert isinstance(hello, codec.Hello)
     learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=assigned,
                                     heartbeat_interval_ms=interval_ms, worker_timeout_ms=10_000,
-                                    id_assigned=hello.worker_id is None, software_version="fake learner"))
+                                    id_assigned=hello.worker_id is None, environment_id=environment,
+                                    software_version="fake learner", environment_arguments=arguments,
+                                    spec_required=spec_required))
     return rid, hello
 
 
@@ -172,7 +175,7 @@ def test_vine_parameters_leave_incompatible(learner: FakeLearner) -> None:
 
 def test_unknown_environment_leaves(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
-    rid, _ = register(learner)
+    rid, _ = register(learner, environment="NoSuchEnv-v0")
     learner.send(rid, cartpole_parameters(environment="NoSuchEnv-v0"))
     _, leave = learner.recv_kind(codec.Leave)
     assert isinstance(leave, codec.Leave) and "NoSuchEnv-v0" in leave.message
@@ -183,10 +186,10 @@ def test_other_protocol_version_exits(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
     rid, _ = learner.recv_kind(codec.Hello)
     frames = codec.encode(codec.Stop(session=SESSION, reason=codec.StopReason.PROTOCOL_VERSION))
-    frames[0] = frames[0][:4] + (5).to_bytes(2, "little") + frames[0][6:]
+    frames[0] = frames[0][:4] + (6).to_bytes(2, "little") + frames[0][6:]
     learner.socket.send_multipart([rid] + frames)
     code, out = finish(worker)
-    assert code == 3 and "version 5" in out, out
+    assert code == 3 and "version 6" in out, out
 
 
 def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(learner: FakeLearner) -> None:
@@ -197,7 +200,8 @@ def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(le
         _, again = learner.recv_kind(codec.Hello, skip=(codec.Heartbeat, codec.RequestParameters))
         assert isinstance(again, codec.Hello) and again.nonce == hello.nonce
         learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=7,
-                                        heartbeat_interval_ms=200, worker_timeout_ms=1000, id_assigned=True))
+                                        heartbeat_interval_ms=200, worker_timeout_ms=1000, id_assigned=True,
+                                        environment_id="CartPole-v1"))
         learner.send(rid, cartpole_parameters(version=1, quota=100))
         _, chunk = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
         assert isinstance(chunk, codec.Chunk)
@@ -247,7 +251,7 @@ def test_undecodable_messages_are_ignored(learner: FakeLearner) -> None:
 def test_gaussian_chunk_actions_unclipped(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint, "--envs", "2")
     try:
-        rid, _ = register(learner)
+        rid, _ = register(learner, environment="Pendulum-v1")
         p = codec.Parameters(session=SESSION, version=1, seed=1, environment_id="Pendulum-v1", simulator_count=8,
                              chunk_steps=400, quota=400, layer_sizes=[3, 1], parameters=np.zeros(4),
                              head=HeadKind.GAUSSIAN, head_size=1, log_std=np.array([1.5]))
