@@ -172,13 +172,28 @@ class EnvironmentAdapter:
         self.action: Callable[[F64Array], Any]
         shape, dtype, self.observation = _observation_conversion(env.observation_space)
         kind, size, low, high, self.action = _action_conversion(env.action_space)
-        spec = env.spec
-        limit = 0 if spec is None or spec.max_episode_steps is None else int(spec.max_episode_steps)
+        limit = _time_limit(env)
         if not 0 <= limit <= MAX_TIME_LIMIT:
             raise SimulatorError(f"time limit of {limit} steps: the protocol carries 0 … {MAX_TIME_LIMIT}")
         self.spec = EnvironmentSpec(observation_shape=shape, observation_dtype=dtype, action_kind=kind,
                                     action_size=size, action_low=low, action_high=high, time_limit=limit,
                                     can_snapshot=can_snapshot(env))
+
+
+def _time_limit(env: gymnasium.Env[Any, Any]) -> int:
+    """Gymnasium's ``max_episode_steps``: from the environment's spec (``gymnasium.make`` sets
+    it), else from the ``TimeLimit`` wrappers around an environment made without the registry
+    (the tightest; TimeLimit keeps its limit in ``_max_episode_steps``); 0 for none."""
+    spec = env.spec
+    if spec is not None and spec.max_episode_steps is not None:
+        return int(spec.max_episode_steps)
+    limits = []
+    layer: Any = env
+    while isinstance(layer, gymnasium.Wrapper):
+        if isinstance(layer, gymnasium.wrappers.TimeLimit):
+            limits.append(int(layer._max_episode_steps))
+        layer = layer.env
+    return min(limits, default=0)
 
 
 def _observation_conversion(space: gymnasium.Space[Any]
