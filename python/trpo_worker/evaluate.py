@@ -75,10 +75,14 @@ def load_checkpoint(location: str) -> SavedPolicy:
     except json.JSONDecodeError as error:
         raise CheckpointError(f"corrupt checkpoint {path}: not JSON ({error})") from None
     try:
-        return _saved_policy(state)
+        saved = _saved_policy(state)
     except (KeyError, TypeError, ValueError, PolicyShapeError) as error:
         reason = f"missing field '{error.args[0]}'" if isinstance(error, KeyError) else str(error)
         raise CheckpointError(f"corrupt checkpoint {path}: {reason}") from None
+    if state["configuration"].get("modelXML") is not None:
+        raise CheckpointError(f"cannot evaluate {path}: the run uses a custom MuJoCo model for {saved.environment}, "
+                              f"which only `trpo eval` builds")
+    return saved
 
 
 def _saved_policy(state: Any) -> SavedPolicy:
@@ -87,8 +91,6 @@ def _saved_policy(state: Any) -> SavedPolicy:
     arguments = configuration.get("environmentArguments")
     if arguments is not None and not isinstance(arguments, str):
         raise TypeError("configuration.environmentArguments is not a string of JSON text")
-    if configuration.get("modelXML") is not None:
-        raise ValueError(f"the run uses a custom MuJoCo model for {environment}, which only `trpo eval` builds")
     normalize = _field(configuration, "normalizeObservations", bool, "configuration")
     policy = _object(state, "policy")
     network = _object(policy, "network", "policy")
