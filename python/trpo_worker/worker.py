@@ -441,6 +441,8 @@ class Worker:
             return
         if self.hello_wanted and now - self.last_hello >= self.heartbeat_interval / 4:
             self.say_hello()
+        if not self.welcomed:
+            return  # until a welcome arrives, the worker sends nothing but its hello (§4.3)
         if self.parameters is None and self.spec_unsent is None and now - self.last_hello >= self.heartbeat_interval \
                 and now - self.last_request >= self.heartbeat_interval:
             self.request_parameters(force=True)
@@ -458,7 +460,7 @@ class Worker:
             self.last_report = now
 
     def flush_pending(self) -> None:
-        if self.pending is None or self.socket is None:
+        if self.pending is None or self.socket is None or not self.welcomed:
             return
         try:
             self.socket.send_multipart(self.pending, flags=zmq.NOBLOCK, copy=False)
@@ -474,7 +476,7 @@ class Worker:
     def rows_to_collect(self) -> int:
         """Rows of the next chunk: chunkSteps, or what is left of a non-zero quota (0: nothing to do)."""
         p = self.parameters
-        if p is None or self.sampler is None or self.pending is not None:
+        if p is None or self.sampler is None or self.pending is not None or not self.welcomed:
             return 0
         if p.quota == 0:
             return p.chunk_steps
