@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import gymnasium
 import numpy as np
@@ -104,7 +104,7 @@ class PointMass(gymnasium.Env[np.ndarray, np.ndarray]):
         return PointMassSnapshot(position=(float(self.position[0]), float(self.position[1])),
                                  velocity=(float(self.velocity[0]), float(self.velocity[1])),
                                  goal=(float(self.goal[0]), float(self.goal[1])), steps=self.steps,
-                                 random_state=copy.deepcopy(self.np_random.bit_generator.state))
+                                 random_state=copy.deepcopy(dict(self.np_random.bit_generator.state)))
 
     def restore(self, snapshot: PointMassSnapshot) -> np.ndarray:
         """Returns to ``snapshot`` (taken from any PointMass with the same arguments) and returns
@@ -128,9 +128,10 @@ def measure(episodes: int = 100) -> None:
     """Prints the returns of the controller, of random actions and of doing nothing, over the
     episodes reset with seeds 0 … episodes − 1 (the numbers README.md quotes)."""
     rng = np.random.default_rng(0)
-    policies = {"controller": controller,
-                "random actions": lambda _: rng.uniform(-1.0, 1.0, size=2).astype(np.float32),
-                "no action": lambda _: np.zeros(2, dtype=np.float32)}
+    policies: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "controller": controller,
+        "random actions": lambda _: rng.uniform(-1.0, 1.0, size=2).astype(np.float32),
+        "no action": lambda _: np.zeros(2, dtype=np.float32)}
     env = PointMass()
     for name, policy in policies.items():
         returns, reached = [], 0

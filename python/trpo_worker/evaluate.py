@@ -34,7 +34,7 @@ from typing import Any, Optional, TextIO
 import numpy as np
 
 from .codec import Activation, HeadKind
-from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
+from .environments import EnvironmentAdapter, check_policy, make_environment, one_line
 from .policy import Policy, PolicyShapeError
 
 CHECKPOINT_FILE = "checkpoint.json"
