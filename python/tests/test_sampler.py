@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,21 @@ def test_observations_beyond_two_to_the_53_and_failing_steps(monkeypatch: pytest
     with pytest.raises(SimulatorError, match="py:external_envs:Exploding: step raised RuntimeError: the simulator "
                                              "blew up"):
         sampler.collect(2)
+
+
+def test_non_finite_observations_and_rewards_are_refused_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    sampler = SinglePathSampler("Pendulum-v1", 2, seed=1, stream=0)
+    sampler.load(linear_policy(3, 1, HeadKind.GAUSSIAN))
+    original = sampler._step
+
+    def step(e: int, action: object) -> tuple[object, float, bool, bool]:
+        observation, reward, terminated, truncated = original(e, action)
+        return observation, (math.nan if e == 1 else reward), terminated, truncated
+    monkeypatch.setattr(sampler, "_step", step)
+    with pytest.raises(SimulatorError, match=r"Pendulum-v1 returned the reward nan: rewards must be finite"):
+        sampler.collect(4)
+    sampler.observations[0, 1] = math.inf  # as if the environment had returned it
+    monkeypatch.setattr(sampler, "_step", original)
+    with pytest.raises(SimulatorError, match=r"returned the observation \[.*, inf, .*\]: observations must be finite"), \
+            np.errstate(invalid="ignore"):  # the policy's products of ∞
+        sampler.collect(4)

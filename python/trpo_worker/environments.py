@@ -163,7 +163,7 @@ def environment_spec(env: gymnasium.Env[Any, Any]) -> EnvironmentSpec:
 class EnvironmentAdapter:
     """One environment's spaces in the protocol's terms: ``spec``, its :class:`EnvironmentSpec`;
     ``observation(o)``, an observation as the wire carries it (flat float64, converted exactly,
-    SimulatorError otherwise); ``action(row)``, the environment's action for one row of the
+    SimulatorError otherwise; NaN and ±∞ pass, the sampler refuses them chunk by chunk); ``action(row)``, the environment's action for one row of the
     policy's actions (an int index, or the vector clipped to the bounds in the space's shape and
     type)."""
 
@@ -238,24 +238,18 @@ def _observation_conversion(space: gymnasium.Space[Any]
 
 
 def _exact_f64(values: np.ndarray[Any, Any]) -> F64Array:
-    """``values`` as float64 if every element converts exactly and is finite; SimulatorError otherwise."""
+    """``values`` as float64 if every element converts exactly; SimulatorError otherwise."""
     kind, width = values.dtype.kind, values.dtype.itemsize
-    if kind == "i" and width == 8:
-        beyond = np.flatnonzero((values > EXACT_INTEGER_LIMIT) | (values < -EXACT_INTEGER_LIMIT))
-    elif kind == "u" and width == 8:
-        beyond = np.flatnonzero(values > np.uint64(EXACT_INTEGER_LIMIT))
-    elif kind in "iub" or (kind == "f" and width <= 8):
-        beyond = np.zeros(0, dtype=np.intp)
-    else:
+    if width == 8 and kind in "iu":
+        beyond = np.flatnonzero(values > np.uint64(EXACT_INTEGER_LIMIT)) if kind == "u" else np.flatnonzero(
+            (values > EXACT_INTEGER_LIMIT) | (values < -EXACT_INTEGER_LIMIT))
+        if beyond.size:
+            index = int(beyond[0])
+            raise SimulatorError(f"observation element {index} is {int(values[index])}, beyond ±2**53: float64 "
+                                 f"cannot carry it exactly")
+    elif not (kind in "iub" or (kind == "f" and width <= 8)):
         raise SimulatorError(f"observation elements of type {values.dtype} cannot be carried exactly as float64")
-    if beyond.size:
-        index = int(beyond[0])
-        raise SimulatorError(f"observation element {index} is {int(values[index])}, beyond ±2**53: float64 cannot "
-                             f"carry it exactly")
     result: F64Array = values.astype(np.float64)
-    if kind == "f" and not np.isfinite(result).all():
-        index = int(np.flatnonzero(~np.isfinite(result))[0])
-        raise SimulatorError(f"observation element {index} is {result[index]}: observations must be finite")
     return result
 
 

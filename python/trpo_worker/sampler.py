@@ -176,12 +176,23 @@ class SinglePathSampler:
                     boot_rows.append(base + t)
                     boot_obs.append(bootstrap[(e, t)])
             base += per_copy[e]
+        boot_array = np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size)
+        self._check_finite(out_obs, boot_array, out_rew)
         return ChunkData(
             observations=out_obs, actions=out_act, rewards=out_rew, ends=out_ends,
             bootstrap_rows=np.asarray(boot_rows, dtype=np.uint32),
-            bootstrap_observations=np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size),
+            bootstrap_observations=boot_array,
             episode_returns=np.asarray(returns, dtype=np.float64),
             episode_lengths=np.asarray(lengths, dtype=np.uint32))
+
+    def _check_finite(self, observations: F64Array, bootstrap: F64Array, rewards: F64Array) -> None:
+        """Raises SimulatorError for a NaN or ±∞ the chunk would carry (a learner refuses such a
+        chunk as malformed); checked once per chunk, not per step."""
+        for what, values in (("observation", observations), ("observation", bootstrap), ("reward", rewards)):
+            bad = np.flatnonzero(~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1))
+            if bad.size:
+                raise SimulatorError(f"{self.environment_id} returned the {what} {values[bad[0]].tolist()}: "
+                                     f"{what}s must be finite")
 
     def close(self) -> None:
         for env in self.envs:
