@@ -8,9 +8,9 @@ least 0.5 away. Each step the action, a force in [−1, 1]² (clipped), accelera
 
     v ← 0.9·v + 0.2·a,    p ← p + 0.1·v
 
-(so its top speed is 0.2 per step). The arena is [−2, 2]²: at a wall the mass stops. The reward is −‖g − p‖ − 0.01·‖a‖²: the distance left
-after the step and a small cost of effort. The episode terminates when the mass is within 0.1
-of the goal, and is truncated after 200 steps.
+(so its top speed is 0.2 per step). The arena is [−2, 2]²: at a wall the mass stops. The reward
+is −‖g − p‖ − 0.01·‖a‖²: the distance left after the step and a small cost of effort. The
+episode terminates when the mass is within 0.1 of the goal, and is truncated after 200 steps.
 
 Observations (float32): the position, the velocity and the vector to the goal, (p, v, g − p),
 bounded by the arena (|p| ≤ 2, |v| ≤ 2, |g − p| ≤ 3).

@@ -125,7 +125,8 @@ def decode(frames):
     m = dict(version=version, kind=KIND_NAME.get(kind, kind), flags=flags)
     if kind == KIND["welcome"]:
         assert len(h) == 48 and len(frames) == 4
-        m.update(zip(("session", "nonce", "worker_id", "heartbeat_ms", "timeout_ms"), struct.unpack_from("<QQIII", h, 8)))
+        m.update(zip(("session", "nonce", "worker_id", "heartbeat_ms", "timeout_ms"),
+                     struct.unpack_from("<QQIII", h, 8)))
         assert list(struct.unpack_from("<III", h, 36)) == [len(f) for f in frames[1:4]]
         m["software"], m["environment"], m["arguments"] = (f.decode() for f in frames[1:4])
         m["assigned"], m["spec_required"] = bool(flags & 1), bool(flags & 2)
@@ -481,7 +482,8 @@ def external(trpo, directory):
 
         learner.send_signal(signal.SIGINT)
         m = a.next(seconds=30)
-        check("external run interrupted → stop(interrupted)", m and m["kind"] == "stop" and m["reason"] == "interrupted", m)
+        check("external run interrupted → stop(interrupted)",
+              m and m["kind"] == "stop" and m["reason"] == "interrupted", m)
         a.close()
     finally:
         stop_learner(learner)

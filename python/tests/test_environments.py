@@ -270,8 +270,8 @@ def test_time_limit_and_snapshot_flag() -> None:
     assert can_snapshot(wrapped) and environment_spec(wrapped).can_snapshot
     # An environment made without the registry: its TimeLimit wrappers' limit, the tightest.
     assert environment_spec(wrapped).time_limit == 9
-    twice = gymnasium.wrappers.TimeLimit(gymnasium.wrappers.ClipReward(gymnasium.wrappers.TimeLimit(Snapshots(), 4), -1.0, 1.0),
-                                         30)
+    inner = gymnasium.wrappers.TimeLimit(Snapshots(), 4)
+    twice = gymnasium.wrappers.TimeLimit(gymnasium.wrappers.ClipReward(inner, -1.0, 1.0), 30)
     assert environment_spec(twice).time_limit == 4
     assert environment_spec(make_environment("CartPole-v1")).time_limit == 500
     assert environment_spec(gymnasium.make("CartPole-v1", max_episode_steps=20)).time_limit == 20

@@ -168,6 +168,6 @@ def test_non_finite_observations_and_rewards_are_refused_per_chunk(monkeypatch: 
         sampler.collect(4)
     sampler.observations[0, 1] = math.inf  # as if the environment had returned it
     monkeypatch.setattr(sampler, "_step", original)
-    with pytest.raises(SimulatorError, match=r"returned the observation \[.*, inf, .*\]: observations must be finite"), \
+    with pytest.raises(SimulatorError, match=r"the observation \[.*, inf, .*\]: observations must be finite"), \
             np.errstate(invalid="ignore"):  # the policy's products of ∞
         sampler.collect(4)

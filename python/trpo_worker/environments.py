@@ -42,7 +42,8 @@ from typing import Any, Callable
 import gymnasium
 import numpy as np
 
-from .codec import DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind, ObservationDType
+from .codec import (DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind,
+                    ObservationDType)
 from .policy import Policy
 
 EXACT_INTEGER_LIMIT = 2**53  # the largest magnitude below which every integer is a float64
@@ -163,9 +164,9 @@ def environment_spec(env: gymnasium.Env[Any, Any]) -> EnvironmentSpec:
 class EnvironmentAdapter:
     """One environment's spaces in the protocol's terms: ``spec``, its :class:`EnvironmentSpec`;
     ``observation(o)``, an observation as the wire carries it (flat float64, converted exactly,
-    SimulatorError otherwise; NaN and ±∞ pass, the sampler refuses them chunk by chunk); ``action(row)``, the environment's action for one row of the
-    policy's actions (an int index, or the vector clipped to the bounds in the space's shape and
-    type)."""
+    SimulatorError otherwise; NaN and ±∞ pass: the sampler refuses them chunk by chunk);
+    ``action(row)``, the environment's action for one row of the policy's actions (an int index,
+    or the vector clipped to the bounds, in the space's shape and type)."""
 
     def __init__(self, env: gymnasium.Env[Any, Any]) -> None:
         self.observation: Callable[[Any], F64Array]
