@@ -85,7 +85,8 @@ public struct EnvironmentSpec: Sendable, Hashable, Codable, CustomStringConverti
     }
 
     /// The first way `self` (a worker's spec) differs from `run` (the run's), in words; nil
-    /// when they are the same (bounds compared bit for bit).
+    /// when they are the same (bounds compared bit for bit). Snapshot support is not compared:
+    /// only a vine run needs it, and it refuses every spec without it.
     public func difference(from run: EnvironmentSpec) -> String? {
         func bits(_ values: [Double]) -> [UInt64] { values.map(\.bitPattern) }
         if observationShape != run.observationShape {
@@ -104,9 +105,6 @@ public struct EnvironmentSpec: Sendable, Hashable, Codable, CustomStringConverti
         }
         if timeLimit != run.timeLimit {
             return "time limit \(timeLimit.map(String.init) ?? "none") (run: \(run.timeLimit.map(String.init) ?? "none"))"
-        }
-        if canSnapshot != run.canSnapshot {
-            return canSnapshot ? "snapshot support (the run's first worker had none)" : "no snapshot support (the run's first worker had it)"
         }
         return nil
     }

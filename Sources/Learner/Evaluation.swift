@@ -16,6 +16,11 @@ public struct EvaluationResult: Sendable, Equatable {
     /// Length of each episode, in the same order.
     public var lengths: [Int]
 
+    public init(returns: [Double], lengths: [Int]) {
+        self.returns = returns
+        self.lengths = lengths
+    }
+
     /// Mean return (NaN without episodes).
     public var returnMean: Double { returns.isEmpty ? .nan : returns.reduce(0, +) / Double(returns.count) }
     /// Population standard deviation of the returns (NaN without episodes).

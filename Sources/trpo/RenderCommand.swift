@@ -71,6 +71,10 @@ struct RenderCommand: ParsableCommand {
         let state: TrainerState
         do { state = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint)) } catch { throw runFailure(error) }
         let c = state.configuration
+        guard !c.isExternal else {
+            throw runFailure("\(c.environment) is made by Python workers and trpo render draws built-in environments only; "
+                             + "record it with Gymnasium's own RecordVideo wrapper (render_mode=\"rgb_array\")")
+        }
         let simulator: any Simulator
         do { simulator = try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) } catch { throw runFailure(error) }
         do { print(try record(state, on: simulator)) } catch { throw runFailure(error) }

@@ -132,15 +132,23 @@ struct CheckpointEvaluation {
     let result: EvaluationResult
 
     /// Loads the checkpoint in `directory` (or the checkpoint file itself) and runs `episodes`
-    /// episodes from initial states seeded by `seed`.
-    /// - Throws: exit 2 (``runFailure(_:)-(String)``) for a missing, corrupt or inconsistent checkpoint.
-    init(directory: URL, episodes: Int, deterministic: Bool, seed: UInt64 = 12345) throws {
+    /// episodes from initial states seeded by `seed`: in this process for a built-in
+    /// environment, through the Python worker package (interpreter `python`, or the one
+    /// ``PythonWorkerInterpreter`` finds) for an external one.
+    /// - Throws: exit 2 (``runFailure(_:)-(String)``) for a missing, corrupt or inconsistent
+    ///   checkpoint, or an external environment's evaluation that failed.
+    init(directory: URL, episodes: Int, deterministic: Bool, seed: UInt64 = 12345, python: String? = nil) throws {
         do {
             state = try Checkpoint.load(from: directory)
             let c = state.configuration
-            result = try evaluatePolicy(state.policy, normalizer: state.samplingNormalizer,
-                                         environment: c.environment, modelXML: c.modelXML, episodes: episodes,
-                                         deterministic: deterministic, seed: seed)
+            if c.isExternal {
+                result = try PythonEvaluation(interpreter: try PythonWorkerInterpreter.resolve(explicit: python))
+                    .evaluate(checkpoint: directory, episodes: episodes, deterministic: deterministic, seed: seed)
+            } else {
+                result = try evaluatePolicy(state.policy, normalizer: state.samplingNormalizer,
+                                             environment: c.environment, modelXML: c.modelXML, episodes: episodes,
+                                             deterministic: deterministic, seed: seed)
+            }
         } catch { throw runFailure(error) }
     }
 }

@@ -86,7 +86,7 @@ struct TrainCommand: ParsableCommand {
     func sweep(_ seeds: SeedList) throws {
         // validate() requires an environment, from --env or the --config file, without --resume.
         guard let env = try training.env ?? training.configFile()?.env else { throw ValidationError("--env is required") }
-        let prefix = training.out ?? "runs/\(env)"
+        let prefix = training.out ?? "runs/\(TrainingOptions.directoryName(of: env))"
         let arguments = Array(CommandLine.arguments.drop { $0 != "train" }.dropFirst())
         try SeedSweep(baseArguments: SeedSweep.baseArguments(arguments), seeds: seeds.seeds,
                       directory: { "\(prefix)-seed\($0)" }, parallel: parallel).run()
@@ -171,6 +171,9 @@ struct EvalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the evaluation episodes' initial states (the run's seed gives the episodes of its --eval-every evaluations).")
     var seed: UInt64 = 12345
 
+    @Option(help: ArgumentHelp("For a run of gym:ID or py:MODULE:FACTORY, evaluated through the Python worker package: its interpreter (default: $TRPO_PYTHON, then .venv/bin/python, then python3).", valueName: "path"))
+    var python: String?
+
     func validate() throws {
         guard episodes > 0 else { throw ValidationError("--episodes must be positive (got \(episodes))") }
     }
@@ -179,7 +182,7 @@ struct EvalCommand: ParsableCommand {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         let evaluation = try CheckpointEvaluation(directory: URL(fileURLWithPath: checkpoint), episodes: episodes,
-                                                  deterministic: deterministic, seed: seed)
+                                                  deterministic: deterministic, seed: seed, python: python)
         let (state, result) = (evaluation.state, evaluation.result)
         print(String(format: "%@ iteration %d (%@ steps), %d %@ episodes: return %.2f ± %.2f (min %.2f, max %.2f)",
                      state.configuration.environment, state.iteration, grouped(state.timesteps), result.returns.count,

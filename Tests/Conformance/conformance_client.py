@@ -3,19 +3,30 @@
 
 It starts `trpo learner` (CartPole-v1) on an ipc endpoint, then plays one scenario per
 documented learner reply (docs/protocol.md §4.2), each on a fresh DEALER connection, and
-checks the reply byte for byte against the document's layouts: welcome (assigned ids),
-parameters (non-zero quota, stream = id), stop(environment), stop(malformedMessage),
-stop(protocolVersion), stop(duplicateWorker) naming the id, a restart taken back,
-reject(notRegistered) for every kind that gets it, reject(staleParameters) with the chunk's
-sequence for another session and for an older version, silent drops (repeated sequence,
-learner-only kinds, leave), a departed worker's share moving to another as a top-up (and
-nothing repeated unasked), the learner's heartbeat, stop(unexpectedWorker) in a
-deterministic run, and stop(interrupted) at the end.
+checks the reply byte for byte against the document's layouts: welcome (assigned ids, the
+run's environment, no spec asked for a built-in one), parameters (non-zero quota, stream = id),
+stop(environment), stop(malformedMessage), stop(protocolVersion), stop(duplicateWorker) naming
+the id, a restart taken back, reject(notRegistered) for every kind that gets it,
+reject(staleParameters) with the chunk's sequence for another session and for an older version,
+silent drops (repeated sequence, learner-only kinds, leave, an environmentSpec in a run of a
+built-in environment), a departed worker's share moving to another as a top-up (and nothing
+repeated unasked), the learner's heartbeat, stop(unexpectedWorker) in a deterministic run, and
+stop(interrupted) at the end.
+
+Then it runs an external environment (`--env gym:CartPole-v1 --env-kwargs …`, §3.13, §3.14):
+the welcome asks for the spec and carries the name and arguments; no parameters before the
+spec (nor in reply to requestParameters); environmentSpec from an unregistered connection or
+with another id → reject(notRegistered); the first spec becomes the run's and is answered with
+parameters whose policy fits it; a spec that differs → stop(environment) naming the difference;
+a new hello must be followed by the spec again. And a vine run of it: a spec without the
+snapshot flag → stop(environment), without becoming the run's spec; one with it → vine
+parameters.
 
 Usage: conformance_client.py PATH/TO/trpo
 Exit status: 0 all passed, 1 a check failed, 77 pyzmq is not installed (skip).
 Requires pyzmq (pip install -r Tests/Conformance/requirements.txt).
 """
+import json
 import os
 import random
 import signal
@@ -32,9 +43,9 @@ except ImportError:
     sys.exit(77)
 
 MAGIC = b"TRPO"
-VERSION = 4
+VERSION = 5
 KIND = dict(hello=1, parameters=2, chunk=3, heartbeat=4, stop=5, requestParameters=6, reject=7,
-            vineChunk=8, model=9, requestModel=10, leave=11, welcome=12)
+            vineChunk=8, model=9, requestModel=10, leave=11, welcome=12, environmentSpec=13)
 KIND_NAME = {v: k for k, v in KIND.items()}
 STOP = {1: "finished", 2: "interrupted", 3: "protocolVersion", 4: "environment", 5: "shape",
         6: "malformedMessage", 7: "duplicateWorker", 8: "unexpectedWorker"}
@@ -46,7 +57,7 @@ def prefix(kind, flags=0, version=VERSION):
     return MAGIC + struct.pack("<HBB", version, KIND[kind], flags)
 
 
-# --- worker → learner messages (§3.2, 3.4, 3.5, 3.7, 3.10, 3.11, 3.12) ---
+# --- worker → learner messages (§3.2, 3.4, 3.5, 3.7, 3.10, 3.11, 3.12, 3.14) ---
 
 def hello(nonce, worker_id=None, environment=b"", software=b"conformance"):
     flags = 1 if worker_id is None else 0
@@ -80,6 +91,20 @@ def leave(nonce, worker_id, text=b"conformance leaves"):
     return [prefix("leave") + struct.pack("<QIIB", nonce, worker_id, len(text), 1), text]
 
 
+# gym:CartPole-v1 as a worker describes it: observations float32 [4], 2 discrete actions, 500 steps.
+CARTPOLE_SPEC = dict(shape=(4,), dtype=1, discrete=2, box=None, time_limit=500, snapshot=False)
+
+
+def environment_spec(nonce, worker_id, shape=(4,), dtype=1, discrete=2, box=None, time_limit=500, snapshot=False):
+    """environmentSpec (§3.14): `discrete` actions, or a `box` given as (lows, highs)."""
+    lows, highs = box if box is not None else ((), ())
+    size = discrete if box is None else len(lows)
+    header = prefix("environmentSpec", 1 if snapshot else 0) + struct.pack(
+        "<QIIIIBB", nonce, worker_id, len(shape), size, time_limit, dtype, 0 if box is None else 1)
+    return [header, struct.pack("<%dI" % len(shape), *shape), struct.pack("<%dd" % len(lows), *lows),
+            struct.pack("<%dd" % len(highs), *highs)]
+
+
 def fnv1a(data):
     h = 0xcbf29ce484222325
     for b in data:
@@ -99,15 +124,21 @@ def decode(frames):
     version, kind, flags = struct.unpack_from("<HBB", h, 4)
     m = dict(version=version, kind=KIND_NAME.get(kind, kind), flags=flags)
     if kind == KIND["welcome"]:
-        assert len(h) == 40 and len(frames) == 2
-        m.update(zip(("session", "nonce", "worker_id", "heartbeat_ms", "timeout_ms", "software_length"),
-                     struct.unpack_from("<QQIIII", h, 8)))
-        m["assigned"] = bool(flags & 1)
+        assert len(h) == 48 and len(frames) == 4
+        m.update(zip(("session", "nonce", "worker_id", "heartbeat_ms", "timeout_ms"),
+                     struct.unpack_from("<QQIII", h, 8)))
+        assert list(struct.unpack_from("<III", h, 36)) == [len(f) for f in frames[1:4]]
+        m["software"], m["environment"], m["arguments"] = (f.decode() for f in frames[1:4])
+        m["assigned"], m["spec_required"] = bool(flags & 1), bool(flags & 2)
+        assert flags & ~3 == 0
     elif kind == KIND["parameters"]:
         assert len(h) == 136 and len(frames) in (5, 7)
         m.update(zip(("session", "version", "seed", "stream", "collection"), struct.unpack_from("<QQQQQ", h, 8)))
         m["chunk_steps"], m["quota"] = struct.unpack_from("<II", h, 88)
+        m["head_size"], = struct.unpack_from("<I", h, 104)
+        m["head_kind"], m["sampler"] = h[132], h[134]
         m["environment"] = frames[1].decode()
+        m["layer_sizes"] = list(struct.unpack("<%dI" % (len(frames[2]) // 4), frames[2]))
     elif kind == KIND["stop"]:
         assert len(h) == 21 and len(frames) == 2
         session, length, reason = struct.unpack_from("<QIB", h, 8)
@@ -168,12 +199,21 @@ def check(name, condition, detail=""):
         FAILURES.append(name)
 
 
-def start_learner(trpo, directory, name, extra):
+def start_learner(trpo, directory, name, extra, environment="CartPole-v1"):
     endpoint = "ipc://%s/%s.sock" % (directory, name)
     log = open(os.path.join(directory, name + ".log"), "w")
-    process = subprocess.Popen([trpo, "learner", "--bind", endpoint, "--env", "CartPole-v1", "--batch-steps", "2048",
+    process = subprocess.Popen([trpo, "learner", "--bind", endpoint, "--env", environment, "--batch-steps", "2048",
                                 "--out", os.path.join(directory, name)] + extra, stdout=log, stderr=subprocess.STDOUT)
     return endpoint, process
+
+
+def stop_learner(learner):
+    if learner.poll() is None:
+        learner.send_signal(signal.SIGINT)
+    try:
+        learner.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        learner.kill()
 
 
 def register(context, endpoint, worker_id=None):
@@ -196,6 +236,9 @@ def streaming(trpo, directory):
               and welcome["worker_id"] == 0 and welcome["nonce"] == a.nonce, welcome)
         check("welcome carries heartbeat 1000 ms and worker timeout 10000 ms",
               welcome and welcome["heartbeat_ms"] == 1000 and welcome["timeout_ms"] == 10000, welcome)
+        check("welcome names the built-in environment, no arguments, no spec asked",
+              welcome and welcome["environment"] == "CartPole-v1" and welcome["arguments"] == ""
+              and not welcome["spec_required"], welcome)
         check("then parameters: CartPole-v1, version 0, non-zero quota, stream = id",
               parameters and parameters["kind"] == "parameters" and parameters["environment"] == "CartPole-v1"
               and parameters["version"] == 0 and parameters["quota"] > 0 and parameters["stream"] == 0, parameters)
@@ -239,17 +282,18 @@ def streaming(trpo, directory):
         # Another protocol version → stop(protocolVersion), in the learner's version.
         v = Worker(context, endpoint)
         frames = hello(v.nonce, None)
-        frames[0] = frames[0][:4] + struct.pack("<H", 3) + frames[0][6:]
+        frames[0] = frames[0][:4] + struct.pack("<H", 4) + frames[0][6:]
         v.send(frames)
         m = v.next()
-        check("hello in version 3 → stop(protocolVersion) in version 4",
-              m and m["kind"] == "stop" and m["reason"] == "protocolVersion" and m["version"] == 4, m)
+        check("hello in version 4 → stop(protocolVersion) in version 5",
+              m and m["kind"] == "stop" and m["reason"] == "protocolVersion" and m["version"] == 5, m)
         v.close()
 
         # Unregistered connection: heartbeat, requestParameters, requestModel, chunk → reject(notRegistered).
         u = Worker(context, endpoint)
         for name, frames in (("heartbeat", heartbeat(u.nonce, 9)), ("requestParameters", request_parameters(u.nonce, 9)),
-                             ("requestModel", request_model(u.nonce, 9))):
+                             ("requestModel", request_model(u.nonce, 9)),
+                             ("environmentSpec", environment_spec(u.nonce, 9, **CARTPOLE_SPEC))):
             u.send(frames)
             m = u.next()
             check("unregistered %s → reject(notRegistered)" % name,
@@ -274,6 +318,8 @@ def streaming(trpo, directory):
         check("requestModel (a run without a custom model) → parameters", m and m["kind"] == "parameters", m)
         a.send(model(session))
         check("a learner-only kind (model) from a registered worker → no reply", a.quiet())
+        a.send(environment_spec(a.nonce, a.id, **CARTPOLE_SPEC))
+        check("environmentSpec in a run of a built-in environment → refused, no reply", a.quiet())
 
         # Chunks: another session → reject(staleParameters, sequence).
         a.send(chunk(a.nonce, a.id, session ^ 1, 0, 0, 10))
@@ -320,12 +366,7 @@ def streaming(trpo, directory):
         check("learner interrupted → stop(interrupted)", m and m["kind"] == "stop" and m["reason"] == "interrupted", m)
         a.close()
     finally:
-        if learner.poll() is None:
-            learner.send_signal(signal.SIGINT)
-        try:
-            learner.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            learner.kill()
+        stop_learner(learner)
         context.destroy(linger=0)
 
 
@@ -351,11 +392,125 @@ def deterministic(trpo, directory):
         c.close()
         a.close()
     finally:
+        stop_learner(learner)
+        context.destroy(linger=0)
+
+
+EXTERNAL = "gym:CartPole-v1"
+EXTERNAL_ARGUMENTS = {"sutton_barto_reward": False}
+
+
+def welcomed(context, endpoint, worker_id=None):
+    """A worker of a run of an external environment: hello, and the welcome (no parameters yet)."""
+    w = Worker(context, endpoint)
+    w.send(hello(w.nonce, worker_id))
+    welcome = w.next()
+    w.id = welcome["worker_id"] if welcome and welcome["kind"] == "welcome" else 0
+    return w, welcome
+
+
+def external(trpo, directory):
+    endpoint, learner = start_learner(trpo, directory, "external",
+                                      ["--steps", "100000000", "--env-kwargs", json.dumps(EXTERNAL_ARGUMENTS)],
+                                      environment=EXTERNAL)
+    context = zmq.Context()
+    try:
+        # The welcome names the environment and its arguments, and asks for the spec (§3.13).
+        a, welcome = welcomed(context, endpoint)
+        check("external run: hello → welcome with specRequired, the name and the arguments",
+              welcome and welcome["kind"] == "welcome" and welcome["assigned"] and welcome["spec_required"]
+              and welcome["environment"] == EXTERNAL and json.loads(welcome["arguments"]) == EXTERNAL_ARGUMENTS,
+              welcome)
+        check("external run: no parameters before the spec", a.quiet())
+        a.send(request_parameters(a.nonce, a.id))
+        check("external run: requestParameters before the spec → nothing", a.quiet())
+
+        # environmentSpec from an unregistered connection, or with another id → reject(notRegistered).
+        u = Worker(context, endpoint)
+        u.send(environment_spec(u.nonce, 9, **CARTPOLE_SPEC))
+        m = u.next()
+        check("unregistered environmentSpec → reject(notRegistered)",
+              m and m["kind"] == "reject" and m["reason"] == "notRegistered" and m["sequence"] is None, m)
+        u.close()
+        a.send(environment_spec(a.nonce, a.id + 1, **CARTPOLE_SPEC))
+        m = a.next()
+        check("environmentSpec with another worker id → reject(notRegistered)",
+              m and m["kind"] == "reject" and m["reason"] == "notRegistered", m)
+
+        # The first spec becomes the run's: parameters follow, their policy built from it.
+        a.send(environment_spec(a.nonce, a.id, **CARTPOLE_SPEC))
+        m = a.next(seconds=30)
+        check("the first environmentSpec → parameters: the name, version 0, non-zero quota, stream = id",
+              m and m["kind"] == "parameters" and m["environment"] == EXTERNAL and m["version"] == 0
+              and m["quota"] > 0 and m["stream"] == a.id, m)
+        check("their policy fits the spec: 4 inputs, a categorical head of 2",
+              m and m.get("layer_sizes", [None])[0] == 4 and m["layer_sizes"][-1] == 2 and m["head_kind"] == 0
+              and m["head_size"] == 2, m)
+
+        # A spec that differs from the run's → stop(environment) naming the difference.
+        for name, spec, named in (("observation shape [3]", dict(CARTPOLE_SPEC, shape=(3,)),
+                                   "observation shape [3] (run: [4])"),
+                                  ("3 discrete actions", dict(CARTPOLE_SPEC, discrete=3), "action"),
+                                  ("a box of actions", dict(CARTPOLE_SPEC, box=((-1.0,), (1.0,))), "action")):
+            b, _ = welcomed(context, endpoint)
+            b.send(environment_spec(b.nonce, b.id, **spec))
+            m = b.next()
+            check("environmentSpec with %s (run: [4], 2 discrete) → stop(environment) naming the difference" % name,
+                  m and m["kind"] == "stop" and m["reason"] == "environment"
+                  and m["text"].startswith("environment spec differs from the run's: ") and named in m["text"], m)
+            b.send(heartbeat(b.nonce, b.id))
+            m = b.next()
+            check("after that stop, heartbeat → reject(notRegistered)",
+                  m and m["kind"] == "reject" and m["reason"] == "notRegistered", m)
+            b.close()
+
+        # The same spec from another worker → parameters; a new hello needs the spec again.
+        d, _ = welcomed(context, endpoint)
+        d.send(environment_spec(d.nonce, d.id, **CARTPOLE_SPEC))
+        m = d.next()
+        check("an equal spec from a second worker → parameters", m and m["kind"] == "parameters", m)
+        d.drain()
+        d.send(hello(d.nonce, d.id))
+        m = d.next()
+        check("hello again → welcome with specRequired",
+              m and m["kind"] == "welcome" and m["spec_required"] and m["worker_id"] == d.id, m)
+        check("… and no parameters until the spec comes again", d.quiet())
+        d.send(environment_spec(d.nonce, d.id, **CARTPOLE_SPEC))
+        m = d.next()
+        check("the spec again → parameters", m and m["kind"] == "parameters", m)
+        d.close()
+
         learner.send_signal(signal.SIGINT)
-        try:
-            learner.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            learner.kill()
+        m = a.next(seconds=30)
+        check("external run interrupted → stop(interrupted)",
+              m and m["kind"] == "stop" and m["reason"] == "interrupted", m)
+        a.close()
+    finally:
+        stop_learner(learner)
+        context.destroy(linger=0)
+
+
+def external_vine(trpo, directory):
+    endpoint, learner = start_learner(trpo, directory, "external-vine", ["--steps", "100000000", "--sampler", "vine"],
+                                      environment=EXTERNAL)
+    context = zmq.Context()
+    try:
+        w, welcome = welcomed(context, endpoint)
+        check("external vine run: welcome with specRequired", welcome and welcome["spec_required"], welcome)
+        w.send(environment_spec(w.nonce, w.id, **CARTPOLE_SPEC))
+        m = w.next()
+        check("external vine run: a spec without the snapshot flag → stop(environment)",
+              m and m["kind"] == "stop" and m["reason"] == "environment"
+              and m["text"].startswith("the vine needs an environment that can snapshot and restore its state"), m)
+        w.close()
+        s, _ = welcomed(context, endpoint)
+        s.send(environment_spec(s.nonce, s.id, **dict(CARTPOLE_SPEC, snapshot=True)))
+        m = s.next(seconds=30)
+        check("… which did not become the run's: a spec with it → vine parameters",
+              m and m["kind"] == "parameters" and m["sampler"] == 1 and m["environment"] == EXTERNAL, m)
+        s.close()
+    finally:
+        stop_learner(learner)
         context.destroy(linger=0)
 
 
@@ -367,8 +522,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="trpo-conformance-") as directory:
         streaming(trpo, directory)
         deterministic(trpo, directory)
+        external(trpo, directory)
+        external_vine(trpo, directory)
         if FAILURES:
-            for name in ("streaming", "deterministic"):
+            for name in ("streaming", "deterministic", "external", "external-vine"):
                 with open(os.path.join(directory, name + ".log")) as log:
                     print("--- %s learner log (end) ---\n%s" % (name, log.read()[-3000:]))
     print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")

@@ -29,7 +29,7 @@ def expect_error(frames: list[bytes], code: str) -> ProtocolError:
 
 
 def test_every_worked_example_was_found() -> None:
-    assert sorted(EXAMPLES, key=lambda s: int(s.split(".")[1])) == [f"7.{i}" for i in range(1, 11)]
+    assert sorted(EXAMPLES, key=lambda s: int(s.split(".")[1])) == [f"7.{i}" for i in range(1, 13)]
 
 
 @pytest.mark.parametrize("section", sorted(EXAMPLES))
@@ -108,9 +108,31 @@ def test_7_9_hello_asking_for_an_id_and_7_10_welcome() -> None:
     assert codec.decode(EXAMPLES["7.9"]) == hello
     assert codec.encode(hello) == EXAMPLES["7.9"]
     welcome = codec.Welcome(session=0xAA, worker_nonce=NONCE, worker_id=3, heartbeat_interval_ms=1000,
-                            worker_timeout_ms=10000, id_assigned=True, software_version="trpo")
+                            worker_timeout_ms=10000, id_assigned=True, environment_id="CartPole-v1",
+                            software_version="trpo")
     assert codec.decode(EXAMPLES["7.10"]) == welcome
     assert codec.encode(welcome) == EXAMPLES["7.10"]
+
+
+def test_7_11_welcome_to_a_run_of_an_external_environment() -> None:
+    welcome = codec.Welcome(session=0xAA, worker_nonce=NONCE, worker_id=3, heartbeat_interval_ms=1000,
+                            worker_timeout_ms=10000, id_assigned=True, environment_id="gym:Pendulum-v1",
+                            software_version="trpo", environment_arguments='{"g": 9.81}', spec_required=True)
+    assert codec.decode(EXAMPLES["7.11"]) == welcome
+    assert codec.encode(welcome) == EXAMPLES["7.11"]
+
+
+PENDULUM_SPEC = codec.EnvironmentSpec(observation_shape=(3,), observation_dtype=codec.ObservationDType.FLOAT32,
+                                      action_kind=codec.ActionKind.BOX, action_size=1, action_low=(-2.0,),
+                                      action_high=(2.0,), time_limit=200, can_snapshot=True)
+
+
+def test_7_12_environment_spec() -> None:
+    message = codec.EnvironmentSpecMessage(worker_nonce=NONCE, worker_id=3, spec=PENDULUM_SPEC)
+    assert codec.decode(EXAMPLES["7.12"]) == message
+    assert codec.encode(message) == EXAMPLES["7.12"]
+    assert (PENDULUM_SPEC.observation_size, PENDULUM_SPEC.action_width) == (3, 1)
+    assert PENDULUM_SPEC.describe() == "observations float32 [3]; box actions [-2.0] … [2.0]; 200 steps; snapshot"
 
 
 # ------------------------------------------------------------------ round trips of the other kinds
@@ -127,7 +149,14 @@ OTHER_MESSAGES: list[codec.Message] = [
                  message="stale"),
     codec.Reject(session=0xAA, current_version=6, reason=codec.RejectReason.NOT_REGISTERED),
     codec.Welcome(session=1, worker_nonce=2, worker_id=0, heartbeat_interval_ms=1, worker_timeout_ms=2**32 - 1,
-                  id_assigned=False),
+                  id_assigned=False, environment_id="py:mylab.envs:make_arm", environment_arguments="{}",
+                  spec_required=True),
+    codec.EnvironmentSpecMessage(worker_nonce=NONCE, worker_id=9, spec=codec.EnvironmentSpec(
+        observation_shape=(2, 3, 4), observation_dtype=codec.ObservationDType.UINT8,
+        action_kind=codec.ActionKind.DISCRETE, action_size=6)),
+    codec.EnvironmentSpecMessage(worker_nonce=NONCE, worker_id=0, spec=codec.EnvironmentSpec(
+        observation_shape=(1,) * 8, observation_dtype=codec.ObservationDType.BOOL, action_kind=codec.ActionKind.BOX,
+        action_size=3, action_low=(-math.inf, -0.0, 5.0), action_high=(math.inf, 0.0, 5.0), time_limit=2**32 - 1)),
 ]
 
 
@@ -196,7 +225,7 @@ def test_prefix_errors() -> None:
     expect_error([b"TRPX" + hello[0][4:]] + hello[1:], "badMagic")
     error = expect_error([patch(hello[0], 4, "<H", 3)] + hello[1:], "unsupportedVersion")
     assert error.unsupported_version == 3
-    expect_error([patch(hello[0], 6, "<B", 13)] + hello[1:], "unknownKind")
+    expect_error([patch(hello[0], 6, "<B", 14)] + hello[1:], "unknownKind")
     expect_error([patch(hello[0], 6, "<B", 0)] + hello[1:], "unknownKind")
 
 
@@ -347,10 +376,77 @@ def test_small_kind_rules() -> None:
     expect_error([EXAMPLES["7.7"][0][:16] + b"\0" * 8 + EXAMPLES["7.7"][0][24:]], "invalidValue")
     leave = EXAMPLES["7.8"]
     expect_error([patch(leave[0], 24, "<B", 2)] + leave[1:], "invalidValue")
-    welcome = EXAMPLES["7.10"]
-    expect_error([patch(welcome[0], 28, "<I", 0)] + welcome[1:], "invalidValue")
-    expect_error([patch(welcome[0], 32, "<I", 0)] + welcome[1:], "invalidValue")
-    expect_error(with_frame(welcome, 1, b"\xed\xa0\x80\x00"), "invalidUTF8")  # a UTF-16 surrogate
+
+
+def test_welcome_rules() -> None:
+    welcome = EXAMPLES["7.11"]
+    h = welcome[0]
+    expect_error([patch(h, 28, "<I", 0)] + welcome[1:], "invalidValue")  # heartbeatInterval
+    expect_error([patch(h, 32, "<I", 0)] + welcome[1:], "invalidValue")  # workerTimeout
+    expect_error([patch(h, 36, "<I", 4097)] + welcome[1:], "limitExceeded")
+    expect_error([patch(h, 40, "<I", 0), welcome[1], b"", welcome[3]], "invalidValue")  # the name is never empty
+    expect_error([patch(h, 40, "<I", 4097)] + welcome[1:], "limitExceeded")
+    expect_error([patch(h, 44, "<I", 4097)] + welcome[1:], "limitExceeded")
+    expect_error([patch(h, 7, "<B", 4)] + welcome[1:], "unknownFlags")
+    for index in (1, 2, 3):
+        expect_error(with_frame(welcome, index, b"\xed\xa0\x80" + bytes(welcome[index])[3:]),
+                     "invalidUTF8")  # a UTF-16 surrogate
+    # The codec does not parse the arguments: any UTF-8 is accepted (the worker judges the JSON).
+    not_json = with_frame(welcome, 3, b"not json!!!")
+    decoded = codec.decode(not_json)
+    assert isinstance(decoded, codec.Welcome) and decoded.environment_arguments == "not json!!!"
+
+
+def spec_frames(spec: codec.EnvironmentSpec) -> list[bytes]:
+    return codec.encode(codec.EnvironmentSpecMessage(worker_nonce=NONCE, worker_id=3, spec=spec))
+
+
+def test_environment_spec_header_rules() -> None:
+    frames = EXAMPLES["7.12"]
+    h = frames[0]
+    cases = [
+        (20, "<I", 0, "invalidValue"),  # observationRank 0
+        (20, "<I", 9, "limitExceeded"),  # rank at most 8
+        (24, "<I", 0, "invalidValue"),  # a box of no dimension
+        (24, "<I", 65537, "limitExceeded"),
+        (32, "<B", 11, "invalidValue"),  # observationDType
+        (33, "<B", 2, "invalidValue"),  # actionKind
+    ]
+    for offset, fmt, value, code in cases:
+        expect_error([patch(h, offset, fmt, value)] + frames[1:], code)
+    expect_error([patch(h, 7, "<B", 2)] + frames[1:], "unknownFlags")
+    # Discrete: 2 … maxWidth actions, and no bounds.
+    discrete = spec_frames(codec.EnvironmentSpec((4,), codec.ObservationDType.FLOAT64, codec.ActionKind.DISCRETE, 2))
+    assert discrete[2:] == [b"", b""]
+    expect_error([patch(discrete[0], 24, "<I", 1)] + discrete[1:], "invalidValue")
+    expect_error(with_frame(discrete, 2, struct.pack("<d", 0.0)), "frameLength")
+    # A box's bounds: one f64 per dimension in each frame.
+    expect_error([patch(h, 33, "<B", 0)] + frames[1:], "invalidValue")  # discrete with 1 action
+    expect_error([patch(patch(h, 33, "<B", 0), 24, "<I", 2)] + frames[1:], "frameLength")  # discrete, bounds sent
+    assert codec.decode(spec_frames(codec.EnvironmentSpec((65536,), codec.ObservationDType.INT64,
+                                                          codec.ActionKind.DISCRETE, 65536))) is not None
+
+
+def test_environment_spec_content_rules() -> None:
+    frames = EXAMPLES["7.12"]
+    expect_error(with_frame(frames, 1, struct.pack("<I", 0)), "invalidValue")  # a dimension of 0
+    rank3 = [patch(frames[0], 20, "<I", 3)] + frames[1:]
+    expect_error(with_frame(rank3, 1, struct.pack("<III", 256, 256, 2)), "limitExceeded")  # 131072 > maxWidth
+    assert codec.decode(with_frame(rank3, 1, struct.pack("<III", 256, 256, 1))) is not None
+    expect_error(with_frame(frames, 2, struct.pack("<d", math.nan)), "invalidNumber")
+    expect_error(with_frame(frames, 3, struct.pack("<d", -math.nan)), "invalidNumber")
+    expect_error(with_frame(frames, 2, struct.pack("<d", 2.5)), "invalidNumber")  # low > high
+    expect_error(with_frame(frames, 3, struct.pack("<d", -math.inf)), "invalidNumber")
+    # Unbounded and degenerate boxes are fine.
+    for low, high in ((-math.inf, math.inf), (1.0, 1.0), (-math.inf, -math.inf)):
+        accepted = codec.decode(with_frame(with_frame(frames, 2, struct.pack("<d", low)), 3, struct.pack("<d", high)))
+        assert isinstance(accepted, codec.EnvironmentSpecMessage)
+        assert (accepted.spec.action_low, accepted.spec.action_high) == ((low,), (high,))
+    # The limits are the receiver's.
+    small = codec.DecodingLimits(max_width=2)
+    with pytest.raises(ProtocolError) as info:
+        codec.decode(frames, small)
+    assert info.value.code == "limitExceeded" and info.value.details[0] == "observationSize"
 
 
 def test_vine_chunk_rules() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from typing import Iterator, Optional
+from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from trpo_worker import codec
 from trpo_worker.codec import HeadKind
 
 SESSION = 0xABCDEF
+TESTS = Path(__file__).resolve().parent
 
 
 class FakeLearner:
@@ -70,8 +72,9 @@ def learner() -> Iterator[FakeLearner]:
 
 
 def start_worker(endpoint: str, *extra: str) -> subprocess.Popen[str]:
+    """The worker, in this directory (so ``py:external_envs:…`` names are found)."""
     return subprocess.Popen([sys.executable, "-m", "trpo_worker.cli", "--connect", endpoint, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=TESTS)
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 10.0) -> tuple[int, str]:
@@ -84,12 +87,15 @@ def finish(process: subprocess.Popen[str], timeout: float = 10.0) -> tuple[int, 
     return process.returncode, out
 
 
-def register(learner: FakeLearner, assigned: int = 7, interval_ms: int = 200) -> tuple[bytes, codec.Hello]:
+def register(learner: FakeLearner, assigned: int = 7, interval_ms: int = 200, environment: str = "CartPole-v1",
+             arguments: str = "", spec_required: bool = False) -> tuple[bytes, codec.Hello]:
     rid, hello = learner.recv_kind(codec.Hello)
     assert isinstance(hello, codec.Hello)
     learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=assigned,
                                     heartbeat_interval_ms=interval_ms, worker_timeout_ms=10_000,
-                                    id_assigned=hello.worker_id is None, software_version="fake learner"))
+                                    id_assigned=hello.worker_id is None, environment_id=environment,
+                                    software_version="fake learner", environment_arguments=arguments,
+                                    spec_required=spec_required))
     return rid, hello
 
 
@@ -172,7 +178,7 @@ def test_vine_parameters_leave_incompatible(learner: FakeLearner) -> None:
 
 def test_unknown_environment_leaves(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
-    rid, _ = register(learner)
+    rid, _ = register(learner, environment="NoSuchEnv-v0")
     learner.send(rid, cartpole_parameters(environment="NoSuchEnv-v0"))
     _, leave = learner.recv_kind(codec.Leave)
     assert isinstance(leave, codec.Leave) and "NoSuchEnv-v0" in leave.message
@@ -183,10 +189,10 @@ def test_other_protocol_version_exits(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
     rid, _ = learner.recv_kind(codec.Hello)
     frames = codec.encode(codec.Stop(session=SESSION, reason=codec.StopReason.PROTOCOL_VERSION))
-    frames[0] = frames[0][:4] + (5).to_bytes(2, "little") + frames[0][6:]
+    frames[0] = frames[0][:4] + (6).to_bytes(2, "little") + frames[0][6:]
     learner.socket.send_multipart([rid] + frames)
     code, out = finish(worker)
-    assert code == 3 and "version 5" in out, out
+    assert code == 3 and "version 6" in out, out
 
 
 def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(learner: FakeLearner) -> None:
@@ -197,7 +203,8 @@ def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(le
         _, again = learner.recv_kind(codec.Hello, skip=(codec.Heartbeat, codec.RequestParameters))
         assert isinstance(again, codec.Hello) and again.nonce == hello.nonce
         learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=7,
-                                        heartbeat_interval_ms=200, worker_timeout_ms=1000, id_assigned=True))
+                                        heartbeat_interval_ms=200, worker_timeout_ms=1000, id_assigned=True,
+                                        environment_id="CartPole-v1"))
         learner.send(rid, cartpole_parameters(version=1, quota=100))
         _, chunk = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
         assert isinstance(chunk, codec.Chunk)
@@ -247,7 +254,7 @@ def test_undecodable_messages_are_ignored(learner: FakeLearner) -> None:
 def test_gaussian_chunk_actions_unclipped(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint, "--envs", "2")
     try:
-        rid, _ = register(learner)
+        rid, _ = register(learner, environment="Pendulum-v1")
         p = codec.Parameters(session=SESSION, version=1, seed=1, environment_id="Pendulum-v1", simulator_count=8,
                              chunk_steps=400, quota=400, layer_sizes=[3, 1], parameters=np.zeros(4),
                              head=HeadKind.GAUSSIAN, head_size=1, log_std=np.array([1.5]))
@@ -261,3 +268,131 @@ def test_gaussian_chunk_actions_unclipped(learner: FakeLearner) -> None:
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+# ------------------------------------------------------------------ external environments (§3.13, §3.14)
+
+
+def grid_parameters(version: int = 1, quota: int = 12, environment: str = "py:external_envs:make_grid"
+                    ) -> codec.Parameters:
+    return codec.Parameters(session=SESSION, version=version, seed=1, environment_id=environment, simulator_count=2,
+                            chunk_steps=12, quota=quota, layer_sizes=[6, 4], parameters=np.zeros(28),
+                            head=HeadKind.GAUSSIAN, head_size=4, log_std=np.zeros(4), stream=7)
+
+
+def test_spec_required_spec_then_parameters_from_the_welcomes_name_and_arguments(learner: FakeLearner) -> None:
+    worker = start_worker(learner.endpoint)
+    try:
+        rid, hello = register(learner, assigned=3, environment="py:external_envs:make_grid",
+                              arguments='{"offset": 42}', spec_required=True)
+        # At once, and before anything else but heartbeats: the spec of the probe copy.
+        _, message = learner.recv_kind(codec.EnvironmentSpecMessage)
+        assert isinstance(message, codec.EnvironmentSpecMessage)
+        assert (message.worker_nonce, message.worker_id) == (hello.nonce, 3)
+        assert message.spec == codec.EnvironmentSpec(
+            observation_shape=(2, 3), observation_dtype=codec.ObservationDType.INT64,
+            action_kind=codec.ActionKind.BOX, action_size=4, action_low=(-1.0,) * 4, action_high=(1.0,) * 4,
+            time_limit=3, can_snapshot=False)
+        # The samplers are made from the same name and arguments.
+        learner.send(rid, grid_parameters())
+        _, chunk = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
+        assert isinstance(chunk, codec.Chunk) and chunk.rows == 12 and chunk.observations.shape == (12, 6)
+        assert set(chunk.observations[:, 0].tolist()) == {42.0}
+        # Said hello again (the learner forgot it): the next welcome asks for the spec again.
+        learner.send(rid, codec.Reject(session=SESSION, current_version=1, reason=codec.RejectReason.NOT_REGISTERED))
+        rid, _ = register(learner, assigned=3, environment="py:external_envs:make_grid",
+                          arguments='{"offset": 42}', spec_required=True)
+        _, again = learner.recv_kind(codec.EnvironmentSpecMessage, skip=(codec.Heartbeat, codec.RequestParameters))
+        assert isinstance(again, codec.EnvironmentSpecMessage) and again.spec == message.spec
+        learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
+        code, out = finish(worker)
+        assert code == 0, out
+        assert "observations int64 [2×3]; box actions" in out
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def test_spec_of_a_gym_environment_with_arguments(learner: FakeLearner) -> None:
+    worker = start_worker(learner.endpoint)
+    try:
+        register(learner, environment="gym:Pendulum-v1", arguments='{"g": 9.81}', spec_required=True)
+        _, message = learner.recv_kind(codec.EnvironmentSpecMessage)
+        assert isinstance(message, codec.EnvironmentSpecMessage)
+        frames = codec.encode(message)
+        # Worked example 7.12 but for the nonce, and the snapshot flag (Pendulum has no snapshot()).
+        assert frames[1:] == [b"\3\0\0\0", b"\0" * 7 + b"\xc0", b"\0" * 7 + b"\x40"]
+        assert frames[0][20:] == bytes.fromhex("01000000 01000000 c8000000 01 01")
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.mark.parametrize("environment, arguments, expected", [
+    ("gym:NoSuchEnv-v0", "", "cannot make Gymnasium environment 'NoSuchEnv-v0': Environment `NoSuchEnv` doesn't "
+                             "exist."),
+    ("py:no_such_module_xyz:Make", "", "cannot import module 'no_such_module_xyz'"),
+    ("py:external_envs:Nothing", "", "has no attribute 'Nothing'"),
+    ("py:external_envs:make_grid", '{"legs": 2}', "external_envs.make_grid(**{\"legs\": 2}) raised TypeError"),
+    ("py:external_envs:make_grid", "[1]", "must be a JSON object"),
+])
+def test_welcome_environment_that_cannot_be_made_leaves(learner: FakeLearner, environment: str, arguments: str,
+                                                        expected: str) -> None:
+    worker = start_worker(learner.endpoint)
+    register(learner, assigned=4, environment=environment, arguments=arguments, spec_required=True)
+    _, leave = learner.recv_kind(codec.Leave)
+    assert isinstance(leave, codec.Leave) and leave.worker_id == 4 and leave.reason == codec.LeaveReason.INCOMPATIBLE
+    assert expected in leave.message and "\n" not in leave.message
+    code, out = finish(worker)
+    assert code == 2 and expected in out, out
+
+
+def test_env_option_accepts_only_its_environment(learner: FakeLearner) -> None:
+    worker = start_worker(learner.endpoint, "--env", "gym:Pendulum-v1")
+    rid, hello = register(learner, environment="py:external_envs:make_grid", spec_required=True)
+    assert hello.environment_id == "gym:Pendulum-v1"
+    _, leave = learner.recv_kind(codec.Leave)
+    assert isinstance(leave, codec.Leave)
+    assert leave.message == "the learner runs py:external_envs:make_grid; this worker only runs gym:Pendulum-v1"
+    assert finish(worker)[0] == 2
+
+
+def test_parameters_naming_another_environment_than_the_welcome_leave(learner: FakeLearner) -> None:
+    worker = start_worker(learner.endpoint)
+    rid, _ = register(learner, environment="py:external_envs:make_grid", spec_required=True)
+    learner.recv_kind(codec.EnvironmentSpecMessage)
+    learner.send(rid, cartpole_parameters())
+    _, leave = learner.recv_kind(codec.Leave, skip=(codec.Heartbeat, codec.RequestParameters))
+    assert isinstance(leave, codec.Leave)
+    assert leave.message == "the parameters name the environment CartPole-v1, the welcome named " \
+                            "py:external_envs:make_grid"
+    assert finish(worker)[0] == 2
+
+
+@pytest.mark.parametrize("environment, arguments, expected", [
+    ("py:external_envs:Exploding", "", "py:external_envs:Exploding: step raised RuntimeError: the simulator blew up"),
+    ("py:external_envs:make_grid", f'{{"offset": {2**60}}}',
+     f"observation element 0 is {2**60}, beyond ±2**53: float64 cannot carry it exactly"),
+])
+def test_an_environment_that_fails_while_collecting_leaves(learner: FakeLearner, environment: str, arguments: str,
+                                                           expected: str) -> None:
+    worker = start_worker(learner.endpoint)
+    rid, _ = register(learner, environment=environment, arguments=arguments, spec_required=True)
+    learner.recv_kind(codec.EnvironmentSpecMessage)
+    learner.send(rid, grid_parameters(environment=environment))
+    _, leave = learner.recv_kind(codec.Leave, skip=(codec.Heartbeat, codec.RequestParameters))
+    assert isinstance(leave, codec.Leave) and leave.message == expected
+    code, out = finish(worker)
+    assert code == 2 and expected in out
+
+
+def test_parameters_before_the_welcome_are_ignored(learner: FakeLearner) -> None:
+    worker = start_worker(learner.endpoint)
+    try:
+        rid, hello = learner.recv_kind(codec.Hello)
+        learner.send(rid, cartpole_parameters(quota=100))
+        with pytest.raises(TimeoutError):
+            learner.recv_kind(codec.Chunk, timeout=1.0, skip=(codec.Heartbeat, codec.Hello))
+    finally:
+        worker.kill()
+        worker.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -87,6 +88,37 @@ def test_two_python_workers_solve_cartpole(tmp_path: Path) -> None:
         print(f"\nCartPole-v1 with 2 Python workers: mean return ≥ 475 first at {reached[0]} steps; "
               f"{len(rows)} iterations, {rows[-1]['timesteps']} steps, final mean "
               f"{means[-1][1]:.1f}, {wall:.1f} s wall")
+    finally:
+        stop_all([learner, *workers])
+
+
+def test_two_python_workers_train_an_external_environment(tmp_path: Path) -> None:
+    """`--env gym:CartPole-v1 --env-kwargs …`: the learner knows the environment only by name and
+    from the workers' environmentSpec; the run reaches 475 as the built-in one does (with the
+    CartPole preset's batch and λ given explicitly), and `trpo-gym-worker evaluate` plays its
+    checkpoint, which keeps the arguments."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "run"
+    learner = subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "gym:CartPole-v1",
+                                "--env-kwargs", '{"sutton_barto_reward": false}', "--batch-steps", "2048",
+                                "--lambda", "0.98", "--seed", "1", "--steps", str(STEPS), "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers = [start_worker(endpoint, tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        learner_output, _ = learner.communicate(timeout=900)
+        assert learner.returncode == 0, learner_output
+        for i, w in enumerate(workers):
+            log = (tmp_path / f"worker{i}.log").read_text()
+            assert w.wait(timeout=30) == 0, log
+            assert "observations float32 [4]; 2 discrete actions; 500 steps" in log, log
+        means = [float(r["episode_return_mean"]) for r in progress(out) if r["episode_return_mean"]]
+        assert max(means) >= 475, means
+        evaluation = subprocess.run([sys.executable, "-m", "trpo_worker.cli", "evaluate", "--checkpoint", str(out),
+                                     "--episodes", "5"], capture_output=True, text=True, timeout=120)
+        assert evaluation.returncode == 0, evaluation.stderr
+        lines = evaluation.stdout.splitlines()
+        assert lines[0].startswith("gym:CartPole-v1 {") and "sutton_barto_reward" in lines[0], lines
+        assert re.fullmatch(r"return \d+\.\d\d ± \d+\.\d\d over 5 episodes \(min .*\)", lines[-1]), lines
     finally:
         stop_all([learner, *workers])
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -108,3 +111,63 @@ def test_policy_that_does_not_fit() -> None:
         sampler.load(linear_policy(4, 1, HeadKind.GAUSSIAN))
     with pytest.raises(SimulatorError):
         SinglePathSampler("NoSuchEnvironment-v9", 1, seed=1, stream=0)
+
+
+def test_external_environment_observations_flattened_and_actions_clipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A py: environment with (2, 3) int64 observations and (2, 2) box actions: rows carry the
+    observations row-major and the sampled (unclipped) actions; the environment got them clipped."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    sampler = SinglePathSampler("py:external_envs:make_grid", 2, seed=1, stream=0, arguments_json='{"offset": 9}')
+    assert sampler.observation_size == 6 and sampler.action_width == 4
+    sampler.load(linear_policy(6, 4, HeadKind.GAUSSIAN, log_std=1.5))
+    data = sampler.collect(8)
+    assert data is not None
+    chunk = check_chunk_rules(data, sampler)
+    # Copy 0: steps 0, 1, 2 (the time limit truncates), then a new episode's first step.
+    assert chunk.ends.tolist()[:4] == [0, 0, 2, 2] and chunk.episode_lengths.tolist() == [3, 3]
+    np.testing.assert_array_equal(chunk.observations[:4, :3], [[9, 0, 0], [9, 1, 0], [9, 2, 0], [9, 0, 1]])
+    assert chunk.bootstrap_observations[0, :3].tolist() == [9, 3, 0]  # the final observation of the episode
+    # Row t + 1's second observation row is action t's first row, clipped (×1000) by the sampler.
+    clipped = np.clip(chunk.actions[:2, :2], -1.0, 1.0)
+    np.testing.assert_allclose(chunk.observations[1:3, 3:5], np.round(clipped.astype(np.float32) * 1000), atol=0.5)
+    assert np.abs(chunk.actions).max() > 1.0  # the chunk carries them unclipped
+
+
+def test_discrete_observations_one_hot_and_discrete_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    sampler = SinglePathSampler("py:external_envs:Counter", 1, seed=1, stream=0)
+    sampler.load(linear_policy(4, 3, HeadKind.CATEGORICAL))
+    data = sampler.collect(6)
+    assert data is not None
+    assert data.observations.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0],
+                                          [0, 1, 0, 0]]
+    np.testing.assert_array_equal(data.rewards, data.actions[:, 0])  # the reward is the action received
+
+
+def test_observations_beyond_two_to_the_53_and_failing_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    with pytest.raises(SimulatorError, match=r"observation element 0 is 9007199254740993, beyond ±2\*\*53"):
+        SinglePathSampler("py:external_envs:Grid", 1, seed=1, stream=0, arguments_json=f'{{"offset": {2**53 + 1}}}')
+    sampler = SinglePathSampler("py:external_envs:Exploding", 1, seed=1, stream=0)
+    sampler.load(linear_policy(6, 4, HeadKind.GAUSSIAN))
+    with pytest.raises(SimulatorError, match="py:external_envs:Exploding: step raised RuntimeError: the simulator "
+                                             "blew up"):
+        sampler.collect(2)
+
+
+def test_non_finite_observations_and_rewards_are_refused_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    sampler = SinglePathSampler("Pendulum-v1", 2, seed=1, stream=0)
+    sampler.load(linear_policy(3, 1, HeadKind.GAUSSIAN))
+    original = sampler._step
+
+    def step(e: int, action: object) -> tuple[object, float, bool, bool]:
+        observation, reward, terminated, truncated = original(e, action)
+        return observation, (math.nan if e == 1 else reward), terminated, truncated
+    monkeypatch.setattr(sampler, "_step", step)
+    with pytest.raises(SimulatorError, match=r"Pendulum-v1 returned the reward nan: rewards must be finite"):
+        sampler.collect(4)
+    sampler.observations[0, 1] = math.inf  # as if the environment had returned it
+    monkeypatch.setattr(sampler, "_step", original)
+    with pytest.raises(SimulatorError, match=r"the observation \[.*, inf, .*\]: observations must be finite"), \
+            np.errstate(invalid="ignore"):  # the policy's products of ∞
+        sampler.collect(4)

@@ -1,5 +1,5 @@
 """A rollout worker for the trpo learner, in Python: Gymnasium environments, the wire protocol
-of docs/protocol.md (version 4), and the policy evaluated in numpy."""
+of docs/protocol.md (version 5), and the policy evaluated in numpy."""
 
 import os as _os
 

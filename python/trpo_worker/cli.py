@@ -1,4 +1,5 @@
-"""``trpo-gym-worker``: the command line of the Python rollout worker."""
+"""``trpo-gym-worker``: the command line of the Python rollout worker, and its ``evaluate``
+command."""
 
 from __future__ import annotations
 
@@ -7,23 +8,30 @@ import sys
 from typing import Optional, Sequence
 
 from . import SOFTWARE_VERSION
+from .environments import SimulatorError
+from .evaluate import CheckpointError, evaluate
 from .worker import EXIT_INCOMPATIBLE, KeyFileError, Worker, WorkerOptions
+
+EXIT_EVALUATION_FAILED = 1
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="trpo-gym-worker",
-        description="A rollout worker for a trpo learner, stepping Gymnasium environments: it collects "
-                    "single-path samples with the learner's policy until the learner says stop. Reconnects "
-                    "by itself when the learner restarts; SIGINT or SIGTERM stops it cleanly (exit 0).")
+        description="A rollout worker for a trpo learner, stepping Gymnasium environments (built-in ids, "
+                    "gym:ID, py:MODULE:FACTORY): it collects single-path samples with the learner's policy until "
+                    "the learner says stop. Reconnects by itself when the learner restarts; SIGINT or SIGTERM "
+                    "stops it cleanly (exit 0). `trpo-gym-worker evaluate --checkpoint DIR` evaluates a "
+                    "checkpoint instead (see `trpo-gym-worker evaluate --help`).")
     p.add_argument("--connect", required=True, metavar="ENDPOINT",
                    help="the learner's endpoint, e.g. tcp://learner-host:5555")
     p.add_argument("--worker-id", type=int, default=None, metavar="N",
                    help="this worker's id, unique among the run's workers (default: the learner assigns one)")
     p.add_argument("--envs", type=int, default=0, metavar="E",
                    help="environment copies stepped in lockstep (default: the learner's setting)")
-    p.add_argument("--env", default="", metavar="ID",
-                   help="only work on this environment (default: whatever the learner runs)")
+    p.add_argument("--env", default="", metavar="NAME",
+                   help="only work on this environment: a built-in id, gym:ID or py:MODULE:FACTORY (default: "
+                        "whatever the learner runs)")
     p.add_argument("--learner-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="seconds without a word from the learner before reconnecting (default: 10)")
     p.add_argument("--max-message-mb", type=float, default=256.0, metavar="MIB",
@@ -37,8 +45,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def evaluate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trpo-gym-worker evaluate",
+        description="Evaluate a trpo checkpoint in Python (for runs of external environments, which `trpo eval` "
+                    "cannot make): runs K episodes of the checkpoint's policy on its environment and prints each "
+                    "return and their mean ± standard deviation. Episode k starts from reset(seed=S+k).")
+    p.add_argument("--checkpoint", required=True, metavar="DIR",
+                   help="run directory (or its checkpoint.json); DIR/best is the best policy of a run trained "
+                        "with --eval-every")
+    p.add_argument("--episodes", type=int, default=10, metavar="K", help="number of episodes (default: 10)")
+    p.add_argument("--seed", type=int, default=12345, metavar="S",
+                   help="seed of the episodes' initial states (default: 12345)")
+    p.add_argument("--stochastic", action="store_true",
+                   help="sample actions from the policy instead of acting with its mode (argmax / mean)")
+    return p
+
+
+def main_evaluate(argv: Sequence[str]) -> int:
+    args = evaluate_parser().parse_args(argv)
+    if args.episodes < 1:
+        evaluate_parser().error("--episodes must be positive")
+    if args.seed < 0:
+        evaluate_parser().error("--seed must be 0 or more")
+    try:
+        evaluate(args.checkpoint, args.episodes, args.seed, args.stochastic, sys.stdout)
+    except (CheckpointError, SimulatorError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_EVALUATION_FAILED
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["evaluate"]:
+        return main_evaluate(arguments[1:])
+    args = parser().parse_args(arguments)
     if args.worker_id is not None and not 0 <= args.worker_id < 2**32:
         parser().error("--worker-id must be in 0 … 4294967295")
     if args.envs < 0:

@@ -1,4 +1,4 @@
-"""The trpo wire protocol, version 4 (docs/protocol.md): every message kind, encoded and decoded.
+"""The trpo wire protocol, version 5 (docs/protocol.md): every message kind, encoded and decoded.
 
 A message is a list of frames (ZeroMQ message parts), frame 0 being the header. :func:`encode`
 turns a message object into frames; :func:`decode` validates frames in the document's order
@@ -13,6 +13,7 @@ Arrays travel as numpy ``float64`` / ``uint32`` / ``uint8`` arrays (row-major, s
 from __future__ import annotations
 
 import enum
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Union
@@ -20,7 +21,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 import numpy.typing as npt
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MAGIC = b"TRPO"
 MAX_QUOTA = 2**31 - 1
 NORMALIZER_EPSILON = 1e-8
@@ -44,6 +45,7 @@ class Kind(enum.IntEnum):
     REQUEST_MODEL = 10
     LEAVE = 11
     WELCOME = 12
+    ENVIRONMENT_SPEC = 13
 
 
 class StopReason(enum.IntEnum):
@@ -79,6 +81,35 @@ class Activation(enum.IntEnum):
 class Sampler(enum.IntEnum):
     SINGLE_PATH = 0
     VINE = 1
+
+
+class ActionKind(enum.IntEnum):
+    """An environment spec's action space (§3.14)."""
+
+    DISCRETE = 0
+    BOX = 1
+
+
+class ObservationDType(enum.IntEnum):
+    """An environment spec's observation element type (§3.14), named as numpy names it."""
+
+    FLOAT64 = 0
+    FLOAT32 = 1
+    FLOAT16 = 2
+    INT64 = 3
+    INT32 = 4
+    INT16 = 5
+    INT8 = 6
+    UINT32 = 7
+    UINT16 = 8
+    UINT8 = 9
+    BOOL = 10
+
+    @classmethod
+    def of(cls, dtype: npt.DTypeLike) -> Optional["ObservationDType"]:
+        """The code of a numpy element type; None for a type the protocol has no code for
+        (uint64, complex, …)."""
+        return cls.__members__.get(np.dtype(dtype).name.upper())
 
 
 class End(enum.IntEnum):
@@ -289,18 +320,72 @@ class Leave:
 
 @dataclass
 class Welcome:
+    """kind 12, learner → worker: the worker's id, the learner's timing and the run's
+    environment. ``environment_arguments`` is JSON text (a keyword-argument object) or empty;
+    ``spec_required``: the worker must describe the environment it makes (EnvironmentSpecMessage)."""
+
     session: int
     worker_nonce: int
     worker_id: int
     heartbeat_interval_ms: int
     worker_timeout_ms: int
     id_assigned: bool
+    environment_id: str
     software_version: str = ""
+    environment_arguments: str = ""
+    spec_required: bool = False
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What a worker tells the learner about an environment it made (§3.14): the observations'
+    shape and element type, the action space (``action_size`` actions, or a box of that
+    dimension with bounds ``action_low`` … ``action_high``, as float64), the episode step limit
+    (0: none) and whether its full state can be snapshotted and restored (the vine needs it)."""
+
+    observation_shape: tuple[int, ...]
+    observation_dtype: ObservationDType
+    action_kind: ActionKind
+    action_size: int
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
+    time_limit: int = 0
+    can_snapshot: bool = False
+
+    @property
+    def observation_size(self) -> int:
+        """Numbers per observation on the wire: the product of the shape."""
+        return math.prod(self.observation_shape)
+
+    @property
+    def action_width(self) -> int:
+        """Numbers per action on the wire: 1 for a discrete space."""
+        return 1 if self.action_kind == ActionKind.DISCRETE else self.action_size
+
+    def describe(self) -> str:
+        """One line for logs, e.g. ``observations float32 [3]; box actions [-2.0] … [2.0]; 200 steps; snapshot``."""
+        shape = "×".join(str(d) for d in self.observation_shape)
+        if self.action_kind == ActionKind.DISCRETE:
+            actions = f"{self.action_size} discrete actions"
+        else:
+            actions = f"box actions {list(self.action_low)} … {list(self.action_high)}"
+        limit = f"{self.time_limit} steps" if self.time_limit else "no time limit"
+        snapshot = "snapshot" if self.can_snapshot else "no snapshot"
+        return f"observations {self.observation_dtype.name.lower()} [{shape}]; {actions}; {limit}; {snapshot}"
+
+
+@dataclass
+class EnvironmentSpecMessage:
+    """kind 13, worker → learner: the spec of the environment the welcome named."""
+
+    worker_nonce: int
+    worker_id: int
+    spec: EnvironmentSpec
 
 
 Message = Union[
     Hello, Parameters, Chunk, Heartbeat, Stop, RequestParameters, Reject, VineChunk, Model,
-    RequestModel, Leave, Welcome,
+    RequestModel, Leave, Welcome, EnvironmentSpecMessage,
 ]
 
 
@@ -328,16 +413,19 @@ _HEADERS: dict[Kind, struct.Struct] = {
     Kind.MODEL: struct.Struct("<QQI"),
     Kind.REQUEST_MODEL: struct.Struct("<QQI"),
     Kind.LEAVE: struct.Struct("<QIIB"),
-    Kind.WELCOME: struct.Struct("<QQIIII"),
+    Kind.WELCOME: struct.Struct("<QQIIIIII"),
+    Kind.ENVIRONMENT_SPEC: struct.Struct("<QIIIIBB"),
 }
 HEADER_LENGTHS: dict[Kind, int] = {kind: 8 + s.size for kind, s in _HEADERS.items()}
 _FLAG_MASKS: dict[Kind, int] = {kind: 0 for kind in Kind}
-_FLAG_MASKS.update({Kind.HELLO: 1, Kind.PARAMETERS: 1, Kind.HEARTBEAT: 3, Kind.REJECT: 1, Kind.WELCOME: 1})
+_FLAG_MASKS.update({Kind.HELLO: 1, Kind.PARAMETERS: 1, Kind.HEARTBEAT: 3, Kind.REJECT: 1, Kind.WELCOME: 3,
+                    Kind.ENVIRONMENT_SPEC: 1})
+MAX_OBSERVATION_RANK = 8
 
 assert HEADER_LENGTHS == {
     Kind.HELLO: 32, Kind.PARAMETERS: 136, Kind.CHUNK: 72, Kind.HEARTBEAT: 44, Kind.STOP: 21,
     Kind.REQUEST_PARAMETERS: 20, Kind.REJECT: 37, Kind.VINE_CHUNK: 81, Kind.MODEL: 28,
-    Kind.REQUEST_MODEL: 28, Kind.LEAVE: 25, Kind.WELCOME: 40,
+    Kind.REQUEST_MODEL: 28, Kind.LEAVE: 25, Kind.WELCOME: 48, Kind.ENVIRONMENT_SPEC: 34,
 }
 
 
@@ -429,11 +517,19 @@ def encode(message: Message) -> list[bytes]:
         return [_prefix(Kind.LEAVE, 0) + _HEADERS[Kind.LEAVE].pack(
             message.worker_nonce, message.worker_id, len(text), int(message.reason)), text]
     if isinstance(message, Welcome):
-        text = _text(message.software_version)
-        header = _prefix(Kind.WELCOME, 1 if message.id_assigned else 0) + _HEADERS[Kind.WELCOME].pack(
+        software, env = _text(message.software_version), _text(message.environment_id)
+        arguments = _text(message.environment_arguments)
+        flags = (1 if message.id_assigned else 0) | (2 if message.spec_required else 0)
+        header = _prefix(Kind.WELCOME, flags) + _HEADERS[Kind.WELCOME].pack(
             message.session, message.worker_nonce, message.worker_id, message.heartbeat_interval_ms,
-            message.worker_timeout_ms, len(text))
-        return [header, text]
+            message.worker_timeout_ms, len(software), len(env), len(arguments))
+        return [header, software, env, arguments]
+    if isinstance(message, EnvironmentSpecMessage):
+        spec = message.spec
+        header = _prefix(Kind.ENVIRONMENT_SPEC, 1 if spec.can_snapshot else 0) + _HEADERS[Kind.ENVIRONMENT_SPEC].pack(
+            message.worker_nonce, message.worker_id, len(spec.observation_shape), spec.action_size, spec.time_limit,
+            int(spec.observation_dtype), int(spec.action_kind))
+        return [header, _u32(spec.observation_shape), _f64(spec.action_low), _f64(spec.action_high)]
     raise TypeError(f"not a protocol message: {type(message).__name__}")
 
 
@@ -829,17 +925,56 @@ def _decode_leave(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) 
 
 
 def _decode_welcome(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Welcome:
-    session, nonce, worker_id, interval, timeout, length = f
+    session, nonce, worker_id, interval, timeout, software_len, env_len, arguments_len = f
     if interval < 1:
         raise ProtocolError("invalidValue", "heartbeatInterval", interval)
     if timeout < 1:
         raise ProtocolError("invalidValue", "workerTimeout", timeout)
-    r.limit("softwareVersionLength", length, 0, r.limits.max_string_bytes)
-    r.frame_count(2)
-    r.lengths([("softwareVersion", length)])
+    r.limit("softwareVersionLength", software_len, 0, r.limits.max_string_bytes)
+    r.limit("environmentIDLength", env_len, 1, r.limits.max_string_bytes)
+    r.limit("environmentArgumentsLength", arguments_len, 0, r.limits.max_string_bytes)
+    r.frame_count(4)
+    r.lengths([("softwareVersion", software_len), ("environmentID", env_len),
+               ("environmentArguments", arguments_len)])
     return Welcome(session=session, worker_nonce=nonce, worker_id=worker_id, heartbeat_interval_ms=interval,
-                   worker_timeout_ms=timeout, id_assigned=bool(flags & 1),
-                   software_version=r.text(1, "softwareVersion"))
+                   worker_timeout_ms=timeout, id_assigned=bool(flags & 1), spec_required=bool(flags & 2),
+                   software_version=r.text(1, "softwareVersion"), environment_id=r.text(2, "environmentID"),
+                   environment_arguments=r.text(3, "environmentArguments"))
+
+
+def _decode_environment_spec(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview
+                             ) -> EnvironmentSpecMessage:
+    nonce, worker_id, rank, action_size, time_limit, dtype, action_kind = f
+    lim = r.limits
+    r.limit("observationRank", rank, 1, MAX_OBSERVATION_RANK)
+    if action_kind not in ActionKind._value2member_map_:
+        raise ProtocolError("invalidValue", "actionKind", action_kind)
+    box = action_kind == ActionKind.BOX
+    r.limit("actionSize", action_size, 1 if box else 2, lim.max_width)
+    if dtype not in ObservationDType._value2member_map_:
+        raise ProtocolError("invalidValue", "observationDType", dtype)
+    r.frame_count(4)
+    bounds = 8 * action_size if box else 0
+    r.lengths([("observationShape", 4 * rank), ("low", bounds), ("high", bounds)])
+    shape = tuple(int(d) for d in r.u32(1))
+    for d in shape:
+        if d < 1:
+            raise ProtocolError("invalidValue", "observationShape", d)
+    r.limit("observationSize", math.prod(shape), 1, lim.max_width)
+    low = r.f64(2, (action_size if box else 0,), "low", finite=False)
+    high = r.f64(3, (action_size if box else 0,), "high", finite=False)
+    for name, bounds_array in (("low", low), ("high", high)):
+        nan = np.flatnonzero(np.isnan(bounds_array))
+        if nan.size:
+            raise ProtocolError("invalidNumber", f"{name}[{int(nan[0])}]", float(bounds_array[nan[0]]))
+    inverted = np.flatnonzero(low > high)
+    if inverted.size:
+        raise ProtocolError("invalidNumber", f"high[{int(inverted[0])}]", float(high[inverted[0]]))
+    spec = EnvironmentSpec(observation_shape=shape, observation_dtype=ObservationDType(dtype),
+                           action_kind=ActionKind(action_kind), action_size=action_size,
+                           action_low=tuple(low.tolist()), action_high=tuple(high.tolist()), time_limit=time_limit,
+                           can_snapshot=bool(flags & 1))
+    return EnvironmentSpecMessage(worker_nonce=nonce, worker_id=worker_id, spec=spec)
 
 
 _DECODERS: dict[Kind, Callable[[_Reader, int, tuple[Any, ...], memoryview], Message]] = {
@@ -855,4 +990,5 @@ _DECODERS: dict[Kind, Callable[[_Reader, int, tuple[Any, ...], memoryview], Mess
     Kind.REQUEST_MODEL: _decode_request_model,
     Kind.LEAVE: _decode_leave,
     Kind.WELCOME: _decode_welcome,
+    Kind.ENVIRONMENT_SPEC: _decode_environment_spec,
 }

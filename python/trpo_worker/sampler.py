@@ -1,13 +1,14 @@
-"""Single-path collection over E copies of a Gymnasium environment.
+"""Single-path collection over E copies of an environment.
 
-The copies are a plain list of ``gymnasium.make(id)`` environments stepped in lockstep, with
-the policy evaluated once per step on the batch of their observations. We do not use
-``gymnasium.vector``: its autoreset moves the reset into the *next* ``step`` call (Gymnasium
-1.x ``NEXT_STEP`` mode, which wastes a step and returns a dummy transition), while a chunk needs,
-per copy and per step, the final observation of a truncated episode (the bootstrap row's
-s_{t+1}), the terminated/truncated distinction exactly as the environment reported it, and
-rows grouped copy by copy (trajectory after trajectory). A list gives all of that directly;
-``SyncVectorEnv`` is a Python loop over the same environments anyway.
+The copies are a plain list of environments (made by :func:`~trpo_worker.environments.make_environment`
+from the run's name and arguments) stepped in lockstep, with the policy evaluated once per step on
+the batch of their observations. We do not use ``gymnasium.vector``: its autoreset moves the
+reset into the *next* ``step`` call (Gymnasium 1.x ``NEXT_STEP`` mode, which wastes a step and
+returns a dummy transition), while a chunk needs, per copy and per step, the final observation
+of a truncated episode (the bootstrap row's s_{t+1}), the terminated/truncated distinction
+exactly as the environment reported it, and rows grouped copy by copy (trajectory after
+trajectory). A list gives all of that directly; ``SyncVectorEnv`` is a Python loop over the same
+environments anyway.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ from typing import Any, Callable, Optional
 import gymnasium
 import numpy as np
 
-from .codec import End, F64Array, HeadKind, U32Array, U8Array
-from .policy import Policy, PolicyShapeError
-
-
-class SimulatorError(Exception):
-    """The environment cannot be built or does not fit the policy."""
+from .codec import ActionKind, End, F64Array, U32Array, U8Array
+from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
+from .policy import Policy
 
 
 @dataclass
@@ -44,12 +42,6 @@ class ChunkData:
         return int(self.rewards.shape[0])
 
 
-def _flat_size(space: gymnasium.Space[Any]) -> int:
-    if not isinstance(space, gymnasium.spaces.Box):
-        raise SimulatorError(f"observation space {space} is not a Box")
-    return int(np.prod(space.shape))
-
-
 class SinglePathSampler:
     """E environment copies, their episodes in flight, and the action noise stream.
 
@@ -57,64 +49,59 @@ class SinglePathSampler:
     ``SeedSequence([seed, stream, e])`` and the actions use one generator seeded from
     ``SeedSequence([seed, stream, 2**32])``, so a run is reproducible for a given chunking.
     (These are not the Swift worker's streams, so rows differ from a Swift worker's.)
+
+    Observations of any shape travel flattened row-major as float64 (converted exactly, or the
+    sampler raises SimulatorError); box actions travel as sampled and step the environment
+    clipped to its bounds.
     """
 
-    def __init__(self, environment_id: str, copies: int, seed: int, stream: int) -> None:
+    def __init__(self, environment_id: str, copies: int, seed: int, stream: int, arguments_json: str = "") -> None:
         if copies < 1:
             raise SimulatorError("at least one environment copy is needed")
+        self.envs: list[gymnasium.Env[Any, Any]] = []
         try:
-            self.envs = [gymnasium.make(environment_id) for _ in range(copies)]
-        except Exception as error:  # gymnasium raises several kinds (NameNotFound, DependencyNotInstalled, …)
-            raise SimulatorError(f"cannot make Gymnasium environment {environment_id!r}: {error}") from None
+            for _ in range(copies):
+                self.envs.append(make_environment(environment_id, arguments_json))
+            self.adapter = EnvironmentAdapter(self.envs[0])
+        except SimulatorError:
+            self.close()
+            raise
         self.environment_id = environment_id
         self.copies = copies
-        space = self.envs[0].action_space
-        self.observation_size = _flat_size(self.envs[0].observation_space)
-        self.discrete = isinstance(space, gymnasium.spaces.Discrete)
-        if self.discrete:
-            assert isinstance(space, gymnasium.spaces.Discrete)
-            self.action_count = int(space.n)
-            self.action_start = int(space.start)
-            self.action_width = 1
-        elif isinstance(space, gymnasium.spaces.Box) and len(space.shape) == 1:
-            self.action_width = int(space.shape[0])
-            self.low = np.asarray(space.low, dtype=np.float64)
-            self.high = np.asarray(space.high, dtype=np.float64)
-            self.action_dtype = space.dtype
-        else:
-            raise SimulatorError(f"action space {space} is neither Discrete nor a 1-D Box")
+        spec = self.adapter.spec
+        self.observation_size = spec.observation_size
+        self.discrete = spec.action_kind == ActionKind.DISCRETE
+        self.action_count = spec.action_size
+        self.action_width = spec.action_width
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, stream, 2**32]))
         self.observations = np.zeros((copies, self.observation_size))
         self.episode_returns = np.zeros(copies)
         self.episode_lengths = np.zeros(copies, dtype=np.int64)
-        for e, env in enumerate(self.envs):
+        for e in range(copies):
             reset_seed = int(np.random.SeedSequence([seed, stream, e]).generate_state(1)[0])
-            obs, _ = env.reset(seed=reset_seed)
-            self.observations[e] = np.asarray(obs, dtype=np.float64).reshape(-1)
+            self.observations[e] = self._reset(e, reset_seed)
         self.policy: Optional[Policy] = None
 
-    def check(self, policy: Policy) -> None:
-        """Raises SimulatorError when the policy does not fit these environments."""
-        if policy.input_size != self.observation_size:
-            raise SimulatorError(f"the policy takes {policy.input_size} inputs but {self.environment_id} "
-                                    f"observes {self.observation_size}")
-        if self.discrete:
-            if policy.head != HeadKind.CATEGORICAL or policy.output_size != self.action_count:
-                raise SimulatorError(f"{self.environment_id} has {self.action_count} discrete actions; the policy "
-                                        f"has a {policy.head.name.lower()} head of {policy.output_size}")
-        elif policy.head != HeadKind.GAUSSIAN or policy.output_size != self.action_width:
-            raise SimulatorError(f"{self.environment_id} has a {self.action_width}-dimensional box action; the "
-                                    f"policy has a {policy.head.name.lower()} head of {policy.output_size}")
+    def _reset(self, e: int, seed: Optional[int] = None) -> F64Array:
+        try:
+            observation, _ = self.envs[e].reset(seed=seed)
+        except Exception as error:
+            raise SimulatorError(f"{self.environment_id}: reset raised {one_line(f'{type(error).__name__}: {error}')}"
+                                 ) from None
+        return self.adapter.observation(observation)
+
+    def _step(self, e: int, action: Any) -> tuple[Any, float, bool, bool]:
+        try:
+            observation, reward, terminated, truncated, _ = self.envs[e].step(action)
+        except Exception as error:
+            raise SimulatorError(f"{self.environment_id}: step raised {one_line(f'{type(error).__name__}: {error}')}"
+                                 ) from None
+        return observation, float(reward), bool(terminated), bool(truncated)
 
     def load(self, policy: Policy) -> None:
-        self.check(policy)
+        """Collects with ``policy`` from now on; SimulatorError when it does not fit the environment."""
+        check_policy(self.adapter.spec, policy, self.environment_id)
         self.policy = policy
-
-    def _env_actions(self, actions: F64Array) -> list[Any]:
-        """The actions the environments get: discrete indices as ints, box actions clipped."""
-        if self.discrete:
-            return [int(a) + self.action_start for a in actions[:, 0].tolist()]
-        return list(np.clip(actions, self.low, self.high).astype(self.action_dtype))
 
     def collect(self, rows: int, interrupt: Optional[Callable[[], bool]] = None,
                 interrupt_every: int = 16) -> Optional[ChunkData]:
@@ -139,7 +126,7 @@ class SinglePathSampler:
         lengths: list[int] = []
         episode_returns = self.episode_returns.tolist()
         episode_lengths = self.episode_lengths.tolist()
-        envs = self.envs
+        to_action, to_observation = self.adapter.action, self.adapter.observation
         current_obs = self.observations
         try:
             for t in range(steps):
@@ -150,10 +137,8 @@ class SinglePathSampler:
                 actions = policy.sample(current, self.rng)
                 obs[:active, t] = current
                 act[:active, t] = actions
-                env_actions = self._env_actions(actions)
                 for e in range(active):
-                    next_obs, reward, terminated, truncated, _ = envs[e].step(env_actions[e])
-                    r = float(reward)
+                    next_obs, r, terminated, truncated = self._step(e, to_action(actions[e]))
                     rew[e][t] = r
                     episode_returns[e] += r
                     episode_lengths[e] += 1
@@ -162,15 +147,14 @@ class SinglePathSampler:
                             ends[e, t] = End.TERMINATED
                         else:
                             ends[e, t] = End.TRUNCATED
-                            bootstrap[(e, t)] = np.array(next_obs, dtype=np.float64).reshape(-1)
+                            bootstrap[(e, t)] = to_observation(next_obs)
                         returns.append(episode_returns[e])
                         lengths.append(episode_lengths[e])
                         episode_returns[e] = 0.0
                         episode_lengths[e] = 0
-                        reset_obs, _ = envs[e].reset()
-                        current_obs[e] = np.asarray(reset_obs).reshape(-1)
+                        current_obs[e] = self._reset(e)
                     else:
-                        current_obs[e] = np.asarray(next_obs).reshape(-1)
+                        current_obs[e] = to_observation(next_obs)
                         if t == per_copy[e] - 1:  # the chunk cuts this copy's trajectory
                             ends[e, t] = End.TRUNCATED
                             bootstrap[(e, t)] = current_obs[e].copy()
@@ -192,12 +176,23 @@ class SinglePathSampler:
                     boot_rows.append(base + t)
                     boot_obs.append(bootstrap[(e, t)])
             base += per_copy[e]
+        boot_array = np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size)
+        self._check_finite(out_obs, boot_array, out_rew)
         return ChunkData(
             observations=out_obs, actions=out_act, rewards=out_rew, ends=out_ends,
             bootstrap_rows=np.asarray(boot_rows, dtype=np.uint32),
-            bootstrap_observations=np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size),
+            bootstrap_observations=boot_array,
             episode_returns=np.asarray(returns, dtype=np.float64),
             episode_lengths=np.asarray(lengths, dtype=np.uint32))
+
+    def _check_finite(self, observations: F64Array, bootstrap: F64Array, rewards: F64Array) -> None:
+        """Raises SimulatorError for a NaN or ±∞ the chunk would carry (a learner refuses such a
+        chunk as malformed); checked once per chunk, not per step."""
+        for what, values in (("observation", observations), ("observation", bootstrap), ("reward", rewards)):
+            bad = np.flatnonzero(~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1))
+            if bad.size:
+                raise SimulatorError(f"{self.environment_id} returned the {what} {values[bad[0]].tolist()}: "
+                                     f"{what}s must be finite")
 
     def close(self) -> None:
         for env in self.envs:

@@ -22,10 +22,11 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import SOFTWARE_VERSION, codec
-from .codec import (Chunk, Heartbeat, Hello, Leave, LeaveReason, Model, Parameters, ProtocolError, Reject,
-                    RejectReason, RequestParameters, Stop, StopReason, Welcome)
+from .codec import (Chunk, EnvironmentSpecMessage, Heartbeat, Hello, Leave, LeaveReason, Model, Parameters,
+                    ProtocolError, Reject, RejectReason, RequestParameters, Stop, StopReason, Welcome)
+from .environments import SimulatorError, environment_spec, make_environment
 from .policy import Policy, PolicyShapeError
-from .sampler import ChunkData, SimulatorError, SinglePathSampler
+from .sampler import ChunkData, SinglePathSampler
 
 EXIT_OK = 0
 EXIT_STOPPED = 1  # the learner stopped this worker for a reason other than finished/interrupted
@@ -110,6 +111,8 @@ class Worker:
             secret_key = read_key_file(options.curve_secret, secret=True)
             server_key = read_key_file(options.learner_public, secret=False)
             self.curve = (secret_key, zmq.curve_public(secret_key), server_key)
+        self.environment: Optional[tuple[str, str]] = None  # the welcome's environment name and arguments
+        self.spec_unsent: Optional[EnvironmentSpecMessage] = None  # a spec waiting for room in the send queue
         self.parameters: Optional[Parameters] = None
         self.generation = 0  # bumped whenever the held parameters change
         self.sampler: Optional[SinglePathSampler] = None
@@ -214,6 +217,7 @@ class Worker:
 
     def say_hello(self) -> None:
         self.welcomed = False
+        self.spec_unsent = None
         self.hello_wanted = False
         self.last_hello = time.monotonic()
         self.send(Hello(nonce=self.nonce, worker_id=self.options.worker_id,
@@ -237,8 +241,9 @@ class Worker:
 
     def leave(self, reason: str) -> None:
         self.warn(f"cannot collect for this run: {reason}; leaving")
+        text = reason.encode("utf-8")[:codec.DEFAULT_LIMITS.max_string_bytes].decode("utf-8", errors="ignore")
         self.send(Leave(worker_nonce=self.nonce, worker_id=self.worker_id, reason=LeaveReason.INCOMPATIBLE,
-                        message=reason), block=False)
+                        message=text), block=False)
         assert self.socket is not None
         self.socket.close(linger=1000)  # let the leave out
         self.socket = None
@@ -280,16 +285,48 @@ class Worker:
     def on_welcome(self, w: Welcome) -> None:
         if w.worker_nonce != self.nonce:
             return  # it answers an earlier process
-        if w.worker_id != self.worker_id or not self.welcomed:
+        environment = (w.environment_id, w.environment_arguments)
+        if w.worker_id != self.worker_id or not self.welcomed or environment != self.environment:
             self.worker_id = w.worker_id
+            arguments = f" {w.environment_arguments}" if w.environment_arguments else ""
             self.info(f"registered with the learner (session {w.session:#x}, {w.software_version or 'unknown'}); "
                       f"worker id {w.worker_id}{' (assigned)' if w.id_assigned else ''}, heartbeat every "
-                      f"{w.heartbeat_interval_ms} ms")
+                      f"{w.heartbeat_interval_ms} ms; the run's environment: {w.environment_id}{arguments}")
         self.worker_id = w.worker_id
         self.welcomed = True
         self.heartbeat_interval = w.heartbeat_interval_ms / 1000.0
+        self.environment = environment
+        if self.options.environment_id and w.environment_id != self.options.environment_id:
+            self.leave(f"the learner runs {w.environment_id}; this worker only runs {self.options.environment_id}")
+            return
+        if w.spec_required:
+            self.describe_environment(w.environment_id, w.environment_arguments)
+
+    def describe_environment(self, name: str, arguments: str) -> None:
+        """Makes one probe copy of the welcome's environment and sends its spec (§3.14); leaves
+        when it cannot be made or described."""
+        try:
+            env = make_environment(name, arguments)
+            try:
+                spec = environment_spec(env)
+            finally:
+                env.close()
+        except SimulatorError as error:
+            self.leave(str(error))
+            return
+        self.info(f"{name}: {spec.describe()}")
+        self.spec_unsent = EnvironmentSpecMessage(worker_nonce=self.nonce, worker_id=self.worker_id, spec=spec)
+        self.flush_spec()
+
+    def flush_spec(self) -> None:
+        """Sends the spec if it waits and the send queue has room (chunks of an earlier
+        registration may still fill it)."""
+        if self.spec_unsent is not None and self.send(self.spec_unsent):
+            self.spec_unsent = None
 
     def on_parameters(self, p: Parameters) -> None:
+        if not self.welcomed or self.environment is None:
+            return  # they answer an earlier connection (§4.3)
         held = self.parameters
         if held is not None and (held.session, held.version) == (p.session, p.version):
             # The same version again (a reply to requestParameters, or a top-up): keep what was
@@ -307,8 +344,12 @@ class Worker:
         if self.options.environment_id and p.environment_id != self.options.environment_id:
             self.leave(f"the learner runs {p.environment_id}; this worker only runs {self.options.environment_id}")
             return
+        name, arguments = self.environment
+        if p.environment_id != name:
+            self.leave(f"the parameters name the environment {p.environment_id}, the welcome named {name}")
+            return
         copies = self.options.simulator_count or p.simulator_count
-        key = (p.environment_id, p.seed, copies, p.stream, p.model_hash)
+        key = (p.environment_id, arguments, p.seed, copies, p.stream, p.model_hash)
         try:
             policy = Policy.from_parameters(p)
             if key != self.sampler_key or self.sampler is None:
@@ -316,7 +357,7 @@ class Worker:
                     self.sampler.close()
                 self.sampler = None
                 self.sampler_key = None
-                self.sampler = SinglePathSampler(p.environment_id, copies, p.seed, p.stream)
+                self.sampler = SinglePathSampler(p.environment_id, copies, p.seed, p.stream, arguments)
                 self.sampler_key = key
                 self.info(f"collecting {p.environment_id} with {copies} copies (seed {p.seed}, stream {p.stream})")
             self.sampler.load(policy)
@@ -385,6 +426,7 @@ class Worker:
 
     def periodic(self) -> None:
         now = time.monotonic()
+        self.flush_spec()
         self.flush_pending()
         self.check_monitor()
         if now - self.last_receive >= self.options.learner_timeout:
@@ -399,7 +441,9 @@ class Worker:
             return
         if self.hello_wanted and now - self.last_hello >= self.heartbeat_interval / 4:
             self.say_hello()
-        if self.parameters is None and now - self.last_hello >= self.heartbeat_interval \
+        if not self.welcomed:
+            return  # until a welcome arrives, the worker sends nothing but its hello (§4.3)
+        if self.parameters is None and self.spec_unsent is None and now - self.last_hello >= self.heartbeat_interval \
                 and now - self.last_request >= self.heartbeat_interval:
             self.request_parameters(force=True)
         if now - self.last_send >= self.heartbeat_interval:
@@ -416,7 +460,7 @@ class Worker:
             self.last_report = now
 
     def flush_pending(self) -> None:
-        if self.pending is None or self.socket is None:
+        if self.pending is None or self.socket is None or not self.welcomed:
             return
         try:
             self.socket.send_multipart(self.pending, flags=zmq.NOBLOCK, copy=False)
@@ -432,7 +476,7 @@ class Worker:
     def rows_to_collect(self) -> int:
         """Rows of the next chunk: chunkSteps, or what is left of a non-zero quota (0: nothing to do)."""
         p = self.parameters
-        if p is None or self.sampler is None or self.pending is not None:
+        if p is None or self.sampler is None or self.pending is not None or not self.welcomed:
             return 0
         if p.quota == 0:
             return p.chunk_steps
@@ -449,7 +493,11 @@ class Worker:
             self.service(0.0)
             return self.exit_code is not None or self.generation != generation or self.socket is None
 
-        data = sampler.collect(rows, interrupt=interrupted)
+        try:
+            data = sampler.collect(rows, interrupt=interrupted)
+        except SimulatorError as error:
+            self.leave(str(error))
+            return
         if data is None or self.exit_code is not None or self.generation != generation or self.socket is None:
             return  # abandoned: new parameters arrived (the rows would be stale), or the worker stops
         self.episodes.extend(data.episode_returns.tolist())

@@ -1,0 +1,209 @@
+"""``trpo-gym-worker evaluate``: runs a checkpoint's policy on its environment, in Python.
+
+The Swift ``trpo eval`` cannot make external environments (``gym:ID``, ``py:MODULE:FACTORY``);
+this does, with :func:`~trpo_worker.environments.make_environment`. It reads the learner's
+``checkpoint.json`` (``Sources/Learner/Checkpoint.swift``: a JSON-encoded ``TrainerState``, floats
+that are not finite written as the strings ``"inf"``, ``"-inf"`` and ``"nan"``) and uses only
+these keys:
+
+- ``configuration.environment``: the environment name;
+- ``configuration.environmentArguments``: its keyword arguments as JSON text (absent or null: none);
+- ``configuration.modelXML``: must be absent or null (custom MuJoCo models are ``trpo eval``'s);
+- ``configuration.normalizeObservations``: whether the policy sees standardised observations;
+- ``iteration`` and ``timesteps``: for the report's first line;
+- ``policy.head``: ``{"categorical": {"actions": k}}`` or ``{"gaussian": {"dimensions": d}}``
+  (Swift's encoding of an enum case with associated values);
+- ``policy.network``: ``layerSizes``, ``activation`` (``"tanh"`` or ``"relu"``), ``parameters``
+  (the layout of a parameters message, docs/protocol.md §3.3);
+- ``policy.logStd``;
+- ``normalizer``: ``mean``, ``variance``, ``clip``.
+
+Episode k (0, 1, …) starts from ``env.reset(seed=S + k)``; deterministic episodes act with the
+policy's mode (argmax or mean), ``--stochastic`` ones sample with a generator seeded by S. The
+standard deviation reported is the population one, as ``trpo eval`` reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, TextIO
+
+import numpy as np
+
+from .codec import Activation, HeadKind
+from .environments import EnvironmentAdapter, check_policy, make_environment, one_line
+from .policy import Policy, PolicyShapeError
+
+CHECKPOINT_FILE = "checkpoint.json"
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, unreadable or not what the learner writes."""
+
+
+@dataclass
+class SavedPolicy:
+    """What evaluation needs from a checkpoint."""
+
+    environment: str
+    arguments: str  # JSON text, "" for none
+    iteration: int
+    timesteps: int
+    policy: Policy
+
+
+@dataclass
+class EpisodeResult:
+    episode_return: float
+    length: int
+
+
+def load_checkpoint(location: str) -> SavedPolicy:
+    """The policy of a run directory's ``checkpoint.json`` (or of that file itself)."""
+    path = os.path.join(location, CHECKPOINT_FILE) if os.path.isdir(location) else location
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"corrupt checkpoint {path}: not JSON ({error})") from None
+    try:
+        saved = _saved_policy(state)
+    except (KeyError, TypeError, ValueError, PolicyShapeError) as error:
+        reason = f"missing field '{error.args[0]}'" if isinstance(error, KeyError) else str(error)
+        raise CheckpointError(f"corrupt checkpoint {path}: {reason}") from None
+    if state["configuration"].get("modelXML") is not None:
+        raise CheckpointError(f"cannot evaluate {path}: the run uses a custom MuJoCo model for {saved.environment}, "
+                              f"which only `trpo eval` builds")
+    return saved
+
+
+def _saved_policy(state: Any) -> SavedPolicy:
+    configuration = _object(state, "configuration")
+    environment = _field(configuration, "environment", str, "configuration")
+    arguments = configuration.get("environmentArguments")
+    if arguments is not None and not isinstance(arguments, str):
+        raise TypeError("configuration.environmentArguments is not a string of JSON text")
+    normalize = _field(configuration, "normalizeObservations", bool, "configuration")
+    policy = _object(state, "policy")
+    network = _object(policy, "network", "policy")
+    head_kind, head_size = _head(_object(policy, "head", "policy"))
+    layer_sizes = _field(network, "layerSizes", list, "policy.network")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in layer_sizes):
+        raise TypeError("policy.network.layerSizes holds non-integers")
+    if not layer_sizes or layer_sizes[-1] != head_size:
+        raise ValueError(f"the network's outputs {layer_sizes[-1:]} do not fit the head's {head_size}")
+    activation_name = _field(network, "activation", str, "policy.network")
+    if activation_name not in ("tanh", "relu"):
+        raise ValueError(f"policy.network.activation is {activation_name!r} (expected tanh or relu)")
+    activation = Activation[activation_name.upper()]
+    parameters = _finite_numbers(network, "parameters", "policy.network")
+    log_std = _finite_numbers(policy, "logStd", "policy")
+    mean: Optional[list[float]] = None
+    variance: Optional[list[float]] = None
+    clip = 10.0
+    if normalize:
+        normalizer = _object(state, "normalizer")
+        mean = _finite_numbers(normalizer, "mean", "normalizer")
+        variance = _finite_numbers(normalizer, "variance", "normalizer")
+        clip = _number(_field(normalizer, "clip", (int, float, str), "normalizer"), "normalizer.clip")
+        if any(v < 0 for v in variance) or not clip > 0:
+            raise ValueError("the normaliser holds a negative variance or a clip that is not positive")
+    return SavedPolicy(
+        environment=environment, arguments=arguments or "",
+        iteration=_field(state, "iteration", int), timesteps=_field(state, "timesteps", int),
+        policy=Policy(layer_sizes, parameters, head_kind, log_std, activation, mean, variance, clip))
+
+
+def _field(container: dict[str, Any], key: str, kind: Any, where: str = "") -> Any:
+    name = f"{where}.{key}" if where else key
+    if key not in container:
+        raise KeyError(name)
+    value = container[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{name} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _object(container: Any, key: str, where: str = "") -> dict[str, Any]:
+    if not isinstance(container, dict):
+        raise TypeError(f"{where or 'the checkpoint'} is not a JSON object")
+    value: dict[str, Any] = _field(container, key, dict, where)
+    return value
+
+
+def _head(head: dict[str, Any]) -> tuple[HeadKind, int]:
+    """Swift's encoding of ``PolicyHead``: one key naming the case, holding its labelled values."""
+    if list(head) == ["categorical"]:
+        return HeadKind.CATEGORICAL, _field(_object(head, "categorical", "policy.head"), "actions", int,
+                                            "policy.head.categorical")
+    if list(head) == ["gaussian"]:
+        return HeadKind.GAUSSIAN, _field(_object(head, "gaussian", "policy.head"), "dimensions", int,
+                                         "policy.head.gaussian")
+    raise ValueError(f"policy.head is neither categorical nor gaussian: {one_line(json.dumps(head), 100)}")
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, str):
+        if value not in _NON_FINITE:
+            raise ValueError(f"{name} holds the string {value!r}")
+        return _NON_FINITE[value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} holds a {type(value).__name__}")
+    return float(value)
+
+
+def _finite_numbers(container: dict[str, Any], key: str, where: str) -> list[float]:
+    name = f"{where}.{key}"
+    values = [_number(v, name) for v in _field(container, key, list, where)]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} holds non-finite values")
+    return values
+
+
+def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool) -> list[EpisodeResult]:
+    """Plays ``episodes`` whole episodes of the saved policy on a fresh copy of its environment."""
+    env = make_environment(saved.environment, saved.arguments)
+    try:
+        adapter = EnvironmentAdapter(env)
+        check_policy(adapter.spec, saved.policy, saved.environment)
+        rng = np.random.default_rng(seed)
+        results = []
+        for k in range(episodes):
+            observation, _ = env.reset(seed=seed + k)
+            total, length, done = 0.0, 0, False
+            while not done:
+                row = adapter.observation(observation)[None, :]
+                action = saved.policy.sample(row, rng, deterministic=not stochastic)[0]
+                observation, reward, terminated, truncated, _ = env.step(adapter.action(action))
+                total += float(reward)
+                length += 1
+                done = bool(terminated or truncated)
+            results.append(EpisodeResult(total, length))
+        return results
+    finally:
+        env.close()
+
+
+def evaluate(checkpoint: str, episodes: int, seed: int, stochastic: bool, out: TextIO) -> None:
+    """``trpo-gym-worker evaluate``: prints each episode's return and their mean ± standard
+    deviation. Raises CheckpointError or SimulatorError with the reason."""
+    saved = load_checkpoint(checkpoint)
+    arguments = f" {saved.arguments}" if saved.arguments else ""
+    kind = "stochastic" if stochastic else "deterministic"
+    print(f"{saved.environment}{arguments} iteration {saved.iteration} ({saved.timesteps:,} steps), {episodes} "
+          f"{kind} episodes (seeds {seed} … {seed + episodes - 1})", file=out, flush=True)
+    results = run_episodes(saved, episodes, seed, stochastic)
+    for k, result in enumerate(results, start=1):
+        print(f"episode {k}: return {result.episode_return:.2f} ({result.length} steps)", file=out)
+    returns = np.array([r.episode_return for r in results])
+    print(f"return {returns.mean():.2f} ± {returns.std():.2f} over {len(results)} episodes "
+          f"(min {returns.min():.2f}, max {returns.max():.2f})", file=out, flush=True)
+
