@@ -1,7 +1,8 @@
 /// The element type of an external environment's observations (Gymnasium's `observation_space.dtype`).
 ///
 /// Observations travel and train as `Double`; every type here converts exactly, except int64
-/// values beyond ±2⁵³, which a worker refuses to send (docs/protocol.md §3.14).
+/// values beyond ±2⁵³, which a worker refuses to send (docs/protocol.md §3.14). The raw value
+/// is the wire code; `config.json` and checkpoints write the NumPy name.
 public enum ObservationType: UInt8, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     case float64 = 0, float32, float16, int64, int32, int16, int8, uint32, uint16, uint8, bool
 
@@ -20,6 +21,20 @@ public enum ObservationType: UInt8, Sendable, Hashable, Codable, CaseIterable, C
         case .uint8: "uint8"
         case .bool: "bool"
         }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let type = Self.allCases.first(where: { $0.description == name }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "unknown observation type '\(name)'"))
+        }
+        self = type
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }
 

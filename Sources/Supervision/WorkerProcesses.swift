@@ -62,6 +62,21 @@ public final class WorkerProcesses {
         }
     }
 
+    /// Why the run cannot go on with these workers, once every one of them has exited on its
+    /// own with a failure status (say, the Python workers could not make the environment:
+    /// their reasons are on standard error); nil while any runs or any ended well.
+    public var allFailed: String? {
+        let endings = processes.map { $0.poll() }
+        guard !processes.isEmpty, endings.allSatisfy({ $0 != nil && $0 != .exited(0) }) else { return nil }
+        let statuses = endings.enumerated().map { id, ending in
+            switch ending! {
+            case .exited(let status): "worker \(id): exit \(status)"
+            case .signaled(let signal): "worker \(id): signal \(signal)"
+            }
+        }
+        return "every worker process ended (\(statuses.joined(separator: ", "))); see their messages above"
+    }
+
     /// Waits up to `seconds` for the workers to exit by themselves, then sends SIGTERM, and
     /// SIGKILL to any still running two seconds later, and reaps them all.
     public func terminate(after seconds: Double = 5) {

@@ -79,6 +79,7 @@ extension TrainCommand {
     /// `train` takes: the learner starts no workers).
     func superviseWithWorkers(directory: URL, configuration: TrainingConfiguration) throws {
         let program = try localWorkers.program(for: configuration)
+        var workersFailed: String?
         let status = try withLocalWorkers { endpoint, children in
             let socket = String(endpoint.dropFirst("ipc://".count))
             let arguments = LocalWorkerOptions.removingPython(from: LearnerCommand.ownArguments(command: "learner"))
@@ -93,8 +94,14 @@ extension TrainCommand {
                                                    quiet: training.quiet, program: program, log: note)
                 }
                 try children?.restartCrashed()
+                if workersFailed == nil, let failure = children?.allFailed {
+                    // Nobody is left to collect: stop the learner as an interrupt would.
+                    workersFailed = failure
+                    StopRequest.raise()
+                }
             }
         }
+        if let workersFailed { throw runFailure(workersFailed) }
         if StopRequest.isRaised { throw ExitCode(130) }
         if status != 0 { throw ExitCode(status) }
     }

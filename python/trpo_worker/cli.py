@@ -4,7 +4,11 @@ command."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
+import time
 from typing import Optional, Sequence
 
 from . import SOFTWARE_VERSION
@@ -41,8 +45,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--learner-public", default=None, metavar="FILE",
                    help="the learner's public key file (its NAME.pub); needs --curve-secret")
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    p.add_argument("--parent-pid", type=int, default=None, metavar="PID",
+                   help="stop (as on SIGTERM) once process PID is gone; `trpo train --workers N` starts its "
+                        "workers with it, so none outlives the run")
     p.add_argument("--version", action="version", version=SOFTWARE_VERSION)
     return p
+
+
+def watch_parent(pid: int, interval: float = 0.5) -> None:
+    """Sends this process SIGTERM (the worker's clean stop) once process ``pid`` is gone or is no
+    longer its parent, checking every ``interval`` seconds on a daemon thread."""
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+                alive = os.getppid() == pid
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+            if not alive:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def evaluate_parser() -> argparse.ArgumentParser:
@@ -59,6 +85,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
                    help="seed of the episodes' initial states (default: 12345)")
     p.add_argument("--stochastic", action="store_true",
                    help="sample actions from the policy instead of acting with its mode (argmax / mean)")
+    p.add_argument("--json", action="store_true",
+                   help='print only one line, {"returns": [...], "lengths": [...]} (what `trpo eval` reads)')
     return p
 
 
@@ -69,7 +97,7 @@ def main_evaluate(argv: Sequence[str]) -> int:
     if args.seed < 0:
         evaluate_parser().error("--seed must be 0 or more")
     try:
-        evaluate(args.checkpoint, args.episodes, args.seed, args.stochastic, sys.stdout)
+        evaluate(args.checkpoint, args.episodes, args.seed, args.stochastic, sys.stdout, as_json=args.json)
     except (CheckpointError, SimulatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_EVALUATION_FAILED
@@ -89,6 +117,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser().error("--learner-timeout must be positive")
     if bool(args.curve_secret) != bool(args.learner_public):
         parser().error("--curve-secret and --learner-public go together")
+    if args.parent_pid is not None:
+        if args.parent_pid <= 1:
+            parser().error("--parent-pid must be a process id above 1")
+        watch_parent(args.parent_pid)
     options = WorkerOptions(
         connect=args.connect, worker_id=args.worker_id, simulator_count=args.envs, environment_id=args.env,
         learner_timeout=args.learner_timeout, quiet=args.quiet, curve_secret=args.curve_secret,

@@ -192,10 +192,16 @@ def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool)
         env.close()
 
 
-def evaluate(checkpoint: str, episodes: int, seed: int, stochastic: bool, out: TextIO) -> None:
+def evaluate(checkpoint: str, episodes: int, seed: int, stochastic: bool, out: TextIO, as_json: bool = False) -> None:
     """``trpo-gym-worker evaluate``: prints each episode's return and their mean ± standard
-    deviation. Raises CheckpointError or SimulatorError with the reason."""
+    deviation, or with ``as_json`` one line ``{"returns": [...], "lengths": [...]}``. Raises
+    CheckpointError or SimulatorError with the reason."""
     saved = load_checkpoint(checkpoint)
+    if as_json:
+        results = run_episodes(saved, episodes, seed, stochastic)
+        print(json.dumps({"returns": [r.episode_return for r in results], "lengths": [r.length for r in results]}),
+              file=out, flush=True)
+        return
     arguments = f" {saved.arguments}" if saved.arguments else ""
     kind = "stochastic" if stochastic else "deterministic"
     print(f"{saved.environment}{arguments} iteration {saved.iteration} ({saved.timesteps:,} steps), {episodes} "
