@@ -3,8 +3,9 @@
 #  - from Debian's packages: the C libraries it links (OpenBLAS, ZeroMQ, MuJoCo, EGL's headers),
 #    what `trpo render` and `trpo plot --out FILE.png` run (ffmpeg, Mesa's EGL driver, librsvg),
 #    and python3-venv;
-#  - .venv: a Python environment with the trpo-worker package (python/, for Gymnasium
-#    environments), its test tools and TensorBoard (to look at runs, and for the tests);
+#  - .venv: a Python environment with the trpo-worker package (python/, the workers of
+#    gym:ID and py:MODULE:FACTORY environments), Gymnasium with its MuJoCo extra, the test tools
+#    and TensorBoard (to look at runs, and for the tests);
 #  - the release binary .build/release/trpo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
 # pip's output only when it fails (setuptools warns about every editable install).
-if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test]' tensorboard 2>&1); then
+if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test]' 'gymnasium[mujoco]' tensorboard 2>&1); then
     echo "$log" >&2
     echo "error: could not install the Python environment in .venv (above)" >&2
     exit 1
