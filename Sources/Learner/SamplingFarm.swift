@@ -27,11 +27,14 @@ public enum SamplingFarmError: Error, CustomStringConvertible {
     case interrupted
     /// A task's batch cannot travel in one chunk under the decoding limits.
     case taskTooLarge(String)
+    /// No worker described the farm's external environment (the reason).
+    case noWorker(String)
 
     public var description: String {
         switch self {
         case .interrupted: "interrupted"
         case .taskTooLarge(let why): why
+        case .noWorker(let why): why
         }
     }
 }
@@ -43,8 +46,9 @@ public enum SamplingFarmError: Error, CustomStringConvertible {
 public struct FarmWorkload: ConversationWorkload {
     public typealias Output = (task: Int, batch: IterationBatch)
 
-    /// The environment, seed, simulator count, policy, normaliser and model every task uses.
-    public let template: Message.Parameters
+    /// The environment, seed, simulator count, policy, normaliser and model every task uses
+    /// (nil until a farm of an external environment has its policy: no task goes out then).
+    public private(set) var template: Message.Parameters?
     private var tasks: [SamplingTask] = []
     /// The task each worker holds: its index in ``tasks`` and its version.
     private var assigned: [UInt32: (task: Int, version: UInt64)] = [:]
@@ -52,7 +56,11 @@ public struct FarmWorkload: ConversationWorkload {
     private var pending: [Int] = []
     private var nextVersion: UInt64 = 1
 
-    public init(template: Message.Parameters) { self.template = template }
+    public init(template: Message.Parameters?) { self.template = template }
+
+    /// Sets the parameters every task uses (a farm of an external environment, once its
+    /// policy is built from the first worker's spec).
+    public mutating func adopt(_ template: Message.Parameters) { self.template = template }
 
     /// Replaces the tasks (the previous ones are forgotten); idle workers get them in order.
     public mutating func load(_ tasks: [SamplingTask]) {
@@ -66,9 +74,8 @@ public struct FarmWorkload: ConversationWorkload {
     public func heartbeatVersion(for worker: UInt32) -> UInt64? { assigned[worker]?.version }
 
     public mutating func parameters(for worker: UInt32, live: Int, now: ContinuousClock.Instant) -> Message.Parameters? {
-        guard let held = assigned[worker] else { return nil }
+        guard let held = assigned[worker], var p = template else { return nil }
         let task = tasks[held.task]
-        var p = template
         (p.version, p.sampling, p.stream, p.collection) = (held.version, task.sampling, task.stream, 0)
         (p.chunkSteps, p.quota) = (task.count, task.count)
         return p
@@ -77,6 +84,7 @@ public struct FarmWorkload: ConversationWorkload {
     public mutating func offer(_ batch: IterationBatch, version: UInt64, from worker: UInt32, sequence: UInt64,
                                now: ContinuousClock.Instant) -> ChunkVerdict<Output> {
         guard let held = assigned[worker], held.version == version else { return version > currentVersion ? .fromTheFuture : .stale }
+        guard let template else { return .misfit("a chunk before the farm has a policy") }
         if let misfit = batch.misfit(policy: template.policy, sampling: tasks[held.task].sampling) { return .misfit(misfit) }
         assigned[worker] = nil
         return .accepted((held.task, batch))
@@ -107,6 +115,8 @@ public struct FarmWorkload: ConversationWorkload {
 public final class SamplingFarm {
     private let driver: ConversationDriver<FarmWorkload>
     private let limits: DecodingLimits
+    private let session: UInt64
+    private let model: Message.Model?
     private let clock = ContinuousClock()
 
     /// The endpoint actually bound.
@@ -122,21 +132,64 @@ public final class SamplingFarm {
     ///   - modelXML: a custom MuJoCo model for the environment (nil: the built-in one); the
     ///     farm sends it to every worker and names it in the parameters.
     ///   - workerTimeout: silence after which a worker is declared gone and its task reassigned.
-    public init(endpoint: String, template: Message.Parameters, modelXML: String? = nil,
-                workerTimeout: Duration = .seconds(10),
-                transport: TransportSettings = TransportSettings(), log: @escaping (String) -> Void) throws {
+    public convenience init(endpoint: String, template: Message.Parameters, modelXML: String? = nil,
+                            workerTimeout: Duration = .seconds(10),
+                            transport: TransportSettings = TransportSettings(), log: @escaping (String) -> Void) throws {
+        try self.init(endpoint: endpoint, environment: template.environmentID, arguments: "", template: template,
+                      simulators: template.simulatorCount, modelXML: modelXML, workerTimeout: workerTimeout,
+                      transport: transport, log: log)
+    }
+
+    /// Binds `endpoint` for the workers of an external environment (`gym:ID`,
+    /// `py:MODULE:FACTORY`, made with the JSON `arguments`): no task goes out until
+    /// ``awaitEnvironmentSpec(giveUp:)`` has the first worker's spec and ``adopt(_:)`` the
+    /// parameters built for it. Every worker must be able to snapshot its environment (the
+    /// study runs the vine).
+    public convenience init(endpoint: String, externalEnvironment environment: String, arguments: String, simulators: Int,
+                            workerTimeout: Duration = .seconds(10), transport: TransportSettings = TransportSettings(),
+                            log: @escaping (String) -> Void) throws {
+        try self.init(endpoint: endpoint, environment: environment, arguments: arguments, template: nil, simulators: simulators,
+                      modelXML: nil, workerTimeout: workerTimeout, transport: transport, log: log)
+    }
+
+    private init(endpoint: String, environment: String, arguments: String, template: Message.Parameters?, simulators: Int,
+                 modelXML: String?, workerTimeout: Duration, transport: TransportSettings, log: @escaping (String) -> Void) throws {
         let socket = try LearnerEndpoint(binding: endpoint, settings: transport)
         limits = transport.limits
         var system = SystemRandomNumberGenerator()
         let session: UInt64 = system.next()
+        self.session = session
         let model = modelXML.map { Message.Model(session: session, xml: $0) }
+        self.model = model
+        let settings = Conversation<FarmWorkload>.Settings(
+            session: session, environmentID: environment, environmentArguments: arguments,
+            needsSnapshot: EnvironmentName.isExternal(environment), workerTimeout: workerTimeout, model: model,
+            suggestedSimulators: simulators, logName: "farm")
+        driver = ConversationDriver(conversation: Conversation(settings: settings, workload: FarmWorkload(template: nil)),
+                                    endpoint: socket, log: { _, line in log(line) })
+        if let template { adopt(template) }
+    }
+
+    /// Sets the parameters every task uses (their session and model hash become the farm's).
+    public func adopt(_ template: Message.Parameters) {
         var template = template
         (template.session, template.modelHash) = (session, model?.hash ?? 0)
-        let settings = Conversation<FarmWorkload>.Settings(
-            session: session, environmentID: template.environmentID, workerTimeout: workerTimeout, model: model,
-            suggestedSimulators: template.simulatorCount, logName: "farm")
-        driver = ConversationDriver(conversation: Conversation(settings: settings, workload: FarmWorkload(template: template)),
-                                    endpoint: socket, log: { _, line in log(line) })
+        driver.updateWorkload { $0.adopt(template) }
+    }
+
+    /// Serves workers until one has described the farm's external environment, and returns
+    /// its spec (later workers must match it).
+    /// - Parameter giveUp: asked between messages; a reason to stop waiting (say, every worker
+    ///   process failed), or nil to go on.
+    /// - Throws: ``SamplingFarmError/interrupted`` on SIGINT/SIGTERM, ``SamplingFarmError/noWorker(_:)``
+    ///   when `giveUp` says so.
+    public func awaitEnvironmentSpec(giveUp: () -> String? = { nil }) throws -> EnvironmentSpec {
+        while true {
+            if let spec = driver.conversation.environmentSpec { return spec }
+            if StopRequest.isRaised { throw SamplingFarmError.interrupted }
+            if let why = giveUp() { throw SamplingFarmError.noWorker(why) }
+            _ = try driver.step(timeoutMilliseconds: 50)
+        }
     }
 
     /// Runs every task on the workers, calling `completed(index, batch)` for each task as its
@@ -167,7 +220,7 @@ public final class SamplingFarm {
 
     /// A task's batch must fit one chunk: single path, `E·⌈count/E⌉` rows; vine, N·K branches.
     private func check(_ task: SamplingTask) throws(SamplingFarmError) {
-        let template = driver.conversation.workload.template
+        guard let template = driver.conversation.workload.template else { preconditionFailure("tasks before the farm's parameters") }
         let copies = template.simulatorCount
         let rows: Int = switch task.sampling {
         case .singlePath: copies * ((task.count + copies - 1) / copies)

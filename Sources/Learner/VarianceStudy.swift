@@ -92,6 +92,29 @@ public struct VarianceStudy {
         SamplingTask(stream: 2_000_000 + replicate, sampling: .vine(settings), count: settings.rolloutStates)
     }
 
+    /// The tasks' collections, in order: on `farm`'s workers, or in this process without one
+    /// (the same batches either way).
+    func collect(_ tasks: [SamplingTask], farm: SamplingFarm?) throws -> [IterationBatch] {
+        guard let farm else { return try tasks.map(collect) }
+        var batches = [IterationBatch?](repeating: nil, count: tasks.count)
+        try farm.run(tasks) { index, batch in batches[index] = batch }
+        return batches.map { $0! }  // the farm completes every task
+    }
+
+    /// The reference gradient: single path over ``referenceMultiple`` collections of
+    /// ``budget`` steps (streams 3 000 000 + k), taken as one batch. In pieces so that each
+    /// travels in one chunk when a farm collects them.
+    func referenceGradient(farm: SamplingFarm?) throws -> [Double] {
+        let tasks = (0..<referenceMultiple).map {
+            SamplingTask(stream: 3_000_000 + UInt64($0), sampling: .singlePath, count: budget)
+        }
+        var rows: SampleBatch?
+        for case .singlePath(let batch) in try collect(tasks, farm: farm) {
+            if rows == nil { rows = batch } else { rows!.append(batch) }
+        }
+        return singlePathGradient(rows!).gradient
+    }
+
     /// Makes a task's collection in this process.
     func collect(_ task: SamplingTask) throws -> IterationBatch {
         switch task.sampling {
@@ -122,11 +145,6 @@ public struct VarianceStudy {
         }
     }
 
-    /// One single-path estimate from `steps` rows collected on stream `replicate`.
-    func singlePathGradient(replicate: UInt64, steps: Int) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
-        try gradient(collect(VarianceStudy.task(replicate: replicate, steps: steps)))
-    }
-
     /// The single-path estimate of a batch: GAE(γ, λ) advantages from the value function.
     func singlePathGradient(_ batch: SampleBatch) -> (gradient: [Double], qSamples: Int, simSteps: Int) {
         let observations = normalizer.map { $0.normalized(batch.observationMatrix) } ?? batch.observationMatrix
@@ -141,10 +159,6 @@ public struct VarianceStudy {
         return (gradient, batch.count, batch.count)
     }
 
-    /// One vine estimate with `settings` on stream `replicate`.
-    func vineGradient(replicate: UInt64, settings: VineSettings) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
-        try gradient(collect(VarianceStudy.task(replicate: replicate, settings: settings)))
-    }
 
     /// The vine estimate of a collection (eq. 15 or 16).
     func vineGradient(_ batch: VineBatch) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
@@ -155,14 +169,14 @@ public struct VarianceStudy {
     /// Vine settings whose collections cost about ``budget`` simulator steps: trunks of
     /// budget / (4 E) steps per copy, and as many rollout-set states as the remaining budget
     /// pays for at the branch length a pilot collection measures.
-    func vineSettings(crn: Bool) throws -> VineSettings {
+    func vineSettings(crn: Bool, farm: SamplingFarm?) throws -> VineSettings {
         let copies = configuration.environmentsPerSampler
         var s = configuration.vine
         s.gamma = configuration.gamma
         s.commonRandomNumbers = crn
         s.trunkSteps = max(1, budget / (4 * copies))
         s.rolloutStates = max(1, min(copies * s.trunkSteps, 16))
-        let pilot = try vineGradient(replicate: 999_999, settings: s)
+        let pilot = try gradient(collect([VarianceStudy.task(replicate: 999_999, settings: s)], farm: farm)[0])
         let stepsPerBranch = Double(pilot.simSteps - copies * s.trunkSteps) / Double(max(1, pilot.qSamples))
         let k = Double(pilot.qSamples) / Double(s.rolloutStates)
         let affordable = Double(budget - copies * s.trunkSteps) / max(1, stepsPerBranch * k)
@@ -172,18 +186,17 @@ public struct VarianceStudy {
 
     /// Runs the study: `replicates` estimates per estimator and the reference.
     /// - Parameters:
-    ///   - farm: workers to collect the replicates' batches on (nil: in this process). The
-    ///     results are the same either way; the reference and the vine's pilot collection
-    ///     are always made here.
+    ///   - farm: workers to collect every batch on (the reference's, the vine's pilot and the
+    ///     replicates'; nil: in this process). The results are the same either way.
     ///   - progress: called with a line per finished estimator.
     public func run(replicates: Int, farm: SamplingFarm? = nil,
                     progress: (String) -> Void) throws -> (reference: [Double], statistics: [EstimatorStatistics]) {
         let clock = ContinuousClock()
-        let reference = try singlePathGradient(replicate: 424_242, steps: budget * referenceMultiple).gradient
+        let reference = try referenceGradient(farm: farm)
         progress("reference gradient: single path, \(budget * referenceMultiple) steps, ‖g‖ = \(String(format: "%.4g", dot(reference, reference).squareRoot()))")
         var results: [EstimatorStatistics] = []
         for kind in GradientEstimatorKind.allCases {
-            let settings = kind == .singlePath ? nil : try vineSettings(crn: kind == .vineCRN)
+            let settings = kind == .singlePath ? nil : try vineSettings(crn: kind == .vineCRN, farm: farm)
             let tasks = (0..<replicates).map { r in
                 settings.map { VarianceStudy.task(replicate: UInt64(r), settings: $0) }
                     ?? VarianceStudy.task(replicate: UInt64(r), steps: budget)

@@ -19,8 +19,11 @@ struct VarianceCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Environment id (with --checkpoint, it must be the checkpoint's).")
+    @Option(help: ArgumentHelp("The environment: a built-in id, or gym:ID or py:MODULE:FACTORY, which Python workers make (with --workers N); with --checkpoint, it must be the checkpoint's.", valueName: "env"))
     var env: String?
+
+    @Option(name: .customLong("env-kwargs"), help: ArgumentHelp("With gym:ID or py:MODULE:FACTORY and a fresh policy: keyword arguments to make the environment with, as a JSON object.", valueName: "json"))
+    var envKwargs: String?
 
     @Option(help: "Run directory whose policy, normaliser and value function to study (default: a fresh policy).")
     var checkpoint: String?
@@ -31,7 +34,7 @@ struct VarianceCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Simulator steps per estimate.")
     var budget: Int = 20_000
 
-    /// The local worker processes the replicates' collections are farmed out to (0: collect in this process).
+    /// The local worker processes the collections are farmed out to (0: collect in this process).
     @OptionGroup var localWorkers: LocalWorkerOptions
 
     @Option(parsing: .unconditional, help: "Seed of the fresh policy and of every sampling stream.")
@@ -43,16 +46,34 @@ struct VarianceCommand: ParsableCommand {
     func validate() throws {
         guard replicates >= 2 else { throw ValidationError("--replicates must be at least 2 (got \(replicates))") }
         guard budget >= 100 else { throw ValidationError("--budget must be at least 100 steps (got \(budget))") }
-        if checkpoint == nil {
-            guard let env else { throw ValidationError("give --env or --checkpoint") }
-            do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
+        if let env {
+            if let problem = TrainingOptions.environmentProblem(env) { throw ValidationError(problem) }
+            if EnvironmentName.isExternal(env) && localWorkers.workers == 0 {
+                throw ValidationError("\(env) is made by Python workers, not in this process: give --workers N (N ≥ 1)")
+            }
+        } else if checkpoint == nil {
+            throw ValidationError("give --env or --checkpoint")
         }
+        if let envKwargs {
+            guard let env, EnvironmentName.isExternal(env), checkpoint == nil else {
+                throw ValidationError("--env-kwargs applies to a fresh policy of gym:ID or py:MODULE:FACTORY (a checkpoint keeps its own)")
+            }
+            if let problem = TrainingOptions.argumentsProblem(envKwargs) { throw ValidationError("--env-kwargs: \(problem)") }
+        }
+    }
+
+    /// What to study: a policy ready here, or one of an external environment, whose spaces the
+    /// first Python worker describes.
+    enum Subject {
+        case ready(VarianceStudy)
+        /// The configuration (its spec, if known) and the checkpoint's state (nil: a fresh policy).
+        case external(TrainingConfiguration, TrainerState?)
     }
 
     func run() throws {
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
-        let study: VarianceStudy
+        let subject: Subject
         let policyLabel: String
         if let checkpoint {
             let state: TrainerState
@@ -63,26 +84,39 @@ struct VarianceCommand: ParsableCommand {
             }
             var c = state.configuration
             c.seed = seed
-            study = VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
-                                  valueFunction: state.valueFunction, budget: budget)
+            if c.isExternal {
+                guard localWorkers.workers > 0 else {
+                    throw runFailure("\(c.environment) is made by Python workers, not in this process: give --workers N (N ≥ 1)")
+                }
+                var resumed = state
+                resumed.configuration = c
+                subject = .external(c, resumed)
+            } else {
+                subject = .ready(VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
+                                               valueFunction: state.valueFunction, budget: budget))
+            }
             policyLabel = "\(c.environment), iteration \(state.iteration) (\(grouped(state.timesteps)) steps)"
         } else {
             let env = env!  // validate() requires --env without --checkpoint
             var c = TrainingConfiguration.preset(for: env)
             c.seed = seed
-            let trainer: Trainer
-            do {
-                let probe = try EnvironmentRegistry.make(env)
-                trainer = Trainer(configuration: c, observationSize: probe.observationSpace.count, actionSpace: probe.actionSpace)
-            } catch { throw runFailure(error) }
-            study = VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
-                                  valueFunction: trainer.state.valueFunction, budget: budget)
+            c.environmentArguments = envKwargs
+            if c.isExternal {
+                subject = .external(c, nil)
+            } else {
+                do { subject = .ready(try freshStudy(c)) } catch { throw runFailure(error) }
+            }
             policyLabel = "\(env), fresh policy"
         }
+        note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps per estimator")
+        let statistics: [EstimatorStatistics]
+        switch subject {
+        case .ready(let study): statistics = try run(study)
+        case .external(let c, let state): statistics = try runExternal(c, state: state)
+        }
+
         let directory = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps per estimator")
-        let statistics = try run(study)
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -104,15 +138,62 @@ struct VarianceCommand: ParsableCommand {
         print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
     }
 
+    /// A fresh policy's study for a built-in environment (or an external one whose spec `c` holds).
+    func freshStudy(_ c: TrainingConfiguration) throws -> VarianceStudy {
+        let spaces = try c.environmentSpaces()
+        let trainer = Trainer(configuration: c, observationSize: spaces.observationSize, actionSpace: spaces.actionSpace)
+        return VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
+                             valueFunction: trainer.state.valueFunction, budget: budget)
+    }
+
+    /// The study of an external environment's policy on `--workers` Python workers: the farm
+    /// waits for the first worker's spec, builds the fresh policy from it (or checks that the
+    /// checkpoint's policy fits it), then farms every collection out.
+    func runExternal(_ c: TrainingConfiguration, state: TrainerState?) throws -> [EstimatorStatistics] {
+        let program = try localWorkers.program(for: c)
+        return try farmed { endpoint, children in
+            let farm = try SamplingFarm(endpoint: endpoint, externalEnvironment: c.environment, arguments: c.environmentArguments ?? "",
+                                        simulators: c.environmentsPerSampler, log: { note($0) })
+            children = try WorkerProcesses(count: localWorkers.workers, endpoint: farm.boundEndpoint, environments: nil,
+                                           quiet: false, program: program, log: note)
+            let workers = children
+            let spec = try farm.awaitEnvironmentSpec { workers?.allFailed }
+            let study: VarianceStudy
+            if let state {
+                if let known = c.environmentSpec, let difference = spec.difference(from: known) {
+                    throw runFailure("the workers' \(c.environment) differs from the checkpoint's: \(difference)")
+                }
+                study = VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
+                                      valueFunction: state.valueFunction, budget: budget)
+            } else {
+                var c = c
+                c.environmentSpec = spec
+                study = try freshStudy(c)
+            }
+            return (farm, study)
+        }
+    }
+
     /// The study's statistics, its collections made here or by `--workers` local worker processes.
     func run(_ study: VarianceStudy) throws -> [EstimatorStatistics] {
         let workers = localWorkers.workers
         guard workers > 0 else { return try study.run(replicates: replicates) { note($0) }.statistics }
+        return try farmed { endpoint, children in
+            let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate,
+                                        modelXML: study.configuration.modelXML, log: { note($0) })
+            children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil, quiet: false, log: note)
+            return (farm, study)
+        }
+    }
+
+    /// Runs the study that `start` sets up (a farm on the local workers' endpoint, its workers
+    /// started) on that farm, and tells the workers to stop at the end.
+    private func farmed(_ start: (_ endpoint: String, _ children: inout WorkerProcesses?) throws -> (SamplingFarm, VarianceStudy))
+        throws -> [EstimatorStatistics] {
         do {
             return try withLocalWorkers { endpoint, children in
-                let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate,
-                                            modelXML: study.configuration.modelXML, log: { note($0) })
-                children = try WorkerProcesses(count: workers, endpoint: farm.boundEndpoint, environments: nil, quiet: false, log: note)
+                let (farm, study) = try start(endpoint, &children)
+                farm.adopt(study.farmTemplate)
                 do {
                     let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
                     farm.finish()
