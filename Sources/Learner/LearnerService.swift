@@ -43,6 +43,10 @@ public final class LearnerService {
     /// The run's custom MuJoCo model (nil: the built-in one); parameters name it by hash.
     private let model: Message.Model?
     private var batchStarted: ContinuousClock.Instant
+    /// Told of every iteration and of workers coming and going (nil: nobody watches).
+    private let observer: (any LearnerObserver)?
+    /// The registered workers the observer was last told of.
+    private var observedAlive = 0
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
@@ -51,11 +55,15 @@ public final class LearnerService {
     public var refusedConnections: Int { driver.endpoint.refusedConnections }
 
     /// Binds the endpoint (behind CURVE and its allow-list when configured).
-    /// - Parameter log: Progress and warnings (rejections, workers gone, refusals); called from
-    ///   the learner's thread and, for refused connections, from the CURVE door keeper's.
+    /// - Parameters:
+    ///   - log: Progress and warnings (rejections, workers gone, refusals); called from the
+    ///     learner's thread and, for refused connections, from the CURVE door keeper's.
+    ///   - observer: told of every iteration and of workers coming and going, on the learner's thread.
     public init(configuration: LearnerConfiguration, session: TrainingSession,
+                observer: (any LearnerObserver)? = nil,
                 log: @escaping @Sendable (LogLevel, String) -> Void) throws {
         self.configuration = configuration
+        self.observer = observer
         self.session = session
         self.log = log
         let endpoint = try LearnerEndpoint(binding: configuration.endpoint, settings: configuration.transport,
@@ -112,6 +120,10 @@ public final class LearnerService {
                 return
             }
             _ = try driver.step(timeoutMilliseconds: 50)
+            if let observer, driver.conversation.liveCount != observedAlive {
+                observedAlive = driver.conversation.liveCount
+                observer.learnerWorkersChanged(counters)
+            }
             if driver.conversation.workload.assembler.isComplete {
                 let statistics = try finishIteration()
                 report(statistics, counters, session.wallSeconds)
@@ -137,7 +149,12 @@ public final class LearnerService {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
         let updateStarted = clock.now
+        let stepsBefore = session.state.timesteps
         let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
+        let updateSeconds = (clock.now - updateStarted).seconds
+        observer?.learnerFinishedIteration(IterationReport(
+            statistics: statistics, counters: counters, steps: session.state.timesteps - stepsBefore,
+            sampleSeconds: sampleSeconds, updateSeconds: updateSeconds))
         driver.perform(.deaf(clock.now - updateStarted))
         batchStarted = clock.now
         if !session.isFinished {

@@ -47,6 +47,9 @@ struct TrainCommand: ParsableCommand {
         if serving.deterministic && localWorkers.workers == 0 {
             throw ValidationError("--deterministic applies to runs with --workers N")
         }
+        if serving.metrics != nil && localWorkers.workers == 0 {
+            throw ValidationError("--metrics applies to runs with --workers N (or `trpo learner`)")
+        }
     }
 
     func run() throws {
@@ -55,6 +58,7 @@ struct TrainCommand: ParsableCommand {
         if let seeds { return try sweep(seeds) }
         let run = try training.resolve()
         let withWorkers = localWorkers.workers > 0
+        if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
         // With workers, a supervised learner process trains (and announces a resume).
         guard try training.begin(run, checkDirectory: !supervision.isSupervised,
                                  announce: !withWorkers || !supervision.supervises) else { return }
@@ -90,7 +94,7 @@ struct TrainCommand: ParsableCommand {
         if supervision.supervises { return try superviseWithWorkers(directory: run.directory) }
         try withLocalWorkers { endpoint, children in
             try runLearner(run, serving: serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
-                           quiet: training.quiet) { bound in
+                           metrics: serving.metrics, quiet: training.quiet) { bound in
                 children = try WorkerProcesses(count: localWorkers.workers, endpoint: bound, environments: nil,
                                                quiet: training.quiet, log: note)
             }
