@@ -33,8 +33,4 @@ public enum MetricsRoutes {
 
     /// The answer when no complete head arrived within the read timeout.
     public static let timedOut = HTTPResponse.text(408, "Request Timeout", "no complete request in time")
-
-    /// The answer when the server already serves its most connections.
-    public static let busy = HTTPResponse.text(503, "Service Unavailable", "too many connections; try again",
-                                               fields: [HTTPField("Retry-After", "1")])
 }

@@ -115,7 +115,7 @@ public final class MetricsServer: @unchecked Sendable {
         close(fd)
     }
 
-    /// A listening socket on `address` and its port.
+    /// A listening socket on `address` (the first address its host resolves to) and its port.
     private static func listen(on address: MetricsAddress) throws(MetricsServerError) -> (Int32, Int) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -134,7 +134,7 @@ public final class MetricsServer: @unchecked Sendable {
         var one: Int32 = 1
         // A restarted learner rebinds at once, despite connections of its predecessor in TIME_WAIT.
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, Glibc.listen(fd, 64) == 0 else {
+        guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
             let code = errno
             close(fd)
             switch code {
@@ -143,6 +143,11 @@ public final class MetricsServer: @unchecked Sendable {
             case EADDRNOTAVAIL: throw .addressNotAvailable(host: address.host)
             default: throw .system(call: "bind", errno: code)
             }
+        }
+        guard Glibc.listen(fd, 64) == 0 else {
+            let code = errno
+            close(fd)
+            throw code == EADDRINUSE ? .addressInUse : .system(call: "listen", errno: code)
         }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
