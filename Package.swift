@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C libraries from Debian packages
@@ -37,13 +38,15 @@ let package = Package(
         .target(name: "Plot", dependencies: ["Core"]),
         .target(name: "Supervision", dependencies: ["Core", "Learner", "Protocol", "CGlibcExtras"]),
         .target(name: "Render", dependencies: ["Core", "Simulators", "CMuJoCo", "CEGL"]),
+        // Prometheus metrics of a learner over a small HTTP server of its own (`trpo learner --metrics`).
+        .target(name: "MetricsExport", dependencies: ["Core", "Learner", "CGlibcExtras", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench", "Render",
+                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench", "Render", "MetricsExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -68,6 +71,8 @@ let package = Package(
         // The learner's conversation state machine, driven without sockets.
         .testTarget(name: "ConversationTests", dependencies: ["Core", "Protocol", "Learner"]),
         .testTarget(name: "CLITests", dependencies: ["trpo"]),
+        // The exporter and its HTTP server, pure and over real sockets, and `trpo learner --metrics` scraped with curl.
+        .testTarget(name: "MetricsExportTests", dependencies: ["MetricsExport", "Learner", "Core", "trpo"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Learner"]),
         .testTarget(name: "DistributedTests", dependencies: ["trpo", "Core", "ZMQ", "Protocol", "Transport"]),
         // Drives the scripts under deploy/ (Slurm, ssh, systemd, Kubernetes) with the trpo binary.

@@ -2,7 +2,7 @@
 # Sets up everything trpo needs on Debian 12 and builds it; safe to rerun:
 #  - from Debian's packages: the C libraries it links (OpenBLAS, ZeroMQ, MuJoCo, EGL's headers),
 #    what `trpo render` and `trpo plot --out FILE.png` run (ffmpeg, Mesa's EGL driver, librsvg),
-#    and python3-venv;
+#    python3-venv, and curl (the metrics tests scrape `trpo learner --metrics` with it);
 #  - .venv: a Python environment with the trpo-worker package (python/, the workers of
 #    gym:ID and py:MODULE:FACTORY environments), Gymnasium with its MuJoCo extra, the test tools
 #    and TensorBoard (to look at runs, and for the tests);
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(libopenblas-dev libzmq3-dev libmujoco-dev libegl-dev
-          ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri librsvg2-bin python3-venv)
+          ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri librsvg2-bin python3-venv curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

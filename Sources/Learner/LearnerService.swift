@@ -64,6 +64,10 @@ public final class LearnerService {
     /// The run's custom MuJoCo model (nil: the built-in one); parameters name it by hash.
     private let model: Message.Model?
     private var batchStarted: ContinuousClock.Instant
+    /// Told of every iteration and of workers coming and going (nil: nobody watches).
+    private let observer: (any LearnerObserver)?
+    /// The registered workers the observer was last told of.
+    private var observedAlive = 0
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
@@ -73,16 +77,21 @@ public final class LearnerService {
     public var refusedConnections: Int { driver.endpoint.refusedConnections }
 
     /// Binds the endpoint (behind CURVE and its allow-list when configured).
-    /// - Parameter log: Progress and warnings (rejections, workers gone, refusals); called from
-    ///   the learner's thread and, for refused connections, from the CURVE door keeper's.
+    /// - Parameters:
+    ///   - log: Progress and warnings (rejections, workers gone, refusals); called from the
+    ///     learner's thread and, for refused connections, from the CURVE door keeper's.
+    ///   - observer: told of every iteration and of workers coming and going, on the learner's thread.
     public convenience init(configuration: LearnerConfiguration, session: TrainingSession,
+                            observer: (any LearnerObserver)? = nil,
                             log: @escaping @Sendable (LogLevel, String) -> Void) throws {
-        try self.init(configuration: configuration, run: .session(session), log: log)
+        try self.init(configuration: configuration, run: .session(session), observer: observer, log: log)
     }
 
     /// Binds the endpoint (behind CURVE and its allow-list when configured) for `run`.
-    public init(configuration: LearnerConfiguration, run: LearnerRun, log: @escaping @Sendable (LogLevel, String) -> Void) throws {
+    public init(configuration: LearnerConfiguration, run: LearnerRun, observer: (any LearnerObserver)? = nil,
+                log: @escaping @Sendable (LogLevel, String) -> Void) throws {
         self.configuration = configuration
+        self.observer = observer
         switch run {
         case .session(let session): self.session = session
         case .awaitingSpec(let c, let start): pending = (c, start)
@@ -156,6 +165,10 @@ public final class LearnerService {
                 return
             }
             _ = try driver.step(timeoutMilliseconds: 50)
+            if let observer, driver.conversation.liveCount != observedAlive {
+                observedAlive = driver.conversation.liveCount
+                observer.learnerWorkersChanged(counters)
+            }
             if session == nil, let spec = driver.conversation.environmentSpec { try start(with: spec) }
             if let session, driver.conversation.workload.assembler.isComplete {
                 let statistics = try finishIteration()
@@ -201,7 +214,12 @@ public final class LearnerService {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
         let updateStarted = clock.now
+        let stepsBefore = session.state.timesteps
         let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
+        let updateSeconds = (clock.now - updateStarted).seconds
+        observer?.learnerFinishedIteration(IterationReport(
+            statistics: statistics, counters: counters, steps: session.state.timesteps - stepsBefore,
+            sampleSeconds: sampleSeconds, updateSeconds: updateSeconds))
         driver.perform(.deaf(clock.now - updateStarted))
         batchStarted = clock.now
         if !session.isFinished {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Learner
+import MetricsExport
 import Supervision
 import Transport
 import Worker
@@ -16,6 +17,11 @@ struct ServingOptions: ParsableArguments {
 
     @Option(name: .customLong("max-message-mb"), parsing: .unconditional, help: "Largest message accepted from a worker, in MiB (larger ones are refused and counted).")
     var maxMessageMB: Int = 256
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics over HTTP at this address (GET /metrics), e.g. tcp://0.0.0.0:9100; port 0 takes any free port. The metrics are listed in docs/deploy.md.",
+                               valueName: "tcp://HOST:PORT"),
+            transform: { try MetricsAddress(parsing: $0) })
+    var metrics: MetricsAddress?
 
     func validate() throws {
         guard workerTimeout > 0, workerTimeout.isFinite else {
@@ -71,6 +77,7 @@ struct LearnerCommand: ParsableCommand {
     func run() throws {
         try supervision.attachToSupervisor()
         let run = try training.resolve()
+        if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
         guard try training.begin(run, checkDirectory: !supervision.isSupervised, announce: !supervision.supervises) else { return }
         if supervision.supervises { return try supervise(directory: run.directory) }
         NumericsRuntime.setBLASThreads(1)
@@ -78,13 +85,14 @@ struct LearnerCommand: ParsableCommand {
         StopRequest.installHandlers()
         var learner = serving.learnerConfiguration(endpoint: bind.description, workers: workers)
         learner.curve = try curve.resolve()
-        try runLearner(run, serving: learner, quiet: training.quiet)
+        try runLearner(run, serving: learner, metrics: serving.metrics, quiet: training.quiet)
     }
 }
 
 /// Runs a learner to the end of the run (or a stop request), printing progress; shared by
-/// `learner` and `train --workers`. `onListening` gets the bound endpoint.
-func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet: Bool,
+/// `learner` and `train --workers`. `onListening` gets the bound endpoint. With `metrics`, the
+/// learner's Prometheus metrics are served there (``startMetrics(at:run:quiet:)``).
+func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, metrics: MetricsAddress? = nil, quiet: Bool,
                 onListening: (String) throws -> Void = { _ in }) throws {
     do { try LearnerPreflight.check(run.configuration, deterministicWorkers: serving.deterministicWorkers) } catch {
         throw runFailure(error)
@@ -99,9 +107,12 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, quiet
             --allow-workers DIR (docs/security.md).
             """)
     }
+    let exporter = try metrics.map { try startMetrics(at: $0, run: run, quiet: quiet) }
+    defer { exporter?.server.stop() }
     let learner: LearnerService
     do {
-        learner = try LearnerService(configuration: serving, run: learnerRun, log: serviceLog(quiet: quiet))
+        learner = try LearnerService(configuration: serving, run: learnerRun, observer: exporter?.metrics,
+                                     log: serviceLog(quiet: quiet))
     } catch {
         throw runFailure("cannot serve on \(serving.endpoint): \(error)")
     }

@@ -55,6 +55,9 @@ struct TrainCommand: ParsableCommand {
         } else if localWorkers.python != nil {
             throw ValidationError("--python applies to gym:ID and py:MODULE:FACTORY environments, whose workers are Python processes")
         }
+        if serving.metrics != nil && localWorkers.workers == 0 {
+            throw ValidationError("--metrics applies to runs with --workers N (or `trpo learner`)")
+        }
     }
 
     func run() throws {
@@ -63,6 +66,7 @@ struct TrainCommand: ParsableCommand {
         if let seeds { return try sweep(seeds) }
         let run = try training.resolve()
         let withWorkers = localWorkers.workers > 0
+        if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
         // With workers, a supervised learner process trains (and announces a resume).
         guard try training.begin(run, checkDirectory: !supervision.isSupervised,
                                  announce: !withWorkers || !supervision.supervises) else { return }
@@ -99,7 +103,7 @@ struct TrainCommand: ParsableCommand {
         let program = try localWorkers.program(for: run.configuration)
         try withLocalWorkers { endpoint, children in
             try runLearner(run, serving: serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
-                           quiet: training.quiet) { bound in
+                           metrics: serving.metrics, quiet: training.quiet) { bound in
                 children = try WorkerProcesses(count: localWorkers.workers, endpoint: bound, environments: nil,
                                                quiet: training.quiet, program: program, log: note)
             }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deploy/k8s: every manifest validated offline against the Kubernetes schema (strict: unknown
-# fields fail), the kustomization rendered when kubectl is here, and the containers' shell
-# commands run on this machine (paths and the Service name mapped to a temporary directory
-# and 127.0.0.1): a learner and two workers to the end of a short run.
+# fields fail), the kustomization rendered when kubectl is here, the learner's Prometheus
+# annotations checked against its ports and arguments, and the containers' shell commands run
+# on this machine (paths and the Service name mapped to a temporary directory and 127.0.0.1):
+# a learner, scraped with curl on its metrics port, and two workers to the end of a short run.
 #
 #   k8s.sh TRPO_BINARY VALIDATOR
 #
@@ -39,6 +40,25 @@ else
     echo "note: kubectl is not installed; the kustomization was not rendered"
 fi
 
+echo "== Prometheus"
+# The pod template's annotations name the port of the container's `metrics` port, which the
+# learner's --metrics binds and the Service forwards.
+"$python" - "$manifests/learner.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+deployment = next(d for d in docs if d["kind"] == "Deployment")
+service = next(d for d in docs if d["kind"] == "Service")
+template = deployment["spec"]["template"]
+annotations = template["metadata"]["annotations"]
+container = template["spec"]["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+port = ports["metrics"]
+assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}, annotations
+assert f"--metrics tcp://0.0.0.0:{port}" in container["args"][0], "the learner does not serve its metrics on the annotated port"
+assert any(p.get("targetPort") == "metrics" and p["port"] == port for p in service["spec"]["ports"]), service["spec"]["ports"]
+print(f"ok: scrape annotations on the learner's pod point at its metrics port {port}, which it serves and its Service forwards")
+PY
+
 echo "== the containers' commands"
 # container_script FILE: the shell script of FILE's container (command sh -c, args[0]).
 container_script() {
@@ -49,12 +69,15 @@ for doc in yaml.safe_load_all(open(sys.argv[1])):
         print(doc["spec"]["template"]["spec"]["containers"][0]["args"][0])' "$1"
 }
 port=$(free_port)
+metrics_port=$(free_port)
+while [[ $metrics_port == "$port" ]]; do metrics_port=$(free_port); done
 # start NAME FILE VAR=VALUE...: runs the container's script here, as the container would with
 # the given environment, its paths and the learner's Service name mapped to this machine.
 start() {
     local name=$1 file=$2; shift 2
     local script
     script=$(container_script "$manifests/$file" | sed -e "s|/runs/|$work/runs/|g" -e "s|tcp://0.0.0.0:5555|tcp://127.0.0.1:$port|" \
+        -e "s|tcp://0.0.0.0:9100|tcp://127.0.0.1:$metrics_port|" \
         -e "s|tcp://trpo-learner:5555|tcp://127.0.0.1:$port|" -e "s|^\( *\)\(exec \)\{0,1\}trpo |\1\2\"\$TRPO_BIN\" |")
     env TRPO_BIN="$trpo" TRPO_CURVE=off "$@" sh -c "$script" >"$work/$name.log" 2>&1 &
 }
@@ -62,6 +85,13 @@ mkdir -p "$work/runs"
 started=$SECONDS
 start learner learner.yaml TRPO_ENV=CartPole-v1 TRPO_STEPS=4096 TRPO_LEARNER_ARGS="--batch-steps 1024"
 learner=$!
+# Scraped as Prometheus would, before any worker: it cannot finish the run without one.
+metrics=""
+for _ in $(seq 300); do metrics=$(curl -sf --max-time 5 "http://127.0.0.1:$metrics_port/metrics") && break; sleep 0.1; done
+[[ -n $metrics ]] || { echo "FAIL: the learner served no metrics on port $metrics_port" >&2; exit 1; }
+grep -qx 'trpo_workers_alive 0.0' <<<"$metrics" || { echo "FAIL: metrics without trpo_workers_alive 0:" >&2; echo "$metrics" >&2; exit 1; }
+grep -q '^trpo_run_info{environment="CartPole-v1",' <<<"$metrics" || { echo "FAIL: metrics without trpo_run_info" >&2; exit 1; }
+echo "ok: the learner serves $(grep -c '^# TYPE' <<<"$metrics") metrics at :$metrics_port/metrics"
 start worker-a workers.yaml POD_NAME=trpo-worker-7d9f8-abcde TRPO_WORKER_ARGS=
 start worker-b workers.yaml POD_NAME=trpo-worker-7d9f8-fghij TRPO_WORKER_ARGS=
 # The learner idles after a finished run instead of exiting, so wait for its message.
