@@ -151,7 +151,7 @@ import Testing
     /// A malformed config file is one usage error naming the file, the key and the problem
     /// (exit 64); an unreadable one is a run failure (exit 2).
     @Test(arguments: [
-        ("max-kl: 0.02\nbatch_size: 64\n", "unknown key 'batch_size' (the keys are env, sampler, model, seed, steps, batch-steps"),
+        ("max-kl: 0.02\nbatch_size: 64\n", "unknown key 'batch_size' (the keys are env, env-kwargs, sampler, model, seed, steps, batch-steps"),
         ("max-kl: lots\n", "max-kl: 'lots' is not a number"),
         ("max-kl: -1\n", "max-kl -1.0: max KL must be positive (got -1.0)"),
         ("steps: 1.5\n", "steps: '1.5' is not an integer"),
