@@ -50,16 +50,11 @@ def _flat_size(space: gymnasium.Space[Any]) -> int:
     return int(np.prod(space.shape))
 
 
-class SinglePathSampler:
-    """E environment copies, their episodes in flight, and the action noise stream.
+class EnvironmentCopies:
+    """E copies of one Gymnasium environment and what both samplers need of its spaces: the
+    flat observation size and the action space (discrete, or a 1-D box)."""
 
-    Randomness derives from (seed, stream): copy e's first reset is seeded from
-    ``SeedSequence([seed, stream, e])`` and the actions use one generator seeded from
-    ``SeedSequence([seed, stream, 2**32])``, so a run is reproducible for a given chunking.
-    (These are not the Swift worker's streams, so rows differ from a Swift worker's.)
-    """
-
-    def __init__(self, environment_id: str, copies: int, seed: int, stream: int) -> None:
+    def __init__(self, environment_id: str, copies: int) -> None:
         if copies < 1:
             raise SimulatorError("at least one environment copy is needed")
         try:
@@ -83,15 +78,6 @@ class SinglePathSampler:
             self.action_dtype = space.dtype
         else:
             raise SimulatorError(f"action space {space} is neither Discrete nor a 1-D Box")
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, stream, 2**32]))
-        self.observations = np.zeros((copies, self.observation_size))
-        self.episode_returns = np.zeros(copies)
-        self.episode_lengths = np.zeros(copies, dtype=np.int64)
-        for e, env in enumerate(self.envs):
-            reset_seed = int(np.random.SeedSequence([seed, stream, e]).generate_state(1)[0])
-            obs, _ = env.reset(seed=reset_seed)
-            self.observations[e] = np.asarray(obs, dtype=np.float64).reshape(-1)
-        self.policy: Optional[Policy] = None
 
     def check(self, policy: Policy) -> None:
         """Raises SimulatorError when the policy does not fit these environments."""
@@ -106,15 +92,41 @@ class SinglePathSampler:
             raise SimulatorError(f"{self.environment_id} has a {self.action_width}-dimensional box action; the "
                                     f"policy has a {policy.head.name.lower()} head of {policy.output_size}")
 
-    def load(self, policy: Policy) -> None:
-        self.check(policy)
-        self.policy = policy
-
     def _env_actions(self, actions: F64Array) -> list[Any]:
         """The actions the environments get: discrete indices as ints, box actions clipped."""
         if self.discrete:
             return [int(a) + self.action_start for a in actions[:, 0].tolist()]
         return list(np.clip(actions, self.low, self.high).astype(self.action_dtype))
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class SinglePathSampler(EnvironmentCopies):
+    """E environment copies, their episodes in flight, and the action noise stream.
+
+    Randomness derives from (seed, stream): copy e's first reset is seeded from
+    ``SeedSequence([seed, stream, e])`` and the actions use one generator seeded from
+    ``SeedSequence([seed, stream, 2**32])``, so a run is reproducible for a given chunking.
+    (These are not the Swift worker's streams, so rows differ from a Swift worker's.)
+    """
+
+    def __init__(self, environment_id: str, copies: int, seed: int, stream: int) -> None:
+        super().__init__(environment_id, copies)
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, stream, 2**32]))
+        self.observations = np.zeros((copies, self.observation_size))
+        self.episode_returns = np.zeros(copies)
+        self.episode_lengths = np.zeros(copies, dtype=np.int64)
+        for e, env in enumerate(self.envs):
+            reset_seed = int(np.random.SeedSequence([seed, stream, e]).generate_state(1)[0])
+            obs, _ = env.reset(seed=reset_seed)
+            self.observations[e] = np.asarray(obs, dtype=np.float64).reshape(-1)
+        self.policy: Optional[Policy] = None
+
+    def load(self, policy: Policy) -> None:
+        self.check(policy)
+        self.policy = policy
 
     def collect(self, rows: int, interrupt: Optional[Callable[[], bool]] = None,
                 interrupt_every: int = 16) -> Optional[ChunkData]:
@@ -198,7 +210,3 @@ class SinglePathSampler:
             bootstrap_observations=np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size),
             episode_returns=np.asarray(returns, dtype=np.float64),
             episode_lengths=np.asarray(lengths, dtype=np.uint32))
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()
