@@ -159,15 +159,17 @@ def test_stop_exit_status(learner: FakeLearner, reason: codec.StopReason, status
     assert code == status, out
 
 
-def test_vine_parameters_leave_incompatible(learner: FakeLearner) -> None:
+def test_vine_parameters_get_vine_chunks(learner: FakeLearner) -> None:
+    """More in test_vine.py (quotas, top-ups, an environment that cannot snapshot)."""
     worker = start_worker(learner.endpoint)
     rid, hello = register(learner, assigned=2)
-    learner.send(rid, cartpole_parameters(vine=True))
-    _, leave = learner.recv_kind(codec.Leave)
-    assert isinstance(leave, codec.Leave) and leave.worker_id == 2 and leave.reason == codec.LeaveReason.INCOMPATIBLE
-    assert "vine" in leave.message
+    learner.send(rid, cartpole_parameters(vine=True, quota=25))
+    _, chunk = learner.recv_kind(codec.VineChunk)
+    assert isinstance(chunk, codec.VineChunk) and chunk.worker_id == 2 and chunk.states.shape == (25, 4)
+    assert (chunk.actions_per_state, chunk.estimator) == (2, 0)  # CartPole's two actions, enumerated
+    learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
     code, out = finish(worker)
-    assert code == 2, out
+    assert code == 0, out
 
 
 def test_unknown_environment_leaves(learner: FakeLearner) -> None:

@@ -40,9 +40,10 @@ class NoisyWalk(gymnasium.Env[np.ndarray, np.ndarray]):
         return self.position.copy(), self.steps
 
     def restore(self, state: object) -> None:
-        position, steps = state  # type: ignore[misc]
-        self.position = position.copy()
-        self.steps = steps
+        assert isinstance(state, tuple)
+        position, steps = state
+        self.position = np.array(position)
+        self.steps = int(steps)
 
 
 class Opaque(NoisyWalk):
@@ -52,8 +53,16 @@ class Opaque(NoisyWalk):
     restore = None  # type: ignore[assignment]
 
 
-gymnasium.register("NoisyWalk-v0", entry_point=NoisyWalk, max_episode_steps=40)
-gymnasium.register("Opaque-v0", entry_point=Opaque, max_episode_steps=40)
+def make_noisy_walk(**kwargs: Any) -> gymnasium.Env[Any, Any]:
+    return NoisyWalk()
+
+
+def make_opaque(**kwargs: Any) -> gymnasium.Env[Any, Any]:
+    return Opaque()
+
+
+gymnasium.register("NoisyWalk-v0", entry_point=make_noisy_walk, max_episode_steps=40)
+gymnasium.register("Opaque-v0", entry_point=make_opaque, max_episode_steps=40)
 
 
 def actions_for(env: gymnasium.Env[Any, Any], count: int, seed: int) -> list[Any]:

@@ -16,8 +16,8 @@ every layer contributes its own state to a snapshot:
   instance made the same way, and must not keep a reference into ``state`` that it later
   mutates (a snapshot is restored many times). They may return any Python object.
 - **Gymnasium's own wrappers** that ``gymnasium.make`` adds: ``TimeLimit`` (its step count),
-  ``OrderEnforcing`` (its has-reset flag) and ``PassiveEnvChecker`` (which only checks the
-  first reset and step, so has no state that changes an outcome).
+  ``OrderEnforcing`` (its has-reset flag) and ``PassiveEnvChecker`` (which of the first calls
+  it has checked).
 - **Gymnasium's MuJoCo environments** (``Hopper-v5``, ``HalfCheetah-v5``, …, every environment
   class in ``gymnasium.envs.mujoco``): MuJoCo's complete integration state,
   ``mj_getState(…, mjSTATE_INTEGRATION)`` (time, qpos, qvel, act, actuator history, the
@@ -114,20 +114,17 @@ def _time_limit(layer: TimeLimit[Any, Any]) -> tuple[_Take, _Restore]:
     return _attributes(layer, ("_elapsed_steps",))
 
 
-def _stateless(layer: object) -> tuple[_Take, _Restore]:
-    def take() -> object:
-        return None
-
-    def restore(state: object) -> None:
-        pass
-
-    return take, restore
+def _passive_env_checker(layer: PassiveEnvChecker[Any, Any]) -> tuple[_Take, _Restore]:
+    # Which first calls it has checked, and what it compares the next call's data with (so a
+    # copy restored before it ever stepped runs the same checks as the original would).
+    names = ("checked_reset", "checked_step", "checked_render", "checked_data_reuse", "_previous_data")
+    return _attributes(layer, tuple(name for name in names if hasattr(layer, name)))
 
 
 _WRAPPERS: dict[type, Callable[[Any], tuple[_Take, _Restore]]] = {
     TimeLimit: _time_limit,
     OrderEnforcing: _order_enforcing,
-    PassiveEnvChecker: _stateless,
+    PassiveEnvChecker: _passive_env_checker,
 }
 
 
@@ -213,6 +210,7 @@ def _generator(core: gymnasium.Env[Any, Any]) -> tuple[_Take, _Restore]:
         return core.np_random.bit_generator.state
 
     def restore(state: object) -> None:
+        assert isinstance(state, dict)
         core.np_random.bit_generator.state = state
 
     return take, restore
