@@ -1,4 +1,4 @@
-"""Single-path collection over E copies of a Gymnasium environment.
+"""E copies of a Gymnasium environment (shared with the vine, vine.py), and single-path collection.
 
 The copies are a plain list of ``gymnasium.make(id)`` environments stepped in lockstep, with
 the policy evaluated once per step on the batch of their observations. We do not use

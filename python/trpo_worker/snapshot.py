@@ -67,6 +67,10 @@ class Snapshotable(Protocol):
         ...
 
 
+Snapshot = tuple[object, ...]
+"""What :meth:`Snapshots.take` returns: one opaque state per layer of the environment."""
+
+
 class SnapshotError(Exception):
     """The environment cannot snapshot and restore its state; the text says why."""
 
@@ -265,11 +269,11 @@ class Snapshots:
         self._take = [take for take, _ in layers]
         self._restore = [restore for _, restore in layers]
 
-    def take(self) -> tuple[object, ...]:
+    def take(self) -> Snapshot:
         """The environment's state now."""
         return tuple(take() for take in self._take)
 
-    def restore(self, snapshot: tuple[object, ...]) -> None:
+    def restore(self, snapshot: Snapshot) -> None:
         """Returns the environment to ``snapshot``."""
         if len(snapshot) != len(self._restore):
             raise SnapshotError(f"a snapshot of {len(snapshot)} layers for an environment of {len(self._restore)}")

@@ -42,10 +42,10 @@ from typing import Any, Callable, Optional
 import gymnasium
 import numpy as np
 
-from .codec import F64Array, HeadKind, U32Array, VineSettings
+from .codec import F64Array, U32Array, VineSettings
 from .policy import Policy
 from .sampler import EnvironmentCopies, SimulatorError
-from .snapshot import Snapshots, cannot_snapshot
+from .snapshot import Snapshot, Snapshots, cannot_snapshot
 
 RESET_TAG = 0x7672_6573_6574_0000  # "vreset"
 TRUNK_TAG = 0x7674_7275_6E6B_0000  # "vtrunk"
@@ -88,10 +88,10 @@ def generator(*path: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(list(path)))
 
 
-def fill_noise(policy: Policy, rng: np.random.Generator, out: F64Array) -> None:
-    """Fills ``out`` (``[rows]`` or ``[rows × dimension]``) with the policy's action noise
-    (:meth:`Policy.noise`), in place."""
-    if policy.head == HeadKind.CATEGORICAL:
+def fill_noise(rng: np.random.Generator, out: F64Array) -> None:
+    """Fills ``out`` in place with a policy's action noise (:meth:`Policy.noise`): uniforms for a
+    categorical head (``[rows]``), standard normals for a Gaussian one (``[rows × dimension]``)."""
+    if out.ndim == 1:
         rng.random(out=out)
     else:
         rng.standard_normal(out=out)
@@ -124,9 +124,12 @@ class VineSampler(EnvironmentCopies):
         self.policy: Optional[Policy] = None
         self.first_collection = 0
         self.collections_made = 0
-        # Workspace: each copy's current observation, and each branch slot's block of noise.
+        # Workspace: each copy's current observation; for the branch running on each copy, its
+        # block of continuation noise and how many rows of it it has used.
         self.observations = np.zeros((copies, self.observation_size))
-        self.noise_block = max(1, min(settings.rollout_length - 1, NOISE_BLOCK))
+        block = max(1, min(settings.rollout_length - 1, NOISE_BLOCK))
+        self.noise = np.zeros((copies, block) if self.discrete else (copies, block, self.action_width))
+        self.noise_used = np.zeros(copies, dtype=np.intp)
         self.all_copies = np.arange(copies)
 
     @property
@@ -171,7 +174,7 @@ class VineSampler(EnvironmentCopies):
     # ------------------------------------------------------------ phases
 
     def _trunks(self, policy: Policy, collection: int, states: int, interrupt: Optional[Callable[[], bool]],
-                interrupt_every: int) -> Optional[tuple[F64Array, list[tuple[object, ...]], list[float], list[int]]]:
+                interrupt_every: int) -> Optional[tuple[F64Array, list[Snapshot], list[float], list[int]]]:
         """Runs every copy's trunk; returns the rollout set's raw observations and snapshots
         (in trunk-position order) and the trunk episodes that finished, or None if interrupted."""
         E, L = self.copies, self.settings.trunk_steps
@@ -182,7 +185,7 @@ class VineSampler(EnvironmentCopies):
             copy, t = divmod(position, L)
             marks.setdefault(t, []).append((copy, row))
         observed = np.zeros((states, self.observation_size))
-        snapshots: list[tuple[object, ...]] = [()] * states
+        snapshots: list[Snapshot] = [()] * states
         rng = generator(seed, stream, TRUNK_TAG, collection)
         envs, obs = self.envs, self.observations
         episodes = [0] * E
@@ -230,7 +233,7 @@ class VineSampler(EnvironmentCopies):
             actions = policy.draw(outputs, policy.noise(rng, outputs.shape[0]))
         return actions, policy.log_probabilities(outputs, actions)
 
-    def branches(self, collection: int, snapshots: list[tuple[object, ...]], actions: F64Array,
+    def branches(self, collection: int, snapshots: list[Snapshot], actions: F64Array,
                  interrupt: Optional[Callable[[], bool]] = None, interrupt_every: int = 16
                  ) -> Optional[tuple[F64Array, int]]:
         """The branch phase of collection ``collection`` on its own: from each of the N
@@ -248,9 +251,8 @@ class VineSampler(EnvironmentCopies):
         q_values = np.zeros(total)
         first_actions = self._env_actions(actions)
         envs, obs, cores = self.envs, self.observations, self.cores
-        block = self.noise_block
-        noise = np.zeros((E, block) if policy.head == HeadKind.CATEGORICAL else (E, block, policy.output_size))
-        used = np.zeros(E, dtype=np.intp)  # noise rows each slot has used of its block
+        noise, used = self.noise, self.noise_used
+        block = noise.shape[1]
         noise_streams: list[Optional[np.random.Generator]] = [None] * E
         branch = [-1] * E  # the branch each copy runs (-1: none)
         q = [0.0] * E
@@ -281,7 +283,7 @@ class VineSampler(EnvironmentCopies):
                 branch[i], q[i], discount[i], taken[i] = b, float(reward), 1.0, 1
                 obs[i] = np.asarray(next_obs).reshape(-1)
                 rng = noise_streams[i] = np.random.default_rng(action_seed)
-                fill_noise(policy, rng, noise[i])
+                fill_noise(rng, noise[i])
                 used[i] = 0
                 return
             branch[i] = -1
@@ -315,6 +317,6 @@ class VineSampler(EnvironmentCopies):
                 if used[i] == block:
                     rng = noise_streams[i]
                     assert rng is not None
-                    fill_noise(policy, rng, noise[i])
+                    fill_noise(rng, noise[i])
                     used[i] = 0
         return q_values, steps
