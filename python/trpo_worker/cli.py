@@ -19,8 +19,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="trpo-gym-worker",
         description="A rollout worker for a trpo learner, stepping Gymnasium environments (built-in ids, "
-                    "gym:ID, py:MODULE:FACTORY): it collects single-path samples with the learner's policy until "
-                    "the learner says stop. Reconnects by itself when the learner restarts; SIGINT or SIGTERM "
+                    "gym:ID, py:MODULE:FACTORY): it collects single-path or vine samples with the learner's policy "
+                    "until the learner says stop. Reconnects by itself when the learner restarts; SIGINT or SIGTERM "
                     "stops it cleanly (exit 0). `trpo-gym-worker evaluate --checkpoint DIR` evaluates a "
                     "checkpoint instead (see `trpo-gym-worker evaluate --help`).")
     p.add_argument("--connect", required=True, metavar="ENDPOINT",

@@ -45,6 +45,7 @@ import numpy as np
 from .codec import (DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind,
                     ObservationDType)
 from .policy import Policy
+from .snapshot import can_snapshot
 
 EXACT_INTEGER_LIMIT = 2**53  # the largest magnitude below which every integer is a float64
 MAX_TIME_LIMIT = 2**32 - 1
@@ -148,16 +149,10 @@ def _put_working_directory_on_path() -> None:
         sys.path.insert(0, cwd)
 
 
-def can_snapshot(env: gymnasium.Env[Any, Any]) -> bool:
-    """True when the environment (or the environment its wrappers wrap) has callable
-    ``snapshot()`` and ``restore(snapshot)`` methods."""
-    return any(callable(getattr(e, "snapshot", None)) and callable(getattr(e, "restore", None))
-               for e in (env, env.unwrapped))
-
-
 def environment_spec(env: gymnasium.Env[Any, Any]) -> EnvironmentSpec:
-    """The spec a worker sends for ``env`` (§3.14). Raises SimulatorError for spaces the
-    protocol cannot carry."""
+    """The spec a worker sends for ``env`` (§3.14); its snapshot flag says whether the vine's
+    :class:`~trpo_worker.snapshot.Snapshots` can snapshot and restore ``env``. Raises
+    SimulatorError for spaces the protocol cannot carry."""
     return EnvironmentAdapter(env).spec
 
 
