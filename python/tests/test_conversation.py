@@ -3,6 +3,7 @@ runs as a real process (``python -m trpo_worker.cli``)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
@@ -163,6 +164,32 @@ def test_stop_exit_status(learner: FakeLearner, reason: codec.StopReason, status
     learner.send(rid, codec.Stop(session=SESSION, reason=reason, message="because"))
     code, out = finish(worker)
     assert code == status, out
+
+
+def test_worker_exits_when_its_parent_process_is_gone(learner: FakeLearner, tmp_path: Path) -> None:
+    """`trpo train --workers N` starts its workers with ``--parent-pid`` (its own pid), Python
+    workers too: the worker lives while that process is its parent and exits 0 when it is gone."""
+    log = tmp_path / "worker.log"
+    worker = shlex.join([sys.executable, "-m", "trpo_worker.cli", "--connect", learner.endpoint])
+    # A shell starts the worker with its own pid as --parent-pid, then waits for a line on stdin.
+    script = f"{worker} --parent-pid $$ >{shlex.quote(str(log))} 2>&1 & read line || true"
+    parent = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, cwd=TESTS)
+    try:
+        rid, _ = register(learner)
+        learner.send(rid, cartpole_parameters(quota=10))
+        learner.recv_kind(codec.Chunk)
+        assert parent.stdin is not None
+        parent.stdin.close()  # the shell reads end of file and exits
+        assert parent.wait(timeout=10) == 0
+        deadline = time.monotonic() + 10
+        while "exiting with status 0" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert f"the parent process {parent.pid} exited: stopping" in log.read_text()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 def test_vine_parameters_get_vine_chunks(learner: FakeLearner) -> None:

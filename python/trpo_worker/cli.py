@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--learner-public", default=None, metavar="FILE",
                    help="the learner's public key file (its NAME.pub); needs --curve-secret")
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    # `trpo train --workers N` starts its workers with its own pid, as it starts `trpo worker`:
+    # they exit when that process is gone (exit 0, as on SIGTERM).
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=SOFTWARE_VERSION)
     return p
 
@@ -92,7 +95,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options = WorkerOptions(
         connect=args.connect, worker_id=args.worker_id, simulator_count=args.envs, environment_id=args.env,
         learner_timeout=args.learner_timeout, quiet=args.quiet, curve_secret=args.curve_secret,
-        learner_public=args.learner_public, max_message_bytes=int(args.max_message_mb * 1024 * 1024))
+        learner_public=args.learner_public, max_message_bytes=int(args.max_message_mb * 1024 * 1024),
+        parent_pid=args.parent_pid)
     try:
         worker = Worker(options)
     except KeyFileError as error:

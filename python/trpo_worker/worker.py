@@ -47,6 +47,7 @@ class WorkerOptions:
     learner_public: Optional[str] = None
     max_message_bytes: int = codec.DEFAULT_LIMITS.max_total_bytes
     send_high_water_mark: int = 2
+    parent_pid: Optional[int] = None  # exit when this process is no longer the parent (trpo train's workers)
 
 
 class KeyFileError(Exception):
@@ -429,6 +430,10 @@ class Worker:
             self.periodic()
 
     def periodic(self) -> None:
+        if self.options.parent_pid is not None and os.getppid() != self.options.parent_pid:
+            self.info(f"the parent process {self.options.parent_pid} exited: stopping")
+            self.exit_code = EXIT_OK
+            return
         now = time.monotonic()
         self.flush_spec()
         self.flush_pending()
