@@ -83,7 +83,7 @@ class EnvironmentCopies:
         return self.adapter.observation(observation)
 
     def _step(self, e: int, action: Any) -> tuple[Any, float, bool, bool]:
-        """Steps copy e with an environment action (from ``adapter.action``): the observation
+        """Steps copy e with an environment action (from ``adapter.actions``): the observation
         (not converted: a caller that does not keep it saves the conversion), reward,
         terminated, truncated."""
         try:
@@ -161,7 +161,7 @@ class SinglePathSampler(EnvironmentCopies):
         lengths: list[int] = []
         episode_returns = self.episode_returns.tolist()
         episode_lengths = self.episode_lengths.tolist()
-        to_action, to_observation = self.adapter.action, self.adapter.observation
+        to_actions, to_observation = self.adapter.actions, self.adapter.observation
         current_obs = self.observations
         try:
             for t in range(steps):
@@ -172,8 +172,9 @@ class SinglePathSampler(EnvironmentCopies):
                 actions = policy.sample(current, self.rng)
                 obs[:active, t] = current
                 act[:active, t] = actions
+                env_actions = to_actions(actions)
                 for e in range(active):
-                    next_obs, r, terminated, truncated = self._step(e, to_action(actions[e]))
+                    next_obs, r, terminated, truncated = self._step(e, env_actions[e])
                     rew[e][t] = r
                     episode_returns[e] += r
                     episode_lengths[e] += 1

@@ -199,7 +199,7 @@ class VineSampler(EnvironmentCopies):
         observed = np.zeros((states, self.observation_size))
         snapshots: list[Snapshot] = [()] * states
         rng = generator(seed, stream, TRUNK_TAG, collection)
-        obs, to_action, to_observation = self.observations, self.adapter.action, self.adapter.observation
+        obs, to_actions, to_observation = self.observations, self.adapter.actions, self.adapter.observation
         episodes = [0] * E
         episode_returns = [0.0] * E
         episode_lengths = [0] * E
@@ -220,9 +220,9 @@ class VineSampler(EnvironmentCopies):
             for e, row in marks.get(t, ()):
                 observed[row] = obs[e]
                 snapshots[row] = self.snapshots[e].take()
-            actions = policy.sample(obs, rng)
+            env_actions = to_actions(policy.sample(obs, rng))
             for e in range(E):
-                next_obs, reward, terminated, truncated = self._step(e, to_action(actions[e]))
+                next_obs, reward, terminated, truncated = self._step(e, env_actions[e])
                 episode_returns[e] += reward
                 episode_lengths[e] += 1
                 if terminated or truncated:
@@ -261,7 +261,8 @@ class VineSampler(EnvironmentCopies):
         total = len(snapshots) * K
         q_values = np.zeros(total)
         obs, cores = self.observations, self.cores
-        to_action, to_observation = self.adapter.action, self.adapter.observation
+        first_actions = self.adapter.actions(actions)
+        to_actions, to_observation = self.adapter.actions, self.adapter.observation
         noise, used = self.noise, self.noise_used
         block = noise.shape[1]
         noise_streams: list[Optional[np.random.Generator]] = [None] * E
@@ -286,7 +287,7 @@ class VineSampler(EnvironmentCopies):
                     [seed, stream, BRANCH_TAG, collection, n, k]).spawn(2)
                 if not crn:
                     cores[i].np_random = np.random.default_rng(environment_seed)
-                next_obs, reward, terminated, truncated = self._step(i, to_action(actions[b]))
+                next_obs, reward, terminated, truncated = self._step(i, first_actions[b])
                 steps += 1
                 if terminated or truncated or T == 1:
                     q_values[b] = reward
@@ -313,8 +314,9 @@ class VineSampler(EnvironmentCopies):
             outputs = policy.row_outputs(policy.normalize(obs[rows]))
             step_actions = policy.draw(outputs, noise[rows, used[rows]])
             used[rows] += 1
+            env_actions = to_actions(step_actions)
             for j, i in enumerate(active):
-                next_obs, reward, terminated, truncated = self._step(i, to_action(step_actions[j]))
+                next_obs, reward, terminated, truncated = self._step(i, env_actions[j])
                 steps += 1
                 discount[i] *= gamma
                 q[i] += discount[i] * reward
