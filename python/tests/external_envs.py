@@ -14,13 +14,14 @@ class Grid(gymnasium.Env[np.ndarray, np.ndarray]):
     """Observations of shape (2, 3) in int64 that show what the environment saw: row 0 is
     (offset, step, episode), row 1 the last action's first row as the environment received it
     (clipped to [−1, 1], times 1000, rounded). Actions are a (2, 2) float32 box in [−1, 1].
-    Reward 1 per step; episodes terminate after ``length`` steps."""
+    Reward ``reward`` per step; episodes terminate after ``length`` steps."""
 
-    def __init__(self, offset: int = 0, length: int = 5) -> None:
+    def __init__(self, offset: int = 0, length: int = 5, reward: float = 1.0) -> None:
         self.observation_space = spaces.Box(-2**62, 2**62, shape=(2, 3), dtype=np.int64)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2, 2), dtype=np.float32)
         self.offset = offset
         self.length = length
+        self.reward = reward
         self.steps = 0
         self.episode = -1
         self.last = np.zeros(3, dtype=np.int64)
@@ -41,12 +42,29 @@ class Grid(gymnasium.Env[np.ndarray, np.ndarray]):
         assert np.all(np.abs(action) <= 1.0)
         self.steps += 1
         self.last = np.array([round(float(action[0, 0]) * 1000), round(float(action[0, 1]) * 1000), 0])
-        return self._observation(), 1.0, self.steps >= self.length, False, {}
+        return self._observation(), self.reward, self.steps >= self.length, False, {}
 
 
 def make_grid(**kwargs: Any) -> gymnasium.Env[Any, Any]:
     """A factory function: Grid with a time limit of 3 steps around it."""
     return gymnasium.wrappers.TimeLimit(Grid(**kwargs), max_episode_steps=3)
+
+
+class SnapshotGrid(Grid):
+    """Grid with snapshot() and restore() of its own, so the vine can branch from its states."""
+
+    def snapshot(self) -> object:
+        return self.steps, self.episode, self.last.copy()
+
+    def restore(self, state: object) -> None:
+        assert isinstance(state, tuple)
+        steps, episode, last = state
+        self.steps, self.episode, self.last = steps, episode, np.array(last)
+
+
+def make_snapshot_grid(**kwargs: Any) -> gymnasium.Env[Any, Any]:
+    """SnapshotGrid with a time limit of 4 steps around it."""
+    return gymnasium.wrappers.TimeLimit(SnapshotGrid(**kwargs), max_episode_steps=4)
 
 
 class Counter(gymnasium.Env[int, int]):

@@ -3,6 +3,7 @@ runs as a real process (``python -m trpo_worker.cli``)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
@@ -165,15 +166,43 @@ def test_stop_exit_status(learner: FakeLearner, reason: codec.StopReason, status
     assert code == status, out
 
 
-def test_vine_parameters_leave_incompatible(learner: FakeLearner) -> None:
+def test_worker_exits_when_its_parent_process_is_gone(learner: FakeLearner, tmp_path: Path) -> None:
+    """`trpo train --workers N` starts its workers with ``--parent-pid`` (its own pid), Python
+    workers too: the worker lives while that process is its parent and exits 0 when it is gone."""
+    log = tmp_path / "worker.log"
+    worker = shlex.join([sys.executable, "-m", "trpo_worker.cli", "--connect", learner.endpoint])
+    # A shell starts the worker with its own pid as --parent-pid, then waits for a line on stdin.
+    script = f"{worker} --parent-pid $$ >{shlex.quote(str(log))} 2>&1 & read line || true"
+    parent = subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE, cwd=TESTS)
+    try:
+        rid, _ = register(learner)
+        learner.send(rid, cartpole_parameters(quota=10))
+        learner.recv_kind(codec.Chunk)
+        assert parent.stdin is not None
+        parent.stdin.close()  # the shell reads end of file and exits
+        assert parent.wait(timeout=10) == 0
+        deadline = time.monotonic() + 10
+        while "exiting with status 0" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert f"the parent process {parent.pid} exited: stopping" in log.read_text()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_vine_parameters_get_vine_chunks(learner: FakeLearner) -> None:
+    """More in test_vine.py (quotas, top-ups, an environment that cannot snapshot)."""
     worker = start_worker(learner.endpoint)
     rid, hello = register(learner, assigned=2)
-    learner.send(rid, cartpole_parameters(vine=True))
-    _, leave = learner.recv_kind(codec.Leave)
-    assert isinstance(leave, codec.Leave) and leave.worker_id == 2 and leave.reason == codec.LeaveReason.INCOMPATIBLE
-    assert "vine" in leave.message
+    learner.send(rid, cartpole_parameters(vine=True, quota=25))
+    _, chunk = learner.recv_kind(codec.VineChunk)
+    assert isinstance(chunk, codec.VineChunk) and chunk.worker_id == 2 and chunk.states.shape == (25, 4)
+    assert (chunk.actions_per_state, chunk.estimator) == (2, 0)  # CartPole's two actions, enumerated
+    learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
     code, out = finish(worker)
-    assert code == 2, out
+    assert code == 0, out
 
 
 def test_unknown_environment_leaves(learner: FakeLearner) -> None:
@@ -320,8 +349,9 @@ def test_spec_of_a_gym_environment_with_arguments(learner: FakeLearner) -> None:
         _, message = learner.recv_kind(codec.EnvironmentSpecMessage)
         assert isinstance(message, codec.EnvironmentSpecMessage)
         frames = codec.encode(message)
-        # Worked example 7.12 but for the nonce, and the snapshot flag (Pendulum has no snapshot()).
+        # Worked example 7.12 but for the nonce, snapshot flag included.
         assert frames[1:] == [b"\3\0\0\0", b"\0" * 7 + b"\xc0", b"\0" * 7 + b"\x40"]
+        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 05 00 0d 01")
         assert frames[0][20:] == bytes.fromhex("01000000 01000000 c8000000 01 01")
     finally:
         worker.kill()

@@ -239,23 +239,6 @@ def test_workers_survive_a_learner_restart(tmp_path: Path) -> None:
         stop_all([first, *workers] + ([second] if second else []))
 
 
-def test_vine_learner_gets_leave(tmp_path: Path) -> None:
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    learner = subprocess.Popen([str(TRPO_BIN), "learner", "--bind", endpoint, "--env", "CartPole-v1", "--sampler",
-                                "vine", "--steps", "100000", "--out", str(tmp_path / "run"), "--no-supervise"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = tmp_path / "worker.log"
-    worker = start_worker(endpoint, log)
-    try:
-        assert worker.wait(timeout=60) == 2, log.read_text()
-        assert "vine" in log.read_text()
-        learner.send_signal(signal.SIGINT)
-        output, _ = learner.communicate(timeout=60)
-        assert "left (incompatible)" in output and "vine" in output, output
-    finally:
-        stop_all([learner, worker])
-
-
 def test_deterministic_runs_with_python_workers_repeat(tmp_path: Path) -> None:
     """`--deterministic --workers 2` with Python workers 0 and 1: every worker collects its quota
     from streams of (seed, worker id), so two runs give the same progress.csv (timing aside)."""

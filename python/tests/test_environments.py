@@ -17,9 +17,12 @@ from gymnasium import spaces
 
 from trpo_worker import codec
 from trpo_worker.codec import ActionKind, HeadKind, ObservationDType
-from trpo_worker.environments import (EnvironmentAdapter, SimulatorError, can_snapshot, check_policy,
-                                      environment_spec, make_environment, one_line, parse_arguments)
+from trpo_worker.environments import (EnvironmentAdapter, SimulatorError, check_policy, environment_spec,
+                                      make_environment, one_line, parse_arguments)
 from trpo_worker.policy import Policy
+from trpo_worker.snapshot import can_snapshot
+
+from doc_examples import worked_examples
 
 TESTS = Path(__file__).resolve().parent
 
@@ -160,11 +163,16 @@ def test_one_line() -> None:
 # ------------------------------------------------------------------ specs
 
 
-def test_pendulum_spec_is_the_worked_example_but_for_snapshot() -> None:
+def test_pendulum_spec_is_the_worked_example() -> None:
+    """Worked example 7.12, snapshot flag included: snapshot.py snapshots Pendulum (its state
+    attributes, the wrappers gymnasium.make adds, np_random)."""
     spec = environment_spec(make_environment("gym:Pendulum-v1", '{"g": 9.81}'))
     assert spec == codec.EnvironmentSpec(observation_shape=(3,), observation_dtype=ObservationDType.FLOAT32,
                                          action_kind=ActionKind.BOX, action_size=1, action_low=(-2.0,),
-                                         action_high=(2.0,), time_limit=200, can_snapshot=False)
+                                         action_high=(2.0,), time_limit=200, can_snapshot=True)
+    example = codec.decode(worked_examples()["7.12"])
+    assert isinstance(example, codec.EnvironmentSpecMessage) and example.spec == spec
+    assert environment_spec(gymnasium.make("Pendulum-v1")).can_snapshot
 
 
 def test_cartpole_and_hopper_specs() -> None:
@@ -265,9 +273,13 @@ def test_box_actions_of_any_shape_are_flattened_and_clipped() -> None:
 def test_time_limit_and_snapshot_flag() -> None:
     assert environment_spec(Spaces(spaces.Box(0, 1, (1,)))).time_limit == 0
     assert not can_snapshot(Spaces(spaces.Box(0, 1, (1,))))
+    assert not environment_spec(Spaces(spaces.Box(0, 1, (1,)))).can_snapshot
     assert can_snapshot(Snapshots())
     wrapped = gymnasium.wrappers.TimeLimit(Snapshots(), 9)
     assert can_snapshot(wrapped) and environment_spec(wrapped).can_snapshot
+    # A wrapper snapshot.py does not know may keep state: the flag follows snapshot.py, not the core.
+    clipped = gymnasium.wrappers.ClipReward(Snapshots(), -1.0, 1.0)
+    assert not can_snapshot(clipped) and not environment_spec(clipped).can_snapshot
     # An environment made without the registry: its TimeLimit wrappers' limit, the tightest.
     assert environment_spec(wrapped).time_limit == 9
     inner = gymnasium.wrappers.TimeLimit(Snapshots(), 4)

@@ -10,8 +10,9 @@ import pytest
 
 from trpo_worker import codec
 from trpo_worker.codec import End, HeadKind
+from trpo_worker.environments import SimulatorError
 from trpo_worker.policy import Policy
-from trpo_worker.sampler import SimulatorError, SinglePathSampler
+from trpo_worker.sampler import SinglePathSampler
 
 
 def linear_policy(inputs: int, outputs: int, head: HeadKind, log_std: float = 0.0, scale: float = 0.0) -> Policy:

@@ -4,11 +4,7 @@ command."""
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
-import time
 from typing import Optional, Sequence
 
 from . import SOFTWARE_VERSION
@@ -23,8 +19,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="trpo-gym-worker",
         description="A rollout worker for a trpo learner, stepping Gymnasium environments (built-in ids, "
-                    "gym:ID, py:MODULE:FACTORY): it collects single-path samples with the learner's policy until "
-                    "the learner says stop. Reconnects by itself when the learner restarts; SIGINT or SIGTERM "
+                    "gym:ID, py:MODULE:FACTORY): it collects single-path or vine samples with the learner's policy "
+                    "until the learner says stop. Reconnects by itself when the learner restarts; SIGINT or SIGTERM "
                     "stops it cleanly (exit 0). `trpo-gym-worker evaluate --checkpoint DIR` evaluates a "
                     "checkpoint instead (see `trpo-gym-worker evaluate --help`).")
     p.add_argument("--connect", required=True, metavar="ENDPOINT",
@@ -45,30 +41,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--learner-public", default=None, metavar="FILE",
                    help="the learner's public key file (its NAME.pub); needs --curve-secret")
     p.add_argument("--quiet", action="store_true", help="print only warnings and errors")
-    p.add_argument("--parent-pid", type=int, default=None, metavar="PID",
-                   help="stop (as on SIGTERM) once process PID is gone; `trpo train --workers N` starts its "
-                        "workers with it, so none outlives the run")
+    # `trpo train --workers N` starts its workers with its own pid, as it starts `trpo worker`:
+    # they exit when that process is gone (exit 0, as on SIGTERM).
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=SOFTWARE_VERSION)
     return p
-
-
-def watch_parent(pid: int, interval: float = 0.5) -> None:
-    """Sends this process SIGTERM (the worker's clean stop) once process ``pid`` is gone or is no
-    longer its parent, checking every ``interval`` seconds on a daemon thread."""
-    def watch() -> None:
-        while True:
-            time.sleep(interval)
-            try:
-                os.kill(pid, 0)
-                alive = os.getppid() == pid
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-            if not alive:
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def evaluate_parser() -> argparse.ArgumentParser:
@@ -117,14 +94,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser().error("--learner-timeout must be positive")
     if bool(args.curve_secret) != bool(args.learner_public):
         parser().error("--curve-secret and --learner-public go together")
-    if args.parent_pid is not None:
-        if args.parent_pid <= 1:
-            parser().error("--parent-pid must be a process id above 1")
-        watch_parent(args.parent_pid)
     options = WorkerOptions(
         connect=args.connect, worker_id=args.worker_id, simulator_count=args.envs, environment_id=args.env,
         learner_timeout=args.learner_timeout, quiet=args.quiet, curve_secret=args.curve_secret,
-        learner_public=args.learner_public, max_message_bytes=int(args.max_message_mb * 1024 * 1024))
+        learner_public=args.learner_public, max_message_bytes=int(args.max_message_mb * 1024 * 1024),
+        parent_pid=args.parent_pid)
     try:
         worker = Worker(options)
     except KeyFileError as error:

@@ -45,6 +45,7 @@ import numpy as np
 from .codec import (DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind,
                     ObservationDType)
 from .policy import Policy
+from .snapshot import can_snapshot
 
 EXACT_INTEGER_LIMIT = 2**53  # the largest magnitude below which every integer is a float64
 MAX_TIME_LIMIT = 2**32 - 1
@@ -148,16 +149,10 @@ def _put_working_directory_on_path() -> None:
         sys.path.insert(0, cwd)
 
 
-def can_snapshot(env: gymnasium.Env[Any, Any]) -> bool:
-    """True when the environment (or the environment its wrappers wrap) has callable
-    ``snapshot()`` and ``restore(snapshot)`` methods."""
-    return any(callable(getattr(e, "snapshot", None)) and callable(getattr(e, "restore", None))
-               for e in (env, env.unwrapped))
-
-
 def environment_spec(env: gymnasium.Env[Any, Any]) -> EnvironmentSpec:
-    """The spec a worker sends for ``env`` (§3.14). Raises SimulatorError for spaces the
-    protocol cannot carry."""
+    """The spec a worker sends for ``env`` (§3.14); its snapshot flag says whether the vine's
+    :class:`~trpo_worker.snapshot.Snapshots` can snapshot and restore ``env``. Raises
+    SimulatorError for spaces the protocol cannot carry."""
     return EnvironmentAdapter(env).spec
 
 
@@ -165,20 +160,26 @@ class EnvironmentAdapter:
     """One environment's spaces in the protocol's terms: ``spec``, its :class:`EnvironmentSpec`;
     ``observation(o)``, an observation as the wire carries it (flat float64, converted exactly,
     SimulatorError otherwise; NaN and ±∞ pass: the sampler refuses them chunk by chunk);
-    ``action(row)``, the environment's action for one row of the policy's actions (an int index,
-    or the vector clipped to the bounds, in the space's shape and type)."""
+    ``actions(rows)``, the environment's actions for the rows ``[n × actionWidth]`` of the
+    policy's actions (int indices, or the vectors clipped to the bounds, in the space's shape and
+    type), converted as one batch (a conversion per row costs several times as much);
+    :meth:`action` for one row."""
 
     def __init__(self, env: gymnasium.Env[Any, Any]) -> None:
         self.observation: Callable[[Any], F64Array]
-        self.action: Callable[[F64Array], Any]
+        self.actions: Callable[[F64Array], list[Any]]
         shape, dtype, self.observation = _observation_conversion(env.observation_space)
-        kind, size, low, high, self.action = _action_conversion(env.action_space)
+        kind, size, low, high, self.actions = _action_conversion(env.action_space)
         limit = _time_limit(env)
         if not 0 <= limit <= MAX_TIME_LIMIT:
             raise SimulatorError(f"time limit of {limit} steps: the protocol carries 0 … {MAX_TIME_LIMIT}")
         self.spec = EnvironmentSpec(observation_shape=shape, observation_dtype=dtype, action_kind=kind,
                                     action_size=size, action_low=low, action_high=high, time_limit=limit,
                                     can_snapshot=can_snapshot(env))
+
+    def action(self, row: F64Array) -> Any:
+        """The environment's action for one row of the policy's actions (see :attr:`actions`)."""
+        return self.actions(row[None, :])[0]
 
 
 def _time_limit(env: gymnasium.Env[Any, Any]) -> int:
@@ -254,9 +255,9 @@ def _exact_f64(values: np.ndarray[Any, Any]) -> F64Array:
     return result
 
 
-def _action_conversion(space: gymnasium.Space[Any]
-                       ) -> tuple[ActionKind, int, tuple[float, ...], tuple[float, ...], Callable[[F64Array], Any]]:
-    """(kind, size, low, high, conversion) for an action space."""
+def _action_conversion(space: gymnasium.Space[Any]) -> tuple[ActionKind, int, tuple[float, ...], tuple[float, ...],
+                                                              Callable[[F64Array], list[Any]]]:
+    """(kind, size, low, high, conversion of a batch of rows) for an action space."""
     if isinstance(space, gymnasium.spaces.Discrete):
         n, start = int(space.n), int(space.start)
         if start != 0:
@@ -266,9 +267,10 @@ def _action_conversion(space: gymnasium.Space[Any]
             raise SimulatorError(f"action space {space} has a single action: there is nothing to learn")
         _check_width("actions", n, f"{n} discrete actions")
 
-        def index(row: F64Array) -> int:
-            return int(row[0])
-        return ActionKind.DISCRETE, n, (), (), index
+        def indices(rows: F64Array) -> list[Any]:
+            result: list[Any] = rows[:, 0].astype(np.int64).tolist()
+            return result
+        return ActionKind.DISCRETE, n, (), (), indices
     if isinstance(space, gymnasium.spaces.Box):
         if space.dtype is None or np.dtype(space.dtype).kind != "f":
             raise SimulatorError(f"action space {one_line(str(space), 200)} holds {space.dtype} values: a Gaussian "
@@ -282,8 +284,8 @@ def _action_conversion(space: gymnasium.Space[Any]
             raise SimulatorError(f"action space {one_line(str(space), 200)} has NaN or inverted bounds")
         dtype = space.dtype
 
-        def clipped(row: F64Array) -> Any:
-            return np.clip(row, low, high).reshape(shape).astype(dtype)
+        def clipped(rows: F64Array) -> list[Any]:
+            return list(np.clip(rows, low, high).astype(dtype).reshape((rows.shape[0],) + shape))
         return ActionKind.BOX, size, tuple(low.tolist()), tuple(high.tolist()), clipped
     raise SimulatorError(f"action space {one_line(str(space), 200)} cannot be carried: the protocol's actions are "
                          f"Discrete (an index) or a Box (a real vector)")

@@ -121,6 +121,24 @@ class Policy:
                     np.maximum(h, 0, out=h)
         return np.asarray(h, dtype=np.float64)
 
+    def row_outputs(self, normalized: npt.ArrayLike) -> F64Array:
+        """Like :meth:`outputs`, but every row is evaluated on its own (one vector–matrix product
+        per row and layer), so a row's outputs do not depend on the other rows of the batch. A
+        batched matrix product does not guarantee that: BLAS kernels differ with the batch's
+        shape and the row's position in it (with OpenBLAS the last bits of a row change), and
+        the vine's common random numbers need a state's branches to agree bit for bit."""
+        h: npt.NDArray[Any] = np.asarray(normalized, dtype=self.dtype)[:, None, :]
+        last = len(self.weights) - 1
+        for index, (w, b) in enumerate(self.weights):
+            h = np.matmul(h, w)
+            h += b
+            if index < last:
+                if self.activation == Activation.TANH:
+                    np.tanh(h, out=h)
+                else:
+                    np.maximum(h, 0, out=h)
+        return np.asarray(h[:, 0, :], dtype=np.float64)
+
     def forward(self, observations: npt.ArrayLike) -> F64Array:
         """Outputs for raw observations."""
         return self.outputs(self.normalize(observations))
@@ -130,21 +148,36 @@ class Policy:
         """One action per raw observation row: ``[n × actionWidth]``, float64, unclipped."""
         out = self.forward(observations)
         n = int(out.shape[0])
-        if self.head == HeadKind.CATEGORICAL:
-            if deterministic:
+        if deterministic:
+            if self.head == HeadKind.CATEGORICAL:
                 mode: F64Array = np.argmax(out, axis=1).astype(np.float64).reshape(n, 1)
                 return mode
-            p = softmax(out)
-            u: F64Array = np.asarray(rng.random(n))
+            return out
+        return self.draw(out, self.noise(rng, n))
+
+    def noise(self, rng: np.random.Generator, rows: int) -> F64Array:
+        """The random numbers :meth:`draw` turns into ``rows`` actions: one uniform in [0, 1) per
+        row (categorical head) or ``[rows × dimension]`` standard normals (Gaussian head)."""
+        if self.head == HeadKind.CATEGORICAL:
+            uniforms: F64Array = np.asarray(rng.random(rows))
+            return uniforms
+        normals: F64Array = np.asarray(rng.standard_normal((rows, self.output_size)))
+        return normals
+
+    def draw(self, outputs: F64Array, noise: F64Array) -> F64Array:
+        """Actions ``[n × actionWidth]`` from the network's outputs and :meth:`noise`: the index
+        the uniform selects by inverse CDF of softmax(logits), or ``mean + exp(logStd) ⊙ ε``.
+        Row by row: a row's action depends only on its outputs and its noise."""
+        n = int(outputs.shape[0])
+        if self.head == HeadKind.CATEGORICAL:
+            p = softmax(outputs)
             cumulative = np.cumsum(p, axis=1)
-            chosen = np.argmax(u[:, None] < cumulative, axis=1)
+            chosen = np.argmax(noise[:, None] < cumulative, axis=1)
             # No cumulative sum above the draw (rounding): the last action, as in Swift.
-            chosen[~(u < cumulative[:, -1])] = out.shape[1] - 1
+            chosen[~(noise < cumulative[:, -1])] = outputs.shape[1] - 1
             result: F64Array = chosen.astype(np.float64).reshape(n, 1)
             return result
-        if deterministic:
-            return out
-        noisy: F64Array = out + self.std * rng.standard_normal(out.shape)
+        noisy: F64Array = outputs + self.std * noise
         return noisy
 
     def log_probabilities(self, outputs: npt.ArrayLike, actions: npt.ArrayLike) -> F64Array:

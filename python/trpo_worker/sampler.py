@@ -1,4 +1,4 @@
-"""Single-path collection over E copies of an environment.
+"""E copies of an environment (shared with the vine, vine.py), and single-path collection.
 
 The copies are a plain list of environments (made by :func:`~trpo_worker.environments.make_environment`
 from the run's name and arguments) stepped in lockstep, with the policy evaluated once per step on
@@ -7,8 +7,8 @@ reset into the *next* ``step`` call (Gymnasium 1.x ``NEXT_STEP`` mode, which was
 returns a dummy transition), while a chunk needs, per copy and per step, the final observation
 of a truncated episode (the bootstrap row's s_{t+1}), the terminated/truncated distinction
 exactly as the environment reported it, and rows grouped copy by copy (trajectory after
-trajectory). A list gives all of that directly; ``SyncVectorEnv`` is a Python loop over the same
-environments anyway.
+trajectory). A list gives all of that directly (and lets the vine restore a snapshot into any
+one copy); ``SyncVectorEnv`` is a Python loop over the same environments anyway.
 """
 
 from __future__ import annotations
@@ -42,20 +42,15 @@ class ChunkData:
         return int(self.rewards.shape[0])
 
 
-class SinglePathSampler:
-    """E environment copies, their episodes in flight, and the action noise stream.
+class EnvironmentCopies:
+    """E copies of the run's environment, what both samplers (this module's and the vine's,
+    vine.py) stand on: the copies are made by :func:`~trpo_worker.environments.make_environment`
+    from the run's name and arguments, and one :class:`~trpo_worker.environments.EnvironmentAdapter`
+    converts their observations (flattened row-major to float64, exactly, or SimulatorError) and
+    the policy's actions (an index, or a vector clipped to the bounds). Resets and steps that
+    raise become SimulatorError with the reason in one line."""
 
-    Randomness derives from (seed, stream): copy e's first reset is seeded from
-    ``SeedSequence([seed, stream, e])`` and the actions use one generator seeded from
-    ``SeedSequence([seed, stream, 2**32])``, so a run is reproducible for a given chunking.
-    (These are not the Swift worker's streams, so rows differ from a Swift worker's.)
-
-    Observations of any shape travel flattened row-major as float64 (converted exactly, or the
-    sampler raises SimulatorError); box actions travel as sampled and step the environment
-    clipped to its bounds.
-    """
-
-    def __init__(self, environment_id: str, copies: int, seed: int, stream: int, arguments_json: str = "") -> None:
+    def __init__(self, environment_id: str, copies: int, arguments_json: str = "") -> None:
         if copies < 1:
             raise SimulatorError("at least one environment copy is needed")
         self.envs: list[gymnasium.Env[Any, Any]] = []
@@ -73,16 +68,13 @@ class SinglePathSampler:
         self.discrete = spec.action_kind == ActionKind.DISCRETE
         self.action_count = spec.action_size
         self.action_width = spec.action_width
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed, stream, 2**32]))
-        self.observations = np.zeros((copies, self.observation_size))
-        self.episode_returns = np.zeros(copies)
-        self.episode_lengths = np.zeros(copies, dtype=np.int64)
-        for e in range(copies):
-            reset_seed = int(np.random.SeedSequence([seed, stream, e]).generate_state(1)[0])
-            self.observations[e] = self._reset(e, reset_seed)
-        self.policy: Optional[Policy] = None
+
+    def check(self, policy: Policy) -> None:
+        """Raises SimulatorError when ``policy`` does not fit the environment."""
+        check_policy(self.adapter.spec, policy, self.environment_id)
 
     def _reset(self, e: int, seed: Optional[int] = None) -> F64Array:
+        """Resets copy e; its first observation, converted."""
         try:
             observation, _ = self.envs[e].reset(seed=seed)
         except Exception as error:
@@ -91,6 +83,9 @@ class SinglePathSampler:
         return self.adapter.observation(observation)
 
     def _step(self, e: int, action: Any) -> tuple[Any, float, bool, bool]:
+        """Steps copy e with an environment action (from ``adapter.actions``): the observation
+        (not converted: a caller that does not keep it saves the conversion), reward,
+        terminated, truncated."""
         try:
             observation, reward, terminated, truncated, _ = self.envs[e].step(action)
         except Exception as error:
@@ -98,9 +93,49 @@ class SinglePathSampler:
                                  ) from None
         return observation, float(reward), bool(terminated), bool(truncated)
 
+    def _check_finite(self, what: str, values: F64Array, rule: str) -> None:
+        """Raises SimulatorError naming the first row of ``values`` (a value or a vector per row)
+        that holds a NaN or ±∞: ``<environment> returned <what> <row>: <rule>``. A learner refuses
+        a chunk that carries one as malformed; the samplers check each chunk once, not each step."""
+        finite = np.isfinite(values)
+        bad = np.flatnonzero(~finite.all(axis=tuple(range(1, finite.ndim))) if finite.ndim > 1 else ~finite)
+        if bad.size:
+            raise SimulatorError(f"{self.environment_id} returned {what} {values[bad[0]].tolist()}: {rule}")
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class SinglePathSampler(EnvironmentCopies):
+    """E environment copies, their episodes in flight, and the action noise stream.
+
+    Randomness derives from (seed, stream): copy e's first reset is seeded from
+    ``SeedSequence([seed, stream, e])`` and the actions use one generator seeded from
+    ``SeedSequence([seed, stream, 2**32])``, so a run is reproducible for a given chunking.
+    (These are not the Swift worker's streams, so rows differ from a Swift worker's.)
+
+    Box actions travel as sampled and step the environment clipped to its bounds.
+    """
+
+    def __init__(self, environment_id: str, copies: int, seed: int, stream: int, arguments_json: str = "") -> None:
+        super().__init__(environment_id, copies, arguments_json)
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, stream, 2**32]))
+        self.observations = np.zeros((copies, self.observation_size))
+        self.episode_returns = np.zeros(copies)
+        self.episode_lengths = np.zeros(copies, dtype=np.int64)
+        try:
+            for e in range(copies):
+                reset_seed = int(np.random.SeedSequence([seed, stream, e]).generate_state(1)[0])
+                self.observations[e] = self._reset(e, reset_seed)
+        except SimulatorError:
+            self.close()
+            raise
+        self.policy: Optional[Policy] = None
+
     def load(self, policy: Policy) -> None:
         """Collects with ``policy`` from now on; SimulatorError when it does not fit the environment."""
-        check_policy(self.adapter.spec, policy, self.environment_id)
+        self.check(policy)
         self.policy = policy
 
     def collect(self, rows: int, interrupt: Optional[Callable[[], bool]] = None,
@@ -126,7 +161,7 @@ class SinglePathSampler:
         lengths: list[int] = []
         episode_returns = self.episode_returns.tolist()
         episode_lengths = self.episode_lengths.tolist()
-        to_action, to_observation = self.adapter.action, self.adapter.observation
+        to_actions, to_observation = self.adapter.actions, self.adapter.observation
         current_obs = self.observations
         try:
             for t in range(steps):
@@ -137,8 +172,9 @@ class SinglePathSampler:
                 actions = policy.sample(current, self.rng)
                 obs[:active, t] = current
                 act[:active, t] = actions
+                env_actions = to_actions(actions)
                 for e in range(active):
-                    next_obs, r, terminated, truncated = self._step(e, to_action(actions[e]))
+                    next_obs, r, terminated, truncated = self._step(e, env_actions[e])
                     rew[e][t] = r
                     episode_returns[e] += r
                     episode_lengths[e] += 1
@@ -177,23 +213,12 @@ class SinglePathSampler:
                     boot_obs.append(bootstrap[(e, t)])
             base += per_copy[e]
         boot_array = np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size)
-        self._check_finite(out_obs, boot_array, out_rew)
+        self._check_finite("the observation", out_obs, "observations must be finite")
+        self._check_finite("the observation", boot_array, "observations must be finite")
+        self._check_finite("the reward", out_rew, "rewards must be finite")
         return ChunkData(
             observations=out_obs, actions=out_act, rewards=out_rew, ends=out_ends,
             bootstrap_rows=np.asarray(boot_rows, dtype=np.uint32),
             bootstrap_observations=boot_array,
             episode_returns=np.asarray(returns, dtype=np.float64),
             episode_lengths=np.asarray(lengths, dtype=np.uint32))
-
-    def _check_finite(self, observations: F64Array, bootstrap: F64Array, rewards: F64Array) -> None:
-        """Raises SimulatorError for a NaN or ±∞ the chunk would carry (a learner refuses such a
-        chunk as malformed); checked once per chunk, not per step."""
-        for what, values in (("observation", observations), ("observation", bootstrap), ("reward", rewards)):
-            bad = np.flatnonzero(~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1))
-            if bad.size:
-                raise SimulatorError(f"{self.environment_id} returned the {what} {values[bad[0]].tolist()}: "
-                                     f"{what}s must be finite")
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()

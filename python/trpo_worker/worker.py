@@ -23,10 +23,11 @@ from zmq.utils.monitor import recv_monitor_message
 
 from . import SOFTWARE_VERSION, codec
 from .codec import (Chunk, EnvironmentSpecMessage, Heartbeat, Hello, Leave, LeaveReason, Model, Parameters,
-                    ProtocolError, Reject, RejectReason, RequestParameters, Stop, StopReason, Welcome)
+                    ProtocolError, Reject, RejectReason, RequestParameters, Stop, StopReason, VineChunk, Welcome)
 from .environments import SimulatorError, environment_spec, make_environment
 from .policy import Policy, PolicyShapeError
 from .sampler import ChunkData, SinglePathSampler
+from .vine import VineData, VineSampler
 
 EXIT_OK = 0
 EXIT_STOPPED = 1  # the learner stopped this worker for a reason other than finished/interrupted
@@ -46,6 +47,7 @@ class WorkerOptions:
     learner_public: Optional[str] = None
     max_message_bytes: int = codec.DEFAULT_LIMITS.max_total_bytes
     send_high_water_mark: int = 2
+    parent_pid: Optional[int] = None  # exit when this process is no longer the parent (trpo train's workers)
 
 
 class KeyFileError(Exception):
@@ -115,7 +117,7 @@ class Worker:
         self.spec_unsent: Optional[EnvironmentSpecMessage] = None  # a spec waiting for room in the send queue
         self.parameters: Optional[Parameters] = None
         self.generation = 0  # bumped whenever the held parameters change
-        self.sampler: Optional[SinglePathSampler] = None
+        self.sampler: Optional[SinglePathSampler | VineSampler] = None
         self.sampler_key: Optional[tuple[object, ...]] = None
         self.sequence = 0
         self.heartbeat_sequence = 0
@@ -333,10 +335,6 @@ class Worker:
             # sent for it, adopt the (possibly larger) quota.
             self.parameters = p
             return
-        if p.vine is not None:
-            self.leave("the learner samples with the vine (snapshot/restore), which this Python worker does not "
-                       "support yet; start the learner with --sampler single-path, or use `trpo worker`")
-            return
         if p.model_hash != 0:
             self.leave(f"the run uses a custom MuJoCo model (hash {p.model_hash:#x}), which this Python worker does "
                        f"not support")
@@ -349,7 +347,7 @@ class Worker:
             self.leave(f"the parameters name the environment {p.environment_id}, the welcome named {name}")
             return
         copies = self.options.simulator_count or p.simulator_count
-        key = (p.environment_id, arguments, p.seed, copies, p.stream, p.model_hash)
+        key = (p.environment_id, arguments, p.seed, copies, p.stream, p.model_hash, p.vine)
         try:
             policy = Policy.from_parameters(p)
             if key != self.sampler_key or self.sampler is None:
@@ -357,10 +355,17 @@ class Worker:
                     self.sampler.close()
                 self.sampler = None
                 self.sampler_key = None
-                self.sampler = SinglePathSampler(p.environment_id, copies, p.seed, p.stream, arguments)
+                if p.vine is not None:
+                    self.sampler = VineSampler(p.environment_id, copies, p.seed, p.stream, p.vine, arguments)
+                else:
+                    self.sampler = SinglePathSampler(p.environment_id, copies, p.seed, p.stream, arguments)
                 self.sampler_key = key
-                self.info(f"collecting {p.environment_id} with {copies} copies (seed {p.seed}, stream {p.stream})")
-            self.sampler.load(policy)
+                self.info(f"collecting {p.environment_id} with {copies} copies (seed {p.seed}, stream {p.stream}"
+                          f"{', the vine' if p.vine is not None else ''})")
+            if isinstance(self.sampler, VineSampler):
+                self.sampler.load(policy, p.collection)
+            else:
+                self.sampler.load(policy)
         except (SimulatorError, PolicyShapeError) as error:
             self.leave(str(error))
             return
@@ -425,6 +430,10 @@ class Worker:
             self.periodic()
 
     def periodic(self) -> None:
+        if self.options.parent_pid is not None and os.getppid() != self.options.parent_pid:
+            self.info(f"the parent process {self.options.parent_pid} exited: stopping")
+            self.exit_code = EXIT_OK
+            return
         now = time.monotonic()
         self.flush_spec()
         self.flush_pending()
@@ -493,20 +502,24 @@ class Worker:
             self.service(0.0)
             return self.exit_code is not None or self.generation != generation or self.socket is None
 
+        data: Optional[ChunkData | VineData]
         try:
-            data = sampler.collect(rows, interrupt=interrupted)
+            if isinstance(sampler, VineSampler):  # rows are rollout-set states, at most every trunk state
+                data = sampler.collect(min(rows, sampler.maximum_states), interrupt=interrupted)
+            else:
+                data = sampler.collect(rows, interrupt=interrupted)
         except SimulatorError as error:
             self.leave(str(error))
             return
         if data is None or self.exit_code is not None or self.generation != generation or self.socket is None:
             return  # abandoned: new parameters arrived (the rows would be stale), or the worker stops
         self.episodes.extend(data.episode_returns.tolist())
-        chunk = self.make_chunk(p, data)
+        chunk = self.make_vine_chunk(p, data) if isinstance(data, VineData) else self.make_chunk(p, data)
         self.chunk_versions[chunk.sequence] = (p.session, p.version)
         self.chunk_versions.pop(chunk.sequence - 64, None)
         self.pending = codec.encode(chunk)
         self.pending_key = (p.session, p.version)
-        self.pending_rows = data.rows
+        self.pending_rows = data.state_count if isinstance(data, VineData) else data.rows
         self.flush_pending()
 
     def make_chunk(self, p: Parameters, data: ChunkData) -> Chunk:
@@ -517,6 +530,15 @@ class Worker:
                      actions=data.actions, rewards=data.rewards, ends=data.ends, bootstrap_rows=data.bootstrap_rows,
                      bootstrap_observations=data.bootstrap_observations, episode_returns=data.episode_returns,
                      episode_lengths=data.episode_lengths)
+
+    def make_vine_chunk(self, p: Parameters, data: VineData) -> VineChunk:
+        sequence = self.sequence
+        self.sequence += 1
+        return VineChunk(worker_nonce=self.nonce, session=p.session, version=p.version, sequence=sequence,
+                         trunk_steps=data.trunk_steps, branch_steps=data.branch_steps, worker_id=self.worker_id,
+                         actions_per_state=data.actions_per_state, estimator=data.estimator, states=data.states,
+                         actions=data.actions, q_values=data.q_values, log_probabilities=data.log_probabilities,
+                         episode_returns=data.episode_returns, episode_lengths=data.episode_lengths)
 
     def run(self) -> int:
         """Runs until the learner says stop (or SIGINT/SIGTERM); returns the exit status."""
