@@ -184,15 +184,29 @@ struct TrainingOptions: ParsableArguments {
     func newConfiguration(environment: String, file: ConfigFile?) throws -> TrainingConfiguration {
         var c = TrainingConfiguration.preset(for: environment, sampler: sampler ?? file?.sampler ?? .singlePath)
         c.environmentArguments = envKwargs ?? file?.envKwargs
-        for setting in givenSettings(file: file) {
-            setting.apply(&c)
+        let settings = givenSettings(file: file)
+        func applying(_ settings: [Setting]) -> TrainingConfiguration {
+            var configured = c
+            for setting in settings { setting.apply(&configured) }
             // The vine's Q-values discount as the run does.
-            if c.sampler == .vine { c.vine.gamma = c.gamma }
-            do { try c.validate() } catch {
-                throw ValidationError("\(setting.option)\(setting.value.map { " \($0)" } ?? ""): \(error.message)")
-            }
+            if configured.sampler == .vine { configured.vine.gamma = configured.gamma }
+            return configured
         }
-        return c
+        let configured = applying(settings)
+        do { try configured.validate() } catch {
+            // Settings are checked together (--trunk-steps may need the --vine-states given
+            // after it); the one to blame is the first without which the rest would do.
+            let culprit = settings.indices.first { i in
+                let others = settings.enumerated().filter { $0.offset != i }.map(\.element)
+                return (try? applying(others).validate()) != nil
+            }
+            guard let culprit else {
+                throw ValidationError("\(settings.map(\.option).joined(separator: ", ")) together: \(error.message)")
+            }
+            let setting = settings[culprit]
+            throw ValidationError("\(setting.option)\(setting.value.map { " \($0)" } ?? ""): \(error.message)")
+        }
+        return configured
     }
 
     func validate() throws {

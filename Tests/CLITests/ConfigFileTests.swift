@@ -61,6 +61,19 @@ import Testing
         }
     }
 
+    /// Settings are checked together, whatever their order: a vine's shorter trunks fit the
+    /// fewer rollout states given after them; a setting that cannot fit is the one named.
+    @Test func settingsAreCheckedTogether() throws {
+        for flags in [["--trunk-steps", "50", "--vine-states", "50"], ["--vine-states", "50", "--trunk-steps", "50"]] {
+            let printed = try Self.run(["train", "--env", "Pendulum-v1", "--sampler", "vine"] + flags + ["--print-config"])
+            #expect(printed.status == 0, "\(flags): \(printed.stderr)")
+            #expect(printed.stdout.contains("trunk-steps: 50\n") && printed.stdout.contains("vine-states: 50\n"))
+        }
+        let refused = try Self.run(["train", "--env", "Pendulum-v1", "--sampler", "vine", "--trunk-steps", "10", "--print-config"])
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains("--trunk-steps 10: vine rollout set of 625 states exceeds the 80 trunk states"), "\(refused.stderr)")
+    }
+
     /// A run started from the printed YAML has the same config.json as one started from the
     /// flags; the run directory's config.yaml is that YAML and reruns it exactly (the same
     /// progress.csv apart from timing); `--resume` takes a file that repeats the run's settings
