@@ -137,7 +137,7 @@ public struct EnvironmentSpec: Sendable, Hashable, Codable, CustomStringConverti
         let actions: String
         switch actionSpace {
         case .discrete(let count): actions = "discrete(\(count))"
-        case .box(let low, let high): actions = "box(\(low.count)) in \(BoxSpace.boundsDescription(low, high))"
+        case .box(let low, let high): actions = "box(\(low.count)) in [\(BoxSpace.boundsDescription(low, high))]"
         }
         return "observations \(shape) \(observationType), \(actions), "
             + (timeLimit.map { "limit \($0)" } ?? "no time limit") + (canSnapshot ? ", snapshot" : ", no snapshot")

@@ -26,8 +26,6 @@ pytestmark = pytest.mark.skipif(not TRPO_BIN.is_file() or not os.access(TRPO_BIN
                                 reason=f"no trpo binary at {TRPO_BIN}")
 
 EXAMPLES = REPOSITORY / "examples"
-# --trunk-steps before --vine-states: the learner checks the preset's N = 625 against 8 trunks
-# of --trunk-steps when that option applies, before --vine-states lowers N (hence 80, not less).
 VINE = ["--sampler", "vine", "--trunk-steps", "80", "--vine-states", "40", "--vine-actions", "4", "--vine-length", "20"]
 VINE_ITERATION = 2 * 8 * 80 + 40 * 4 * 20  # simulator steps: two workers' trunks, the branches of T steps
 
@@ -106,7 +104,7 @@ def test_train_gym_pendulum_with_the_vine(tmp_path: Path) -> None:
                           str(2 * VINE_ITERATION), *VINE], tmp_path / "run", cwd=tmp_path)
     check_rows(rows)
     assert len(rows) == 2 and int(rows[-1]["timesteps"]) == 2 * VINE_ITERATION, rows
-    assert "gym:Pendulum-v1: observations (3,) float32, box(1) in -2.0, 2.0, limit 200, snapshot" in output, output
+    assert "gym:Pendulum-v1: observations (3,) float32, box(1) in [-2.0, 2.0], limit 200, snapshot" in output, output
     assert output.count('the run\'s environment: gym:Pendulum-v1 {"g": 9.81}') == 2, output
     assert output.count("(seed 1, stream 0, the vine)") == 1 and output.count("(seed 1, stream 1, the vine)") == 1
     for r in rows:
@@ -232,3 +230,38 @@ def test_a_vine_run_stops_a_worker_whose_environment_cannot_snapshot(shape_envs:
         assert all((int(r["vine_states"]), int(r["vine_branches"])) == (40, 160) for r in rows), rows
     finally:
         stop_all([learner, refused] + ([accepted] if accepted else []))
+
+
+def test_eval_and_variance_of_an_external_environment_run_through_python(tmp_path: Path) -> None:
+    """`trpo eval` on a run of gym:Pendulum-v1 evaluates through this interpreter's worker package
+    (`evaluate --json`), and `trpo variance --env gym:Pendulum-v1 --workers 2` gets the spec from
+    its first worker, builds the fresh policy from it and farms every collection out."""
+    out = tmp_path / "run"
+    train(["--env", "gym:Pendulum-v1", "--steps", "4096", "--batch-steps", "2048"], out, cwd=tmp_path)
+    evaluation = subprocess.run([str(TRPO_BIN), "eval", "--checkpoint", str(out), "--episodes", "3", "--deterministic",
+                                 "--python", sys.executable], capture_output=True, text=True, timeout=60)
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert re.fullmatch(r"gym:Pendulum-v1 iteration 2 \(4,096 steps\), 3 deterministic episodes: return -\d+\.\d\d ± "
+                        r"\d+\.\d\d \(min .*\)\n", evaluation.stdout), evaluation.stdout
+    study = tmp_path / "variance"
+    variance = subprocess.run([str(TRPO_BIN), "variance", "--env", "gym:Pendulum-v1", "--workers", "2", "--python",
+                               sys.executable, "--replicates", "2", "--budget", "400", "--out", str(study)],
+                              capture_output=True, text=True, timeout=120)
+    output = variance.stdout + variance.stderr
+    assert variance.returncode == 0, output
+    assert "farm: gym:Pendulum-v1: observations (3,) float32, box(1) in [-2.0, 2.0], limit 200, snapshot" in output, output
+    estimators = [line.split(",")[0] for line in (study / "variance.csv").read_text().splitlines()[1:]]
+    assert estimators == ["single_path", "vine", "vine_crn"], estimators
+
+
+def test_train_stops_when_every_worker_fails(tmp_path: Path) -> None:
+    """A Gymnasium id that does not exist: each worker leaves with Gymnasium's reason, and
+    `trpo train` ends with exit 2 once none is left, writing nothing."""
+    command = [str(TRPO_BIN), "train", "--env", "gym:NoSuchEnv-v0", "--workers", "2", "--python", sys.executable,
+               "--out", str(tmp_path / "run")]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "cannot make Gymnasium environment 'NoSuchEnv-v0'" in output, output
+    assert "error: every worker process ended (worker 0: exit 2, worker 1: exit 2)" in output, output
+    assert not (tmp_path / "run" / "checkpoint.json").exists()
