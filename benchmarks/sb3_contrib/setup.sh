@@ -5,6 +5,7 @@
 #   SB3_VENV      venv location            (default /tmp/trpo-sb3-venv)
 #   PYTHON        interpreter for the venv (default python3)
 #   SB3_VERSION   pin for stable-baselines3 / sb3-contrib (default: newest)
+#   SB3_MUJOCO=1  also gymnasium[mujoco] and rl_zoo3 (benchmarks/compare_sb3.sh needs them)
 #
 # Torch: PyPI's default Linux torch wheel depends on ~3 GB of nvidia-* CUDA
 # wheels. We want a CPU-only torch. PyPI itself publishes no "+cpu" build, so:
@@ -36,14 +37,21 @@ print(f"numpy             {numpy.__version__}")
 PY
 }
 
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import torch, gymnasium, stable_baselines3, sb3_contrib' 2>/dev/null; then
+imports='import torch, gymnasium, stable_baselines3, sb3_contrib'
+extras=()
+if [ "${SB3_MUJOCO:-0}" = 1 ]; then
+  imports="$imports, mujoco, rl_zoo3"
+  extras=("gymnasium[mujoco]" rl_zoo3)
+fi
+
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "$imports" 2>/dev/null; then
   echo "setup.sh: venv $VENV already complete, skipping install"
   print_versions
   exit 0
 fi
 
 echo "setup.sh: creating venv $VENV"
-"$PY" -m venv "$VENV"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 "${PIP[@]}" install --quiet --upgrade pip setuptools wheel
 
@@ -72,5 +80,5 @@ else
   sb3="stable-baselines3"; contrib="sb3-contrib"
 fi
 # torch is already satisfied, so pip keeps the CPU build.
-"${PIP[@]}" install --quiet "$sb3" "$contrib" gymnasium
+"${PIP[@]}" install --quiet "$sb3" "$contrib" gymnasium "${extras[@]}"
 print_versions
