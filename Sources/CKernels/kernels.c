@@ -110,3 +110,15 @@ void trpo_adam_step_f32(float *restrict p, float *restrict m, float *restrict v,
         p[i] -= lr * (mi / c1) / (SQRT_NO_ERRNO(vi / c2) + epsilon);
     }
 }
+
+const char *trpo_openblas_core_for_this_cpu(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+        return "SkylakeX";
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return "Haswell";
+    }
+    return 0;
+}

@@ -1,5 +1,7 @@
 import CBLAS
 import CGlibcExtras
+import CKernels
+import Glibc
 
 /// A dense row-major matrix of `Double`: element (i, j) is `storage[i * columns + j]`.
 ///
@@ -63,6 +65,30 @@ enum BLAS {
 
 /// Process-wide numeric settings.
 public enum NumericsRuntime {
+    /// Makes OpenBLAS use the kernels of this CPU, restarting the program if it must.
+    ///
+    /// OpenBLAS picks its kernels once, when it loads, from the CPU's model number. A CPU newer
+    /// than the library gets its Prescott (SSE3) kernels: Debian 12's OpenBLAS 0.3.21 does this
+    /// on this project's Xeons (family 6, model 207), where they make CartPole's 100,000-step
+    /// run take 3.3 s instead of 1.6 s (docs/benchmarks.md). When OpenBLAS runs Prescott on a
+    /// CPU with AVX2 or AVX-512 and `OPENBLAS_CORETYPE` is unset, this sets it to the matching
+    /// core ("Haswell", "SkylakeX") and re-executes `/proc/self/exe` with the same arguments
+    /// (same process id; children inherit the variable, so it happens once). A choice the user
+    /// made with `OPENBLAS_CORETYPE` is kept. Call first thing in `main`, before any thread
+    /// starts; returns when nothing needs doing or the re-execution failed.
+    public static func useThisCPUsBLASKernels() {
+        guard getenv("OPENBLAS_CORETYPE") == nil, let chosen = openblas_get_corename(),
+              String(cString: chosen).lowercased() == "prescott",
+              let core = trpo_openblas_core_for_this_cpu()
+        else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_CORETYPE")  // execv failed: run on as it was
+    }
+
+    /// The OpenBLAS kernels in use (e.g. `SkylakeX`), for reports.
+    public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// Limits the BLAS thread pool; call once at start-up.
     public static func setBLASThreads(_ count: Int) { BLAS.setThreadCount(count) }
 

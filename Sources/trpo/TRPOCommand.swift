@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Worker
 
@@ -17,6 +18,12 @@ struct TRPOCommand: ParsableCommand {
         subcommands: [TrainCommand.self, LearnerCommand.self, WorkerCommand.self, KeysCommand.self, EvalCommand.self, PlotCommand.self, VarianceCommand.self,
                       EnvCommand.self, PresetsCommand.self, BenchCommand.self, RenderCommand.self]
     )
+
+    /// OpenBLAS's kernels for this CPU (``NumericsRuntime/useThisCPUsBLASKernels()``), then the command.
+    static func main() {
+        NumericsRuntime.useThisCPUsBLASKernels()
+        main(nil)
+    }
 
     /// `trpo` without a command: its help, as a usage error.
     func run() throws {

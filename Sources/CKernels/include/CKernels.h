@@ -22,4 +22,8 @@ void trpo_adam_step(double *p, double *m, double *v, const double *g, long n,
 void trpo_adam_step_f32(float *p, float *m, float *v, const float *g, long n,
                         float lr, float beta1, float beta2, float epsilon, float c1, float c2);
 
+/// The OpenBLAS core type (OPENBLAS_CORETYPE) whose kernels this CPU runs best: "SkylakeX"
+/// with AVX-512 (F, BW, DQ, VL), "Haswell" with AVX2 and FMA, otherwise NULL.
+const char *trpo_openblas_core_for_this_cpu(void);
+
 #endif
