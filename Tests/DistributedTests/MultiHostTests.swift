@@ -180,7 +180,15 @@ struct NetworkLab {
         let iterationsBefore = DistributedTests.progressRows(run).count
         #expect(a.waitFor("no word from the learner", seconds: 10), "\(a.output)")
         Thread.sleep(forTimeInterval: max(0, 6 - Date().timeIntervalSince(cut)))
-        let rowsWhileCut = DistributedTests.progressRows(run)
+        // Keep the cable cut until the learner has finished an iteration with worker 1 alone
+        // (on a loaded machine that can take longer than the six seconds), for at most 30 s more.
+        var rowsWhileCut = DistributedTests.progressRows(run)
+        let cutDeadline = Date().addingTimeInterval(30)
+        while !restarted && Date() < cutDeadline
+                && (rowsWhileCut.count <= iterationsBefore || rowsWhileCut.last?["workers_alive"] != "1") {
+            Thread.sleep(forTimeInterval: 0.2)
+            rowsWhileCut = DistributedTests.progressRows(run)
+        }
         let restartedWhileCut = restarted
         try lab.setLink(of: hostA, up: true)
 
