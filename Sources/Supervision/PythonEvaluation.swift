@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Learner
 
@@ -29,11 +30,11 @@ public struct PythonEvaluation {
         try process.run()
         // Standard error is read on another thread so that neither pipe can fill up and block.
         nonisolated(unsafe) var errorText = Data()
-        let reader = Thread { errorText = errors.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { errorText = errors.fileHandleForReading.readDataToEndOfFile() }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
+        reading.wait()
         guard process.terminationStatus == 0 else {
             let last = String(decoding: errorText, as: UTF8.self).split(separator: "\n").last.map(String.init)
             throw Failure(description: "evaluating \(checkpoint.path) through \(interpreter) failed: "
