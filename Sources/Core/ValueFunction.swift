@@ -85,6 +85,9 @@ public struct ValueFitReport: Sendable, Codable, Equatable {
         self.loss = loss
         self.adamSteps = adamSteps
     }
+
+    /// No fit (yet): every figure NaN, no steps.
+    public init() { self.init(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0) }
 }
 
 /// The state-value baseline V(s): an MLP with one linear output, fitted every iteration by

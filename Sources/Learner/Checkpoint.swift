@@ -24,7 +24,7 @@ public enum CheckpointError: Error, CustomStringConvertible {
 
 /// The run directory's checkpoint, `checkpoint.json`: the complete ``TrainerState``
 /// (configuration, iteration, parameters, value function with its optimiser, observation
-/// statistics, random state), rewritten atomically after every iteration.
+/// statistics, random state), rewritten atomically as ``CheckpointSchedule`` says.
 public enum Checkpoint {
     public static let fileName = "checkpoint.json"
 
@@ -98,6 +98,40 @@ public enum Checkpoint {
             return "\(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
         default: return "\(error)"
         }
+    }
+}
+
+/// When a run rewrites its `checkpoint.json`. Encoding the trainer state costs about as much
+/// as a small environment's whole iteration (a third of a CartPole run's CPU time when written
+/// after every iteration), so a run checkpoints at most once per ``interval`` and, whatever
+/// the interval, after the first iteration of each session (so the directory holds a run at
+/// once), after the iteration that finishes the run, after one whose evaluation is a new best
+/// (so `best/` and the checkpoint's record of it agree), and when the run stops on a request
+/// (``TrainingSession/saveCheckpoint()``). A crash loses at most ``interval`` seconds of
+/// iterations: `--resume` continues from the checkpoint and cuts `progress.csv` back to it.
+public struct CheckpointSchedule: Sendable, Equatable {
+    /// Least seconds between two checkpoints (0: after every iteration).
+    public var interval: Double
+
+    /// The command line's default, `--checkpoint-every 10`.
+    public static let defaultInterval = 10.0
+    /// A checkpoint after every iteration.
+    public static let everyIteration = CheckpointSchedule(interval: 0)
+
+    public init(interval: Double) {
+        precondition(interval >= 0 && interval.isFinite, "a checkpoint interval is a finite number of seconds ≥ 0")
+        self.interval = interval
+    }
+
+    /// True when the iteration just recorded is checkpointed.
+    /// - Parameters:
+    ///   - secondsSinceLastSave: seconds since this session last wrote the checkpoint (nil:
+    ///     it has not yet).
+    ///   - finishingRun: the iteration spent the run's step budget.
+    ///   - newBest: the iteration's evaluation is the run's best so far.
+    public func isDue(secondsSinceLastSave: Double?, finishingRun: Bool, newBest: Bool) -> Bool {
+        guard let secondsSinceLastSave else { return true }
+        return finishingRun || newBest || secondsSinceLastSave >= interval
     }
 }
 

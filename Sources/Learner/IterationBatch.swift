@@ -94,13 +94,4 @@ extension TrainingSession {
     public var nextBatchRows: Int {
         configuration.sampler == .vine ? configuration.vine.rolloutStates : nextBatchSteps
     }
-
-    /// One iteration on an assembled batch of either kind, then its progress row and checkpoint.
-    mutating func update(with batch: IterationBatch, sampleSeconds: Double,
-                         counters: TransportCounters) throws -> IterationStatistics {
-        switch batch {
-        case .singlePath(let rows): try update(with: rows, sampleSeconds: sampleSeconds, counters: counters)
-        case .vine(let collection): try update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
-        }
-    }
 }

@@ -68,6 +68,18 @@ public final class LearnerService {
     private let observer: (any LearnerObserver)?
     /// The registered workers the observer was last told of.
     private var observedAlive = 0
+    /// Whether a single-path iteration's value fit runs while the workers sample the next batch.
+    private let overlapsValueFit: Bool
+    /// The value fit of the last iteration, running while the workers sample (nil: none).
+    private var inFlight: InFlightIteration?
+
+    /// An iteration whose new version is out and whose value fit runs on its own thread.
+    private struct InFlightIteration {
+        var fit: ValueFitThread
+        var steps: Int
+        var sampleSeconds: Double
+        var publishSeconds: Double
+    }
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
@@ -82,16 +94,21 @@ public final class LearnerService {
     ///     learner's thread and, for refused connections, from the CURVE door keeper's.
     ///   - observer: told of every iteration and of workers coming and going, on the learner's thread.
     public convenience init(configuration: LearnerConfiguration, session: TrainingSession,
-                            observer: (any LearnerObserver)? = nil,
+                            observer: (any LearnerObserver)? = nil, overlapsValueFit: Bool = true,
                             log: @escaping @Sendable (LogLevel, String) -> Void) throws {
-        try self.init(configuration: configuration, run: .session(session), observer: observer, log: log)
+        try self.init(configuration: configuration, run: .session(session), observer: observer,
+                      overlapsValueFit: overlapsValueFit, log: log)
     }
 
-    /// Binds the endpoint (behind CURVE and its allow-list when configured) for `run`.
+    /// Binds the endpoint (behind CURVE and its allow-list when configured) for `run`. With
+    /// `overlapsValueFit`, a single-path iteration's new version goes out right after its
+    /// policy step and its value fit runs on a second thread while the workers sample the next
+    /// batch, whose advantages wait for it: the numbers are those of fitting in line.
     public init(configuration: LearnerConfiguration, run: LearnerRun, observer: (any LearnerObserver)? = nil,
-                log: @escaping @Sendable (LogLevel, String) -> Void) throws {
+                overlapsValueFit: Bool = true, log: @escaping @Sendable (LogLevel, String) -> Void) throws {
         self.configuration = configuration
         self.observer = observer
+        self.overlapsValueFit = overlapsValueFit
         switch run {
         case .session(let session): self.session = session
         case .awaitingSpec(let c, let start): pending = (c, start)
@@ -160,6 +177,8 @@ public final class LearnerService {
         if session == nil { log(.progress, "learner: \(environment) is made by workers; waiting for the first one to describe it") }
         while !(session?.isFinished ?? false) {
             if StopRequest.isRaised {
+                try completeInFlight(report: report)
+                try session?.saveCheckpoint()
                 log(.progress, "learner: stop requested; telling workers")
                 finish(.interrupted, "the learner was interrupted")
                 return
@@ -170,11 +189,10 @@ public final class LearnerService {
                 observer.learnerWorkersChanged(counters)
             }
             if session == nil, let spec = driver.conversation.environmentSpec { try start(with: spec) }
-            if let session, driver.conversation.workload.assembler.isComplete {
-                let statistics = try finishIteration()
-                report(statistics, counters, session.wallSeconds)
-            }
+            if inFlight?.fit.isDone == true { try completeInFlight(report: report) }
+            if session != nil, driver.conversation.workload.assembler.isComplete { try finishIteration(report: report) }
         }
+        try completeInFlight(report: report)
         finish(.finished, "the run is finished")
         log(.progress, "learner: run finished after \(session?.state.iteration ?? 0) iterations")
     }
@@ -208,27 +226,71 @@ public final class LearnerService {
         driver.endpoint.close(lingerMilliseconds: 1000)
     }
 
-    private func finishIteration() throws -> IterationStatistics {
-        guard var session else { preconditionFailure("an iteration without a session") }
-        defer { self.session = session }
+    /// The batch is complete: the iteration's update, its next version published as soon as
+    /// the policy step is done, and its value fit in line or on its own thread.
+    private func finishIteration(report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
-        let updateStarted = clock.now
-        let stepsBefore = session.state.timesteps
-        let statistics = try session.update(with: batch, sampleSeconds: sampleSeconds, counters: counters)
-        let updateSeconds = (clock.now - updateStarted).seconds
-        observer?.learnerFinishedIteration(IterationReport(
-            statistics: statistics, counters: counters, steps: session.state.timesteps - stepsBefore,
-            sampleSeconds: sampleSeconds, updateSeconds: updateSeconds))
-        driver.perform(.deaf(clock.now - updateStarted))
-        batchStarted = clock.now
-        if !session.isFinished {
-            let template = Self.template(session, sessionID: sessionID, model: model)
-            let assembler = Self.makeAssembler(session, deterministicWorkers: configuration.deterministicWorkers)
-            let now = clock.now
-            driver.updateWorkload { $0.start(template, assembler: assembler, now: now) }
-            driver.perform(.published)
+        let collected = clock.now
+        // The next batch's advantages need the value function the last iteration fits.
+        try completeInFlight(report: report)
+        let stepsBefore = session!.state.timesteps
+        switch batch {
+        case .singlePath(let rows):
+            let pending = session!.beginUpdate(with: rows)
+            publishNextVersion(deafSince: collected)
+            let publishSeconds = (clock.now - collected).seconds
+            let steps = session!.state.timesteps - stepsBefore
+            if overlapsValueFit && !session!.isFinished {
+                inFlight = InFlightIteration(fit: ValueFitThread(pending), steps: steps, sampleSeconds: sampleSeconds,
+                                             publishSeconds: publishSeconds)
+            } else {
+                let started = clock.now
+                let statistics = try session!.completeUpdate(pending.fit(), sampleSeconds: sampleSeconds,
+                                                             publishSeconds: publishSeconds, counters: counters)
+                driver.perform(.deaf(clock.now - started))
+                recorded(statistics, steps: steps, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
+            }
+        case .vine(let collection):
+            let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
+            publishNextVersion(deafSince: collected)
+            recorded(statistics, steps: session!.state.timesteps - stepsBefore, sampleSeconds: sampleSeconds,
+                     publishSeconds: (clock.now - collected).seconds, report: report)
         }
-        return statistics
+    }
+
+    /// Waits for the value fit in flight, if any, and records its iteration.
+    private func completeInFlight(report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
+        guard let iteration = inFlight else { return }
+        inFlight = nil
+        let started = clock.now
+        let fitted = iteration.fit.wait()
+        let statistics = try session!.completeUpdate(fitted, sampleSeconds: iteration.sampleSeconds,
+                                                     publishSeconds: iteration.publishSeconds, counters: counters)
+        driver.perform(.deaf(clock.now - started))
+        recorded(statistics, steps: iteration.steps, sampleSeconds: iteration.sampleSeconds,
+                 publishSeconds: iteration.publishSeconds, report: report)
+    }
+
+    /// Tells the observer and the caller of an iteration whose progress row is written.
+    private func recorded(_ statistics: IterationStatistics, steps: Int, sampleSeconds: Double, publishSeconds: Double,
+                          report: (IterationStatistics, TransportCounters, Double) -> Void) {
+        observer?.learnerFinishedIteration(IterationReport(
+            statistics: statistics, counters: counters, steps: steps, sampleSeconds: sampleSeconds, updateSeconds: publishSeconds))
+        report(statistics, counters, session!.wallSeconds)
+    }
+
+    /// The conversation forgives the time since `deafSince`, in which it did not listen, and,
+    /// unless the run is finished, the session's new version goes to every worker.
+    private func publishNextVersion(deafSince: ContinuousClock.Instant) {
+        let session = session!
+        driver.perform(.deaf(clock.now - deafSince))
+        batchStarted = clock.now
+        guard !session.isFinished else { return }
+        let template = Self.template(session, sessionID: sessionID, model: model)
+        let assembler = Self.makeAssembler(session, deterministicWorkers: configuration.deterministicWorkers)
+        let now = clock.now
+        driver.updateWorkload { $0.start(template, assembler: assembler, now: now) }
+        driver.perform(.published)
     }
 }

@@ -8,6 +8,9 @@ import Sampling
 public struct LocalTraining {
     private var session: TrainingSession
     private let sampler: Sampler
+    /// Whether a single-path iteration's value fit runs on a second thread while the next
+    /// batch is sampled (see ``run(report:)``).
+    public let overlapsValueFit: Bool
 
     /// The sampling scheme of the run.
     enum Sampler {
@@ -21,9 +24,11 @@ public struct LocalTraining {
         try self.init(session: TrainingSession(configuration: configuration, outputDirectory: outputDirectory, resume: resume))
     }
 
-    /// Trains in `session`'s run directory from `session`'s state (new or resumed).
-    public init(session: TrainingSession) throws {
+    /// Trains in `session`'s run directory from `session`'s state (new or resumed); with
+    /// `overlapsValueFit`, single-path value fits run while the next batch is sampled.
+    public init(session: TrainingSession, overlapsValueFit: Bool = true) throws {
         self.session = session
+        self.overlapsValueFit = overlapsValueFit
         let c = session.configuration
         let simulators = try (0..<c.environmentsPerSampler).map { _ in try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) }
         switch c.sampler {
@@ -43,32 +48,54 @@ public struct LocalTraining {
     public var isFinished: Bool { session.isFinished }
 
     /// Runs iterations until the step budget is spent or a stop is requested
-    /// (``StopRequest``, checked between iterations), reporting each iteration.
+    /// (``StopRequest``, checked between iterations), reporting each iteration; the last
+    /// iteration is checkpointed either way. With ``overlapsValueFit`` a single-path
+    /// iteration's value fit runs on a second thread while this one samples the next batch
+    /// (``ValueFitThread``); the numbers are those of fitting in line, and each iteration is
+    /// reported once its fit is done, so after the next batch was sampled.
     public mutating func run(report: (IterationStatistics, _ wallSeconds: Double, _ sampleSeconds: Double) -> Void) throws {
         let clock = ContinuousClock()
+        var inFlight: (fit: ValueFitThread, sampleSeconds: Double, publishSeconds: Double)?
+        func complete(_ fitted: FittedValue, sampleSeconds: Double, publishSeconds: Double) throws {
+            let statistics = try session.completeUpdate(fitted, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds)
+            report(statistics, session.wallSeconds, sampleSeconds)
+        }
         while !session.isFinished && !StopRequest.isRaised {
-            let statistics: IterationStatistics
-            var sampleSeconds = 0.0
             switch sampler {
             case .singlePath(let sampler):
                 sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
                 var batch = SampleBatch(observationSize: 0, actionWidth: 0)
                 let steps = session.nextBatchSteps
-                sampleSeconds = clock.measure {
+                let sampleSeconds = clock.measure {
                     batch = LocalTraining.collectBatch(sampler, steps: steps, chunkSteps: session.configuration.chunkSteps)
                 }.seconds
-                statistics = try session.update(with: batch, sampleSeconds: sampleSeconds)
+                let collected = clock.now
+                if let previous = inFlight {
+                    inFlight = nil
+                    try complete(previous.fit.wait(), sampleSeconds: previous.sampleSeconds, publishSeconds: previous.publishSeconds)
+                }
+                let pending = session.beginUpdate(with: batch)
+                if overlapsValueFit && !session.isFinished {
+                    inFlight = (ValueFitThread(pending), sampleSeconds, (clock.now - collected).seconds)
+                } else {
+                    let fitted = pending.fit()
+                    try complete(fitted, sampleSeconds: sampleSeconds, publishSeconds: (clock.now - collected).seconds)
+                }
             case .vine(let sampler):
                 // One collection per iteration, its streams keyed by the iteration (reproducible on resume).
                 sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
                 sampler.collectionIndex = UInt64(session.state.iteration)
                 let start = clock.now
                 let batch = sampler.collect()
-                sampleSeconds = (clock.now - start).seconds
-                statistics = try session.update(vine: batch, sampleSeconds: sampleSeconds)
+                let sampleSeconds = (clock.now - start).seconds
+                let statistics = try session.update(vine: batch, sampleSeconds: sampleSeconds)
+                report(statistics, session.wallSeconds, sampleSeconds)
             }
-            report(statistics, session.wallSeconds, sampleSeconds)
         }
+        if let previous = inFlight {
+            try complete(previous.fit.wait(), sampleSeconds: previous.sampleSeconds, publishSeconds: previous.publishSeconds)
+        }
+        try session.saveCheckpoint()
     }
 
     /// At least `steps` rows, collected in chunks of at most `chunkSteps` as a worker would.

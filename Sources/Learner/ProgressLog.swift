@@ -11,7 +11,7 @@ public struct ProgressLog {
         // Extras.
         "episode_return_std", "episode_return_min", "episode_return_max", "expected_improvement",
         "actual_improvement", "cg_iterations", "step_norm", "rejection", "explained_variance_after", "value_loss",
-        "policy_std", "sample_seconds", "policy_seconds", "value_seconds", "samples",
+        "policy_std", "sample_seconds", "policy_seconds", "value_seconds", "samples", "publish_seconds",
         // The distributed path's counters (cumulative, except workers_alive and samples_per_second).
         "workers_alive", "samples_per_second", "stale_samples_dropped", "rejected_messages", "bytes_received",
         "refused_connections",
@@ -23,7 +23,8 @@ public struct ProgressLog {
 
     /// Columns whose values depend on timing, so two identical runs differ only there.
     public static let timingColumns: Set<String> = [
-        "wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second", "eval_seconds",
+        "wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "publish_seconds", "samples_per_second",
+        "eval_seconds",
     ]
 
     private let url: URL

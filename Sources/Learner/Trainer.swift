@@ -92,13 +92,18 @@ public struct Trainer: Sendable {
     /// The observation statistics samplers standardise with (nil when normalisation is off).
     public var samplingNormalizer: RunningNormalizer? { state.samplingNormalizer }
 
-    /// One iteration on a batch collected with the current policy and normaliser.
-    public mutating func update(with batch: SampleBatch) -> IterationStatistics {
+    /// The first half of an iteration on a batch collected with the current policy and
+    /// normaliser: advantages from the value function as it was when the batch was collected, the TRPO step, and the observation statistics. What samplers need
+    /// for the next batch (the policy and the statistics) is then final; the returned value
+    /// fit is the rest of the iteration, which may run on another thread while they sample
+    /// (nothing reads the value function before the next batch's advantages). The iteration
+    /// is complete, and the state whole again, once ``completeUpdate(_:)`` took its result;
+    /// until then the state's value function and random stream are those before the fit.
+    public mutating func updatePolicy(with batch: SampleBatch) -> PendingValueFit {
         let c = state.configuration
         let observations = c.normalizeObservations ? state.normalizer.normalized(batch.observationMatrix) : batch.observationMatrix
         let bootstrap = c.normalizeObservations ? state.normalizer.normalized(batch.bootstrapObservationMatrix) : batch.bootstrapObservationMatrix
 
-        // Advantages from the value function as it was when the batch was collected.
         let values = state.valueFunction.predict(observations)
         var bootstrapValues = [Double](repeating: 0, count: batch.count)
         for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
@@ -106,23 +111,29 @@ public struct Trainer: Sendable {
         let gae = generalizedAdvantages(rewards: rewards, values: values, bootstrapValues: bootstrapValues,
                                         ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
 
-        let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
-        let policySeconds = clock.measure {
+        let policySeconds = ContinuousClock().measure {
             let policyBatch = PolicyBatch(observations: observations, actions: batch.actionMatrix, advantages: normalized(gae.advantages))
             policyStep = state.policy.trpoStep(policyBatch, configuration: c.trpo, random: &state.random)
-        }
-        var valueReport = ValueFitReport(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0)
-        let valueSeconds = clock.measure {
-            valueReport = state.valueFunction.fit(observations, targets: gae.returns, configuration: c.valueFit, random: &state.random)
         }
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.count
-        return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
-                                   episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
-                                   policyStep: policyStep, valueFit: valueReport,
-                                   policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds, policyStd: policyStandardDeviation)
+        let statistics = IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
+                                             episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
+                                             policyStep: policyStep, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
+                                             valueSeconds: 0, policyStd: policyStandardDeviation)
+        return PendingValueFit(iteration: state.iteration, valueFunction: state.valueFunction, random: state.random,
+                               observations: observations, targets: gae.returns, configuration: c.valueFit, statistics: statistics)
+    }
+
+    /// Ends the iteration ``updatePolicy(with:)`` began: the fitted value function and the
+    /// random stream after the fit become the state's.
+    public mutating func completeUpdate(_ fitted: FittedValue) -> IterationStatistics {
+        precondition(fitted.statistics.iteration == state.iteration, "a value fit completes the iteration that began it")
+        state.valueFunction = fitted.valueFunction
+        state.random = fitted.random
+        return fitted.statistics
     }
 
     /// The batch's rewards divided by the running standard deviation of the discounted return
@@ -165,7 +176,7 @@ public struct Trainer: Sendable {
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
                                    policyStep: policyStep,
-                                   valueFit: ValueFitReport(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0),
+                                   valueFit: ValueFitReport(),
                                    policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: policyStandardDeviation,
                                    vine: VineIterationStatistics(batch))
     }
@@ -181,6 +192,39 @@ public struct Trainer: Sendable {
 
     /// Records the run's new best evaluation (the caller has checked it improves on the last).
     public mutating func recordBestEvaluation(_ best: BestEvaluation) { state.bestEvaluation = best }
+}
+
+/// The value fit of an iteration whose policy step is done (``Trainer/updatePolicy(with:)``):
+/// everything it reads, so it can run on any thread.
+public struct PendingValueFit: Sendable {
+    /// The iteration it completes.
+    public let iteration: Int
+    fileprivate let valueFunction: ValueFunction
+    fileprivate let random: RandomStream
+    /// The batch's observations as the value function sees them (normalised with the
+    /// statistics the batch was collected with), rows × observation size.
+    fileprivate let observations: Matrix
+    /// GAE returns, one per row.
+    fileprivate let targets: [Double]
+    fileprivate let configuration: ValueFitConfiguration
+    fileprivate let statistics: IterationStatistics
+
+    /// Fits the value function to the returns: the iteration's remaining work.
+    public func fit() -> FittedValue {
+        var valueFunction = valueFunction, random = random, statistics = statistics
+        let started = ContinuousClock.now
+        statistics.valueFit = valueFunction.fit(observations, targets: targets, configuration: configuration, random: &random)
+        statistics.valueSeconds = (ContinuousClock.now - started).seconds
+        return FittedValue(valueFunction: valueFunction, random: random, statistics: statistics)
+    }
+}
+
+/// A finished value fit, for ``Trainer/completeUpdate(_:)``.
+public struct FittedValue: Sendable {
+    fileprivate let valueFunction: ValueFunction
+    fileprivate let random: RandomStream
+    /// The iteration's statistics, the value fit's included.
+    public let statistics: IterationStatistics
 }
 
 extension Duration {

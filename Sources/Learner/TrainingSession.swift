@@ -19,7 +19,8 @@ public struct TransportCounters: Sendable, Equatable {
 
 /// A run directory and the trainer it checkpoints: what the single-process loop and the
 /// learner service share. Starting writes `config.json`; every ``update(with:sampleSeconds:counters:)``
-/// appends a `progress.csv` row and rewrites `checkpoint.json` atomically. With an
+/// appends a `progress.csv` row, and `checkpoint.json` is rewritten atomically when the
+/// ``CheckpointSchedule`` says (a loop that stops early calls ``saveCheckpoint()``). With an
 /// ``EvaluationSchedule``, the policy is evaluated after the update of every N-th iteration
 /// (and the last), in this process, and a new best is saved to `best/checkpoint.json`.
 public struct TrainingSession {
@@ -30,6 +31,12 @@ public struct TrainingSession {
     private let tensorBoard: TensorBoardLog?
     /// When to evaluate the policy (nil: never).
     public let evaluation: EvaluationSchedule?
+    /// When to rewrite `checkpoint.json`.
+    public let checkpoints: CheckpointSchedule
+    /// When this session last wrote `checkpoint.json` (nil: not yet).
+    private var lastCheckpoint: ContinuousClock.Instant?
+    /// The iteration `checkpoint.json` holds (0: a new run that has written none).
+    public private(set) var checkpointedIteration: Int
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     private let priorWall: Double
@@ -42,11 +49,13 @@ public struct TrainingSession {
     ///   - tensorBoardDirectory: where to write TensorBoard event files with the same rows
     ///     (nil: none).
     ///   - evaluation: when to evaluate the policy (nil: never).
+    ///   - checkpoints: when to rewrite `checkpoint.json`.
     public init(configuration: TrainingConfiguration, outputDirectory: URL, resume: Bool,
-                tensorBoardDirectory: URL? = nil, evaluation: EvaluationSchedule? = nil) throws {
+                tensorBoardDirectory: URL? = nil, evaluation: EvaluationSchedule? = nil,
+                checkpoints: CheckpointSchedule = .everyIteration) throws {
         if resume {
             try self.init(resuming: try Checkpoint.load(from: outputDirectory), in: outputDirectory,
-                          tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
+                          tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation, checkpoints: checkpoints)
             return
         }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
@@ -60,7 +69,7 @@ public struct TrainingSession {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try AtomicFile.write(try encoder.encode(configuration), to: outputDirectory.appendingPathComponent("config.json"))
         try self.init(trainer: trainer, outputDirectory: outputDirectory, resumeAfter: nil,
-                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
+                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation, checkpoints: checkpoints)
     }
 
     /// Resumes the run in `outputDirectory` from `state`, its checkpoint as
@@ -69,16 +78,18 @@ public struct TrainingSession {
     /// TensorBoard's event files get a new file whose first event discards the steps past
     /// the checkpoint. The best evaluation so far is the state's (``TrainerState/bestEvaluation``).
     public init(resuming state: TrainerState, in outputDirectory: URL, tensorBoardDirectory: URL? = nil,
-                evaluation: EvaluationSchedule? = nil) throws {
+                evaluation: EvaluationSchedule? = nil, checkpoints: CheckpointSchedule = .everyIteration) throws {
         try self.init(trainer: Trainer(state: state), outputDirectory: outputDirectory, resumeAfter: state.iteration,
-                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
+                      tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation, checkpoints: checkpoints)
     }
 
     private init(trainer: Trainer, outputDirectory: URL, resumeAfter iteration: Int?, tensorBoardDirectory: URL?,
-                 evaluation: EvaluationSchedule?) throws {
+                 evaluation: EvaluationSchedule?, checkpoints: CheckpointSchedule) throws {
         self.outputDirectory = outputDirectory
         self.trainer = trainer
         self.evaluation = evaluation
+        self.checkpoints = checkpoints
+        checkpointedIteration = trainer.state.iteration
         log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"), resumeAfter: iteration)
         let resumedTimesteps = iteration == nil ? nil : trainer.state.timesteps
         tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(directory: $0, resumingAfter: resumedTimesteps) }
@@ -95,25 +106,40 @@ public struct TrainingSession {
     /// Wall seconds of the run so far, across resumes.
     public var wallSeconds: Double { priorWall + (clock.now - started).seconds }
 
-    /// One iteration on `batch`, then its progress row and checkpoint.
-    public mutating func update(with batch: SampleBatch, sampleSeconds: Double,
-                                counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
-        try record(trainer.update(with: batch), rows: batch.count, sampleSeconds: sampleSeconds, counters: counters)
+    /// The first half of an iteration on `batch` (``Trainer/updatePolicy(with:)``): the policy
+    /// and observation statistics samplers need next are final when it returns. The iteration
+    /// is recorded once ``completeUpdate(_:sampleSeconds:publishSeconds:counters:)`` has the
+    /// value fit's result; the caller may sample the next batch meanwhile (``ValueFitThread``).
+    public mutating func beginUpdate(with batch: SampleBatch) -> PendingValueFit {
+        trainer.updatePolicy(with: batch)
     }
 
-    /// One vine iteration, then its progress row and checkpoint.
+    /// Completes the iteration ``beginUpdate(with:)`` began with its value fit, then appends
+    /// its progress row and, when due, writes its checkpoint.
+    /// - Parameters:
+    ///   - sampleSeconds: seconds the iteration's batch took to collect.
+    ///   - publishSeconds: seconds from the batch being complete until the next policy went
+    ///     to the samplers, during which they were idle (NaN: none was published).
+    public mutating func completeUpdate(_ fitted: FittedValue, sampleSeconds: Double, publishSeconds: Double,
+                                        counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
+        try record(trainer.completeUpdate(fitted), rows: fitted.statistics.samples, sampleSeconds: sampleSeconds,
+                   publishSeconds: publishSeconds, counters: counters)
+    }
+
+    /// One vine iteration, then its progress row and, when due, its checkpoint.
     public mutating func update(vine batch: VineBatch, sampleSeconds: Double,
                                 counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
         var statistics = try record(trainer.update(vine: batch), rows: batch.simulatorSteps, sampleSeconds: sampleSeconds,
-                                    counters: counters)
+                                    publishSeconds: .nan, counters: counters)
         statistics.samples = batch.branchCount
         return statistics
     }
 
-    private mutating func record(_ statistics: IterationStatistics, rows: Int, sampleSeconds: Double,
+    private mutating func record(_ statistics: IterationStatistics, rows: Int, sampleSeconds: Double, publishSeconds: Double,
                                  counters: TransportCounters) throws -> IterationStatistics {
         var statistics = statistics
         var evaluationSeconds = Double.nan
+        var newBest = false
         if let evaluation, evaluation.isDue(after: statistics.iteration, finishingRun: isFinished) {
             let started = clock.now
             statistics.evaluation = try evaluate(episodes: evaluation.episodes)
@@ -122,6 +148,7 @@ public struct TrainingSession {
         let wall = wallSeconds
         trainer.recordWallTime(wall)
         var row = TrainingSession.row(statistics, wallSeconds: wall, sampleSeconds: sampleSeconds)
+        row["publish_seconds"] = ProgressLog.format(publishSeconds)
         row["workers_alive"] = "\(counters.workersAlive)"
         row["samples_per_second"] = ProgressLog.format(sampleSeconds > 0 ? Double(rows) / sampleSeconds : .nan)
         row["stale_samples_dropped"] = "\(counters.staleSamplesDropped)"
@@ -142,6 +169,7 @@ public struct TrainingSession {
             row["eval_seconds"] = ProgressLog.format(evaluationSeconds)
             if BestEvaluation.improves(result.returnMean, on: trainer.state.bestEvaluation) {
                 trainer.recordBestEvaluation(BestEvaluation(iteration: statistics.iteration, returnMean: result.returnMean))
+                newBest = true
                 // Before the run's checkpoint, which records this best: a crash in between leaves
                 // the best policy saved and the iteration to be done again.
                 let best = outputDirectory.appendingPathComponent(RunDirectory.bestDirectoryName)
@@ -151,8 +179,20 @@ public struct TrainingSession {
         }
         try log.append(row)
         try tensorBoard?.append(row)
-        try Checkpoint.save(trainer.state, in: outputDirectory)
+        if checkpoints.isDue(secondsSinceLastSave: lastCheckpoint.map { (clock.now - $0).seconds }, finishingRun: isFinished,
+                             newBest: newBest) {
+            try saveCheckpoint()
+        }
         return statistics
+    }
+
+    /// Writes `checkpoint.json` unless it already holds the current iteration: what a loop
+    /// that stops before the run is finished calls, so no recorded iteration is lost.
+    public mutating func saveCheckpoint() throws {
+        guard checkpointedIteration != trainer.state.iteration else { return }
+        try Checkpoint.save(trainer.state, in: outputDirectory)
+        checkpointedIteration = trainer.state.iteration
+        lastCheckpoint = clock.now
     }
 
     /// The current policy's deterministic returns over `episodes` episodes on a fresh

@@ -112,7 +112,7 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, metri
     let learner: LearnerService
     do {
         learner = try LearnerService(configuration: serving, run: learnerRun, observer: exporter?.metrics,
-                                     log: serviceLog(quiet: quiet))
+                                     overlapsValueFit: run.overlapsValueFit, log: serviceLog(quiet: quiet))
     } catch {
         throw runFailure("cannot serve on \(serving.endpoint): \(error)")
     }

@@ -74,7 +74,7 @@ struct TrainCommand: ParsableCommand {
         StopRequest.installHandlers()
         let session = try run.session()
         var local: LocalTraining
-        do { local = try LocalTraining(session: session) } catch { throw runFailure(error) }
+        do { local = try LocalTraining(session: session, overlapsValueFit: run.overlapsValueFit) } catch { throw runFailure(error) }
         let printer = ProgressPrinter(configuration: local.state.configuration, quiet: training.quiet)
         if !training.quiet { printer.banner(directory: run.directory) }
         var lastReturn = Double.nan

@@ -42,6 +42,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("eval-episodes"), parsing: .unconditional, help: ArgumentHelp("Deterministic episodes per --eval-every evaluation (default: 10).", valueName: "K"))
     var evalEpisodes: Int?
 
+    @Flag(name: .customLong("no-overlap"), help: "Fit the value function before the next batch is sampled instead of while it is (same numbers; for timing the two).")
+    var noOverlap = false
+
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: ArgumentHelp("Rewrite checkpoint.json at most once per SECONDS (0: after every iteration); the first and last iteration, a new best and a stop are always saved, so a crash loses at most SECONDS of training.", valueName: "SECONDS"))
+    var checkpointEvery: Double = CheckpointSchedule.defaultInterval
+
     @Option(parsing: .unconditional, help: "Environment copies each sampler steps in lockstep.")
     var envs: Int?
 
@@ -212,6 +218,9 @@ struct TrainingOptions: ParsableArguments {
     func validate() throws {
         if tensorboard != nil && noTensorBoard { throw ValidationError("--tensorboard DIR and --no-tensorboard contradict each other: give one of them") }
         if let evalEvery, evalEvery <= 0 { throw ValidationError("--eval-every must be positive (got \(evalEvery))") }
+        guard checkpointEvery >= 0 && checkpointEvery.isFinite else {
+            throw ValidationError("--checkpoint-every must be a number of seconds ≥ 0 (got \(checkpointEvery))")
+        }
         if let evalEpisodes {
             guard evalEvery != nil else { throw ValidationError("--eval-episodes applies with --eval-every N") }
             guard evalEpisodes > 0 else { throw ValidationError("--eval-episodes must be positive (got \(evalEpisodes))") }
@@ -280,6 +289,10 @@ struct TrainingOptions: ParsableArguments {
         var yaml: String
         /// When to evaluate the policy during training (nil: never).
         var evaluation: EvaluationSchedule?
+        /// When to rewrite `checkpoint.json`.
+        var checkpoints: CheckpointSchedule
+        /// Whether a single-path iteration's value fit runs while the next batch is sampled.
+        var overlapsValueFit: Bool
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
@@ -297,7 +310,7 @@ struct TrainingOptions: ParsableArguments {
             case .resume(let state):
                 do {
                     return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory,
-                                               evaluation: evaluation)
+                                               evaluation: evaluation, checkpoints: checkpoints)
                 } catch { throw runFailure(error) }
             }
         }
@@ -315,7 +328,8 @@ struct TrainingOptions: ParsableArguments {
         private func newSession(_ c: TrainingConfiguration) throws -> TrainingSession {
             do {
                 let session = try TrainingSession(configuration: c, outputDirectory: directory, resume: false,
-                                                  tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation)
+                                                  tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation,
+                                                  checkpoints: checkpoints)
                 try AtomicFile.write(Data(yaml.utf8), to: directory.appendingPathComponent(RunDirectory.configYAMLName))
                 return session
             } catch { throw runFailure(error) }
@@ -341,7 +355,8 @@ struct TrainingOptions: ParsableArguments {
             }
             let directory = URL(fileURLWithPath: out ?? "runs/\(Self.directoryName(of: env))-seed\(c.seed)")
             return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory),
-                       yaml: yaml(of: c), evaluation: evaluation)
+                       yaml: yaml(of: c), evaluation: evaluation, checkpoints: CheckpointSchedule(interval: checkpointEvery),
+                       overlapsValueFit: !noOverlap)
         }
         let directory = URL(fileURLWithPath: resume)
         var state: TrainerState
@@ -353,7 +368,8 @@ struct TrainingOptions: ParsableArguments {
         }
         for setting in givenSettings(file: file) where setting.key == "steps" { setting.apply(&state.configuration) }
         return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory),
-                   yaml: yaml(of: state.configuration), evaluation: evaluation)
+                   yaml: yaml(of: state.configuration), evaluation: evaluation,
+                   checkpoints: CheckpointSchedule(interval: checkpointEvery), overlapsValueFit: !noOverlap)
     }
 
     /// `--eval-every N` with `--eval-episodes K` (default 10); nil without `--eval-every`.

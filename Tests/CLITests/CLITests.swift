@@ -252,16 +252,19 @@ import Testing
         #expect(rows.dropFirst().map { $0.split(separator: ",")[0] } == ["1", "2", "3", "4"])
     }
 
-    /// Issue 11, point 8: Ctrl-C in `train --workers 2` ends with a line that says the run was
-    /// interrupted, where its checkpoint is and how to go on, not "done".
-    @Test func anInterruptedRunSaysSoAndHowToResume() throws {
+    /// Issue 11, point 8: Ctrl-C in `train` (one process, or `--workers 2`) ends with a line that
+    /// says the run was interrupted, where its checkpoint is and how to go on, not "done"; and
+    /// the checkpoint holds the last iteration in progress.csv although `--checkpoint-every`
+    /// had not asked for it yet.
+    @Test(arguments: [[], ["--workers", "2"]])
+    func anInterruptedRunSaysSoAndHowToResume(workers: [String]) throws {
         let root = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let run = root.appendingPathComponent("cartpole")
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["train", "--env", "CartPole-v1", "--steps", "100000000", "--batch-steps", "1024", "--workers", "2",
-                             "--quiet", "--out", run.path]
+        process.arguments = ["train", "--env", "CartPole-v1", "--steps", "100000000", "--batch-steps", "1024", "--checkpoint-every", "3600",
+                             "--quiet", "--out", run.path] + workers
         let stdout = root.appendingPathComponent("stdout"), stderr = root.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
         _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
@@ -280,6 +283,11 @@ import Testing
         #expect(last.hasPrefix("interrupted at iteration "), "stdout: \(out)")
         #expect(last.contains("checkpoint \(checkpoint.path); continue with --resume \(run.path)"), "stdout: \(out)")
         #expect(!out.contains("done:"))
+        let text = try String(contentsOf: run.appendingPathComponent("progress.csv"), encoding: .utf8)
+        let lastRow = text.split(separator: "\n").last.map { $0.split(separator: ",").first.map(String.init) ?? "" } ?? ""
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint)) as? [String: Any]
+        #expect((saved?["iteration"] as? Int).map(String.init) == lastRow, "progress.csv ends at iteration \(lastRow)")
+        #expect(last.hasPrefix("interrupted at iteration \(lastRow)"), "stdout: \(out)")
     }
 
     @Test func envListAndReplay() throws {

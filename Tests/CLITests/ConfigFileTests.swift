@@ -18,7 +18,8 @@ import Testing
     /// `progress.csv` without its timing columns (the only ones two identical runs may differ in:
     /// `ProgressLog.timingColumns`, which this target, depending on the executable only, cannot import).
     static func progressWithoutTiming(_ directory: URL) throws -> [[String]] {
-        let timing: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second"]
+        let timing: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "publish_seconds",
+                                   "samples_per_second"]
         let rows = try String(contentsOf: directory.appendingPathComponent("progress.csv"), encoding: .utf8)
             .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let kept = rows[0].indices.filter { !timing.contains(rows[0][$0]) }

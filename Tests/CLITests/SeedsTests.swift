@@ -10,7 +10,7 @@ import Testing
     static func progressWithoutTimes(_ directory: URL) throws -> [[Substring]] {
         let rows = try String(contentsOf: directory.appendingPathComponent("progress.csv"), encoding: .utf8)
             .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        let timing: Set<Substring> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second"]
+        let timing: Set<Substring> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "publish_seconds", "samples_per_second"]
         let keep = rows[0].indices.filter { !timing.contains(rows[0][$0]) }
         return rows.map { row in keep.map { row[$0] } }
     }

@@ -15,7 +15,7 @@ import ZMQ
     static let smallVine = ["--env", "CartPole-v1", "--sampler", "vine", "--trunk-steps", "100", "--vine-states", "50",
                             "--vine-length", "50", "--steps", "20000"]
 
-    static let timingColumns: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds",
+    static let timingColumns: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "publish_seconds",
                                              "samples_per_second", "bytes_received"]
 
     static func timingFree(_ rows: [[String: String]]) -> [[String: String]] {

@@ -1,0 +1,29 @@
+import Foundation
+import Synchronization
+
+/// An iteration's value fit (``PendingValueFit/fit()``) on a thread of its own, so the next
+/// batch is sampled meanwhile: samplers need the new policy and observation statistics, not
+/// the new value function, which is first read by the next batch's advantages. Waiting for
+/// the result before those advantages keeps a run's numbers exactly those of fitting in line.
+public final class ValueFitThread: Sendable {
+    private let result = Mutex<FittedValue?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Starts fitting at once.
+    public init(_ pending: PendingValueFit) {
+        Thread.detachNewThread { [self] in
+            let fitted = pending.fit()
+            result.withLock { $0 = fitted }
+            finished.signal()
+        }
+    }
+
+    /// True once the fit is done (``wait()`` then returns at once).
+    public var isDone: Bool { result.withLock { $0 != nil } }
+
+    /// The fit's result, waiting for it if need be. Call it once.
+    public func wait() -> FittedValue {
+        finished.wait()
+        return result.withLock { $0! }
+    }
+}

@@ -1,0 +1,75 @@
+import Core
+import Foundation
+import Testing
+@testable import Learner
+
+/// `--checkpoint-every`: when a run rewrites checkpoint.json (issue 14: the JSON encoding of
+/// every iteration's checkpoint was a third of a CartPole run's CPU time).
+@Suite struct CheckpointScheduleTests {
+    @Test func theScheduleFollowsItsContract() {
+        let schedule = CheckpointSchedule(interval: 10)
+        #expect(schedule.isDue(secondsSinceLastSave: nil, finishingRun: false, newBest: false))  // a session's first
+        #expect(!schedule.isDue(secondsSinceLastSave: 9.9, finishingRun: false, newBest: false))
+        #expect(schedule.isDue(secondsSinceLastSave: 10, finishingRun: false, newBest: false))
+        #expect(schedule.isDue(secondsSinceLastSave: 0.1, finishingRun: true, newBest: false))
+        #expect(schedule.isDue(secondsSinceLastSave: 0.1, finishingRun: false, newBest: true))
+        #expect(CheckpointSchedule.everyIteration.isDue(secondsSinceLastSave: 0, finishingRun: false, newBest: false))
+    }
+
+    /// With a long interval a session saves its first and its last iteration only, and a resume
+    /// continues from the saved one; the states equal those of a run saved every iteration.
+    @Test func aThrottledRunSavesItsFirstAndLastIterationsAndResumesTheSame() throws {
+        var c = TrainingRunTests.configuration("CartPole-v1", iterations: 3, batch: 512)
+        var finals: [TrainerState] = []
+        for schedule in [CheckpointSchedule(interval: 3600), .everyIteration] {
+            let directory = TrainingRunTests.temporaryDirectory("checkpoint-every-\(schedule.interval)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var training = try LocalTraining(session: TrainingSession(configuration: c, outputDirectory: directory, resume: false,
+                                                                      checkpoints: schedule))
+            var saved: [Int] = []
+            try training.run { _, _, _ in saved.append((try? Checkpoint.load(from: directory).iteration) ?? -1) }
+            #expect(saved == (schedule.interval > 0 ? [1, 1, 3] : [1, 2, 3]))
+
+            var state = try Checkpoint.load(from: directory)
+            state.configuration.totalSteps = 6 * 512
+            c = state.configuration
+            var resumed = try LocalTraining(session: TrainingSession(resuming: state, in: directory, checkpoints: schedule))
+            saved = []
+            try resumed.run { _, _, _ in saved.append((try? Checkpoint.load(from: directory).iteration) ?? -1) }
+            #expect(saved == (schedule.interval > 0 ? [4, 4, 6] : [4, 5, 6]))
+            #expect(try TrainingRunTests.rowsWithoutTiming(directory).count == 1 + 6)  // the header and six rows
+            finals.append(try Checkpoint.load(from: directory))
+            c.totalSteps = 3 * 512
+        }
+        #expect(finals[0].policy == finals[1].policy && finals[0].valueFunction == finals[1].valueFunction)
+        #expect(finals[0].random == finals[1].random && finals[0].normalizer == finals[1].normalizer)
+    }
+}
+
+/// Issue 14, item 1: the value fit on a second thread while the next batch is sampled gives
+/// exactly the numbers of fitting in line.
+@Suite struct OverlappedValueFitTests {
+    @Test(arguments: ["CartPole-v1", "Pendulum-v1"])
+    func overlappingTheValueFitChangesNoNumber(environment: String) throws {
+        let c = TrainingRunTests.configuration(environment, iterations: 4, batch: 512)
+        var runs: [(rows: [[String]], state: TrainerState, reported: [Int])] = []
+        for overlaps in [true, false] {
+            let directory = TrainingRunTests.temporaryDirectory("overlap-\(overlaps)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var training = try LocalTraining(session: TrainingSession(configuration: c, outputDirectory: directory, resume: false),
+                                             overlapsValueFit: overlaps)
+            var reported: [Int] = []
+            try training.run { s, _, _ in
+                #expect(s.valueFit.adamSteps > 0 && s.valueSeconds > 0, "iteration \(s.iteration) is reported with its value fit")
+                reported.append(s.iteration)
+            }
+            runs.append((try TrainingRunTests.rowsWithoutTiming(directory), training.state, reported))
+        }
+        #expect(runs[0].reported == [1, 2, 3, 4] && runs[1].reported == [1, 2, 3, 4])
+        #expect(runs[0].rows == runs[1].rows)
+        let (overlapped, inLine) = (runs[0].state, runs[1].state)
+        #expect(overlapped.policy == inLine.policy && overlapped.valueFunction == inLine.valueFunction)
+        #expect(overlapped.normalizer == inLine.normalizer && overlapped.random == inLine.random)
+        #expect(overlapped.iteration == 4 && overlapped.timesteps == inLine.timesteps)
+    }
+}
