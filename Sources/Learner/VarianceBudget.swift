@@ -1,0 +1,75 @@
+import Core
+
+/// The simulator steps one estimate may cost in the variance study, and how closely an
+/// estimator must meet them: the mean steps per estimate over the replicates must lie within
+/// `steps × (1 ± tolerance)`.
+public struct StepBudget: Sendable, Equatable {
+    public var steps: Int
+    /// Relative: 0.02 for ±2 %.
+    public var tolerance: Double
+
+    /// - Precondition: `steps > 0`, `0 < tolerance < 1`.
+    public init(steps: Int, tolerance: Double) {
+        precondition(steps > 0 && tolerance > 0 && tolerance < 1)
+        self.steps = steps
+        self.tolerance = tolerance
+    }
+
+    /// `steps / budget − 1`.
+    public func deviation(_ steps: Double) -> Double { steps / Double(self.steps) - 1 }
+
+    /// Whether `steps` is within the tolerance of the budget.
+    public func admits(_ steps: Double) -> Bool { abs(deviation(steps)) <= tolerance }
+
+    /// The vine's trunk length and rollout-set size whose collections cost the budget when
+    /// each rollout-set state's K branches cost `branchStepsPerState` steps together.
+    ///
+    /// A quarter of the budget goes to the trunks, the rest to as many states N as it pays
+    /// for; then the trunks take what the branches leave, `E·L = steps − N·b`, so the expected
+    /// total is the budget up to the trunks' rounding (fewer than E/2 steps). N is lowered
+    /// where needed so that the trunks hold at least N states (N ≤ E·L) and each copy runs at
+    /// least one step.
+    /// - Parameters:
+    ///   - copies: E, the simulator copies that run trunks side by side.
+    ///   - branchStepsPerState: b, the mean simulator steps of one state's K branches.
+    /// - Returns: L (steps per copy) and N, or ``VarianceStudyError/budgetTooSmall(budget:branchStepsPerState:copies:)``
+    ///   when fewer than two states fit.
+    public func vineSize(copies: Int, branchStepsPerState b: Double) -> Result<(trunkSteps: Int, rolloutStates: Int), VarianceStudyError> {
+        precondition(copies >= 1 && b > 0)
+        let budget = Double(steps), e = Double(copies)
+        // N·b + E·L = budget with E·L ≥ max(N, E) ⟹ N ≤ (budget − E)/b and N ≤ budget/(b + 1).
+        let states = Int(min(0.75 * budget / b, (budget - e) / b, budget / (b + 1)).rounded(.down))
+        guard states >= 2 else { return .failure(.budgetTooSmall(budget: steps, branchStepsPerState: b, copies: copies)) }
+        let trunkSteps = max(1, Int(((budget - Double(states) * b) / e).rounded()))
+        return .success((trunkSteps, min(states, copies * trunkSteps)))
+    }
+}
+
+/// Why the variance study cannot run as asked; ``description`` is one line.
+public enum VarianceStudyError: Error, Equatable, CustomStringConvertible {
+    /// The budget does not pay for a vine estimate of two rollout-set states.
+    case budgetTooSmall(budget: Int, branchStepsPerState: Double, copies: Int)
+    /// Calibrating the vine did not bring a pilot collection's steps within the tolerance.
+    case budgetNotMet(estimator: String, budget: Int, tolerance: Double, pilotSteps: [Double])
+    /// The reference gradient is zero, so nothing can be compared with it.
+    case zeroReference(steps: Int)
+
+    public var description: String {
+        switch self {
+        case .budgetTooSmall(let budget, let b, let copies):
+            "a budget of \(budget) simulator steps cannot pay for a vine estimate: one rollout-set state's branches cost "
+                + "\(Int(b.rounded())) steps, and two states plus trunks on \(copies) copies need more; give a larger --budget"
+        case .budgetNotMet(let estimator, let budget, let tolerance, let pilots):
+            "could not size \(estimator) to \(budget) steps ± \(formatPercent(tolerance)): its pilot collections cost "
+                + pilots.map { String(Int($0.rounded())) }.joined(separator: ", ") + " steps; give a larger --budget-tolerance"
+        case .zeroReference(let steps):
+            "the reference gradient over \(steps) steps is zero: there is no gradient to compare the estimators with"
+        }
+    }
+}
+
+/// `0.02` as `2 %`.
+func formatPercent(_ fraction: Double) -> String {
+    let percent = (fraction * 100 * 1000).rounded() / 1000
+    return (percent == percent.rounded() ? String(Int(percent)) : String(percent)) + " %"
+}
