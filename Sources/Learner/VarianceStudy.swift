@@ -130,55 +130,45 @@ public struct VarianceStudy {
         return (policy.surrogateGradient(surrogate), batch.branchCount, batch.simulatorSteps)
     }
 
-    /// Pilot collections per calibration round of ``vineSettings(crn:farm:)``, and the rounds
-    /// it tries before giving up.
-    static let (pilotsPerRound, calibrationRounds) = (2, 4)
+    /// Pilot collections per calibration round of ``calibrateVine(crn:farm:)``, and its rounds.
+    static let (pilotsPerRound, calibrationRounds) = (4, 2)
 
-    /// Vine settings whose collections cost ``budget`` simulator steps within its tolerance.
+    /// Vine settings sized to ``budget``, and the branch cost per state measured on the way.
     ///
-    /// A small pilot collection measures what one rollout-set state's branches cost; then, each
-    /// round, ``StepBudget/vineSize(copies:branchStepsPerState:)`` sizes the trunks and the
-    /// rollout set from that cost, ``pilotsPerRound`` pilot collections at the new size are
-    /// made, and if their mean cost is within the tolerance the size is taken; otherwise their
-    /// branch cost per state is the next round's. Pilots use the streams of replicates
-    /// 999 999, 999 998, … (so replicates must stay below 999 990 to be independent of them).
-    /// - Throws: ``VarianceStudyError/budgetTooSmall(budget:branchStepsPerState:copies:)``, or
-    ///   ``VarianceStudyError/budgetNotMet(estimator:budget:tolerance:pilotSteps:)`` after
-    ///   ``calibrationRounds`` rounds outside the tolerance.
-    func vineSettings(crn: Bool, farm: SamplingFarm?) throws -> VineSettings {
+    /// A small pilot collection measures b, what one rollout-set state's K branches cost;
+    /// then each round sizes the rollout set and trunks with
+    /// ``StepBudget/vineSize(copies:branchStepsPerState:)`` from b pooled over every pilot so
+    /// far and makes ``pilotsPerRound`` pilot collections at that size. The settings returned
+    /// are sized from b pooled over all of them. Pilots use the streams of replicates 999 999,
+    /// 999 998, … (so replicates must stay below 999 990 to be independent of them).
+    /// - Throws: ``VarianceStudyError/budgetTooSmall(budget:branchStepsPerState:copies:)``.
+    func calibrateVine(crn: Bool, farm: SamplingFarm?) throws -> (settings: VineSettings, cost: BranchCost) {
         let copies = configuration.environmentsPerSampler
         var s = configuration.vine
         s.gamma = configuration.gamma
         s.commonRandomNumbers = crn
         s.trunkSteps = max(1, budget.steps / (4 * copies))
         s.rolloutStates = max(1, min(copies * s.trunkSteps, 16))
+        var cost = BranchCost()
         var pilotCount: UInt64 = 0
-        func pilots(_ count: Int) throws -> [VineBatch] {
+        func pilots(_ count: Int) throws {
             let tasks = (0..<count).map { _ in
                 pilotCount += 1
                 return VarianceStudy.task(replicate: 1_000_000 - pilotCount, settings: s)
             }
-            return try collect(tasks, farm: farm).map { batch in
-                guard case .vine(let vine) = batch else { preconditionFailure("a vine task gave a single-path batch") }
-                return vine
-            }
+            for batch in try collect(tasks, farm: farm) { cost.add(batch) }
         }
-        func branchStepsPerState(_ batches: [VineBatch]) -> Double {
-            Double(batches.map(\.branchSteps).reduce(0, +)) / Double(batches.map(\.stateCount).reduce(0, +))
-        }
-        var b = branchStepsPerState(try pilots(1))
-        var costs: [Double] = []
-        for _ in 0..<VarianceStudy.calibrationRounds {
-            let size = try budget.vineSize(copies: copies, branchStepsPerState: b).get()
+        func resize() throws {
+            let size = try budget.vineSize(copies: copies, branchStepsPerState: cost.perState).get()
             (s.trunkSteps, s.rolloutStates) = (size.trunkSteps, size.rolloutStates)
-            let batches = try pilots(VarianceStudy.pilotsPerRound)
-            let cost = Double(batches.map(\.simulatorSteps).reduce(0, +)) / Double(batches.count)
-            if budget.admits(cost) { return s }
-            costs.append(cost)
-            b = branchStepsPerState(batches)
         }
-        let name = crn ? GradientEstimatorKind.vineCRN.rawValue : GradientEstimatorKind.vine.rawValue
-        throw VarianceStudyError.budgetNotMet(estimator: name, budget: budget.steps, tolerance: budget.tolerance, pilotSteps: costs)
+        try pilots(1)
+        for _ in 0..<VarianceStudy.calibrationRounds {
+            try resize()
+            try pilots(VarianceStudy.pilotsPerRound)
+        }
+        try resize()
+        return (s, cost)
     }
 
     /// Runs the study: `replicates` estimates per estimator and the reference.
@@ -215,30 +205,63 @@ public struct VarianceStudy {
         return (reference, statistics)
     }
 
-    /// `replicates` estimates of one estimator (the vine sized to the budget first).
+    /// `replicates` estimates of one estimator.
+    ///
+    /// Single path collects exactly ``budget`` steps per estimate. The vine is sized by
+    /// ``calibrateVine(crn:farm:)``; then its replicates run in order, each with the trunk
+    /// length that brings the steps spent so far to (r + 1) budgets at the branch cost measured
+    /// so far (``StepBudget/trunkSteps(forCost:states:branchStepsPerState:copies:nominal:)``),
+    /// so the mean steps per estimate misses the budget only by the last replicate's miss of
+    /// its target, over R. Every choice depends only on earlier collections, so the estimates
+    /// are the same with or without a farm.
     func sample(_ kind: GradientEstimatorKind, replicates: Int, farm: SamplingFarm?) throws -> EstimatorSample {
-        let settings = kind == .singlePath ? nil : try vineSettings(crn: kind == .vineCRN, farm: farm)
-        let tasks = (0..<replicates).map { r in
-            settings.map { VarianceStudy.task(replicate: UInt64(r), settings: $0) }
-                ?? VarianceStudy.task(replicate: UInt64(r), steps: budget.steps)
-        }
         var sample = EstimatorSample(estimator: kind, estimates: Array(repeating: [], count: replicates),
                                      qSamples: Array(repeating: 0, count: replicates),
                                      simulatorSteps: Array(repeating: 0, count: replicates), wallSeconds: 0)
         let clock = ContinuousClock()
-        let start = clock.now
+        var start = clock.now
         let estimate = { (r: Int, batch: IterationBatch) throws in
             let e = try self.gradient(batch)
             sample.estimates[r] = e.gradient
             sample.simulatorSteps[r] = e.simSteps
             sample.qSamples[r] = e.qSamples
         }
-        if let farm {
-            try farm.run(tasks, completed: estimate)
+        if kind == .singlePath {
+            let tasks = (0..<replicates).map { VarianceStudy.task(replicate: UInt64($0), steps: budget.steps) }
+            if let farm {
+                try farm.run(tasks, completed: estimate)
+            } else {
+                for (r, task) in tasks.enumerated() { try estimate(r, collect(task)) }
+            }
         } else {
-            for (r, task) in tasks.enumerated() { try estimate(r, collect(task)) }
+            var (settings, cost) = try calibrateVine(crn: kind == .vineCRN, farm: farm)
+            start = clock.now
+            let nominal = settings.trunkSteps
+            for r in 0..<replicates {
+                let spent = sample.simulatorSteps.reduce(0, +)
+                settings.trunkSteps = StepBudget.trunkSteps(forCost: Double(budget.steps * (r + 1) - spent), states: settings.rolloutStates,
+                                                            branchStepsPerState: cost.perState,
+                                                            copies: configuration.environmentsPerSampler, nominal: nominal)
+                let batch = try collect([VarianceStudy.task(replicate: UInt64(r), settings: settings)], farm: farm)[0]
+                try estimate(r, batch)
+                cost.add(batch)
+            }
         }
         sample.wallSeconds = (clock.now - start).seconds / Double(replicates)
         return sample
     }
+}
+
+/// The vine's branch cost so far: branch steps and rollout-set states over the collections seen.
+struct BranchCost {
+    var steps = 0, states = 0
+
+    mutating func add(_ batch: IterationBatch) {
+        guard case .vine(let vine) = batch else { preconditionFailure("a vine task gave a single-path batch") }
+        steps += vine.branchSteps
+        states += vine.stateCount
+    }
+
+    /// b: branch steps per rollout-set state (the K branches together).
+    var perState: Double { Double(steps) / Double(states) }
 }

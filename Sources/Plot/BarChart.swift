@@ -92,7 +92,7 @@ public struct BarChart {
         svg.text("text", ["x": n(width / 2), "y": "28", "text-anchor": "middle", "font-size": "15", "font-weight": "bold"], title)
         var top = 50.0
         for (panel, axis) in zip(panels, axes) {
-            write(panel, axis, top: top, rows: rows, to: &svg)
+            write(panel, axis, top: top, rows: rows, width: width, to: &svg)
             top += panelHeight
         }
         svg.close()
@@ -100,13 +100,13 @@ public struct BarChart {
     }
 
     /// One panel: title, grid, bars or gaps with whiskers and value texts, marker, axis.
-    private func write(_ panel: Panel, _ axis: PanelAxis, top: Double, rows: Double, to svg: inout SVGWriter) {
+    private func write(_ panel: Panel, _ axis: PanelAxis, top: Double, rows: Double, width: Double, to svg: inout SVGWriter) {
         let n = SVGWriter.number
         let left = BarChart.labelWidth, right = left + BarChart.plotWidth
         func x(_ value: Double) -> Double { left + BarChart.plotWidth * min(1, max(0, axis.fraction(value))) }
         svg.text("text", ["x": n(left), "y": n(top + 14), "font-size": n(BarChart.titleFontSize)], panel.title)
         if let marker = panel.marker {
-            svg.text("text", ["x": n(right), "y": n(top + 14), "font-size": n(BarChart.tickFontSize), "text-anchor": "end",
+            svg.text("text", ["x": n(width - 10), "y": n(top + 14), "font-size": n(BarChart.tickFontSize), "text-anchor": "end",
                               "fill": "#555555"], "dashed: " + marker.label)
         }
         let barsTop = top + 24, axisY = barsTop + rows
