@@ -29,7 +29,7 @@ import Testing
 
     @Test func farFromOneLabelsArePowersOfTen() {
         #expect(LogScale(covering: 2e4, 3e7).labels == ["10000", "10⁵", "10⁶", "10⁷", "10⁸"])
-        #expect(LogScale(covering: 2e-6, 5e-5).labels == ["10⁻⁶", "2×10⁻⁶", "5×10⁻⁶", "10⁻⁵", "2×10⁻⁵", "5×10⁻⁵", "0.0001"])
+        #expect(LogScale(covering: 2e-6, 5e-5).labels == ["10⁻⁶", "2×10⁻⁶", "5×10⁻⁶", "10⁻⁵", "2×10⁻⁵", "5×10⁻⁵", "10⁻⁴"])
     }
 
     @Test func fractionIsTheLogarithmicPosition() {
