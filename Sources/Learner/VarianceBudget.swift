@@ -26,7 +26,8 @@ public struct StepBudget: Sendable, Equatable {
     /// each rollout-set state's K branches cost `branchStepsPerState` steps together.
     ///
     /// A quarter of the budget goes to the trunks, the rest to as many states N as it pays
-    /// for; then the trunks take what the branches leave, `E·L = steps − N·b`, so the expected
+    /// for (at least two, if the trunks can then still run); then the trunks take what the
+    /// branches leave, `E·L = steps − N·b`, so the expected
     /// total is the budget up to the trunks' rounding (fewer than E/2 steps). N is lowered
     /// where needed so that the trunks hold at least N states (N ≤ E·L) and each copy runs at
     /// least one step.
@@ -39,7 +40,8 @@ public struct StepBudget: Sendable, Equatable {
         precondition(copies >= 1 && b > 0)
         let budget = Double(steps), e = Double(copies)
         // N·b + E·L = budget with E·L ≥ max(N, E) ⟹ N ≤ (budget − E)/b and N ≤ budget/(b + 1).
-        let states = Int(min(0.75 * budget / b, (budget - e) / b, budget / (b + 1)).rounded(.down))
+        let most = Int(min((budget - e) / b, budget / (b + 1)).rounded(.down))
+        let states = min(most, max(2, Int((0.75 * budget / b).rounded(.down))))
         guard states >= 2 else { return .failure(.budgetTooSmall(budget: steps, branchStepsPerState: b, copies: copies)) }
         let trunkSteps = max(1, Int(((budget - Double(states) * b) / e).rounded()))
         return .success((trunkSteps, min(states, copies * trunkSteps)))

@@ -49,11 +49,11 @@ import Testing
     @Test func impossibleBudgetsAreRefused() throws {
         let root = try CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let small = try CLITests.run(["variance", "--env", "Hopper-v4", "--replicates", "2", "--budget", "150",
+        let small = try CLITests.run(["variance", "--env", "Hopper-v4", "--replicates", "2", "--budget", "100",
                                       "--out", root.appendingPathComponent("v").path])
         #expect(small.status == 2, "stderr: \(small.stderr)")
         #expect(small.stderr.hasSuffix("give a larger --budget\n"), "stderr: \(small.stderr)")
-        #expect(small.stderr.split(separator: "\n").last!.hasPrefix("error: a budget of 150 simulator steps cannot pay for a vine estimate"))
+        #expect(small.stderr.split(separator: "\n").last!.hasPrefix("error: a budget of 100 simulator steps cannot pay for a vine estimate"))
         let tolerance = try CLITests.run(["variance", "--env", "CartPole-v1", "--budget-tolerance", "0"])
         #expect(tolerance.status == 64)
         #expect(tolerance.stderr.contains("--budget-tolerance must be above 0 and below 0.5 (got 0.0)"), "\(tolerance.stderr)")

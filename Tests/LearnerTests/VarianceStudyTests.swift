@@ -117,8 +117,11 @@ import Testing
         // Branches of one step: the trunks must still hold the states (N ≤ E·L).
         let short = try budget.vineSize(copies: 8, branchStepsPerState: 2).get()
         #expect(short.rolloutStates == 6666 && short.trunkSteps == 834)
-        #expect(budget.vineSize(copies: 8, branchStepsPerState: 9000).map { _ in 0 }
-                == .failure(.budgetTooSmall(budget: 20_000, branchStepsPerState: 9000, copies: 8)))
+        // Two states, if they fit beside a trunk of a step per copy, even beyond three quarters.
+        let two = try budget.vineSize(copies: 8, branchStepsPerState: 9000).get()
+        #expect(two.rolloutStates == 2 && two.trunkSteps == 250)
+        #expect(budget.vineSize(copies: 8, branchStepsPerState: 12_000).map { _ in 0 }
+                == .failure(.budgetTooSmall(budget: 20_000, branchStepsPerState: 12_000, copies: 8)))
     }
 
     /// Wherever a size exists, its expected cost is the budget up to the trunks' rounding, with
@@ -197,9 +200,9 @@ import Testing
     /// A budget that cannot pay for two rollout-set states is refused before any replicate.
     @Test func aBudgetTooSmallForTheVineIsRefused() throws {
         #expect {
-            _ = try Self.study(budget: 100).run(replicates: 2) { _ in }
+            _ = try Self.study(budget: 50).run(replicates: 2) { _ in }
         } throws: { error in
-            if case .budgetTooSmall(budget: 100, _, copies: 4)? = error as? VarianceStudyError { return true }
+            if case .budgetTooSmall(budget: 50, _, copies: 4)? = error as? VarianceStudyError { return true }
             return false
         }
     }
