@@ -27,10 +27,10 @@ public struct StepBudget: Sendable, Equatable {
     ///
     /// A quarter of the budget goes to the trunks, the rest to as many states N as it pays
     /// for (at least two, if the trunks can then still run); then the trunks take what the
-    /// branches leave, `E·L = steps − N·b`, so the expected
-    /// total is the budget up to the trunks' rounding (fewer than E/2 steps). N is lowered
-    /// where needed so that the trunks hold at least N states (N ≤ E·L) and each copy runs at
-    /// least one step.
+    /// branches leave, `E·L = steps − N·b` rounded to whole steps per copy, or ⌈N/E⌉ steps per
+    /// copy if that is more (the trunks must hold the N states). The expected total is the
+    /// budget within E steps. N is at most what leaves each copy one trunk step and the trunks
+    /// at least N states.
     /// - Parameters:
     ///   - copies: E, the simulator copies that run trunks side by side.
     ///   - branchStepsPerState: b, the mean simulator steps of one state's K branches.
@@ -43,8 +43,8 @@ public struct StepBudget: Sendable, Equatable {
         let most = Int(min((budget - e) / b, budget / (b + 1)).rounded(.down))
         let states = min(most, max(2, Int((0.75 * budget / b).rounded(.down))))
         guard states >= 2 else { return .failure(.budgetTooSmall(budget: steps, branchStepsPerState: b, copies: copies)) }
-        let trunkSteps = max(1, Int(((budget - Double(states) * b) / e).rounded()))
-        return .success((trunkSteps, min(states, copies * trunkSteps)))
+        let trunkSteps = max(Int(((budget - Double(states) * b) / e).rounded()), (states + copies - 1) / copies)
+        return .success((trunkSteps, states))
     }
 
     /// The trunk length L (steps per copy) that makes a vine collection of `states` states cost

@@ -154,10 +154,12 @@ struct VarianceCommand: ParsableCommand {
     /// of the mean estimate and the steps spent, one bar per estimator with its 95 % interval.
     /// A degenerate estimator gets a marked gap instead of its bars (its steps are still drawn).
     static func chart(_ statistics: [EstimatorStatistics], title: String) -> BarChart {
-        func entries(_ value: (EstimatorStatistics) -> Double?, _ interval: (EstimatorStatistics) -> [Double]?) -> [BarChart.Entry] {
+        func entries(_ value: (EstimatorStatistics) -> Double?, _ interval: (EstimatorStatistics) -> [Double]?,
+                     logarithmic: Bool = true) -> [BarChart.Entry] {
             statistics.map { s in
                 if s.degenerate != nil { return .gap("degenerate: zero gradient in \(s.nullEstimates) of \(s.replicates) estimates") }
                 guard let v = value(s) else { return .gap("undefined") }
+                if logarithmic && v <= 0 { return .gap("\(v): off the log scale") }
                 return .bar(v, interval: interval(s).map { $0[0]...$0[1] })
             }
         }
@@ -170,7 +172,7 @@ struct VarianceCommand: ParsableCommand {
             .init(title: "relative bias ‖mean ĝ − g_ref‖ / ‖g_ref‖, 95 % CI (log scale)", scale: .logarithmic,
                   entries: entries(\.relativeBias, \.relativeBiasInterval)),
             .init(title: "cosine of the mean estimate to g_ref, 95 % CI", scale: .linear,
-                  entries: entries(\.meanEstimateCosine, \.meanEstimateCosineInterval)),
+                  entries: entries(\.meanEstimateCosine, \.meanEstimateCosineInterval, logarithmic: false)),
             .init(title: "simulator steps per estimate (mean; whisker: least to most)", scale: .counts,
                   entries: statistics.map { .bar($0.simSteps, interval: Double($0.simStepsMin)...Double($0.simStepsMax)) },
                   marker: .init(value: Double(budget.budget), label: "budget \(grouped(budget.budget)) ± \(String(format: "%g", budget.budgetTolerance * 100)) %")),

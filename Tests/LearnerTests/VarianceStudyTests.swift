@@ -106,7 +106,7 @@ import Testing
         let budget = StepBudget(steps: 20_000, tolerance: 0.02)
         #expect(budget.admits(20_400) && budget.admits(19_600) && budget.admits(20_000))
         #expect(!budget.admits(20_401) && !budget.admits(19_599))
-        #expect(budget.deviation(21_000) == 0.05)
+        #expect(abs(budget.deviation(21_000) - 0.05) < 1e-15)
     }
 
     /// A quarter to the trunks, the rest to states; the trunks absorb the remainder exactly.
@@ -124,8 +124,8 @@ import Testing
                 == .failure(.budgetTooSmall(budget: 20_000, branchStepsPerState: 12_000, copies: 8)))
     }
 
-    /// Wherever a size exists, its expected cost is the budget up to the trunks' rounding, with
-    /// at least two states that the trunks hold.
+    /// Wherever a size exists, its expected cost is the budget within E steps (the trunks'
+    /// rounding), with at least two states that the trunks hold.
     @Test func vineSizeMeetsTheBudget() {
         for steps in [300, 1000, 4321, 20_000, 123_457] {
             for copies in [1, 3, 8, 16] {
@@ -134,7 +134,7 @@ import Testing
                     else { continue }
                     let cost = Double(copies * size.trunkSteps) + Double(size.rolloutStates) * b
                     #expect(size.rolloutStates >= 2 && size.rolloutStates <= copies * size.trunkSteps, "\(steps) \(copies) \(b)")
-                    #expect(abs(cost - Double(steps)) <= Double(copies) / 2 + b, "\(steps) \(copies) \(b): \(cost)")
+                    #expect(abs(cost - Double(steps)) <= Double(copies), "\(steps) \(copies) \(b): \(cost)")
                 }
             }
         }
