@@ -14,59 +14,23 @@ public enum GradientEstimatorKind: String, Sendable, Codable, CaseIterable {
     case vineCRN = "vine_crn"
 }
 
-/// The statistics of one estimator over the replicates (the fields of `variance.json`).
-public struct EstimatorStatistics: Sendable, Codable {
-    public var estimator: String
-    /// tr Cov(ĝ): the summed per-coordinate variance of the R estimates.
-    public var totalVariance: Double
-    /// mean ‖ĝ − g_ref‖².
-    public var mse: Double
-    /// mean cos(ĝ, g_ref).
-    public var cosineMean: Double
-    /// Standard error of ``cosineMean``.
-    public var cosineStandardError: Double
-    /// totalVariance × q_samples: the variance one Q-value sample would carry.
-    public var variancePerQSample: Double
-    /// Q-value samples per estimate (rows for single path, N·K branches for the vine).
-    public var qSamples: Double
-    /// Simulator steps per estimate.
-    public var simSteps: Double
-    /// Wall seconds per estimate.
-    public var wallSeconds: Double
-    public var replicates: Int
-    /// 95 % percentile-bootstrap intervals (1,000 resamples of the replicates, seeded) of
-    /// ``totalVariance``, ``mse`` and ``variancePerQSample``.
-    public var totalVarianceInterval: [Double]
-    public var mseInterval: [Double]
-    public var variancePerQSampleInterval: [Double]
-
-    enum CodingKeys: String, CodingKey {
-        case estimator, replicates
-        case totalVarianceInterval = "total_variance_ci95", mseInterval = "mse_ci95"
-        case variancePerQSampleInterval = "variance_per_q_sample_ci95"
-        case totalVariance = "total_variance", mse, cosineMean = "cosine_mean", cosineStandardError = "cosine_standard_error"
-        case variancePerQSample = "variance_per_q_sample", qSamples = "q_samples", simSteps = "sim_steps"
-        case wallSeconds = "wall_seconds"
-    }
-}
-
 /// Estimates the policy gradient many times at a fixed policy with single path and with the
 /// vine (with and without common random numbers) at equal simulator-step budgets, and compares
 /// each estimator with a reference gradient from a much larger single-path budget — the
 /// comparison of the paper's §5.2 claim (lower variance per Q-value sample, at the price of
-/// more simulator calls).
+/// more simulator calls). docs/variance.md defines every figure it reports.
 public struct VarianceStudy {
     public var configuration: TrainingConfiguration
     public var policy: Policy
     public var normalizer: RunningNormalizer?
     public var valueFunction: ValueFunction
-    /// Simulator steps per estimate.
-    public var budget: Int
+    /// Simulator steps per estimate, and the tolerance every estimator meets them within.
+    public var budget: StepBudget
     /// Multiple of ``budget`` for the reference gradient.
     public var referenceMultiple = 20
 
     public init(configuration: TrainingConfiguration, policy: Policy, normalizer: RunningNormalizer?,
-                valueFunction: ValueFunction, budget: Int) {
+                valueFunction: ValueFunction, budget: StepBudget) {
         self.configuration = configuration
         self.policy = policy
         self.normalizer = normalizer
@@ -106,7 +70,7 @@ public struct VarianceStudy {
     /// travels in one chunk when a farm collects them.
     func referenceGradient(farm: SamplingFarm?) throws -> [Double] {
         let tasks = (0..<referenceMultiple).map {
-            SamplingTask(stream: 3_000_000 + UInt64($0), sampling: .singlePath, count: budget)
+            SamplingTask(stream: 3_000_000 + UInt64($0), sampling: .singlePath, count: budget.steps)
         }
         var rows: SampleBatch?
         for case .singlePath(let batch) in try collect(tasks, farm: farm) {
@@ -166,113 +130,138 @@ public struct VarianceStudy {
         return (policy.surrogateGradient(surrogate), batch.branchCount, batch.simulatorSteps)
     }
 
-    /// Vine settings whose collections cost about ``budget`` simulator steps: trunks of
-    /// budget / (4 E) steps per copy, and as many rollout-set states as the remaining budget
-    /// pays for at the branch length a pilot collection measures.
-    func vineSettings(crn: Bool, farm: SamplingFarm?) throws -> VineSettings {
+    /// Pilot collections per calibration round of ``calibrateVine(crn:farm:)``, and its rounds.
+    static let (pilotsPerRound, calibrationRounds) = (4, 2)
+
+    /// Vine settings sized to ``budget``, and the branch cost per state measured on the way.
+    ///
+    /// A small pilot collection measures b, what one rollout-set state's K branches cost;
+    /// then each round sizes the rollout set and trunks with
+    /// ``StepBudget/vineSize(copies:branchStepsPerState:)`` from b pooled over every pilot so
+    /// far and makes ``pilotsPerRound`` pilot collections at that size. The settings returned
+    /// are sized from b pooled over all of them. Pilots use the streams of replicates 999 999,
+    /// 999 998, … (so replicates must stay below 999 990 to be independent of them).
+    /// - Throws: ``VarianceStudyError/budgetTooSmall(budget:branchStepsPerState:copies:)``.
+    func calibrateVine(crn: Bool, farm: SamplingFarm?) throws -> (settings: VineSettings, cost: BranchCost) {
         let copies = configuration.environmentsPerSampler
         var s = configuration.vine
         s.gamma = configuration.gamma
         s.commonRandomNumbers = crn
-        s.trunkSteps = max(1, budget / (4 * copies))
+        s.trunkSteps = max(1, budget.steps / (4 * copies))
         s.rolloutStates = max(1, min(copies * s.trunkSteps, 16))
-        let pilot = try gradient(collect([VarianceStudy.task(replicate: 999_999, settings: s)], farm: farm)[0])
-        let stepsPerBranch = Double(pilot.simSteps - copies * s.trunkSteps) / Double(max(1, pilot.qSamples))
-        let k = Double(pilot.qSamples) / Double(s.rolloutStates)
-        let affordable = Double(budget - copies * s.trunkSteps) / max(1, stepsPerBranch * k)
-        s.rolloutStates = max(2, min(copies * s.trunkSteps, Int(affordable)))
-        return s
+        var cost = BranchCost()
+        var pilotCount: UInt64 = 0
+        func pilots(_ count: Int) throws {
+            let tasks = (0..<count).map { _ in
+                pilotCount += 1
+                return VarianceStudy.task(replicate: 1_000_000 - pilotCount, settings: s)
+            }
+            for batch in try collect(tasks, farm: farm) { cost.add(batch) }
+        }
+        func resize() throws {
+            let size = try budget.vineSize(copies: copies, branchStepsPerState: cost.perState).get()
+            (s.trunkSteps, s.rolloutStates) = (size.trunkSteps, size.rolloutStates)
+        }
+        try pilots(1)
+        for _ in 0..<VarianceStudy.calibrationRounds {
+            try resize()
+            try pilots(VarianceStudy.pilotsPerRound)
+        }
+        try resize()
+        return (s, cost)
     }
 
     /// Runs the study: `replicates` estimates per estimator and the reference.
     /// - Parameters:
-    ///   - farm: workers to collect every batch on (the reference's, the vine's pilot and the
+    ///   - replicates: at least 2, below 999 990.
+    ///   - farm: workers to collect every batch on (the reference's, the vine's pilots and the
     ///     replicates'; nil: in this process). The results are the same either way.
-    ///   - progress: called with a line per finished estimator.
+    ///   - progress: called with a line per step of the study (the figures are in the statistics).
+    /// - Throws: ``VarianceStudyError`` when the reference gradient is zero or the vine cannot
+    ///   be sized to the budget; a collection's error.
     public func run(replicates: Int, farm: SamplingFarm? = nil,
                     progress: (String) -> Void) throws -> (reference: [Double], statistics: [EstimatorStatistics]) {
-        let clock = ContinuousClock()
+        precondition(replicates >= 2 && replicates < 999_990)
         let reference = try referenceGradient(farm: farm)
-        progress("reference gradient: single path, \(budget * referenceMultiple) steps, ‖g‖ = \(String(format: "%.4g", dot(reference, reference).squareRoot()))")
-        var results: [EstimatorStatistics] = []
+        let referenceNorm = dot(reference, reference).squareRoot()
+        let referenceSteps = budget.steps * referenceMultiple
+        guard referenceNorm > 0 else { throw VarianceStudyError.zeroReference(steps: referenceSteps) }
+        progress("reference gradient: single path, \(referenceSteps) steps, ‖g‖ = \(String(format: "%.4g", referenceNorm))")
+        progress("budget: \(budget.steps) simulator steps per estimate ± \(formatPercent(budget.tolerance)) (mean over the replicates)")
+        var samples: [EstimatorSample] = []
         for kind in GradientEstimatorKind.allCases {
-            let settings = kind == .singlePath ? nil : try vineSettings(crn: kind == .vineCRN, farm: farm)
-            let tasks = (0..<replicates).map { r in
-                settings.map { VarianceStudy.task(replicate: UInt64(r), settings: $0) }
-                    ?? VarianceStudy.task(replicate: UInt64(r), steps: budget)
-            }
-            var estimates = [[Double]](repeating: [], count: replicates)
-            var q = 0.0, steps = 0.0
-            let start = clock.now
-            let estimate = { (r: Int, batch: IterationBatch) throws in
-                let e = try self.gradient(batch)
-                estimates[r] = e.gradient
-                q += Double(e.qSamples)
-                steps += Double(e.simSteps)
-            }
+            let sample = try self.sample(kind, replicates: replicates, farm: farm)
+            let mean = { (counts: [Int]) in Double(counts.reduce(0, +)) / Double(replicates) }
+            progress(String(format: "%@: %d estimates, %.0f Q-samples and %.0f simulator steps each, %.3f s each", kind.rawValue,
+                            replicates, mean(sample.qSamples), mean(sample.simulatorSteps), sample.wallSeconds))
+            samples.append(sample)
+        }
+        // The reference is the mean of `referenceMultiple` single-path estimates' worth of rows.
+        let singlePath = samples.first { $0.estimator == .singlePath }!
+        let referenceVariance = EstimateMoments(singlePath.estimates, reference: reference).totalVariance / Double(referenceMultiple)
+        let statistics = samples.map {
+            EstimatorStatistics($0, reference: reference, referenceVariance: referenceVariance, budget: budget)
+        }
+        return (reference, statistics)
+    }
+
+    /// `replicates` estimates of one estimator.
+    ///
+    /// Single path collects exactly ``budget`` steps per estimate. The vine is sized by
+    /// ``calibrateVine(crn:farm:)``; then its replicates run in order, each with the trunk
+    /// length that brings the steps spent so far to (r + 1) budgets at the branch cost measured
+    /// so far (``StepBudget/trunkSteps(forCost:states:branchStepsPerState:copies:nominal:)``),
+    /// so the mean steps per estimate misses the budget only by the last replicate's miss of
+    /// its target, over R. Every choice depends only on earlier collections, so the estimates
+    /// are the same with or without a farm.
+    func sample(_ kind: GradientEstimatorKind, replicates: Int, farm: SamplingFarm?) throws -> EstimatorSample {
+        var sample = EstimatorSample(estimator: kind, estimates: Array(repeating: [], count: replicates),
+                                     qSamples: Array(repeating: 0, count: replicates),
+                                     simulatorSteps: Array(repeating: 0, count: replicates), wallSeconds: 0)
+        let clock = ContinuousClock()
+        var start = clock.now
+        let estimate = { (r: Int, batch: IterationBatch) throws in
+            let e = try self.gradient(batch)
+            sample.estimates[r] = e.gradient
+            sample.simulatorSteps[r] = e.simSteps
+            sample.qSamples[r] = e.qSamples
+        }
+        if kind == .singlePath {
+            let tasks = (0..<replicates).map { VarianceStudy.task(replicate: UInt64($0), steps: budget.steps) }
             if let farm {
                 try farm.run(tasks, completed: estimate)
             } else {
                 for (r, task) in tasks.enumerated() { try estimate(r, collect(task)) }
             }
-            let wall = (clock.now - start).seconds / Double(replicates)
-            let statistics = VarianceStudy.statistics(kind.rawValue, estimates: estimates, reference: reference,
-                                                      qSamples: q / Double(replicates), simSteps: steps / Double(replicates),
-                                                      wallSeconds: wall)
-            results.append(statistics)
-            progress(String(format: "%@: total variance %.4g, MSE %.4g, cosine %.3f ± %.3f, %.0f Q-samples, %.0f steps",
-                            kind.rawValue, statistics.totalVariance, statistics.mse, statistics.cosineMean,
-                            statistics.cosineStandardError, statistics.qSamples, statistics.simSteps))
-        }
-        return (reference, results)
-    }
-
-    static func statistics(_ name: String, estimates: [[Double]], reference: [Double], qSamples: Double, simSteps: Double,
-                           wallSeconds: Double) -> EstimatorStatistics {
-        let point = moments(estimates, reference: reference)
-        // Percentile bootstrap over the replicates.
-        var random = RandomStream(seed: 0xB007, path: [UInt64(estimates.count)])
-        var variances: [Double] = [], errors: [Double] = []
-        for _ in 0..<1000 {
-            let resample = (0..<estimates.count).map { _ in estimates[random.index(below: estimates.count)] }
-            let m = moments(resample, reference: reference)
-            variances.append(m.totalVariance)
-            errors.append(m.mse)
-        }
-        func interval(_ values: [Double]) -> [Double] {
-            let sorted = values.sorted()
-            return [sorted[Int(0.025 * Double(sorted.count))], sorted[Int(0.975 * Double(sorted.count)) - 1]]
-        }
-        let varianceInterval = interval(variances)
-        return EstimatorStatistics(estimator: name, totalVariance: point.totalVariance, mse: point.mse,
-                                   cosineMean: point.cosineMean, cosineStandardError: point.cosineStandardError,
-                                   variancePerQSample: point.totalVariance * qSamples, qSamples: qSamples, simSteps: simSteps,
-                                   wallSeconds: wallSeconds, replicates: estimates.count,
-                                   totalVarianceInterval: varianceInterval, mseInterval: interval(errors),
-                                   variancePerQSampleInterval: varianceInterval.map { $0 * qSamples })
-    }
-
-    /// Total variance, MSE against the reference, and the mean cosine with its standard error.
-    static func moments(_ estimates: [[Double]], reference: [Double])
-        -> (totalVariance: Double, mse: Double, cosineMean: Double, cosineStandardError: Double) {
-        let r = Double(estimates.count)
-        let p = reference.count
-        var mean = [Double](repeating: 0, count: p)
-        for e in estimates { axpy(1 / r, e, &mean) }
-        var totalVariance = 0.0, mse = 0.0
-        var cosines: [Double] = []
-        let referenceNorm = dot(reference, reference).squareRoot()
-        for e in estimates {
-            for i in 0..<p {
-                totalVariance += (e[i] - mean[i]) * (e[i] - mean[i])
-                mse += (e[i] - reference[i]) * (e[i] - reference[i])
+        } else {
+            var (settings, cost) = try calibrateVine(crn: kind == .vineCRN, farm: farm)
+            start = clock.now
+            let nominal = settings.trunkSteps
+            for r in 0..<replicates {
+                let spent = sample.simulatorSteps.reduce(0, +)
+                settings.trunkSteps = StepBudget.trunkSteps(forCost: Double(budget.steps * (r + 1) - spent), states: settings.rolloutStates,
+                                                            branchStepsPerState: cost.perState,
+                                                            copies: configuration.environmentsPerSampler, nominal: nominal)
+                let batch = try collect([VarianceStudy.task(replicate: UInt64(r), settings: settings)], farm: farm)[0]
+                try estimate(r, batch)
+                cost.add(batch)
             }
-            cosines.append(dot(e, reference) / max(dot(e, e).squareRoot() * referenceNorm, .leastNormalMagnitude))
         }
-        totalVariance /= max(1, r - 1)
-        mse /= r
-        let cosineMean = cosines.reduce(0, +) / r
-        let cosineVariance = cosines.reduce(0) { $0 + ($1 - cosineMean) * ($1 - cosineMean) } / max(1, r - 1)
-        return (totalVariance, mse, cosineMean, (cosineVariance / r).squareRoot())
+        sample.wallSeconds = (clock.now - start).seconds / Double(replicates)
+        return sample
     }
+}
+
+/// The vine's branch cost so far: branch steps and rollout-set states over the collections seen.
+struct BranchCost {
+    var steps = 0, states = 0
+
+    mutating func add(_ batch: IterationBatch) {
+        guard case .vine(let vine) = batch else { preconditionFailure("a vine task gave a single-path batch") }
+        steps += vine.branchSteps
+        states += vine.stateCount
+    }
+
+    /// b: branch steps per rollout-set state (the K branches together).
+    var perState: Double { Double(steps) / Double(states) }
 }

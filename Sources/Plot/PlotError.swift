@@ -33,6 +33,8 @@ public enum PlotError: Error, CustomStringConvertible, Equatable, Sendable {
     case rasterizerMissing(program: String, package: String)
     /// `--label` was given, but not once per group of runs.
     case labelCount(given: Int, groups: Int)
+    /// A bar chart's data cannot be drawn (the reason says which panel and why).
+    case invalidBarChart(String)
 
     public var description: String {
         switch self {
@@ -68,6 +70,8 @@ public enum PlotError: Error, CustomStringConvertible, Equatable, Sendable {
             "cannot write a PNG: \(program) is not installed (Debian package \(package): apt-get install \(package))"
         case .labelCount(let given, let groups):
             "\(given) --label for \(groups) group\(groups == 1 ? "" : "s") of runs: give one per group, in order of their first run"
+        case .invalidBarChart(let reason):
+            "cannot draw the bar chart: \(reason)"
         }
     }
 }

@@ -12,8 +12,12 @@ struct VarianceCommand: ParsableCommand {
         abstract: "Compare the variance of single-path, vine and vine-with-CRN policy-gradient estimates at a fixed policy.",
         discussion: """
             Estimates the policy gradient --replicates times with each estimator at equal \
-            simulator-step budgets, against a reference gradient from 20× the budget (single \
-            path), and writes variance.json, variance.csv and variance.svg to --out. With \
+            simulator-step budgets (the vine sized by pilot collections so that its mean steps per \
+            estimate lie within --budget-tolerance of --budget), against a reference gradient \
+            from 20× the budget (single path), prints one summary line per estimator (flagging \
+            an estimator whose estimates are zero gradients as DEGENERATE), and writes \
+            variance.json, variance.csv and variance.svg to --out (docs/variance.md defines \
+            every column). With \
             --workers N the replicates' collections run in N local worker processes (same \
             results: each replicate's random streams derive from the seed and the replicate).
             """
@@ -34,6 +38,10 @@ struct VarianceCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Simulator steps per estimate.")
     var budget: Int = 20_000
 
+    @Option(name: .customLong("budget-tolerance"), parsing: .unconditional,
+            help: "How closely every estimator's mean simulator steps per estimate must meet --budget, as a fraction (0.02: ±2 %).")
+    var budgetTolerance: Double = 0.02
+
     /// The local worker processes the collections are farmed out to (0: collect in this process).
     @OptionGroup var localWorkers: LocalWorkerOptions
 
@@ -46,6 +54,10 @@ struct VarianceCommand: ParsableCommand {
     func validate() throws {
         guard replicates >= 2 else { throw ValidationError("--replicates must be at least 2 (got \(replicates))") }
         guard budget >= 100 else { throw ValidationError("--budget must be at least 100 steps (got \(budget))") }
+        guard budgetTolerance > 0 && budgetTolerance < 0.5 else {
+            throw ValidationError("--budget-tolerance must be above 0 and below 0.5 (got \(budgetTolerance))")
+        }
+        guard replicates < 999_990 else { throw ValidationError("--replicates must be below 999990 (got \(replicates))") }
         if let env {
             if let problem = TrainingOptions.environmentProblem(env) { throw ValidationError(problem) }
             if EnvironmentName.isExternal(env) && localWorkers.workers == 0 {
@@ -93,7 +105,7 @@ struct VarianceCommand: ParsableCommand {
                 subject = .external(c, resumed)
             } else {
                 subject = .ready(VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
-                                               valueFunction: state.valueFunction, budget: budget))
+                                               valueFunction: state.valueFunction, budget: stepBudget))
             }
             policyLabel = "\(c.environment), iteration \(state.iteration) (\(grouped(state.timesteps)) steps)"
         } else {
@@ -108,11 +120,16 @@ struct VarianceCommand: ParsableCommand {
             }
             policyLabel = "\(env), fresh policy"
         }
-        note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps per estimator")
+        note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps "
+             + "± \(String(format: "%g", budgetTolerance * 100)) % per estimator")
         let statistics: [EstimatorStatistics]
-        switch subject {
-        case .ready(let study): statistics = try run(study)
-        case .external(let c, let state): statistics = try runExternal(c, state: state)
+        do {
+            switch subject {
+            case .ready(let study): statistics = try run(study)
+            case .external(let c, let state): statistics = try runExternal(c, state: state)
+            }
+        } catch let error as VarianceStudyError {
+            throw runFailure(error)
         }
 
         let directory = URL(fileURLWithPath: out)
@@ -121,21 +138,45 @@ struct VarianceCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(statistics), to: directory.appendingPathComponent("variance.json"))
-        var csv = "estimator,total_variance,total_variance_ci_low,total_variance_ci_high,mse,mse_ci_low,mse_ci_high,cosine_mean,cosine_standard_error,variance_per_q_sample,q_samples,sim_steps,wall_seconds,replicates\n"
-        for s in statistics {
-            csv += "\(s.estimator),\(s.totalVariance),\(s.totalVarianceInterval[0]),\(s.totalVarianceInterval[1]),\(s.mse),\(s.mseInterval[0]),\(s.mseInterval[1]),\(s.cosineMean),\(s.cosineStandardError),\(s.variancePerQSample),\(s.qSamples),\(s.simSteps),\(s.wallSeconds),\(s.replicates)\n"
-        }
-        try AtomicFile.write(Data(csv.utf8), to: directory.appendingPathComponent("variance.csv"))
-        let chart = BarChart(title: "Policy-gradient estimators: \(policyLabel)", labels: statistics.map(\.estimator), panels: [
-            .init(title: "total variance (trace of the covariance)", values: statistics.map(\.totalVariance)),
-            .init(title: "variance per Q-value sample", values: statistics.map(\.variancePerQSample)),
-            .init(title: "mean cosine similarity to the reference gradient", values: statistics.map(\.cosineMean)),
-            .init(title: "simulator steps per estimate", values: statistics.map(\.simSteps)),
-        ])
+        try AtomicFile.write(Data(VarianceTable.csv(statistics).utf8), to: directory.appendingPathComponent("variance.csv"))
         do {
-            try AtomicFile.write(Data(try chart.svg().utf8), to: directory.appendingPathComponent("variance.svg"))
+            let svg = try Self.chart(statistics, title: "Policy-gradient estimators: \(policyLabel)").svg()
+            try AtomicFile.write(Data(svg.utf8), to: directory.appendingPathComponent("variance.svg"))
         } catch { throw runFailure(error) }
+        for s in statistics { print(s.summary) }
         print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
+    }
+
+    /// The simulator steps per estimate and their tolerance.
+    var stepBudget: StepBudget { StepBudget(steps: budget, tolerance: budgetTolerance) }
+
+    /// The chart of `variance.svg`: variance, variance per Q-sample, relative bias, the cosine
+    /// of the mean estimate and the steps spent, one bar per estimator with its 95 % interval.
+    /// A degenerate estimator gets a marked gap instead of its bars (its steps are still drawn).
+    static func chart(_ statistics: [EstimatorStatistics], title: String) -> BarChart {
+        func entries(_ value: (EstimatorStatistics) -> Double?, _ interval: (EstimatorStatistics) -> [Double]?,
+                     logarithmic: Bool = true) -> [BarChart.Entry] {
+            statistics.map { s in
+                if s.degenerate != nil { return .gap("degenerate: zero gradient in \(s.nullEstimates) of \(s.replicates) estimates") }
+                guard let v = value(s) else { return .gap("undefined") }
+                if logarithmic && v <= 0 { return .gap("\(v): off the log scale") }
+                return .bar(v, interval: interval(s).map { $0[0]...$0[1] })
+            }
+        }
+        let budget = statistics[0]
+        return BarChart(title: title, labels: statistics.map(\.estimator), panels: [
+            .init(title: "total variance tr Cov(ĝ), 95 % CI (log scale)", scale: .logarithmic,
+                  entries: entries(\.totalVariance, \.totalVarianceInterval)),
+            .init(title: "variance per Q-value sample, tr Cov(ĝ) × Q-samples, 95 % CI (log scale)", scale: .logarithmic,
+                  entries: entries(\.variancePerQSample, \.variancePerQSampleInterval)),
+            .init(title: "relative bias ‖mean ĝ − g_ref‖ / ‖g_ref‖, 95 % CI (log scale)", scale: .logarithmic,
+                  entries: entries(\.relativeBias, \.relativeBiasInterval)),
+            .init(title: "cosine of the mean estimate to g_ref, 95 % CI", scale: .linear,
+                  entries: entries(\.meanEstimateCosine, \.meanEstimateCosineInterval, logarithmic: false)),
+            .init(title: "simulator steps per estimate (mean; whisker: least to most)", scale: .counts,
+                  entries: statistics.map { .bar($0.simSteps, interval: Double($0.simStepsMin)...Double($0.simStepsMax)) },
+                  marker: .init(value: Double(budget.budget), label: "budget \(grouped(budget.budget)) ± \(String(format: "%g", budget.budgetTolerance * 100)) %")),
+        ])
     }
 
     /// A fresh policy's study for a built-in environment (or an external one whose spec `c` holds).
@@ -143,7 +184,7 @@ struct VarianceCommand: ParsableCommand {
         let spaces = try c.environmentSpaces()
         let trainer = Trainer(configuration: c, observationSize: spaces.observationSize, actionSpace: spaces.actionSpace)
         return VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
-                             valueFunction: trainer.state.valueFunction, budget: budget)
+                             valueFunction: trainer.state.valueFunction, budget: stepBudget)
     }
 
     /// The study of an external environment's policy on `--workers` Python workers: the farm
@@ -164,7 +205,7 @@ struct VarianceCommand: ParsableCommand {
                     throw runFailure("the workers' \(c.environment) differs from the checkpoint's: \(difference)")
                 }
                 study = VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
-                                      valueFunction: state.valueFunction, budget: budget)
+                                      valueFunction: state.valueFunction, budget: stepBudget)
             } else {
                 var c = c
                 c.environmentSpec = spec

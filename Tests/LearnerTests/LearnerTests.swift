@@ -149,32 +149,3 @@ import Testing
         #expect(returns.reduce(0, +) / 5 >= 475, "returns \(returns)")
     }
 }
-
-@Suite struct VarianceStudyTests {
-    /// The study's statistics against numbers worked by hand, and a real (tiny) study runs all
-    /// three estimators with finite, consistent figures.
-    @Test func statisticsAndASmallStudy() throws {
-        let s = VarianceStudy.statistics("x", estimates: [[1, 0], [3, 0]], reference: [2, 0], qSamples: 10, simSteps: 5, wallSeconds: 0)
-        #expect(s.totalVariance == 2)  // sample variance of 1 and 3
-        #expect(s.mse == 1)
-        #expect(s.cosineMean == 1)
-        #expect(s.variancePerQSample == 20)
-
-        var c = TrainingConfiguration.preset(for: "CartPole-v1")
-        c.environmentsPerSampler = 4
-        let trainer = Trainer(configuration: c, observationSize: 4, actionSpace: .discrete(count: 2))
-        var study = VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
-                                  valueFunction: trainer.state.valueFunction, budget: 2000)
-        study.referenceMultiple = 5
-        let (reference, statistics) = try study.run(replicates: 3) { _ in }
-        #expect(reference.allFinite && dot(reference, reference) > 0)
-        #expect(statistics.map(\.estimator) == ["single_path", "vine", "vine_crn"])
-        for s in statistics {
-            #expect(s.totalVariance.isFinite && s.totalVariance >= 0)
-            #expect(s.totalVarianceInterval[0] <= s.totalVarianceInterval[1])
-            #expect(s.totalVarianceInterval[1] > 0)
-            #expect(s.cosineMean > 0.5, "\(s.estimator) points away from the reference")
-            #expect(s.simSteps > 500 && s.simSteps < 6000, "\(s.estimator) used \(s.simSteps) steps for a budget of 2000")
-        }
-    }
-}
