@@ -178,16 +178,23 @@ import Testing
         #expect(abs(dot(u.storage, jv.storage) - dot(jtu, v)) <= 1e-12 * scale)
     }
 
-    /// The tape of gathered rows gives the same products as a forward pass of those rows.
+    /// The tape of gathered rows gives the products of a forward pass of those rows (up to
+    /// BLAS's kernel choice for a different number of rows: the last bits).
     @Test func gatheredTapeMatchesForwardOfTheRows() {
         let (net, input) = Self.network(Self.architectures[0], seed: 7, rows: 10)
         let indices = [7, 2, 2, 9]
         let gathered = net.forward(input).gatheringRows(indices)
         let direct = net.forward(input.gatheringRows(indices))
-        #expect(gathered.output == direct.output)
+        #expect(relativeError(gathered.output.storage, direct.output.storage) < 1e-13)
         var random = RandomStream(seed: 70)
         let v = randomVector(net.parameters.count, &random)
-        #expect(net.jacobianVectorProduct(gathered, tangent: v) == net.jacobianVectorProduct(direct, tangent: v))
+        #expect(relativeError(net.jacobianVectorProduct(gathered, tangent: v).storage,
+                              net.jacobianVectorProduct(direct, tangent: v).storage) < 1e-13)
+        let u = randomMatrix(rows: indices.count, columns: Self.outputs, &random)
+        var fromGathered = [Double](repeating: 0, count: net.parameters.count), fromDirect = fromGathered
+        net.vectorJacobianProduct(gathered, outputGradient: u, into: &fromGathered)
+        net.vectorJacobianProduct(direct, outputGradient: u, into: &fromDirect)
+        #expect(relativeError(fromGathered, fromDirect) < 1e-13)
     }
 
     /// uint8 frames read as p · (1/255) give exactly the passes of those values as a matrix.
