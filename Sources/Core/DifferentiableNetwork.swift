@@ -42,6 +42,6 @@ public protocol NetworkTape: Sendable {
 extension MLP: DifferentiableNetwork {}
 extension MLP.Tape: NetworkTape {}
 extension ConvolutionalNetwork: DifferentiableNetwork {
-    /// Frames, as sampled; ``forward(_:)-(Matrix)`` takes real-valued images besides.
+    /// Frames, as sampled (`forward(_: Matrix)` takes real-valued images besides).
     public typealias Input = FrameBatch
 }
