@@ -7,9 +7,11 @@ extension BenchmarkSuite {
     /// 1,000 (× ``scale``) random 84×84×4 uint8 frames, in double precision: the forward pass,
     /// the forward pass plus one reverse-mode pass (a policy gradient's work), and one
     /// Fisher-vector product on the recorded tape (forward mode, the head's metric, reverse
-    /// mode: what conjugate gradient calls k + 1 times per step), each in seconds.
+    /// mode: what conjugate gradient calls k + 1 times per step), each in seconds; and the
+    /// sampling evaluator's single-precision forward on 16 frames per call (16 copies in
+    /// lockstep), in ns per frame.
     public func convolution(_ architecture: ConvolutionalArchitecture, label: String) -> [BenchmarkResult] {
-        let n = max(8, Int(1_000 * scale))
+        let n = max(16, Int(1_000 * scale))
         let head = PolicyHead.categorical(actions: 6)
         var random = RandomStream(seed: 42, path: [4])
         let network = ConvolutionalNetwork(architecture: architecture, outputSize: head.outputWidth, outputGain: 0.01,
@@ -41,6 +43,21 @@ extension BenchmarkSuite {
                 precondition(product.allFinite)
             }
         }
-        return [forward, forwardReverse, fisher]
+        let copies = 16
+        let evaluator = ConvolutionalEvaluator(layout: network.layout, capacity: copies)
+        evaluator.load(network)
+        var actions = [Double](repeating: 0, count: copies * head.outputWidth)
+        let calls = n / copies
+        let sampling = measure("conv_forward_sampling", "\(label), \(copies) frames per call, float32", unit: "ns/frame") {
+            BenchmarkSuite.seconds {
+                pixels.withUnsafeBufferPointer { p in
+                    for call in 0..<calls {
+                        evaluator.evaluate(p.baseAddress! + call * copies * architecture.input.count,
+                                           rows: copies, into: &actions)
+                    }
+                }
+            } / Double(calls * copies) * 1e9
+        }
+        return [forward, forwardReverse, fisher, sampling]
     }
 }

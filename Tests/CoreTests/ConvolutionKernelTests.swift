@@ -4,7 +4,8 @@ import Testing
 
 /// The generic convolutional passes in `Float` against the `Double` ones (which
 /// ConvolutionalNetworkTests checks against finite differences), on uint8 frames over several
-/// row blocks, as a single-precision Fisher-vector product would run them.
+/// row blocks, as a single-precision Fisher-vector product would run them; the sampling
+/// evaluator against the learner's network.
 ///
 /// Bound as in DenseKernelTests: O(1) values through layers of ≤ 64-wide patches summed in
 /// `Float` agree with `Double` to ~1e-6 relative; 1e-4 leaves slack while a wrong term shows
@@ -47,6 +48,19 @@ import Testing
           }
         }
         return (values.rows(n, ofLayer: last).map(Double.init), jv, jtu.map(Double.init))
+    }
+
+    @Test func samplingEvaluatorMatchesTheLearnerNetwork() {
+        var random = RandomStream(seed: 2)
+        let net = ConvolutionalNetwork(architecture: Self.architecture, outputSize: 3, outputGain: 1, random: &random)
+        let rows = 5
+        let frames = FrameBatch(shape: Self.architecture.input, rows: rows,
+                                pixels: (0..<(rows * Self.architecture.input.count)).map { _ in UInt8(random.index(below: 256)) })
+        let evaluator = ConvolutionalEvaluator(layout: net.layout, capacity: 8)
+        evaluator.load(net)
+        var output = [Double](repeating: .nan, count: rows * 3)
+        frames.pixels.withUnsafeBufferPointer { p in evaluator.evaluate(p.baseAddress!, rows: rows, into: &output) }
+        #expect(relativeError(output, net.forward(frames).output.storage) < 1e-4)
     }
 
     @Test func singlePrecisionPassesAgreeWithDouble() {
