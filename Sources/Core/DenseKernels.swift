@@ -67,11 +67,13 @@ public struct DenseLayout: Sendable, Hashable {
     /// Forward mode over rows `firstRow ..< firstRow + rows` of `values` (a forward pass of the
     /// network at `theta`): writes `tangents[l]` (rows `0 ..< rows`, l ≥ 1), the directional
     /// derivative of layer l's output along the parameter direction `direction`;
-    /// `tangents[layerCount]` is the output's. `tangents[0]` is not used.
+    /// `tangents[layerCount]` is the output's. `tangents[0]` is the input's tangent when
+    /// `inputHasTangent` (the input is a trunk's feature map, as in ``ConvolutionLayout``), and
+    /// not used otherwise (the input is data).
     func jacobianVectorProduct<S: BLASScalar>(
         activation: Activation, theta: UnsafePointer<S>, direction v: UnsafePointer<S>,
         values: [UnsafeMutablePointer<S>], firstRow: Int, rows: Int,
-        tangents: [UnsafeMutablePointer<S>]
+        tangents: [UnsafeMutablePointer<S>], inputHasTangent: Bool = false
     ) {
         let layers = layerCount
         for l in 0..<layers {
@@ -84,7 +86,7 @@ public struct DenseLayout: Sendable, Hashable {
             S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
                    alpha: 1, a: h, lda: fanIn, b: v + weightOffsets[l], ldb: fanOut,
                    beta: 1, c: dz, ldc: fanOut)
-            if l > 0 {
+            if l > 0 || inputHasTangent {
                 S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
                        alpha: 1, a: tangents[l], lda: fanIn, b: theta + weightOffsets[l], ldb: fanOut,
                        beta: 1, c: dz, ldc: fanOut)
@@ -98,12 +100,14 @@ public struct DenseLayout: Sendable, Hashable {
     /// Reverse mode over rows `firstRow ..< firstRow + rows` of `values`: adds
     /// `(∂output/∂θ)ᵀ G`, summed over the rows, to `gradient`, where `G` is `outputGradient`
     /// (`rows × outputs`). Overwrites `gradients[1 ..< layerCount]` (rows `0 ..< rows`);
-    /// `ones` holds at least `rows` ones (the bias gradients are column sums, `Gᵀ 1`).
+    /// `ones` holds at least `rows` ones (the bias gradients are column sums, `Gᵀ 1`). With
+    /// `propagatesToInput` it also writes `gradients[0]`, the gradient with respect to the input
+    /// (`G₁ W₀ᵀ`, no activation derivative: the input's nonlinearity, if any, is the caller's).
     func vectorJacobianProduct<S: BLASScalar>(
         activation: Activation, theta: UnsafePointer<S>,
         values: [UnsafeMutablePointer<S>], firstRow: Int, rows: Int,
         outputGradient: UnsafePointer<S>, gradients: [UnsafeMutablePointer<S>], ones: UnsafePointer<S>,
-        into gradient: UnsafeMutablePointer<S>
+        into gradient: UnsafeMutablePointer<S>, propagatesToInput: Bool = false
     ) {
         let layers = layerCount
         for l in stride(from: layers - 1, through: 0, by: -1) {
@@ -116,13 +120,13 @@ public struct DenseLayout: Sendable, Hashable {
                    beta: 1, c: gradient + weightOffsets[l], ldc: fanOut)
             S.gemv(transpose: true, m: rows, n: fanOut, alpha: 1, a: g, lda: fanOut, x: ones, beta: 1,
                    y: gradient + biasOffset(l))
-            guard l > 0 else { break }
+            guard l > 0 || propagatesToInput else { break }
             // G_prev = (G Wᵀ) ⊙ act'(H)
             let gPrevious = gradients[l]
             S.gemm(transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut,
                    alpha: 1, a: g, lda: fanOut, b: theta + weightOffsets[l], ldb: fanOut,
                    beta: 0, c: gPrevious, ldc: fanIn)
-            activation.multiplyByDerivative(gPrevious, output: h, count: rows &* fanIn)
+            if l > 0 { activation.multiplyByDerivative(gPrevious, output: h, count: rows &* fanIn) }
         }
     }
 }

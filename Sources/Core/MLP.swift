@@ -128,7 +128,7 @@ public struct MLP: Sendable, Codable, Equatable {
 
         /// The rows at `indices` (sorted or not), as a tape of their own: the forward pass of
         /// those rows without recomputing it.
-        func gatheringRows(_ indices: [Int]) -> Tape {
+        public func gatheringRows(_ indices: [Int]) -> Tape {
             let gathered = LayerBuffers<Double>(widths: values.widths, capacity: indices.count)
             for (l, width) in values.widths.enumerated() {
                 let src = values.pointers[l], dst = gathered.pointers[l]

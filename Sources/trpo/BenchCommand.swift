@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
 
     /// The groups of figures, in the order they run.
     enum Group: String, CaseIterable, ExpressibleByArgument {
-        case forward, sampling, policy, value, mujoco, distributed
+        case forward, sampling, policy, value, mujoco, distributed, convolution
     }
 
     @Option(parsing: .unconditional, help: "Timed repeats per figure (after one warm-up).")
@@ -86,6 +86,14 @@ struct BenchCommand: ParsableCommand {
             }
             for curve in [false, true] { try suite.ingestCapacity(curve: curve).forEach(show) }
             show(try suite.broadcastLatency(workers: 2, hidden: [64, 64]))
+        }
+        if runs(.convolution) {
+            let presets: [(ConvolutionalArchitecture, String)] = [
+                (.dqn2013, "dqn2013 (16x8x8/4, 32x4x4/2, 256) relu"),
+                (.cnnSmall, "cnn_small (8x8x8/4, 16x4x4/2, 128) relu"),
+                (.paperAtari, "paper (16x4x4/2, 16x4x4/2, 20) relu"),
+            ]
+            for (architecture, label) in presets { suite.convolution(architecture, label: label).forEach(show) }
         }
         if let json {
             let encoder = JSONEncoder()

@@ -1,0 +1,242 @@
+/// A convolutional network `image ↦ dense(flatten(conv_L(… conv_1(image))))` with a linear
+/// output: the trunk for policies and value functions on pixels, with the same contract as
+/// ``MLP`` (``DifferentiableNetwork``): `Double` parameters in one flat vector
+/// (``ConvolutionLayout``), batched passes on BLAS that return a tape, reverse mode (a
+/// vector–Jacobian product, for gradients; also with respect to the input) and forward mode
+/// (a Jacobian–vector product, for Fisher-vector products).
+///
+/// Input: one image per row, channels-last `height × width × channels`
+/// (``ConvolutionalArchitecture/input``), either uint8 frames (``FrameBatch``, read as
+/// `p / 255`) or real values (`Matrix`, used as they are).
+public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
+    public let architecture: ConvolutionalArchitecture
+    /// The flat parameter vector (see ``ConvolutionLayout`` for the layout).
+    public var parameters: [Double]
+    /// The parameter layout and the generic passes.
+    public let layout: ConvolutionLayout
+
+    private enum CodingKeys: String, CodingKey { case architecture, outputSize, parameters }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try container.decode(ConvolutionalArchitecture.self, forKey: .architecture)
+        let outputSize = try container.decode(Int.self, forKey: .outputSize)
+        parameters = try container.decode([Double].self, forKey: .parameters)
+        guard architecture.isValid, outputSize > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .architecture, in: container,
+                                                   debugDescription: "invalid convolutional architecture")
+        }
+        layout = ConvolutionLayout(architecture: architecture, outputSize: outputSize)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(architecture, forKey: .architecture)
+        try container.encode(outputSize, forKey: .outputSize)
+        try container.encode(parameters, forKey: .parameters)
+    }
+
+    /// Values per input row: `architecture.input.count`.
+    public var inputSize: Int { layout.inputSize }
+    public var outputSize: Int { layout.outputSize }
+
+    /// True when the parameter vector has the layout's length. (A decoded network may violate
+    /// this; a constructed one cannot.)
+    public var isWellFormed: Bool { parameters.count == layout.parameterCount }
+
+    /// A network with orthogonal initial weights and zero biases, drawn from `random`: every
+    /// convolution's `[k·k·C × F]` block and every hidden dense block orthogonal with gain √2
+    /// (Baselines' `ortho_init(√2)` for its conv and fc layers), the output block with
+    /// `outputGain`. The convolutions draw first, then the dense part exactly as an ``MLP`` of
+    /// its widths would, so the same seed gives the same parameters.
+    /// - Precondition: `architecture.isValid` and `outputSize > 0`.
+    public init(architecture: ConvolutionalArchitecture, outputSize: Int, outputGain: Double, random: inout RandomStream) {
+        self.architecture = architecture
+        layout = ConvolutionLayout(architecture: architecture, outputSize: outputSize)
+        var parameters: [Double] = []
+        parameters.reserveCapacity(layout.parameterCount)
+        for g in layout.convolutions {
+            let block = orthogonalMatrix(rows: g.patchWidth, columns: g.filters, random: &random)
+            parameters += block.map { 2.0.squareRoot() * $0 }
+            parameters += repeatElement(0, count: g.filters)
+        }
+        parameters += MLP(layerSizes: layout.dense.layerSizes, activation: architecture.activation,
+                          outputGain: outputGain, random: &random).parameters
+        self.parameters = parameters
+    }
+
+    /// A network over given parameters.
+    /// - Precondition: `architecture.isValid`, `outputSize > 0` and the count matches.
+    public init(architecture: ConvolutionalArchitecture, outputSize: Int, parameters: [Double]) {
+        self.architecture = architecture
+        layout = ConvolutionLayout(architecture: architecture, outputSize: outputSize)
+        precondition(parameters.count == layout.parameterCount, "parameter count does not match the architecture")
+        self.parameters = parameters
+    }
+
+    // MARK: - Tape
+
+    /// The values a forward pass keeps for the derivative passes: the input as given (uint8
+    /// frames stay uint8) and every layer's output for every row.
+    public struct Tape: NetworkTape {
+        /// The input rows, as given.
+        enum Input: Sendable {
+            case pixels([UInt8])
+            case values([Double])
+
+            /// Calls `body` with the input as a pass reads it.
+            func withPassInput<R>(_ body: (ConvolutionInput<Double>) -> R) -> R {
+                switch self {
+                case .pixels(let p): p.withUnsafeBufferPointer { body(.pixels($0.baseAddress!)) }
+                case .values(let x): x.withUnsafeBufferPointer { body(.values($0.baseAddress!)) }
+                }
+            }
+        }
+
+        let input: Input
+        /// Values per input row.
+        let inputWidth: Int
+        /// `values.pointers[j]`: the output of layer j + 1 (``ConvolutionLayout/valueWidths``).
+        let values: LayerBuffers<Double>
+        public let rows: Int
+        /// The network output, `[n × outputs]`.
+        public let output: Matrix
+
+        init(input: Input, inputWidth: Int, values: LayerBuffers<Double>, rows: Int) {
+            self.input = input
+            self.inputWidth = inputWidth
+            self.values = values
+            self.rows = rows
+            let last = values.widths.count - 1
+            output = Matrix(rows: rows, columns: values.widths[last], storage: values.rows(rows, ofLayer: last))
+        }
+
+        /// The rows at `indices`, as a tape of their own (the forward pass not recomputed).
+        public func gatheringRows(_ indices: [Int]) -> Tape {
+            let gathered = LayerBuffers<Double>(widths: values.widths, capacity: indices.count)
+            for (l, width) in values.widths.enumerated() {
+                let src = values.pointers[l], dst = gathered.pointers[l]
+                for (r, i) in indices.enumerated() { (dst + r &* width).update(from: src + i &* width, count: width) }
+            }
+            func pick<E>(_ x: [E]) -> [E] { indices.flatMap { x[($0 * inputWidth)..<(($0 + 1) * inputWidth)] } }
+            let picked: Input = switch input {
+            case .pixels(let p): .pixels(pick(p))
+            case .values(let x): .values(pick(x))
+            }
+            return Tape(input: picked, inputWidth: inputWidth, values: gathered, rows: indices.count)
+        }
+    }
+
+    // MARK: - Batched passes
+
+    /// Evaluates the network on a batch of frames.
+    /// - Parameter frames: `shape == architecture.input`.
+    /// - Returns: the tape; its ``Tape/output`` is `[n × outputSize]`.
+    public func forward(_ frames: FrameBatch) -> Tape {
+        precondition(frames.shape == architecture.input, "frames are \(frames.shape), the network takes \(architecture.input)")
+        return forward(.pixels(frames.pixels), rows: frames.rows)
+    }
+
+    /// Evaluates the network on a batch of real-valued images.
+    /// - Parameter input: `[n × inputSize]`, one channels-last image per row.
+    /// - Returns: the tape; its ``Tape/output`` is `[n × outputSize]`.
+    public func forward(_ input: Matrix) -> Tape {
+        precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
+        return forward(.values(input.storage), rows: input.rows)
+    }
+
+    func forward(_ input: Tape.Input, rows n: Int) -> Tape {
+        let values = LayerBuffers<Double>(widths: layout.valueWidths, capacity: n)
+        let patches = UnsafeMutablePointer<Double>.allocate(capacity: layout.patchCapacity)
+        defer { patches.deallocate() }
+        parameters.withUnsafeBufferPointer { theta in
+            input.withPassInput { x in
+                for first in stride(from: 0, to: n, by: ConvolutionLayout.rowBlock) {
+                    layout.forward(theta: theta.baseAddress!, input: x, values: values.pointers, firstRow: first,
+                                   rows: min(ConvolutionLayout.rowBlock, n - first), patches: patches)
+                }
+            }
+        }
+        return Tape(input: input, inputWidth: inputSize, values: values, rows: n)
+    }
+
+    /// Reverse mode: accumulates `(∂output/∂θ)ᵀ · outputGradient`, summed over the batch,
+    /// into `gradient`.
+    /// - Parameters:
+    ///   - tape: a forward pass of this network.
+    ///   - outputGradient: `[n × outputSize]`, the gradient of a scalar w.r.t. the outputs.
+    ///   - gradient: `parameters.count` values, added to (not overwritten).
+    public func vectorJacobianProduct(_ tape: Tape, outputGradient: Matrix, into gradient: inout [Double]) {
+        reverse(tape, outputGradient: outputGradient, into: &gradient, inputGradient: nil)
+    }
+
+    /// Reverse mode with respect to the parameters and the input: as
+    /// ``vectorJacobianProduct(_:outputGradient:into:)``, and returns
+    /// `(∂output/∂input)ᵀ · outputGradient` row by row, `[n × inputSize]`, with respect to the
+    /// values the network reads (for frames: `p / 255`).
+    public func vectorJacobianProduct(_ tape: Tape, outputGradient: Matrix, into gradient: inout [Double],
+                                      inputGradient: inout Matrix) {
+        inputGradient = Matrix(rows: tape.rows, columns: inputSize)
+        reverse(tape, outputGradient: outputGradient, into: &gradient, inputGradient: &inputGradient.storage)
+    }
+
+    private func reverse(_ tape: Tape, outputGradient: Matrix, into gradient: inout [Double],
+                         inputGradient: UnsafeMutablePointer<Double>?) {
+        precondition(outputGradient.rows == tape.rows && outputGradient.columns == outputSize)
+        precondition(gradient.count == parameters.count)
+        let n = tape.rows
+        let block = min(ConvolutionLayout.rowBlock, max(n, 1))
+        let scratch = LayerBuffers<Double>(widths: layout.valueWidths, capacity: block)
+        let ones = OnesVector<Double>(count: layout.onesCount(rows: block))
+        let patches = UnsafeMutablePointer<Double>.allocate(capacity: layout.patchCapacity)
+        defer { patches.deallocate() }
+        parameters.withUnsafeBufferPointer { theta in
+            gradient.withUnsafeMutableBufferPointer { grad in
+                outputGradient.storage.withUnsafeBufferPointer { gOut in
+                    tape.input.withPassInput { x in
+                        for first in stride(from: 0, to: n, by: block) {
+                            layout.vectorJacobianProduct(
+                                theta: theta.baseAddress!, input: x, values: tape.values.pointers, firstRow: first,
+                                rows: min(block, n - first), outputGradient: gOut.baseAddress! + first * outputSize,
+                                gradients: scratch.pointers, ones: ones.pointer, patches: patches,
+                                into: grad.baseAddress!, inputGradient: inputGradient.map { $0 + first * inputSize })
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forward mode: the directional derivative of the outputs, `(∂output/∂θ) · tangent`.
+    /// - Parameters:
+    ///   - tape: a forward pass of this network.
+    ///   - tangent: a direction in parameter space (`parameters.count` values).
+    /// - Returns: `[n × outputSize]`.
+    public func jacobianVectorProduct(_ tape: Tape, tangent: [Double]) -> Matrix {
+        precondition(tangent.count == parameters.count)
+        let n = tape.rows
+        let block = min(ConvolutionLayout.rowBlock, max(n, 1))
+        let scratch = LayerBuffers<Double>(widths: layout.valueWidths, capacity: block)
+        let patches = UnsafeMutablePointer<Double>.allocate(capacity: layout.patchCapacity)
+        defer { patches.deallocate() }
+        var result = Matrix(uninitializedRows: n, columns: outputSize)
+        let last = layout.valueWidths.count - 1
+        parameters.withUnsafeBufferPointer { theta in
+            tangent.withUnsafeBufferPointer { v in
+                result.storage.withUnsafeMutableBufferPointer { out in
+                    tape.input.withPassInput { x in
+                        for first in stride(from: 0, to: n, by: block) {
+                            let rows = min(block, n - first)
+                            layout.jacobianVectorProduct(
+                                theta: theta.baseAddress!, direction: v.baseAddress!, input: x,
+                                values: tape.values.pointers, firstRow: first, rows: rows,
+                                tangents: scratch.pointers, patches: patches)
+                            (out.baseAddress! + first * outputSize).update(from: scratch.pointers[last], count: rows * outputSize)
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
