@@ -218,10 +218,10 @@ def test_other_protocol_version_exits(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
     rid, _ = learner.recv_kind(codec.Hello)
     frames = codec.encode(codec.Stop(session=SESSION, reason=codec.StopReason.PROTOCOL_VERSION))
-    frames[0] = frames[0][:4] + (6).to_bytes(2, "little") + frames[0][6:]
+    frames[0] = frames[0][:4] + (codec.PROTOCOL_VERSION + 1).to_bytes(2, "little") + frames[0][6:]
     learner.socket.send_multipart([rid] + frames)
     code, out = finish(worker)
-    assert code == 3 and "version 6" in out, out
+    assert code == 3 and f"version {codec.PROTOCOL_VERSION + 1}" in out, out
 
 
 def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(learner: FakeLearner) -> None:
