@@ -78,6 +78,10 @@ import ZMQ
         #expect(Self.timingFree(localRows).map { $0.filter { $0.key != "workers_alive" } }
             == Self.timingFree(oneRows).map { $0.filter { $0.key != "workers_alive" } })
         #expect(try Self.policy(local) == Self.policy(one))
+        // The worker's vine chunks carried the trunks and the branch ends (protocol v6): the
+        // value function was fitted on the trunks and the cut share is known, as in one process.
+        #expect(oneRows.allSatisfy { Double($0["explained_variance"] ?? "")?.isFinite == true })
+        #expect(oneRows.allSatisfy { (Double($0["vine_cut_share"] ?? "") ?? -1) >= 0 })
 
         let a = try train("a", workers: 2), b = try train("b", workers: 2)
         #expect(!DistributedTests.progressRows(a).isEmpty)

@@ -200,6 +200,14 @@ def test_vine_parameters_get_vine_chunks(learner: FakeLearner) -> None:
     _, chunk = learner.recv_kind(codec.VineChunk)
     assert isinstance(chunk, codec.VineChunk) and chunk.worker_id == 2 and chunk.states.shape == (25, 4)
     assert (chunk.actions_per_state, chunk.estimator) == (2, 0)  # CartPole's two actions, enumerated
+    # Protocol v6: each branch's length and end, the last observation of each cut one, the trunks.
+    lengths, ends = chunk.branch_lengths, chunk.branch_ends
+    assert lengths.shape == ends.shape == (50,) and (lengths >= 1).all() and (lengths <= 10).all()
+    cut = ends == codec.End.TRUNCATED
+    assert chunk.cut_observations.shape == (int(cut.sum()), 4)
+    assert (lengths[cut] == 10).all()  # CartPole's time limit (500) is far: only T = 10 cuts
+    assert chunk.trunk_steps >= 25 and chunk.trunk_steps % 10 == 0 and chunk.trunks.ends[-1] != 0
+    assert chunk.trunks.observations.shape == (chunk.trunk_steps, 4)
     learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
     code, out = finish(worker)
     assert code == 0, out

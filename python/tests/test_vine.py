@@ -166,8 +166,8 @@ def test_external_environment_with_arguments_through_the_adapter() -> None:
 def test_non_finite_rewards_are_refused() -> None:
     sampler = VineSampler(GRID, 2, 1, 0, settings(trunk=6, k=2, length=4), '{"reward": 1e999}')
     sampler.load(policy_for(GRID), 0)
-    with pytest.raises(SimulatorError, match=rf"^{GRID} returned rewards whose discounted sum over a branch is "
-                                             r"inf: rewards must be finite$"):
+    # The trunks' rewards travel too (for the learner's value function) and are checked first.
+    with pytest.raises(SimulatorError, match=rf"^{GRID} returned the reward inf: rewards must be finite$"):
         sampler.collect(4)
 
 
