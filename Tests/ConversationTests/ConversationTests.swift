@@ -429,7 +429,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         }
         var frames = WireCodec.encode(message)
         if input == .undecodable { frames[0][0] = 0 }
-        if input == .otherVersion { frames[0][4] = 6 }
+        if input == .otherVersion { frames[0][4] = UInt8(WireCodec.version + 1) }
         return frames
     }
 
