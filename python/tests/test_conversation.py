@@ -359,7 +359,7 @@ def test_spec_of_a_gym_environment_with_arguments(learner: FakeLearner) -> None:
         frames = codec.encode(message)
         # Worked example 7.12 but for the nonce, snapshot flag included.
         assert frames[1:] == [b"\3\0\0\0", b"\0" * 7 + b"\xc0", b"\0" * 7 + b"\x40"]
-        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 05 00 0d 01")
+        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 06 00 0d 01")
         assert frames[0][20:] == bytes.fromhex("01000000 01000000 c8000000 01 01")
     finally:
         worker.kill()
