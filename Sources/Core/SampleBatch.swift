@@ -52,3 +52,25 @@ public struct SampleBatch: Sendable, Equatable {
         Matrix(rows: bootstrapRows.count, columns: observationSize, storage: bootstrapObservations)
     }
 }
+
+extension SampleBatch {
+    /// Records one transition after the last row.
+    /// - Parameters:
+    ///   - observation: s_t, raw, `observationSize` values; `action`: a_t, `actionWidth` values.
+    ///   - end: how the trajectory goes on after this row. A `.truncated` row needs its
+    ///     bootstrap observation next (``appendBootstrap(observation:)``).
+    public mutating func append(observation: UnsafeBufferPointer<Double>, action: UnsafeBufferPointer<Double>,
+                                reward: Double, end: StepEnd) {
+        observations.append(contentsOf: observation)
+        actions.append(contentsOf: action)
+        rewards.append(reward)
+        ends.append(end)
+    }
+
+    /// Records s_{t+1} of the last row, which ends `.truncated`, to bootstrap its value from.
+    public mutating func appendBootstrap(observation: UnsafeBufferPointer<Double>) {
+        precondition(ends.last == .truncated, "only a truncated row is bootstrapped")
+        bootstrapRows.append(count - 1)
+        bootstrapObservations.append(contentsOf: observation)
+    }
+}

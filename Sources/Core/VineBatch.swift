@@ -3,12 +3,15 @@
 //   1. trunks: trajectories of π_old from s₀ ∼ ρ₀;
 //   2. the rollout set: N states drawn uniformly from the trunks' states;
 //   3. from each state s_n, K actions a_{n,k}; each branch takes a_{n,k}, then follows π_old
-//      for up to T − 1 more steps; Q̂(s_n, a_{n,k}) is its discounted reward sum;
+//      for up to T − 1 more steps; Q̂(s_n, a_{n,k}) is its discounted reward sum, completed
+//      with γᴸ V(s_L) when the branch was cut rather than terminated (``VineBootstrap``);
 //   4. the learner maximises eq. 15 (all actions of a small discrete space) or eq. 16
 //      (self-normalised importance sampling) over the rollout set (see `VineSurrogate`).
 //
 // This file holds the settings and the batch a collection produces; the sampler lives in the
 // Worker module, the estimators in VineSurrogate.swift.
+
+import Foundation
 
 /// The sampling scheme of a run: single-path trajectories (§5.1) or the vine (§5.2). The raw
 /// values are the command line's spellings (`--sampler single-path|vine`).
@@ -97,24 +100,39 @@ public struct VineSettings: Sendable, Codable, Equatable {
     }
 }
 
-/// What one or more vine collections produce for the learner: the rollout-set states, K
-/// actions per state and the Q̂ estimate of each branch.
+/// How the learner completes the Q̂ of a branch that was cut before the episode ended (by
+/// the branch length T or by the environment's time limit). The raw values are the command
+/// line's spellings (`--vine-bootstrap none|value`).
+public enum VineBootstrap: String, Sendable, Codable, CaseIterable {
+    /// The paper's estimator: Q̂ is the discounted sum of the branch's rewards, nothing beyond.
+    case none
+    /// Q̂ = Σ_{t<L} γᵗ r_t + γᴸ V(s_L) for a cut branch, with the learner's value function as
+    /// it was when the batch was collected; a branch that terminated is not bootstrapped.
+    case value
+}
+
+/// What one or more vine collections produce for the learner: the trunks, the rollout-set
+/// states, K actions per state and what each branch returned.
 ///
 /// Row n of ``observations`` is state s_n; rows `n·K ..< (n+1)·K` of ``actions``,
-/// ``qValues`` and ``oldLogProbabilities`` are its branches, in branch order k. For
-/// ``VineEstimator/enumeratedActions`` the actions of every state are `0, 1, …, K−1`.
+/// ``branchReturns``, ``branchLengths``, ``branchEnds`` and ``oldLogProbabilities`` are its
+/// branches, in branch order k. For ``VineEstimator/enumeratedActions`` the actions of every
+/// state are `0, 1, …, K−1`.
 ///
-/// Q̂(s_n, a_{n,k}) = Σ_{t<L} γᵗ r_t over the branch's L ≤ T steps: the first step takes
-/// a_{n,k}, the rest follow π_old. A branch stops early at termination (no value beyond a
-/// terminal state) and at the environment's time limit (the snapshot carries the step count).
-/// Nothing is bootstrapped when a branch is cut by T or by the time limit: the worker has no
-/// value function, and the paper uses plain T-step discounted sums. Cuts by the time limit
-/// hit all K branches of a state alike unless one terminates first, so they mostly cancel
-/// in the estimators' per-state comparison of actions.
+/// A branch takes a_{n,k}, then follows π_old, for L ≤ T steps. It ends `.terminated` at a
+/// terminal state (no value beyond it) or `.truncated` when it was *cut*: by T, or by the
+/// environment's time limit (the snapshot carries the step count). Its ``branchReturns``
+/// entry is the un-bootstrapped Σ_{t<L} γᵗ r_t; the end observation s_L of each cut branch is
+/// in ``cutObservations``, so the learner can complete Q̂ with a value function
+/// (``qValues(gamma:cutValues:)``). The paper's estimator uses the plain sums.
+///
+/// The trunks are kept whole, as single-path trajectories (``trunks``, one per simulator
+/// copy, episodes that end inside a trunk reset and continue it), so the learner can fit its
+/// value function on them the way single path does.
 ///
 /// Observations are raw (not normalised), like ``SampleBatch``'s; the learner normalises them
-/// with the statistics of the version that collected them. They are a uniform sample of the
-/// trunks' states, so they can also update the observation normaliser.
+/// with the statistics of the version that collected them. The rollout-set states are a
+/// uniform sample of the trunks' states, so they can also update the observation normaliser.
 public struct VineBatch: Sendable, Equatable {
     public let observationSize: Int
     public let actionWidth: Int
@@ -126,19 +144,22 @@ public struct VineBatch: Sendable, Equatable {
     /// `[N·K × actionWidth]`: the first action of each branch (unclipped; a discrete action
     /// is its index).
     public var actions: [Double] = []
-    /// `[N·K]`: Q̂ of each branch.
-    public var qValues: [Double] = []
+    /// `[N·K]`: Σ_{t<L} γᵗ r_t of each branch, un-bootstrapped (γ: the settings' `gamma`).
+    public var branchReturns: [Double] = []
+    /// `[N·K]`: L, the steps each branch took (its first included), ≥ 1.
+    public var branchLengths: [Int] = []
+    /// `[N·K]`: `.terminated` or `.truncated` (cut by T or by the time limit).
+    public var branchEnds: [StepEnd] = []
+    /// `[cutCount × observationSize]`: s_L of each branch that ends `.truncated`, in branch
+    /// order, raw.
+    public var cutObservations: [Double] = []
     /// `[N·K]`: log π_old(a_{n,k} | s_n), computed by the worker in double precision (the
     /// learner recomputes them; these are for diagnostics).
     public var oldLogProbabilities: [Double] = []
-    /// Simulator steps spent on trunks.
-    public var trunkSteps = 0
-    /// Simulator steps spent on branches (their first steps included).
-    public var branchSteps = 0
-    /// Undiscounted returns of the trunk episodes that finished within the collection.
-    public var episodeReturns: [Double] = []
-    /// Lengths (steps) of those episodes.
-    public var episodeLengths: [Int] = []
+    /// The trunks, copy after copy: every trunk step is a row; a trunk cut by its end (or an
+    /// episode by its time limit) ends `.truncated` with its bootstrap observation. Its
+    /// ``SampleBatch/episodeReturns`` are the trunk episodes that finished.
+    public var trunks: SampleBatch
 
     public init(observationSize: Int, actionWidth: Int, actionsPerState: Int, estimator: VineEstimator) {
         precondition(observationSize > 0 && actionWidth > 0 && actionsPerState > 0, "a vine batch needs positive sizes")
@@ -146,25 +167,41 @@ public struct VineBatch: Sendable, Equatable {
         self.actionWidth = actionWidth
         self.actionsPerState = actionsPerState
         self.estimator = estimator
+        trunks = SampleBatch(observationSize: observationSize, actionWidth: actionWidth)
     }
 
     /// N: rollout-set states.
     public var stateCount: Int { observations.count / observationSize }
     /// N·K: branches.
-    public var branchCount: Int { qValues.count }
+    public var branchCount: Int { branchReturns.count }
+    /// Branches cut by T or by the time limit (ending `.truncated`).
+    public var cutCount: Int { branchEnds.count(where: { $0 == .truncated }) }
+    /// Simulator steps spent on trunks: their rows.
+    public var trunkSteps: Int { trunks.count }
+    /// Simulator steps spent on branches (their first steps included): Σ L.
+    public var branchSteps: Int { branchLengths.reduce(0, +) }
     /// Every simulator step the collection took: trunks plus branches.
     public var simulatorSteps: Int { trunkSteps + branchSteps }
+    /// Undiscounted returns of the trunk episodes that finished within the collection.
+    public var episodeReturns: [Double] { trunks.episodeReturns }
+    /// Lengths (steps) of those episodes.
+    public var episodeLengths: [Int] { trunks.episodeLengths }
 
     /// True when the arrays agree with each other and with N and K (a decoded batch may
-    /// violate this; a collected one cannot).
+    /// violate this; a collected one cannot). The trunks' own consistency is the codec's
+    /// (single-path) rules.
     public var isConsistent: Bool {
         let n = stateCount
-        return observations.count == n * observationSize && actions.count == n * actionsPerState * actionWidth
-            && qValues.count == n * actionsPerState && oldLogProbabilities.count == qValues.count
-            && episodeReturns.count == episodeLengths.count && trunkSteps >= 0 && branchSteps >= 0
+        let branches = n * actionsPerState
+        return observations.count == n * observationSize && actions.count == branches * actionWidth
+            && branchReturns.count == branches && oldLogProbabilities.count == branches
+            && branchLengths.count == branches && branchEnds.count == branches
+            && branchLengths.allSatisfy { $0 >= 1 } && branchEnds.allSatisfy { $0 != .none }
+            && cutObservations.count == cutCount * observationSize
+            && trunks.observationSize == observationSize && trunks.actionWidth == actionWidth
     }
 
-    /// Appends another batch's states after this one's.
+    /// Appends another batch's states (and trunks) after this one's.
     /// - Precondition: both batches have the same shapes, K and estimator.
     public mutating func append(_ other: VineBatch) {
         precondition(other.observationSize == observationSize && other.actionWidth == actionWidth
@@ -172,14 +209,39 @@ public struct VineBatch: Sendable, Equatable {
                      "vine batches of different shapes")
         observations += other.observations
         actions += other.actions
-        qValues += other.qValues
+        branchReturns += other.branchReturns
+        branchLengths += other.branchLengths
+        branchEnds += other.branchEnds
+        cutObservations += other.cutObservations
         oldLogProbabilities += other.oldLogProbabilities
-        trunkSteps += other.trunkSteps
-        branchSteps += other.branchSteps
-        episodeReturns += other.episodeReturns
-        episodeLengths += other.episodeLengths
+        trunks.append(other.trunks)
     }
 
     public var observationMatrix: Matrix { Matrix(rows: stateCount, columns: observationSize, storage: observations) }
     public var actionMatrix: Matrix { Matrix(rows: branchCount, columns: actionWidth, storage: actions) }
+    /// `[cutCount × observationSize]`: ``cutObservations`` as a matrix.
+    public var cutObservationMatrix: Matrix { Matrix(rows: cutCount, columns: observationSize, storage: cutObservations) }
+
+    /// Q̂ of every branch: its return, plus γᴸ V(s_L) when it was cut and `cutValues` is given.
+    /// - Parameters:
+    ///   - gamma: the γ the branch returns were summed with.
+    ///   - cutValues: V(s_L) of each cut branch, in the order of ``cutObservations`` (nil:
+    ///     the paper's estimator, the returns as they are).
+    /// - Returns: `[N·K]`.
+    /// - Throws: ``VineSurrogateError/inconsistentBatch`` when `cutValues` does not have one
+    ///   value per cut branch, ``VineSurrogateError/nonFiniteQValue(branch:)`` when a Q̂ is
+    ///   not finite (a diverged value function).
+    public func qValues(gamma: Double, cutValues: [Double]?) throws(VineSurrogateError) -> [Double] {
+        guard let cutValues else { return branchReturns }
+        guard cutValues.count == cutCount, branchLengths.count == branchCount, branchEnds.count == branchCount
+        else { throw .inconsistentBatch }
+        var q = branchReturns
+        var cut = 0
+        for b in q.indices where branchEnds[b] == .truncated {
+            q[b] += pow(gamma, Double(branchLengths[b])) * cutValues[cut]
+            cut += 1
+            guard q[b].isFinite else { throw .nonFiniteQValue(branch: b) }
+        }
+        return q
+    }
 }

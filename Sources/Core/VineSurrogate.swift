@@ -9,12 +9,15 @@ public enum VineSurrogateError: Error, Equatable, CustomStringConvertible {
     /// An eq. 15 batch whose actions at state `state` are not `0, 1, …, K−1`, or whose K is
     /// not the policy's number of actions.
     case notEnumerated(state: Int)
+    /// The Q̂ of branch `branch` is not finite (a bootstrap value that diverged).
+    case nonFiniteQValue(branch: Int)
 
     public var description: String {
         switch self {
         case .inconsistentBatch: "vine batch arrays disagree with each other"
         case .shape(let why): "vine batch does not fit the policy: \(why)"
         case .notEnumerated(let state): "enumerated vine batch does not list every action once at state \(state)"
+        case .nonFiniteQValue(let branch): "the Q̂ of vine branch \(branch) is not finite"
         }
     }
 }
@@ -66,15 +69,18 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     ///   - batch: a vine collection made with the policy (and normaliser) being updated.
     ///   - normalizer: the observation statistics the collection used (nil: raw inputs).
     ///   - head: the policy's head, checked against the batch.
+    ///   - qValues: `[N·K]`, Q̂ of each branch (``VineBatch/qValues(gamma:cutValues:)``; nil:
+    ///     the batch's un-bootstrapped branch returns, the paper's estimator).
     /// - Throws: ``VineSurrogateError`` when the batch is malformed or does not fit `head`.
-    public init(_ batch: VineBatch, normalizer: RunningNormalizer?, head: PolicyHead) throws(VineSurrogateError) {
+    public init(_ batch: VineBatch, normalizer: RunningNormalizer?, head: PolicyHead,
+                qValues: [Double]? = nil) throws(VineSurrogateError) {
         guard batch.isConsistent else { throw .inconsistentBatch }
         if let normalizer, normalizer.size != batch.observationSize {
             throw .shape("\(batch.observationSize) observation values, normaliser has \(normalizer.size)")
         }
         let observations = batch.observationMatrix
         try self.init(states: normalizer?.normalized(observations) ?? observations, actions: batch.actionMatrix,
-                      qValues: batch.qValues, actionsPerState: batch.actionsPerState, estimator: batch.estimator, head: head)
+                      qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState, estimator: batch.estimator, head: head)
     }
 
     /// A surrogate from its parts.

@@ -16,7 +16,7 @@ public struct ProgressLog {
         "workers_alive", "samples_per_second", "stale_samples_dropped", "rejected_messages", "bytes_received",
         "refused_connections",
         // Vine iterations (empty for single path).
-        "vine_states", "vine_branches", "vine_branch_steps", "vine_q_spread",
+        "vine_states", "vine_branches", "vine_branch_steps", "vine_q_spread", "vine_cut_share", "vine_branch_length_mean",
         // Evaluation during training (empty on iterations without one; see EvaluationSchedule).
         "eval_return_mean", "eval_return_std", "eval_length_mean", "eval_episodes", "eval_seconds",
     ]

@@ -49,21 +49,29 @@ public struct VineIterationStatistics: Sendable {
     public var states: Int
     public var branches: Int
     public var branchSteps: Int
-    /// Mean over states of the standard deviation of the K Q̂ values of a state.
+    /// Mean over states of the standard deviation of the K Q̂ values of a state (bootstrapped
+    /// when the run bootstraps).
     public var qSpread: Double
+    /// Share of the branches cut by T or by the time limit (rather than terminated), in [0, 1].
+    public var cutShare: Double
+    /// Mean branch length L, in steps.
+    public var meanBranchLength: Double
 
-    init(_ batch: VineBatch) {
+    /// - Parameter qValues: `[N·K]`, the Q̂ the step used.
+    init(_ batch: VineBatch, qValues: [Double]) {
         states = batch.stateCount
         branches = batch.branchCount
         branchSteps = batch.branchSteps
         let k = batch.actionsPerState
         var total = 0.0
         for n in 0..<states {
-            let q = batch.qValues[(n * k)..<((n + 1) * k)]
+            let q = qValues[(n * k)..<((n + 1) * k)]
             let mean = q.reduce(0, +) / Double(k)
             total += (q.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(k)).squareRoot()
         }
         qSpread = states > 0 ? total / Double(states) : .nan
+        cutShare = branches > 0 ? Double(batch.cutCount) / Double(branches) : .nan
+        meanBranchLength = branches > 0 ? Double(branchSteps) / Double(branches) : .nan
     }
 }
 
@@ -93,23 +101,18 @@ public struct Trainer: Sendable {
     public var samplingNormalizer: RunningNormalizer? { state.samplingNormalizer }
 
     /// The first half of an iteration on a batch collected with the current policy and
-    /// normaliser: advantages from the value function as it was when the batch was collected, the TRPO step, and the observation statistics. What samplers need
-    /// for the next batch (the policy and the statistics) is then final; the returned value
-    /// fit is the rest of the iteration, which may run on another thread while they sample
-    /// (nothing reads the value function before the next batch's advantages). The iteration
+    /// normaliser: advantages from the value function as it was when the batch was collected,
+    /// the TRPO step, and the observation statistics. What samplers need for the next batch
+    /// (the policy and the statistics) is then final; the returned value fit is the rest of
+    /// the iteration, which may run on another thread while they sample (nothing reads the
+    /// value function before the next batch's advantages). The iteration
     /// is complete, and the state whole again, once ``completeUpdate(_:)`` took its result;
     /// until then the state's value function and random stream are those before the fit.
     public mutating func updatePolicy(with batch: SampleBatch) -> PendingValueFit {
         let c = state.configuration
-        let observations = c.normalizeObservations ? state.normalizer.normalized(batch.observationMatrix) : batch.observationMatrix
-        let bootstrap = c.normalizeObservations ? state.normalizer.normalized(batch.bootstrapObservationMatrix) : batch.bootstrapObservationMatrix
-
-        let values = state.valueFunction.predict(observations)
-        var bootstrapValues = [Double](repeating: 0, count: batch.count)
-        for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
+        let observations = samplingInputs(batch.observationMatrix)
         let rewards = c.normalizeRewards ? scaledRewards(batch) : batch.rewards
-        let gae = generalizedAdvantages(rewards: rewards, values: values, bootstrapValues: bootstrapValues,
-                                        ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
+        let gae = advantageEstimates(batch, inputs: observations, rewards: rewards)
 
         var policyStep = TRPOStepReport()
         let policySeconds = ContinuousClock().measure {
@@ -136,6 +139,27 @@ public struct Trainer: Sendable {
         return fitted.statistics
     }
 
+    /// Observations as the sampling policy saw them: standardised with the sampling
+    /// normaliser, or raw when the run does not normalise.
+    func samplingInputs(_ observations: Matrix) -> Matrix {
+        state.samplingNormalizer?.normalized(observations) ?? observations
+    }
+
+    /// GAE (γ, λ of the run) on `batch`'s trajectories with the value function as it is now,
+    /// i.e. as it was when the batch was collected: cut rows bootstrap from V(s_{t+1}).
+    /// - Parameters:
+    ///   - inputs: `batch`'s observations through ``samplingInputs(_:)``.
+    ///   - rewards: `[batch.count]`, raw or scaled.
+    /// - Returns: the advantages and the value function's targets (the λ-returns).
+    func advantageEstimates(_ batch: SampleBatch, inputs: Matrix, rewards: [Double]) -> (advantages: [Double], returns: [Double]) {
+        let c = state.configuration
+        var bootstrapValues = [Double](repeating: 0, count: batch.count)
+        let bootstrap = samplingInputs(batch.bootstrapObservationMatrix)
+        for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
+        return generalizedAdvantages(rewards: rewards, values: state.valueFunction.predict(inputs), bootstrapValues: bootstrapValues,
+                                     ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
+    }
+
     /// The batch's rewards divided by the running standard deviation of the discounted return
     /// (updated with this batch's returns first) and clipped to ±10, as SB3's VecNormalize
     /// scales them: the return R ← γR + r runs along each trajectory from its first row. Only
@@ -156,29 +180,52 @@ public struct Trainer: Sendable {
         return batch.rewards.map { min(max($0 * scale, -10), 10) }
     }
 
-    /// One vine iteration: the vine surrogate (eq. 15 or 16) on the rollout-set states, the
-    /// same TRPO step, no value function (Q̂ comes from rollouts), and the observation
-    /// statistics updated from the rollout-set states (a uniform sample of trunk states).
-    /// Timesteps count every simulator step, trunks and branches.
-    /// - Throws: ``VineSurrogateError`` for a malformed batch (nothing is changed then).
+    /// One vine iteration: Q̂ of every branch, the vine surrogate (eq. 15 or 16) on the
+    /// rollout-set states, the same TRPO step, the value fit on the trunks, and the
+    /// observation statistics updated from the rollout-set states (a uniform sample of trunk
+    /// states). Timesteps count every simulator step, trunks and branches.
+    ///
+    /// With ``VineBootstrap/value`` a cut branch's Q̂ is its return plus γᴸ V(s_L) (γ: the
+    /// vine's), V as it was when the batch was collected; then V is fitted on the trunks' GAE
+    /// λ-returns exactly as single path fits it (same V before the fit, same settings). The
+    /// trunks' rewards are not scaled (``TrainingConfiguration/normalizeRewards``): V must
+    /// predict in the units of the branch returns it completes. With ``VineBootstrap/none``
+    /// Q̂ is the plain return and V is left alone.
+    /// - Throws: ``VineSurrogateError`` for a malformed batch or a non-finite Q̂ (nothing is
+    ///   changed then).
     public mutating func update(vine batch: VineBatch) throws(VineSurrogateError) -> IterationStatistics {
         let c = state.configuration
-        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer,
-                                          head: state.policy.head)
+        var qValues = batch.branchReturns
+        var trunkInputs: Matrix?
+        var targets: [Double] = []
+        if c.vineBootstrap == .value {
+            guard batch.isConsistent, batch.trunks.count > 0 else { throw .inconsistentBatch }
+            let cutValues = state.valueFunction.predict(samplingInputs(batch.cutObservationMatrix))
+            qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: cutValues)
+            let inputs = samplingInputs(batch.trunks.observationMatrix)
+            targets = advantageEstimates(batch.trunks, inputs: inputs, rewards: batch.trunks.rewards).returns
+            trunkInputs = inputs
+        }
+        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: state.policy.head, qValues: qValues)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
         let policySeconds = clock.measure {
             policyStep = state.policy.vineStep(surrogate, configuration: c.trpo, random: &state.random)
+        }
+        var valueReport = ValueFitReport()
+        let valueSeconds = clock.measure {
+            if let trunkInputs {
+                valueReport = state.valueFunction.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.random)
+            }
         }
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.simulatorSteps
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
-                                   policyStep: policyStep,
-                                   valueFit: ValueFitReport(),
-                                   policySeconds: policySeconds.seconds, valueSeconds: 0, policyStd: policyStandardDeviation,
-                                   vine: VineIterationStatistics(batch))
+                                   policyStep: policyStep, valueFit: valueReport,
+                                   policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds,
+                                   policyStd: policyStandardDeviation, vine: VineIterationStatistics(batch, qValues: qValues))
     }
 
     /// Mean standard deviation of a Gaussian policy (NaN for a categorical one).

@@ -46,6 +46,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var sampler: SamplerKind = .singlePath
     /// The vine's settings (used when ``sampler`` is `.vine`).
     public var vine = VineSettings()
+    /// How the vine's learner completes the Q̂ of a branch cut by T or the time limit: with
+    /// the value function (fitted on the trunks) or not at all (the paper's estimator).
+    /// Configurations written before it existed decode as `.none`, the estimator they ran.
+    public var vineBootstrap: VineBootstrap = .value
     /// MJCF text of a custom model for a MuJoCo environment (nil: the built-in model); kept in
     /// the configuration so checkpoints and evaluations are self-contained.
     public var modelXML: String?
@@ -56,6 +60,41 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         self.environment = environment
         self.totalSteps = totalSteps
         self.batchSteps = batchSteps
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case environment, environmentArguments, environmentSpec, seed, totalSteps, batchSteps, environmentsPerSampler
+        case chunkSteps, policyHiddenSizes, valueHiddenSizes, activation, initialLogStd, gamma, lambda, trpo, valueFit
+        case normalizeObservations, observationClip, normalizeRewards, sampler, vine, vineBootstrap, modelXML, modelFile
+    }
+
+    /// Decodes a configuration; one written before ``vineBootstrap`` existed gets `.none`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        environment = try c.decode(String.self, forKey: .environment)
+        environmentArguments = try c.decodeIfPresent(String.self, forKey: .environmentArguments)
+        environmentSpec = try c.decodeIfPresent(EnvironmentSpec.self, forKey: .environmentSpec)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        totalSteps = try c.decode(Int.self, forKey: .totalSteps)
+        batchSteps = try c.decode(Int.self, forKey: .batchSteps)
+        environmentsPerSampler = try c.decode(Int.self, forKey: .environmentsPerSampler)
+        chunkSteps = try c.decode(Int.self, forKey: .chunkSteps)
+        policyHiddenSizes = try c.decode([Int].self, forKey: .policyHiddenSizes)
+        valueHiddenSizes = try c.decode([Int].self, forKey: .valueHiddenSizes)
+        activation = try c.decode(Activation.self, forKey: .activation)
+        initialLogStd = try c.decode(Double.self, forKey: .initialLogStd)
+        gamma = try c.decode(Double.self, forKey: .gamma)
+        lambda = try c.decode(Double.self, forKey: .lambda)
+        trpo = try c.decode(TRPOConfiguration.self, forKey: .trpo)
+        valueFit = try c.decode(ValueFitConfiguration.self, forKey: .valueFit)
+        normalizeObservations = try c.decode(Bool.self, forKey: .normalizeObservations)
+        observationClip = try c.decode(Double.self, forKey: .observationClip)
+        normalizeRewards = try c.decode(Bool.self, forKey: .normalizeRewards)
+        sampler = try c.decode(SamplerKind.self, forKey: .sampler)
+        vine = try c.decode(VineSettings.self, forKey: .vine)
+        vineBootstrap = try c.decodeIfPresent(VineBootstrap.self, forKey: .vineBootstrap) ?? .none
+        modelXML = try c.decodeIfPresent(String.self, forKey: .modelXML)
+        modelFile = try c.decodeIfPresent(String.self, forKey: .modelFile)
     }
 
     /// Whether workers make this run's environment (``EnvironmentName/isExternal(_:)``).

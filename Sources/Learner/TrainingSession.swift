@@ -160,6 +160,8 @@ public struct TrainingSession {
             row["vine_branches"] = "\(vine.branches)"
             row["vine_branch_steps"] = "\(vine.branchSteps)"
             row["vine_q_spread"] = ProgressLog.format(vine.qSpread)
+            row["vine_cut_share"] = ProgressLog.format(vine.cutShare)
+            row["vine_branch_length_mean"] = ProgressLog.format(vine.meanBranchLength)
         }
         if let result = statistics.evaluation {
             row["eval_return_mean"] = ProgressLog.format(result.returnMean)

@@ -343,10 +343,11 @@ extension Message {
     /// Decoded vine chunks satisfy: at least one and at most ``DecodingLimits/maxRows`` states
     /// and at most `maxRows` branches (N·K); `2 ≤ K ≤ maxWidth`; `observationSize` and
     /// `actionWidth` in `1...maxWidth`; every array has the length its shape implies
-    /// (``VineBatch/isConsistent``); observations, actions, Q̂, log π_old and episode returns
-    /// are finite; an eq. 15 batch has action width 1 and lists the actions `0, 1, …, K−1` at
-    /// every state; `trunkSteps ≥ N`, `branchSteps ≥ N·K`; there are at most `trunkSteps`
-    /// finished episodes, each at least one step long.
+    /// (``VineBatch/isConsistent``); observations, actions, branch returns, log π_old and cut
+    /// observations are finite; an eq. 15 batch has action width 1 and lists the actions
+    /// `0, 1, …, K−1` at every state; every branch length is ≥ 1 and every branch end is
+    /// `.terminated` or `.truncated` (cut), with one cut observation per cut branch; the
+    /// trunks hold N … maxRows rows and satisfy a ``Chunk``'s rules.
     public struct VineChunk: Sendable, Equatable {
         public var worker: WorkerIdentity
         /// The session and version of the parameters the collection was made with.
@@ -354,7 +355,8 @@ extension Message {
         public var version: UInt64
         /// Per worker process, shared with ``Chunk``'s numbering: 0, 1, 2, …
         public var sequence: UInt64
-        /// The collection; its `trunkSteps + branchSteps` is the chunk's simulator cost.
+        /// The collection; its ``VineBatch/simulatorSteps`` (trunk rows plus branch lengths) is
+        /// the chunk's simulator cost.
         public var batch: VineBatch
 
         public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, batch: VineBatch) {

@@ -74,6 +74,8 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     /// An eq. 15 (enumerated-actions) vine chunk whose actions at state `state` are not
     /// `0, 1, …, K−1`.
     case actionsNotEnumerated(state: Int)
+    /// The header declares `declared` cut branches, the branch ends mark `marked`.
+    case cutCountMismatch(declared: Int, marked: Int)
 
     // MARK: Policy structure
 
@@ -117,6 +119,7 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         case .bootstrapRowMismatch(let row): "row \(row) is truncated or listed as a bootstrap row, but not both"
         case .tooManyEpisodes(let episodes, let endingRows): "\(episodes) finished episodes but only \(endingRows) rows end one"
         case .actionsNotEnumerated(let state): "enumerated vine chunk does not list the actions 0, 1, …, K−1 at state \(state)"
+        case .cutCountMismatch(let declared, let marked): "vine chunk declares \(declared) cut branches, its branch ends mark \(marked)"
         case .parameterCountMismatch(let declared, let expected): "\(declared) network parameters, the layer sizes imply \(expected)"
         case .outputWidthMismatch(let network, let head): "network output width \(network) does not match the head's \(head)"
         case .logStdCountMismatch(let declared, let expected): "\(declared) log-stds, the head needs \(expected)"
@@ -144,7 +147,10 @@ public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     case rows, observationSize, actionWidth, simulatorSteps
     case observations, actions, rewards, ends, bootstrapRows, bootstrapObservations, episodeReturns, episodeLengths
     // vine chunk (and trunkSteps, actionsPerState above)
-    case states, branches, branchSteps, estimator, qValues, oldLogProbabilities
+    case states, branches, estimator, branchReturns, oldLogProbabilities, branchLengths, branchEnds, cutCount
+    case cutObservations
+    // the vine chunk's trunks (a chunk's frames)
+    case trunkObservations, trunkActions, trunkRewards, trunkEnds, trunkBootstrapRows, trunkBootstrapObservations
     // parameters, model and requestModel
     case modelHash, model
     // welcome

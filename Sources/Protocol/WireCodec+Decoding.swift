@@ -254,53 +254,85 @@ struct MessageDecoder<Frames: FrameSource> {
 
         guard rowCount >= 1 else { throw .invalidValue(.rows, 0) }
         guard rowCount <= limits.maxRows else { throw .limitExceeded(.rows, count: Int(rowCount), limit: limits.maxRows) }
-        let n = Int(rowCount), k = Int(bootstrapCount), e = Int(episodeCount)
+        let n = Int(rowCount)
         let obs = try width(observationSize, .observationSize)
         let width = try width(actionWidth, .actionWidth)
-        guard k <= n else { throw .limitExceeded(.bootstrapRows, count: k, limit: n) }
-        guard e <= n else { throw .limitExceeded(.episodeReturns, count: e, limit: n) }
+        let shape = try trajectoryShape(rows: n, observationSize: obs, actionWidth: width, bootstrapCount: bootstrapCount,
+                                        episodeCount: episodeCount, .chunk)
         guard simulatorSteps >= UInt64(n) else { throw .invalidValue(.simulatorSteps, simulatorSteps) }
-        let observationBytes = try byteCount(n, obs, .observations)
-        let actionBytes = try byteCount(n, width, .actions)
-        let bootstrapBytes = try byteCount(k, obs, .bootstrapObservations)
 
         try expectFrames(9)
-        try expectLength(1, .observations, observationBytes)
-        try expectLength(2, .actions, actionBytes)
-        try expectLength(3, .rewards, n * 8)
-        try expectLength(4, .ends, n)
-        try expectLength(5, .bootstrapRows, k * 4)
-        try expectLength(6, .bootstrapObservations, bootstrapBytes)
-        try expectLength(7, .episodeReturns, e * 8)
-        try expectLength(8, .episodeLengths, e * 4)
+        try expectTrajectoryLengths(from: 1, shape)
+        let batch = try trajectories(from: 1, shape)
+        return Message.Chunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
+                             sequence: sequence, simulatorSteps: simulatorSteps, batch: batch)
+    }
 
-        var batch = SampleBatch(observationSize: obs, actionWidth: width)
-        batch.observations = try doubles(1, .observations)
-        batch.actions = try doubles(2, .actions)
-        batch.rewards = try doubles(3, .rewards)
-        batch.ends = try frame(4) { frame throws(ProtocolError) in try MessageDecoder.ends(frame) }
-        guard batch.ends[n - 1] != .none else { throw .unterminatedChunk }
+    /// The counts of a single-path section (a chunk, or a vine chunk's trunks), checked
+    /// against each other and their byte sizes computed.
+    struct TrajectoryShape {
+        var rows, observationSize, actionWidth, bootstrapCount, episodeCount: Int
+        var observationBytes, actionBytes, bootstrapBytes: Int
+        var fields: TrajectoryFields
+    }
+
+    /// Checks a single-path section's header counts: bootstraps and episodes at most `rows`
+    /// (`rows`, the widths already checked).
+    func trajectoryShape(rows n: Int, observationSize obs: Int, actionWidth width: Int, bootstrapCount: UInt32,
+                         episodeCount: UInt32, _ fields: TrajectoryFields) throws(ProtocolError) -> TrajectoryShape {
+        let k = Int(bootstrapCount), e = Int(episodeCount)
+        guard k <= n else { throw .limitExceeded(fields.bootstrapRows, count: k, limit: n) }
+        guard e <= n else { throw .limitExceeded(.episodeReturns, count: e, limit: n) }
+        return TrajectoryShape(rows: n, observationSize: obs, actionWidth: width, bootstrapCount: k, episodeCount: e,
+                               observationBytes: try byteCount(n, obs, fields.observations),
+                               actionBytes: try byteCount(n, width, fields.actions),
+                               bootstrapBytes: try byteCount(k, obs, fields.bootstrapObservations), fields: fields)
+    }
+
+    /// Checks the byte lengths of a single-path section's eight frames, from frame `first`.
+    func expectTrajectoryLengths(from first: Int, _ shape: TrajectoryShape) throws(ProtocolError) {
+        let f = shape.fields
+        try expectLength(first, f.observations, shape.observationBytes)
+        try expectLength(first + 1, f.actions, shape.actionBytes)
+        try expectLength(first + 2, f.rewards, shape.rows * 8)
+        try expectLength(first + 3, f.ends, shape.rows)
+        try expectLength(first + 4, f.bootstrapRows, shape.bootstrapCount * 4)
+        try expectLength(first + 5, f.bootstrapObservations, shape.bootstrapBytes)
+        try expectLength(first + 6, .episodeReturns, shape.episodeCount * 8)
+        try expectLength(first + 7, .episodeLengths, shape.episodeCount * 4)
+    }
+
+    /// Decodes a single-path section's eight frames from frame `first` (lengths checked) by
+    /// the chunk's content rules (§3.4).
+    func trajectories(from first: Int, _ shape: TrajectoryShape) throws(ProtocolError) -> SampleBatch {
+        let f = shape.fields
+        var batch = SampleBatch(observationSize: shape.observationSize, actionWidth: shape.actionWidth)
+        batch.observations = try doubles(first, f.observations)
+        batch.actions = try doubles(first + 1, f.actions)
+        batch.rewards = try doubles(first + 2, f.rewards)
+        batch.ends = try frame(first + 3) { frame throws(ProtocolError) in try MessageDecoder.ends(frame) }
+        guard batch.ends[shape.rows - 1] != .none else { throw .unterminatedChunk }
         var truncatedRows = 0, endingRows = 0
         for end in batch.ends {
             if end == .truncated { truncatedRows += 1 }
             if end != .none { endingRows += 1 }
         }
-        batch.bootstrapRows = try frame(5) { frame in WireArray.uint32s(frame) }
+        batch.bootstrapRows = try frame(first + 4) { frame in WireArray.uint32s(frame) }
         try MessageDecoder.checkBootstrapRows(batch.bootstrapRows, ends: batch.ends, truncatedRows: truncatedRows)
-        batch.bootstrapObservations = try doubles(6, .bootstrapObservations)
-        guard e <= endingRows else { throw .tooManyEpisodes(episodes: e, endingRows: endingRows) }
-        batch.episodeReturns = try doubles(7, .episodeReturns)
-        batch.episodeLengths = try frame(8) { frame in WireArray.uint32s(frame) }
+        batch.bootstrapObservations = try doubles(first + 5, f.bootstrapObservations)
+        guard shape.episodeCount <= endingRows else { throw .tooManyEpisodes(episodes: shape.episodeCount, endingRows: endingRows) }
+        batch.episodeReturns = try doubles(first + 6, .episodeReturns)
+        batch.episodeLengths = try frame(first + 7) { frame in WireArray.uint32s(frame) }
         guard !batch.episodeLengths.contains(0) else { throw .invalidValue(.episodeLengths, 0) }
-        return Message.Chunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
-                             sequence: sequence, simulatorSteps: simulatorSteps, batch: batch)
+        return batch
     }
 
     mutating func vineChunk() throws(ProtocolError) -> Message.VineChunk {
         let nonce: UInt64 = fields.read(), session: UInt64 = fields.read(), version: UInt64 = fields.read()
-        let sequence: UInt64 = fields.read(), trunkSteps: UInt64 = fields.read(), branchSteps: UInt64 = fields.read()
+        let sequence: UInt64 = fields.read()
         let id: UInt32 = fields.read(), stateCount: UInt32 = fields.read(), actionsPerState: UInt32 = fields.read()
-        let observationSize: UInt32 = fields.read(), actionWidth: UInt32 = fields.read()
+        let observationSize: UInt32 = fields.read(), actionWidth: UInt32 = fields.read(), cutCount: UInt32 = fields.read()
+        let trunkSteps: UInt32 = fields.read(), trunkBootstrapCount: UInt32 = fields.read()
         let episodeCount: UInt32 = fields.read(), estimatorCode: UInt8 = fields.read()
 
         guard let estimator = VineEstimator(rawValue: estimatorCode) else {
@@ -310,7 +342,7 @@ struct MessageDecoder<Frames: FrameSource> {
         guard stateCount <= limits.maxRows else { throw .limitExceeded(.states, count: Int(stateCount), limit: limits.maxRows) }
         guard actionsPerState >= 2 else { throw .invalidValue(.actionsPerState, UInt64(actionsPerState)) }
         let k = try width(actionsPerState, .actionsPerState)
-        let n = Int(stateCount), e = Int(episodeCount)
+        let n = Int(stateCount)
         // n ≤ maxRows and k ≤ maxWidth keep n·k in range unless the limits themselves are huge.
         let (branches, overflow) = n.multipliedReportingOverflow(by: k)
         guard !overflow else { throw .countOverflow(.branches) }
@@ -318,25 +350,26 @@ struct MessageDecoder<Frames: FrameSource> {
         let obs = try width(observationSize, .observationSize)
         let width = try width(actionWidth, .actionWidth)
         guard estimator == .importanceSampled || width == 1 else { throw .invalidValue(.actionWidth, UInt64(width)) }
-        guard trunkSteps >= UInt64(n) else { throw .invalidValue(.trunkSteps, trunkSteps) }
-        guard branchSteps >= UInt64(branches) else { throw .invalidValue(.branchSteps, branchSteps) }
-        guard UInt64(e) <= trunkSteps else {
-            throw .limitExceeded(.episodeReturns, count: e, limit: Int(clamping: trunkSteps))
-        }
-        // The simulator cost must fit an Int, summed (a VineBatch counts steps in Ints).
-        guard trunkSteps <= UInt64(Int.max / 2), branchSteps <= UInt64(Int.max / 2) else {
-            throw .invalidValue(trunkSteps > UInt64(Int.max / 2) ? .trunkSteps : .branchSteps, max(trunkSteps, branchSteps))
-        }
+        let cuts = Int(cutCount)
+        guard cuts <= branches else { throw .limitExceeded(.cutCount, count: cuts, limit: branches) }
+        // The rollout set is drawn from the trunks' states.
+        guard trunkSteps >= stateCount else { throw .invalidValue(.trunkSteps, UInt64(trunkSteps)) }
+        guard trunkSteps <= limits.maxRows else { throw .limitExceeded(.trunkSteps, count: Int(trunkSteps), limit: limits.maxRows) }
+        let trunk = try trajectoryShape(rows: Int(trunkSteps), observationSize: obs, actionWidth: width,
+                                        bootstrapCount: trunkBootstrapCount, episodeCount: episodeCount, .trunk)
         let observationBytes = try byteCount(n, obs, .observations)
         let actionBytes = try byteCount(branches, width, .actions)
+        let cutBytes = try byteCount(cuts, obs, .cutObservations)
 
-        try expectFrames(7)
+        try expectFrames(16)
         try expectLength(1, .observations, observationBytes)
         try expectLength(2, .actions, actionBytes)
-        try expectLength(3, .qValues, branches * 8)
+        try expectLength(3, .branchReturns, branches * 8)
         try expectLength(4, .oldLogProbabilities, branches * 8)
-        try expectLength(5, .episodeReturns, e * 8)
-        try expectLength(6, .episodeLengths, e * 4)
+        try expectLength(5, .branchLengths, branches * 4)
+        try expectLength(6, .branchEnds, branches)
+        try expectLength(7, .cutObservations, cutBytes)
+        try expectTrajectoryLengths(from: 8, trunk)
 
         var batch = VineBatch(observationSize: obs, actionWidth: width, actionsPerState: k, estimator: estimator)
         batch.observations = try doubles(1, .observations)
@@ -346,13 +379,15 @@ struct MessageDecoder<Frames: FrameSource> {
                 throw .actionsNotEnumerated(state: state)
             }
         }
-        batch.qValues = try doubles(3, .qValues)
+        batch.branchReturns = try doubles(3, .branchReturns)
         batch.oldLogProbabilities = try doubles(4, .oldLogProbabilities)
-        batch.episodeReturns = try doubles(5, .episodeReturns)
-        batch.episodeLengths = try frame(6) { frame in WireArray.uint32s(frame) }
-        guard !batch.episodeLengths.contains(0) else { throw .invalidValue(.episodeLengths, 0) }
-        batch.trunkSteps = Int(trunkSteps)
-        batch.branchSteps = Int(branchSteps)
+        batch.branchLengths = try frame(5) { frame in WireArray.uint32s(frame) }
+        guard !batch.branchLengths.contains(0) else { throw .invalidValue(.branchLengths, 0) }
+        batch.branchEnds = try frame(6) { frame throws(ProtocolError) in try MessageDecoder.branchEnds(frame) }
+        let marked = batch.cutCount
+        guard marked == cuts else { throw .cutCountMismatch(declared: cuts, marked: marked) }
+        batch.cutObservations = try doubles(7, .cutObservations)
+        batch.trunks = try trajectories(from: 8, trunk)
         return Message.VineChunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
                                  sequence: sequence, batch: batch)
     }
@@ -551,6 +586,18 @@ struct MessageDecoder<Frames: FrameSource> {
             initialized = frame.count
         }
         if let invalid { throw .invalidEnd(row: invalid.row, value: invalid.value) }
+        return ends
+    }
+
+    /// Branch ends from their wire bytes: 1 terminated or 2 cut (truncated); 0 is refused, a
+    /// branch always ends.
+    static func branchEnds(_ frame: UnsafeRawBufferPointer) throws(ProtocolError) -> [StepEnd] {
+        var ends: [StepEnd] = []
+        ends.reserveCapacity(frame.count)
+        for byte in frame {
+            guard let end = StepEnd(rawValue: byte), end != .none else { throw .invalidValue(.branchEnds, UInt64(byte)) }
+            ends.append(end)
+        }
         return ends
     }
 

@@ -78,13 +78,17 @@ extension WireCodec {
         header.appendCount(batch.actionWidth, .actionWidth)
         header.appendCount(batch.bootstrapRows.count, .bootstrapRows)
         header.appendCount(batch.episodeReturns.count, .episodeReturns)
-        return [
-            header.bytes,
+        return [header.bytes] + trajectoryFrames(batch, .chunk)
+    }
+
+    /// A single-path batch's eight frames (a chunk's frames 1 to 8; a vine chunk's trunks).
+    static func trajectoryFrames(_ batch: SampleBatch, _ fields: TrajectoryFields) -> [[UInt8]] {
+        [
             WireArray.bytes(of: batch.observations),
             WireArray.bytes(of: batch.actions),
             WireArray.bytes(of: batch.rewards),
             batch.ends.map(\.rawValue),
-            WireArray.uint32Bytes(of: batch.bootstrapRows, .bootstrapRows),
+            WireArray.uint32Bytes(of: batch.bootstrapRows, fields.bootstrapRows),
             WireArray.bytes(of: batch.bootstrapObservations),
             WireArray.bytes(of: batch.episodeReturns),
             WireArray.uint32Bytes(of: batch.episodeLengths, .episodeLengths),
@@ -98,24 +102,26 @@ extension WireCodec {
         header.append(chunk.session)
         header.append(chunk.version)
         header.append(chunk.sequence)
-        header.append(UInt64(batch.trunkSteps))
-        header.append(UInt64(batch.branchSteps))
         header.append(chunk.worker.id)
         header.appendCount(batch.stateCount, .states)
         header.appendCount(batch.actionsPerState, .actionsPerState)
         header.appendCount(batch.observationSize, .observationSize)
         header.appendCount(batch.actionWidth, .actionWidth)
-        header.appendCount(batch.episodeReturns.count, .episodeReturns)
+        header.appendCount(batch.cutCount, .cutCount)
+        header.appendCount(batch.trunks.count, .trunkSteps)
+        header.appendCount(batch.trunks.bootstrapRows.count, .trunkBootstrapRows)
+        header.appendCount(batch.trunks.episodeReturns.count, .episodeReturns)
         header.append(batch.estimator.rawValue)
         return [
             header.bytes,
             WireArray.bytes(of: batch.observations),
             WireArray.bytes(of: batch.actions),
-            WireArray.bytes(of: batch.qValues),
+            WireArray.bytes(of: batch.branchReturns),
             WireArray.bytes(of: batch.oldLogProbabilities),
-            WireArray.bytes(of: batch.episodeReturns),
-            WireArray.uint32Bytes(of: batch.episodeLengths, .episodeLengths),
-        ]
+            WireArray.uint32Bytes(of: batch.branchLengths, .branchLengths),
+            batch.branchEnds.map(\.rawValue),
+            WireArray.bytes(of: batch.cutObservations),
+        ] + trajectoryFrames(batch.trunks, .trunk)
     }
 
     static func encode(_ heartbeat: Message.Heartbeat) -> [[UInt8]] {

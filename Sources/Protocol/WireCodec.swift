@@ -18,7 +18,10 @@ public enum WireCodec {
     /// welcome kind (the worker's id and the learner's liveness timing).
     /// Version 5 added external environments: the welcome's environment name, arguments and
     /// specRequired flag, and the environmentSpec kind.
-    public static let version: UInt16 = 5
+    /// Version 6 changed the vine chunk: per branch its un-bootstrapped return, length, end
+    /// (terminated or cut) and a cut branch's end observation, and the trunks as trajectories
+    /// (a chunk's frames), so the learner can bootstrap Q̂ from a value function fitted on them.
+    public static let version: UInt16 = 6
 
     /// The frames of a message.
     ///
@@ -75,7 +78,7 @@ enum HeaderLayout {
         case .hello: 32  // prefix + u64 + 4 × u32
         case .parameters: 136  // prefix + 5 × u64 + 3 × f64 + u64 + 13 × u32 + 4 × u8
         case .chunk: 72  // prefix + 5 × u64 + 6 × u32
-        case .vineChunk: 81  // prefix + 6 × u64 + 6 × u32 + u8
+        case .vineChunk: 77  // prefix + 4 × u64 + 9 × u32 + u8
         case .heartbeat: 44  // prefix + 4 × u64 + u32
         case .stop: 21  // prefix + u64 + u32 + u8
         case .requestParameters: 20  // prefix + u64 + u32
@@ -137,4 +140,16 @@ enum WireCode {
         default: nil
         }
     }
+}
+
+/// The field names a single-path section reports its errors with: a chunk's own, or a vine
+/// chunk's trunks (the same eight frames, §3.4 and §3.9).
+struct TrajectoryFields {
+    var observations, actions, rewards, ends, bootstrapRows, bootstrapObservations: Field
+
+    static let chunk = TrajectoryFields(observations: .observations, actions: .actions, rewards: .rewards, ends: .ends,
+                                        bootstrapRows: .bootstrapRows, bootstrapObservations: .bootstrapObservations)
+    static let trunk = TrajectoryFields(observations: .trunkObservations, actions: .trunkActions, rewards: .trunkRewards,
+                                        ends: .trunkEnds, bootstrapRows: .trunkBootstrapRows,
+                                        bootstrapObservations: .trunkBootstrapObservations)
 }

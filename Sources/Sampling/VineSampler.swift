@@ -19,7 +19,8 @@ import Core
 ///    here come from a double-precision forward pass, and so do the stored log π_old(a|s).
 /// 4. **Branches.** For each (n, k): restore s_n's snapshot, take a_{n,k}, then follow π_old
 ///    for at most T − 1 more steps; stop at termination or at the time limit (the snapshot
-///    carries the step count). Q̂ = Σ_{t<L} γᵗ r_t, nothing bootstrapped (see ``VineBatch``).
+///    carries the step count). Record Σ_{t<L} γᵗ r_t, L, whether the branch terminated or was
+///    cut, and a cut branch's end observation s_L; the learner completes Q̂ (``VineBatch``).
 ///
 /// **Common random numbers.** Simulators are deterministic given their state and actions,
 /// so the only randomness in a branch is π_old's action noise after the first step. With
@@ -137,7 +138,9 @@ public final class VineSampler {
         return positions[..<n]
     }
 
-    /// Runs the trunks, recording the rollout set's raw observations and snapshots.
+    /// Runs the trunks, recording them as trajectories (copy after copy, each cut by the
+    /// trunk's end marked `.truncated` with its bootstrap observation, as single path does)
+    /// and the rollout set's raw observations and snapshots.
     /// - Returns: false when abandoned.
     private func runTrunks(collection: UInt64, states: Int, into batch: inout VineBatch, snapshots: inout [SimulatorSnapshot?],
                            abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
@@ -150,6 +153,14 @@ public final class VineSampler {
         var episode = [UInt64](repeating: 0, count: e)
         var episodeReturn = [Double](repeating: 0, count: e)
         var episodeLength = [Int](repeating: 0, count: e)
+        var parts = (0..<e).map { _ in
+            var part = SampleBatch(observationSize: obsSize, actionWidth: actionWidth)
+            part.observations.reserveCapacity(length * obsSize)
+            part.actions.reserveCapacity(length * actionWidth)
+            part.rewards.reserveCapacity(length)
+            part.ends.reserveCapacity(length)
+            return part
+        }
         var actionRandom = (0..<e).map { RandomStream(seed: seed, path: [stream, UInt64($0), Self.trunkTag, collection]) }
         func reset(_ i: Int) {
             var random = RandomStream(seed: seed, path: [stream, UInt64(i), Self.resetTag, collection, episode[i]])
@@ -171,17 +182,24 @@ public final class VineSampler {
                 next[i] += 1
             }
             lockstep.sampleActions(deterministic: false, random: &actionRandom)
-            lockstep.stepAll { i, outcome, _, _ in
+            let last = t == length - 1
+            lockstep.stepAll { i, outcome, observation, action in
+                let end: StepEnd = outcome.terminated ? .terminated : outcome.truncated || last ? .truncated : .none
+                parts[i].append(observation: UnsafeBufferPointer(observation), action: action, reward: outcome.reward, end: end)
+                if end == .truncated {
+                    simulators[i].observe(into: observation)
+                    parts[i].appendBootstrap(observation: UnsafeBufferPointer(observation))
+                }
                 episodeReturn[i] += outcome.reward
                 episodeLength[i] += 1
                 if outcome.terminated || outcome.truncated {
-                    batch.episodeReturns.append(episodeReturn[i])
-                    batch.episodeLengths.append(episodeLength[i])
+                    parts[i].episodeReturns.append(episodeReturn[i])
+                    parts[i].episodeLengths.append(episodeLength[i])
                     reset(i)
                 }
             }
         }
-        batch.trunkSteps = e * length
+        for part in parts { batch.trunks.append(part) }
         return true
     }
 
@@ -223,15 +241,18 @@ public final class VineSampler {
         batch.oldLogProbabilities = policy.head.logProbabilities(outputs: repeated, logStd: policy.logStd, actions: actions)
     }
 
-    /// Runs the N·K branches on the first simulator copy and records their Q̂.
+    /// Runs the N·K branches on the first simulator copy and records each one's return,
+    /// length and end, and the end observation of each cut one.
     /// - Returns: false when abandoned.
     private func runBranches(collection: UInt64, into batch: inout VineBatch, snapshots: [SimulatorSnapshot],
                              abandonIf: (() -> Bool)?, checkInterval: Int) -> Bool {
         let (n, k, width) = (batch.stateCount, branching.actionsPerState, actionWidth)
         let (length, gamma) = (settings.rolloutLength, settings.gamma)
         let simulator = simulators[0]
-        batch.qValues.reserveCapacity(n * k)
-        var steps = 0
+        batch.branchReturns.reserveCapacity(n * k)
+        batch.branchLengths.reserveCapacity(n * k)
+        batch.branchEnds.reserveCapacity(n * k)
+        var endObservation = [Double](repeating: 0, count: observationSize)
         for i in 0..<n {
             let common = RandomStream(seed: seed, path: [stream, Self.branchTag, collection, UInt64(i)])
             for j in 0..<k {
@@ -252,11 +273,17 @@ public final class VineSampler {
                     q += discount * outcome.reward
                     taken += 1
                 }
-                batch.qValues.append(q)
-                steps += taken
+                batch.branchReturns.append(q)
+                batch.branchLengths.append(taken)
+                if outcome.terminated {
+                    batch.branchEnds.append(.terminated)
+                } else {
+                    batch.branchEnds.append(.truncated)
+                    endObservation.withUnsafeMutableBufferPointer { simulator.observe(into: $0) }
+                    batch.cutObservations += endObservation
+                }
             }
         }
-        batch.branchSteps = steps
         return true
     }
 

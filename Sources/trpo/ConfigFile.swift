@@ -27,6 +27,13 @@ extension UInt64: SettingValue { static var expected: String { "a non-negative i
 extension Double: SettingValue { static var expected: String { "a number" } }
 extension Bool: SettingValue { static var expected: String { "true or false" } }
 
+/// `--vine-bootstrap`: `none` or `value`.
+extension VineBootstrap: SettingValue, ExpressibleByArgument {
+    init?(settingText text: String) { self.init(rawValue: text) }
+    var settingText: String { rawValue }
+    static var expected: String { "none or value" }
+}
+
 /// Layer widths: `64,64` on the command line, `[64, 64]` in a file (either is read).
 extension Array: SettingValue where Element == Int {
     init?(settingText text: String) {

@@ -102,6 +102,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("crn"), inversion: .prefixedNo, help: "Vine: common random numbers across a state's branches (default: on).")
     var commonRandomNumbers: Bool?
 
+    @Option(name: .customLong("vine-bootstrap"), help: "Vine: complete the Q̂ of a branch cut by T or the time limit with γᴸ V(s_L), V fitted on the trunks (value, the default), or not (none, the paper's estimator).")
+    var vineBootstrap: VineBootstrap?
+
     @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations). With workers, the learner sends it to them.")
     var model: String?
 
@@ -173,6 +176,7 @@ struct TrainingOptions: ParsableArguments {
         set("--vine-actions", vineActions, \.vine.actionsPerState)
         set("--vine-length", vineLength, \.vine.rolloutLength)
         set(commonRandomNumbers == false ? "--no-crn" : "--crn", commonRandomNumbers, \.vine.commonRandomNumbers)
+        set("--vine-bootstrap", vineBootstrap, \.vineBootstrap)
         return entries
     }
 
@@ -471,7 +475,8 @@ struct ProgressPrinter {
         case .singlePath: "\(grouped(c.batchSteps)) per iteration"
         case .vine:
             "vine: \(c.environmentsPerSampler) trunks of \(grouped(c.vine.trunkSteps)), N=\(c.vine.rolloutStates), "
-                + "K=\(c.vine.actionsPerState), T=\(c.vine.rolloutLength), CRN \(c.vine.commonRandomNumbers ? "on" : "off")"
+                + "K=\(c.vine.actionsPerState), T=\(c.vine.rolloutLength), CRN \(c.vine.commonRandomNumbers ? "on" : "off"), "
+                + "bootstrap \(c.vineBootstrap.rawValue)"
         }
         note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL) → \(directory.path)")
     }

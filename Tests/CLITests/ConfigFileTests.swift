@@ -147,12 +147,12 @@ import Testing
         let root = try CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let flags = ["--env", "CartPole-v1", "--sampler", "vine", "--steps", "1000", "--trunk-steps", "50", "--vine-states", "20",
-                     "--vine-length", "20", "--no-crn", "--vf-epochs", "1"]
+                     "--vine-length", "20", "--no-crn", "--vf-epochs", "1", "--vine-bootstrap", "none"]
         let fromFlags = root.appendingPathComponent("flags"), fromYAML = root.appendingPathComponent("yaml")
         let trained = try Self.run(["train"] + flags + ["--quiet", "--out", fromFlags.path])
         #expect(trained.status == 0, "\(trained.stderr)")
         let printed = try Self.run(["train"] + flags + ["--print-config"])
-        #expect(printed.stdout.contains("\ncrn: false\n"))
+        #expect(printed.stdout.contains("\ncrn: false\n") && printed.stdout.contains("\nvine-bootstrap: none\n"))
         let file = root.appendingPathComponent("vine.yaml")
         try Data(printed.stdout.utf8).write(to: file)
         let again = try Self.run(["train", "--config", file.path, "--quiet", "--out", fromYAML.path])
@@ -171,6 +171,7 @@ import Testing
         ("steps: 1.5\n", "steps: '1.5' is not an integer"),
         ("hidden: [64, x]\n", "hidden: '64,x' is not positive widths, e.g. [64, 64]"),
         ("crn: maybe\n", "crn: 'maybe' is not true or false"),
+        ("vine-bootstrap: always\n", "vine-bootstrap: 'always' is not none or value"),
         ("sampler: vines\n", "sampler: 'vines' is not one of single-path, vine"),
         ("env: NoSuchEnv-v0\n", "env: unknown environment 'NoSuchEnv-v0'"),
         ("vf-lr: {a: 1}\n", "vf-lr: expected a value, not a mapping"),

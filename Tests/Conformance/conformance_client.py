@@ -43,7 +43,7 @@ except ImportError:
     sys.exit(77)
 
 MAGIC = b"TRPO"
-VERSION = 5
+VERSION = 6
 KIND = dict(hello=1, parameters=2, chunk=3, heartbeat=4, stop=5, requestParameters=6, reject=7,
             vineChunk=8, model=9, requestModel=10, leave=11, welcome=12, environmentSpec=13)
 KIND_NAME = {v: k for k, v in KIND.items()}
@@ -282,11 +282,11 @@ def streaming(trpo, directory):
         # Another protocol version → stop(protocolVersion), in the learner's version.
         v = Worker(context, endpoint)
         frames = hello(v.nonce, None)
-        frames[0] = frames[0][:4] + struct.pack("<H", 4) + frames[0][6:]
+        frames[0] = frames[0][:4] + struct.pack("<H", VERSION - 1) + frames[0][6:]
         v.send(frames)
         m = v.next()
-        check("hello in version 4 → stop(protocolVersion) in version 5",
-              m and m["kind"] == "stop" and m["reason"] == "protocolVersion" and m["version"] == 5, m)
+        check(f"hello in version {VERSION - 1} → stop(protocolVersion) in version {VERSION}",
+              m and m["kind"] == "stop" and m["reason"] == "protocolVersion" and m["version"] == VERSION, m)
         v.close()
 
         # Unregistered connection: heartbeat, requestParameters, requestModel, chunk → reject(notRegistered).

@@ -79,10 +79,14 @@ enum Fixture {
         var batch = VineBatch(observationSize: 4, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
         batch.observations = [0, 0, 0, 0]
         batch.actions = [0, 1]
-        batch.qValues = [1, 1]
+        batch.branchReturns = [1, 1]
         batch.oldLogProbabilities = [-0.7, -0.7]
-        batch.trunkSteps = 1
-        batch.branchSteps = 2
+        batch.branchLengths = [1, 1]
+        batch.branchEnds = [.terminated, .terminated]
+        batch.trunks.observations = [0, 0, 0, 0]
+        batch.trunks.actions = [0]
+        batch.trunks.rewards = [1]
+        batch.trunks.ends = [.terminated]
         return .vineChunk(Message.VineChunk(worker: worker, session: session, version: 0, sequence: sequence, batch: batch))
     }
 
@@ -299,12 +303,12 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.machine.liveCount == 0 && learner.rejected == 1)
         // Another protocol version: stop(protocolVersion), in the learner's own version.
         var old = WireCodec.encode(Fixture.hello(nil, nonce: 2))
-        old[0][4] = 4
+        old[0][4] = UInt8(WireCodec.version - 1)
         learner.receive(frames: old, from: p2)
         let versionStop = learner.take(p2).first?.stop
         #expect(versionStop?.reason == .protocolVersion)
-        #expect(versionStop?.message.contains("version 5") == true)
-        #expect(WireCodec.encode(.stop(versionStop!))[0][4] == 5)
+        #expect(versionStop?.message.contains("version \(WireCodec.version)") == true)
+        #expect(WireCodec.encode(.stop(versionStop!))[0][4] == UInt8(WireCodec.version))
     }
 }
 
@@ -425,7 +429,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         }
         var frames = WireCodec.encode(message)
         if input == .undecodable { frames[0][0] = 0 }
-        if input == .otherVersion { frames[0][4] = 6 }
+        if input == .otherVersion { frames[0][4] = UInt8(WireCodec.version + 1) }
         return frames
     }
 

@@ -177,24 +177,55 @@ import Testing
         var batch = VineBatch(observationSize: 3, actionWidth: 1, actionsPerState: 2, estimator: .importanceSampled)
         batch.observations = [0, 0, 0]
         batch.actions = [0, 1]
-        batch.qValues = [1, 2]
+        batch.branchReturns = [1, 2]
+        batch.branchLengths = [1, 3]
+        batch.branchEnds = [.terminated, .truncated]
+        batch.cutObservations = [0, 0, 1]
         #expect(throws: VineSurrogateError.inconsistentBatch) { try VineSurrogate(batch, normalizer: nil, head: head) }
         batch.oldLogProbabilities = [-1, -1]
         _ = try VineSurrogate(batch, normalizer: nil, head: head)
         #expect(throws: VineSurrogateError.self) { try VineSurrogate(batch, normalizer: RunningNormalizer(size: 4), head: head) }
     }
 
-    /// `append` concatenates states in order and adds the step counts.
+    /// Q̂ by hand: a cut branch of length L gets γᴸ V(s_L) added, a terminated one nothing; the
+    /// values must be one per cut branch, and a Q̂ that is not finite is refused.
+    @Test func qValuesBootstrapCutBranchesOnly() throws {
+        var batch = VineBatch(observationSize: 1, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
+        batch.observations = [0, 1]
+        batch.actions = [0, 1, 0, 1]
+        batch.branchReturns = [1, 2, 3, 4]
+        batch.oldLogProbabilities = [-0.7, -0.7, -0.7, -0.7]
+        batch.branchLengths = [3, 1, 2, 5]
+        batch.branchEnds = [.truncated, .terminated, .terminated, .truncated]
+        batch.cutObservations = [7, 8]
+        #expect(batch.isConsistent && batch.cutCount == 2)
+        #expect(try batch.qValues(gamma: 0.5, cutValues: nil) == [1, 2, 3, 4])
+        #expect(try batch.qValues(gamma: 0.5, cutValues: [8, 64]) == [1 + 0.125 * 8, 2, 3, 4 + 0.03125 * 64])
+        #expect(throws: VineSurrogateError.inconsistentBatch) { try batch.qValues(gamma: 0.5, cutValues: [1]) }
+        #expect(throws: VineSurrogateError.nonFiniteQValue(branch: 3)) { try batch.qValues(gamma: 0.5, cutValues: [1, .infinity]) }
+        #expect(throws: VineSurrogateError.nonFiniteQValue(branch: 0)) { try batch.qValues(gamma: 0.5, cutValues: [.nan, 1]) }
+        batch.branchEnds[1] = .none
+        #expect(!batch.isConsistent)
+    }
+
+    /// `append` concatenates states, branches and trunks in order and adds the step counts.
     @Test func appendConcatenates() {
         var a = VineBatch(observationSize: 1, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
-        a.observations = [1]; a.actions = [0, 1]; a.qValues = [5, 6]; a.oldLogProbabilities = [-0.5, -1]
-        a.trunkSteps = 10; a.branchSteps = 7; a.episodeReturns = [3]; a.episodeLengths = [3]
+        a.observations = [1]; a.actions = [0, 1]; a.branchReturns = [5, 6]; a.oldLogProbabilities = [-0.5, -1]
+        a.branchLengths = [3, 4]; a.branchEnds = [.terminated, .truncated]; a.cutObservations = [9]
+        a.trunks.observations = [1, 2, 3]; a.trunks.actions = [0, 1, 0]; a.trunks.rewards = [1, 1, 1]
+        a.trunks.ends = [.none, .none, .terminated]; a.trunks.episodeReturns = [3]; a.trunks.episodeLengths = [3]
         var b = a
-        b.observations = [2]; b.qValues = [7, 8]; b.trunkSteps = 4; b.branchSteps = 2; b.episodeReturns = []; b.episodeLengths = []
+        b.observations = [2]; b.branchReturns = [7, 8]; b.branchLengths = [1, 1]; b.branchEnds = [.truncated, .truncated]
+        b.cutObservations = [10, 11]
+        b.trunks.observations = [4]; b.trunks.actions = [1]; b.trunks.rewards = [1]; b.trunks.ends = [.truncated]
+        b.trunks.bootstrapRows = [0]; b.trunks.bootstrapObservations = [5]; b.trunks.episodeReturns = []; b.trunks.episodeLengths = []
         a.append(b)
-        #expect(a.stateCount == 2 && a.branchCount == 4 && a.isConsistent)
-        #expect(a.observations == [1, 2] && a.qValues == [5, 6, 7, 8] && a.actions == [0, 1, 0, 1])
-        #expect(a.simulatorSteps == 23 && a.episodeReturns == [3])
+        #expect(a.stateCount == 2 && a.branchCount == 4 && a.isConsistent && a.cutCount == 3)
+        #expect(a.observations == [1, 2] && a.branchReturns == [5, 6, 7, 8] && a.actions == [0, 1, 0, 1])
+        #expect(a.cutObservations == [9, 10, 11] && a.branchLengths == [3, 4, 1, 1])
+        #expect(a.trunks.bootstrapRows == [3] && a.trunks.observations == [1, 2, 3, 4])
+        #expect(a.simulatorSteps == 4 + 9 && a.episodeReturns == [3])
     }
 
     /// The settings' branching rule and validation.

@@ -78,6 +78,10 @@ import ZMQ
         #expect(Self.timingFree(localRows).map { $0.filter { $0.key != "workers_alive" } }
             == Self.timingFree(oneRows).map { $0.filter { $0.key != "workers_alive" } })
         #expect(try Self.policy(local) == Self.policy(one))
+        // The worker's vine chunks carried the trunks and the branch ends (protocol v6): the
+        // value function was fitted on the trunks and the cut share is known, as in one process.
+        #expect(oneRows.allSatisfy { Double($0["explained_variance"] ?? "")?.isFinite == true })
+        #expect(oneRows.allSatisfy { (Double($0["vine_cut_share"] ?? "") ?? -1) >= 0 })
 
         let a = try train("a", workers: 2), b = try train("b", workers: 2)
         #expect(!DistributedTests.progressRows(a).isEmpty)
@@ -134,23 +138,25 @@ import ZMQ
         var wrongK = VineBatch(observationSize: 4, actionWidth: 1, actionsPerState: 3, estimator: .enumeratedActions)
         wrongK.observations = [0.1, 0.2, 0.3, 0.4]
         wrongK.actions = [0, 1, 2]
-        wrongK.qValues = [1, 2, 3]
+        wrongK.branchReturns = [1, 2, 3]
         wrongK.oldLogProbabilities = [-1, -1, -1]
-        wrongK.trunkSteps = 10
-        wrongK.branchSteps = 3
+        wrongK.branchLengths = [1, 1, 1]
+        wrongK.branchEnds = [.terminated, .terminated, .terminated]
+        wrongK.trunks = SampleBatchFixture.make(rows: 10, observationSize: 4)
         try attacker.send(WireCodec.encode(.vineChunk(Message.VineChunk(worker: identity, session: current, version: 0,
                                                                           sequence: 0, batch: wrongK))))
         // A single-path chunk in a vine run.
         try attacker.send(WireCodec.encode(.chunk(Message.Chunk(worker: identity, session: current, version: 0, sequence: 1,
                                                                 simulatorSteps: 4, batch: SampleBatchFixture.make(rows: 4, observationSize: 4)))))
-        // A vine chunk of the right shape whose Q̂ are NaN.
+        // A vine chunk of the right shape whose branch returns are NaN.
         var fitting = VineBatch(observationSize: 4, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
         fitting.observations = [0.1, 0.2, 0.3, 0.4]
         fitting.actions = [0, 1]
-        fitting.qValues = [1, 2]
+        fitting.branchReturns = [1, 2]
         fitting.oldLogProbabilities = [-0.7, -0.7]
-        fitting.trunkSteps = 10
-        fitting.branchSteps = 2
+        fitting.branchLengths = [1, 1]
+        fitting.branchEnds = [.terminated, .terminated]
+        fitting.trunks = SampleBatchFixture.make(rows: 10, observationSize: 4)
         var frames = WireCodec.encode(.vineChunk(Message.VineChunk(worker: identity, session: current, version: 0, sequence: 2,
                                                                    batch: fitting)))
         frames[3] = [Double.nan, .nan].withUnsafeBytes { Array($0) }
@@ -166,7 +172,7 @@ import ZMQ
         #expect(rejected >= 3, "rejected \(rejected)\n\(learner.output.suffix(2000))")
         #expect(learner.output.contains("sent a vine chunk of K = 3"), "\(learner.output.suffix(2000))")
         #expect(learner.output.contains("sent a single-path chunk; this run samples vine"))
-        #expect(learner.output.contains("qValues[0] is not finite"))
+        #expect(learner.output.contains("branchReturns[0] is not finite"))
     }
 
     /// `trpo variance --workers 2` farms the replicates' collections out and gets the same

@@ -96,7 +96,7 @@ struct VineBenchmarkTests {
                 let batch = sampler.collect()
                 let k = batch.actionsPerState
                 for n in 0..<batch.stateCount {
-                    let q = batch.qValues[(n * k)..<((n + 1) * k)]
+                    let q = batch.branchReturns[(n * k)..<((n + 1) * k)]
                     let mean = q.reduce(0, +) / Double(k)
                     total += q.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(k - 1)
                     states += 1

@@ -45,7 +45,7 @@ import Testing
             #expect(length >= 1 && length <= settings.rolloutLength)
             #expect(length == settings.rolloutLength || last.terminated || last.truncated)
             #expect(branch.outcomes.dropLast().allSatisfy { !$0.terminated && !$0.truncated })
-            let q = batch.qValues[n * 2 + k]
+            let q = batch.branchReturns[n * 2 + k]
             #expect(abs(q - discountedSum(branch.rewards, gamma: settings.gamma)) <= 1e-12 * max(1, abs(q)))
         }
 
@@ -132,7 +132,7 @@ import Testing
             for n in 0..<batch.stateCount where byState[n][0].states.count >= 5 {
                 let reference = byState[n][0].states.map { $0.map(\.bitPattern) }
                 let same = byState[n].allSatisfy { $0.states.map { $0.map(\.bitPattern) } == reference }
-                let sameQ = Set(batch.qValues[(n * k)..<((n + 1) * k)].map(\.bitPattern)).count == 1
+                let sameQ = Set(batch.branchReturns[(n * k)..<((n + 1) * k)].map(\.bitPattern)).count == 1
                 compared[crn, default: 0] += 1
                 if !same { differing[crn, default: 0] += 1 }
                 if crn { #expect(same && sameQ, "state \(n): branches differ under CRN") }
@@ -170,8 +170,8 @@ import Testing
         for n in 0..<batch.stateCount {
             let p = softmax(p0, n), q = softmax(p1, n)
             kl += p[0] * log(p[0] / q[0]) + p[1] * log(p[1] / q[1])
-            before += p[0] * batch.qValues[2 * n] + p[1] * batch.qValues[2 * n + 1]
-            after += q[0] * batch.qValues[2 * n] + q[1] * batch.qValues[2 * n + 1]
+            before += p[0] * batch.branchReturns[2 * n] + p[1] * batch.branchReturns[2 * n + 1]
+            after += q[0] * batch.branchReturns[2 * n] + q[1] * batch.branchReturns[2 * n + 1]
         }
         let count = Double(batch.stateCount)
         kl /= count; before /= count; after /= count

@@ -155,22 +155,62 @@ final class ChainMDP: Simulator {
     /// J(θ) = E[Σ_t r_t] by dynamic programming over (t, s), with π from the policy's
     /// double-precision forward pass.
     static func exactReturn(_ policy: Policy) -> Double {
-        var next = [Double](repeating: 0, count: 3)  // V_{t+1}
+        zip(initial, exactValues(policy)[0]).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+
+    /// V^π_t(s) = E[Σ_{u≥t} r_u | s_t = s] (γ = 1) for t = 0 … H (V_H = 0), by dynamic
+    /// programming with π from the policy's double-precision forward pass.
+    static func exactValues(_ policy: Policy) -> [[Double]] {
+        var values = [[Double]](repeating: [0, 0, 0], count: horizon + 1)
         for t in stride(from: horizon - 1, through: 0, by: -1) {
             let observations = Matrix(rows: 3, columns: 4, storage: (0..<3).flatMap { observation(state: $0, time: t) })
             let logits = policy.network.forward(observations).output
-            var value = [Double](repeating: 0, count: 3)
             for s in 0..<3 {
                 let z = (0..<3).map { logits[s, $0] }
                 let m = z.max()!
                 let e = z.map { exp($0 - m) }
                 let total = e.reduce(0, +)
-                for a in 0..<3 { value[s] += e[a] / total * (rewards[s][a] + next[a]) }
+                for a in 0..<3 { values[t][s] += e[a] / total * (rewards[s][a] + values[t + 1][a]) }
             }
-            next = value
         }
-        return zip(initial, next).reduce(0) { $0 + $1.0 * $1.1 }
+        return values
     }
+}
+
+/// A walk on the integers with a short time limit, for the ends of vine branches: observation
+/// [x, t], two actions (0: x − 1, 1: x + 1), reward x' after the move; terminated when
+/// |x'| reaches 3, truncated when t reaches ``limit`` first. Deterministic given the actions.
+final class TimeLimitedWalk: Simulator {
+    static let limit = 6
+
+    let id = "TimeLimitedWalk"
+    let observationSpace = BoxSpace(low: [-3, 0], high: [3, Double(limit)])
+    let actionSpace = ActionSpace.discrete(count: 2)
+    let maxEpisodeSteps = limit
+    private(set) var elapsedSteps = 0
+    private var x = 0.0
+
+    func reset(using random: inout RandomStream) {
+        x = Double(random.index(below: 3)) - 1
+        elapsedSteps = 0
+    }
+
+    func observe(into observation: UnsafeMutableBufferPointer<Double>) {
+        observation[0] = x
+        observation[1] = Double(elapsedSteps)
+    }
+
+    func step(_ action: UnsafeBufferPointer<Double>) -> StepOutcome {
+        x += action[0] == 0 ? -1 : 1
+        elapsedSteps += 1
+        let terminated = abs(x) >= 3
+        return StepOutcome(reward: x, terminated: terminated, truncated: !terminated && elapsedSteps == Self.limit)
+    }
+
+    var state: [Double] { [x, Double(elapsedSteps)] }
+    func setState(_ state: [Double]) throws(SimulatorError) { x = state[0]; elapsedSteps = Int(state[1]) }
+    func snapshot() -> SimulatorSnapshot { SimulatorSnapshot(values: [x], elapsedSteps: elapsedSteps) }
+    func restore(_ snapshot: SimulatorSnapshot) { x = snapshot.values[0]; elapsedSteps = snapshot.elapsedSteps }
 }
 
 /// A scalar linear-Gaussian MDP with horizon H = 2: x₀ uniform in [-1, 1), action a ∈ ℝ,

@@ -71,18 +71,27 @@ enum Base {
         return WireCodec.encode(.parameters(p))
     }()
 
-    /// 2 states of 3 observations, K = 2 enumerated actions (width 1), Q̂ (1, 2, 3, 4),
-    /// 10 trunk steps and 8 branch steps, one finished episode (return 5, 5 steps).
+    /// 2 states of 3 observations, K = 2 enumerated actions (width 1), branch returns
+    /// (1, 2, 3, 4) of lengths (2, 1, 3, 2), branches 0 and 2 cut, 1 and 3 terminated; one
+    /// trunk of 10 rows whose episode of 5 steps (return 5) terminates at row 4 and whose last
+    /// row is cut (bootstrap row 9).
     static let vineChunk: [[UInt8]] = {
         var batch = VineBatch(observationSize: 3, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
         batch.observations = [0, 1, 2, 3, 4, 5]
         batch.actions = [0, 1, 0, 1]
-        batch.qValues = [1, 2, 3, 4]
+        batch.branchReturns = [1, 2, 3, 4]
         batch.oldLogProbabilities = [-0.5, -1, -0.25, -1.5]
-        batch.trunkSteps = 10
-        batch.branchSteps = 8
-        batch.episodeReturns = [5]
-        batch.episodeLengths = [5]
+        batch.branchLengths = [2, 1, 3, 2]
+        batch.branchEnds = [.truncated, .terminated, .truncated, .terminated]
+        batch.cutObservations = [6, 7, 8, 9, 10, 11]
+        batch.trunks.observations = (0..<30).map(Double.init)
+        batch.trunks.actions = (0..<10).map { Double($0 % 2) }
+        batch.trunks.rewards = [Double](repeating: 1, count: 10)
+        batch.trunks.ends = (0..<10).map { $0 == 4 ? .terminated : $0 == 9 ? .truncated : .none }
+        batch.trunks.bootstrapRows = [9]
+        batch.trunks.bootstrapObservations = [30, 31, 32]
+        batch.trunks.episodeReturns = [5]
+        batch.trunks.episodeLengths = [5]
         return WireCodec.encode(.vineChunk(Message.VineChunk(worker: worker, session: 1, version: 2, sequence: 3, batch: batch)))
     }()
 
@@ -131,7 +140,9 @@ extension MalformedCase {
         .init("version 2 (before custom models)", Base.vineChunk.patching(at: Offset.version, UInt16(2)), .unsupportedVersion(2)),
         .init("version 3 (before assigned ids)", Base.hello.patching(at: Offset.version, UInt16(3)), .unsupportedVersion(3)),
         .init("version 4 (before external environments)", Base.hello.patching(at: Offset.version, UInt16(4)), .unsupportedVersion(4)),
-        .init("version 6", Base.model.patching(at: Offset.version, UInt16(6)), .unsupportedVersion(6)),
+        .init("version 5 (before bootstrapped vine branches)", Base.vineChunk.patching(at: Offset.version, UInt16(5)),
+              .unsupportedVersion(5)),
+        .init("version 7", Base.model.patching(at: Offset.version, UInt16(7)), .unsupportedVersion(7)),
         .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
         .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
         .init("kind 14", Base.stop.patching(at: Offset.kind, UInt8(14)), .unknownKind(14)),
@@ -203,11 +214,11 @@ extension MalformedCase {
               Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(128))),
               .headerTooShort(bytes: 128, expected: 136)),
         .init("vine chunk header one byte short", Base.vineChunk.replacing(frame: 0, with: Base.vineChunk[0].dropLast()),
-              .headerTooShort(bytes: 80, expected: 81)),
+              .headerTooShort(bytes: 76, expected: 77)),
         .init("undefined vine chunk flag", Base.vineChunk.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .vineChunk, flags: 1)),
-        .init("vine chunk missing a frame", Array(Base.vineChunk.dropLast()), .frameCount(kind: .vineChunk, count: 6, expected: 7)),
+        .init("vine chunk missing a frame", Array(Base.vineChunk.dropLast()), .frameCount(kind: .vineChunk, count: 15, expected: 16)),
         .init("chunk read as a vine chunk", Base.chunk.patching(at: Offset.kind, MessageKind.vineChunk.rawValue),
-              .headerTooShort(bytes: 72, expected: 81)),
+              .headerTooShort(bytes: 72, expected: 77)),
         .init("parameters of version 1's 86-byte layout", Base.parameters.replacing(frame: 0, with: Array(Base.parameters[0].prefix(86))),
               .headerTooShort(bytes: 86, expected: 136)),
         .init("heartbeat header one byte short", Base.workerHeartbeat.replacing(frame: 0, with: Base.workerHeartbeat[0].dropLast()),
@@ -260,8 +271,20 @@ extension MalformedCase {
               .frameLength(.message, bytes: 5, expected: 4)),
         .init("vine observations one value short", Base.vineChunk.replacing(frame: 1, with: leBytes([0.0, 1, 2, 3, 4])),
               .frameLength(.observations, bytes: 40, expected: 48)),
-        .init("Q̂ one value short", Base.vineChunk.replacing(frame: 3, with: leBytes([1.0, 2, 3])),
-              .frameLength(.qValues, bytes: 24, expected: 32)),
+        .init("branch returns one value short", Base.vineChunk.replacing(frame: 3, with: leBytes([1.0, 2, 3])),
+              .frameLength(.branchReturns, bytes: 24, expected: 32)),
+        .init("branch lengths one value short", Base.vineChunk.replacing(frame: 5, with: leBytes([2, 1, 3] as [UInt32])),
+              .frameLength(.branchLengths, bytes: 12, expected: 16)),
+        .init("branch ends one byte long", Base.vineChunk.replacing(frame: 6, with: [2, 1, 2, 1, 1]),
+              .frameLength(.branchEnds, bytes: 5, expected: 4)),
+        .init("one cut observation fewer than declared", Base.vineChunk.replacing(frame: 7, with: leBytes([6.0, 7, 8])),
+              .frameLength(.cutObservations, bytes: 24, expected: 48)),
+        .init("cut count not the frame's", Base.vineChunk.patching(at: Offset.VineChunk.cutCount, UInt32(1)),
+              .frameLength(.cutObservations, bytes: 48, expected: 24)),
+        .init("trunk observations one row short", Base.vineChunk.replacing(frame: 8, with: leBytes((0..<27).map(Double.init))),
+              .frameLength(.trunkObservations, bytes: 216, expected: 240)),
+        .init("trunk bootstrap observations missing", Base.vineChunk.replacing(frame: 13, with: []),
+              .frameLength(.trunkBootstrapObservations, bytes: 0, expected: 24)),
         .init("model text one byte longer than declared", Base.model.replacing(frame: 1, with: Base.model[1] + [0x20]),
               .frameLength(.model, bytes: 23, expected: 22)),
         .init("leave text shorter than declared", Base.leave.replacing(frame: 1, with: Array("ba".utf8)),
@@ -379,20 +402,38 @@ extension MalformedCase {
               .invalidValue(.observationSize, 0)),
         .init("enumerated actions of width 2", Base.vineChunk.patching(at: Offset.VineChunk.actionWidth, UInt32(2)),
               .invalidValue(.actionWidth, 2)),
-        .init("fewer trunk steps than states", Base.vineChunk.patching(at: Offset.VineChunk.trunkSteps, UInt64(1)),
+        .init("fewer trunk steps than states", Base.vineChunk.patching(at: Offset.VineChunk.trunkSteps, UInt32(1)),
               .invalidValue(.trunkSteps, 1)),
-        .init("fewer branch steps than branches", Base.vineChunk.patching(at: Offset.VineChunk.branchSteps, UInt64(3)),
-              .invalidValue(.branchSteps, 3)),
-        .init("trunk steps beyond an Int", Base.vineChunk.patching(at: Offset.VineChunk.trunkSteps, UInt64.max),
-              .invalidValue(.trunkSteps, UInt64.max)),
-        .init("vine episode length 0", Base.vineChunk.replacing(frame: 6, with: leBytes([0] as [UInt32])),
+        .init("trunk steps over the row limit", Base.vineChunk.patching(at: Offset.VineChunk.trunkSteps, UInt32(70_000)),
+              .limitExceeded(.trunkSteps, count: 70_000, limit: 65_536)),
+        .init("more trunk bootstrap rows than trunk rows", Base.vineChunk.patching(at: Offset.VineChunk.trunkBootstrapCount, UInt32(11)),
+              .limitExceeded(.trunkBootstrapRows, count: 11, limit: 10)),
+        .init("more cut branches than branches", Base.vineChunk.patching(at: Offset.VineChunk.cutCount, UInt32(5)),
+              .limitExceeded(.cutCount, count: 5, limit: 4)),
+        .init("vine episode length 0", Base.vineChunk.replacing(frame: 15, with: leBytes([0] as [UInt32])),
               .invalidValue(.episodeLengths, 0)),
+        .init("branch length 0", Base.vineChunk.replacing(frame: 5, with: leBytes([2, 0, 3, 2] as [UInt32])),
+              .invalidValue(.branchLengths, 0)),
+        .init("branch end 0 (a branch always ends)", Base.vineChunk.replacing(frame: 6, with: [2, 0, 2, 1]),
+              .invalidValue(.branchEnds, 0)),
+        .init("branch end 3", Base.vineChunk.replacing(frame: 6, with: [2, 1, 3, 1]), .invalidValue(.branchEnds, 3)),
+        .init("branch ends marking one cut of two declared", Base.vineChunk.replacing(frame: 6, with: [2, 1, 1, 1]),
+              .cutCountMismatch(declared: 2, marked: 1)),
+        .init("NaN cut observation", Base.vineChunk.patching(frame: 7, at: 8, double: nan), .nonFinite(.cutObservations, index: 1)),
+        .init("infinite trunk reward", Base.vineChunk.patching(frame: 10, at: 24, double: inf), .nonFinite(.trunkRewards, index: 3)),
+        .init("NaN trunk bootstrap observation", Base.vineChunk.patching(frame: 13, at: 16, double: nan),
+              .nonFinite(.trunkBootstrapObservations, index: 2)),
+        .init("trunk whose last row does not end", Base.vineChunk.replacing(frame: 11, with: [0, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+                  .patching(at: Offset.VineChunk.trunkBootstrapCount, UInt32(0)).replacing(frame: 12, with: [])
+                  .replacing(frame: 13, with: []), .unterminatedChunk),
+        .init("trunk bootstrap row on a terminated row", Base.vineChunk.replacing(frame: 12, with: leBytes([4] as [UInt32])),
+              .bootstrapRowMismatch(row: 4)),
         .init("NaN vine observation", Base.vineChunk.patching(frame: 1, at: 40, double: nan), .nonFinite(.observations, index: 5)),
         .init("infinite sampled action", Base.vineChunk.patching(at: Offset.VineChunk.estimator, UInt8(1))
                   .patching(frame: 2, at: 16, double: inf), .nonFinite(.actions, index: 2)),
-        .init("NaN Q̂", Base.vineChunk.patching(frame: 3, at: 16, double: nan), .nonFinite(.qValues, index: 2)),
+        .init("NaN branch return", Base.vineChunk.patching(frame: 3, at: 16, double: nan), .nonFinite(.branchReturns, index: 2)),
         .init("−∞ log π_old", Base.vineChunk.patching(frame: 4, at: 0, double: -inf), .nonFinite(.oldLogProbabilities, index: 0)),
-        .init("infinite trunk episode return", Base.vineChunk.patching(frame: 5, at: 0, double: inf),
+        .init("infinite trunk episode return", Base.vineChunk.patching(frame: 14, at: 0, double: inf),
               .nonFinite(.episodeReturns, index: 0)),
         .init("learner heartbeat with a worker id", Base.learnerHeartbeat.patching(at: Offset.Heartbeat.workerID, UInt32(5)),
               .invalidValue(.workerID, 5)),

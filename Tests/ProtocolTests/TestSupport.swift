@@ -101,7 +101,8 @@ struct MessageGenerator {
     }
 
     /// A vine chunk of up to `maxStates` states: half of them eq. 15 batches (width 1,
-    /// actions 0…K−1), half eq. 16 batches with any finite actions.
+    /// actions 0…K−1), half eq. 16 batches with any finite actions; branches terminated or
+    /// cut at random, and trunks of N to N + 20 rows shaped like a sampler's.
     mutating func vineChunk(maxStates: Int = 8) -> Message.VineChunk {
         let n = int(1...maxStates), k = int(2...5), enumerated = bool()
         let width = enumerated ? 1 : int(1...3)
@@ -109,14 +110,12 @@ struct MessageGenerator {
                               estimator: enumerated ? .enumeratedActions : .importanceSampled)
         batch.observations = values(n * batch.observationSize)
         batch.actions = enumerated ? (0..<(n * k)).map { Double($0 % k) } : values(n * k * width)
-        batch.qValues = values(n * k)
+        batch.branchReturns = values(n * k)
         batch.oldLogProbabilities = values(n * k)
-        batch.trunkSteps = n + int(0...1000)
-        batch.branchSteps = n * k + int(0...1000)
-        for _ in 0..<int(0...min(3, batch.trunkSteps)) {
-            batch.episodeReturns.append(value())
-            batch.episodeLengths.append(int(1...1000))
-        }
+        batch.branchLengths = (0..<(n * k)).map { _ in int(1...1000) }
+        batch.branchEnds = (0..<(n * k)).map { _ in bool() ? .terminated : .truncated }
+        batch.cutObservations = values(batch.cutCount * batch.observationSize)
+        batch.trunks = self.batch(rows: n + int(0...20), observationSize: batch.observationSize, actionWidth: width)
         return Message.VineChunk(worker: worker(), session: word(), version: word(), sequence: word(), batch: batch)
     }
 
@@ -228,9 +227,9 @@ enum Offset {
         static let headKind = 132, activation = 133, sampler = 134, commonRandomNumbers = 135
     }
     enum VineChunk {
-        static let nonce = 8, session = 16, version = 24, sequence = 32, trunkSteps = 40, branchSteps = 48
-        static let workerID = 56, states = 60, actionsPerState = 64, observationSize = 68, actionWidth = 72
-        static let episodeCount = 76, estimator = 80
+        static let nonce = 8, session = 16, version = 24, sequence = 32
+        static let workerID = 40, states = 44, actionsPerState = 48, observationSize = 52, actionWidth = 56
+        static let cutCount = 60, trunkSteps = 64, trunkBootstrapCount = 68, episodeCount = 72, estimator = 76
     }
     enum Chunk {
         static let nonce = 8, session = 16, version = 24, sequence = 32, simulatorSteps = 40

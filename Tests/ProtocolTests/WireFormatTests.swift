@@ -53,22 +53,35 @@ import Testing
     }
 
     /// docs/protocol.md's worked example 7.5: a vine chunk of one state and its two
-    /// enumerated actions.
+    /// enumerated actions, one branch cut and one terminated, and a trunk of four rows.
     @Test func workedExampleVineChunk() throws {
-        var batch = VineBatch(observationSize: 2, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
-        batch.observations = [0.5, -1]
-        batch.actions = [0, 1]
-        batch.qValues = [3, 2.5]
-        batch.oldLogProbabilities = [log(0.5), log(0.5)]
-        batch.trunkSteps = 4
-        batch.branchSteps = 5
-        batch.episodeReturns = [4]
-        batch.episodeLengths = [4]
         let chunk = Message.VineChunk(worker: WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788), session: 0xAA,
-                                      version: 5, sequence: 1, batch: batch)
+                                      version: 5, sequence: 1, batch: Self.exampleVineBatch)
         let expected = try DocumentedExamples.allFrames("7.5")
         #expect(WireCodec.encode(.vineChunk(chunk)) == expected)
         #expect((try? WireCodec.decode(expected)) == .vineChunk(chunk))
+        #expect(chunk.batch.trunkSteps == 4 && chunk.batch.branchSteps == 5 && chunk.batch.cutCount == 1)
+    }
+
+    /// The batch of worked example 7.5.
+    static var exampleVineBatch: VineBatch {
+        var batch = VineBatch(observationSize: 2, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
+        batch.observations = [0.5, -1]
+        batch.actions = [0, 1]
+        batch.branchReturns = [3, 2.5]
+        batch.oldLogProbabilities = [log(0.5), log(0.5)]
+        batch.branchLengths = [3, 2]
+        batch.branchEnds = [.truncated, .terminated]
+        batch.cutObservations = [1.5, -2.5]
+        batch.trunks.observations = [0, 0, 0.5, -1, 1, -2, 0, 0.5]
+        batch.trunks.actions = [1, 0, 1, 0]
+        batch.trunks.rewards = [1, 1, 1, 1]
+        batch.trunks.ends = [.none, .none, .terminated, .truncated]
+        batch.trunks.bootstrapRows = [3]
+        batch.trunks.bootstrapObservations = [0.5, 0]
+        batch.trunks.episodeReturns = [3]
+        batch.trunks.episodeLengths = [3]
+        return batch
     }
 
     /// docs/protocol.md's worked example 7.3: a one-row chunk, frame by frame.
@@ -163,19 +176,19 @@ import Testing
     @Test func headerSizesAndFrameCounts() {
         var generator = MessageGenerator(seed: 3)
         let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 136, .chunk: 72, .heartbeat: 44, .stop: 21,
-                                         .requestParameters: 20, .reject: 37, .vineChunk: 81, .model: 28,
+                                         .requestParameters: 20, .reject: 37, .vineChunk: 77, .model: 28,
                                          .requestModel: 28, .leave: 25, .welcome: 48, .environmentSpec: 34]
         for kind in MessageKind.allCases {
             for _ in 0..<20 {
                 let message = generator.message(of: kind)
                 let frames = WireCodec.encode(message)
                 #expect(frames[0].count == sizes[kind])
-                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [5, 0, kind.rawValue, frames[0][7]])
+                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [6, 0, kind.rawValue, frames[0][7]])
                 let expectedFrames: Int = switch message {
                 case .hello: 3
                 case .parameters(let parameters): parameters.normalizer == nil ? 5 : 7
                 case .chunk: 9
-                case .vineChunk: 7
+                case .vineChunk: 16
                 case .stop, .reject, .model, .leave: 2
                 case .welcome, .environmentSpec: 4
                 case .heartbeat, .requestParameters, .requestModel: 1

@@ -90,8 +90,15 @@ def test_7_5_vine_chunk() -> None:
     assert isinstance(m, codec.VineChunk)
     assert (m.sequence, m.trunk_steps, m.branch_steps, m.actions_per_state, m.estimator) == (1, 4, 5, 2, 0)
     assert m.states.tolist() == [[0.5, -1.0]] and m.actions.tolist() == [[0.0], [1.0]]
-    assert m.q_values.tolist() == [3.0, 2.5] and m.log_probabilities.tolist() == [math.log(0.5)] * 2
-    assert m.episode_returns.tolist() == [4.0] and m.episode_lengths.tolist() == [4]
+    assert m.branch_returns.tolist() == [3.0, 2.5] and m.log_probabilities.tolist() == [math.log(0.5)] * 2
+    assert m.branch_lengths.tolist() == [3, 2] and m.branch_ends.tolist() == [codec.End.TRUNCATED, codec.End.TERMINATED]
+    assert m.cut_observations.tolist() == [[1.5, -2.5]]
+    t = m.trunks
+    assert t.observations.tolist() == [[0.0, 0.0], [0.5, -1.0], [1.0, -2.0], [0.0, 0.5]]
+    assert t.actions.tolist() == [[1.0], [0.0], [1.0], [0.0]] and t.rewards.tolist() == [1.0] * 4
+    assert t.ends.tolist() == [0, 0, 1, 2] and t.bootstrap_rows.tolist() == [3]
+    assert t.bootstrap_observations.tolist() == [[0.5, 0.0]]
+    assert t.episode_returns.tolist() == [3.0] and t.episode_lengths.tolist() == [3]
 
 
 def test_7_6_to_7_8_model_request_leave() -> None:
@@ -452,16 +459,50 @@ def test_environment_spec_content_rules() -> None:
 def test_vine_chunk_rules() -> None:
     frames = EXAMPLES["7.5"]
     h = frames[0]
-    expect_error([patch(h, 40, "<Q", 0)] + frames[1:], "invalidValue")  # trunkSteps < N
-    expect_error([patch(h, 48, "<Q", 1)] + frames[1:], "invalidValue")  # branchSteps < N·K
-    expect_error([patch(h, 48, "<Q", 2**62)] + frames[1:], "limitExceeded")
-    expect_error([patch(h, 64, "<I", 1)] + frames[1:], "invalidValue")  # K < 2
-    expect_error([patch(h, 72, "<I", 2)] + frames[1:], "invalidValue")  # estimator 0 needs width 1
-    expect_error([patch(h, 76, "<I", 5)] + frames[1:], "limitExceeded")  # episodes > trunk steps
-    expect_error([patch(h, 80, "<B", 2)] + frames[1:], "invalidValue")
+    expect_error([patch(h, 64, "<I", 0)] + frames[1:], "invalidValue")  # trunkSteps < N
+    expect_error([patch(h, 64, "<I", 65537)] + frames[1:], "limitExceeded")
+    expect_error([patch(h, 48, "<I", 1)] + frames[1:], "invalidValue")  # K < 2
+    expect_error([patch(h, 56, "<I", 2)] + frames[1:], "invalidValue")  # estimator 0 needs width 1
+    expect_error([patch(h, 60, "<I", 3)] + frames[1:], "limitExceeded")  # cutCount > N·K
+    expect_error([patch(h, 68, "<I", 5)] + frames[1:], "limitExceeded")  # trunk bootstraps > trunk steps
+    expect_error([patch(h, 72, "<I", 5)] + frames[1:], "limitExceeded")  # episodes > trunk steps
+    expect_error([patch(h, 76, "<B", 2)] + frames[1:], "invalidValue")
+    expect_error([patch(h, 60, "<I", 0)] + frames[1:], "frameLength")  # frame 7 no longer fits
     expect_error(with_frame(frames, 2, struct.pack("<dd", 1.0, 0.0)), "actionsNotEnumerated")
     expect_error(with_frame(frames, 3, struct.pack("<dd", 1.0, float("nan"))), "nonFinite")
-    expect_error(with_frame(frames, 6, struct.pack("<I", 0)), "invalidValue")
+    expect_error(with_frame(frames, 5, struct.pack("<II", 3, 0)), "invalidValue")  # branch length 0
+    expect_error(with_frame(frames, 6, bytes([2, 0])), "invalidValue")  # a branch always ends
+    expect_error(with_frame(frames, 6, bytes([2, 3])), "invalidValue")
+    expect_error(with_frame(frames, 6, bytes([1, 1])), "cutCountMismatch")
+    expect_error(with_frame(frames, 7, struct.pack("<dd", 1.5, float("inf"))), "nonFinite")
+    expect_error(with_frame(frames, 10, struct.pack("<dddd", 1.0, 1.0, float("nan"), 1.0)), "nonFinite")
+    expect_error(with_frame(frames, 11, bytes([0, 0, 1, 0])), "unterminatedChunk")
+    expect_error(with_frame(frames, 12, struct.pack("<I", 2)), "bootstrapRowMismatch")
+    expect_error(with_frame(frames, 15, struct.pack("<I", 0)), "invalidValue")
+
+
+def test_vine_chunk_round_trip_with_cut_and_terminated_branches() -> None:
+    rng = np.random.default_rng(3)
+    trunks = codec.decode(chunk_frames(rows=6, obs=3, width=2))
+    assert isinstance(trunks, codec.Chunk)
+    ends = np.array([2, 1, 1, 2, 2, 1], dtype=np.uint8)
+    chunk = codec.VineChunk(
+        worker_nonce=NONCE, session=7, version=8, sequence=9, worker_id=3, actions_per_state=3, estimator=1,
+        states=rng.normal(size=(2, 3)), actions=rng.normal(size=(6, 2)), branch_returns=rng.normal(size=6),
+        log_probabilities=rng.normal(size=6), branch_lengths=np.array([1, 4, 2, 7, 3, 1], dtype=np.uint32),
+        branch_ends=ends, cut_observations=rng.normal(size=(3, 3)),
+        trunks=codec.Trajectories(observations=trunks.observations, actions=trunks.actions, rewards=trunks.rewards,
+                                  ends=trunks.ends, bootstrap_rows=trunks.bootstrap_rows,
+                                  bootstrap_observations=trunks.bootstrap_observations,
+                                  episode_returns=trunks.episode_returns, episode_lengths=trunks.episode_lengths))
+    frames = codec.encode(chunk)
+    assert len(frames) == 16 and len(frames[0]) == 77
+    decoded = codec.decode(frames)
+    assert isinstance(decoded, codec.VineChunk)
+    assert codec.encode(decoded) == frames
+    assert decoded.branch_steps == 18 and decoded.trunk_steps == 6
+    np.testing.assert_array_equal(decoded.cut_observations, chunk.cut_observations)
+    np.testing.assert_array_equal(decoded.trunks.bootstrap_observations, trunks.bootstrap_observations)
 
 
 def test_decode_accepts_any_buffer_type() -> None:

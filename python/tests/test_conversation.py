@@ -200,6 +200,14 @@ def test_vine_parameters_get_vine_chunks(learner: FakeLearner) -> None:
     _, chunk = learner.recv_kind(codec.VineChunk)
     assert isinstance(chunk, codec.VineChunk) and chunk.worker_id == 2 and chunk.states.shape == (25, 4)
     assert (chunk.actions_per_state, chunk.estimator) == (2, 0)  # CartPole's two actions, enumerated
+    # Protocol v6: each branch's length and end, the last observation of each cut one, the trunks.
+    lengths, ends = chunk.branch_lengths, chunk.branch_ends
+    assert lengths.shape == ends.shape == (50,) and (lengths >= 1).all() and (lengths <= 10).all()
+    cut = ends == codec.End.TRUNCATED
+    assert chunk.cut_observations.shape == (int(cut.sum()), 4)
+    assert (lengths[cut] == 10).all()  # CartPole's time limit (500) is far: only T = 10 cuts
+    assert chunk.trunk_steps >= 25 and chunk.trunk_steps % 10 == 0 and chunk.trunks.ends[-1] != 0
+    assert chunk.trunks.observations.shape == (chunk.trunk_steps, 4)
     learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
     code, out = finish(worker)
     assert code == 0, out
@@ -218,10 +226,10 @@ def test_other_protocol_version_exits(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
     rid, _ = learner.recv_kind(codec.Hello)
     frames = codec.encode(codec.Stop(session=SESSION, reason=codec.StopReason.PROTOCOL_VERSION))
-    frames[0] = frames[0][:4] + (6).to_bytes(2, "little") + frames[0][6:]
+    frames[0] = frames[0][:4] + (codec.PROTOCOL_VERSION + 1).to_bytes(2, "little") + frames[0][6:]
     learner.socket.send_multipart([rid] + frames)
     code, out = finish(worker)
-    assert code == 3 and "version 6" in out, out
+    assert code == 3 and f"version {codec.PROTOCOL_VERSION + 1}" in out, out
 
 
 def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(learner: FakeLearner) -> None:
@@ -351,7 +359,7 @@ def test_spec_of_a_gym_environment_with_arguments(learner: FakeLearner) -> None:
         frames = codec.encode(message)
         # Worked example 7.12 but for the nonce, snapshot flag included.
         assert frames[1:] == [b"\3\0\0\0", b"\0" * 7 + b"\xc0", b"\0" * 7 + b"\x40"]
-        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 05 00 0d 01")
+        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 06 00 0d 01")
         assert frames[0][20:] == bytes.fromhex("01000000 01000000 c8000000 01 01")
     finally:
         worker.kill()

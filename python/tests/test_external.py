@@ -9,6 +9,8 @@ copies, N = 40 states, K = 4, T = 20: at most 3,200 branch steps an iteration)."
 
 from __future__ import annotations
 
+import math
+
 import os
 import re
 import signal
@@ -110,6 +112,10 @@ def test_train_gym_pendulum_with_the_vine(tmp_path: Path) -> None:
     for r in rows:
         assert (int(r["vine_states"]), int(r["vine_branches"])) == (40, 160), r
         assert int(r["vine_branch_steps"]) == 40 * 4 * 20, r  # Pendulum never ends a branch early
+        # ... so every branch is cut by T and bootstrapped (protocol v6), and the learner fitted its
+        # value function on the trunks the workers sent.
+        assert float(r["vine_cut_share"]) == 1.0 and float(r["vine_branch_length_mean"]) == 20.0, r
+        assert math.isfinite(float(r["explained_variance"])), r
     assert output.count("exiting with status 0") == 2, output
     print(f"\ngym:Pendulum-v1 vine, 2 Python workers: {len(rows)} iterations, {rows[-1]['timesteps']} steps, "
           f"kl {[round(float(r['kl']), 4) for r in rows]}, {time.monotonic() - started:.1f} s wall")

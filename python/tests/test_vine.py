@@ -53,11 +53,11 @@ def sampler_for(env_id: str, copies: int = 3, seed: int = 1, stream: int = 0, co
 
 
 def chunk_of(data: VineData) -> codec.VineChunk:
-    return codec.VineChunk(worker_nonce=1, session=2, version=3, sequence=4, trunk_steps=data.trunk_steps,
-                           branch_steps=data.branch_steps, worker_id=5, actions_per_state=data.actions_per_state,
-                           estimator=data.estimator, states=data.states, actions=data.actions, q_values=data.q_values,
-                           log_probabilities=data.log_probabilities, episode_returns=data.episode_returns,
-                           episode_lengths=data.episode_lengths)
+    return codec.VineChunk(worker_nonce=1, session=2, version=3, sequence=4, worker_id=5,
+                           actions_per_state=data.actions_per_state, estimator=data.estimator, states=data.states,
+                           actions=data.actions, branch_returns=data.branch_returns,
+                           log_probabilities=data.log_probabilities, branch_lengths=data.branch_lengths,
+                           branch_ends=data.branch_ends, cut_observations=data.cut_observations, trunks=data.trunks)
 
 
 def collect(sampler: VineSampler, states: int) -> VineData:
@@ -81,13 +81,18 @@ def test_vine_chunk_round_trips_and_follows_the_rules(env_id: str, k: int, estim
     width = 1 if SHAPES[env_id][2] == HeadKind.CATEGORICAL else SHAPES[env_id][1]
     decoded = codec.decode(codec.encode(chunk_of(data)))  # the decoder checks §3.9's rules
     assert isinstance(decoded, codec.VineChunk)
-    for field in ("states", "actions", "q_values", "log_probabilities", "episode_returns", "episode_lengths"):
+    for field in ("states", "actions", "branch_returns", "log_probabilities", "branch_lengths", "branch_ends",
+                  "cut_observations"):
         np.testing.assert_array_equal(getattr(decoded, field), getattr(data, field))
+    for field in ("observations", "actions", "rewards", "ends", "bootstrap_rows", "bootstrap_observations",
+                  "episode_returns", "episode_lengths"):
+        np.testing.assert_array_equal(getattr(decoded.trunks, field), getattr(data.trunks, field))
     assert (decoded.trunk_steps, decoded.branch_steps) == (data.trunk_steps, data.branch_steps)
     assert (decoded.actions_per_state, decoded.estimator) == (k, estimator)
     assert data.states.shape == (n, obs_size) and data.actions.shape == (n * k, width)
-    assert data.q_values.shape == data.log_probabilities.shape == (n * k,)
-    for array in (data.states, data.actions, data.q_values, data.log_probabilities, data.episode_returns):
+    assert data.branch_returns.shape == data.log_probabilities.shape == data.branch_lengths.shape == (n * k,)
+    for array in (data.states, data.actions, data.branch_returns, data.log_probabilities, data.episode_returns,
+                  data.cut_observations, data.trunks.observations, data.trunks.rewards):
         assert np.isfinite(array).all()
     if estimator == ENUMERATED_ACTIONS:
         np.testing.assert_array_equal(data.actions[:, 0], np.tile(np.arange(k), n))
@@ -102,11 +107,21 @@ def test_vine_chunk_round_trips_and_follows_the_rules(env_id: str, k: int, estim
     assert data.trunk_steps == 3 * 40
     assert n * k <= data.branch_steps <= n * k * vine.rollout_length
     assert (data.episode_lengths >= 1).all() and data.episode_lengths.sum() <= data.trunk_steps
+    # Branch ends: a branch shorter than T that was not cut by the time limit terminated.
+    assert set(data.branch_ends.tolist()) <= {codec.End.TERMINATED, codec.End.TRUNCATED}
+    assert data.cut_observations.shape == (int((data.branch_ends == codec.End.TRUNCATED).sum()), obs_size)
+    assert (data.branch_lengths[data.branch_ends == codec.End.TERMINATED] <= vine.rollout_length).all()
+    # The trunks: E·L rows copy after copy, each copy's last row ending its trajectory.
+    assert data.trunks.rows == 3 * 40 and (data.trunks.ends[39::40] != 0).all()
+    assert data.trunks.observations.shape == (120, obs_size) and data.trunks.actions.shape == (120, width)
     # The states are distinct trunk states (drawn without replacement).
     assert len({row.tobytes() for row in data.states}) == n
     if env_id == "CartPole-v1":  # reward 1 per step: 1 ≤ Q̂ ≤ Σ_{t<T} γᵗ
-        assert (data.q_values >= 1).all()
-        assert (data.q_values <= sum(0.99 ** t for t in range(vine.rollout_length)) + 1e-9).all()
+        assert (data.branch_returns >= 1).all()
+        assert (data.branch_returns <= sum(0.99 ** t for t in range(vine.rollout_length)) + 1e-9).all()
+        # Σ_{t<L} γᵗ over each branch's length: the lengths are the steps each took.
+        np.testing.assert_allclose(data.branch_returns, (1 - 0.99 ** data.branch_lengths.astype(np.float64)) / 0.01,
+                                   rtol=1e-12)
 
 
 def test_every_trunk_state_and_the_limits() -> None:
@@ -123,8 +138,11 @@ def test_every_trunk_state_and_the_limits() -> None:
 def test_one_step_branches_are_the_first_reward() -> None:
     sampler = sampler_for("CartPole-v1", vine=settings(length=1))
     data = collect(sampler, 10)
-    np.testing.assert_array_equal(data.q_values, np.ones(20))
+    np.testing.assert_array_equal(data.branch_returns, np.ones(20))
     assert data.branch_steps == 20
+    # T = 1 cuts every branch that did not terminate at once, at the observation after its step.
+    assert (data.branch_lengths == 1).all()
+    assert data.cut_observations.shape == (int((data.branch_ends == codec.End.TRUNCATED).sum()), 4)
 
 
 def test_external_environment_with_arguments_through_the_adapter() -> None:
@@ -148,8 +166,8 @@ def test_external_environment_with_arguments_through_the_adapter() -> None:
 def test_non_finite_rewards_are_refused() -> None:
     sampler = VineSampler(GRID, 2, 1, 0, settings(trunk=6, k=2, length=4), '{"reward": 1e999}')
     sampler.load(policy_for(GRID), 0)
-    with pytest.raises(SimulatorError, match=rf"^{GRID} returned rewards whose discounted sum over a branch is "
-                                             r"inf: rewards must be finite$"):
+    # The trunks' rewards travel too (for the learner's value function) and are checked first.
+    with pytest.raises(SimulatorError, match=rf"^{GRID} returned the reward inf: rewards must be finite$"):
         sampler.collect(4)
 
 
@@ -200,7 +218,7 @@ def branch_q(env_id: str, copies: int, crn: bool, same_first_action: bool, lengt
                else np.linspace(-0.9, 0.9, 4 * width).reshape(4, width))
     result = sampler.branches(collection=3, snapshots=[snapshot], actions=actions)
     assert result is not None
-    return result[0]
+    return result.returns
 
 
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "Hopper-v5"])

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 import numpy.typing as npt
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 MAGIC = b"TRPO"
 MAX_QUOTA = 2**31 - 1
 NORMALIZER_EPSILON = 1e-8
@@ -275,22 +275,51 @@ class Reject:
 
 
 @dataclass
+class Trajectories:
+    """Rows laid out trajectory after trajectory, as a chunk carries them (§3.4): a chunk's
+    frames 1 to 8, and a vine chunk's trunks (§3.9 frames 8 to 15)."""
+
+    observations: F64Array  # [rows, observationSize]
+    actions: F64Array  # [rows, actionWidth]
+    rewards: F64Array  # [rows]
+    ends: U8Array  # [rows]
+    bootstrap_rows: U32Array  # [bootstrapCount]
+    bootstrap_observations: F64Array  # [bootstrapCount, observationSize]
+    episode_returns: F64Array = field(default_factory=lambda: np.zeros(0))
+    episode_lengths: U32Array = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+
+    @property
+    def rows(self) -> int:
+        return int(self.rewards.shape[0])
+
+
+@dataclass
 class VineChunk:
+    """kind 8 (§3.9): N states, K branches each (state after state), and the trunks."""
+
     worker_nonce: int
     session: int
     version: int
     sequence: int
-    trunk_steps: int
-    branch_steps: int
     worker_id: int
     actions_per_state: int
     estimator: int
     states: F64Array  # [N, observationSize]
     actions: F64Array  # [N·K, actionWidth]
-    q_values: F64Array  # [N·K]
+    branch_returns: F64Array  # [N·K], Σ_{t<L} γᵗ r_t, nothing bootstrapped
     log_probabilities: F64Array  # [N·K]
-    episode_returns: F64Array = field(default_factory=lambda: np.zeros(0))
-    episode_lengths: U32Array = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+    branch_lengths: U32Array  # [N·K], L ≥ 1
+    branch_ends: U8Array  # [N·K], End.TERMINATED or End.TRUNCATED (cut by T or the time limit)
+    cut_observations: F64Array  # [cutCount, observationSize], s_L of each cut branch in branch order
+    trunks: Trajectories
+
+    @property
+    def trunk_steps(self) -> int:
+        return self.trunks.rows
+
+    @property
+    def branch_steps(self) -> int:
+        return int(np.asarray(self.branch_lengths, dtype=np.int64).sum())
 
 
 @dataclass
@@ -409,7 +438,7 @@ _HEADERS: dict[Kind, struct.Struct] = {
     Kind.STOP: struct.Struct("<QIB"),
     Kind.REQUEST_PARAMETERS: struct.Struct("<QI"),
     Kind.REJECT: struct.Struct("<QQQIB"),
-    Kind.VINE_CHUNK: struct.Struct("<QQQQQQIIIIIIB"),
+    Kind.VINE_CHUNK: struct.Struct("<QQQQIIIIIIIIIB"),
     Kind.MODEL: struct.Struct("<QQI"),
     Kind.REQUEST_MODEL: struct.Struct("<QQI"),
     Kind.LEAVE: struct.Struct("<QIIB"),
@@ -424,7 +453,7 @@ MAX_OBSERVATION_RANK = 8
 
 assert HEADER_LENGTHS == {
     Kind.HELLO: 32, Kind.PARAMETERS: 136, Kind.CHUNK: 72, Kind.HEARTBEAT: 44, Kind.STOP: 21,
-    Kind.REQUEST_PARAMETERS: 20, Kind.REJECT: 37, Kind.VINE_CHUNK: 81, Kind.MODEL: 28,
+    Kind.REQUEST_PARAMETERS: 20, Kind.REJECT: 37, Kind.VINE_CHUNK: 77, Kind.MODEL: 28,
     Kind.REQUEST_MODEL: 28, Kind.LEAVE: 25, Kind.WELCOME: 48, Kind.ENVIRONMENT_SPEC: 34,
 }
 
@@ -453,6 +482,12 @@ def _text(s: str) -> bytes:
 # Encoding
 
 
+def _trajectory_frames(t: Chunk | Trajectories) -> list[bytes]:
+    """A chunk's frames 1 to 8 (§3.4); a vine chunk's trunks."""
+    return [_f64(t.observations), _f64(t.actions), _f64(t.rewards), _u8(t.ends), _u32(t.bootstrap_rows),
+            _f64(t.bootstrap_observations), _f64(t.episode_returns), _u32(t.episode_lengths)]
+
+
 def encode(message: Message) -> list[bytes]:
     """The frames of ``message`` (frame 0 the header). The message must be well formed; the
     encoder checks only what it needs to lay the frames out."""
@@ -474,8 +509,7 @@ def encode(message: Message) -> list[bytes]:
         header = _prefix(Kind.CHUNK, 0) + _HEADERS[Kind.CHUNK].pack(
             message.worker_nonce, message.session, message.version, message.sequence, message.simulator_steps,
             message.worker_id, rows, obs_size, act_width, len(message.bootstrap_rows), returns.shape[0])
-        return [header, _f64(obs), _f64(act), _f64(message.rewards), _u8(message.ends), _u32(message.bootstrap_rows),
-                _f64(message.bootstrap_observations), _f64(returns), _u32(message.episode_lengths)]
+        return [header] + _trajectory_frames(message)
     if isinstance(message, Heartbeat):
         flags = (1 if message.from_learner else 0) | (0 if message.version is None else 2)
         header = _prefix(Kind.HEARTBEAT, flags) + _HEADERS[Kind.HEARTBEAT].pack(
@@ -499,13 +533,14 @@ def encode(message: Message) -> list[bytes]:
         n = states.shape[0]
         k = message.actions_per_state
         act_width = actions.shape[1] if actions.ndim == 2 else (actions.size // (n * k) if n * k else 0)
-        returns = np.asarray(message.episode_returns, dtype=np.float64)
+        ends = np.asarray(message.branch_ends, dtype=np.uint8)
+        trunks = message.trunks
         header = _prefix(Kind.VINE_CHUNK, 0) + _HEADERS[Kind.VINE_CHUNK].pack(
-            message.worker_nonce, message.session, message.version, message.sequence, message.trunk_steps,
-            message.branch_steps, message.worker_id, n, k, states.shape[1] if states.ndim == 2 else 0, act_width,
-            returns.shape[0], message.estimator)
-        return [header, _f64(states), _f64(actions), _f64(message.q_values), _f64(message.log_probabilities),
-                _f64(returns), _u32(message.episode_lengths)]
+            message.worker_nonce, message.session, message.version, message.sequence, message.worker_id, n, k,
+            states.shape[1] if states.ndim == 2 else 0, act_width, int(np.count_nonzero(ends == End.TRUNCATED)),
+            trunks.rows, len(trunks.bootstrap_rows), len(trunks.episode_returns), message.estimator)
+        return [header, _f64(states), _f64(actions), _f64(message.branch_returns), _f64(message.log_probabilities),
+                _u32(message.branch_lengths), _u8(ends), _f64(message.cut_observations)] + _trajectory_frames(trunks)
     if isinstance(message, Model):
         text = _text(message.xml)
         return [_prefix(Kind.MODEL, 0) + _HEADERS[Kind.MODEL].pack(message.session, model_hash(text), len(text)), text]
@@ -758,31 +793,34 @@ def _decode_parameters(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
                       collection=collection, model_hash=model_hash_)
 
 
-def _decode_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Chunk:
-    nonce, session, version, sequence, sim_steps, worker_id, rows, obs_size, act_width, boot_count, episodes = f
-    lim = r.limits
-    r.limit("rows", rows, 1, lim.max_rows)
-    r.limit("observationSize", obs_size, 1, lim.max_width)
-    r.limit("actionWidth", act_width, 1, lim.max_width)
-    r.limit("bootstrapCount", boot_count, 0, rows)
-    r.limit("episodeCount", episodes, 0, rows)
-    if sim_steps < rows:
-        raise ProtocolError("invalidValue", "simulatorSteps", sim_steps)
-    r.frame_count(9)
-    r.lengths([("observations", 8 * rows * obs_size), ("actions", 8 * rows * act_width), ("rewards", 8 * rows),
-               ("ends", rows), ("bootstrapRows", 4 * boot_count),
-               ("bootstrapObservations", 8 * boot_count * obs_size), ("episodeReturns", 8 * episodes),
-               ("episodeLengths", 4 * episodes)])
-    obs = r.f64(1, (rows, obs_size), "observations")
-    actions = r.f64(2, (rows, act_width), "actions")
-    rewards = r.f64(3, (rows,), "rewards")
-    ends = np.frombuffer(r.frames[4], dtype=np.uint8).copy()
+#: The field names a single-path section's errors use: a chunk's own, or a vine chunk's trunks.
+_CHUNK_FIELDS = ("observations", "actions", "rewards", "ends", "bootstrapRows", "bootstrapObservations")
+_TRUNK_FIELDS = ("trunkObservations", "trunkActions", "trunkRewards", "trunkEnds", "trunkBootstrapRows",
+                 "trunkBootstrapObservations")
+
+
+def _trajectory_lengths(rows: int, obs_size: int, act_width: int, boot_count: int, episodes: int,
+                        names: tuple[str, ...]) -> list[tuple[str, int]]:
+    """The byte lengths of a single-path section's eight frames."""
+    return [(names[0], 8 * rows * obs_size), (names[1], 8 * rows * act_width), (names[2], 8 * rows),
+            (names[3], rows), (names[4], 4 * boot_count), (names[5], 8 * boot_count * obs_size),
+            ("episodeReturns", 8 * episodes), ("episodeLengths", 4 * episodes)]
+
+
+def _decode_trajectories(r: _Reader, first: int, rows: int, obs_size: int, act_width: int, boot_count: int,
+                         episodes: int, names: tuple[str, ...]) -> Trajectories:
+    """A single-path section's eight frames from frame ``first`` (lengths checked), by the chunk's
+    content rules (§3.4)."""
+    obs = r.f64(first, (rows, obs_size), names[0])
+    actions = r.f64(first + 1, (rows, act_width), names[1])
+    rewards = r.f64(first + 2, (rows,), names[2])
+    ends = np.frombuffer(r.frames[first + 3], dtype=np.uint8).copy()
     bad = np.flatnonzero(ends > 2)
     if bad.size:
         raise ProtocolError("invalidEnd", int(bad[0]), int(ends[bad[0]]))
     if ends[-1] == 0:
         raise ProtocolError("unterminatedChunk")
-    boot_rows = r.u32(5)
+    boot_rows = r.u32(first + 4)
     for index, row in enumerate(boot_rows.tolist()):
         if row >= rows:
             raise ProtocolError("bootstrapRowOutOfRange", index, row)
@@ -795,18 +833,35 @@ def _decode_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) 
         listed = set(boot_rows.tolist())
         missing = next(int(row) for row in truncated if int(row) not in listed)
         raise ProtocolError("bootstrapRowMismatch", missing)
-    boot_obs = r.f64(6, (boot_count, obs_size), "bootstrapObservations")
+    boot_obs = r.f64(first + 5, (boot_count, obs_size), names[5])
     if episodes > int(np.count_nonzero(ends)):
         raise ProtocolError("tooManyEpisodes")
-    returns = r.f64(7, (episodes,), "episodeReturns")
-    lengths = r.u32(8)
+    returns = r.f64(first + 6, (episodes,), "episodeReturns")
+    lengths = r.u32(first + 7)
     short = np.flatnonzero(lengths < 1)
     if short.size:
         raise ProtocolError("invalidValue", "episodeLengths", int(lengths[short[0]]))
+    return Trajectories(observations=obs, actions=actions, rewards=rewards, ends=ends, bootstrap_rows=boot_rows,
+                        bootstrap_observations=boot_obs, episode_returns=returns, episode_lengths=lengths)
+
+
+def _decode_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Chunk:
+    nonce, session, version, sequence, sim_steps, worker_id, rows, obs_size, act_width, boot_count, episodes = f
+    lim = r.limits
+    r.limit("rows", rows, 1, lim.max_rows)
+    r.limit("observationSize", obs_size, 1, lim.max_width)
+    r.limit("actionWidth", act_width, 1, lim.max_width)
+    r.limit("bootstrapCount", boot_count, 0, rows)
+    r.limit("episodeCount", episodes, 0, rows)
+    if sim_steps < rows:
+        raise ProtocolError("invalidValue", "simulatorSteps", sim_steps)
+    r.frame_count(9)
+    r.lengths(_trajectory_lengths(rows, obs_size, act_width, boot_count, episodes, _CHUNK_FIELDS))
+    t = _decode_trajectories(r, 1, rows, obs_size, act_width, boot_count, episodes, _CHUNK_FIELDS)
     return Chunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, simulator_steps=sim_steps,
-                 worker_id=worker_id, observations=obs, actions=actions, rewards=rewards, ends=ends,
-                 bootstrap_rows=boot_rows, bootstrap_observations=boot_obs, episode_returns=returns,
-                 episode_lengths=lengths)
+                 worker_id=worker_id, observations=t.observations, actions=t.actions, rewards=t.rewards, ends=t.ends,
+                 bootstrap_rows=t.bootstrap_rows, bootstrap_observations=t.bootstrap_observations,
+                 episode_returns=t.episode_returns, episode_lengths=t.episode_lengths)
 
 
 def _decode_heartbeat(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Heartbeat:
@@ -853,8 +908,8 @@ def _decode_reject(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview)
 
 
 def _decode_vine_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> VineChunk:
-    (nonce, session, version, sequence, trunk_steps, branch_steps, worker_id, states, k, obs_size, act_width,
-     episodes, estimator) = f
+    (nonce, session, version, sequence, worker_id, states, k, obs_size, act_width, cut_count, trunk_steps,
+     trunk_boot, episodes, estimator) = f
     lim = r.limits
     r.limit("states", states, 1, lim.max_rows)
     r.limit("actionsPerState", k, 2, lim.max_width)
@@ -865,13 +920,16 @@ def _decode_vine_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
         raise ProtocolError("invalidValue", "estimator", estimator)
     if estimator == 0 and act_width != 1:
         raise ProtocolError("invalidValue", "actionWidth", act_width)
-    r.limit("trunkSteps", trunk_steps, states, 2**62 - 1)
-    r.limit("branchSteps", branch_steps, states * k, 2**62 - 1)
-    r.limit("episodeCount", episodes, 0, trunk_steps)
-    r.frame_count(7)
     nk = states * k
-    r.lengths([("states", 8 * states * obs_size), ("actions", 8 * nk * act_width), ("qValues", 8 * nk),
-               ("logProbabilities", 8 * nk), ("episodeReturns", 8 * episodes), ("episodeLengths", 4 * episodes)])
+    r.limit("cutCount", cut_count, 0, nk)
+    r.limit("trunkSteps", trunk_steps, states, lim.max_rows)
+    r.limit("trunkBootstrapRows", trunk_boot, 0, trunk_steps)
+    r.limit("episodeCount", episodes, 0, trunk_steps)
+    r.frame_count(16)
+    r.lengths([("states", 8 * states * obs_size), ("actions", 8 * nk * act_width), ("branchReturns", 8 * nk),
+               ("logProbabilities", 8 * nk), ("branchLengths", 4 * nk), ("branchEnds", nk),
+               ("cutObservations", 8 * cut_count * obs_size)]
+              + _trajectory_lengths(trunk_steps, obs_size, act_width, trunk_boot, episodes, _TRUNK_FIELDS))
     state_array = r.f64(1, (states, obs_size), "states")
     actions = r.f64(2, (nk, act_width), "actions")
     if estimator == 0:
@@ -879,17 +937,25 @@ def _decode_vine_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
         wrong = np.flatnonzero(actions[:, 0] != expected)
         if wrong.size:
             raise ProtocolError("actionsNotEnumerated", int(wrong[0]) // k)
-    q = r.f64(3, (nk,), "qValues")
+    branch_returns = r.f64(3, (nk,), "branchReturns")
     log_p = r.f64(4, (nk,), "logProbabilities")
-    returns = r.f64(5, (episodes,), "episodeReturns")
-    lengths = r.u32(6)
+    lengths = r.u32(5)
     short = np.flatnonzero(lengths < 1)
     if short.size:
-        raise ProtocolError("invalidValue", "episodeLengths", int(lengths[short[0]]))
-    return VineChunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, trunk_steps=trunk_steps,
-                     branch_steps=branch_steps, worker_id=worker_id, actions_per_state=k, estimator=estimator,
-                     states=state_array, actions=actions, q_values=q, log_probabilities=log_p,
-                     episode_returns=returns, episode_lengths=lengths)
+        raise ProtocolError("invalidValue", "branchLengths", int(lengths[short[0]]))
+    ends = np.frombuffer(r.frames[6], dtype=np.uint8).copy()
+    bad = np.flatnonzero((ends != End.TERMINATED) & (ends != End.TRUNCATED))
+    if bad.size:
+        raise ProtocolError("invalidValue", "branchEnds", int(ends[bad[0]]))
+    marked = int(np.count_nonzero(ends == End.TRUNCATED))
+    if marked != cut_count:
+        raise ProtocolError("cutCountMismatch", cut_count, marked)
+    cut_obs = r.f64(7, (cut_count, obs_size), "cutObservations")
+    trunks = _decode_trajectories(r, 8, trunk_steps, obs_size, act_width, trunk_boot, episodes, _TRUNK_FIELDS)
+    return VineChunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, worker_id=worker_id,
+                     actions_per_state=k, estimator=estimator, states=state_array, actions=actions,
+                     branch_returns=branch_returns, log_probabilities=log_p, branch_lengths=lengths,
+                     branch_ends=ends, cut_observations=cut_obs, trunks=trunks)
 
 
 def _decode_model(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) -> Model:

@@ -13,33 +13,47 @@ one copy); ``SyncVectorEnv`` is a Python loop over the same environments anyway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import gymnasium
 import numpy as np
 
-from .codec import ActionKind, End, F64Array, U32Array, U8Array
+from .codec import ActionKind, End, F64Array, Trajectories, U8Array
 from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
 from .policy import Policy
 
 
-@dataclass
-class ChunkData:
-    """The rows of one chunk, laid out copy after copy (each copy's rows in time order)."""
+#: The rows of one chunk, laid out copy after copy (each copy's rows in time order).
+ChunkData = Trajectories
 
-    observations: F64Array
-    actions: F64Array
-    rewards: F64Array
-    ends: U8Array
-    bootstrap_rows: U32Array
-    bootstrap_observations: F64Array
-    episode_returns: F64Array
-    episode_lengths: U32Array
 
-    @property
-    def rows(self) -> int:
-        return int(self.rewards.shape[0])
+def join_copies(obs: F64Array, act: F64Array, rewards: Sequence[Sequence[float]], ends: U8Array,
+                bootstrap: dict[tuple[int, int], F64Array], returns: Sequence[float], lengths: Sequence[int],
+                per_copy: Sequence[int]) -> Trajectories:
+    """The trajectories of E copies recorded side by side, joined copy after copy: copy e's first
+    ``per_copy[e]`` rows of ``obs`` ``[E, steps, observationSize]``, ``act`` ``[E, steps,
+    actionWidth]``, ``rewards`` and ``ends`` ``[E, steps]``; ``bootstrap[(e, t)]`` is s_{t+1} of each
+    row whose end is ``End.TRUNCATED``."""
+    E = len(per_copy)
+    parts = [slice(0, n) for n in per_copy]
+    boot_rows: list[int] = []
+    boot_obs: list[F64Array] = []
+    base = 0
+    for e in range(E):
+        for t in range(per_copy[e]):
+            if ends[e, t] == End.TRUNCATED:
+                boot_rows.append(base + t)
+                boot_obs.append(bootstrap[(e, t)])
+        base += per_copy[e]
+    return Trajectories(
+        observations=np.concatenate([obs[e, parts[e]] for e in range(E)]),
+        actions=np.concatenate([act[e, parts[e]] for e in range(E)]),
+        rewards=np.asarray([r for e in range(E) for r in rewards[e][:per_copy[e]]], dtype=np.float64),
+        ends=np.concatenate([ends[e, parts[e]] for e in range(E)]),
+        bootstrap_rows=np.asarray(boot_rows, dtype=np.uint32),
+        bootstrap_observations=np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs.shape[2]),
+        episode_returns=np.asarray(returns, dtype=np.float64),
+        episode_lengths=np.asarray(lengths, dtype=np.uint32))
 
 
 class EnvironmentCopies:
@@ -198,27 +212,8 @@ class SinglePathSampler(EnvironmentCopies):
             self.episode_returns[:] = episode_returns
             self.episode_lengths[:] = episode_lengths
         # Copy after copy: each copy's rows are trajectories in time order.
-        parts = [slice(0, n) for n in per_copy]
-        out_obs = np.concatenate([obs[e, parts[e]] for e in range(E)])
-        out_act = np.concatenate([act[e, parts[e]] for e in range(E)])
-        out_rew = np.asarray([r for e in range(E) for r in rew[e]], dtype=np.float64)
-        out_ends = np.concatenate([ends[e, parts[e]] for e in range(E)])
-        boot_rows: list[int] = []
-        boot_obs: list[F64Array] = []
-        base = 0
-        for e in range(E):
-            for t in range(per_copy[e]):
-                if ends[e, t] == End.TRUNCATED:
-                    boot_rows.append(base + t)
-                    boot_obs.append(bootstrap[(e, t)])
-            base += per_copy[e]
-        boot_array = np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs_size)
-        self._check_finite("the observation", out_obs, "observations must be finite")
-        self._check_finite("the observation", boot_array, "observations must be finite")
-        self._check_finite("the reward", out_rew, "rewards must be finite")
-        return ChunkData(
-            observations=out_obs, actions=out_act, rewards=out_rew, ends=out_ends,
-            bootstrap_rows=np.asarray(boot_rows, dtype=np.uint32),
-            bootstrap_observations=boot_array,
-            episode_returns=np.asarray(returns, dtype=np.float64),
-            episode_lengths=np.asarray(lengths, dtype=np.uint32))
+        data = join_copies(obs, act, rew, ends, bootstrap, returns, lengths, per_copy)
+        self._check_finite("the observation", data.observations, "observations must be finite")
+        self._check_finite("the observation", data.bootstrap_observations, "observations must be finite")
+        self._check_finite("the reward", data.rewards, "rewards must be finite")
+        return data

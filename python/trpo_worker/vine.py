@@ -8,14 +8,18 @@ One collection of n rollout-set states (docs/protocol.md §3.3 "Vine collections
 2. **Trunks.** Every copy starts a fresh episode and runs L = trunkSteps steps of π_old, the
    copies in lockstep with one batched forward pass per step; an episode that ends is reset
    and the trunk goes on. At each chosen position the raw observation and a snapshot
-   (:mod:`trpo_worker.snapshot`) are kept.
+   (:mod:`trpo_worker.snapshot`) are kept. The trunks themselves are kept as a chunk's
+   trajectories (copy after copy; a trunk's last row is cut, with its bootstrap observation),
+   for the learner's value function.
 3. **Actions.** At every rollout-set state K actions: each action once for a discrete space with
    at most K actions (eq. 15, estimator 0; K becomes the action count), otherwise K draws from
    π_old (eq. 16, estimator 1). log π_old of each comes from a double-precision forward pass.
 4. **Branches.** For each (n, k): restore s_n's snapshot into a copy, take a_{n,k}, then follow
    π_old for at most T − 1 more steps, stopping at termination or truncation (the time limit
-   is part of the snapshot). Q̂ = Σ_t γᵗ r_t with the parameters' vine γ, nothing bootstrapped.
-   The E copies run E branches at a time in lockstep; a copy whose branch ends starts the next.
+   is part of the snapshot). Each branch reports its return Σ_{t<L} γᵗ r_t with the parameters'
+   vine γ (nothing bootstrapped: the learner adds γᴸ V(s_L) to a cut branch), its length L, its
+   end (terminated, or cut by T or the time limit) and, when cut, the observation s_L. The E
+   copies run E branches at a time in lockstep; a copy whose branch ends starts the next.
 
 The copies are the single-path sampler's (:class:`~trpo_worker.sampler.EnvironmentCopies`): made
 from the run's environment name and arguments (built-in ids, ``gym:ID``, ``py:MODULE:FACTORY``),
@@ -47,10 +51,10 @@ from typing import Any, Callable, Optional
 import gymnasium
 import numpy as np
 
-from .codec import F64Array, U32Array, VineSettings
+from .codec import End, F64Array, Trajectories, U8Array, U32Array, VineSettings
 from .environments import SimulatorError
 from .policy import Policy
-from .sampler import EnvironmentCopies
+from .sampler import EnvironmentCopies, join_copies
 from .snapshot import Snapshot, Snapshots, cannot_snapshot
 
 RESET_TAG = 0x7672_6573_6574_0000  # "vreset"
@@ -71,18 +75,48 @@ class VineData:
 
     states: F64Array  # [N, observationSize], raw
     actions: F64Array  # [N·K, actionWidth], state after state; a discrete action is its index
-    q_values: F64Array  # [N·K]
+    branch_returns: F64Array  # [N·K], Σ_{t<L} γᵗ r_t, nothing bootstrapped
     log_probabilities: F64Array  # [N·K], log π_old(a | s)
+    branch_lengths: U32Array  # [N·K], L ≥ 1
+    branch_ends: U8Array  # [N·K], End.TERMINATED or End.TRUNCATED (cut by T or the time limit)
+    cut_observations: F64Array  # [cut branches, observationSize], s_L of each cut branch in branch order
     actions_per_state: int  # K
     estimator: int  # ENUMERATED_ACTIONS or IMPORTANCE_SAMPLED
-    trunk_steps: int  # simulator steps spent on trunks
-    branch_steps: int  # simulator steps spent on branches, their first steps included
-    episode_returns: F64Array  # undiscounted returns of the trunk episodes that finished
-    episode_lengths: U32Array
+    trunks: Trajectories  # the trunks, copy after copy; their episode returns are the finished trunk episodes
 
     @property
     def state_count(self) -> int:
         return int(self.states.shape[0])
+
+    @property
+    def trunk_steps(self) -> int:
+        """Simulator steps spent on trunks."""
+        return self.trunks.rows
+
+    @property
+    def branch_steps(self) -> int:
+        """Simulator steps spent on branches, their first steps included."""
+        return int(self.branch_lengths.sum(dtype=np.int64))
+
+    @property
+    def episode_returns(self) -> F64Array:
+        return self.trunks.episode_returns
+
+    @property
+    def episode_lengths(self) -> U32Array:
+        return self.trunks.episode_lengths
+
+
+@dataclass
+class Branches:
+    """What the branch phase returns: per branch (state after state) its return, length, end and,
+    for the cut ones, the observation s_L; and the simulator steps it took."""
+
+    returns: F64Array
+    lengths: U32Array
+    ends: U8Array
+    cut_observations: F64Array
+    steps: int
 
 
 def seed_of(*path: int) -> int:
@@ -168,27 +202,29 @@ class VineSampler(EnvironmentCopies):
         trunks = self._trunks(policy, collection, states, interrupt, interrupt_every)
         if trunks is None:
             return None
-        observed, snapshots, returns, lengths = trunks
+        observed, snapshots, trunk_data = trunks
         actions, log_probabilities = self._first_actions(policy, collection, observed)
         branches = self.branches(collection, snapshots, actions, interrupt, interrupt_every)
         if branches is None:
             return None
-        q_values, branch_steps = branches
         self._check_finite("the observation", observed, "observations must be finite")
-        self._check_finite("rewards whose discounted sum over a branch is", q_values, "rewards must be finite")
-        self._check_finite("rewards whose sum over an episode is", np.asarray(returns), "rewards must be finite")
-        return VineData(states=observed, actions=actions, q_values=q_values, log_probabilities=log_probabilities,
-                        actions_per_state=self.actions_per_state, estimator=self.estimator,
-                        trunk_steps=self.copies * self.settings.trunk_steps, branch_steps=branch_steps,
-                        episode_returns=np.asarray(returns, dtype=np.float64),
-                        episode_lengths=np.asarray(lengths, dtype=np.uint32))
+        self._check_finite("the observation", trunk_data.observations, "observations must be finite")
+        self._check_finite("the observation", trunk_data.bootstrap_observations, "observations must be finite")
+        self._check_finite("the observation", branches.cut_observations, "observations must be finite")
+        self._check_finite("the reward", trunk_data.rewards, "rewards must be finite")
+        self._check_finite("rewards whose discounted sum over a branch is", branches.returns, "rewards must be finite")
+        self._check_finite("rewards whose sum over an episode is", trunk_data.episode_returns, "rewards must be finite")
+        return VineData(states=observed, actions=actions, branch_returns=branches.returns,
+                        log_probabilities=log_probabilities, branch_lengths=branches.lengths,
+                        branch_ends=branches.ends, cut_observations=branches.cut_observations,
+                        actions_per_state=self.actions_per_state, estimator=self.estimator, trunks=trunk_data)
 
     # ------------------------------------------------------------ phases
 
     def _trunks(self, policy: Policy, collection: int, states: int, interrupt: Optional[Callable[[], bool]],
-                interrupt_every: int) -> Optional[tuple[F64Array, list[Snapshot], list[float], list[int]]]:
+                interrupt_every: int) -> Optional[tuple[F64Array, list[Snapshot], Trajectories]]:
         """Runs every copy's trunk; returns the rollout set's raw observations and snapshots
-        (in trunk-position order) and the trunk episodes that finished, or None if interrupted."""
+        (in trunk-position order) and the trunks as trajectories, or None if interrupted."""
         E, L = self.copies, self.settings.trunk_steps
         seed, stream = self.seed, self.stream
         chosen = np.sort(generator(seed, stream, SET_TAG, collection).choice(E * L, size=states, replace=False))
@@ -200,6 +236,11 @@ class VineSampler(EnvironmentCopies):
         snapshots: list[Snapshot] = [()] * states
         rng = generator(seed, stream, TRUNK_TAG, collection)
         obs, to_actions, to_observation = self.observations, self.adapter.actions, self.adapter.observation
+        trunk_obs = np.zeros((E, L, self.observation_size))
+        trunk_act = np.zeros((E, L, self.action_width))
+        trunk_rew = [[0.0] * L for _ in range(E)]
+        trunk_ends = np.zeros((E, L), dtype=np.uint8)
+        bootstrap: dict[tuple[int, int], F64Array] = {}
         episodes = [0] * E
         episode_returns = [0.0] * E
         episode_lengths = [0] * E
@@ -220,18 +261,31 @@ class VineSampler(EnvironmentCopies):
             for e, row in marks.get(t, ()):
                 observed[row] = obs[e]
                 snapshots[row] = self.snapshots[e].take()
-            env_actions = to_actions(policy.sample(obs, rng))
+            sampled = policy.sample(obs, rng)
+            trunk_obs[:, t] = obs
+            trunk_act[:, t] = sampled
+            env_actions = to_actions(sampled)
             for e in range(E):
                 next_obs, reward, terminated, truncated = self._step(e, env_actions[e])
+                trunk_rew[e][t] = reward
                 episode_returns[e] += reward
                 episode_lengths[e] += 1
                 if terminated or truncated:
+                    if terminated:
+                        trunk_ends[e, t] = End.TERMINATED
+                    else:
+                        trunk_ends[e, t] = End.TRUNCATED
+                        bootstrap[(e, t)] = to_observation(next_obs)
                     returns.append(episode_returns[e])
                     lengths.append(episode_lengths[e])
                     reset(e)
                 else:
                     obs[e] = to_observation(next_obs)
-        return observed, snapshots, returns, lengths
+                    if t == L - 1:  # the trunk's end cuts this copy's trajectory
+                        trunk_ends[e, t] = End.TRUNCATED
+                        bootstrap[(e, t)] = obs[e].copy()
+        trunks = join_copies(trunk_obs, trunk_act, trunk_rew, trunk_ends, bootstrap, returns, lengths, [L] * E)
+        return observed, snapshots, trunks
 
     def _first_actions(self, policy: Policy, collection: int, states: F64Array) -> tuple[F64Array, F64Array]:
         """The K actions of every rollout-set state, ``[N·K × actionWidth]``, and their log π_old."""
@@ -246,10 +300,10 @@ class VineSampler(EnvironmentCopies):
 
     def branches(self, collection: int, snapshots: list[Snapshot], actions: F64Array,
                  interrupt: Optional[Callable[[], bool]] = None, interrupt_every: int = 16
-                 ) -> Optional[tuple[F64Array, int]]:
+                 ) -> Optional[Branches]:
         """The branch phase of collection ``collection`` on its own: from each of the N
         snapshots, K branches whose first actions are ``actions`` (``[N·K × actionWidth]``, state
-        after state), E at a time. Returns their Q̂ and the simulator steps they took, or None if
+        after state), E at a time. Returns what they returned (:class:`Branches`), or None if
         ``interrupt()`` (asked every ``interrupt_every`` lockstep steps) returned True."""
         policy = self.policy
         if policy is None:
@@ -260,6 +314,9 @@ class VineSampler(EnvironmentCopies):
         seed, stream = self.seed, self.stream
         total = len(snapshots) * K
         q_values = np.zeros(total)
+        branch_lengths = np.zeros(total, dtype=np.uint32)
+        branch_ends = np.zeros(total, dtype=np.uint8)
+        end_observations = np.zeros((total, self.observation_size))
         obs, cores = self.observations, self.cores
         first_actions = self.adapter.actions(actions)
         to_actions, to_observation = self.adapter.actions, self.adapter.observation
@@ -272,6 +329,17 @@ class VineSampler(EnvironmentCopies):
         taken = [0] * E
         next_branch = 0
         steps = 0
+
+        def finish(b: int, value: float, length: int, terminated: bool, next_obs: Any) -> None:
+            """Records branch b's return and length, and whether it terminated or was cut (then
+            with its end observation)."""
+            q_values[b] = value
+            branch_lengths[b] = length
+            if terminated:
+                branch_ends[b] = End.TERMINATED
+            else:
+                branch_ends[b] = End.TRUNCATED
+                end_observations[b] = to_observation(next_obs)
 
         def start(i: int) -> None:
             """Starts the next branch that outlives its first step on copy i (branches that end
@@ -290,7 +358,7 @@ class VineSampler(EnvironmentCopies):
                 next_obs, reward, terminated, truncated = self._step(i, first_actions[b])
                 steps += 1
                 if terminated or truncated or T == 1:
-                    q_values[b] = reward
+                    finish(b, reward, 1, terminated, next_obs)
                     continue
                 branch[i], q[i], discount[i], taken[i] = b, reward, 1.0, 1
                 obs[i] = to_observation(next_obs)
@@ -322,7 +390,7 @@ class VineSampler(EnvironmentCopies):
                 q[i] += discount[i] * reward
                 taken[i] += 1
                 if terminated or truncated or taken[i] >= T:
-                    q_values[branch[i]] = q[i]
+                    finish(branch[i], q[i], taken[i], terminated, next_obs)
                     start(i)
                     continue
                 obs[i] = to_observation(next_obs)
@@ -331,4 +399,5 @@ class VineSampler(EnvironmentCopies):
                     assert rng is not None
                     fill_noise(rng, noise[i])
                     used[i] = 0
-        return q_values, steps
+        return Branches(returns=q_values, lengths=branch_lengths, ends=branch_ends,
+                        cut_observations=end_observations[branch_ends == End.TRUNCATED], steps=steps)

@@ -535,10 +535,10 @@ class Worker:
         sequence = self.sequence
         self.sequence += 1
         return VineChunk(worker_nonce=self.nonce, session=p.session, version=p.version, sequence=sequence,
-                         trunk_steps=data.trunk_steps, branch_steps=data.branch_steps, worker_id=self.worker_id,
-                         actions_per_state=data.actions_per_state, estimator=data.estimator, states=data.states,
-                         actions=data.actions, q_values=data.q_values, log_probabilities=data.log_probabilities,
-                         episode_returns=data.episode_returns, episode_lengths=data.episode_lengths)
+                         worker_id=self.worker_id, actions_per_state=data.actions_per_state, estimator=data.estimator,
+                         states=data.states, actions=data.actions, branch_returns=data.branch_returns,
+                         log_probabilities=data.log_probabilities, branch_lengths=data.branch_lengths,
+                         branch_ends=data.branch_ends, cut_observations=data.cut_observations, trunks=data.trunks)
 
     def run(self) -> int:
         """Runs until the learner says stop (or SIGINT/SIGTERM); returns the exit status."""
