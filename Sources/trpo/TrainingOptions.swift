@@ -102,7 +102,7 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("crn"), inversion: .prefixedNo, help: "Vine: common random numbers across a state's branches (default: on).")
     var commonRandomNumbers: Bool?
 
-    @Option(name: .customLong("vine-bootstrap"), help: "Vine: complete the Q̂ of a branch cut by T or the time limit with γᴸ V(s_L), V fitted on the trunks (value, the default), or not (none, the paper's estimator).")
+    @Option(name: .customLong("vine-bootstrap"), help: "Vine: complete the Q̂ of a branch cut by T or the time limit with γᴸ V(s_L), V fitted on the trunks (value, the default except for CartPole-v1), or not (none, the paper's estimator).")
     var vineBootstrap: VineBootstrap?
 
     @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations). With workers, the learner sends it to them.")
