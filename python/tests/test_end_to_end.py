@@ -257,7 +257,7 @@ def test_deterministic_runs_with_python_workers_repeat(tmp_path: Path) -> None:
         finally:
             stop_all([learner, *workers])
         rows = progress(out)
-        timing = {"wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "samples_per_second",
+        timing = {"wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "publish_seconds", "samples_per_second",
                   "bytes_received"}
         return [[v for k, v in r.items() if k not in timing] for r in rows]
     first, second = run("a"), run("b")

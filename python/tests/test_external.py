@@ -251,7 +251,7 @@ def test_eval_and_variance_of_an_external_environment_run_through_python(tmp_pat
                         r"\d+\.\d\d \(min .*\)\n", evaluation.stdout), evaluation.stdout
     study = tmp_path / "variance"
     variance = subprocess.run([str(TRPO_BIN), "variance", "--env", "gym:Pendulum-v1", "--workers", "2", "--python",
-                               sys.executable, "--replicates", "2", "--budget", "400", "--out", str(study)],
+                               sys.executable, "--replicates", "2", "--budget", "3000", "--out", str(study)],
                               capture_output=True, text=True, timeout=120)
     output = variance.stdout + variance.stderr
     assert variance.returncode == 0, output
