@@ -75,7 +75,9 @@ public final class LearnerService {
 
     /// An iteration whose new version is out and whose value fit runs on its own thread.
     private struct InFlightIteration {
-        var fit: ValueFitThread
+        var fit: ValueFitRun
+        /// The iteration's statistics but for the value fit's.
+        var statistics: IterationStatistics
         var steps: Int
         var sampleSeconds: Double
         var publishSeconds: Double
@@ -226,8 +228,9 @@ public final class LearnerService {
         driver.endpoint.close(lingerMilliseconds: 1000)
     }
 
-    /// The batch is complete: the iteration's update, its next version published as soon as
-    /// the policy step is done, and its value fit in line or on its own thread.
+    /// The batch is complete: the iteration's update, its value fit on its own thread beside
+    /// the policy step and the next version published as soon as the step is done; or, with
+    /// the fit in line, the whole iteration recorded before the next version goes out.
     private func finishIteration(report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
         let sampleSeconds = (clock.now - batchStarted).seconds
@@ -237,19 +240,21 @@ public final class LearnerService {
         let stepsBefore = session!.state.timesteps
         switch batch {
         case .singlePath(let rows):
-            let pending = session!.beginUpdate(with: rows)
-            publishNextVersion(deafSince: collected)
-            let publishSeconds = (clock.now - collected).seconds
+            var fit: ValueFitRun?
+            let statistics = session!.beginUpdate(with: rows) { fit = ValueFitRun($0, concurrent: overlapsValueFit) }
             let steps = session!.state.timesteps - stepsBefore
             if overlapsValueFit && !session!.isFinished {
-                inFlight = InFlightIteration(fit: ValueFitThread(pending), steps: steps, sampleSeconds: sampleSeconds,
-                                             publishSeconds: publishSeconds)
+                publishNextVersion(deafSince: collected)
+                inFlight = InFlightIteration(fit: fit!, statistics: statistics, steps: steps, sampleSeconds: sampleSeconds,
+                                             publishSeconds: (clock.now - collected).seconds)
             } else {
-                let started = clock.now
-                let statistics = try session!.completeUpdate(pending.fit(), sampleSeconds: sampleSeconds,
-                                                             publishSeconds: publishSeconds, counters: counters)
-                driver.perform(.deaf(clock.now - started))
-                recorded(statistics, steps: steps, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
+                // In line: the fit, the progress row and the checkpoint before the next version goes out.
+                let fitted = fit!.result()
+                let publishSeconds = (clock.now - collected).seconds
+                let complete = try session!.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds,
+                                                           publishSeconds: publishSeconds, counters: counters)
+                publishNextVersion(deafSince: collected)
+                recorded(complete, steps: steps, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
             }
         case .vine(let collection):
             let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
@@ -264,8 +269,8 @@ public final class LearnerService {
         guard let iteration = inFlight else { return }
         inFlight = nil
         let started = clock.now
-        let fitted = iteration.fit.wait()
-        let statistics = try session!.completeUpdate(fitted, sampleSeconds: iteration.sampleSeconds,
+        let fitted = iteration.fit.result()
+        let statistics = try session!.completeUpdate(fitted, iteration.statistics, sampleSeconds: iteration.sampleSeconds,
                                                      publishSeconds: iteration.publishSeconds, counters: counters)
         driver.perform(.deaf(clock.now - started))
         recorded(statistics, steps: iteration.steps, sampleSeconds: iteration.sampleSeconds,

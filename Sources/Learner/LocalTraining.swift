@@ -50,14 +50,14 @@ public struct LocalTraining {
     /// Runs iterations until the step budget is spent or a stop is requested
     /// (``StopRequest``, checked between iterations), reporting each iteration; the last
     /// iteration is checkpointed either way. With ``overlapsValueFit`` a single-path
-    /// iteration's value fit runs on a second thread while this one samples the next batch
-    /// (``ValueFitThread``); the numbers are those of fitting in line, and each iteration is
-    /// reported once its fit is done, so after the next batch was sampled.
+    /// iteration's value fit runs on a second thread beside the policy step and while this one
+    /// samples the next batch (``ValueFitThread``); the numbers are those of fitting in line,
+    /// and each iteration is reported once its fit is done, so after the next batch was sampled.
     public mutating func run(report: (IterationStatistics, _ wallSeconds: Double, _ sampleSeconds: Double) -> Void) throws {
         let clock = ContinuousClock()
-        var inFlight: (fit: ValueFitThread, sampleSeconds: Double, publishSeconds: Double)?
-        func complete(_ fitted: FittedValue, sampleSeconds: Double, publishSeconds: Double) throws {
-            let statistics = try session.completeUpdate(fitted, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds)
+        var inFlight: (fit: ValueFitRun, statistics: IterationStatistics, sampleSeconds: Double, publishSeconds: Double)?
+        func complete(_ fitted: FittedValue, _ statistics: IterationStatistics, sampleSeconds: Double, publishSeconds: Double) throws {
+            let statistics = try session.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds)
             report(statistics, session.wallSeconds, sampleSeconds)
         }
         while !session.isFinished && !StopRequest.isRaised {
@@ -72,14 +72,17 @@ public struct LocalTraining {
                 let collected = clock.now
                 if let previous = inFlight {
                     inFlight = nil
-                    try complete(previous.fit.wait(), sampleSeconds: previous.sampleSeconds, publishSeconds: previous.publishSeconds)
+                    try complete(previous.fit.result(), previous.statistics, sampleSeconds: previous.sampleSeconds,
+                                 publishSeconds: previous.publishSeconds)
                 }
-                let pending = session.beginUpdate(with: batch)
+                var fit: ValueFitRun?
+                let concurrent = overlapsValueFit
+                let statistics = session.beginUpdate(with: batch) { fit = ValueFitRun($0, concurrent: concurrent) }
                 if overlapsValueFit && !session.isFinished {
-                    inFlight = (ValueFitThread(pending), sampleSeconds, (clock.now - collected).seconds)
+                    inFlight = (fit!, statistics, sampleSeconds, (clock.now - collected).seconds)
                 } else {
-                    let fitted = pending.fit()
-                    try complete(fitted, sampleSeconds: sampleSeconds, publishSeconds: (clock.now - collected).seconds)
+                    let fitted = fit!.result()
+                    try complete(fitted, statistics, sampleSeconds: sampleSeconds, publishSeconds: (clock.now - collected).seconds)
                 }
             case .vine(let sampler):
                 // One collection per iteration, its streams keyed by the iteration (reproducible on resume).
@@ -93,7 +96,8 @@ public struct LocalTraining {
             }
         }
         if let previous = inFlight {
-            try complete(previous.fit.wait(), sampleSeconds: previous.sampleSeconds, publishSeconds: previous.publishSeconds)
+            try complete(previous.fit.result(), previous.statistics, sampleSeconds: previous.sampleSeconds,
+                         publishSeconds: previous.publishSeconds)
         }
         try session.saveCheckpoint()
     }

@@ -11,8 +11,11 @@ public struct TrainerState: Sendable, Codable, Equatable {
     public var policy: Policy
     public var valueFunction: ValueFunction
     public var normalizer: RunningNormalizer
-    /// Draws Fisher subsamples and value-fit minibatches.
+    /// Draws Fisher subsamples: the stream (seed, [learner, 1]).
     public var random: RandomStream
+    /// Draws value-fit minibatches: the stream (seed, [learner, 2]), apart from ``random`` so
+    /// the value fit can run beside the policy step with the numbers of running after it.
+    public var valueRandom: RandomStream
     /// Running variance of the discounted return, whose square root scales rewards when
     /// ``TrainingConfiguration/normalizeRewards`` is on (nil until the first batch).
     public var returnStatistics: RunningNormalizer?
@@ -21,6 +24,40 @@ public struct TrainerState: Sendable, Codable, Equatable {
     /// The highest evaluation return of the run so far and its iteration, whose policy is
     /// `best/checkpoint.json` (nil: not evaluated yet; see ``EvaluationSchedule``).
     public var bestEvaluation: BestEvaluation? = nil
+
+    public init(configuration: TrainingConfiguration, policy: Policy, valueFunction: ValueFunction,
+                normalizer: RunningNormalizer) {
+        self.configuration = configuration
+        self.policy = policy
+        self.valueFunction = valueFunction
+        self.normalizer = normalizer
+        random = RandomStream(seed: configuration.seed, path: [Trainer.learnerStream, 1])
+        valueRandom = Self.valueStream(seed: configuration.seed)
+    }
+
+    static func valueStream(seed: UInt64) -> RandomStream { RandomStream(seed: seed, path: [Trainer.learnerStream, 2]) }
+
+    private enum CodingKeys: String, CodingKey {
+        case configuration, iteration, timesteps, policy, valueFunction, normalizer, random, valueRandom, returnStatistics,
+             wallSeconds, bestEvaluation
+    }
+
+    /// Decodes a checkpoint; one written before ``valueRandom`` existed (when one stream drew
+    /// both) gets the value stream's start.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        configuration = try c.decode(TrainingConfiguration.self, forKey: .configuration)
+        iteration = try c.decode(Int.self, forKey: .iteration)
+        timesteps = try c.decode(Int.self, forKey: .timesteps)
+        policy = try c.decode(Policy.self, forKey: .policy)
+        valueFunction = try c.decode(ValueFunction.self, forKey: .valueFunction)
+        normalizer = try c.decode(RunningNormalizer.self, forKey: .normalizer)
+        random = try c.decode(RandomStream.self, forKey: .random)
+        valueRandom = try c.decodeIfPresent(RandomStream.self, forKey: .valueRandom) ?? Self.valueStream(seed: configuration.seed)
+        returnStatistics = try c.decodeIfPresent(RunningNormalizer.self, forKey: .returnStatistics)
+        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
+        bestEvaluation = try c.decodeIfPresent(BestEvaluation.self, forKey: .bestEvaluation)
+    }
 }
 
 /// What one iteration did, for the progress log.
@@ -88,8 +125,7 @@ public struct Trainer: Sendable {
         let value = ValueFunction(observationSize: observationSize, hiddenSizes: c.valueHiddenSizes, activation: c.activation,
                                   learningRate: c.valueFit.learningRate, random: &init_)
         state = TrainerState(configuration: c, policy: policy, valueFunction: value,
-                             normalizer: RunningNormalizer(size: observationSize, clip: c.observationClip),
-                             random: RandomStream(seed: c.seed, path: [Trainer.learnerStream, 1]))
+                             normalizer: RunningNormalizer(size: observationSize, clip: c.observationClip))
     }
 
     /// Continues from saved state.
@@ -100,19 +136,23 @@ public struct Trainer: Sendable {
     /// The observation statistics samplers standardise with (nil when normalisation is off).
     public var samplingNormalizer: RunningNormalizer? { state.samplingNormalizer }
 
-    /// The first half of an iteration on a batch collected with the current policy and
-    /// normaliser: advantages from the value function as it was when the batch was collected,
-    /// the TRPO step, and the observation statistics. What samplers need for the next batch
-    /// (the policy and the statistics) is then final; the returned value fit is the rest of
-    /// the iteration, which may run on another thread while they sample (nothing reads the
-    /// value function before the next batch's advantages). The iteration
-    /// is complete, and the state whole again, once ``completeUpdate(_:)`` took its result;
-    /// until then the state's value function and random stream are those before the fit.
-    public mutating func updatePolicy(with batch: SampleBatch) -> PendingValueFit {
+    /// An iteration on a batch collected with the current policy and normaliser, but for its
+    /// value fit: advantages from the value function as it was when the batch was collected,
+    /// then the TRPO step and the observation statistics. The value fit needs only those
+    /// advantages' targets, so it is handed to `startValueFit` before the policy step, to run
+    /// on any thread (beside the step, and while samplers collect the next batch: they need
+    /// the policy and statistics, not V) or after it; it draws from its own stream
+    /// (``TrainerState/valueRandom``), so the numbers are the same either way. The iteration is
+    /// complete once ``completeUpdate(_:_:)`` took the fit's result; until then the state's
+    /// value function is the one the batch was collected with.
+    /// - Returns: the iteration's statistics without the value fit's.
+    public mutating func updatePolicy(with batch: SampleBatch, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
         let c = state.configuration
         let observations = samplingInputs(batch.observationMatrix)
         let rewards = c.normalizeRewards ? scaledRewards(batch) : batch.rewards
         let gae = advantageEstimates(batch, inputs: observations, rewards: rewards)
+        startValueFit(PendingValueFit(iteration: state.iteration + 1, valueFunction: state.valueFunction, random: state.valueRandom,
+                                      observations: observations, targets: gae.returns, configuration: c.valueFit))
 
         var policyStep = TRPOStepReport()
         let policySeconds = ContinuousClock().measure {
@@ -122,21 +162,24 @@ public struct Trainer: Sendable {
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.count
-        let statistics = IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
-                                             episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
-                                             policyStep: policyStep, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
-                                             valueSeconds: 0, policyStd: policyStandardDeviation)
-        return PendingValueFit(iteration: state.iteration, valueFunction: state.valueFunction, random: state.random,
-                               observations: observations, targets: gae.returns, configuration: c.valueFit, statistics: statistics)
+        return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
+                                   episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
+                                   policyStep: policyStep, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
+                                   valueSeconds: 0, policyStd: policyStandardDeviation)
     }
 
-    /// Ends the iteration ``updatePolicy(with:)`` began: the fitted value function and the
-    /// random stream after the fit become the state's.
-    public mutating func completeUpdate(_ fitted: FittedValue) -> IterationStatistics {
-        precondition(fitted.statistics.iteration == state.iteration, "a value fit completes the iteration that began it")
+    /// Ends the iteration ``updatePolicy(with:startValueFit:)`` began, whose statistics are
+    /// `statistics`: the fitted value function and the value stream after the fit become the
+    /// state's.
+    public mutating func completeUpdate(_ fitted: FittedValue, _ statistics: IterationStatistics) -> IterationStatistics {
+        precondition(fitted.iteration == state.iteration && statistics.iteration == state.iteration,
+                     "a value fit completes the iteration that began it")
         state.valueFunction = fitted.valueFunction
-        state.random = fitted.random
-        return fitted.statistics
+        state.valueRandom = fitted.random
+        var statistics = statistics
+        statistics.valueFit = fitted.report
+        statistics.valueSeconds = fitted.seconds
+        return statistics
     }
 
     /// Observations as the sampling policy saw them: standardised with the sampling
@@ -215,7 +258,7 @@ public struct Trainer: Sendable {
         var valueReport = ValueFitReport()
         let valueSeconds = clock.measure {
             if let trunkInputs {
-                valueReport = state.valueFunction.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.random)
+                valueReport = state.valueFunction.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.valueRandom)
             }
         }
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
@@ -241,8 +284,8 @@ public struct Trainer: Sendable {
     public mutating func recordBestEvaluation(_ best: BestEvaluation) { state.bestEvaluation = best }
 }
 
-/// The value fit of an iteration whose policy step is done (``Trainer/updatePolicy(with:)``):
-/// everything it reads, so it can run on any thread.
+/// The value fit of an iteration (``Trainer/updatePolicy(with:startValueFit:)``): everything
+/// it reads, so it can run on any thread.
 public struct PendingValueFit: Sendable {
     /// The iteration it completes.
     public let iteration: Int
@@ -254,24 +297,26 @@ public struct PendingValueFit: Sendable {
     /// GAE returns, one per row.
     fileprivate let targets: [Double]
     fileprivate let configuration: ValueFitConfiguration
-    fileprivate let statistics: IterationStatistics
 
-    /// Fits the value function to the returns: the iteration's remaining work.
+    /// Fits the value function to the returns.
     public func fit() -> FittedValue {
-        var valueFunction = valueFunction, random = random, statistics = statistics
+        var valueFunction = valueFunction, random = random
         let started = ContinuousClock.now
-        statistics.valueFit = valueFunction.fit(observations, targets: targets, configuration: configuration, random: &random)
-        statistics.valueSeconds = (ContinuousClock.now - started).seconds
-        return FittedValue(valueFunction: valueFunction, random: random, statistics: statistics)
+        let report = valueFunction.fit(observations, targets: targets, configuration: configuration, random: &random)
+        return FittedValue(iteration: iteration, valueFunction: valueFunction, random: random, report: report,
+                           seconds: (ContinuousClock.now - started).seconds)
     }
 }
 
-/// A finished value fit, for ``Trainer/completeUpdate(_:)``.
+/// A finished value fit, for ``Trainer/completeUpdate(_:_:)``.
 public struct FittedValue: Sendable {
+    /// The iteration it completes.
+    public let iteration: Int
     fileprivate let valueFunction: ValueFunction
     fileprivate let random: RandomStream
-    /// The iteration's statistics, the value fit's included.
-    public let statistics: IterationStatistics
+    fileprivate let report: ValueFitReport
+    /// Seconds the fit took.
+    public let seconds: Double
 }
 
 extension Duration {

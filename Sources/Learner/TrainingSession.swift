@@ -106,23 +106,27 @@ public struct TrainingSession {
     /// Wall seconds of the run so far, across resumes.
     public var wallSeconds: Double { priorWall + (clock.now - started).seconds }
 
-    /// The first half of an iteration on `batch` (``Trainer/updatePolicy(with:)``): the policy
-    /// and observation statistics samplers need next are final when it returns. The iteration
-    /// is recorded once ``completeUpdate(_:sampleSeconds:publishSeconds:counters:)`` has the
-    /// value fit's result; the caller may sample the next batch meanwhile (``ValueFitThread``).
-    public mutating func beginUpdate(with batch: SampleBatch) -> PendingValueFit {
-        trainer.updatePolicy(with: batch)
+    /// An iteration on `batch` but for its value fit, which is handed to `startValueFit`
+    /// before the policy step (``Trainer/updatePolicy(with:startValueFit:)``): the policy and
+    /// observation statistics samplers need next are final when it returns. The iteration is
+    /// recorded once ``completeUpdate(_:_:sampleSeconds:publishSeconds:counters:)`` has the
+    /// fit's result; the caller may run the fit beside the step and sample the next batch
+    /// meanwhile (``ValueFitThread``).
+    /// - Returns: the iteration's statistics without the value fit's.
+    public mutating func beginUpdate(with batch: SampleBatch, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
+        trainer.updatePolicy(with: batch, startValueFit: startValueFit)
     }
 
-    /// Completes the iteration ``beginUpdate(with:)`` began with its value fit, then appends
-    /// its progress row and, when due, writes its checkpoint.
+    /// Completes the iteration ``beginUpdate(with:startValueFit:)`` began (its `statistics`)
+    /// with its value fit, then appends its progress row and, when due, writes its checkpoint.
     /// - Parameters:
     ///   - sampleSeconds: seconds the iteration's batch took to collect.
     ///   - publishSeconds: seconds from the batch being complete until the next policy went
-    ///     to the samplers, during which they were idle (NaN: none was published).
-    public mutating func completeUpdate(_ fitted: FittedValue, sampleSeconds: Double, publishSeconds: Double,
+    ///     to the samplers, during which they were idle.
+    public mutating func completeUpdate(_ fitted: FittedValue, _ statistics: IterationStatistics, sampleSeconds: Double,
+                                        publishSeconds: Double,
                                         counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
-        try record(trainer.completeUpdate(fitted), rows: fitted.statistics.samples, sampleSeconds: sampleSeconds,
+        try record(trainer.completeUpdate(fitted, statistics), rows: statistics.samples, sampleSeconds: sampleSeconds,
                    publishSeconds: publishSeconds, counters: counters)
     }
 

@@ -27,3 +27,31 @@ public final class ValueFitThread: Sendable {
         return result.withLock { $0! }
     }
 }
+
+/// An iteration's value fit as a training loop runs it: on a ``ValueFitThread`` from the
+/// moment the trainer hands it out (beside the policy step and the next batch's sampling), or
+/// in line once asked for (`--no-overlap`). Either gives the same numbers.
+enum ValueFitRun {
+    case concurrent(ValueFitThread)
+    case inLine(PendingValueFit)
+
+    init(_ pending: PendingValueFit, concurrent: Bool) {
+        self = concurrent ? .concurrent(ValueFitThread(pending)) : .inLine(pending)
+    }
+
+    /// True when ``result()`` would not wait (an in-line fit has not run yet).
+    var isDone: Bool {
+        switch self {
+        case .concurrent(let thread): thread.isDone
+        case .inLine: false
+        }
+    }
+
+    /// The fit's result: waits for the thread, or fits now.
+    func result() -> FittedValue {
+        switch self {
+        case .concurrent(let thread): thread.wait()
+        case .inLine(let pending): pending.fit()
+        }
+    }
+}

@@ -71,5 +71,18 @@ import Testing
         #expect(overlapped.policy == inLine.policy && overlapped.valueFunction == inLine.valueFunction)
         #expect(overlapped.normalizer == inLine.normalizer && overlapped.random == inLine.random)
         #expect(overlapped.iteration == 4 && overlapped.timesteps == inLine.timesteps)
+        #expect(overlapped.valueRandom == inLine.valueRandom && overlapped.valueRandom != TrainerState.valueStream(seed: c.seed))
+    }
+
+    /// A checkpoint written when one stream drew both the Fisher subsamples and the value fit's
+    /// minibatches loads, with the value stream at its start.
+    @Test func aCheckpointFromBeforeTheValueStreamLoads() throws {
+        let c = TrainingRunTests.configuration("CartPole-v1", iterations: 1, batch: 512)
+        let state = Trainer(configuration: c, observationSize: 4, actionSpace: .discrete(count: 2)).state
+        var json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(state)) as? [String: Any])
+        #expect(json["valueRandom"] != nil)
+        json["valueRandom"] = nil
+        let old = try JSONDecoder().decode(TrainerState.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.valueRandom == TrainerState.valueStream(seed: c.seed) && old.random == state.random && old.policy == state.policy)
     }
 }
