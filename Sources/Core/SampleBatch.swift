@@ -24,9 +24,14 @@ public struct SampleBatch: Sendable, Equatable {
     /// Lengths (steps) of the episodes that finished in this batch.
     public var episodeLengths: [Int] = []
 
-    public init(observationSize: Int, actionWidth: Int) {
+    /// An empty batch, with room reserved for `rows` rows (a sampler's per-copy part).
+    public init(observationSize: Int, actionWidth: Int, reservingRows rows: Int = 0) {
         self.observationSize = observationSize
         self.actionWidth = actionWidth
+        observations.reserveCapacity(rows * observationSize)
+        actions.reserveCapacity(rows * actionWidth)
+        rewards.reserveCapacity(rows)
+        ends.reserveCapacity(rows)
     }
 
     /// Number of transitions.

@@ -76,14 +76,7 @@ public final class SinglePathSampler {
         let perCopy = max(1, (steps + e - 1) / e)
         let (obsSize, width) = (lockstep.observationSize, lockstep.actionWidth)
         // Each copy's rows are recorded into its own batch, then the batches are joined.
-        var parts = (0..<e).map { _ in
-            var part = SampleBatch(observationSize: obsSize, actionWidth: width)
-            part.observations.reserveCapacity(perCopy * obsSize)
-            part.actions.reserveCapacity(perCopy * width)
-            part.rewards.reserveCapacity(perCopy)
-            part.ends.reserveCapacity(perCopy)
-            return part
-        }
+        var parts = (0..<e).map { _ in SampleBatch(observationSize: obsSize, actionWidth: width, reservingRows: perCopy) }
         for t in 0..<perCopy {
             if let abandonIf, t % checkInterval == 0, abandonIf() { return nil }
             stepAll(into: &parts, last: t == perCopy - 1)
@@ -98,27 +91,19 @@ public final class SinglePathSampler {
         lockstep.observe()
         lockstep.sampleActions(deterministic: deterministic, random: &actionRandom)
         lockstep.stepAll { i, outcome, observation, action in
-            parts[i].observations.append(contentsOf: observation)
-            parts[i].actions.append(contentsOf: action)
-            parts[i].rewards.append(outcome.reward)
+            let end: StepEnd = outcome.terminated ? .terminated : outcome.truncated || last ? .truncated : .none
+            parts[i].append(observation: UnsafeBufferPointer(observation), action: action, reward: outcome.reward, end: end)
             episodeReturn[i] += outcome.reward
             episodeLength[i] += 1
             if outcome.terminated || outcome.truncated {
                 parts[i].episodeReturns.append(episodeReturn[i])
                 parts[i].episodeLengths.append(episodeLength[i])
             }
-            if outcome.terminated {
-                parts[i].ends.append(.terminated)
-                resetEnvironment(i)
-            } else if outcome.truncated || last {
-                parts[i].ends.append(.truncated)
-                parts[i].bootstrapRows.append(parts[i].rewards.count - 1)
+            if end == .truncated {
                 lockstep.simulators[i].observe(into: observation)
-                parts[i].bootstrapObservations.append(contentsOf: observation)
-                if outcome.truncated { resetEnvironment(i) }
-            } else {
-                parts[i].ends.append(.none)
+                parts[i].appendBootstrap(observation: UnsafeBufferPointer(observation))
             }
+            if outcome.terminated || outcome.truncated { resetEnvironment(i) }
         }
     }
 }

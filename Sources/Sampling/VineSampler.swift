@@ -153,14 +153,7 @@ public final class VineSampler {
         var episode = [UInt64](repeating: 0, count: e)
         var episodeReturn = [Double](repeating: 0, count: e)
         var episodeLength = [Int](repeating: 0, count: e)
-        var parts = (0..<e).map { _ in
-            var part = SampleBatch(observationSize: obsSize, actionWidth: actionWidth)
-            part.observations.reserveCapacity(length * obsSize)
-            part.actions.reserveCapacity(length * actionWidth)
-            part.rewards.reserveCapacity(length)
-            part.ends.reserveCapacity(length)
-            return part
-        }
+        var parts = (0..<e).map { _ in SampleBatch(observationSize: obsSize, actionWidth: actionWidth, reservingRows: length) }
         var actionRandom = (0..<e).map { RandomStream(seed: seed, path: [stream, UInt64($0), Self.trunkTag, collection]) }
         func reset(_ i: Int) {
             var random = RandomStream(seed: seed, path: [stream, UInt64(i), Self.resetTag, collection, episode[i]])

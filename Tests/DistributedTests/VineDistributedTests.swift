@@ -13,7 +13,7 @@ import ZMQ
                                "--vine-length", "100"]
     /// A few small, fast vine iterations.
     static let smallVine = ["--env", "CartPole-v1", "--sampler", "vine", "--trunk-steps", "100", "--vine-states", "50",
-                            "--vine-length", "50", "--steps", "20000"]
+                            "--vine-length", "50", "--steps", "20000", "--vine-bootstrap", "value"]
 
     static let timingColumns: Set<String> = ["wall_seconds", "sample_seconds", "policy_seconds", "value_seconds", "publish_seconds",
                                              "samples_per_second", "bytes_received"]
