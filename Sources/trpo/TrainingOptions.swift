@@ -42,7 +42,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("eval-episodes"), parsing: .unconditional, help: ArgumentHelp("Deterministic episodes per --eval-every evaluation (default: 10).", valueName: "K"))
     var evalEpisodes: Int?
 
-    @Flag(name: .customLong("no-overlap"), help: "Fit the value function before the next batch is sampled instead of while it is (same numbers; for timing the two).")
+    @Flag(name: .customLong("no-overlap"), help: "Fit the value function after the policy step and before the next batch is sampled, instead of beside both (same numbers; for timing the two).")
     var noOverlap = false
 
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: ArgumentHelp("Rewrite checkpoint.json at most once per SECONDS (0: after every iteration); the first and last iteration, a new best and a stop are always saved, so a crash loses at most SECONDS of training.", valueName: "SECONDS"))
