@@ -180,7 +180,7 @@ public final class WorkerEndpoint {
     /// connect as `connect delayed`, `closed`, `connect retried`; an unresolvable host as
     /// `connect retried` alone; a missing or refused ipc socket as `closed`, `connect retried`.
     private static let watchedEvents: SocketEvents = [.connected, .connectRetried, .disconnected,
-                                                      .handshakeFailedAuth, .handshakeFailedProtocol]
+                                                      .handshakeFailedAuth, .handshakeFailedProtocol, .handshakeFailedNoDetail]
 
     private static func makeSocket(_ context: Context, _ endpoint: String, _ settings: TransportSettings,
                                    _ curve: CurveClientSecurity?) throws(ZMQError) -> (Socket, SocketMonitor) {
@@ -221,6 +221,10 @@ public final class WorkerEndpoint {
         case mechanismMismatch
         /// Another protocol error in the handshake (libzmq's description).
         case protocolError(String)
+        /// The learner closed the connection during the handshake. When one end uses CURVE
+        /// and the other does not, whichever notices first closes, so this is the mismatch
+        /// seen from the end that noticed second (or a network failure mid-handshake).
+        case closedDuringHandshake
     }
 
     /// What happened to the connection to the learner.
@@ -262,6 +266,7 @@ public final class WorkerEndpoint {
             case .handshakeFailedProtocol where HandshakeProtocolError(rawValue: event.value) == .mechanismMismatch:
                 events.append(.refused(.mechanismMismatch))
             case .handshakeFailedProtocol: events.append(.refused(.protocolError("\(event)")))
+            case .handshakeFailedNoDetail: events.append(.refused(.closedDuringHandshake))
             default: break
             }
         }

@@ -476,6 +476,12 @@ public struct WorkerConversation: Sendable {
             "the learner does not use CURVE; start this worker without --curve-secret/--learner-public (or the learner with them)"
         case (.protocolError(let what), _):
             "the learner refused the connection: \(what)"
+        case (.closedDuringHandshake, nil):
+            "the learner closed every handshake of this plaintext worker, as a learner that requires CURVE does: start it "
+                + "with --curve-secret FILE --learner-public FILE"
+        case (.closedDuringHandshake, _):
+            "the learner closed every CURVE handshake of this worker: check that --learner-public is the learner's public key "
+                + "and that the learner uses CURVE"
         }
     }
 }

@@ -445,6 +445,23 @@ import Transport
         #expect(c.outcome == .notAdmitted(String(lines[0].dropFirst("worker: ".count))))
     }
 
+    /// When the learner notices the mismatch first it closes the handshake, and the worker's
+    /// libzmq says only that: the worker names the likely cause and ends the same way.
+    @Test func aHandshakeTheLearnerKeepsClosingEndsThePlaintextWorkerAfterTheLearnerTimeout() {
+        var c = WorkerConversation(configuration: Self.configuration(), nonce: Self.nonce, now: Self.at(0))
+        _ = c.start(at: Self.at(0))
+        var lines: [String] = []
+        for second in 0..<12 {
+            lines += Self.logs(c.link(.connected, at: Self.at(Double(second))))
+            lines += Self.logs(c.link(.refused(.closedDuringHandshake), at: Self.at(Double(second))))
+            _ = c.tick(at: Self.at(Double(second) + 0.5))
+        }
+        #expect(lines.count == 1, "\(lines)")
+        #expect(lines == ["worker: the learner closed every handshake of this plaintext worker, as a learner that requires CURVE does: "
+                          + "start it with --curve-secret FILE --learner-public FILE"])
+        #expect(c.outcome.map { if case .notAdmitted = $0 { true } else { false } } == true, "\(String(describing: c.outcome))")
+    }
+
     @Test func aStopRequestBeforeAnyWelcomeIsAFailure() {
         var early = Self.conversation(in: .connecting)
         _ = early.stopRequested("stopped by SIGTERM")
