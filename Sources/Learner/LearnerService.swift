@@ -73,16 +73,6 @@ public final class LearnerService {
     /// The value fit of the last iteration, running while the workers sample (nil: none).
     private var inFlight: InFlightIteration?
 
-    /// An iteration whose new version is out and whose value fit runs on its own thread.
-    private struct InFlightIteration {
-        var fit: ValueFitRun
-        /// The iteration's statistics but for the value fit's.
-        var statistics: IterationStatistics
-        var steps: Int
-        var sampleSeconds: Double
-        var publishSeconds: Double
-    }
-
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
     /// The trainer's state (nil while a run of an external environment awaits its first spec).
@@ -242,10 +232,9 @@ public final class LearnerService {
         case .singlePath(let rows):
             var fit: ValueFitRun?
             let statistics = session!.beginUpdate(with: rows) { fit = ValueFitRun($0, concurrent: overlapsValueFit) }
-            let steps = session!.state.timesteps - stepsBefore
             if overlapsValueFit && !session!.isFinished {
                 publishNextVersion(deafSince: collected)
-                inFlight = InFlightIteration(fit: fit!, statistics: statistics, steps: steps, sampleSeconds: sampleSeconds,
+                inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
                                              publishSeconds: (clock.now - collected).seconds)
             } else {
                 // In line: the fit, the progress row and the checkpoint before the next version goes out.
@@ -254,7 +243,7 @@ public final class LearnerService {
                 let complete = try session!.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds,
                                                            publishSeconds: publishSeconds, counters: counters)
                 publishNextVersion(deafSince: collected)
-                recorded(complete, steps: steps, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
+                recorded(complete, steps: complete.samples, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
             }
         case .vine(let collection):
             let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
@@ -269,11 +258,9 @@ public final class LearnerService {
         guard let iteration = inFlight else { return }
         inFlight = nil
         let started = clock.now
-        let fitted = iteration.fit.result()
-        let statistics = try session!.completeUpdate(fitted, iteration.statistics, sampleSeconds: iteration.sampleSeconds,
-                                                     publishSeconds: iteration.publishSeconds, counters: counters)
+        let statistics = try session!.complete(iteration, counters: counters)
         driver.perform(.deaf(clock.now - started))
-        recorded(statistics, steps: iteration.steps, sampleSeconds: iteration.sampleSeconds,
+        recorded(statistics, steps: statistics.samples, sampleSeconds: iteration.sampleSeconds,
                  publishSeconds: iteration.publishSeconds, report: report)
     }
 

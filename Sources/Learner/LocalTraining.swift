@@ -55,10 +55,9 @@ public struct LocalTraining {
     /// and each iteration is reported once its fit is done, so after the next batch was sampled.
     public mutating func run(report: (IterationStatistics, _ wallSeconds: Double, _ sampleSeconds: Double) -> Void) throws {
         let clock = ContinuousClock()
-        var inFlight: (fit: ValueFitRun, statistics: IterationStatistics, sampleSeconds: Double, publishSeconds: Double)?
-        func complete(_ fitted: FittedValue, _ statistics: IterationStatistics, sampleSeconds: Double, publishSeconds: Double) throws {
-            let statistics = try session.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds)
-            report(statistics, session.wallSeconds, sampleSeconds)
+        var inFlight: InFlightIteration?
+        func complete(_ iteration: InFlightIteration) throws {
+            report(try session.complete(iteration), session.wallSeconds, iteration.sampleSeconds)
         }
         while !session.isFinished && !StopRequest.isRaised {
             switch sampler {
@@ -72,17 +71,19 @@ public struct LocalTraining {
                 let collected = clock.now
                 if let previous = inFlight {
                     inFlight = nil
-                    try complete(previous.fit.result(), previous.statistics, sampleSeconds: previous.sampleSeconds,
-                                 publishSeconds: previous.publishSeconds)
+                    try complete(previous)
                 }
                 var fit: ValueFitRun?
                 let concurrent = overlapsValueFit
                 let statistics = session.beginUpdate(with: batch) { fit = ValueFitRun($0, concurrent: concurrent) }
                 if overlapsValueFit && !session.isFinished {
-                    inFlight = (fit!, statistics, sampleSeconds, (clock.now - collected).seconds)
+                    inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
+                                                 publishSeconds: (clock.now - collected).seconds)
                 } else {
                     let fitted = fit!.result()
-                    try complete(fitted, statistics, sampleSeconds: sampleSeconds, publishSeconds: (clock.now - collected).seconds)
+                    let complete = try session.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds,
+                                                              publishSeconds: (clock.now - collected).seconds)
+                    report(complete, session.wallSeconds, sampleSeconds)
                 }
             case .vine(let sampler):
                 // One collection per iteration, its streams keyed by the iteration (reproducible on resume).
@@ -95,10 +96,7 @@ public struct LocalTraining {
                 report(statistics, session.wallSeconds, sampleSeconds)
             }
         }
-        if let previous = inFlight {
-            try complete(previous.fit.result(), previous.statistics, sampleSeconds: previous.sampleSeconds,
-                         publishSeconds: previous.publishSeconds)
-        }
+        if let previous = inFlight { try complete(previous) }
         try session.saveCheckpoint()
     }
 

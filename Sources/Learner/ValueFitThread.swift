@@ -55,3 +55,22 @@ enum ValueFitRun {
         }
     }
 }
+
+/// A single-path iteration whose next version is out and whose value fit runs (or waits to
+/// run, in line): what a training loop keeps until it records the iteration.
+struct InFlightIteration {
+    var fit: ValueFitRun
+    /// The iteration's statistics but for the value fit's.
+    var statistics: IterationStatistics
+    var sampleSeconds: Double
+    var publishSeconds: Double
+}
+
+extension TrainingSession {
+    /// Records `iteration` once its value fit is done (waiting for it, or fitting in line).
+    mutating func complete(_ iteration: InFlightIteration,
+                           counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
+        try completeUpdate(iteration.fit.result(), iteration.statistics, sampleSeconds: iteration.sampleSeconds,
+                           publishSeconds: iteration.publishSeconds, counters: counters)
+    }
+}
