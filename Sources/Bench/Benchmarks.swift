@@ -160,8 +160,8 @@ public struct BenchmarkSuite {
         let batch = BenchmarkSuite.updateBatch(samples: n, policy: policy0)
         var configuration = TRPOConfiguration()
         configuration.fisherSubsample = fisherSubsample
-        if let precision = BenchmarkSuite.precisionOverride { configuration.fisherPrecision = precision }
-        let label = "\(n) samples, 11-64-64-3 Gaussian, CG 10, Fisher on \(Int(fisherSubsample * 100))%, \(configuration.fisherPrecision) products"
+        if let precision = BenchmarkSuite.precisionOverride { configuration.productPrecision = precision }
+        let label = "\(n) samples, 11-64-64-3 Gaussian, CG 10, Fisher on \(Int(fisherSubsample * 100))%, \(configuration.productPrecision) products"
         return measure("trpo_policy_step", label, unit: "s") {
             var policy = policy0
             var random = RandomStream(seed: 7)

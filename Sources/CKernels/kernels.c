@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include "CKernels.h"
 #include <stdint.h>
 #include <string.h>
@@ -121,4 +123,13 @@ const char *trpo_openblas_core_for_this_cpu(void) {
         return "Haswell";
     }
     return 0;
+}
+
+int trpo_openblas_reselect_kernels(void) {
+    void (*quit)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
+    void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
+    if (!quit || !init) return 0;
+    quit();
+    init();
+    return 1;
 }

@@ -40,7 +40,7 @@ public protocol NetworkTape: Sendable {
 }
 
 extension MLP: DifferentiableNetwork {}
-extension MLP.Tape: NetworkTape {}
+extension DenseTape: NetworkTape {}
 extension ConvolutionalNetwork: DifferentiableNetwork {
     /// Frames, as sampled (`forward(_: Matrix)` takes real-valued images besides).
     public typealias Input = FrameBatch

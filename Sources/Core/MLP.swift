@@ -101,84 +101,100 @@ public struct MLP: Sendable, Codable, Equatable {
 
     // MARK: - Batched passes
 
-    /// The values a forward pass keeps for the derivative passes: every layer's output for
-    /// every row, in ``LayerBuffers`` (layer 0 the input).
-    public struct Tape: Sendable {
-        /// `values.pointers[0]` the input, `[l]` the post-activation output of hidden layer l,
-        /// the last the network output.
-        let values: LayerBuffers<Double>
-        public let rows: Int
-        /// The network output, `[n × outputs]`.
-        public let output: Matrix
-
-        init(values: LayerBuffers<Double>, rows: Int) {
-            self.values = values
-            self.rows = rows
-            let widths = values.widths
-            output = Matrix(rows: rows, columns: widths[widths.count - 1],
-                            storage: values.rows(rows, ofLayer: widths.count - 1))
-        }
-
-        /// The input batch, `[n × inputs]` (a copy).
-        public var input: Matrix { Matrix(rows: rows, columns: values.widths[0], storage: values.rows(rows, ofLayer: 0)) }
-        /// Post-activation outputs of each hidden layer, `[n × width]` (copies).
-        public var hidden: [Matrix] {
-            (1..<(values.widths.count - 1)).map { Matrix(rows: rows, columns: values.widths[$0], storage: values.rows(rows, ofLayer: $0)) }
-        }
-
-        /// The rows at `indices` (sorted or not), as a tape of their own: the forward pass of
-        /// those rows without recomputing it.
-        public func gatheringRows(_ indices: [Int]) -> Tape {
-            let gathered = LayerBuffers<Double>(widths: values.widths, capacity: indices.count)
-            for (l, width) in values.widths.enumerated() {
-                let src = values.pointers[l], dst = gathered.pointers[l]
-                for (r, i) in indices.enumerated() { (dst + r &* width).update(from: src + i &* width, count: width) }
-            }
-            return Tape(values: gathered, rows: indices.count)
-        }
-    }
+    /// The tape of a forward pass in double precision.
+    public typealias Tape = DenseTape<Double>
 
     /// Evaluates the network on a batch (fused over row blocks of ``DenseLayout/rowBlock``).
     /// - Parameter input: `[n × inputSize]`.
-    /// - Returns: the tape; its ``Tape/output`` is `[n × outputSize]`.
-    public func forward(_ input: Matrix) -> Tape {
+    /// - Returns: the tape; its ``DenseTape/output`` is `[n × outputSize]`.
+    public func forward(_ input: Matrix) -> Tape { forward(input, precision: Double.self) }
+
+    /// Evaluates the network on a batch with its products in `S`: the input and parameters
+    /// are rounded to `S` once, and the tape keeps every layer in `S` (``DenseTape``).
+    /// - Parameter input: `[n × inputSize]`.
+    public func forward<S: BLASScalar>(_ input: Matrix, precision: S.Type) -> DenseTape<S> {
         precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
         let n = input.rows
-        let values = LayerBuffers<Double>(widths: layerSizes, capacity: n)
+        let values = LayerBuffers<S>(widths: layerSizes, capacity: n)
         input.storage.withUnsafeBufferPointer { x in
-            if n > 0 { values.pointers[0].update(from: x.baseAddress!, count: n * inputSize) }
+            for i in 0..<(n * inputSize) { values.pointers[0][i] = S(x[i]) }
         }
-        parameters.withUnsafeBufferPointer { theta in
+        withParameters(as: S.self) { theta in
             for first in stride(from: 0, to: n, by: DenseLayout.rowBlock) {
-                layout.forward(activation: activation, theta: theta.baseAddress!, values: values.pointers,
+                layout.forward(activation: activation, theta: theta, values: values.pointers,
                                firstRow: first, rows: min(DenseLayout.rowBlock, n - first))
             }
         }
-        return Tape(values: values, rows: n)
+        return DenseTape(values: values, rows: n)
+    }
+
+    /// The outputs alone, `[n × outputSize]`, with the products in `S`: a forward pass that
+    /// keeps one row block's layers at a time instead of a tape (the line search's trials).
+    public func outputs<S: BLASScalar>(_ input: Matrix, precision: S.Type) -> Matrix {
+        precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
+        let n = input.rows
+        let block = min(DenseLayout.rowBlock, max(n, 1))
+        let scratch = LayerBuffers<S>(widths: layerSizes, capacity: block)
+        var result = Matrix(uninitializedRows: n, columns: outputSize)
+        let last = layerCount
+        withParameters(as: S.self) { theta in
+            input.storage.withUnsafeBufferPointer { x in
+                result.storage.withUnsafeMutableBufferPointer { out in
+                    for first in stride(from: 0, to: n, by: block) {
+                        let rows = min(block, n - first)
+                        for i in 0..<(rows * inputSize) { scratch.pointers[0][i] = S(x[first * inputSize + i]) }
+                        layout.forward(activation: activation, theta: theta, values: scratch.pointers, firstRow: 0, rows: rows)
+                        for i in 0..<(rows * outputSize) { out[first * outputSize + i] = Double(scratch.pointers[last][i]) }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Calls `body` with the parameters in `S` (the stored vector itself when `S == Double`).
+    func withParameters<S: BLASScalar, R>(as _: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
+        if S.self == Double.self {
+            return parameters.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
+        }
+        let rounded = parameters.map { S($0) }
+        return rounded.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// Reverse mode: accumulates `(∂output/∂θ)ᵀ · outputGradient`, summed over the batch,
-    /// into `gradient`.
+    /// into `gradient`. The products run in the tape's precision `S`; each row block's
+    /// gradient is added to `gradient` in double precision.
     /// - Parameters:
     ///   - tape: a forward pass of this network.
     ///   - outputGradient: `[n × outputSize]`, the gradient of a scalar w.r.t. the outputs.
     ///   - gradient: `parameters.count` values, added to (not overwritten).
-    public func vectorJacobianProduct(_ tape: Tape, outputGradient: Matrix, into gradient: inout [Double]) {
+    public func vectorJacobianProduct<S: BLASScalar>(_ tape: DenseTape<S>, outputGradient: Matrix, into gradient: inout [Double]) {
         precondition(outputGradient.rows == tape.rows && outputGradient.columns == outputSize)
         precondition(gradient.count == parameters.count)
         let n = tape.rows
+        let p = parameters.count
         let block = min(DenseLayout.rowBlock, max(n, 1))
-        let scratch = LayerBuffers<Double>(widths: layerSizes, capacity: block)
-        let ones = OnesVector<Double>(count: block)
-        parameters.withUnsafeBufferPointer { theta in
+        let scratch = LayerBuffers<S>(widths: layerSizes, capacity: block)
+        let ones = OnesVector<S>(count: block)
+        let sameType = S.self == Double.self
+        let blockOutputGradient = UnsafeMutablePointer<S>.allocate(capacity: block * outputSize)
+        let blockGradient = UnsafeMutablePointer<S>.allocate(capacity: sameType ? 1 : p)
+        defer { blockOutputGradient.deallocate(); blockGradient.deallocate() }
+        withParameters(as: S.self) { theta in
             gradient.withUnsafeMutableBufferPointer { grad in
                 outputGradient.storage.withUnsafeBufferPointer { gOut in
                     for first in stride(from: 0, to: n, by: block) {
+                        let rows = min(block, n - first)
+                        for i in 0..<(rows * outputSize) { blockOutputGradient[i] = S(gOut[first * outputSize + i]) }
+                        let target = sameType
+                            ? UnsafeMutableRawPointer(grad.baseAddress!).assumingMemoryBound(to: S.self)
+                            : blockGradient
+                        if !sameType { blockGradient.update(repeating: 0, count: p) }
                         layout.vectorJacobianProduct(
-                            activation: activation, theta: theta.baseAddress!, values: tape.values.pointers,
-                            firstRow: first, rows: min(block, n - first),
-                            outputGradient: gOut.baseAddress! + first * outputSize, gradients: scratch.pointers,
-                            ones: ones.pointer, into: grad.baseAddress!)
+                            activation: activation, theta: theta, values: tape.values.pointers,
+                            firstRow: first, rows: rows, outputGradient: blockOutputGradient, gradients: scratch.pointers,
+                            ones: ones.pointer, into: target)
+                        if !sameType { for i in 0..<p { grad[i] += Double(blockGradient[i]) } }
                     }
                 }
             }
@@ -238,4 +254,44 @@ func orthogonalMatrix(rows: Int, columns: Int, random: inout RandomStream) -> [D
         }
     }
     return result
+}
+
+/// The values a forward pass of an ``MLP`` keeps for the derivative passes: every layer's
+/// output for every row in ``LayerBuffers`` of precision `S` (layer 0 the input), and the
+/// network output in `Double`. ``MLP/Tape`` is the double-precision one.
+public struct DenseTape<S: BLASScalar>: Sendable {
+    /// `values.pointers[0]` the input, `[l]` the post-activation output of hidden layer l,
+    /// the last the network output.
+    let values: LayerBuffers<S>
+    public let rows: Int
+    /// The network output, `[n × outputs]`.
+    public let output: Matrix
+
+    init(values: LayerBuffers<S>, rows: Int) {
+        self.values = values
+        self.rows = rows
+        let widths = values.widths
+        output = Matrix(rows: rows, columns: widths[widths.count - 1],
+                        storage: values.rows(rows, ofLayer: widths.count - 1).map { Double($0) })
+    }
+
+    /// The input batch, `[n × inputs]` (a copy).
+    public var input: Matrix { layer(0) }
+    /// Post-activation outputs of each hidden layer, `[n × width]` (copies).
+    public var hidden: [Matrix] { (1..<(values.widths.count - 1)).map(layer) }
+
+    private func layer(_ l: Int) -> Matrix {
+        Matrix(rows: rows, columns: values.widths[l], storage: values.rows(rows, ofLayer: l).map { Double($0) })
+    }
+
+    /// The rows at `indices` (sorted or not), as a tape of their own: the forward pass of
+    /// those rows without recomputing it.
+    public func gatheringRows(_ indices: [Int]) -> Self {
+        let gathered = LayerBuffers<S>(widths: values.widths, capacity: indices.count)
+        for (l, width) in values.widths.enumerated() {
+            let src = values.pointers[l], dst = gathered.pointers[l]
+            for (r, i) in indices.enumerated() { (dst + r &* width).update(from: src + i &* width, count: width) }
+        }
+        return Self(values: gathered, rows: indices.count)
+    }
 }

@@ -72,16 +72,22 @@ public enum NumericsRuntime {
     /// on this project's Xeons (family 6, model 207), where they make CartPole's 100,000-step
     /// run take 3.3 s instead of 1.6 s (docs/benchmarks.md). When OpenBLAS runs Prescott on a
     /// CPU with AVX2 or AVX-512 and `OPENBLAS_CORETYPE` is unset, this sets it to the matching
-    /// core ("Haswell", "SkylakeX") and re-executes `/proc/self/exe` with the same arguments
-    /// (same process id; children inherit the variable, so it happens once). A choice the user
-    /// made with `OPENBLAS_CORETYPE` is kept. Call first thing in `main`, before any thread
-    /// starts; returns when nothing needs doing or the re-execution failed.
+    /// core ("Haswell", "SkylakeX") and has OpenBLAS choose its kernels again in this process
+    /// (a dynamic-architecture OpenBLAS, as Debian's, can); failing that, it re-executes
+    /// `/proc/self/exe` with the same arguments (same process id). Children inherit the
+    /// variable, so their OpenBLAS loads with the right kernels. A choice the user made with
+    /// `OPENBLAS_CORETYPE` is kept. Call first thing in `main`, before any thread starts;
+    /// returns when nothing needs doing, the kernels were changed, or the re-execution failed.
     public static func useThisCPUsBLASKernels() {
         guard getenv("OPENBLAS_CORETYPE") == nil, let chosen = openblas_get_corename(),
               String(cString: chosen).lowercased() == "prescott",
               let core = trpo_openblas_core_for_this_cpu()
         else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
+        if trpo_openblas_reselect_kernels() == 1, let now = openblas_get_corename(),
+           String(cString: now).lowercased() == String(cString: core).lowercased() {
+            return
+        }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         unsetenv("OPENBLAS_CORETYPE")  // execv failed: run on as it was
     }

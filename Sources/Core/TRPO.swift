@@ -34,20 +34,23 @@ public struct TRPOConfiguration: Sendable, Codable, Equatable {
     public var backtrackRatio: Double = 0.8
     /// Line-search trials after the full step.
     public var maxBacktracks: Int = 10
-    /// Precision of the network products inside Fisher-vector products (the forward- and
-    /// reverse-mode passes over the Fisher tape). The metric, the accumulation over row
-    /// blocks, conjugate gradient, the surrogate, its gradient and the KL of the line search
-    /// are double precision either way (docs/architecture.md, "Precision").
-    public var fisherPrecision: Precision = .single
+    /// Precision of the step's network products: the forward pass at θ_old, the reverse pass
+    /// of the gradient, the Fisher-vector products and the line search's trial forwards. The
+    /// inputs and parameters are rounded to it, the network outputs come back as `Double`,
+    /// and every reduction that decides the step (the accumulation of each row block's
+    /// gradient, the metric, conjugate gradient, the surrogate and the KL) is double
+    /// precision either way (docs/architecture.md, "Precision"). Encoded under its earlier
+    /// name, `fisherPrecision`.
+    public var productPrecision: Precision = .single
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case maxKL, cgIterations, cgResidualTolerance, damping, fisherSubsample, backtrackRatio, maxBacktracks
-        case fisherPrecision
+        case productPrecision = "fisherPrecision"
     }
 
-    /// Decodes a configuration; one written before ``fisherPrecision`` existed gets the default.
+    /// Decodes a configuration; one written before ``productPrecision`` existed gets the default.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         maxKL = try container.decode(Double.self, forKey: .maxKL)
@@ -57,7 +60,7 @@ public struct TRPOConfiguration: Sendable, Codable, Equatable {
         fisherSubsample = try container.decode(Double.self, forKey: .fisherSubsample)
         backtrackRatio = try container.decode(Double.self, forKey: .backtrackRatio)
         maxBacktracks = try container.decode(Int.self, forKey: .maxBacktracks)
-        fisherPrecision = try container.decodeIfPresent(Precision.self, forKey: .fisherPrecision) ?? Self().fisherPrecision
+        productPrecision = try container.decodeIfPresent(Precision.self, forKey: .productPrecision) ?? Self().productPrecision
     }
 }
 
@@ -210,7 +213,7 @@ extension Policy {
     }
 
     /// θ-gradient from a gradient with respect to the distribution parameters on `tape`'s states.
-    func pullBack(_ d: (outputs: Matrix, logStd: [Double]), tape: MLP.Tape) -> [Double] {
+    func pullBack<S: BLASScalar>(_ d: (outputs: Matrix, logStd: [Double]), tape: DenseTape<S>) -> [Double] {
         var g = [Double](repeating: 0, count: network.parameters.count)
         network.vectorJacobianProduct(tape, outputGradient: d.outputs, into: &g)
         return g + d.logStd
@@ -271,6 +274,16 @@ extension Policy {
     public mutating func trpoStep<Estimator: SurrogateEstimator>(
         _ estimator: Estimator, configuration c: TRPOConfiguration, random: inout RandomStream
     ) -> TRPOStepReport {
+        switch c.productPrecision {
+        case .double: trpoStep(estimator, configuration: c, random: &random, products: Double.self)
+        case .single: trpoStep(estimator, configuration: c, random: &random, products: Float.self)
+        }
+    }
+
+    /// The step with the network products in `S` (``TRPOConfiguration/productPrecision``).
+    mutating func trpoStep<Estimator: SurrogateEstimator, S: BLASScalar>(
+        _ estimator: Estimator, configuration c: TRPOConfiguration, random: inout RandomStream, products: S.Type
+    ) -> TRPOStepReport {
         var report = TRPOStepReport()
         var estimator = estimator
         let states = estimator.states
@@ -278,7 +291,7 @@ extension Policy {
         let thetaOld = parameters
 
         // 1. π_old on the states and the surrogate at θ_old.
-        let tape = network.forward(states)
+        let tape = network.forward(states, precision: S.self)
         let oldOutputs = tape.output
         report.entropy = head.meanEntropy(outputs: oldOutputs, logStd: logStd)
         let (before, isFinite) = estimator.bind(head: head, oldOutputs: oldOutputs, oldLogStd: logStd)
@@ -293,11 +306,7 @@ extension Policy {
 
         // 3–4. Natural-gradient direction s ≈ (F + λI)⁻¹ g on a subsample.
         let fisherTape = fisherSubsampleTape(states, fraction: c.fisherSubsample, fullTape: tape, random: &random)
-        let fvp: ([Double]) -> [Double]
-        switch c.fisherPrecision {
-        case .double: fvp = FisherOperator<Double>(policy: self, tape: fisherTape, damping: c.damping).apply
-        case .single: fvp = FisherOperator<Float>(policy: self, tape: fisherTape, damping: c.damping).apply
-        }
+        let fvp = FisherOperator<S>(policy: self, tape: fisherTape, damping: c.damping).apply
         let cg = conjugateGradient(g, iterations: c.cgIterations, residualTolerance: c.cgResidualTolerance, product: fvp)
         report.cgIterations = cg.iterations
         report.cgResidual = cg.residualNorm
@@ -325,7 +334,7 @@ extension Policy {
             axpy(fraction, fullStep, &theta)
             var candidate = self
             candidate.parameters = theta
-            let outputs = candidate.network.forward(states).output
+            let outputs = candidate.network.outputs(states, precision: S.self)
             let surrogate = estimator.surrogate(outputs: outputs, logStd: candidate.logStd)
             let kl = head.meanKL(oldOutputs: oldOutputs, oldLogStd: logStd, newOutputs: outputs, newLogStd: candidate.logStd)
             if !kl.isFinite || kl > c.maxKL {
@@ -353,8 +362,8 @@ extension Policy {
 
     /// The tape of a random `fraction` of the states (the whole tape when the fraction covers
     /// them).
-    func fisherSubsampleTape(_ states: Matrix, fraction: Double, fullTape: MLP.Tape,
-                             random: inout RandomStream) -> MLP.Tape {
+    func fisherSubsampleTape<S: BLASScalar>(_ states: Matrix, fraction: Double, fullTape: DenseTape<S>,
+                                            random: inout RandomStream) -> DenseTape<S> {
         let n = states.rows
         let m = min(n, max(1, Int((fraction * Double(n)).rounded(.up))))
         guard m < n else { return fullTape }
@@ -379,11 +388,12 @@ extension Policy {
 /// double precision.
 final class FisherOperator<S: BLASScalar> {
     let policy: Policy
-    let tape: MLP.Tape
+    /// The tape's network outputs, `[rows × outputs]`.
+    let outputs: [Double]
     let damping: Double
     let rows: Int
     let block: Int
-    /// The tape's layer values in `S` (the tape's own buffers when `S == Double`).
+    /// The tape's layer values.
     let values: LayerBuffers<S>
     let theta: UnsafeMutablePointer<S>
     let direction: UnsafeMutablePointer<S>
@@ -396,24 +406,15 @@ final class FisherOperator<S: BLASScalar> {
     let ones: OnesVector<S>
     let inverseVariance: [Double]
 
-    init(policy: Policy, tape: MLP.Tape, damping: Double) {
+    init(policy: Policy, tape: DenseTape<S>, damping: Double) {
         self.policy = policy
-        self.tape = tape
+        outputs = tape.output.storage
         self.damping = damping
         rows = tape.rows
         block = min(DenseLayout.rowBlock, max(rows, 1))
         let network = policy.network
         let p = network.parameters.count
-        if let same = tape.values as? LayerBuffers<S> {
-            values = same
-        } else {
-            let converted = LayerBuffers<S>(widths: network.layerSizes, capacity: rows)
-            for (l, width) in network.layerSizes.enumerated() {
-                let src = tape.values.pointers[l], dst = converted.pointers[l]
-                for i in 0..<(rows * width) { dst[i] = S(src[i]) }
-            }
-            values = converted
-        }
+        values = tape.values
         let theta = UnsafeMutablePointer<S>.allocate(capacity: p)
         for i in 0..<p { theta[i] = S(network.parameters[i]) }
         self.theta = theta
@@ -444,17 +445,16 @@ final class FisherOperator<S: BLASScalar> {
             for i in 0..<p { direction[i] = S(v[i]) }
         }
         let outputWidth = network.outputSize
-        let outputs = UnsafePointer(tape.values.pointers[layout.layerCount])
         let sameType = S.self == Double.self
         result.withUnsafeMutableBufferPointer { acc in
-            inverseVariance.withUnsafeBufferPointer { iv in
+            inverseVariance.withUnsafeBufferPointer { iv in outputs.withUnsafeBufferPointer { outputs in
                 for first in stride(from: 0, to: rows, by: block) {
                     let count = min(block, rows - first)
                     layout.jacobianVectorProduct(
                         activation: network.activation, theta: theta, direction: direction,
                         values: values.pointers, firstRow: first, rows: count, tangents: tangents.pointers)
                     policy.head.applyFisher(
-                        outputs: outputs + first * outputWidth, inverseVariance: iv.baseAddress!,
+                        outputs: outputs.baseAddress! + first * outputWidth, inverseVariance: iv.baseAddress!,
                         tangent: UnsafePointer(tangents.pointers[layout.layerCount]), rows: count,
                         scale: 1 / Double(rows), into: metricProduct)
                     let target = sameType
@@ -467,7 +467,7 @@ final class FisherOperator<S: BLASScalar> {
                         ones: ones.pointer, into: target)
                     if !sameType { for i in 0..<p { acc[i] += Double(blockGradient[i]) } }
                 }
-            }
+            } }
             // The log-std block of the metric (2·I), then the damping.
             for j in p..<v.count { acc[j] = 2 * v[j] }
             for i in 0..<v.count { acc[i] += damping * v[i] }

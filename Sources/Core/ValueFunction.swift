@@ -113,12 +113,14 @@ public struct ValueFunction: Sendable, Codable, Equatable {
     /// - Parameters:
     ///   - observations: `[n × observationSize]`, normalised.
     ///   - targets: n regression targets.
+    ///   - predictions: `predict(observations)` when the caller has it already (GAE does),
+    ///     for the explained variance before the fit; computed when `nil`.
     ///   - random: shuffles the minibatches.
-    public mutating func fit(_ observations: Matrix, targets: [Double], configuration c: ValueFitConfiguration,
-                             random: inout RandomStream) -> ValueFitReport {
+    public mutating func fit(_ observations: Matrix, targets: [Double], predictions: [Double]? = nil,
+                             configuration c: ValueFitConfiguration, random: inout RandomStream) -> ValueFitReport {
         let n = observations.rows
-        precondition(targets.count == n)
-        let before = explainedVariance(predicted: predict(observations), targets: targets)
+        precondition(targets.count == n && (predictions?.count ?? n) == n)
+        let before = explainedVariance(predicted: predictions ?? predict(observations), targets: targets)
         optimizer.learningRate = c.learningRate
         let stepsTaken = switch c.precision {
         case .double: fitMinibatches(Double.self, observations, targets: targets, configuration: c, random: &random)
@@ -152,8 +154,8 @@ public struct ValueFunction: Sendable, Codable, Equatable {
         let theta = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
         let gradientS = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
         let residual = UnsafeMutableBufferPointer<S>.allocate(capacity: batchSize)
-        var gradient = [Double](repeating: 0, count: p)
-        defer { theta.deallocate(); gradientS.deallocate(); residual.deallocate() }
+        let gradient = UnsafeMutableBufferPointer<Double>.allocate(capacity: p)
+        defer { theta.deallocate(); gradientS.deallocate(); residual.deallocate(); gradient.deallocate() }
         func loadParameters(_ parameters: [Double]) {
             for i in 0..<p { theta[i] = S(parameters[i]) }
         }
@@ -181,13 +183,14 @@ public struct ValueFunction: Sendable, Codable, Equatable {
                         activation: activation, theta: theta.baseAddress!, values: values.pointers, firstRow: 0,
                         rows: rows, outputGradient: residual.baseAddress!, gradients: scratch.pointers,
                         ones: ones.pointer, into: gradientS.baseAddress!)
-                    var finite = true
+                    var nonFinite = 0.0  // stays 0 unless a component is infinite or NaN
                     for i in 0..<p {
-                        gradient[i] = Double(gradientS[i])
-                        if !gradient[i].isFinite { finite = false }
+                        let g = Double(gradientS[i])
+                        gradient[i] = g
+                        nonFinite += g * 0
                     }
-                    guard finite else { continue }
-                    optimizer.step(&network.parameters, gradient: gradient)
+                    guard nonFinite == 0 else { continue }
+                    network.parameters.withUnsafeMutableBufferPointer { optimizer.step($0.baseAddress!, gradient: gradient.baseAddress!) }
                     loadParameters(network.parameters)
                     stepsTaken += 1
                 }

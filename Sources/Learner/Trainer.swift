@@ -152,7 +152,8 @@ public struct Trainer: Sendable {
         let rewards = c.normalizeRewards ? scaledRewards(batch) : batch.rewards
         let gae = advantageEstimates(batch, inputs: observations, rewards: rewards)
         startValueFit(PendingValueFit(iteration: state.iteration + 1, valueFunction: state.valueFunction, random: state.valueRandom,
-                                      observations: observations, targets: gae.returns, configuration: c.valueFit))
+                                      observations: observations, targets: gae.returns, predictions: gae.values,
+                                      configuration: c.valueFit))
 
         var policyStep = TRPOStepReport()
         let policySeconds = ContinuousClock().measure {
@@ -193,14 +194,18 @@ public struct Trainer: Sendable {
     /// - Parameters:
     ///   - inputs: `batch`'s observations through ``samplingInputs(_:)``.
     ///   - rewards: `[batch.count]`, raw or scaled.
-    /// - Returns: the advantages and the value function's targets (the λ-returns).
-    func advantageEstimates(_ batch: SampleBatch, inputs: Matrix, rewards: [Double]) -> (advantages: [Double], returns: [Double]) {
+    /// - Returns: the advantages, the value function's targets (the λ-returns) and its
+    ///   predictions on `inputs`.
+    func advantageEstimates(_ batch: SampleBatch, inputs: Matrix, rewards: [Double])
+        -> (advantages: [Double], returns: [Double], values: [Double]) {
         let c = state.configuration
         var bootstrapValues = [Double](repeating: 0, count: batch.count)
         let bootstrap = samplingInputs(batch.bootstrapObservationMatrix)
         for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
-        return generalizedAdvantages(rewards: rewards, values: state.valueFunction.predict(inputs), bootstrapValues: bootstrapValues,
-                                     ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
+        let values = state.valueFunction.predict(inputs)
+        let gae = generalizedAdvantages(rewards: rewards, values: values, bootstrapValues: bootstrapValues,
+                                        ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
+        return (gae.advantages, gae.returns, values)
     }
 
     /// The batch's rewards divided by the running standard deviation of the discounted return
@@ -296,13 +301,16 @@ public struct PendingValueFit: Sendable {
     fileprivate let observations: Matrix
     /// GAE returns, one per row.
     fileprivate let targets: [Double]
+    /// The value function's predictions on ``observations`` (GAE's), one per row.
+    fileprivate let predictions: [Double]
     fileprivate let configuration: ValueFitConfiguration
 
     /// Fits the value function to the returns.
     public func fit() -> FittedValue {
         var valueFunction = valueFunction, random = random
         let started = ContinuousClock.now
-        let report = valueFunction.fit(observations, targets: targets, configuration: configuration, random: &random)
+        let report = valueFunction.fit(observations, targets: targets, predictions: predictions,
+                                       configuration: configuration, random: &random)
         return FittedValue(iteration: iteration, valueFunction: valueFunction, random: random, report: report,
                            seconds: (ContinuousClock.now - started).seconds)
     }

@@ -82,11 +82,47 @@ import Testing
         reportMeasurement("FisherOperator<Double> vs FD \(head)", fdError)
         #expect(fdError < 1e-6)
 
-        let single = FisherOperator<Float>(policy: policy, tape: tape, damping: damping).apply(v)
+        let single = FisherOperator<Float>(policy: policy, tape: policy.network.forward(states, precision: Float.self),
+                                           damping: damping).apply(v)
         let floatError = relativeError(single, exact)
         reportMeasurement("FisherOperator<Float> vs Double \(head)", floatError)
         #expect(floatError < 1e-4)
         #expect(single.allFinite)
+    }
+
+    /// The policy step's other products: the forward pass that records a tape, the tape-less
+    /// forward of the line search, and reverse mode over a tape, in either precision.
+    @Test func tapesAndReverseModeInEitherPrecision() {
+        var random = RandomStream(seed: 4)
+        var net = MLP(layerSizes: [7, 64, 64, 3], outputGain: 0.01, random: &random)
+        net.parameters = randomVector(net.parameters.count, scale: 0.2, &random)
+        let input = randomMatrix(rows: Self.rows, columns: 7, &random)
+        let exact = net.forward(input)
+        // The tape-less forward runs the same blocks in the same order: identical in Double.
+        #expect(net.outputs(input, precision: Double.self) == exact.output)
+        let single = net.forward(input, precision: Float.self)
+        let outputError = relativeError(single.output.storage, exact.output.storage)
+        reportMeasurement("Float forward vs Double", outputError)
+        #expect(outputError < 1e-5)
+        #expect(net.outputs(input, precision: Float.self) == single.output)
+        #expect(single.gatheringRows([5, 1]).output.storage
+                == Array(single.output.storage[15..<18]) + Array(single.output.storage[3..<6]))
+
+        let outputGradient = randomMatrix(rows: Self.rows, columns: 3, &random)
+        var reference = [Double](repeating: 0, count: net.parameters.count)
+        for row in 0..<Self.rows {  // one row at a time: a different summation from the blocks
+            let one = Matrix(rows: 1, columns: 3, storage: Array(outputGradient.storage[(row * 3)..<(row * 3 + 3)]))
+            let rowInput = Matrix(rows: 1, columns: 7, storage: Array(input.storage[(row * 7)..<(row * 7 + 7)]))
+            net.vectorJacobianProduct(net.forward(rowInput), outputGradient: one, into: &reference)
+        }
+        var double = [Double](repeating: 1, count: net.parameters.count)  // added to, not overwritten
+        net.vectorJacobianProduct(exact, outputGradient: outputGradient, into: &double)
+        #expect(relativeError(double.map { $0 - 1 }, reference) < 1e-12)
+        var float = [Double](repeating: 0, count: net.parameters.count)
+        net.vectorJacobianProduct(single, outputGradient: outputGradient, into: &float)
+        let gradientError = relativeError(float, reference)
+        reportMeasurement("Float reverse mode vs Double", gradientError)
+        #expect(gradientError < 1e-4)
     }
 
     @Test func singlePrecisionAdamFollowsDouble() {

@@ -26,4 +26,10 @@ void trpo_adam_step_f32(float *p, float *m, float *v, const float *g, long n,
 /// with AVX-512 (F, BW, DQ, VL), "Haswell" with AVX2 and FMA, otherwise NULL.
 const char *trpo_openblas_core_for_this_cpu(void);
 
+/// Makes a dynamic-architecture OpenBLAS choose its kernels again, now, from
+/// OPENBLAS_CORETYPE (its gotoblas_dynamic_quit and gotoblas_dynamic_init, looked up at run
+/// time). Returns 1 when it did, 0 when this OpenBLAS has no such functions. Only safe
+/// before any BLAS call and before any other thread starts.
+int trpo_openblas_reselect_kernels(void);
+
 #endif
