@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include "CKernels.h"
 #include <stdint.h>
 #include <string.h>
@@ -132,4 +134,12 @@ int trpo_openblas_reselect_kernels(void) {
     quit();
     init();
     return 1;
+}
+
+int trpo_set_this_thread_niceness(int niceness) {
+    return setpriority(PRIO_PROCESS, (id_t)gettid(), niceness);
+}
+
+int trpo_this_thread_niceness(void) {
+    return getpriority(PRIO_PROCESS, (id_t)gettid());
 }

@@ -231,7 +231,11 @@ public final class LearnerService {
         switch batch {
         case .singlePath(let rows):
             var fit: ValueFitRun?
-            let statistics = session!.beginUpdate(with: rows) { fit = ValueFitRun($0, concurrent: overlapsValueFit) }
+            // Worker processes (maybe on this machine) sample while the fit runs: it takes the
+            // cores they leave free rather than a share of theirs.
+            let statistics = session!.beginUpdate(with: rows) {
+                fit = ValueFitRun($0, concurrent: overlapsValueFit, yieldsToSamplers: true)
+            }
             if overlapsValueFit && !session!.isFinished {
                 publishNextVersion(deafSince: collected)
                 inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Synchronization
 
@@ -10,8 +11,13 @@ public final class ValueFitThread: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts fitting at once.
-    public init(_ pending: PendingValueFit) {
+    /// - Parameter yieldsToSamplers: run the fit at background priority
+    ///   (``ThreadPriority/yieldToOtherWork()``), on the cores that samplers on this machine
+    ///   leave free — during the policy step, when they wait for the new version — instead of
+    ///   taking a share of theirs while they sample.
+    public init(_ pending: PendingValueFit, yieldsToSamplers: Bool = false) {
         Thread.detachNewThread { [self] in
+            if yieldsToSamplers { ThreadPriority.yieldToOtherWork() }
             let fitted = pending.fit()
             result.withLock { $0 = fitted }
             finished.signal()
@@ -35,8 +41,9 @@ enum ValueFitRun {
     case concurrent(ValueFitThread)
     case inLine(PendingValueFit)
 
-    init(_ pending: PendingValueFit, concurrent: Bool) {
-        self = concurrent ? .concurrent(ValueFitThread(pending)) : .inLine(pending)
+    /// - Parameter yieldsToSamplers: see ``ValueFitThread/init(_:yieldsToSamplers:)``.
+    init(_ pending: PendingValueFit, concurrent: Bool, yieldsToSamplers: Bool = false) {
+        self = concurrent ? .concurrent(ValueFitThread(pending, yieldsToSamplers: yieldsToSamplers)) : .inLine(pending)
     }
 
     /// True when ``result()`` would not wait (an in-line fit has not run yet).

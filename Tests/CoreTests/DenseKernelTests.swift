@@ -139,3 +139,18 @@ import Testing
         #expect(relativeError(pf.map(Double.init), pd) < 1e-5)
     }
 }
+
+/// The value fit's thread yields its core to samplers; the thread that asks is the only one.
+@Suite struct ThreadPriorityTests {
+    @Test func yieldingLowersOnlyTheCallingThread() async {
+        let before = ThreadPriority.currentNiceness
+        let inside = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
+            Thread.detachNewThread {
+                ThreadPriority.yieldToOtherWork()
+                done.resume(returning: ThreadPriority.currentNiceness)
+            }
+        }
+        #expect(inside == ThreadPriority.background)
+        #expect(ThreadPriority.currentNiceness == before)
+    }
+}

@@ -32,4 +32,11 @@ const char *trpo_openblas_core_for_this_cpu(void);
 /// before any BLAS call and before any other thread starts.
 int trpo_openblas_reselect_kernels(void);
 
+/// Sets the calling thread's (not the process's) nice value, as Linux schedules threads
+/// (setpriority on the thread id). Returns 0, or -1 with errno set.
+int trpo_set_this_thread_niceness(int niceness);
+
+/// The calling thread's nice value.
+int trpo_this_thread_niceness(void);
+
 #endif
