@@ -179,11 +179,13 @@ public struct BenchmarkSuite {
         var random = RandomStream(seed: 8)
         let value0 = ValueFunction(observationSize: 11, hiddenSizes: [64, 64], learningRate: configuration.learningRate, random: &random)
         let targets = batch.advantages.map { $0 * 10 }
+        let predictions = value0.predict(batch.observations)  // the trainer's GAE has them
         let label = "\(n) samples, 11-64-64-1, \(configuration.epochs) epochs of minibatch \(configuration.minibatchSize) Adam, \(configuration.precision)"
         return measure("value_fit", label, unit: "s") {
             var value = value0
             var random = RandomStream(seed: 9)
-            return BenchmarkSuite.seconds { _ = value.fit(batch.observations, targets: targets, configuration: configuration, random: &random) }
+            return BenchmarkSuite.seconds { _ = value.fit(batch.observations, targets: targets, predictions: predictions,
+                                                         configuration: configuration, random: &random) }
         }
     }
 }

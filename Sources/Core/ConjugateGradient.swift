@@ -2,6 +2,9 @@
 public struct ConjugateGradientResult: Sendable {
     /// The approximate solution x of A x = b.
     public var solution: [Double]
+    /// A x, accumulated as Σ α_k A p_k from the products the solve took (A is linear), so a
+    /// caller needs no further product for it.
+    public var product: [Double]
     /// Iterations performed (products with A, not counting none at the start).
     public var iterations: Int
     /// ‖b − A x‖ at the end, as tracked by the recurrence.
@@ -26,12 +29,13 @@ public struct ConjugateGradientResult: Sendable {
 ///   - iterations: the most products with A to spend (the paper uses 10).
 ///   - residualTolerance: stop once ‖r‖² falls below this.
 ///   - product: v ↦ A v.
-/// - Returns: the iterate reached; on a ``ConjugateGradientResult/Failure`` it is the last
-///   finite iterate.
+/// - Returns: the iterate reached and its product with A; on a
+///   ``ConjugateGradientResult/Failure`` the last finite iterate.
 public func conjugateGradient(
     _ b: [Double], iterations: Int, residualTolerance: Double, product: ([Double]) -> [Double]
 ) -> ConjugateGradientResult {
     var x = [Double](repeating: 0, count: b.count)
+    var ax = x
     var r = b
     var p = b
     var rr = dot(r, r)
@@ -40,19 +44,20 @@ public func conjugateGradient(
         let ap = product(p)
         done += 1
         guard ap.allFinite else {
-            return ConjugateGradientResult(solution: x, iterations: done, residualNorm: rr.squareRoot(), failure: .nonFiniteProduct)
+            return ConjugateGradientResult(solution: x, product: ax, iterations: done, residualNorm: rr.squareRoot(), failure: .nonFiniteProduct)
         }
         let curvature = dot(p, ap)
         guard curvature > 0, curvature.isFinite else {
-            return ConjugateGradientResult(solution: x, iterations: done, residualNorm: rr.squareRoot(), failure: .nonPositiveCurvature)
+            return ConjugateGradientResult(solution: x, product: ax, iterations: done, residualNorm: rr.squareRoot(), failure: .nonPositiveCurvature)
         }
         let alpha = rr / curvature
         axpy(alpha, p, &x)
+        axpy(alpha, ap, &ax)
         axpy(-alpha, ap, &r)
         let rrNext = dot(r, r)
         let beta = rrNext / rr
         for i in p.indices { p[i] = r[i] + beta * p[i] }
         rr = rrNext
     }
-    return ConjugateGradientResult(solution: x, iterations: done, residualNorm: rr.squareRoot(), failure: nil)
+    return ConjugateGradientResult(solution: x, product: ax, iterations: done, residualNorm: rr.squareRoot(), failure: nil)
 }

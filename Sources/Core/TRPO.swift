@@ -317,8 +317,8 @@ extension Policy {
         }
         let s = cg.solution
 
-        // 5. Scale to the trust region: ½ (βs)ᵀF(βs) = δ.
-        let fs = fvp(s)
+        // 5. Scale to the trust region: ½ (βs)ᵀF(βs) = δ, with F s as CG accumulated it.
+        let fs = cg.product
         guard fs.allFinite else { report.rejection = .nonFiniteFisherProduct; return report }
         let sFs = dot(s, fs)
         guard sFs > 0, sFs.isFinite else { report.rejection = .nonPositiveCurvature; return report }

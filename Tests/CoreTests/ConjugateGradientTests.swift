@@ -51,6 +51,9 @@ import Testing
         #expect(result.iterations == k)
         #expect(result.failure == nil)
         if k == 0 { #expect(result.solution == [Double](repeating: 0, count: 12)) }
+        // The accumulated product is A x without another product (the step's sᵀF s).
+        #expect(norm2(zip(result.product, matrixVector(a, result.solution)).map { $0 - $1 })
+                <= 1e-12 * max(norm2(b), 1))
 
         // A loose tolerance stops early, still within budget.
         var loose = 0
