@@ -145,7 +145,8 @@ import Testing
 
     /// A vine TRPO step (eq. 15) on CartPole data from a fresh policy: accepted, the measured
     /// KL over the rollout set (recomputed here from softmaxes) is within δ, and the eq. 15
-    /// surrogate with raw Q̂ (recomputed here) improved by the reported amount.
+    /// surrogate with raw Q̂ (recomputed here) improved by the reported amount. The step's
+    /// products are `Double`, as the recomputation is, so the two agree to rounding.
     @Test func vineStepOnCartPoleImprovesWithinTheKLBound() throws {
         let settings = VineSettings(trunkSteps: 200, rolloutStates: 64, actionsPerState: 2, rolloutLength: 50, gamma: 0.99)
         let sims = try (0..<2).map { _ in try EnvironmentRegistry.make(CartPole.environmentID) }
@@ -156,6 +157,7 @@ import Testing
         var policy = old
         var c = TRPOConfiguration()
         c.fisherSubsample = 1
+        c.productPrecision = .double
         var random = RandomStream(seed: 1)
         let report = policy.vineStep(surrogate, configuration: c, random: &random)
         #expect(report.accepted, "\(String(describing: report.rejection))")
