@@ -164,3 +164,32 @@ final class OnesVector<S: BLASScalar>: @unchecked Sendable {
     }
     deinit { pointer.deallocate() }
 }
+
+/// Where a pass in precision `S` writes a row block's parameter gradient so that it reaches a
+/// `Double` sum: the sum itself when `S == Double`, otherwise a block buffer that ``add(into:)``
+/// adds to the sum once the block is done (the accumulation over blocks stays `Double`).
+final class BlockGradient<S: BLASScalar> {
+    let count: Int
+    private let buffer: UnsafeMutablePointer<S>?
+
+    /// For `count` parameters.
+    init(count: Int) {
+        self.count = count
+        buffer = S.self == Double.self ? nil : .allocate(capacity: Swift.max(1, count))
+    }
+
+    deinit { buffer?.deallocate() }
+
+    /// The pointer a block's pass adds its gradient to (zeroed first when it is the buffer).
+    func target(_ sum: UnsafeMutablePointer<Double>) -> UnsafeMutablePointer<S> {
+        guard let buffer else { return UnsafeMutableRawPointer(sum).assumingMemoryBound(to: S.self) }
+        buffer.update(repeating: 0, count: count)
+        return buffer
+    }
+
+    /// Adds the block's gradient to `sum` (nothing to do when the pass wrote `sum` directly).
+    func add(into sum: UnsafeMutablePointer<Double>) {
+        guard let buffer else { return }
+        for i in 0..<count { sum[i] += Double(buffer[i]) }
+    }
+}

@@ -172,30 +172,28 @@ public struct MLP: Sendable, Codable, Equatable {
         precondition(outputGradient.rows == tape.rows && outputGradient.columns == outputSize)
         precondition(gradient.count == parameters.count)
         let n = tape.rows
+        guard n > 0 else { return }
         let p = parameters.count
-        let block = min(DenseLayout.rowBlock, max(n, 1))
+        let block = min(DenseLayout.rowBlock, n)
         let scratch = LayerBuffers<S>(widths: layerSizes, capacity: block)
         let ones = OnesVector<S>(count: block)
-        let sameType = S.self == Double.self
-        let blockOutputGradient = UnsafeMutablePointer<S>.allocate(capacity: block * outputSize)
-        let blockGradient = UnsafeMutablePointer<S>.allocate(capacity: sameType ? 1 : p)
-        defer { blockOutputGradient.deallocate(); blockGradient.deallocate() }
+        let blockGradient = BlockGradient<S>(count: p)
         withParameters(as: S.self) { theta in
             gradient.withUnsafeMutableBufferPointer { grad in
-                outputGradient.storage.withUnsafeBufferPointer { gOut in
+                // The output gradient in `S`: read in place when it is `Double`, converted once otherwise.
+                func pass(_ gOut: UnsafePointer<S>) {
                     for first in stride(from: 0, to: n, by: block) {
-                        let rows = min(block, n - first)
-                        for i in 0..<(rows * outputSize) { blockOutputGradient[i] = S(gOut[first * outputSize + i]) }
-                        let target = sameType
-                            ? UnsafeMutableRawPointer(grad.baseAddress!).assumingMemoryBound(to: S.self)
-                            : blockGradient
-                        if !sameType { blockGradient.update(repeating: 0, count: p) }
                         layout.vectorJacobianProduct(
                             activation: activation, theta: theta, values: tape.values.pointers,
-                            firstRow: first, rows: rows, outputGradient: blockOutputGradient, gradients: scratch.pointers,
-                            ones: ones.pointer, into: target)
-                        if !sameType { for i in 0..<p { grad[i] += Double(blockGradient[i]) } }
+                            firstRow: first, rows: min(block, n - first), outputGradient: gOut + first * outputSize,
+                            gradients: scratch.pointers, ones: ones.pointer, into: blockGradient.target(grad.baseAddress!))
+                        blockGradient.add(into: grad.baseAddress!)
                     }
+                }
+                if S.self == Double.self {
+                    outputGradient.storage.withUnsafeBufferPointer { pass(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
+                } else {
+                    outputGradient.storage.map { S($0) }.withUnsafeBufferPointer { pass($0.baseAddress!) }
                 }
             }
         }

@@ -397,8 +397,8 @@ final class FisherOperator<S: BLASScalar> {
     let values: LayerBuffers<S>
     let theta: UnsafeMutablePointer<S>
     let direction: UnsafeMutablePointer<S>
-    /// One block's parameter gradient before it is added to the `Double` result (`S != Double`).
-    let blockGradient: UnsafeMutablePointer<S>
+    /// Each block's parameter gradient on its way to the `Double` result.
+    let blockGradient: BlockGradient<S>
     let tangents: LayerBuffers<S>
     let gradients: LayerBuffers<S>
     /// M_i J_i v of a block, `[block × outputs]`.
@@ -419,7 +419,7 @@ final class FisherOperator<S: BLASScalar> {
         for i in 0..<p { theta[i] = S(network.parameters[i]) }
         self.theta = theta
         direction = .allocate(capacity: p)
-        blockGradient = .allocate(capacity: p)
+        blockGradient = BlockGradient(count: p)
         tangents = LayerBuffers(widths: network.layerSizes, capacity: block)
         gradients = LayerBuffers(widths: network.layerSizes, capacity: block)
         metricProduct = .allocate(capacity: block * network.outputSize)
@@ -430,7 +430,6 @@ final class FisherOperator<S: BLASScalar> {
     deinit {
         theta.deallocate()
         direction.deallocate()
-        blockGradient.deallocate()
         metricProduct.deallocate()
     }
 
@@ -445,7 +444,6 @@ final class FisherOperator<S: BLASScalar> {
             for i in 0..<p { direction[i] = S(v[i]) }
         }
         let outputWidth = network.outputSize
-        let sameType = S.self == Double.self
         result.withUnsafeMutableBufferPointer { acc in
             inverseVariance.withUnsafeBufferPointer { iv in outputs.withUnsafeBufferPointer { outputs in
                 for first in stride(from: 0, to: rows, by: block) {
@@ -457,15 +455,11 @@ final class FisherOperator<S: BLASScalar> {
                         outputs: outputs.baseAddress! + first * outputWidth, inverseVariance: iv.baseAddress!,
                         tangent: UnsafePointer(tangents.pointers[layout.layerCount]), rows: count,
                         scale: 1 / Double(rows), into: metricProduct)
-                    let target = sameType
-                        ? UnsafeMutableRawPointer(acc.baseAddress!).assumingMemoryBound(to: S.self)
-                        : blockGradient
-                    if !sameType { blockGradient.update(repeating: 0, count: p) }
                     layout.vectorJacobianProduct(
                         activation: network.activation, theta: theta, values: values.pointers,
                         firstRow: first, rows: count, outputGradient: metricProduct, gradients: gradients.pointers,
-                        ones: ones.pointer, into: target)
-                    if !sameType { for i in 0..<p { acc[i] += Double(blockGradient[i]) } }
+                        ones: ones.pointer, into: blockGradient.target(acc.baseAddress!))
+                    blockGradient.add(into: acc.baseAddress!)
                 }
             } }
             // The log-std block of the metric (2·I), then the damping.
