@@ -133,7 +133,8 @@ public struct TRPOStepReport: Sendable, Codable, Equatable {
 ///
 /// The step evaluates everything on the estimator's ``states``: the policy's outputs there
 /// give the surrogate, its gradient at θ_old, the mean KL(π_old ‖ π_θ) of the line search and
-/// the Fisher matrix. Two estimators exist: ``SinglePathSurrogate`` (importance-weighted
+/// the Fisher matrix; an estimator with ``constraintStates`` has the KL and the Fisher
+/// matrix measured there instead. Two estimators exist: ``SinglePathSurrogate`` (importance-weighted
 /// advantages of sampled actions, §5.1) and ``VineSurrogate`` (Q̂ of several actions per
 /// state, eqs. 15 and 16).
 public protocol SurrogateEstimator {
@@ -154,6 +155,16 @@ public protocol SurrogateEstimator {
     /// outputs on ``states`` and one entry per log-std. The step pulls the first part back
     /// through the network.
     func gradientAtOld() -> (outputs: Matrix, logStd: [Double])
+
+    /// `[m × observationSize]`, normalised: where the KL constraint and the Fisher matrix are
+    /// measured when that is not ``states`` (nil: on ``states``). A vine measures them on its
+    /// trunks' states, a sample of ρ_old far larger than its rollout set, with
+    /// ``VineTrustRegion/trunks``.
+    var constraintStates: Matrix? { get }
+}
+
+extension SurrogateEstimator {
+    public var constraintStates: Matrix? { nil }
 }
 
 /// The single-path estimator (§5.1): L(θ) = (1/n) Σ_i π_θ(a_i|s_i) / π_old(a_i|s_i) · Â_i
@@ -264,7 +275,8 @@ extension Policy {
 
     /// One TRPO step maximising an estimator's surrogate; updates the parameters only when
     /// the step is accepted. The KL constraint and the Fisher matrix are measured on the
-    /// estimator's states (the Fisher matrix on a random `fisherSubsample` of them).
+    /// estimator's ``SurrogateEstimator/constraintStates`` if it has them and on its states
+    /// otherwise (the Fisher matrix on a random `fisherSubsample` of them).
     ///
     /// - Parameters:
     ///   - estimator: a surrogate estimated from samples collected with the current parameters.
@@ -304,8 +316,13 @@ extension Policy {
         guard g.allFinite else { report.rejection = .nonFiniteGradient; return report }
         guard dot(g, g) > 0 else { report.rejection = .zeroGradient; return report }
 
+        // The states of the KL constraint and the Fisher matrix, and π_old there.
+        let constraintStates = estimator.constraintStates
+        let constraintTape = constraintStates.map { network.forward($0, precision: S.self) } ?? tape
+        let oldConstraintOutputs = constraintTape.output
+
         // 3–4. Natural-gradient direction s ≈ (F + λI)⁻¹ g on a subsample.
-        let fisherTape = fisherSubsampleTape(states, fraction: c.fisherSubsample, fullTape: tape, random: &random)
+        let fisherTape = fisherSubsampleTape(constraintTape, fraction: c.fisherSubsample, random: &random)
         let fvp = FisherOperator<S>(policy: self, tape: fisherTape, damping: c.damping).apply
         let cg = conjugateGradient(g, iterations: c.cgIterations, residualTolerance: c.cgResidualTolerance, product: fvp)
         report.cgIterations = cg.iterations
@@ -326,7 +343,7 @@ extension Policy {
         let fullStep = s.map { beta * $0 }
         let fullExpected = dot(g, fullStep)
 
-        // 6. Backtracking line search with the KL constraint checked on all the states.
+        // 6. Backtracking line search with the KL constraint checked on all the constraint states.
         var fraction = 1.0
         var lastFailure = TRPORejection.klExceeded
         for trial in 0...c.maxBacktracks {
@@ -336,7 +353,9 @@ extension Policy {
             candidate.parameters = theta
             let outputs = candidate.network.outputs(states, precision: S.self)
             let surrogate = estimator.surrogate(outputs: outputs, logStd: candidate.logStd)
-            let kl = head.meanKL(oldOutputs: oldOutputs, oldLogStd: logStd, newOutputs: outputs, newLogStd: candidate.logStd)
+            let kl = head.meanKL(oldOutputs: oldConstraintOutputs, oldLogStd: logStd,
+                                 newOutputs: constraintStates.map { candidate.network.outputs($0, precision: S.self) } ?? outputs,
+                                 newLogStd: candidate.logStd)
             if !kl.isFinite || kl > c.maxKL {
                 lastFailure = .klExceeded
             } else if !surrogate.isFinite || surrogate <= report.surrogateBefore {
@@ -360,11 +379,11 @@ extension Policy {
         return report
     }
 
-    /// The tape of a random `fraction` of the states (the whole tape when the fraction covers
-    /// them).
-    func fisherSubsampleTape<S: BLASScalar>(_ states: Matrix, fraction: Double, fullTape: DenseTape<S>,
+    /// The tape of a random `fraction` of `fullTape`'s states (the whole tape when the
+    /// fraction covers them).
+    func fisherSubsampleTape<S: BLASScalar>(_ fullTape: DenseTape<S>, fraction: Double,
                                             random: inout RandomStream) -> DenseTape<S> {
-        let n = states.rows
+        let n = fullTape.rows
         let m = min(n, max(1, Int((fraction * Double(n)).rounded(.up))))
         guard m < n else { return fullTape }
         // Partial Fisher–Yates: the first m entries are a uniform sample without replacement.

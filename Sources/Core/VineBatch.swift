@@ -111,6 +111,16 @@ public enum VineBootstrap: String, Sendable, Codable, CaseIterable {
     case value
 }
 
+/// Where the vine's step measures its KL constraint and Fisher matrix; the command line's
+/// spellings (`--vine-kl-states rollout-set|trunks`).
+public enum VineTrustRegion: String, Sendable, Codable, CaseIterable {
+    /// The N rollout-set states, where the surrogate is estimated (the paper's choice).
+    case rolloutSet = "rollout-set"
+    /// Every trunk state: the states the rollout set was drawn from, a sample of ρ_old many
+    /// times larger, so the constraint also holds where no branch was run.
+    case trunks
+}
+
 /// What one or more vine collections produce for the learner: the trunks, the rollout-set
 /// states, K actions per state and what each branch returned.
 ///

@@ -46,7 +46,8 @@ public enum VineSurrogateError: Error, Equatable, CustomStringConvertible {
 ///   (K−1)/K times the policy gradient on the rollout-set states (Q̄_n includes the branch's
 ///   own Q̂); only the length differs, which the trust-region scaling removes.
 ///
-/// The KL constraint and the Fisher matrix are measured on the N states.
+/// The KL constraint and the Fisher matrix are measured on the N states, or on other states
+/// of ρ_old given as ``constraintStates`` (the trunks', ``VineTrustRegion/trunks``).
 public struct VineSurrogate: SurrogateEstimator, Sendable {
     public let estimator: VineEstimator
     /// K: branches per state.
@@ -57,6 +58,9 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     public let actions: Matrix
     /// `[N·K]`: Q̂_{n,k} − Q̄_n.
     public let centeredQValues: [Double]
+    /// `[m × observationSize]`, normalised: where the step measures the KL and the Fisher
+    /// matrix (nil: on ``states``).
+    public let constraintStates: Matrix?
 
     // π_old, fixed by `bind`.
     private var head: PolicyHead?
@@ -71,16 +75,23 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     ///   - head: the policy's head, checked against the batch.
     ///   - qValues: `[N·K]`, Q̂ of each branch (``VineBatch/qValues(gamma:cutValues:)``; nil:
     ///     the batch's un-bootstrapped branch returns, the paper's estimator).
+    ///   - trustRegion: where the step measures the KL and the Fisher matrix.
     /// - Throws: ``VineSurrogateError`` when the batch is malformed or does not fit `head`.
     public init(_ batch: VineBatch, normalizer: RunningNormalizer?, head: PolicyHead,
-                qValues: [Double]? = nil) throws(VineSurrogateError) {
+                qValues: [Double]? = nil, trustRegion: VineTrustRegion = .rolloutSet) throws(VineSurrogateError) {
         guard batch.isConsistent else { throw .inconsistentBatch }
         if let normalizer, normalizer.size != batch.observationSize {
             throw .shape("\(batch.observationSize) observation values, normaliser has \(normalizer.size)")
         }
-        let observations = batch.observationMatrix
-        try self.init(states: normalizer?.normalized(observations) ?? observations, actions: batch.actionMatrix,
-                      qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState, estimator: batch.estimator, head: head)
+        let normalized = { (m: Matrix) in normalizer?.normalized(m) ?? m }
+        var constraintStates: Matrix?
+        if trustRegion == .trunks {
+            guard batch.trunks.count > 0 else { throw .inconsistentBatch }
+            constraintStates = normalized(batch.trunks.observationMatrix)
+        }
+        try self.init(states: normalized(batch.observationMatrix), actions: batch.actionMatrix,
+                      qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState, estimator: batch.estimator,
+                      head: head, constraintStates: constraintStates)
     }
 
     /// A surrogate from its parts.
@@ -92,10 +103,15 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     ///   - estimator: eq. 15 or eq. 16.
     ///   - head: the policy's head (eq. 15 needs a categorical head with K actions, listed
     ///     `0, 1, …, K−1` at every state).
+    ///   - constraintStates: `[m × observationSize]`, normalised, m ≥ 1: where the step
+    ///     measures the KL and the Fisher matrix (nil: on `states`).
     public init(states: Matrix, actions: Matrix, qValues: [Double], actionsPerState k: Int,
-                estimator: VineEstimator, head: PolicyHead) throws(VineSurrogateError) {
+                estimator: VineEstimator, head: PolicyHead, constraintStates: Matrix? = nil) throws(VineSurrogateError) {
         let n = states.rows
         guard k >= 1, actions.rows == n * k, qValues.count == n * k else { throw .inconsistentBatch }
+        if let constraintStates {
+            guard constraintStates.rows > 0, constraintStates.columns == states.columns else { throw .inconsistentBatch }
+        }
         guard actions.columns == head.actionWidth else {
             throw .shape("actions of width \(actions.columns), the policy's are \(head.actionWidth)")
         }
@@ -117,6 +133,7 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
             for j in 0..<k { centered[i * k + j] -= mean }
         }
         centeredQValues = centered
+        self.constraintStates = constraintStates
     }
 
     /// N: rollout-set states.
@@ -193,8 +210,10 @@ extension Policy {
     /// One TRPO step on a vine surrogate (eq. 15 or 16): the single-path step's machinery
     /// (reverse-mode gradient, Fisher-vector products on a `fisherSubsample` of the N
     /// rollout-set states, CG, scaling to δ, backtracking line search on the measured mean KL
-    /// over the N states). With few states a larger Fisher fraction than the paper's 10 %
-    /// is advisable (its 10 % was of a single-path batch of many samples).
+    /// over the N states; the KL and the Fisher matrix on the surrogate's
+    /// ``VineSurrogate/constraintStates`` instead when it has them). With few states a larger
+    /// Fisher fraction than the paper's 10 % is advisable (its 10 % was of a single-path
+    /// batch of many samples).
     /// - Returns: the step's diagnostics; `accepted == false` means θ is unchanged.
     public mutating func vineStep(_ surrogate: VineSurrogate, configuration: TRPOConfiguration,
                                   random: inout RandomStream) -> TRPOStepReport {

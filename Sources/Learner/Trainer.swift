@@ -229,7 +229,8 @@ public struct Trainer: Sendable {
     }
 
     /// One vine iteration: Q̂ of every branch, the vine surrogate (eq. 15 or 16) on the
-    /// rollout-set states, the same TRPO step, the value fit on the trunks, and the
+    /// rollout-set states, the same TRPO step (its KL and Fisher matrix on the rollout set or
+    /// the trunks, ``TrainingConfiguration/vineTrustRegion``), the value fit on the trunks, and the
     /// observation statistics updated from the rollout-set states (a uniform sample of trunk
     /// states). Timesteps count every simulator step, trunks and branches.
     ///
@@ -254,7 +255,8 @@ public struct Trainer: Sendable {
             targets = advantageEstimates(batch.trunks, inputs: inputs, rewards: batch.trunks.rewards).returns
             trunkInputs = inputs
         }
-        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: state.policy.head, qValues: qValues)
+        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: state.policy.head, qValues: qValues,
+                                          trustRegion: c.vineTrustRegion)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
         let policySeconds = clock.measure {

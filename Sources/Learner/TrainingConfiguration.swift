@@ -50,6 +50,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// the value function (fitted on the trunks) or not at all (the paper's estimator).
     /// Configurations written before it existed decode as `.none`, the estimator they ran.
     public var vineBootstrap: VineBootstrap = .value
+    /// Where the vine's step measures the KL constraint and the Fisher matrix: the N
+    /// rollout-set states (the paper) or every trunk state. Configurations written before it
+    /// existed decode as `.rolloutSet`, the states they used.
+    public var vineTrustRegion: VineTrustRegion = .rolloutSet
     /// MJCF text of a custom model for a MuJoCo environment (nil: the built-in model); kept in
     /// the configuration so checkpoints and evaluations are self-contained.
     public var modelXML: String?
@@ -65,10 +69,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case environment, environmentArguments, environmentSpec, seed, totalSteps, batchSteps, environmentsPerSampler
         case chunkSteps, policyHiddenSizes, valueHiddenSizes, activation, initialLogStd, gamma, lambda, trpo, valueFit
-        case normalizeObservations, observationClip, normalizeRewards, sampler, vine, vineBootstrap, modelXML, modelFile
+        case normalizeObservations, observationClip, normalizeRewards, sampler, vine, vineBootstrap, vineTrustRegion, modelXML, modelFile
     }
 
-    /// Decodes a configuration; one written before ``vineBootstrap`` existed gets `.none`.
+    /// Decodes a configuration; one written before ``vineBootstrap`` existed gets `.none`, one
+    /// written before ``vineTrustRegion`` existed `.rolloutSet`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         environment = try c.decode(String.self, forKey: .environment)
@@ -93,6 +98,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         sampler = try c.decode(SamplerKind.self, forKey: .sampler)
         vine = try c.decode(VineSettings.self, forKey: .vine)
         vineBootstrap = try c.decodeIfPresent(VineBootstrap.self, forKey: .vineBootstrap) ?? .none
+        vineTrustRegion = try c.decodeIfPresent(VineTrustRegion.self, forKey: .vineTrustRegion) ?? .rolloutSet
         modelXML = try c.decodeIfPresent(String.self, forKey: .modelXML)
         modelFile = try c.decodeIfPresent(String.self, forKey: .modelFile)
     }

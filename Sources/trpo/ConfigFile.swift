@@ -34,6 +34,13 @@ extension VineBootstrap: SettingValue, ExpressibleByArgument {
     static var expected: String { "none or value" }
 }
 
+/// `--vine-kl-states`: `rollout-set` or `trunks`.
+extension VineTrustRegion: SettingValue, ExpressibleByArgument {
+    init?(settingText text: String) { self.init(rawValue: text) }
+    var settingText: String { rawValue }
+    static var expected: String { "rollout-set or trunks" }
+}
+
 /// Layer widths: `64,64` on the command line, `[64, 64]` in a file (either is read).
 extension Array: SettingValue where Element == Int {
     init?(settingText text: String) {

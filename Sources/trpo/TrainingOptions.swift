@@ -7,7 +7,8 @@ import Simulators
 
 /// The training options shared by `trpo train` and `trpo learner`: the environment's preset,
 /// overridden by any option given; or, with `--resume`, the saved run, which only `--steps`
-/// may change (to continue it).
+/// (to continue it) and the vine's Q̂ settings (``TrainingOptions/changeableOnResume``) may
+/// change.
 struct TrainingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The environment: a built-in Gymnasium id (see `trpo env list`), or gym:ID (any Gymnasium environment) or py:MODULE:FACTORY (your own class or function), which Python workers make (docs/environments.md).", valueName: "env"))
     var env: String?
@@ -105,6 +106,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("vine-bootstrap"), help: "Vine: complete the Q̂ of a branch cut by T or the time limit with γᴸ V(s_L), V fitted on the trunks (value, the default except for CartPole-v1), or not (none, the paper's estimator).")
     var vineBootstrap: VineBootstrap?
 
+    @Option(name: .customLong("vine-kl-states"), help: "Vine: where the step measures the KL constraint and the Fisher matrix: rollout-set (the N states, the paper's) or trunks (every trunk state).")
+    var vineTrustRegion: VineTrustRegion?
+
     @Option(help: "A custom MJCF model for a MuJoCo environment (same joints and actuators; the environment's rewards and observations). With workers, the learner sends it to them.")
     var model: String?
 
@@ -177,6 +181,7 @@ struct TrainingOptions: ParsableArguments {
         set("--vine-length", vineLength, \.vine.rolloutLength)
         set(commonRandomNumbers == false ? "--no-crn" : "--crn", commonRandomNumbers, \.vine.commonRandomNumbers)
         set("--vine-bootstrap", vineBootstrap, \.vineBootstrap)
+        set("--vine-kl-states", vineTrustRegion, \.vineTrustRegion)
         return entries
     }
 
@@ -275,6 +280,13 @@ struct TrainingOptions: ParsableArguments {
         env.replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: "/", with: "-")
     }
 
+    /// The `--config` keys a resumed run takes from the command line (or file): the step
+    /// budget, and how the vine turns branches into a step (how a cut branch's Q̂ is completed,
+    /// T, where the KL is measured), which change what later batches mean but nothing of the
+    /// state being continued. E.g. a vine that plateaued with `--vine-bootstrap none` goes on
+    /// with `value`. Every other setting must be the run's.
+    static let changeableOnResume: [String] = ["steps", "vine-bootstrap", "vine-length", "vine-kl-states"]
+
     /// The run the command line asks for: a new one in its directory, or the saved one it resumes.
     struct Run {
         enum Start {
@@ -297,6 +309,9 @@ struct TrainingOptions: ParsableArguments {
         var checkpoints: CheckpointSchedule
         /// Whether a single-path iteration's value fit runs while the next batch is sampled.
         var overlapsValueFit: Bool
+        /// A resumed run's settings that the command line changed (other than `--steps`), as
+        /// "--vine-bootstrap value (was none)".
+        var changes: [String] = []
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
@@ -367,13 +382,24 @@ struct TrainingOptions: ParsableArguments {
         do { state = try Checkpoint.load(from: directory) } catch { throw runFailure(error) }
         let problems = contradictions(with: state.configuration, directory: directory, file: file)
         guard problems.isEmpty else {
-            throw runFailure("--resume \(resume) continues the run as it was configured; only --steps may change, and "
+            throw runFailure("--resume \(resume) continues the run as it was configured; only "
+                             + Self.changeableOnResume.map { "--" + $0 }.joined(separator: ", ") + " may change, and "
                              + problems.joined(separator: "; "))
         }
-        for setting in givenSettings(file: file) where setting.key == "steps" { setting.apply(&state.configuration) }
+        var changes: [String] = []
+        for setting in givenSettings(file: file) where Self.changeableOnResume.contains(setting.key) {
+            let before = state.configuration
+            setting.apply(&state.configuration)
+            if setting.key != "steps" && state.configuration != before {
+                changes.append("\(setting.option) \(setting.current(state.configuration)) (was \(setting.current(before)))")
+            }
+            do { try state.configuration.validate() } catch {
+                throw runFailure("--resume \(resume): \(setting.option) \(setting.current(state.configuration)): \(error.message)")
+            }
+        }
         return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory),
                    yaml: yaml(of: state.configuration), evaluation: evaluation,
-                   checkpoints: CheckpointSchedule(interval: checkpointEvery), overlapsValueFit: !noOverlap)
+                   checkpoints: CheckpointSchedule(interval: checkpointEvery), overlapsValueFit: !noOverlap, changes: changes)
     }
 
     /// `--eval-every N` with `--eval-episodes K` (default 10); nil without `--eval-every`.
@@ -411,7 +437,8 @@ struct TrainingOptions: ParsableArguments {
             }
             if announce && !quiet {
                 note("resuming \(run.directory.path) from iteration \(state.iteration) (\(grouped(state.timesteps)) steps; "
-                     + "the run ends at \(grouped(c.totalSteps)))")
+                     + "the run ends at \(grouped(c.totalSteps)))"
+                     + (run.changes.isEmpty ? "" : " with " + run.changes.joined(separator: ", ")))
             }
         case .new:
             guard checkDirectory else { break }
@@ -444,7 +471,7 @@ struct TrainingOptions: ParsableArguments {
         if let sampler, sampler != saved.sampler {
             problems.append("--sampler \(sampler.rawValue) is not the run's \(saved.sampler.rawValue)")
         }
-        for setting in givenSettings(file: file) where setting.key != "steps" {
+        for setting in givenSettings(file: file) where !Self.changeableOnResume.contains(setting.key) {
             var changed = saved
             setting.apply(&changed)
             guard changed != saved else { continue }
@@ -476,7 +503,7 @@ struct ProgressPrinter {
         case .vine:
             "vine: \(c.environmentsPerSampler) trunks of \(grouped(c.vine.trunkSteps)), N=\(c.vine.rolloutStates), "
                 + "K=\(c.vine.actionsPerState), T=\(c.vine.rolloutLength), CRN \(c.vine.commonRandomNumbers ? "on" : "off"), "
-                + "bootstrap \(c.vineBootstrap.rawValue)"
+                + "bootstrap \(c.vineBootstrap.rawValue), KL on \(c.vineTrustRegion.rawValue)"
         }
         note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL) → \(directory.path)")
     }

@@ -237,8 +237,8 @@ import Testing
         let changed = try Self.run(["train", "--resume", run.path, "--env", "Pendulum-v1", "--max-kl", "0.5", "--seed", "1",
                                     "--batch-steps", "512"])
         #expect(changed.status == 2)
-        #expect(changed.stderr == "error: --resume \(run.path) continues the run as it was configured; only --steps may change, "
-                + "and --env Pendulum-v1 is not the run's CartPole-v1; --max-kl 0.5 is not the run's 0.01\n", "stderr: \(changed.stderr)")
+        #expect(changed.stderr == "error: --resume \(run.path) continues the run as it was configured; only --steps, "
+                + "--vine-bootstrap, --vine-length, --vine-kl-states may change, and --env Pendulum-v1 is not the run's CartPole-v1; --max-kl 0.5 is not the run's 0.01\n", "stderr: \(changed.stderr)")
 
         // The same options as the run's (as a restart passes them) and a larger budget: it goes on.
         let extended = try Self.run(["train", "--resume", run.path, "--env", "CartPole-v1", "--batch-steps", "512", "--steps", "2048",
@@ -250,6 +250,29 @@ import Testing
         #expect(extended.stdout.hasPrefix("done: 2,048 steps"))
         let rows = try String(contentsOf: run.appendingPathComponent("progress.csv"), encoding: .utf8).split(separator: "\n")
         #expect(rows.dropFirst().map { $0.split(separator: ",")[0] } == ["1", "2", "3", "4"])
+    }
+
+    /// Issue 13: a vine resumed with another Q̂ estimator (here the plateau experiment's
+    /// `--vine-bootstrap none` → `value`, a longer T, the KL on the trunks) goes on with it,
+    /// says so, and its checkpoint records it; a value the configuration refuses is an error.
+    @Test func aVineResumesWithAnotherEstimator() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("vine")
+        let started = try Self.run(["train", "--env", "Pendulum-v1", "--sampler", "vine", "--steps", "4000", "--trunk-steps", "100",
+                                    "--vine-states", "20", "--vine-length", "10", "--vine-bootstrap", "none", "--quiet", "--out", run.path])
+        #expect(started.status == 0, "stderr: \(started.stderr)")
+        let refused = try Self.run(["train", "--resume", run.path, "--steps", "8000", "--vine-length", "0"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasPrefix("error: --resume \(run.path): --vine-length 0: "), "stderr: \(refused.stderr)")
+        let resumed = try Self.run(["train", "--resume", run.path, "--steps", "8000", "--vine-bootstrap", "value",
+                                    "--vine-length", "20", "--vine-kl-states", "trunks"])
+        #expect(resumed.status == 0, "stderr: \(resumed.stderr)")
+        #expect(resumed.stderr.contains(" with --vine-length 20 (was 10), --vine-bootstrap value (was none), "
+                                        + "--vine-kl-states trunks (was rollout-set)\n"), "stderr: \(resumed.stderr)")
+        let saved = try Self.run(["train", "--resume", run.path, "--print-config"])
+        #expect(saved.stdout.contains("\nvine-length: 20\n") && saved.stdout.contains("\nvine-bootstrap: value\n")
+                && saved.stdout.contains("\nvine-kl-states: trunks\n"), "\(saved.stdout)")
     }
 
     /// Issue 11, point 8: Ctrl-C in `train` (one process, or `--workers 2`) ends with a line that

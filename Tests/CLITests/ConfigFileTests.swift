@@ -114,8 +114,8 @@ import Testing
         try Data(printed.stdout.replacingOccurrences(of: "max-kl: 0.01\n", with: "max-kl: 0.02\n").utf8).write(to: changed)
         let refused = try Self.run(["train", "--resume", fromFlags.path, "--config", changed.path, "--steps", "2048"])
         #expect(refused.status == 2)
-        #expect(refused.stderr == "error: --resume \(fromFlags.path) continues the run as it was configured; only --steps may change, "
-                + "and \(changed.path): max-kl 0.02 is not the run's 0.01\n", "\(refused.stderr)")
+        #expect(refused.stderr == "error: --resume \(fromFlags.path) continues the run as it was configured; only --steps, "
+                + "--vine-bootstrap, --vine-length, --vine-kl-states may change, and \(changed.path): max-kl 0.02 is not the run's 0.01\n", "\(refused.stderr)")
         // An option overrides the file here too (as a supervisor's restart repeats both).
         let overridden = try Self.run(["train", "--resume", fromFlags.path, "--config", changed.path, "--max-kl", "0.01",
                                        "--steps", "2048", "--quiet"])
@@ -147,12 +147,14 @@ import Testing
         let root = try CLITests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let flags = ["--env", "CartPole-v1", "--sampler", "vine", "--steps", "1000", "--trunk-steps", "50", "--vine-states", "20",
-                     "--vine-length", "20", "--no-crn", "--vf-epochs", "1", "--vine-bootstrap", "none"]
+                     "--vine-length", "20", "--no-crn", "--vf-epochs", "1", "--vine-bootstrap", "none",
+                     "--vine-kl-states", "trunks"]
         let fromFlags = root.appendingPathComponent("flags"), fromYAML = root.appendingPathComponent("yaml")
         let trained = try Self.run(["train"] + flags + ["--quiet", "--out", fromFlags.path])
         #expect(trained.status == 0, "\(trained.stderr)")
         let printed = try Self.run(["train"] + flags + ["--print-config"])
-        #expect(printed.stdout.contains("\ncrn: false\n") && printed.stdout.contains("\nvine-bootstrap: none\n"))
+        #expect(printed.stdout.contains("\ncrn: false\n") && printed.stdout.contains("\nvine-bootstrap: none\n")
+                && printed.stdout.contains("\nvine-kl-states: trunks\n"))
         let file = root.appendingPathComponent("vine.yaml")
         try Data(printed.stdout.utf8).write(to: file)
         let again = try Self.run(["train", "--config", file.path, "--quiet", "--out", fromYAML.path])
@@ -172,6 +174,7 @@ import Testing
         ("hidden: [64, x]\n", "hidden: '64,x' is not positive widths, e.g. [64, 64]"),
         ("crn: maybe\n", "crn: 'maybe' is not true or false"),
         ("vine-bootstrap: always\n", "vine-bootstrap: 'always' is not none or value"),
+        ("vine-kl-states: all\n", "vine-kl-states: 'all' is not rollout-set or trunks"),
         ("sampler: vines\n", "sampler: 'vines' is not one of single-path, vine"),
         ("env: NoSuchEnv-v0\n", "env: unknown environment 'NoSuchEnv-v0'"),
         ("vf-lr: {a: 1}\n", "vf-lr: expected a value, not a mapping"),

@@ -157,6 +157,43 @@ import Testing
         #expect(abs(report.actualImprovement - (after - before)) < 1e-9)
     }
 
+    /// With constraint states the step measures its KL there: the accepted step's reported
+    /// KL is the reference mean KL over those states (within δ), not over the rollout set;
+    /// and constraint states equal to the rollout set give exactly the step without them.
+    @Test(arguments: cases)
+    func constraintStatesCarryTheTrustRegion(head: PolicyHead, k: Int, estimator: VineEstimator) throws {
+        let (policy, surrogate, q, actions, _) = Self.setup(head, k: k, estimator: estimator, seed: 5)
+        var c = TRPOConfiguration()
+        c.fisherSubsample = 1
+        c.productPrecision = .double
+        var random = RandomStream(seed: 6)
+        let trunks = randomMatrix(rows: 40, columns: 4, &random)
+        let wide = try VineSurrogate(states: surrogate.states, actions: actions, qValues: q, actionsPerState: k,
+                                     estimator: estimator, head: head, constraintStates: trunks)
+        var stepped = policy
+        let report = stepped.vineStep(wide, configuration: c, random: &random)
+        #expect(report.accepted, "\(String(describing: report.rejection))")
+        let klTrunks = referencePolicyKL(policy, theta: stepped.parameters, thetaOld: policy.parameters, observations: trunks)
+        let klRolloutSet = referencePolicyKL(policy, theta: stepped.parameters, thetaOld: policy.parameters, observations: surrogate.states)
+        #expect(klTrunks > 0 && klTrunks <= c.maxKL)
+        #expect(relativeError(report.kl, klTrunks) < 1e-10)
+        #expect(relativeError(report.kl, klRolloutSet) > 1e-3)
+
+        let same = try VineSurrogate(states: surrogate.states, actions: actions, qValues: q, actionsPerState: k,
+                                     estimator: estimator, head: head, constraintStates: surrogate.states)
+        var (a, b) = (policy, policy)
+        var (ra, rb) = (RandomStream(seed: 7), RandomStream(seed: 7))
+        let reportA = a.vineStep(same, configuration: c, random: &ra)
+        let reportB = b.vineStep(surrogate, configuration: c, random: &rb)
+        #expect(a.parameters == b.parameters)
+        #expect(reportA.kl == reportB.kl && reportA.surrogateAfter == reportB.surrogateAfter)
+
+        #expect(throws: VineSurrogateError.inconsistentBatch) {
+            try VineSurrogate(states: surrogate.states, actions: actions, qValues: q, actionsPerState: k, estimator: estimator,
+                              head: head, constraintStates: Matrix(rows: 3, columns: 5))
+        }
+    }
+
     /// Malformed batches are refused with a reason, not trapped on.
     @Test func malformedBatchesAreRefused() throws {
         let states = Matrix(rows: 2, columns: 3)

@@ -191,4 +191,40 @@ import Testing
         let old = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
         #expect(old.vineBootstrap == .none)
     }
+
+    /// Likewise `vineTrustRegion`: absent it is `.rolloutSet` (what earlier runs measured the
+    /// KL on); set, it round-trips.
+    @Test func configurationsWithoutTheTrustRegionDecodeAsTheRolloutSet() throws {
+        var c = TrainingConfiguration(environment: "Hopper-v4", totalSteps: 1000, batchSteps: 100)
+        c.vineTrustRegion = .trunks
+        let data = try JSONEncoder().encode(c)
+        #expect(try JSONDecoder().decode(TrainingConfiguration.self, from: data) == c)
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object.removeValue(forKey: "vineTrustRegion") as? String == "trunks")
+        let old = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(old.vineTrustRegion == .rolloutSet)
+    }
+
+    /// `Trainer.update(vine:)` with the KL on the trunks: the step's KL is the mean over the
+    /// trunks' states (normalised as collected), within δ.
+    @Test func trainerMeasuresTheKLOnTheTrunks() throws {
+        var c = TrainingConfiguration(environment: "TimeLimitedWalk", totalSteps: 10_000, batchSteps: 100)
+        c.sampler = .vine
+        c.vine = VineSettings(trunkSteps: 40, rolloutStates: 16, actionsPerState: 2, rolloutLength: 3, gamma: 0.99)
+        c.vineTrustRegion = .trunks
+        c.trpo.productPrecision = .double
+        var trainer = Trainer(configuration: c, observationSize: 2, actionSpace: .discrete(count: 2))
+        let sampler = VineSampler(simulators: [TimeLimitedWalk(), TimeLimitedWalk()], policy: trainer.state.policy,
+                                  normalizer: trainer.samplingNormalizer, seed: 2, stream: 0, settings: c.vine)
+        let batch = sampler.collect()
+        let old = trainer.state.policy
+        let trunkInputs = trainer.samplingNormalizer?.normalized(batch.trunks.observationMatrix) ?? batch.trunks.observationMatrix
+        let statistics = try trainer.update(vine: batch)
+        #expect(statistics.policyStep.accepted)
+        let new = trainer.state.policy
+        let kl = old.head.meanKL(oldOutputs: old.network.forward(trunkInputs).output, oldLogStd: old.logStd,
+                                 newOutputs: new.network.forward(trunkInputs).output, newLogStd: new.logStd)
+        #expect(abs(statistics.policyStep.kl - kl) <= 1e-12 * max(1, kl))
+        #expect(kl > 0 && kl <= c.trpo.maxKL)
+    }
 }
