@@ -124,10 +124,12 @@ public struct VarianceStudy {
     }
 
 
-    /// The vine estimate of a collection (eq. 15 or 16).
+    /// The vine estimate of a collection (eq. 15 or 16), with Q̂ as the configuration's
+    /// ``TrainingConfiguration/vineBootstrap`` completes it (with the study's value function).
     func vineGradient(_ batch: VineBatch) throws -> (gradient: [Double], qSamples: Int, simSteps: Int) {
-        let surrogate = try VineSurrogate(batch, normalizer: normalizer, head: policy.head)
-        return (policy.surrogateGradient(surrogate), batch.branchCount, batch.simulatorSteps)
+        let q = try batch.qValues(gamma: configuration.gamma,
+                                  cutValues: configuration.vineBootstrap == .value ? cutValues(batch) : nil)
+        return (try vineGradient(batch, qValues: q), batch.branchCount, batch.simulatorSteps)
     }
 
     /// Pilot collections per calibration round of ``calibrateVine(crn:farm:)``, and its rounds.

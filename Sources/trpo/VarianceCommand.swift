@@ -17,7 +17,7 @@ struct VarianceCommand: ParsableCommand {
             from 20× the budget (single path), prints one summary line per estimator (flagging \
             an estimator whose estimates are zero gradients as DEGENERATE), and writes \
             variance.json, variance.csv and variance.svg to --out (docs/variance.md defines \
-            every column). With \
+            every column); with --long-horizon, also horizon.csv. With \
             --workers N the replicates' collections run in N local worker processes (same \
             results: each replicate's random streams derive from the seed and the replicate).
             """
@@ -51,6 +51,15 @@ struct VarianceCommand: ParsableCommand {
     @Option(help: "Output directory.")
     var out: String = "variance"
 
+    @Option(name: .customLong("vine-bootstrap"), help: "The vine's Q̂: value completes a branch cut by T or the time limit with γᴸ V(s_L) (V: the checkpoint's value function), none is the plain sum (default: the checkpoint's run's setting; none for a fresh policy, whose V is untrained).")
+    var vineBootstrap: VineBootstrap?
+
+    @Option(name: .customLong("long-horizon"), parsing: .unconditional, help: ArgumentHelp("Also compare the vine's Q̂ over T with Q̂ over this longer horizon on the same branches (common random numbers), plain and bootstrapped: correlations, gradient cosine and bias, in horizon.csv.", valueName: "steps"))
+    var longHorizon: Int?
+
+    @Option(name: .customLong("horizon-collections"), parsing: .unconditional, help: "Vine collections (pairs) of the --long-horizon comparison.")
+    var horizonCollections: Int = 4
+
     func validate() throws {
         guard replicates >= 2 else { throw ValidationError("--replicates must be at least 2 (got \(replicates))") }
         guard budget >= 100 else { throw ValidationError("--budget must be at least 100 steps (got \(budget))") }
@@ -58,6 +67,8 @@ struct VarianceCommand: ParsableCommand {
             throw ValidationError("--budget-tolerance must be above 0 and below 0.5 (got \(budgetTolerance))")
         }
         guard replicates < 999_990 else { throw ValidationError("--replicates must be below 999990 (got \(replicates))") }
+        if let longHorizon, longHorizon < 2 { throw ValidationError("--long-horizon must be at least 2 steps (got \(longHorizon))") }
+        guard horizonCollections >= 1 else { throw ValidationError("--horizon-collections must be at least 1 (got \(horizonCollections))") }
         if let env {
             if let problem = TrainingOptions.environmentProblem(env) { throw ValidationError(problem) }
             if EnvironmentName.isExternal(env) && localWorkers.workers == 0 {
@@ -96,6 +107,7 @@ struct VarianceCommand: ParsableCommand {
             }
             var c = state.configuration
             c.seed = seed
+            if let vineBootstrap { c.vineBootstrap = vineBootstrap }
             if c.isExternal {
                 guard localWorkers.workers > 0 else {
                     throw runFailure("\(c.environment) is made by Python workers, not in this process: give --workers N (N ≥ 1)")
@@ -112,6 +124,7 @@ struct VarianceCommand: ParsableCommand {
             let env = env!  // validate() requires --env without --checkpoint
             var c = TrainingConfiguration.preset(for: env)
             c.seed = seed
+            c.vineBootstrap = vineBootstrap ?? .none
             c.environmentArguments = envKwargs
             if c.isExternal {
                 subject = .external(c, nil)
@@ -122,15 +135,18 @@ struct VarianceCommand: ParsableCommand {
         }
         note("trpo variance: \(policyLabel); \(replicates) replicates of \(grouped(budget)) steps "
              + "± \(String(format: "%g", budgetTolerance * 100)) % per estimator")
-        let statistics: [EstimatorStatistics]
+        let outcome: Outcome
         do {
             switch subject {
-            case .ready(let study): statistics = try run(study)
-            case .external(let c, let state): statistics = try runExternal(c, state: state)
+            case .ready(let study): outcome = try run(study)
+            case .external(let c, let state): outcome = try runExternal(c, state: state)
             }
         } catch let error as VarianceStudyError {
             throw runFailure(error)
+        } catch let error as HorizonCheckError {
+            throw runFailure(error)
         }
+        let statistics = outcome.statistics
 
         let directory = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -144,7 +160,12 @@ struct VarianceCommand: ParsableCommand {
             try AtomicFile.write(Data(svg.utf8), to: directory.appendingPathComponent("variance.svg"))
         } catch { throw runFailure(error) }
         for s in statistics { print(s.summary) }
-        print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg")
+        if let horizon = outcome.horizon {
+            try AtomicFile.write(Data(HorizonComparison.csv(horizon).utf8), to: directory.appendingPathComponent("horizon.csv"))
+            for h in horizon { print(h.summary) }
+        }
+        print("wrote \(directory.appendingPathComponent("variance.json").path), variance.csv, variance.svg"
+              + (outcome.horizon == nil ? "" : ", horizon.csv"))
     }
 
     /// The simulator steps per estimate and their tolerance.
@@ -190,7 +211,7 @@ struct VarianceCommand: ParsableCommand {
     /// The study of an external environment's policy on `--workers` Python workers: the farm
     /// waits for the first worker's spec, builds the fresh policy from it (or checks that the
     /// checkpoint's policy fits it), then farms every collection out.
-    func runExternal(_ c: TrainingConfiguration, state: TrainerState?) throws -> [EstimatorStatistics] {
+    func runExternal(_ c: TrainingConfiguration, state: TrainerState?) throws -> Outcome {
         let program = try localWorkers.program(for: c)
         return try farmed { endpoint, children in
             let farm = try SamplingFarm(endpoint: endpoint, externalEnvironment: c.environment, arguments: c.environmentArguments ?? "",
@@ -215,10 +236,27 @@ struct VarianceCommand: ParsableCommand {
         }
     }
 
-    /// The study's statistics, its collections made here or by `--workers` local worker processes.
-    func run(_ study: VarianceStudy) throws -> [EstimatorStatistics] {
+    /// What a study finds: each estimator's statistics, and the `--long-horizon` comparison.
+    struct Outcome {
+        var statistics: [EstimatorStatistics]
+        var horizon: [HorizonComparison]?
+    }
+
+    /// The study, then the `--long-horizon` comparison, their collections made on `farm` (nil:
+    /// in this process).
+    func perform(_ study: VarianceStudy, farm: SamplingFarm?) throws -> Outcome {
+        let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
+        guard let longHorizon else { return Outcome(statistics: statistics) }
+        note("horizon check: \(horizonCollections) vine collections at T = \(study.configuration.vine.rolloutLength) "
+             + "and at \(longHorizon), common random numbers")
+        return Outcome(statistics: statistics,
+                       horizon: try study.horizonCheck(longHorizon: longHorizon, collections: horizonCollections, farm: farm))
+    }
+
+    /// The study's outcome, its collections made here or by `--workers` local worker processes.
+    func run(_ study: VarianceStudy) throws -> Outcome {
         let workers = localWorkers.workers
-        guard workers > 0 else { return try study.run(replicates: replicates) { note($0) }.statistics }
+        guard workers > 0 else { return try perform(study, farm: nil) }
         return try farmed { endpoint, children in
             let farm = try SamplingFarm(endpoint: endpoint, template: study.farmTemplate,
                                         modelXML: study.configuration.modelXML, log: { note($0) })
@@ -230,15 +268,15 @@ struct VarianceCommand: ParsableCommand {
     /// Runs the study that `start` sets up (a farm on the local workers' endpoint, its workers
     /// started) on that farm, and tells the workers to stop at the end.
     private func farmed(_ start: (_ endpoint: String, _ children: inout WorkerProcesses?) throws -> (SamplingFarm, VarianceStudy))
-        throws -> [EstimatorStatistics] {
+        throws -> Outcome {
         do {
             return try withLocalWorkers { endpoint, children in
                 let (farm, study) = try start(endpoint, &children)
                 farm.adopt(study.farmTemplate)
                 do {
-                    let statistics = try study.run(replicates: replicates, farm: farm) { note($0) }.statistics
+                    let outcome = try perform(study, farm: farm)
                     farm.finish()
-                    return statistics
+                    return outcome
                 } catch {
                     farm.finish(.interrupted)
                     throw error

@@ -174,6 +174,33 @@ import Testing
         return study
     }
 
+    /// The horizon check on CartPole-v1 (time limit 500): at T = 500 every branch already
+    /// ends by falling or by the time limit, so the long horizon's Q̂ are the same numbers
+    /// (correlations and cosine 1, bias 0, for plain and bootstrapped alike, as the long
+    /// one is completed the same way); at T = 5 most branches are cut, the plain Q̂ differ
+    /// from the long ones and the bootstrapped from the plain. A horizon not beyond T is refused.
+    @Test func theHorizonCheckComparesTheSameBranches() throws {
+        var study = Self.study()
+        study.configuration.vine = VineSettings(trunkSteps: 60, rolloutStates: 12, actionsPerState: 2, rolloutLength: 500,
+                                                gamma: study.configuration.gamma)
+        let same = try study.horizonCheck(longHorizon: 1000, collections: 2)
+        #expect(same.map(\.qEstimator) == ["plain", "bootstrapped"])
+        for row in same {
+            #expect(row.branches == 48 && row.horizon == 500 && row.longHorizon == 1000)
+            #expect(abs(row.qCorrelation - 1) < 1e-12 && abs(row.centeredQCorrelation - 1) < 1e-12, "\(row)")
+            #expect(abs(row.gradientCosine - 1) < 1e-12 && row.gradientRelativeBias < 1e-12, "\(row)")
+        }
+        study.configuration.vine.rolloutLength = 5
+        let short = try study.horizonCheck(longHorizon: 1000, collections: 2)
+        #expect(short[0].cutShare > 0.5)
+        #expect(short[0].qCorrelation < 1 - 1e-6 && short[0].gradientRelativeBias > 1e-6)
+        #expect(short[0].qCorrelation != short[1].qCorrelation)
+        #expect(HorizonComparison.csv(short).split(separator: "\n").count == 3)
+        #expect(throws: HorizonCheckError.notLonger(horizon: 5, longHorizon: 5)) {
+            try study.horizonCheck(longHorizon: 5, collections: 1)
+        }
+    }
+
     /// A real (tiny) study runs all three estimators with finite, consistent figures, sizes the
     /// vine to the budget, and gives the same figures again from the same seed.
     @Test func aSmallStudyMeetsItsBudgetAndRepeats() throws {
