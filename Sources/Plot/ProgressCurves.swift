@@ -36,24 +36,47 @@ public enum ProgressXAxis: String, CaseIterable, Sendable {
     }
 }
 
+/// Which return a learning curve from `progress.csv` plots.
+public enum ProgressYAxis: String, CaseIterable, Sendable {
+    /// The mean return of the training episodes that finished in each iteration (column
+    /// `episode_return_mean`): the stochastic policy, and for a vine only episodes that end
+    /// inside a trunk.
+    case training = "return"
+    /// The deterministic evaluation of `--eval-every` (column `eval_return_mean`), on the
+    /// iterations it ran.
+    case evaluation = "eval"
+
+    /// The `progress.csv` column holding the y values.
+    public var column: String {
+        switch self {
+        case .training: "episode_return_mean"
+        case .evaluation: "eval_return_mean"
+        }
+    }
+
+    /// The axis title and tick format.
+    public var axis: PlotAxis {
+        switch self {
+        case .training: PlotAxis(label: "Mean episode return", format: .plain)
+        case .evaluation: PlotAxis(label: "Deterministic evaluation return", format: .plain)
+        }
+    }
+}
+
 /// Reads learning curves from run directories, each holding the trainer's `progress.csv`.
 public enum ProgressCurves {
     /// The log's file name inside a run directory.
     public static let fileName = "progress.csv"
-    /// The column plotted on the y axis; it is empty on iterations where no episode finished.
-    public static let returnColumn = "episode_return_mean"
-    /// The y axis for ``returnColumn``.
-    public static let returnAxis = PlotAxis(label: "Mean episode return", format: .plain)
-
-    /// The curve of ``returnColumn`` against `x` in `directory/progress.csv`, named after the
-    /// directory's last path component.
+    /// The curve of `y` (the training return unless given) against `x` in
+    /// `directory/progress.csv`, named after the directory's last path component.
     ///
     /// Rows without a return (or without an x value) are skipped; the curve may be empty.
     ///
     /// - Throws: ``PlotError/missingRunDirectory(path:)``, ``PlotError/missingProgressFile(path:)``,
     ///   ``PlotError/unreadableFile(path:reason:)``, ``PlotError/missingColumn(_:source:)`` and the
     ///   other parse errors of ``CSVTable``.
-    public static func learningCurve(runDirectory directory: URL, x: ProgressXAxis) throws(PlotError) -> LearningCurve {
+    public static func learningCurve(runDirectory directory: URL, x: ProgressXAxis,
+                                     y: ProgressYAxis = .training) throws(PlotError) -> LearningCurve {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
         else { throw .missingRunDirectory(path: directory.path) }
@@ -68,7 +91,7 @@ public enum ProgressCurves {
         let table = try CSVTable(parsing: text, source: file.path)
         return LearningCurve(
             name: directory.standardizedFileURL.lastPathComponent,
-            points: try table.points(x: x.column, y: returnColumn)
+            points: try table.points(x: x.column, y: y.column)
         )
     }
 }

@@ -5,6 +5,7 @@ import Plot
 
 extension SamplerKind: ExpressibleByArgument {}
 extension ProgressXAxis: ExpressibleByArgument {}
+extension ProgressYAxis: ExpressibleByArgument {}
 
 /// A ZeroMQ endpoint as `--bind` and `--connect` take it: `tcp://HOST:PORT` or `ipc://PATH`,
 /// and for `--bind` also `tcp://*:PORT` (every interface). Parsed with

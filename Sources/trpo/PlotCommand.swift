@@ -41,6 +41,11 @@ struct PlotCommand: ParsableCommand {
     )
     var xAxis: ProgressXAxis = .timesteps
 
+    @Option(name: .customLong("y"), help: ArgumentHelp(
+        "The y axis: return (the training episodes' mean return) or eval (the deterministic evaluations of --eval-every).",
+        valueName: "axis"))
+    var yAxis: ProgressYAxis = .training
+
     @Option(help: "The line of a group of seeds: mean, or iqm (interquartile mean).")
     var aggregate: Aggregate = .mean
 
@@ -69,7 +74,7 @@ struct PlotCommand: ParsableCommand {
         do {
             let directories = runDirectories.map { URL(fileURLWithPath: $0) }
             var curves = try directories.map { (directory: URL) throws(PlotError) in
-                try ProgressCurves.learningCurve(runDirectory: directory, x: xAxis)
+                try ProgressCurves.learningCurve(runDirectory: directory, x: xAxis, y: yAxis)
             }
             let configurations = try directories.map { (directory: URL) throws(PlotError) in
                 try RunConfiguration.read(runDirectory: directory)
@@ -87,7 +92,7 @@ struct PlotCommand: ParsableCommand {
             }
             let plot = LearningCurvePlot(
                 title: title ?? (groups.environments.isEmpty ? nil : groups.environments.joined(separator: ", ")),
-                xAxis: xAxis.axis, yAxis: ProgressCurves.returnAxis, curves: curves, aggregate: aggregate
+                xAxis: xAxis.axis, yAxis: yAxis.axis, curves: curves, aggregate: aggregate
             )
             let svg = try plot.svg()
             let destination = URL(fileURLWithPath: out)

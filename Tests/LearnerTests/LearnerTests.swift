@@ -114,18 +114,22 @@ import Testing
 }
 
 @Suite struct VineTrainingTests {
-    /// The vine presets are the paper's App. E, Table 2 (16 trunks of 1,000 steps as 8 copies
-    /// of 2,000; K = 4; T = 50 and 500 Q-values for Swimmer, T = 100 and 2,500 for Hopper and
-    /// Walker) and our CartPole settings.
-    @Test func vinePresetsFollowThePaper() {
-        for (id, states, length) in [("Swimmer-v4", 125, 50), ("Hopper-v4", 625, 100), ("Walker2d-v4", 625, 100)] {
+    /// The vine presets: Swimmer the paper's App. E, Table 2 (16 trunks of 1,000 steps as 8
+    /// copies of 2,000; K = 4; T = 50 and 500 Q-values); Hopper, Walker2d and HalfCheetah
+    /// ours, bootstrapped branches of T = 30 from 8 trunks of 250 (N = 100, K = 4); and our
+    /// CartPole settings.
+    @Test func vinePresetsAreTheDocumentedOnes() {
+        let swimmer = TrainingConfiguration.preset(for: "Swimmer-v4")
+        #expect(swimmer.environmentsPerSampler * swimmer.vine.trunkSteps == 16_000)
+        #expect(swimmer.vine.actionsPerState == 4 && swimmer.vine.rolloutStates == 125 && swimmer.vine.rolloutLength == 50)
+        for id in ["Hopper-v4", "Walker2d-v4", "HalfCheetah-v4"] {
             let c = TrainingConfiguration.preset(for: id)
-            #expect(c.environmentsPerSampler * c.vine.trunkSteps == 16_000, "\(id)")
-            #expect(c.vine.actionsPerState == 4 && c.vine.rolloutStates == states && c.vine.rolloutLength == length, "\(id)")
-            #expect(c.vine.rolloutStates * c.vine.actionsPerState == (id == "Swimmer-v4" ? 500 : 2500), "\(id)")
+            #expect(c.environmentsPerSampler * c.vine.trunkSteps == 2_000, "\(id)")
+            #expect(c.vine.actionsPerState == 4 && c.vine.rolloutStates == 100 && c.vine.rolloutLength == 30, "\(id)")
+            #expect(c.vineBootstrap == .value && c.vineTrustRegion == .rolloutSet, "\(id)")
         }
         // The step budget pays for the vine: the paper's 200 iterations, or CartPole's 500k.
-        #expect(TrainingConfiguration.preset(for: "Hopper-v4", sampler: .vine).totalSteps == 200 * (16_000 + 625 * 4 * 100))
+        #expect(TrainingConfiguration.preset(for: "Hopper-v4", sampler: .vine).totalSteps == 200 * (2_000 + 100 * 4 * 30))
         #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).totalSteps == 200 * (16_000 + 125 * 4 * 50))
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .vine).totalSteps == 500_000)
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .singlePath).totalSteps == 100_000)

@@ -57,6 +57,22 @@ import Testing
         }
     }
 
+    /// `y: .evaluation` plots `eval_return_mean` on the rows that have one; a log without the
+    /// column is refused naming it.
+    @Test func readsTheEvaluationCurve() throws {
+        try Self.withTemporaryDirectory { root in
+            let file = root.appendingPathComponent("progress.csv")
+            try "iteration,timesteps,episode_return_mean,eval_return_mean\n1,100,5,\n2,200,6,40.5\n3,300,,\n4,400,7,52\n"
+                .write(to: file, atomically: false, encoding: .utf8)
+            let curve = try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps, y: .evaluation)
+            #expect(curve.points == [CurvePoint(x: 200, y: 40.5), CurvePoint(x: 400, y: 52)])
+            try "iteration,timesteps,episode_return_mean\n1,100,5\n".write(to: file, atomically: false, encoding: .utf8)
+            #expect(throws: PlotError.missingColumn("eval_return_mean", source: file.path)) {
+                try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps, y: .evaluation)
+            }
+        }
+    }
+
     @Test func xAxisChoices() throws {
         #expect(try ProgressXAxis(validating: "timesteps") == .timesteps)
         #expect(try ProgressXAxis(validating: "wall") == .wall)
