@@ -143,3 +143,32 @@ int trpo_set_this_thread_niceness(int niceness) {
 int trpo_this_thread_niceness(void) {
     return getpriority(PRIO_PROCESS, (id_t)gettid());
 }
+
+// Backward through tanh, written from its output: g ← g · (1 − h²), rounded as the plain
+// expression is (no contraction), so every variant gives the same bits.
+MULTIVERSION
+void trpo_tanh_backward_f64(double *restrict g, const double *restrict h, long n) {
+    for (long i = 0; i < n; i++) g[i] = g[i] * (1.0 - h[i] * h[i]);
+}
+
+MULTIVERSION
+void trpo_tanh_backward_f32(float *restrict g, const float *restrict h, long n) {
+    for (long i = 0; i < n; i++) g[i] = g[i] * (1.0f - h[i] * h[i]);
+}
+
+// Every row of a rows × width row-major matrix set to `row`.
+MULTIVERSION
+void trpo_broadcast_rows_f64(double *restrict z, const double *restrict row, long rows, long width) {
+    for (long r = 0; r < rows; r++) {
+        double *restrict out = z + r * width;
+        for (long j = 0; j < width; j++) out[j] = row[j];
+    }
+}
+
+MULTIVERSION
+void trpo_broadcast_rows_f32(float *restrict z, const float *restrict row, long rows, long width) {
+    for (long r = 0; r < rows; r++) {
+        float *restrict out = z + r * width;
+        for (long j = 0; j < width; j++) out[j] = row[j];
+    }
+}

@@ -28,6 +28,12 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable, Codable {
     /// `x_i = tanh(x_i)` by the vectorised kernel of this precision.
     static func tanhInPlace(_ x: UnsafeMutablePointer<Self>, count: Int)
 
+    /// `g_i = g_i · (1 − h_i²)`: back (or forward) through tanh given its output `h`.
+    static func tanhBackward(_ g: UnsafeMutablePointer<Self>, output h: UnsafePointer<Self>, count: Int)
+
+    /// Every row of the row-major `rows × width` matrix `z` set to `row` (`width` values).
+    static func broadcastRows(_ z: UnsafeMutablePointer<Self>, row: UnsafePointer<Self>, rows: Int, width: Int)
+
     /// One Adam step in this precision (see ``Adam``); `c1`, `c2` are the bias corrections.
     static func adamStep(
         parameters: UnsafeMutablePointer<Self>, firstMoment: UnsafeMutablePointer<Self>,
@@ -59,6 +65,16 @@ extension Double: BLASScalar {
 
     @inline(__always)
     public static func tanhInPlace(_ x: UnsafeMutablePointer<Double>, count: Int) { trpo_tanh_f64(x, count) }
+
+    @inline(__always)
+    public static func tanhBackward(_ g: UnsafeMutablePointer<Double>, output h: UnsafePointer<Double>, count: Int) {
+        trpo_tanh_backward_f64(g, h, count)
+    }
+
+    @inline(__always)
+    public static func broadcastRows(_ z: UnsafeMutablePointer<Double>, row: UnsafePointer<Double>, rows: Int, width: Int) {
+        trpo_broadcast_rows_f64(z, row, rows, width)
+    }
 
     @inline(__always)
     public static func adamStep(
@@ -94,6 +110,16 @@ extension Float: BLASScalar {
 
     @inline(__always)
     public static func tanhInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) { trpo_tanh_f32(x, count) }
+
+    @inline(__always)
+    public static func tanhBackward(_ g: UnsafeMutablePointer<Float>, output h: UnsafePointer<Float>, count: Int) {
+        trpo_tanh_backward_f32(g, h, count)
+    }
+
+    @inline(__always)
+    public static func broadcastRows(_ z: UnsafeMutablePointer<Float>, row: UnsafePointer<Float>, rows: Int, width: Int) {
+        trpo_broadcast_rows_f32(z, row, rows, width)
+    }
 
     @inline(__always)
     public static func adamStep(

@@ -89,7 +89,7 @@ public struct ConvolutionLayout: Sendable, Hashable {
             forEachPatchChunk(l, rows: rows) { done, images in
                 gatherPatches(l, input: input, values: values, row: firstRow + done, images: images, into: patches)
                 let z = output + done &* g.output.count
-                for p in 0..<(images &* g.positions) { (z + p &* g.filters).update(from: bias, count: g.filters) }
+                S.broadcastRows(z, row: bias, rows: images &* g.positions, width: g.filters)
                 S.gemm(transposeA: false, transposeB: false, m: images &* g.positions, n: g.filters, k: g.patchWidth,
                        alpha: 1, a: patches, lda: g.patchWidth, b: weights, ldb: g.filters,
                        beta: 1, c: z, ldc: g.filters)
@@ -117,7 +117,7 @@ public struct ConvolutionLayout: Sendable, Hashable {
             forEachPatchChunk(l, rows: rows) { done, images in
                 // dZ = P dW + db + dP W, with dP the patches of the input's tangent.
                 let dz = tangents[l] + done &* g.output.count
-                for p in 0..<(images &* m) { (dz + p &* g.filters).update(from: dBias, count: g.filters) }
+                S.broadcastRows(dz, row: dBias, rows: images &* m, width: g.filters)
                 gatherPatches(l, input: input, values: values, row: firstRow + done, images: images, into: patches)
                 S.gemm(transposeA: false, transposeB: false, m: images &* m, n: g.filters, k: g.patchWidth,
                        alpha: 1, a: patches, lda: g.patchWidth, b: dWeights, ldb: g.filters,

@@ -56,7 +56,7 @@ public struct DenseLayout: Sendable, Hashable {
             let h = values[l] + firstRow &* fanIn
             let z = values[l + 1] + firstRow &* fanOut
             let bias = theta + biasOffset(l)
-            for i in 0..<rows { (z + i &* fanOut).update(from: bias, count: fanOut) }
+            S.broadcastRows(z, row: bias, rows: rows, width: fanOut)
             S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
                    alpha: 1, a: h, lda: fanIn, b: theta + weightOffsets[l], ldb: fanOut,
                    beta: 1, c: z, ldc: fanOut)
@@ -81,7 +81,7 @@ public struct DenseLayout: Sendable, Hashable {
             let h = values[l] + firstRow &* fanIn
             let dz = tangents[l + 1]
             let dBias = v + biasOffset(l)
-            for i in 0..<rows { (dz + i &* fanOut).update(from: dBias, count: fanOut) }
+            S.broadcastRows(dz, row: dBias, rows: rows, width: fanOut)
             // dZ = H dW + T W + db
             S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
                    alpha: 1, a: h, lda: fanIn, b: v + weightOffsets[l], ldb: fanOut,

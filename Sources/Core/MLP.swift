@@ -20,7 +20,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     @inline(__always)
     func multiplyByDerivative<S: BLASScalar>(_ g: UnsafeMutablePointer<S>, output h: UnsafePointer<S>, count: Int) {
         switch self {
-        case .tanh: for i in 0..<count { g[i] *= 1 - h[i] * h[i] }
+        case .tanh: S.tanhBackward(g, output: h, count: count)
         case .relu: for i in 0..<count where h[i] <= 0 { g[i] = 0 }
         }
     }

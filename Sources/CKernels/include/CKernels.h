@@ -12,6 +12,20 @@ void trpo_tanh_f64(double *x, long n);
 /// |error| < 1e-6; saturates beyond |x| = 9.
 void trpo_tanh_f32(float *x, long n);
 
+/// g[i] = g[i] · (1 − h[i]²) for i < n: the gradient (or tangent) g taken back (or forward)
+/// through tanh, whose output is h. g and h must not overlap.
+void trpo_tanh_backward_f64(double *g, const double *h, long n);
+
+/// Single-precision ``trpo_tanh_backward_f64``.
+void trpo_tanh_backward_f32(float *g, const float *h, long n);
+
+/// Sets each of the `rows` rows of the row-major `rows × width` matrix z to `row` (a bias
+/// broadcast before a product adds to it). z and row must not overlap.
+void trpo_broadcast_rows_f64(double *z, const double *row, long rows, long width);
+
+/// Single-precision ``trpo_broadcast_rows_f64``.
+void trpo_broadcast_rows_f32(float *z, const float *row, long rows, long width);
+
 /// One Adam step over n parameters: m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g²,
 /// p ← p − lr · (m / c1) / (√(v / c2) + ε), where c1 = 1 − β1ᵗ and c2 = 1 − β2ᵗ are the bias
 /// corrections of step t.
