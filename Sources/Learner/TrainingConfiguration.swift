@@ -196,9 +196,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             // trunks of 250 steps, N = 100 states, K = 4 actions from π_old, T = 30 — 14,000
             // simulator steps per iteration against the paper's ~190,000 (App. E, Table 2:
             // T = 100, N = 625, 16 trunks of 1,000), which plateaus near 600 on Hopper-v4
-            // (docs/variance.md). Hopper-v4 seeds 1-3 passed 3,000 (deterministic) within 200
-            // iterations with these settings. Swimmer keeps the paper's T = 50, N = 125 on
-            // 8 × 2,000 trunks.
+            // (docs/variance.md). Hopper-v4 seeds 1-3 reached 3,378-3,538 (deterministic) within
+            // 200 iterations with these settings, Walker2d-v4 4,864 in 589. Swimmer keeps the
+            // paper's T = 50, N = 125 on 8 × 2,000 trunks.
             c.vine.trunkSteps = 250
             c.vine.rolloutStates = 100
             c.vine.rolloutLength = 30
@@ -210,8 +210,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             source.singlePath = "RL-Zoo's TRPO MuJoCo settings (n_steps 1024 × 2 envs, λ 0.95, CG 25, 20 critic epochs of 128, "
                 + "target KL 0.01); one Hopper run with them reached 3404 (3510 deterministic)"
             source.vine = "ours (docs/variance.md): bootstrapped branches of T = 30 on 8 × 250 trunks, N = 100, K = 4; "
-                + "Hopper-v4 seeds 1-3 at 3,000+ deterministic within 200 iterations (2.8M steps), where the paper's "
-                + "T = 100, N = 625 on 16 × 1,000 trunks plateaued near 600"
+                + "Hopper-v4 seeds 1-3 at 1,398 (best 3,538), 3,378, 3,508 deterministic after 200 iterations (2.8M steps), "
+                + "Walker2d-v4 4,864 after 589 (8M), where the paper's T = 100, N = 625 on 16 × 1,000 trunks plateaued near 600"
             if environment == "HalfCheetah-v4" {
                 c.trpo.maxKL = 0.04
                 source.singlePath = "RL-Zoo (target KL 0.04)"
@@ -232,9 +232,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
 
     /// The preset for `environment` sampled with `sampler`: for the vine, the environment's
     /// vine settings and a simulator-step budget that pays for them (trunks and branches
-    /// both count): 500,000 for CartPole-v1 (it reaches 500 in 270–320k), and otherwise the
-    /// paper's 200 iterations at the settings' nominal cost per iteration (every branch run
-    /// to T), e.g. 2.8M for Hopper-v4 and 8.2M for Swimmer-v4.
+    /// both count): 500,000 for CartPole-v1 (it reaches 500 in 270–320k), 600 iterations at
+    /// the settings' nominal cost per iteration (every branch run to T) for Walker2d-v4
+    /// (8.4M), and otherwise the paper's 200 iterations, e.g. 2.8M for Hopper-v4 and 8.2M for
+    /// Swimmer-v4.
     public static func preset(for environment: String, sampler: SamplerKind) -> TrainingConfiguration {
         var c = preset(for: environment)
         c.sampler = sampler
@@ -243,7 +244,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             c.totalSteps = 500_000
         } else {
             let v = c.vine
-            c.totalSteps = 200 * (c.environmentsPerSampler * v.trunkSteps + v.rolloutStates * v.actionsPerState * v.rolloutLength)
+            // Walker2d-v4 first passed 2,500 at iteration 320 and held 4,200-4,850 from 360 on.
+            let iterations = presetName(of: environment) == "Walker2d-v4" ? 600 : 200
+            c.totalSteps = iterations * (c.environmentsPerSampler * v.trunkSteps + v.rolloutStates * v.actionsPerState * v.rolloutLength)
         }
         return c
     }

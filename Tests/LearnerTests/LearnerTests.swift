@@ -130,6 +130,7 @@ import Testing
         }
         // The step budget pays for the vine: the paper's 200 iterations, or CartPole's 500k.
         #expect(TrainingConfiguration.preset(for: "Hopper-v4", sampler: .vine).totalSteps == 200 * (2_000 + 100 * 4 * 30))
+        #expect(TrainingConfiguration.preset(for: "Walker2d-v4", sampler: .vine).totalSteps == 600 * (2_000 + 100 * 4 * 30))
         #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).totalSteps == 200 * (16_000 + 125 * 4 * 50))
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .vine).totalSteps == 500_000)
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .singlePath).totalSteps == 100_000)
