@@ -222,7 +222,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
                 c.normalizeRewards = true
                 source.singlePath = "RL-Zoo (γ 0.9999, VecNormalize with reward scaling): without reward normalisation "
                     + "2 seeds of 3 stayed near 120; with it 345–356 on all three"
-                source.vine = "the paper, App. E, Table 2"
+                source.vine = "the paper, App. E, Table 2, bootstrapped: seed 1 at 361.9 deterministic after 100 iterations "
+                    + "(4.0M steps); T = 30 on 8 × 250 trunks stayed at 141"
             }
         default:
             break
