@@ -15,8 +15,15 @@ import Sampling
 /// - ``gradientCosine`` and ``gradientRelativeBias``: the mean over the pairs of the vine
 ///   gradient with the short Q̂ against the mean with the long Q̂ (the same states and actions),
 ///   cos(ḡ_T, ḡ_long) and ‖ḡ_T − ḡ_long‖ / ‖ḡ_long‖.
+///
+/// The study's own estimators (single path, vine, vine with CRN, each the mean of its
+/// replicates) get a row too, with only the gradient figures: their bias against the same
+/// long-horizon gradient, scaled by K/(K−1) for single path when the vine uses eq. 16 (whose
+/// expectation is (K−1)/K of the policy gradient; eq. 15's is the gradient itself).
 public struct HorizonComparison: Sendable, Codable, Equatable {
-    /// `plain` (the paper's Σ_{t<L} γᵗ r_t) or `bootstrapped` (plus γᴸ V(s_L) when cut).
+    /// `plain` (the paper's Σ_{t<L} γᵗ r_t) or `bootstrapped` (plus γᴸ V(s_L) when cut) for the
+    /// paired collections; an estimator of the study (`single_path`, `vine`, `vine_crn`) for
+    /// its mean estimate.
     public var qEstimator: String
     /// T of the short branches, and of the long ones.
     public var horizon: Int
@@ -26,17 +33,22 @@ public struct HorizonComparison: Sendable, Codable, Equatable {
     public var branches: Int
     /// Share of the short branches cut by T or the time limit.
     public var cutShare: Double
-    public var qCorrelation: Double
-    public var centeredQCorrelation: Double
+    /// Nil on a study estimator's row (it has no branches paired with the long ones).
+    public var qCorrelation: Double?
+    public var centeredQCorrelation: Double?
     public var gradientCosine: Double
     public var gradientRelativeBias: Double
 
     /// One line for standard output.
     public var summary: String {
-        String(format: "horizon T = %d against %d, %@ Q̂: correlation %.3f (per-state centred %.3f), gradient cosine %.3f, "
-               + "relative bias %.3f (%d collections, %d branches, %.0f %% cut)",
-               horizon, longHorizon, qEstimator, qCorrelation, centeredQCorrelation, gradientCosine, gradientRelativeBias,
-               collections, branches, cutShare * 100)
+        guard let qCorrelation, let centeredQCorrelation else {
+            return String(format: "horizon: %@'s mean estimate against the %d-step vine gradient: cosine %.3f, relative bias %.3f",
+                          qEstimator, longHorizon, gradientCosine, gradientRelativeBias)
+        }
+        return String(format: "horizon T = %d against %d, %@ Q̂: correlation %.3f (per-state centred %.3f), gradient cosine %.3f, "
+                      + "relative bias %.3f (%d collections, %d branches, %.0f %% cut)",
+                      horizon, longHorizon, qEstimator, qCorrelation, centeredQCorrelation, gradientCosine, gradientRelativeBias,
+                      collections, branches, cutShare * 100)
     }
 
     /// `horizon.csv`: a header and one row per Q̂ estimator.
@@ -44,8 +56,9 @@ public struct HorizonComparison: Sendable, Codable, Equatable {
         var text = "q_estimator,horizon,long_horizon,collections,branches,cut_share,q_correlation,centered_q_correlation,"
             + "gradient_cosine,gradient_relative_bias\n"
         for r in rows {
+            let field = { (x: Double?) in x.map { "\($0)" } ?? "" }
             text += "\(r.qEstimator),\(r.horizon),\(r.longHorizon),\(r.collections),\(r.branches),\(r.cutShare),"
-                + "\(r.qCorrelation),\(r.centeredQCorrelation),\(r.gradientCosine),\(r.gradientRelativeBias)\n"
+                + "\(field(r.qCorrelation)),\(field(r.centeredQCorrelation)),\(r.gradientCosine),\(r.gradientRelativeBias)\n"
         }
         return text
     }
@@ -74,9 +87,11 @@ extension VarianceStudy {
     /// `collections` pairs on streams 4 000 000 + m, T and `longHorizon`, compared with
     /// ``HorizonComparison``'s figures for the plain and the bootstrapped Q̂ (the latter
     /// completes a cut branch with the study's value function). The long Q̂ is completed with
-    /// V only where a branch is cut by `longHorizon` or the time limit.
+    /// V only where a branch is cut by `longHorizon` or the time limit. Each of `estimates`
+    /// (a study estimator's mean estimate) is compared with the long-horizon gradient too.
     /// - Throws: ``HorizonCheckError``; a collection's or the surrogate's error.
-    public func horizonCheck(longHorizon: Int, collections: Int, farm: SamplingFarm? = nil) throws -> [HorizonComparison] {
+    public func horizonCheck(longHorizon: Int, collections: Int, farm: SamplingFarm? = nil,
+                             estimates: [(estimator: GradientEstimatorKind, mean: [Double])] = []) throws -> [HorizonComparison] {
         precondition(collections >= 1)
         var short = configuration.vine
         short.gamma = configuration.gamma
@@ -110,14 +125,22 @@ extension VarianceStudy {
             let gradients = try zip(shorts, q).map { try vineGradient($0, qValues: $1) }
             let g = mean(gradients)
             let k = short.actionsPerState
-            let difference = zip(g, longMean).map { $0 - $1 }
             rows.append(HorizonComparison(
                 qEstimator: name, horizon: short.rolloutLength, longHorizon: longHorizon, collections: collections,
                 branches: branches, cutShare: cutShare,
                 qCorrelation: correlation(q.flatMap { $0 }, longQ.flatMap { $0 }),
                 centeredQCorrelation: correlation(q.flatMap { centeredPerState($0, k: k) }, longQ.flatMap { centeredPerState($0, k: k) }),
-                gradientCosine: dot(g, longMean) / (dot(g, g) * dot(longMean, longMean)).squareRoot(),
-                gradientRelativeBias: (dot(difference, difference) / dot(longMean, longMean)).squareRoot()))
+                gradientCosine: cosine(g, longMean), gradientRelativeBias: relativeDistance(g, from: longMean)))
+        }
+        // Single path estimates the gradient itself; eq. 16 estimates (K−1)/K of it.
+        let k = Double(shorts[0].actionsPerState)
+        let singlePathScale = shorts[0].estimator == .importanceSampled && k > 1 ? k / (k - 1) : 1
+        for (estimator, mean) in estimates {
+            let reference = estimator == .singlePath ? longMean.map { $0 * singlePathScale } : longMean
+            rows.append(HorizonComparison(
+                qEstimator: estimator.rawValue, horizon: short.rolloutLength, longHorizon: longHorizon, collections: collections,
+                branches: branches, cutShare: cutShare, qCorrelation: nil, centeredQCorrelation: nil,
+                gradientCosine: cosine(mean, reference), gradientRelativeBias: relativeDistance(mean, from: reference)))
         }
         return rows
     }
@@ -148,6 +171,15 @@ private func centeredPerState(_ q: [Double], k: Int) -> [Double] {
         let m = slice.reduce(0, +) / Double(k)
         return slice.map { $0 - m }
     }
+}
+
+/// cos(a, b).
+private func cosine(_ a: [Double], _ b: [Double]) -> Double { dot(a, b) / (dot(a, a) * dot(b, b)).squareRoot() }
+
+/// ‖a − b‖ / ‖b‖.
+private func relativeDistance(_ a: [Double], from b: [Double]) -> Double {
+    let difference = zip(a, b).map { $0 - $1 }
+    return (dot(difference, difference) / dot(b, b)).squareRoot()
 }
 
 /// Pearson's correlation (NaN when either side is constant).

@@ -179,10 +179,12 @@ public struct VarianceStudy {
     ///   - farm: workers to collect every batch on (the reference's, the vine's pilots and the
     ///     replicates'; nil: in this process). The results are the same either way.
     ///   - progress: called with a line per step of the study (the figures are in the statistics).
+    /// - Returns: the reference gradient, each estimator's statistics, and each estimator's mean
+    ///   estimate (in the order of the statistics).
     /// - Throws: ``VarianceStudyError`` when the reference gradient is zero or the vine cannot
     ///   be sized to the budget; a collection's error.
-    public func run(replicates: Int, farm: SamplingFarm? = nil,
-                    progress: (String) -> Void) throws -> (reference: [Double], statistics: [EstimatorStatistics]) {
+    public func run(replicates: Int, farm: SamplingFarm? = nil, progress: (String) -> Void)
+        throws -> (reference: [Double], statistics: [EstimatorStatistics], means: [[Double]]) {
         precondition(replicates >= 2 && replicates < 999_990)
         let reference = try referenceGradient(farm: farm)
         let referenceNorm = dot(reference, reference).squareRoot()
@@ -204,7 +206,11 @@ public struct VarianceStudy {
         let statistics = samples.map {
             EstimatorStatistics($0, reference: reference, referenceVariance: referenceVariance, budget: budget)
         }
-        return (reference, statistics)
+        let means = samples.map { sample in
+            sample.estimates.dropFirst().reduce(into: sample.estimates[0]) { sum, e in for i in sum.indices { sum[i] += e[i] } }
+                .map { $0 / Double(replicates) }
+        }
+        return (reference, statistics, means)
     }
 
     /// `replicates` estimates of one estimator.

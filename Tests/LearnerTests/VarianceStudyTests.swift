@@ -177,23 +177,30 @@ import Testing
     /// The horizon check on CartPole-v1 (time limit 500): at T = 500 every branch already
     /// ends by falling or by the time limit, so the long horizon's Q̂ are the same numbers
     /// (correlations and cosine 1, bias 0, for plain and bootstrapped alike, as the long
-    /// one is completed the same way); at T = 5 most branches are cut, the plain Q̂ differ
-    /// from the long ones and the bootstrapped from the plain. A horizon not beyond T is refused.
+    /// one is completed the same way); a study estimator's row (here a zero estimate, at
+    /// relative distance 1) has only the gradient figures; at T = 5 most branches are cut, the
+    /// plain Q̂ differ from the long ones and the bootstrapped from the plain. A horizon not
+    /// beyond T is refused.
     @Test func theHorizonCheckComparesTheSameBranches() throws {
         var study = Self.study()
         study.configuration.vine = VineSettings(trunkSteps: 60, rolloutStates: 12, actionsPerState: 2, rolloutLength: 500,
                                                 gamma: study.configuration.gamma)
-        let same = try study.horizonCheck(longHorizon: 1000, collections: 2)
-        #expect(same.map(\.qEstimator) == ["plain", "bootstrapped"])
-        for row in same {
+        let same = try study.horizonCheck(longHorizon: 1000, collections: 2,
+                                          estimates: [(.singlePath, [Double](repeating: 0, count: study.policy.parameterCount))])
+        #expect(same.map(\.qEstimator) == ["plain", "bootstrapped", "single_path"])
+        for row in same.prefix(2) {
             #expect(row.branches == 48 && row.horizon == 500 && row.longHorizon == 1000)
-            #expect(abs(row.qCorrelation - 1) < 1e-12 && abs(row.centeredQCorrelation - 1) < 1e-12, "\(row)")
+            #expect(abs(row.qCorrelation! - 1) < 1e-12 && abs(row.centeredQCorrelation! - 1) < 1e-12, "\(row)")
             #expect(abs(row.gradientCosine - 1) < 1e-12 && row.gradientRelativeBias < 1e-12, "\(row)")
         }
+        // A zero estimate is at relative distance 1 from any reference; its row has no Q̂ figures.
+        #expect(same[2].gradientRelativeBias == 1 && same[2].qCorrelation == nil)
+        #expect(HorizonComparison.csv(same).split(separator: "\n")[3].hasPrefix("single_path,500,1000,2,48,"))
+        #expect(HorizonComparison.csv(same).split(separator: "\n")[3].contains(",,,"))
         study.configuration.vine.rolloutLength = 5
         let short = try study.horizonCheck(longHorizon: 1000, collections: 2)
         #expect(short[0].cutShare > 0.5)
-        #expect(short[0].qCorrelation < 1 - 1e-6 && short[0].gradientRelativeBias > 1e-6)
+        #expect(short[0].qCorrelation! < 1 - 1e-6 && short[0].gradientRelativeBias > 1e-6)
         #expect(short[0].qCorrelation != short[1].qCorrelation)
         #expect(HorizonComparison.csv(short).split(separator: "\n").count == 3)
         #expect(throws: HorizonCheckError.notLonger(horizon: 5, longHorizon: 5)) {
@@ -204,7 +211,8 @@ import Testing
     /// A real (tiny) study runs all three estimators with finite, consistent figures, sizes the
     /// vine to the budget, and gives the same figures again from the same seed.
     @Test func aSmallStudyMeetsItsBudgetAndRepeats() throws {
-        let (reference, statistics) = try Self.study().run(replicates: 3) { _ in }
+        let (reference, statistics, means) = try Self.study().run(replicates: 3) { _ in }
+        #expect(means.count == 3 && means.allSatisfy { $0.count == reference.count && $0.allFinite })
         #expect(reference.allFinite && dot(reference, reference) > 0)
         #expect(statistics.map(\.estimator) == ["single_path", "vine", "vine_crn"])
         for s in statistics {
