@@ -119,6 +119,8 @@ public struct WorkerConversation: Sendable {
     private var unreachable: Unreachability?
     /// Why the learner's socket refuses this worker's handshake, since it was last heard from.
     private var admissionFailure: String?
+    /// Whether a closed handshake since the learner was last heard has been logged (once).
+    private var closedHandshakeNoted = false
 
     public init(configuration: WorkerConfiguration, nonce: UInt64, now: Instant) {
         self.configuration = configuration
@@ -218,6 +220,14 @@ public struct WorkerConversation: Sendable {
             let retrying = reachedLearner ? "retrying until it is back"
                 : "retrying (gives up after --connect-timeout \(spoken(configuration.connectTimeout)) without a learner)"
             return [.log(.warning, "\(name): cannot reach \(configuration.endpoint): \(why); \(retrying)")]
+        case .refused(.closedDuringHandshake) where reachedLearner:
+            // This learner admitted the worker before: a closed handshake now is a learner
+            // going down or coming back (a crash and a supervised restart), not a key or
+            // mechanism mismatch. Keep retrying, as for an unreachable learner.
+            linkUp = false
+            guard !closedHandshakeNoted else { return [] }
+            closedHandshakeNoted = true
+            return [.log(.warning, "\(name): the learner closed a handshake (is it restarting?); retrying until it is back")]
         case .refused(let refusal):
             let why = describe(refusal)
             defer { admissionFailure = why }
@@ -428,6 +438,7 @@ public struct WorkerConversation: Sendable {
         linkUp = true
         unreachable = nil
         admissionFailure = nil
+        closedHandshakeNoted = false
     }
 
     /// A hello (with the worker's own id, or asking for one), entering `connecting`.

@@ -462,6 +462,27 @@ import Transport
         #expect(c.outcome.map { if case .notAdmitted = $0 { true } else { false } } == true, "\(String(describing: c.outcome))")
     }
 
+    /// A worker the learner has admitted before takes a closed handshake for a learner going
+    /// down or coming back (a crash and a supervised restart: the multi-host test's libzmq
+    /// abort), logs it once and keeps retrying past the learner timeout instead of giving up;
+    /// a definite refusal (a key not on the allow-list) still ends it.
+    @Test func aClosedHandshakeAfterAWelcomeIsARestartNotARefusal() {
+        var c = Self.conversation(in: .collecting)
+        var lines: [String] = []
+        for second in 1..<20 {
+            lines += Self.logs(c.link(.connected, at: Self.at(Double(second))))
+            lines += Self.logs(c.link(.refused(.closedDuringHandshake), at: Self.at(Double(second))))
+            _ = c.tick(at: Self.at(Double(second) + 0.5))
+        }
+        #expect(c.outcome == nil, "\(String(describing: c.outcome))")
+        #expect(lines == ["worker 4: the learner closed a handshake (is it restarting?); retrying until it is back"], "\(lines)")
+        for second in 20..<40 {
+            _ = c.link(.refused(.keyNotAllowed(status: 400)), at: Self.at(Double(second)))
+            _ = c.tick(at: Self.at(Double(second) + 0.5))
+        }
+        #expect(c.outcome.map { if case .notAdmitted = $0 { true } else { false } } == true, "\(String(describing: c.outcome))")
+    }
+
     @Test func aStopRequestBeforeAnyWelcomeIsAFailure() {
         var early = Self.conversation(in: .connecting)
         _ = early.stopRequested("stopped by SIGTERM")
