@@ -125,15 +125,20 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
         actionsPerState = k
         self.states = states
         self.actions = actions
+        centeredQValues = Self.centered(qValues, actionsPerState: k)
+        self.constraintStates = constraintStates
+    }
+
+    /// Q̂_{n,k} − Q̄_n: each state's K values (consecutive in `qValues`) minus their mean.
+    public static func centered(_ qValues: [Double], actionsPerState k: Int) -> [Double] {
         var centered = qValues
-        for i in 0..<n {
+        for i in 0..<(qValues.count / k) {
             var mean = 0.0
             for j in 0..<k { mean += qValues[i * k + j] }
             mean /= Double(k)
             for j in 0..<k { centered[i * k + j] -= mean }
         }
-        centeredQValues = centered
-        self.constraintStates = constraintStates
+        return centered
     }
 
     /// N: rollout-set states.

@@ -16,7 +16,7 @@ import Sampling
 ///   gradient with the short Q̂ against the mean with the long Q̂ (the same states and actions),
 ///   cos(ḡ_T, ḡ_long) and ‖ḡ_T − ḡ_long‖ / ‖ḡ_long‖.
 ///
-/// The study's own estimators (single path, vine, vine with CRN, each the mean of its
+/// The study's own estimators (single path, vine, vine with CRN, the mean of each one's
 /// replicates) get a row too, with only the gradient figures: their bias against the same
 /// long-horizon gradient, scaled by K/(K−1) for single path when the vine uses eq. 16 (whose
 /// expectation is (K−1)/K of the policy gradient; eq. 15's is the gradient itself).
@@ -88,10 +88,10 @@ extension VarianceStudy {
     /// ``HorizonComparison``'s figures for the plain and the bootstrapped Q̂ (the latter
     /// completes a cut branch with the study's value function). The long Q̂ is completed with
     /// V only where a branch is cut by `longHorizon` or the time limit. Each of `estimates`
-    /// (a study estimator's mean estimate) is compared with the long-horizon gradient too.
+    /// (a study estimator's replicates) is compared with the long-horizon gradient too.
     /// - Throws: ``HorizonCheckError``; a collection's or the surrogate's error.
     public func horizonCheck(longHorizon: Int, collections: Int, farm: SamplingFarm? = nil,
-                             estimates: [(estimator: GradientEstimatorKind, mean: [Double])] = []) throws -> [HorizonComparison] {
+                             estimates: [(estimator: GradientEstimatorKind, replicates: [[Double]])] = []) throws -> [HorizonComparison] {
         precondition(collections >= 1)
         var short = configuration.vine
         short.gamma = configuration.gamma
@@ -115,32 +115,31 @@ extension VarianceStudy {
         let gamma = short.gamma
         let longQ = try longs.map { try $0.qValues(gamma: gamma, cutValues: cutValues($0)) }
         let longGradients = try zip(longs, longQ).map { try vineGradient($0, qValues: $1) }
-        let longMean = mean(longGradients)
+        let longMean = EstimateMoments.mean(longGradients)
         guard dot(longMean, longMean) > 0 else { throw HorizonCheckError.zeroLongHorizonGradient }
+        let k = short.actionsPerState
+        let (longFlat, longCentered) = (longQ.flatMap { $0 }, longQ.flatMap { VineSurrogate.centered($0, actionsPerState: k) })
         let branches = shorts.reduce(0) { $0 + $1.branchCount }
         let cutShare = Double(shorts.reduce(0) { $0 + $1.cutCount }) / Double(branches)
         var rows: [HorizonComparison] = []
         for (name, bootstraps) in [("plain", false), ("bootstrapped", true)] {
             let q = try shorts.map { try $0.qValues(gamma: gamma, cutValues: bootstraps ? cutValues($0) : nil) }
-            let gradients = try zip(shorts, q).map { try vineGradient($0, qValues: $1) }
-            let g = mean(gradients)
-            let k = short.actionsPerState
+            let moments = EstimateMoments(try zip(shorts, q).map { try vineGradient($0, qValues: $1) }, reference: longMean)
             rows.append(HorizonComparison(
                 qEstimator: name, horizon: short.rolloutLength, longHorizon: longHorizon, collections: collections,
                 branches: branches, cutShare: cutShare,
-                qCorrelation: correlation(q.flatMap { $0 }, longQ.flatMap { $0 }),
-                centeredQCorrelation: correlation(q.flatMap { centeredPerState($0, k: k) }, longQ.flatMap { centeredPerState($0, k: k) }),
-                gradientCosine: cosine(g, longMean), gradientRelativeBias: relativeDistance(g, from: longMean)))
+                qCorrelation: correlation(q.flatMap { $0 }, longFlat),
+                centeredQCorrelation: correlation(q.flatMap { VineSurrogate.centered($0, actionsPerState: k) }, longCentered),
+                gradientCosine: moments.meanEstimateCosine, gradientRelativeBias: moments.relativeBias))
         }
         // Single path estimates the gradient itself; eq. 16 estimates (K−1)/K of it.
-        let k = Double(shorts[0].actionsPerState)
-        let singlePathScale = shorts[0].estimator == .importanceSampled && k > 1 ? k / (k - 1) : 1
-        for (estimator, mean) in estimates {
-            let reference = estimator == .singlePath ? longMean.map { $0 * singlePathScale } : longMean
+        let singlePathScale = shorts[0].estimator == .importanceSampled && k > 1 ? Double(k) / Double(k - 1) : 1
+        for (estimator, replicates) in estimates {
+            let moments = EstimateMoments(replicates, reference: estimator == .singlePath ? longMean.map { $0 * singlePathScale } : longMean)
             rows.append(HorizonComparison(
                 qEstimator: estimator.rawValue, horizon: short.rolloutLength, longHorizon: longHorizon, collections: collections,
                 branches: branches, cutShare: cutShare, qCorrelation: nil, centeredQCorrelation: nil,
-                gradientCosine: cosine(mean, reference), gradientRelativeBias: relativeDistance(mean, from: reference)))
+                gradientCosine: moments.meanEstimateCosine, gradientRelativeBias: moments.relativeBias))
         }
         return rows
     }
@@ -155,31 +154,6 @@ extension VarianceStudy {
     func vineGradient(_ batch: VineBatch, qValues: [Double]) throws -> [Double] {
         policy.surrogateGradient(try VineSurrogate(batch, normalizer: normalizer, head: policy.head, qValues: qValues))
     }
-}
-
-/// The element-wise mean of equal-length vectors.
-private func mean(_ vectors: [[Double]]) -> [Double] {
-    var sum = [Double](repeating: 0, count: vectors[0].count)
-    for v in vectors { for i in sum.indices { sum[i] += v[i] } }
-    return sum.map { $0 / Double(vectors.count) }
-}
-
-/// Each run of `k` values minus its mean.
-private func centeredPerState(_ q: [Double], k: Int) -> [Double] {
-    stride(from: 0, to: q.count, by: k).flatMap { start in
-        let slice = q[start..<(start + k)]
-        let m = slice.reduce(0, +) / Double(k)
-        return slice.map { $0 - m }
-    }
-}
-
-/// cos(a, b).
-private func cosine(_ a: [Double], _ b: [Double]) -> Double { dot(a, b) / (dot(a, a) * dot(b, b)).squareRoot() }
-
-/// ‖a − b‖ / ‖b‖.
-private func relativeDistance(_ a: [Double], from b: [Double]) -> Double {
-    let difference = zip(a, b).map { $0 - $1 }
-    return (dot(difference, difference) / dot(b, b)).squareRoot()
 }
 
 /// Pearson's correlation (NaN when either side is constant).

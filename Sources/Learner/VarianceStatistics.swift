@@ -30,8 +30,7 @@ struct EstimateMoments: Equatable {
         let referenceNorm = dot(reference, reference).squareRoot()
         precondition(referenceNorm > 0, "the reference gradient is zero")
         let r = Double(estimates.count)
-        var mean = [Double](repeating: 0, count: reference.count)
-        for e in estimates { axpy(1 / r, e, &mean) }
+        let mean = Self.mean(estimates)
         func cosine(_ g: [Double]) -> Double {
             let norm = dot(g, g).squareRoot()
             return norm <= Self.nullTolerance * referenceNorm ? .nan : dot(g, reference) / (norm * referenceNorm)
@@ -51,6 +50,13 @@ struct EstimateMoments: Equatable {
         meanEstimateCosine = cosine(mean)
         cosines = estimates.map(cosine)
         nullCount = cosines.count { $0.isNaN }
+    }
+
+    /// ḡ, the element-wise mean of equal-length estimates (at least one).
+    static func mean(_ estimates: [[Double]]) -> [Double] {
+        var mean = [Double](repeating: 0, count: estimates[0].count)
+        for e in estimates { axpy(1 / Double(estimates.count), e, &mean) }
+        return mean
     }
 
     /// The mean of ``cosines`` and its standard error; nil when some estimate is null.

@@ -179,12 +179,12 @@ public struct VarianceStudy {
     ///   - farm: workers to collect every batch on (the reference's, the vine's pilots and the
     ///     replicates'; nil: in this process). The results are the same either way.
     ///   - progress: called with a line per step of the study (the figures are in the statistics).
-    /// - Returns: the reference gradient, each estimator's statistics, and each estimator's mean
-    ///   estimate (in the order of the statistics).
+    /// - Returns: the reference gradient, each estimator's statistics, and each estimator's
+    ///   estimates (in the order of the statistics).
     /// - Throws: ``VarianceStudyError`` when the reference gradient is zero or the vine cannot
     ///   be sized to the budget; a collection's error.
     public func run(replicates: Int, farm: SamplingFarm? = nil, progress: (String) -> Void)
-        throws -> (reference: [Double], statistics: [EstimatorStatistics], means: [[Double]]) {
+        throws -> (reference: [Double], statistics: [EstimatorStatistics], estimates: [[[Double]]]) {
         precondition(replicates >= 2 && replicates < 999_990)
         let reference = try referenceGradient(farm: farm)
         let referenceNorm = dot(reference, reference).squareRoot()
@@ -206,11 +206,7 @@ public struct VarianceStudy {
         let statistics = samples.map {
             EstimatorStatistics($0, reference: reference, referenceVariance: referenceVariance, budget: budget)
         }
-        let means = samples.map { sample in
-            sample.estimates.dropFirst().reduce(into: sample.estimates[0]) { sum, e in for i in sum.indices { sum[i] += e[i] } }
-                .map { $0 / Double(replicates) }
-        }
-        return (reference, statistics, means)
+        return (reference, statistics, samples.map(\.estimates))
     }
 
     /// `replicates` estimates of one estimator.

@@ -245,14 +245,13 @@ struct VarianceCommand: ParsableCommand {
     /// The study, then the `--long-horizon` comparison, their collections made on `farm` (nil:
     /// in this process).
     func perform(_ study: VarianceStudy, farm: SamplingFarm?) throws -> Outcome {
-        let (_, statistics, means) = try study.run(replicates: replicates, farm: farm) { note($0) }
+        let (_, statistics, estimates) = try study.run(replicates: replicates, farm: farm) { note($0) }
         guard let longHorizon else { return Outcome(statistics: statistics) }
         note("horizon check: \(horizonCollections) vine collections at T = \(study.configuration.vine.rolloutLength) "
              + "and at \(longHorizon), common random numbers")
-        let estimates = zip(GradientEstimatorKind.allCases, means).map { (estimator: $0, mean: $1) }
         return Outcome(statistics: statistics,
                        horizon: try study.horizonCheck(longHorizon: longHorizon, collections: horizonCollections, farm: farm,
-                                                       estimates: estimates))
+                                                       estimates: Array(zip(GradientEstimatorKind.allCases, estimates))))
     }
 
     /// The study's outcome, its collections made here or by `--workers` local worker processes.

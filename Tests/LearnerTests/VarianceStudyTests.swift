@@ -186,7 +186,7 @@ import Testing
         study.configuration.vine = VineSettings(trunkSteps: 60, rolloutStates: 12, actionsPerState: 2, rolloutLength: 500,
                                                 gamma: study.configuration.gamma)
         let same = try study.horizonCheck(longHorizon: 1000, collections: 2,
-                                          estimates: [(.singlePath, [Double](repeating: 0, count: study.policy.parameterCount))])
+                                          estimates: [(.singlePath, [[Double](repeating: 0, count: study.policy.parameterCount)])])
         #expect(same.map(\.qEstimator) == ["plain", "bootstrapped", "single_path"])
         for row in same.prefix(2) {
             #expect(row.branches == 48 && row.horizon == 500 && row.longHorizon == 1000)
@@ -211,8 +211,8 @@ import Testing
     /// A real (tiny) study runs all three estimators with finite, consistent figures, sizes the
     /// vine to the budget, and gives the same figures again from the same seed.
     @Test func aSmallStudyMeetsItsBudgetAndRepeats() throws {
-        let (reference, statistics, means) = try Self.study().run(replicates: 3) { _ in }
-        #expect(means.count == 3 && means.allSatisfy { $0.count == reference.count && $0.allFinite })
+        let (reference, statistics, estimates) = try Self.study().run(replicates: 3) { _ in }
+        #expect(estimates.count == 3 && estimates.allSatisfy { $0.count == 3 && $0.allSatisfy { $0.count == reference.count && $0.allFinite } })
         #expect(reference.allFinite && dot(reference, reference) > 0)
         #expect(statistics.map(\.estimator) == ["single_path", "vine", "vine_crn"])
         for s in statistics {
