@@ -19,6 +19,8 @@ public struct ProgressLog {
         "vine_states", "vine_branches", "vine_branch_steps", "vine_q_spread", "vine_cut_share", "vine_branch_length_mean",
         // Evaluation during training (empty on iterations without one; see EvaluationSchedule).
         "eval_return_mean", "eval_return_std", "eval_length_mean", "eval_episodes", "eval_seconds",
+        // The step's trust region (constant unless --kl-schedule says otherwise).
+        "max_kl",
     ]
 
     /// Columns whose values depend on timing, so two identical runs differ only there.

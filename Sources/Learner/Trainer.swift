@@ -68,6 +68,8 @@ public struct IterationStatistics: Sendable {
     public var episodeReturns: [Double]
     public var episodeLengths: [Int]
     public var policyStep: TRPOStepReport
+    /// The trust region δ the step had (``TrainingConfiguration/trpoConfiguration(afterSteps:)``).
+    public var maxKL: Double
     public var valueFit: ValueFitReport
     /// Seconds spent in the policy step and in the value fit.
     public var policySeconds: Double
@@ -151,6 +153,7 @@ public struct Trainer: Sendable {
         let observations = samplingInputs(batch.observationMatrix)
         let rewards = c.normalizeRewards ? scaledRewards(batch) : batch.rewards
         let gae = advantageEstimates(batch, inputs: observations, rewards: rewards)
+        let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
         startValueFit(PendingValueFit(iteration: state.iteration + 1, valueFunction: state.valueFunction, random: state.valueRandom,
                                       observations: observations, targets: gae.returns, predictions: gae.values,
                                       configuration: c.valueFit))
@@ -158,14 +161,14 @@ public struct Trainer: Sendable {
         var policyStep = TRPOStepReport()
         let policySeconds = ContinuousClock().measure {
             let policyBatch = PolicyBatch(observations: observations, actions: batch.actionMatrix, advantages: normalized(gae.advantages))
-            policyStep = state.policy.trpoStep(policyBatch, configuration: c.trpo, random: &state.random)
+            policyStep = state.policy.trpoStep(policyBatch, configuration: trpo, random: &state.random)
         }
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.count
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
-                                   policyStep: policyStep, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
+                                   policyStep: policyStep, maxKL: trpo.maxKL, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
                                    valueSeconds: 0, policyStd: policyStandardDeviation)
     }
 
@@ -257,10 +260,11 @@ public struct Trainer: Sendable {
         }
         let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: state.policy.head, qValues: qValues,
                                           trustRegion: c.vineTrustRegion)
+        let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
         let policySeconds = clock.measure {
-            policyStep = state.policy.vineStep(surrogate, configuration: c.trpo, random: &state.random)
+            policyStep = state.policy.vineStep(surrogate, configuration: trpo, random: &state.random)
         }
         var valueReport = ValueFitReport()
         let valueSeconds = clock.measure {
@@ -273,7 +277,7 @@ public struct Trainer: Sendable {
         state.timesteps += batch.simulatorSteps
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
-                                   policyStep: policyStep, valueFit: valueReport,
+                                   policyStep: policyStep, maxKL: trpo.maxKL, valueFit: valueReport,
                                    policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds,
                                    policyStd: policyStandardDeviation, vine: VineIterationStatistics(batch, qValues: qValues))
     }

@@ -35,6 +35,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// GAE λ.
     public var lambda: Double = 0.97
     public var trpo = TRPOConfiguration()
+    /// How δ (`trpo.maxKL`) changes over the run; ``trpoConfiguration(afterSteps:)`` applies it.
+    /// Configurations written before it existed decode as `.constant`, the δ they ran.
+    public var klSchedule: KLSchedule = .constant
     public var valueFit = ValueFitConfiguration()
     /// Standardise observations with running statistics (clipped to ±`observationClip`).
     public var normalizeObservations = true
@@ -68,12 +71,13 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case environment, environmentArguments, environmentSpec, seed, totalSteps, batchSteps, environmentsPerSampler
-        case chunkSteps, policyHiddenSizes, valueHiddenSizes, activation, initialLogStd, gamma, lambda, trpo, valueFit
+        case chunkSteps, policyHiddenSizes, valueHiddenSizes, activation, initialLogStd, gamma, lambda, trpo, klSchedule, valueFit
         case normalizeObservations, observationClip, normalizeRewards, sampler, vine, vineBootstrap, vineTrustRegion, modelXML, modelFile
     }
 
     /// Decodes a configuration; one written before ``vineBootstrap`` existed gets `.none`, one
-    /// written before ``vineTrustRegion`` existed `.rolloutSet`.
+    /// written before ``vineTrustRegion`` existed `.rolloutSet`, one written before
+    /// ``klSchedule`` existed `.constant`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         environment = try c.decode(String.self, forKey: .environment)
@@ -91,6 +95,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         gamma = try c.decode(Double.self, forKey: .gamma)
         lambda = try c.decode(Double.self, forKey: .lambda)
         trpo = try c.decode(TRPOConfiguration.self, forKey: .trpo)
+        klSchedule = try c.decodeIfPresent(KLSchedule.self, forKey: .klSchedule) ?? .constant
         valueFit = try c.decode(ValueFitConfiguration.self, forKey: .valueFit)
         normalizeObservations = try c.decode(Bool.self, forKey: .normalizeObservations)
         observationClip = try c.decode(Double.self, forKey: .observationClip)
@@ -101,6 +106,14 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         vineTrustRegion = try c.decodeIfPresent(VineTrustRegion.self, forKey: .vineTrustRegion) ?? .rolloutSet
         modelXML = try c.decodeIfPresent(String.self, forKey: .modelXML)
         modelFile = try c.decodeIfPresent(String.self, forKey: .modelFile)
+    }
+
+    /// The TRPO settings of an iteration that starts after `steps` collected steps: ``trpo``
+    /// with δ as ``klSchedule`` gives it at that point of ``totalSteps``.
+    public func trpoConfiguration(afterSteps steps: Int) -> TRPOConfiguration {
+        var t = trpo
+        t.maxKL = klSchedule.maxKL(trpo.maxKL, afterSteps: steps, of: totalSteps)
+        return t
     }
 
     /// Whether workers make this run's environment (``EnvironmentName/isExternal(_:)``).
@@ -283,6 +296,28 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         try check(observationClip > 0, "observation clip must be positive")
         if sampler == .vine, let problem = vine.problem(simulatorCount: environmentsPerSampler) {
             throw ConfigurationError(message: problem)
+        }
+    }
+}
+
+/// How the trust region's size δ changes over a run.
+public enum KLSchedule: String, Sendable, Codable, CaseIterable {
+    /// δ = `--max-kl` throughout (the paper).
+    case constant
+    /// δ shrinks linearly in collected steps from `--max-kl` to 0 at `--steps`, as PPO
+    /// implementations anneal their learning rate: late steps, taken on batches whose
+    /// gradient is mostly noise, move the policy less.
+    case linear
+
+    /// δ for an iteration that starts after `steps` of `total` steps were collected: `delta`,
+    /// or for ``linear`` `delta · (1 − steps/total)`, which stays positive on every iteration
+    /// that starts before `total` (a run past `total`, resumed with a larger budget, is
+    /// rescheduled over the new one).
+    /// - Precondition: `total > 0`.
+    public func maxKL(_ delta: Double, afterSteps steps: Int, of total: Int) -> Double {
+        switch self {
+        case .constant: delta
+        case .linear: delta * max(0, 1 - Double(steps) / Double(total))
         }
     }
 }

@@ -230,6 +230,7 @@ public struct TrainingSession {
             "rejection": p.rejection?.rawValue ?? "", "explained_variance_after": f(s.valueFit.explainedVarianceAfter),
             "value_loss": f(s.valueFit.loss), "policy_std": f(s.policyStd), "sample_seconds": f(sampleSeconds),
             "policy_seconds": f(s.policySeconds), "value_seconds": f(s.valueSeconds), "samples": "\(s.samples)",
+            "max_kl": f(s.maxKL),
         ]
     }
 }

@@ -34,6 +34,13 @@ extension VineBootstrap: SettingValue, ExpressibleByArgument {
     static var expected: String { "none or value" }
 }
 
+/// `--kl-schedule`: `constant` or `linear`.
+extension KLSchedule: SettingValue, ExpressibleByArgument {
+    init?(settingText text: String) { self.init(rawValue: text) }
+    var settingText: String { rawValue }
+    static var expected: String { "constant or linear" }
+}
+
 /// `--vine-kl-states`: `rollout-set` or `trunks`.
 extension VineTrustRegion: SettingValue, ExpressibleByArgument {
     init?(settingText text: String) { self.init(rawValue: text) }

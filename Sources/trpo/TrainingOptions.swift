@@ -27,6 +27,9 @@ struct TrainingOptions: ParsableArguments {
 
     @Option(name: .customLong("max-kl"), parsing: .unconditional, help: "Trust-region size δ: bound on the mean KL(π_old‖π_new).")
     var maxKL: Double?
+    @Option(name: .customLong("kl-schedule"),
+            help: "How δ changes over the run: constant (the paper), or linear, from --max-kl to 0 at --steps.")
+    var klSchedule: KLSchedule?
 
     @Option(help: "Run directory (default: runs/<env>-seed<seed>).")
     var out: String?
@@ -161,6 +164,7 @@ struct TrainingOptions: ParsableArguments {
         set("--steps", steps, \.totalSteps)
         set("--batch-steps", batchSteps, \.batchSteps)
         set("--max-kl", maxKL, \.trpo.maxKL)
+        set("--kl-schedule", klSchedule, \.klSchedule)
         set("--envs", envs, \.environmentsPerSampler)
         set("--chunk-steps", chunkSteps, \.chunkSteps)
         set("--hidden", hidden?.widths, \.policyHiddenSizes, \.valueHiddenSizes)
@@ -505,7 +509,7 @@ struct ProgressPrinter {
                 + "K=\(c.vine.actionsPerState), T=\(c.vine.rolloutLength), CRN \(c.vine.commonRandomNumbers ? "on" : "off"), "
                 + "bootstrap \(c.vineBootstrap.rawValue), KL on \(c.vineTrustRegion.rawValue)"
         }
-        note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL) → \(directory.path)")
+        note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL)\(c.klSchedule == .linear ? " → 0 (linear)" : "") → \(directory.path)")
     }
 
     func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {

@@ -141,6 +141,18 @@ import Testing
         #expect(fromNested.stdout == (try Self.run(["train", "--config", flat.path, "--print-config"])).stdout)
     }
 
+    /// `--kl-schedule` is printed as a key the file reads back (the banner names the schedule).
+    @Test func theKLScheduleRoundTripsThroughTheFile() throws {
+        let root = try CLITests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let printed = try Self.run(["train", "--env", "Hopper-v4", "--kl-schedule", "linear", "--print-config"])
+        #expect(printed.status == 0 && printed.stdout.contains("\nkl-schedule: linear\n"), "\(printed.stdout)")
+        #expect(try Self.run(["train", "--env", "Hopper-v4", "--print-config"]).stdout.contains("\nkl-schedule: constant\n"))
+        let file = root.appendingPathComponent("linear.yaml")
+        try Data(printed.stdout.utf8).write(to: file)
+        #expect(try Self.run(["train", "--config", file.path, "--print-config"]).stdout == printed.stdout)
+    }
+
     /// A short vine run started from the printed YAML has the same config.json as one started
     /// from the flags.
     @Test func aVineRunFromThePrintedYAMLIsTheFlagsRun() throws {
@@ -175,6 +187,7 @@ import Testing
         ("crn: maybe\n", "crn: 'maybe' is not true or false"),
         ("vine-bootstrap: always\n", "vine-bootstrap: 'always' is not none or value"),
         ("vine-kl-states: all\n", "vine-kl-states: 'all' is not rollout-set or trunks"),
+        ("kl-schedule: cosine\n", "kl-schedule: 'cosine' is not constant or linear"),
         ("sampler: vines\n", "sampler: 'vines' is not one of single-path, vine"),
         ("env: NoSuchEnv-v0\n", "env: unknown environment 'NoSuchEnv-v0'"),
         ("vf-lr: {a: 1}\n", "vf-lr: expected a value, not a mapping"),
