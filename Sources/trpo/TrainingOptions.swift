@@ -509,7 +509,8 @@ struct ProgressPrinter {
                 + "K=\(c.vine.actionsPerState), T=\(c.vine.rolloutLength), CRN \(c.vine.commonRandomNumbers ? "on" : "off"), "
                 + "bootstrap \(c.vineBootstrap.rawValue), KL on \(c.vineTrustRegion.rawValue)"
         }
-        note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL)\(c.klSchedule == .linear ? " → 0 (linear)" : "") → \(directory.path)")
+        note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL)\(c.klSchedule == .linear ? " shrinking linearly to 0" : ""), "
+            + "OpenBLAS \(NumericsRuntime.blasCore) kernels → \(directory.path)")
     }
 
     func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {
