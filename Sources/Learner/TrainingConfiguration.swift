@@ -152,22 +152,15 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         tunedPreset(for: presetName(of: environment)).source
     }
 
-    /// A vine preset's discount and initial log-std where they differ from the single-path
-    /// preset's (tuned later, on single path only).
-    private struct VinePolicySettings {
-        var gamma: Double
-        var initialLogStd: Double
-    }
-
     /// The preset table: each environment's values (single path's), where they come from, how
-    /// many vine iterations its vine budget pays for, and the vine's own γ and initial log-std
-    /// where single path's moved on without it.
+    /// many vine iterations its vine budget pays for, and the vine's own discount where single
+    /// path's was tuned later without it (nil: the same).
     private static func tunedPreset(for environment: String)
-        -> (configuration: TrainingConfiguration, source: PresetSource, vineIterations: Int, vinePolicy: VinePolicySettings?) {
+        -> (configuration: TrainingConfiguration, source: PresetSource, vineIterations: Int, vineGamma: Double?) {
         var c = TrainingConfiguration(environment: environment, totalSteps: 1_000_000, batchSteps: 4096)
         // The paper's 200 iterations unless an environment's vine needs more.
         var vineIterations = 200
-        var vinePolicy: VinePolicySettings?
+        var vineGamma: Double?
         var source = PresetSource(singlePath: "untuned: the shared defaults (docs/presets.md)",
                                   vine: "the paper's Hopper/Walker column (App. E, Table 2); every action once when there are at most 4")
         switch environment {
@@ -244,16 +237,14 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             }
             if environment == "Hopper-v4" {
                 // Issue 17 (docs/presets.md, "Tuning on seeds 1-5"): the weak seeds' policies
-                // fell after 320-420 steps, beyond γ = 0.99's ~100-step horizon; γ = 0.995 with
-                // a smaller initial std (e^-0.5 = 0.61) held 3,134-3,570 on seeds 1-5 (mean
-                // 3,424) where RL-Zoo's settings gave 1,359-3,650 (mean 2,596). The vine
-                // preset was measured with γ = 0.99 and log-std 0 and keeps them.
+                // fell after 320-420 steps, beyond γ = 0.99's ~100-step horizon; with γ = 0.995
+                // seeds 1-5 held 3,349-3,644 (mean 3,474) where γ = 0.99 gave 1,359-3,650 (mean
+                // 2,596). The vine preset was measured with γ = 0.99 and keeps it.
                 c.gamma = 0.995
-                c.initialLogStd = -0.5
-                vinePolicy = VinePolicySettings(gamma: 0.99, initialLogStd: 0)
+                vineGamma = 0.99
                 source.singlePath = "RL-Zoo's TRPO MuJoCo settings (n_steps 1024 × 2 envs, λ 0.95, CG 25, 20 critic epochs of 128, "
-                    + "target KL 0.01) with γ 0.995 and initial log-std −0.5 (issue 17: seeds 1–5 at 3,134–3,570, mean 3,424, "
-                    + "against 1,359–3,650, mean 2,596, with γ 0.99 and log-std 0)"
+                    + "target KL 0.01) with γ 0.995 (issue 17: seeds 1–5 at 3,349–3,644 deterministic, mean 3,474, "
+                    + "against 1,359–3,650, mean 2,596, with RL-Zoo's γ 0.99)"
             }
             if environment == "HalfCheetah-v4" {
                 c.trpo.maxKL = 0.04
@@ -271,7 +262,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         default:
             break
         }
-        return (c, source, vineIterations, vinePolicy)
+        return (c, source, vineIterations, vineGamma)
     }
 
     /// The preset for `environment` sampled with `sampler`: for the vine, the environment's
@@ -288,10 +279,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             c.totalSteps = 500_000
         } else {
             let tuned = tunedPreset(for: presetName(of: environment))
-            if let own = tuned.vinePolicy {
-                c.gamma = own.gamma
-                c.vine.gamma = own.gamma
-                c.initialLogStd = own.initialLogStd
+            if let gamma = tuned.vineGamma {
+                c.gamma = gamma
+                c.vine.gamma = gamma
             }
             let v = c.vine
             let iterations = tuned.vineIterations

@@ -134,11 +134,11 @@ import Testing
         #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).totalSteps == 200 * (16_000 + 125 * 4 * 50))
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .vine).totalSteps == 500_000)
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .singlePath).totalSteps == 100_000)
-        // Hopper's single path moved to γ 0.995 and log-std −0.5 (issue 17); its vine preset,
-        // measured before, keeps γ 0.99 and log-std 0.
+        // Hopper's single path moved to γ 0.995 (issue 17); its vine preset, measured before,
+        // keeps γ 0.99.
         let hopper = TrainingConfiguration.preset(for: "Hopper-v4"), hopperVine = TrainingConfiguration.preset(for: "Hopper-v4", sampler: .vine)
-        #expect(hopper.gamma == 0.995 && hopper.initialLogStd == -0.5)
-        #expect(hopperVine.gamma == 0.99 && hopperVine.vine.gamma == 0.99 && hopperVine.initialLogStd == 0)
+        #expect(hopper.gamma == 0.995 && hopper.initialLogStd == 0)
+        #expect(hopperVine.gamma == 0.99 && hopperVine.vine.gamma == 0.99)
         #expect(TrainingConfiguration.preset(for: "gym:Hopper-v5").gamma == 0.995)
         let cartPole = TrainingConfiguration.preset(for: "CartPole-v1").vine
         #expect(cartPole == VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: 0.99))
