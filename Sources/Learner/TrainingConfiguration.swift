@@ -153,8 +153,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     }
 
     /// The preset table: each environment's values (single path's), where they come from, how
-    /// many vine iterations its vine budget pays for, and the vine's own discount where single
-    /// path's was tuned later without it (nil: the same).
+    /// many vine iterations its vine budget pays for, and the discount the vine preset was
+    /// measured with where single path's was tuned later without it (nil: the same).
     private static func tunedPreset(for environment: String)
         -> (configuration: TrainingConfiguration, source: PresetSource, vineIterations: Int, vineGamma: Double?) {
         var c = TrainingConfiguration(environment: environment, totalSteps: 1_000_000, batchSteps: 4096)
@@ -275,14 +275,12 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         var c = preset(for: environment)
         c.sampler = sampler
         guard sampler == .vine else { return c }
+        let tuned = tunedPreset(for: presetName(of: environment))
+        c.gamma = tuned.vineGamma ?? c.gamma
+        c.vine.gamma = c.gamma  // branches discount as the run does
         if presetName(of: environment) == "CartPole-v1" {
             c.totalSteps = 500_000
         } else {
-            let tuned = tunedPreset(for: presetName(of: environment))
-            if let gamma = tuned.vineGamma {
-                c.gamma = gamma
-                c.vine.gamma = gamma
-            }
             let v = c.vine
             let iterations = tuned.vineIterations
             c.totalSteps = iterations * (c.environmentsPerSampler * v.trunkSteps + v.rolloutStates * v.actionsPerState * v.rolloutLength)

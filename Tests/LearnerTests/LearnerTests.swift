@@ -149,8 +149,7 @@ import Testing
     @Test func vineRunOnCartPoleReaches475() throws {
         let directory = TrainingRunTests.temporaryDirectory("vine")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var c = TrainingConfiguration.preset(for: "CartPole-v1")  // its vine preset
-        c.sampler = .vine
+        var c = TrainingConfiguration.preset(for: "CartPole-v1", sampler: .vine)
         c.totalSteps = 600_000
         var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
         try training.run { _, _, _ in }
