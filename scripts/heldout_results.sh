@@ -8,7 +8,8 @@
 # $OUT/<env>.txt and the curves with their 95 % bootstrap band to $OUT/<env>-{eval,return}.svg.
 # Runs go to $OUT/<env>-seed<S> (default OUT=runs/heldout); existing runs there are refused
 # (pass --overwrite to replace them); further arguments go to every `trpo train`. About 2
-# minutes per run per core here.
+# minutes per run per core here. With DATA=DIR (e.g. docs/data/heldout) each run's curves are
+# also kept there, trimmed (scripts/trim_progress.py), with the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trpo=${TRPO:-.build/release/trpo}
@@ -22,4 +23,9 @@ for env in $envs; do
   runs=("$out/$env"-seed*)
   $trpo plot "${runs[@]}" --y eval --aggregate iqm --label "$env, seeds $seeds (IQM, 95 % band)" --out "$out/$env-eval.svg"
   $trpo plot "${runs[@]}" --y return --aggregate iqm --label "$env, seeds $seeds (IQM, 95 % band)" --out "$out/$env-return.svg"
+  if [[ -n ${DATA:-} ]]; then
+    mkdir -p "$DATA"
+    for run in "${runs[@]}"; do python3 scripts/trim_progress.py "$run" "$DATA/$(basename "$run").csv"; done
+    cp "$out/$env.txt" "$DATA/$env.txt"
+  fi
 done
