@@ -18,6 +18,17 @@ import Testing
         return c
     }
 
+    /// `c` encoded as config.json is, then decoded with `key` removed, as from a configuration
+    /// written before that setting existed; also checks that `c` itself round-trips and that
+    /// `key` was there to remove.
+    static func decodedWithout(_ key: String, from c: TrainingConfiguration) throws -> TrainingConfiguration {
+        let data = try JSONEncoder().encode(c)
+        #expect(try JSONDecoder().decode(TrainingConfiguration.self, from: data) == c)
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object.removeValue(forKey: key) != nil, "\(key) was not encoded")
+        return try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+
     /// progress.csv rows with the timing columns blanked.
     static func rowsWithoutTiming(_ directory: URL) throws -> [[String]] {
         let text = try String(contentsOf: directory.appendingPathComponent("progress.csv"), encoding: .utf8)

@@ -183,13 +183,9 @@ import Testing
     @Test func configurationsWithoutTheSettingDecodeAsNone() throws {
         var c = TrainingConfiguration(environment: "CartPole-v1", totalSteps: 1000, batchSteps: 100)
         #expect(c.vineBootstrap == .value)
+        #expect(try TrainingRunTests.decodedWithout("vineBootstrap", from: c).vineBootstrap == .none)
         c.vineBootstrap = .none
-        let data = try JSONEncoder().encode(c)
-        #expect(try JSONDecoder().decode(TrainingConfiguration.self, from: data) == c)
-        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object.removeValue(forKey: "vineBootstrap") != nil)
-        let old = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
-        #expect(old.vineBootstrap == .none)
+        #expect(try TrainingRunTests.decodedWithout("vineBootstrap", from: c).vineBootstrap == .none)
     }
 
     /// Likewise `vineTrustRegion`: absent it is `.rolloutSet` (what earlier runs measured the
@@ -197,12 +193,7 @@ import Testing
     @Test func configurationsWithoutTheTrustRegionDecodeAsTheRolloutSet() throws {
         var c = TrainingConfiguration(environment: "Hopper-v4", totalSteps: 1000, batchSteps: 100)
         c.vineTrustRegion = .trunks
-        let data = try JSONEncoder().encode(c)
-        #expect(try JSONDecoder().decode(TrainingConfiguration.self, from: data) == c)
-        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object.removeValue(forKey: "vineTrustRegion") as? String == "trunks")
-        let old = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
-        #expect(old.vineTrustRegion == .rolloutSet)
+        #expect(try TrainingRunTests.decodedWithout("vineTrustRegion", from: c).vineTrustRegion == .rolloutSet)
     }
 
     /// `Trainer.update(vine:)` with the KL on the trunks: the step's KL is the mean over the
