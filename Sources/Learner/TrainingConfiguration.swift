@@ -123,9 +123,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// An external Gymnasium id takes the preset of the built-in environment it is a version
     /// of (`gym:Hopper-v5` that of `Hopper-v4`, `gym:CartPole-v1` that of `CartPole-v1`).
     public static func preset(for environment: String) -> TrainingConfiguration {
-        var c = tunedPreset(for: presetName(of: environment)).configuration
-        c.environment = environment
-        return c
+        preset(for: environment, sampler: .singlePath)
     }
 
     /// The built-in environment whose preset `environment` takes: itself, or for `gym:NAME-vN`
@@ -272,10 +270,11 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// (8.4M), and otherwise the paper's 200 iterations, e.g. 2.8M for Hopper-v4 and 8.2M for
     /// Swimmer-v4.
     public static func preset(for environment: String, sampler: SamplerKind) -> TrainingConfiguration {
-        var c = preset(for: environment)
+        let tuned = tunedPreset(for: presetName(of: environment))
+        var c = tuned.configuration
+        c.environment = environment
         c.sampler = sampler
         guard sampler == .vine else { return c }
-        let tuned = tunedPreset(for: presetName(of: environment))
         c.gamma = tuned.vineGamma ?? c.gamma
         c.vine.gamma = c.gamma  // branches discount as the run does
         if presetName(of: environment) == "CartPole-v1" {
