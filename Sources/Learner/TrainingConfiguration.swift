@@ -150,15 +150,21 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         tunedPreset(for: presetName(of: environment)).source
     }
 
+    /// Values the vine preset was measured with where single path's were tuned later without
+    /// it (issue 17); nil: the vine uses single path's value.
+    private struct VineMeasuredWith {
+        var gamma: Double?
+        var initialLogStd: Double?
+    }
+
     /// The preset table: each environment's values (single path's), where they come from, how
-    /// many vine iterations its vine budget pays for, and the discount the vine preset was
-    /// measured with where single path's was tuned later without it (nil: the same).
+    /// many vine iterations its vine budget pays for, and the values the vine keeps.
     private static func tunedPreset(for environment: String)
-        -> (configuration: TrainingConfiguration, source: PresetSource, vineIterations: Int, vineGamma: Double?) {
+        -> (configuration: TrainingConfiguration, source: PresetSource, vineIterations: Int, vineKeeps: VineMeasuredWith) {
         var c = TrainingConfiguration(environment: environment, totalSteps: 1_000_000, batchSteps: 4096)
         // The paper's 200 iterations unless an environment's vine needs more.
         var vineIterations = 200
-        var vineGamma: Double?
+        var vineKeeps = VineMeasuredWith()
         var source = PresetSource(singlePath: "untuned: the shared defaults (docs/presets.md)",
                                   vine: "the paper's Hopper/Walker column (App. E, Table 2); every action once when there are at most 4")
         switch environment {
@@ -239,14 +245,21 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
                 // seeds 1-5 held 3,349-3,644 (mean 3,474) where γ = 0.99 gave 1,359-3,650 (mean
                 // 2,596). The vine preset was measured with γ = 0.99 and keeps it.
                 c.gamma = 0.995
-                vineGamma = 0.99
+                vineKeeps.gamma = 0.99
                 source.singlePath = "RL-Zoo's TRPO MuJoCo settings (n_steps 1024 × 2 envs, λ 0.95, CG 25, 20 critic epochs of 128, "
                     + "target KL 0.01) with γ 0.995 (issue 17: seeds 1–5 at 3,349–3,644 deterministic, mean 3,474, "
                     + "against 1,359–3,650, mean 2,596, with RL-Zoo's γ 0.99)"
             }
             if environment == "HalfCheetah-v4" {
                 c.trpo.maxKL = 0.04
-                source.singlePath = "RL-Zoo (target KL 0.04)"
+                // Issue 17 (docs/presets.md): with RL-Zoo's initial std 1, two seeds of 1-5 (and
+                // two held-out seeds of 11-20) flipped onto their backs early and ran upside down
+                // (1,800-1,900); starting at std e^-0.5 ≈ 0.61, seeds 1-5 all ran upright,
+                // 5,068-6,196 (mean 5,769 against 3,815). The vine was not measured with it.
+                c.initialLogStd = -0.5
+                vineKeeps.initialLogStd = 0
+                source.singlePath = "RL-Zoo (target KL 0.04) with initial log-std −0.5 (issue 17: seeds 1–5 at "
+                    + "5,068–6,196 deterministic, mean 5,769, against 3,815 with two of them flipped at log-std 0)"
                 source.vine = "Walker's (the paper did not run it)"
             }
             if environment == "Swimmer-v4" {
@@ -260,7 +273,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         default:
             break
         }
-        return (c, source, vineIterations, vineGamma)
+        return (c, source, vineIterations, vineKeeps)
     }
 
     /// The preset for `environment` sampled with `sampler`: for the vine, the environment's
@@ -275,7 +288,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         c.environment = environment
         c.sampler = sampler
         guard sampler == .vine else { return c }
-        c.gamma = tuned.vineGamma ?? c.gamma
+        c.gamma = tuned.vineKeeps.gamma ?? c.gamma
+        c.initialLogStd = tuned.vineKeeps.initialLogStd ?? c.initialLogStd
         c.vine.gamma = c.gamma  // branches discount as the run does
         if presetName(of: environment) == "CartPole-v1" {
             c.totalSteps = 500_000

@@ -151,6 +151,13 @@ import Testing
         #expect(hopper.gamma == 0.995 && hopper.initialLogStd == 0)
         #expect(hopperVine.gamma == 0.99 && hopperVine.vine.gamma == 0.99)
         #expect(TrainingConfiguration.preset(for: "gym:Hopper-v5").gamma == 0.995)
+        // HalfCheetah's single path starts at log-std −0.5 (issue 17); its vine keeps 0 and the
+        // others' discount.
+        let cheetah = TrainingConfiguration.preset(for: "HalfCheetah-v4")
+        let cheetahVine = TrainingConfiguration.preset(for: "HalfCheetah-v4", sampler: .vine)
+        #expect(cheetah.initialLogStd == -0.5 && cheetah.gamma == 0.99)
+        #expect(cheetahVine.initialLogStd == 0 && cheetahVine.gamma == 0.99 && cheetahVine.vine.gamma == 0.99)
+        #expect(hopperVine.initialLogStd == 0)
         let cartPole = TrainingConfiguration.preset(for: "CartPole-v1").vine
         #expect(cartPole == VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: 0.99))
     }
