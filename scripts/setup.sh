@@ -4,8 +4,9 @@
 #    what `trpo render` and `trpo plot --out FILE.png` run (ffmpeg, Mesa's EGL driver, librsvg),
 #    python3-venv, and curl (the metrics tests scrape `trpo learner --metrics` with it);
 #  - .venv: a Python environment with the trpo-worker package (python/, the workers of
-#    gym:ID and py:MODULE:FACTORY environments), Gymnasium with its MuJoCo extra, the test tools
-#    and TensorBoard (to look at runs, and for the tests);
+#    gym:ID and py:MODULE:FACTORY environments, with ale-py and OpenCV for Atari games),
+#    Gymnasium with its MuJoCo extra, the test tools and TensorBoard (to look at runs, and for
+#    the tests);
 #  - the release binary .build/release/trpo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
 # pip's output only when it fails (setuptools warns about every editable install).
-if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test]' 'gymnasium[mujoco]' tensorboard 2>&1); then
+if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test,atari]' 'gymnasium[mujoco]' tensorboard 2>&1); then
     echo "$log" >&2
     echo "error: could not install the Python environment in .venv (above)" >&2
     exit 1

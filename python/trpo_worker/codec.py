@@ -1,4 +1,4 @@
-"""The trpo wire protocol, version 5 (docs/protocol.md): every message kind, encoded and decoded.
+"""The trpo wire protocol, version 6 (docs/protocol.md): every message kind, encoded and decoded.
 
 A message is a list of frames (ZeroMQ message parts), frame 0 being the header. :func:`encode`
 turns a message object into frames; :func:`decode` validates frames in the document's order

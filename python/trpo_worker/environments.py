@@ -4,7 +4,9 @@ A run's environment name (docs/protocol.md §3.13) is one of:
 
 - a built-in id without a colon (``CartPole-v1``): ``gymnasium.make(id, **arguments)``;
 - ``gym:ID``: ``gymnasium.make(ID, **arguments)`` for any registered Gymnasium id (including
-  Gymnasium's own ``module:Env-v0`` form, which imports the module first);
+  Gymnasium's own ``module:Env-v0`` form, which imports the module first); an Atari game
+  (``gym:ALE/Breakout-v5``) comes with the usual preprocessing to stacked 84 × 84 grey frames
+  (:mod:`trpo_worker.atari`);
 - ``py:MODULE:FACTORY``: ``import MODULE`` (found on PYTHONPATH or in the current directory),
   then ``FACTORY(**arguments)``, where FACTORY (a dotted attribute path) is a ``gymnasium.Env``
   subclass or a function returning a ``gymnasium.Env``.
@@ -42,6 +44,7 @@ from typing import Any, Callable
 import gymnasium
 import numpy as np
 
+from .atari import AtariError, is_atari, make_atari
 from .codec import (DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind,
                     ObservationDType)
 from .policy import Policy
@@ -102,7 +105,11 @@ def _make_gymnasium(name: str, gym_id: str, arguments: dict[str, Any]) -> gymnas
     if not gym_id:
         raise SimulatorError(f"{name!r} names no Gymnasium id (expected gym:ID, e.g. gym:Hopper-v5)")
     try:
+        if is_atari(gym_id):
+            return make_atari(gym_id, arguments)
         return gymnasium.make(gym_id, **arguments)
+    except AtariError as error:
+        raise SimulatorError(f"cannot make {gym_id!r}: {error}") from None
     except Exception as error:  # gymnasium raises many kinds (NameNotFound, DependencyNotInstalled, TypeError, …)
         raise SimulatorError(f"cannot make Gymnasium environment {gym_id!r}: {one_line(str(error))}") from None
 
