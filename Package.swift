@@ -39,14 +39,14 @@ let package = Package(
         .target(name: "Supervision", dependencies: ["Core", "Learner", "Protocol", "CGlibcExtras"]),
         .target(name: "Render", dependencies: ["Core", "Simulators", "CMuJoCo", "CEGL"]),
         // Prometheus metrics of a learner over a small HTTP server of its own (`trpo learner --metrics`).
-        .target(name: "MetricsExport", dependencies: ["Core", "Learner", "CGlibcExtras", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "MetricsExport", dependencies: ["Core", "Learner", "ZMQ", "CGlibcExtras", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Bench", dependencies: ["Core", "Simulators", "Sampling", "Worker", "Learner", "Protocol", "Transport", "ZMQ"]),
 
         // MARK: - The command-line tool
         .executableTarget(
             name: "trpo",
             dependencies: [
-                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench", "Render", "MetricsExport",
+                "Core", "Simulators", "Worker", "Learner", "Supervision", "Plot", "Bench", "Render", "MetricsExport", "ZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -1,3 +1,5 @@
+import ZMQ
+
 /// Where the metrics server listens, as `--metrics` takes it: `tcp://HOST:PORT`.
 ///
 /// HOST is an IPv4 address (`0.0.0.0`: every interface), a host name, `*` (every interface,
@@ -30,16 +32,13 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
             throw MetricsAddressError(reason: "give where to listen, not a URL",
                                       hint: "the form is tcp://HOST:PORT, e.g. tcp://0.0.0.0:9100 (the path is always /metrics)")
         }
-        guard text.hasPrefix("tcp://") else {
+        guard text.hasPrefix(TCPEndpoint.scheme) else {
             throw refuse(text.hasPrefix("ipc://") ? "metrics are served over tcp only" : "not a tcp:// address")
         }
-        let address = text.dropFirst("tcp://".count)
-        guard let colon = address.lastIndex(of: ":") else { throw refuse("a tcp address needs a port") }
-        var host = address[..<colon]
-        let port = address[address.index(after: colon)...]
-        if host.hasPrefix("[") && host.hasSuffix("]") && host.count > 2 {
-            host = host.dropFirst().dropLast()
-        } else if host.contains(":") {
+        guard let endpoint = TCPEndpoint(text) else { throw refuse("a tcp address needs a port") }
+        guard endpoint.source == nil else { throw refuse("a metrics address has no source address (SOURCE;)") }
+        let (host, port) = (endpoint.host, endpoint.port)
+        if !endpoint.isBracketed && host.contains(":") {
             throw refuse("an IPv6 address goes in brackets, e.g. tcp://[::]:9100")
         }
         guard !host.isEmpty else { throw refuse("a tcp address needs a host (0.0.0.0 for every interface)") }
@@ -49,7 +48,7 @@ public struct MetricsAddress: Sendable, Equatable, CustomStringConvertible {
         guard port.allSatisfy(\.isASCII), let number = Int(port), (0...65535).contains(number) else {
             throw refuse("the port must be a number in 0...65535 (got '\(port)')")
         }
-        self.host = String(host)
+        self.host = host
         self.port = number
     }
 }

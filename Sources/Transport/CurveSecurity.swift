@@ -151,10 +151,7 @@ struct RefusalLog {
 /// reachable from other machines.
 public func isLocalOnly(_ endpoint: String) -> Bool {
     if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
-    guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return false }
-    var host = String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon])
-    if let semicolon = host.lastIndex(of: ";") { host = String(host[host.index(after: semicolon)...]) }  // source;destination
-    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard let host = TCPEndpoint(endpoint)?.host else { return false }
     if host == "localhost" || host == "::1" { return true }
     let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
     return octets.count == 4 && !octets.contains(nil) && octets[0] == 127

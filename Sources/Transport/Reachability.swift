@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ZMQ
 
 /// Why a connection to an endpoint cannot be made, as seen by trying it with the system's own
 /// calls (`getaddrinfo`, `connect`). libzmq only says that its attempt failed and will be
@@ -38,7 +39,9 @@ public enum Unreachability: Equatable, Sendable, CustomStringConvertible {
     /// Blocks for name resolution and for up to `timeoutMilliseconds` of connecting.
     public static func probe(_ endpoint: String, timeoutMilliseconds: Int = 1000) -> Unreachability? {
         if endpoint.hasPrefix("ipc://") { return probeIPC(path: String(endpoint.dropFirst(6))) }
-        guard endpoint.hasPrefix("tcp://"), let (host, port) = hostAndPort(String(endpoint.dropFirst(6))) else { return nil }
+        guard let tcp = TCPEndpoint(endpoint), tcp.source == nil, !tcp.host.isEmpty, !tcp.port.isEmpty,
+              tcp.port.allSatisfy(\.isNumber) else { return nil }
+        let (host, port) = (tcp.host, tcp.port)
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -51,17 +54,6 @@ public enum Unreachability: Equatable, Sendable, CustomStringConvertible {
         defer { freeaddrinfo(list) }
         return connectOnce(family: first.pointee.ai_family, address: first.pointee.ai_addr, length: first.pointee.ai_addrlen,
                            timeoutMilliseconds: timeoutMilliseconds, path: nil)
-    }
-
-    /// `HOST:PORT` or `[IPV6]:PORT` → (HOST, PORT); nil for anything else (a source
-    /// address `SRC;HOST:PORT`, a missing port).
-    static func hostAndPort(_ address: String) -> (String, String)? {
-        guard !address.contains(";"), let colon = address.lastIndex(of: ":") else { return nil }
-        var host = String(address[..<colon])
-        let port = String(address[address.index(after: colon)...])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, !port.isEmpty, port.allSatisfy(\.isNumber) else { return nil }
-        return (host, port)
     }
 
     private static func probeIPC(path: String) -> Unreachability? {

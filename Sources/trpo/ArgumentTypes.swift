@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Plot
+import ZMQ
 
 extension SamplerKind: ExpressibleByArgument {}
 extension ProgressXAxis: ExpressibleByArgument {}
@@ -36,14 +37,12 @@ struct Endpoint: CustomStringConvertible, Equatable {
         func refuse(_ reason: String) -> FormError { FormError(forms: forms, reason: reason) }
         if text.hasPrefix("ipc://") {
             guard text.count > "ipc://".count else { throw refuse("an ipc endpoint needs a path") }
-        } else if text.hasPrefix("tcp://") {
-            let address = text.dropFirst("tcp://".count)
-            guard let colon = address.lastIndex(of: ":") else { throw refuse("a tcp endpoint needs a port") }
-            let host = address[..<colon], port = address[address.index(after: colon)...]
-            guard !host.isEmpty else { throw refuse("a tcp endpoint needs a host") }
-            guard wildcard || host != "*" else { throw refuse("* (every interface) is for binding, not connecting") }
-            guard let number = Int(port), (1...65535).contains(number) else {
-                throw refuse("the port must be a number in 1...65535 (got '\(port)')")
+        } else if text.hasPrefix(TCPEndpoint.scheme) {
+            guard let endpoint = TCPEndpoint(text) else { throw refuse("a tcp endpoint needs a port") }
+            guard !endpoint.host.isEmpty else { throw refuse("a tcp endpoint needs a host") }
+            guard wildcard || endpoint.host != "*" else { throw refuse("* (every interface) is for binding, not connecting") }
+            guard let number = Int(endpoint.port), (1...65535).contains(number) else {
+                throw refuse("the port must be a number in 1...65535 (got '\(endpoint.port)')")
             }
         } else {
             throw refuse("not a tcp:// or ipc:// endpoint")
