@@ -9,7 +9,8 @@
 # Runs go to $OUT/<env>-seed<S> (default OUT=runs/heldout); existing runs there are refused
 # (pass --overwrite to replace them); further arguments go to every `trpo train`. About 2
 # minutes per run per core here. With DATA=DIR (e.g. docs/data/heldout) each run's curves are
-# also kept there, trimmed (scripts/trim_progress.py), with the table.
+# also kept there, trimmed (scripts/trim_progress.py), with the table. With WORKERS=N each run
+# is a learner with N worker processes (`--workers N`), one run at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trpo=${TRPO:-.build/release/trpo}
@@ -17,8 +18,9 @@ out=${OUT:-runs/heldout}
 envs=${ENVS:-"Hopper-v4 Walker2d-v4 HalfCheetah-v4 Swimmer-v4"}
 seeds=${SEEDS:-11-20}
 mkdir -p "$out"
+if [[ -n ${WORKERS:-} ]]; then layout=(--workers "$WORKERS"); else layout=(--parallel); fi
 for env in $envs; do
-  $trpo train --env "$env" --seeds "$seeds" --parallel --eval-every 25 --eval-episodes 5 \
+  $trpo train --env "$env" --seeds "$seeds" "${layout[@]}" --eval-every 25 --eval-episodes 5 \
       --out "$out/$env" --quiet "$@" | tee "$out/$env.txt"
   runs=("$out/$env"-seed*)
   $trpo plot "${runs[@]}" --y eval --aggregate iqm --label "$env, seeds $seeds (IQM, 95 % band)" --out "$out/$env-eval.svg"
