@@ -158,6 +158,9 @@ import Testing
         #expect(cheetah.initialLogStd == -0.5 && cheetah.gamma == 0.99)
         #expect(cheetahVine.initialLogStd == 0 && cheetahVine.gamma == 0.99 && cheetahVine.vine.gamma == 0.99)
         #expect(hopperVine.initialLogStd == 0)
+        // Swimmer's single path looks further ahead with λ 0.99 (issue 17); its vine keeps 0.95.
+        #expect(swimmer.lambda == 0.99 && swimmer.gamma == 0.9999)
+        #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).lambda == 0.95)
         let cartPole = TrainingConfiguration.preset(for: "CartPole-v1").vine
         #expect(cartPole == VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: 0.99))
     }
