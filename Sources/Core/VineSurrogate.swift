@@ -76,9 +76,12 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     ///   - qValues: `[N·K]`, Q̂ of each branch (``VineBatch/qValues(gamma:cutValues:)``; nil:
     ///     the batch's un-bootstrapped branch returns, the paper's estimator).
     ///   - trustRegion: where the step measures the KL and the Fisher matrix.
+    ///   - normalizedTrunks: the trunks' observations through `normalizer`, when the caller
+    ///     has them already (nil: normalised here if `trustRegion` needs them).
     /// - Throws: ``VineSurrogateError`` when the batch is malformed or does not fit `head`.
     public init(_ batch: VineBatch, normalizer: RunningNormalizer?, head: PolicyHead,
-                qValues: [Double]? = nil, trustRegion: VineTrustRegion = .rolloutSet) throws(VineSurrogateError) {
+                qValues: [Double]? = nil, trustRegion: VineTrustRegion = .rolloutSet,
+                normalizedTrunks: Matrix? = nil) throws(VineSurrogateError) {
         guard batch.isConsistent else { throw .inconsistentBatch }
         if let normalizer, normalizer.size != batch.observationSize {
             throw .shape("\(batch.observationSize) observation values, normaliser has \(normalizer.size)")
@@ -87,7 +90,7 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
         var constraintStates: Matrix?
         if trustRegion == .trunks {
             guard batch.trunks.count > 0 else { throw .inconsistentBatch }
-            constraintStates = normalized(batch.trunks.observationMatrix)
+            constraintStates = normalizedTrunks ?? normalized(batch.trunks.observationMatrix)
         }
         try self.init(states: normalized(batch.observationMatrix), actions: batch.actionMatrix,
                       qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState, estimator: batch.estimator,

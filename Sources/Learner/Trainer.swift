@@ -259,7 +259,7 @@ public struct Trainer: Sendable {
             trunkInputs = inputs
         }
         let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: state.policy.head, qValues: qValues,
-                                          trustRegion: c.vineTrustRegion)
+                                          trustRegion: c.vineTrustRegion, normalizedTrunks: trunkInputs)
         let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()

@@ -203,6 +203,13 @@ import Testing
         // Standardised deviations of the first actions from those means: about N(0, 1).
         let z = (0..<60).map { (batch.actions[$0] - repeated[$0, 0]) / exp(policy.logStd[0]) }
         #expect(abs(z.reduce(0, +) / 60) < 0.5 && abs(z.reduce(0) { $0 + $1 * $1 } / 60 - 1) < 0.5)
+        // With the trust region on the trunks, their states are normalised with the same
+        // statistics, here or by the caller who has them already (the trainer's value fit).
+        let trunks = normalizer.normalized(batch.trunks.observationMatrix)
+        let onTrunks = try VineSurrogate(batch, normalizer: normalizer, head: policy.head, trustRegion: .trunks)
+        let given = try VineSurrogate(batch, normalizer: normalizer, head: policy.head, trustRegion: .trunks, normalizedTrunks: trunks)
+        #expect(onTrunks.constraintStates == trunks && given.constraintStates == trunks)
+        #expect(trunks != batch.trunks.observationMatrix)
     }
 
     /// Same seed, stream and collection index: the same batch; the next collection differs.
