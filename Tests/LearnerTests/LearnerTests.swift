@@ -145,6 +145,7 @@ import Testing
         #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).totalSteps == 200 * (16_000 + 125 * 4 * 50))
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .vine).totalSteps == 500_000)
         #expect(TrainingConfiguration.preset(for: "CartPole-v1", sampler: .singlePath).totalSteps == 100_000)
+        #expect(TrainingConfiguration.preset(for: "CartPole-v1").valueFit.learningRate == 3e-3)
         // Hopper's single path moved to γ 0.995 (issue 17); its vine preset, measured before,
         // keeps γ 0.99.
         let hopper = TrainingConfiguration.preset(for: "Hopper-v4"), hopperVine = TrainingConfiguration.preset(for: "Hopper-v4", sampler: .vine)
