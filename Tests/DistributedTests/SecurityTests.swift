@@ -164,14 +164,16 @@ import ZMQ
                                  log: root.appendingPathComponent("stranger.log"))
         let plaintext = try Child(["worker", "--connect", endpoint, "--worker-id", "2", "--learner-timeout", "3"],
                                   log: root.appendingPathComponent("plaintext.log"))
-        let worker = try Child(["worker", "--connect", endpoint, "--worker-id", "0",
-                                "--curve-secret", allowed.appendingPathComponent("w0.key").path, "--learner-public", learnerPublic],
-                               log: root.appendingPathComponent("w0.log"))
-
         // Refused workers say why, get no parameters, and give up after their learner timeout.
         #expect(stranger.wait(seconds: 30) == 2)
         #expect(stranger.output.contains("the learner refused this worker's key (not on its allow-list)"), "\(stranger.output)")
         #expect(plaintext.wait(seconds: 30) == 2)
+        // The allowed worker starts once both were refused, so every row of the run, the
+        // last included, counts their refusals (on a loaded machine the run could otherwise
+        // finish before a slow-starting stranger knocks).
+        let worker = try Child(["worker", "--connect", endpoint, "--worker-id", "0",
+                                "--curve-secret", allowed.appendingPathComponent("w0.key").path, "--learner-public", learnerPublic],
+                               log: root.appendingPathComponent("w0.log"))
         // Whichever end notices the mismatch first closes the connection: the worker hears either.
         #expect(plaintext.output.contains("the learner requires CURVE and refused this plaintext worker")
                 || plaintext.output.contains("as a learner that requires CURVE does"), "\(plaintext.output)")
