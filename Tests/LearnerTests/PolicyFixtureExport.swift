@@ -109,13 +109,6 @@ import Testing
                 Self.makeCase(name: "gaussian3-relu", observationSize: 5, hidden: [16, 8], activation: .relu,
                          head: .gaussian(dimensions: 3), normalized: true, clip: 10, seed: 4),
             ])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(fixture)
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let directory = repository.appendingPathComponent("python/tests/fixtures")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try data.write(to: directory.appendingPathComponent("policy_reference.json"), options: .atomic)
+        try PythonFixture.write(fixture, named: "policy_reference.json")
     }
 }

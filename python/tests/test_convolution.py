@@ -2,7 +2,7 @@
 
 ``fixtures/convolution_reference.json`` is written by Swift
 (``TRPO_WRITE_FIXTURES=1 swift test --filter ConvolutionFixtureExport``, the test
-``Tests/CoreTests/ConvolutionFixtureExport.swift``): for three networks (one and two
+``Tests/LearnerTests/ConvolutionFixtureExport.swift``): for three networks (one and two
 convolutions, relu and tanh, strides that drop edge pixels, non-square input, the geometry of
 Baselines' cnn_small) it holds uint8 frames and what Swift computes from them: the outputs in
 double precision (``ConvolutionalNetwork.forward``) and the sampling evaluator's

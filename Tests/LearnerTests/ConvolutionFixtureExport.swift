@@ -68,7 +68,7 @@ import Testing
     @Test func writeConvolutionFixture() throws {
         guard ProcessInfo.processInfo.environment["TRPO_WRITE_FIXTURES"] == "1" else { return }
         let fixture = Fixture(
-            description: "Written by Tests/CoreTests/ConvolutionFixtureExport.swift (TRPO_WRITE_FIXTURES=1 swift test --filter ConvolutionFixtureExport). Arrays are row-major; images channels-last; a pixel p is read as p / 255.",
+            description: "Written by Tests/LearnerTests/ConvolutionFixtureExport.swift (TRPO_WRITE_FIXTURES=1 swift test --filter ConvolutionFixtureExport). Arrays are row-major; images channels-last; a pixel p is read as p / 255.",
             cases: [
                 // Two convolutions whose strides do not divide the image (rows and columns are
                 // dropped at the edge), non-square input, several channels, two hidden layers.
@@ -94,13 +94,6 @@ import Testing
                                   hiddenSizes: [16], activation: .relu),
                               outputSize: 9, rows: 4, seed: 3),
             ])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(fixture)
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let directory = repository.appendingPathComponent("python/tests/fixtures")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try data.write(to: directory.appendingPathComponent("convolution_reference.json"), options: .atomic)
+        try PythonFixture.write(fixture, named: "convolution_reference.json")
     }
 }
