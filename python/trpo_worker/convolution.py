@@ -130,7 +130,8 @@ class ConvolutionalNetwork:
         n = pixels.shape[0] if pixels.ndim >= 1 else 0
         if pixels.size != n * self.input_size:
             raise ConvolutionShapeError(f"frames of {pixels.shape} do not hold {n} images of {self.architecture.input}")
-        x: npt.NDArray[Any] = pixels.reshape(n, *self.architecture.input).astype(self.dtype) * self.dtype(1 / 255)
+        x: npt.NDArray[Any] = pixels.reshape(n, *self.architecture.input).astype(self.dtype)
+        x *= self.dtype(1 / 255)  # in place: one image-sized buffer per call, not two
         for spec, (w, b) in zip(self.architecture.convolutions, self.filters):
             x = _convolve(x, w, b, spec.stride)
             self._activate(x)
