@@ -137,7 +137,7 @@ public struct BenchmarkSuite {
 
     /// A synthetic batch: 11 inputs, 3 Gaussian actions sampled from the policy, advantages
     /// correlated with the actions so the surrogate has a real gradient.
-    static func updateBatch(samples n: Int, policy: Policy) -> PolicyBatch {
+    static func updateBatch(samples n: Int, policy: Policy) -> PolicyBatch<Matrix> {
         let observations = BenchmarkSuite.observations(rows: n, columns: policy.observationSize)
         let means = policy.network.forward(observations).output
         var random = RandomStream(seed: 42, path: [3])

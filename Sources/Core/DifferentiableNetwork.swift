@@ -4,8 +4,8 @@
 /// mode for the analytic Fisher-vector product `Jᵀ M J v`.
 ///
 /// ``MLP`` (input: a `Matrix` of observations) and ``ConvolutionalNetwork`` (input: frames or
-/// images) conform; code written against this protocol (the policy-level derivatives of
-/// `TRPO.swift` today take `MLP` directly) can take either trunk.
+/// images) conform; code written against this protocol (``PolicyNetwork`` and the policy-level
+/// derivatives of `TRPO.swift`) takes either trunk.
 public protocol DifferentiableNetwork: Sendable {
     /// A batch of inputs, one sample per row.
     associatedtype Input

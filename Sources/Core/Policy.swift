@@ -1,36 +1,27 @@
-/// A stochastic policy: an MLP from (normalised) observations to the parameters of a
-/// ``PolicyHead`` distribution, plus the head's state-independent log-std vector.
+/// A stochastic policy: a network from states (normalised feature vectors, or frames) to the
+/// parameters of a ``PolicyHead`` distribution, plus the head's state-independent log-std
+/// vector.
 ///
 /// The policy's flat parameter vector θ (``parameters``) is the network's parameters followed
 /// by the log-std vector; TRPO's gradient, Fisher-vector products and steps all live in this
-/// space, so every trainable number, the log-std included, takes part in the update.
-public struct Policy: Sendable, Codable, Equatable {
+/// space, so every trainable number, the log-std included, takes part in the update. The
+/// network is an ``MLP`` (``Policy``) or a ``ConvolutionalNetwork`` (``ConvolutionalPolicy``);
+/// the step (TRPO.swift) is written once for both.
+public struct StochasticPolicy<Network: PolicyNetwork>: Sendable, Codable, Equatable {
     public let head: PolicyHead
-    public var network: MLP
+    public var network: Network
     public var logStd: [Double]
-
-    /// A freshly initialised policy: orthogonal weights with a 0.01 gain on the output layer
-    /// (near-uniform logits, near-zero means) and log-std `initialLogStd`.
-    public init(observationSize: Int, head: PolicyHead, hiddenSizes: [Int], activation: Activation = .tanh,
-                initialLogStd: Double = 0, random: inout RandomStream) {
-        self.head = head
-        network = MLP(layerSizes: [observationSize] + hiddenSizes + [head.outputWidth], activation: activation,
-                      outputGain: 0.01, random: &random)
-        logStd = [Double](repeating: initialLogStd, count: head.logStdCount)
-    }
 
     /// A policy from its parts (as carried by a parameters message or a checkpoint).
     /// - Precondition: the parts agree (see ``isWellFormed``).
-    public init(head: PolicyHead, network: MLP, logStd: [Double]) {
+    public init(head: PolicyHead, network: Network, logStd: [Double]) {
         self.head = head
         self.network = network
         self.logStd = logStd
         precondition(isWellFormed, "policy parts disagree: network output \(network.outputSize), head \(head), \(logStd.count) log-stds")
     }
 
-    public var observationSize: Int { network.inputSize }
-
-    /// True when the parts agree: the network's parameter count matches its widths, its
+    /// True when the parts agree: the network's parameter count matches its layout, its
     /// output width matches the head, and there is one log-std per Gaussian dimension.
     /// (A decoded policy may violate this; a constructed one cannot.)
     public var isWellFormed: Bool {
@@ -47,5 +38,39 @@ public struct Policy: Sendable, Codable, Equatable {
             network.parameters = Array(newValue[..<n])
             logStd = Array(newValue[n...])
         }
+    }
+}
+
+/// A policy on feature vectors: an MLP trunk.
+public typealias Policy = StochasticPolicy<MLP>
+
+/// A policy on uint8 frames: a convolutional trunk (Atari from pixels).
+public typealias ConvolutionalPolicy = StochasticPolicy<ConvolutionalNetwork>
+
+extension StochasticPolicy where Network == MLP {
+    /// A freshly initialised policy: orthogonal weights with a 0.01 gain on the output layer
+    /// (near-uniform logits, near-zero means) and log-std `initialLogStd`.
+    public init(observationSize: Int, head: PolicyHead, hiddenSizes: [Int], activation: Activation = .tanh,
+                initialLogStd: Double = 0, random: inout RandomStream) {
+        self.init(head: head,
+                  network: MLP(layerSizes: [observationSize] + hiddenSizes + [head.outputWidth], activation: activation,
+                               outputGain: 0.01, random: &random),
+                  logStd: [Double](repeating: initialLogStd, count: head.logStdCount))
+    }
+
+    public var observationSize: Int { network.inputSize }
+}
+
+extension StochasticPolicy where Network == ConvolutionalNetwork {
+    /// A freshly initialised policy on frames of `architecture.input`: orthogonal blocks
+    /// (gain √2) with a 0.01 gain on the output layer, as the dense policy, and log-std
+    /// `initialLogStd`.
+    /// - Precondition: `architecture.isValid`.
+    public init(architecture: ConvolutionalArchitecture, head: PolicyHead, initialLogStd: Double = 0,
+                random: inout RandomStream) {
+        self.init(head: head,
+                  network: ConvolutionalNetwork(architecture: architecture, outputSize: head.outputWidth,
+                                                outputGain: 0.01, random: &random),
+                  logStd: [Double](repeating: initialLogStd, count: head.logStdCount))
     }
 }

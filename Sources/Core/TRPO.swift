@@ -73,15 +73,16 @@ public enum Precision: String, Sendable, Codable, CaseIterable {
 }
 
 /// A batch of on-policy samples for the policy step.
-public struct PolicyBatch: Sendable {
-    /// `[n × observationSize]`, already normalised.
-    public var observations: Matrix
+public struct PolicyBatch<States: PolicyStates>: Sendable {
+    /// One state per sample, as the policy's network reads them (feature vectors already
+    /// normalised, or frames).
+    public var observations: States
     /// `[n × actionWidth]`: the actions taken (unclipped).
     public var actions: Matrix
     /// Â_i, one per row (normalised over the batch by the caller if wanted).
     public var advantages: [Double]
 
-    public init(observations: Matrix, actions: Matrix, advantages: [Double]) {
+    public init(observations: States, actions: Matrix, advantages: [Double]) {
         precondition(observations.rows == actions.rows && actions.rows == advantages.count, "batch parts disagree on the number of samples")
         self.observations = observations
         self.actions = actions
@@ -138,9 +139,12 @@ public struct TRPOStepReport: Sendable, Codable, Equatable {
 /// advantages of sampled actions, §5.1) and ``VineSurrogate`` (Q̂ of several actions per
 /// state, eqs. 15 and 16).
 public protocol SurrogateEstimator {
-    /// `[n × observationSize]`, already normalised: the states the surrogate, the KL and the
-    /// Fisher matrix are evaluated on.
-    var states: Matrix { get }
+    /// A batch of states as the policy's network reads them.
+    associatedtype States: PolicyStates
+
+    /// n states (feature vectors already normalised, or frames): the states the surrogate,
+    /// the KL and the Fisher matrix are evaluated on.
+    var states: States { get }
 
     /// Fixes π_old, before any other use: its outputs on ``states`` and its log-std.
     /// - Returns: L(θ_old), and whether it and every π_old quantity the estimator keeps
@@ -156,29 +160,28 @@ public protocol SurrogateEstimator {
     /// through the network.
     func gradientAtOld() -> (outputs: Matrix, logStd: [Double])
 
-    /// `[m × observationSize]`, normalised: where the KL constraint and the Fisher matrix are
-    /// measured when that is not ``states`` (nil: on ``states``). A vine measures them on its
-    /// trunks' states, a sample of ρ_old far larger than its rollout set, with
-    /// ``VineTrustRegion/trunks``.
-    var constraintStates: Matrix? { get }
+    /// m states: where the KL constraint and the Fisher matrix are measured when that is not
+    /// ``states`` (nil: on ``states``). A vine measures them on its trunks' states, a sample of
+    /// ρ_old far larger than its rollout set, with ``VineTrustRegion/trunks``.
+    var constraintStates: States? { get }
 }
 
 extension SurrogateEstimator {
-    public var constraintStates: Matrix? { nil }
+    public var constraintStates: States? { nil }
 }
 
 /// The single-path estimator (§5.1): L(θ) = (1/n) Σ_i π_θ(a_i|s_i) / π_old(a_i|s_i) · Â_i
 /// over the samples of a ``PolicyBatch``.
-public struct SinglePathSurrogate: SurrogateEstimator, Sendable {
-    public let batch: PolicyBatch
+public struct SinglePathSurrogate<States: PolicyStates>: SurrogateEstimator, Sendable {
+    public let batch: PolicyBatch<States>
     private var head: PolicyHead?
     private var oldOutputs = Matrix(rows: 0, columns: 0)
     private var oldLogStd: [Double] = []
     private var oldLogProbabilities: [Double] = []
 
-    public init(_ batch: PolicyBatch) { self.batch = batch }
+    public init(_ batch: PolicyBatch<States>) { self.batch = batch }
 
-    public var states: Matrix { batch.observations }
+    public var states: States { batch.observations }
 
     public mutating func bind(head: PolicyHead, oldOutputs: Matrix, oldLogStd: [Double]) -> (surrogate: Double, isFinite: Bool) {
         self.head = head
@@ -203,10 +206,12 @@ public struct SinglePathSurrogate: SurrogateEstimator, Sendable {
     }
 }
 
-extension Policy {
+extension StochasticPolicy {
     /// L(θ) of an estimator at `parameters`, with π_old = this policy (convenience for
     /// diagnostics and tests; the step itself evaluates trials without rebinding).
-    public func surrogate<Estimator: SurrogateEstimator>(_ estimator: Estimator, at parameters: [Double]) -> Double {
+    public func surrogate<Estimator: SurrogateEstimator>(_ estimator: Estimator, at parameters: [Double]) -> Double
+        where Estimator.States == Network.Input
+    {
         var bound = estimator
         _ = bound.bind(head: head, oldOutputs: network.forward(bound.states).output, oldLogStd: logStd)
         var trial = self
@@ -216,7 +221,9 @@ extension Policy {
 
     /// ∇_θ L at the current parameters (θ = θ_old) of an estimator: its gradient with respect
     /// to the distribution parameters pulled back through the network (reverse mode).
-    public func surrogateGradient<Estimator: SurrogateEstimator>(_ estimator: Estimator) -> [Double] {
+    public func surrogateGradient<Estimator: SurrogateEstimator>(_ estimator: Estimator) -> [Double]
+        where Estimator.States == Network.Input
+    {
         var bound = estimator
         let tape = network.forward(bound.states)
         _ = bound.bind(head: head, oldOutputs: tape.output, oldLogStd: logStd)
@@ -224,7 +231,7 @@ extension Policy {
     }
 
     /// θ-gradient from a gradient with respect to the distribution parameters on `tape`'s states.
-    func pullBack<S: BLASScalar>(_ d: (outputs: Matrix, logStd: [Double]), tape: DenseTape<S>) -> [Double] {
+    func pullBack(_ d: (outputs: Matrix, logStd: [Double]), tape: Network.Tape) -> [Double] {
         var g = [Double](repeating: 0, count: network.parameters.count)
         network.vectorJacobianProduct(tape, outputGradient: d.outputs, into: &g)
         return g + d.logStd
@@ -232,32 +239,23 @@ extension Policy {
 
     /// g = ∇_θ L(θ) at the current parameters, where the ratio is 1 (θ = θ_old):
     /// (1/n) Σ_i Â_i ∇_θ log π_θ(a_i|s_i).
-    public func surrogateGradient(_ batch: PolicyBatch, tape: MLP.Tape) -> [Double] {
+    public func surrogateGradient(_ batch: PolicyBatch<Network.Input>, tape: Network.Tape) -> [Double] {
         let weights = batch.advantages.map { $0 / Double(batch.count) }
-        let d = head.weightedLogProbabilityGradient(outputs: tape.output, logStd: logStd, actions: batch.actions, weights: weights)
-        var g = [Double](repeating: 0, count: network.parameters.count)
-        network.vectorJacobianProduct(tape, outputGradient: d.outputs, into: &g)
-        return g + d.logStd
+        return pullBack(head.weightedLogProbabilityGradient(outputs: tape.output, logStd: logStd, actions: batch.actions,
+                                                            weights: weights), tape: tape)
     }
 
     /// The Fisher-vector product F v = (1/n) Σ_i J_iᵀ M_i J_i v (no damping) over the states
     /// recorded in `tape`, evaluated at the current parameters.
-    public func fisherVectorProduct(_ v: [Double], tape: MLP.Tape) -> [Double] {
-        let n = network.parameters.count
-        let jv = network.jacobianVectorProduct(tape, tangent: Array(v[..<n]))
-        let m = head.fisherProduct(outputs: tape.output, logStd: logStd, outputTangent: jv, logStdTangent: Array(v[n...]))
-        var result = [Double](repeating: 0, count: n)
-        network.vectorJacobianProduct(tape, outputGradient: m.outputs, into: &result)
-        return result + m.logStd
+    public func fisherVectorProduct(_ v: [Double], tape: Network.Tape) -> [Double] {
+        Core.fisherVectorProduct(network: network, tape: tape, head: head, logStd: logStd, v)
     }
 
     /// ∇_θ of the mean KL(π_old ‖ π_θ) at the current parameters, with π_old given by
     /// `oldOutputs` and `oldLogStd` on the states of `tape`.
-    public func meanKLGradient(tape: MLP.Tape, oldOutputs: Matrix, oldLogStd: [Double]) -> [Double] {
-        let d = head.meanKLGradient(oldOutputs: oldOutputs, oldLogStd: oldLogStd, newOutputs: tape.output, newLogStd: logStd)
-        var g = [Double](repeating: 0, count: network.parameters.count)
-        network.vectorJacobianProduct(tape, outputGradient: d.outputs, into: &g)
-        return g + d.logStd
+    public func meanKLGradient(tape: Network.Tape, oldOutputs: Matrix, oldLogStd: [Double]) -> [Double] {
+        pullBack(head.meanKLGradient(oldOutputs: oldOutputs, oldLogStd: oldLogStd, newOutputs: tape.output, newLogStd: logStd),
+                 tape: tape)
     }
 
     /// One TRPO step on `batch` with the single-path estimator; updates the parameters only
@@ -268,7 +266,7 @@ extension Policy {
     ///   - configuration: δ, CG, damping, subsample and line-search settings.
     ///   - random: draws the Fisher subsample.
     /// - Returns: the step's diagnostics; `accepted == false` means θ is unchanged.
-    public mutating func trpoStep(_ batch: PolicyBatch, configuration c: TRPOConfiguration,
+    public mutating func trpoStep(_ batch: PolicyBatch<Network.Input>, configuration c: TRPOConfiguration,
                                   random: inout RandomStream) -> TRPOStepReport {
         trpoStep(SinglePathSurrogate(batch), configuration: c, random: &random)
     }
@@ -276,7 +274,8 @@ extension Policy {
     /// One TRPO step maximising an estimator's surrogate; updates the parameters only when
     /// the step is accepted. The KL constraint and the Fisher matrix are measured on the
     /// estimator's ``SurrogateEstimator/constraintStates`` if it has them and on its states
-    /// otherwise (the Fisher matrix on a random `fisherSubsample` of them).
+    /// otherwise (the Fisher matrix on a random `fisherSubsample` of them). The network's
+    /// products run in ``TRPOConfiguration/productPrecision`` (``PolicyNetwork``).
     ///
     /// - Parameters:
     ///   - estimator: a surrogate estimated from samples collected with the current parameters.
@@ -285,26 +284,17 @@ extension Policy {
     /// - Returns: the step's diagnostics; `accepted == false` means θ is unchanged.
     public mutating func trpoStep<Estimator: SurrogateEstimator>(
         _ estimator: Estimator, configuration c: TRPOConfiguration, random: inout RandomStream
-    ) -> TRPOStepReport {
-        switch c.productPrecision {
-        case .double: trpoStep(estimator, configuration: c, random: &random, products: Double.self)
-        case .single: trpoStep(estimator, configuration: c, random: &random, products: Float.self)
-        }
-    }
-
-    /// The step with the network products in `S` (``TRPOConfiguration/productPrecision``).
-    mutating func trpoStep<Estimator: SurrogateEstimator, S: BLASScalar>(
-        _ estimator: Estimator, configuration c: TRPOConfiguration, random: inout RandomStream, products: S.Type
-    ) -> TRPOStepReport {
+    ) -> TRPOStepReport where Estimator.States == Network.Input {
         var report = TRPOStepReport()
         var estimator = estimator
         let states = estimator.states
         guard states.rows > 0 else { report.rejection = .emptyBatch; return report }
         let thetaOld = parameters
+        let precision = c.productPrecision
 
         // 1. π_old on the states and the surrogate at θ_old.
-        let tape = network.forward(states, precision: S.self)
-        let oldOutputs = tape.output
+        let products = network.stepProducts(on: states, precision: precision)
+        let oldOutputs = products.outputs
         report.entropy = head.meanEntropy(outputs: oldOutputs, logStd: logStd)
         let (before, isFinite) = estimator.bind(head: head, oldOutputs: oldOutputs, oldLogStd: logStd)
         report.surrogateBefore = before
@@ -312,18 +302,19 @@ extension Policy {
         guard isFinite else { report.rejection = .nonFiniteSurrogate; return report }
 
         // 2. The policy gradient.
-        let g = pullBack(estimator.gradientAtOld(), tape: tape)
+        let d = estimator.gradientAtOld()
+        let g = products.pullBack(d.outputs) + d.logStd
         guard g.allFinite else { report.rejection = .nonFiniteGradient; return report }
         guard dot(g, g) > 0 else { report.rejection = .zeroGradient; return report }
 
         // The states of the KL constraint and the Fisher matrix, and π_old there.
         let constraintStates = estimator.constraintStates
-        let constraintTape = constraintStates.map { network.forward($0, precision: S.self) } ?? tape
-        let oldConstraintOutputs = constraintTape.output
+        let constraintProducts = constraintStates.map { network.stepProducts(on: $0, precision: precision) } ?? products
+        let oldConstraintOutputs = constraintProducts.outputs
 
         // 3–4. Natural-gradient direction s ≈ (F + λI)⁻¹ g on a subsample.
-        let fisherTape = fisherSubsampleTape(constraintTape, fraction: c.fisherSubsample, random: &random)
-        let fvp = FisherOperator<S>(policy: self, tape: fisherTape, damping: c.damping).apply
+        let fisherProducts = fisherSubsample(constraintProducts, fraction: c.fisherSubsample, random: &random)
+        let fvp = fisherProducts.fisherOperator(head: head, logStd: logStd, damping: c.damping)
         let cg = conjugateGradient(g, iterations: c.cgIterations, residualTolerance: c.cgResidualTolerance, product: fvp)
         report.cgIterations = cg.iterations
         report.cgResidual = cg.residualNorm
@@ -351,10 +342,10 @@ extension Policy {
             axpy(fraction, fullStep, &theta)
             var candidate = self
             candidate.parameters = theta
-            let outputs = candidate.network.outputs(states, precision: S.self)
+            let outputs = candidate.network.outputs(on: states, precision: precision)
             let surrogate = estimator.surrogate(outputs: outputs, logStd: candidate.logStd)
             let kl = head.meanKL(oldOutputs: oldConstraintOutputs, oldLogStd: logStd,
-                                 newOutputs: constraintStates.map { candidate.network.outputs($0, precision: S.self) } ?? outputs,
+                                 newOutputs: constraintStates.map { candidate.network.outputs(on: $0, precision: precision) } ?? outputs,
                                  newLogStd: candidate.logStd)
             if !kl.isFinite || kl > c.maxKL {
                 lastFailure = .klExceeded
@@ -379,18 +370,17 @@ extension Policy {
         return report
     }
 
-    /// The tape of a random `fraction` of `fullTape`'s states (the whole tape when the
-    /// fraction covers them).
-    func fisherSubsampleTape<S: BLASScalar>(_ fullTape: DenseTape<S>, fraction: Double,
-                                            random: inout RandomStream) -> DenseTape<S> {
-        let n = fullTape.rows
+    /// The products of a random `fraction` of `all`'s states (all of them when the fraction
+    /// covers them).
+    func fisherSubsample(_ all: any PolicyStepProducts, fraction: Double,
+                         random: inout RandomStream) -> any PolicyStepProducts {
+        let n = all.rows
         let m = min(n, max(1, Int((fraction * Double(n)).rounded(.up))))
-        guard m < n else { return fullTape }
+        guard m < n else { return all }
         // Partial Fisher–Yates: the first m entries are a uniform sample without replacement.
         var indices = Array(0..<n)
         for i in 0..<m { indices.swapAt(i, i + random.index(below: n - i)) }
-        let chosen = Array(indices[..<m]).sorted()
-        return fullTape.gatheringRows(chosen)  // the rows' forward pass, not recomputed
+        return all.gatheringRows(Array(indices[..<m]).sorted())  // the rows' forward pass, not recomputed
     }
 }
 
@@ -406,7 +396,8 @@ extension Policy {
 /// accumulated in a `Double` vector, so the result, and every CG dot product taken of it, is
 /// double precision.
 final class FisherOperator<S: BLASScalar> {
-    let policy: Policy
+    let network: MLP
+    let head: PolicyHead
     /// The tape's network outputs, `[rows × outputs]`.
     let outputs: [Double]
     let damping: Double
@@ -425,13 +416,13 @@ final class FisherOperator<S: BLASScalar> {
     let ones: OnesVector<S>
     let inverseVariance: [Double]
 
-    init(policy: Policy, tape: DenseTape<S>, damping: Double) {
-        self.policy = policy
+    init(network: MLP, head: PolicyHead, logStd: [Double], tape: DenseTape<S>, damping: Double) {
+        self.network = network
+        self.head = head
         outputs = tape.output.storage
         self.damping = damping
         rows = tape.rows
         block = min(DenseLayout.rowBlock, max(rows, 1))
-        let network = policy.network
         let p = network.parameters.count
         values = tape.values
         let theta = UnsafeMutablePointer<S>.allocate(capacity: p)
@@ -443,7 +434,7 @@ final class FisherOperator<S: BLASScalar> {
         gradients = LayerBuffers(widths: network.layerSizes, capacity: block)
         metricProduct = .allocate(capacity: block * network.outputSize)
         ones = OnesVector(count: block)
-        inverseVariance = policy.logStd.map { exp(-2 * $0) }
+        inverseVariance = logStd.map { exp(-2 * $0) }
     }
 
     deinit {
@@ -454,10 +445,9 @@ final class FisherOperator<S: BLASScalar> {
 
     /// (F + λI) v.
     func apply(_ v: [Double]) -> [Double] {
-        let network = policy.network
         let layout = network.layout
         let p = network.parameters.count
-        precondition(v.count == policy.parameterCount)
+        precondition(v.count == p + inverseVariance.count)
         var result = [Double](repeating: 0, count: v.count)
         v.withUnsafeBufferPointer { v in
             for i in 0..<p { direction[i] = S(v[i]) }
@@ -470,7 +460,7 @@ final class FisherOperator<S: BLASScalar> {
                     layout.jacobianVectorProduct(
                         activation: network.activation, theta: theta, direction: direction,
                         values: values.pointers, firstRow: first, rows: count, tangents: tangents.pointers)
-                    policy.head.applyFisher(
+                    head.applyFisher(
                         outputs: outputs.baseAddress! + first * outputWidth, inverseVariance: iv.baseAddress!,
                         tangent: UnsafePointer(tangents.pointers[layout.layerCount]), rows: count,
                         scale: 1 / Double(rows), into: metricProduct)

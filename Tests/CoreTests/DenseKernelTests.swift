@@ -65,7 +65,7 @@ import Testing
         let v = randomVector(policy.parameterCount, &random)
         let damping = 0.1
 
-        let exact = FisherOperator<Double>(policy: policy, tape: tape, damping: damping).apply(v)
+        let exact = FisherOperator<Double>(network: policy.network, head: head, logStd: policy.logStd, tape: tape, damping: damping).apply(v)
         var reference = policy.fisherVectorProduct(v, tape: tape)
         for i in v.indices { reference[i] += damping * v[i] }
         #expect(relativeError(exact, reference) < 1e-12)  // summation order only
@@ -82,8 +82,8 @@ import Testing
         reportMeasurement("FisherOperator<Double> vs FD \(head)", fdError)
         #expect(fdError < 1e-6)
 
-        let single = FisherOperator<Float>(policy: policy, tape: policy.network.forward(states, precision: Float.self),
-                                           damping: damping).apply(v)
+        let single = FisherOperator<Float>(network: policy.network, head: head, logStd: policy.logStd,
+                                           tape: policy.network.forward(states, precision: Float.self), damping: damping).apply(v)
         let floatError = relativeError(single, exact)
         reportMeasurement("FisherOperator<Float> vs Double \(head)", floatError)
         #expect(floatError < 1e-4)

@@ -13,7 +13,7 @@ import Testing
     /// states and actions drawn from it, random advantages, and a second parameter vector
     /// θ_old near θ.
     static func setup(_ head: PolicyHead, seed: UInt64)
-        -> (policy: Policy, batch: PolicyBatch, thetaOld: [Double])
+        -> (policy: Policy, batch: PolicyBatch<Matrix>, thetaOld: [Double])
     {
         var random = RandomStream(seed: seed, path: [UInt64(head.outputWidth)])
         var policy = Policy(observationSize: 4, head: head, hiddenSizes: [6, 5], activation: .tanh,

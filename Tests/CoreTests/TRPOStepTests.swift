@@ -13,7 +13,7 @@ import Testing
     /// on-policy samples whose advantages are correlated with the actions: for the Gaussian
     /// head Â = ξ₁ − ½ξ₂ + noise where a = μ + σξ; for the categorical head Â = 1 for action 1
     /// and −½ otherwise, plus noise.
-    static func setup(_ head: PolicyHead, seed: UInt64, rows: Int = 200) -> (Policy, PolicyBatch) {
+    static func setup(_ head: PolicyHead, seed: UInt64, rows: Int = 200) -> (Policy, PolicyBatch<Matrix>) {
         var random = RandomStream(seed: seed, path: [UInt64(head.outputWidth)])
         let policy = Policy(observationSize: 4, head: head, hiddenSizes: [8], activation: .tanh, initialLogStd: 0, random: &random)
         let observations = randomMatrix(rows: rows, columns: 4, &random)

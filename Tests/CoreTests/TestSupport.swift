@@ -194,7 +194,7 @@ func referenceLogProbabilities(_ policy: Policy, theta: [Double], observations: 
 }
 
 /// L(θ) = mean_i exp(log π_θ(a_i|s_i) − log π_old(a_i|s_i)) · Â_i.
-func referenceSurrogate(_ policy: Policy, theta: [Double], thetaOld: [Double], batch: PolicyBatch) -> Double {
+func referenceSurrogate(_ policy: Policy, theta: [Double], thetaOld: [Double], batch: PolicyBatch<Matrix>) -> Double {
     let logP = referenceLogProbabilities(policy, theta: theta, observations: batch.observations, actions: batch.actions)
     let logPOld = referenceLogProbabilities(policy, theta: thetaOld, observations: batch.observations, actions: batch.actions)
     var s = 0.0
