@@ -1,22 +1,24 @@
-/// A batch of states as a policy network reads them, one state per row: feature vectors
-/// (`Matrix`, normalised) for an ``MLP``, uint8 frames (``FrameBatch``) for a
-/// ``ConvolutionalNetwork``.
-public protocol PolicyStates: Sendable {
+/// A batch of states as a policy's or value function's network reads them, one state per
+/// row: feature vectors (`Matrix`, normalised) for an ``MLP``, uint8 frames (``FrameBatch``)
+/// for a ``ConvolutionalNetwork``.
+public protocol StateBatch: Sendable {
     /// States in the batch.
     var rows: Int { get }
+    /// The states at `indices`, in that order.
+    func gatheringRows(_ indices: [Int]) -> Self
 }
 
-extension Matrix: PolicyStates {}
-extension FrameBatch: PolicyStates {}
+extension Matrix: StateBatch {}
+extension FrameBatch: StateBatch {}
 
 /// The network of a ``StochasticPolicy``: a ``DifferentiableNetwork`` on a batch of
-/// ``PolicyStates``, plus the two products TRPO's step asks of it in the step's precision
+/// ``StateBatch``, plus the two products TRPO's step asks of it in the step's precision
 /// (``TRPOConfiguration/productPrecision``).
 ///
 /// The defaults run in `Double` through the ``DifferentiableNetwork`` passes (a convolutional
 /// trunk today); ``MLP`` overrides both with its precision-generic kernels and the fused
 /// Fisher-vector product (``FisherOperator``).
-public protocol PolicyNetwork: DifferentiableNetwork, Codable, Equatable where Input: PolicyStates {
+public protocol PolicyNetwork: DifferentiableNetwork, Codable, Equatable where Input: StateBatch {
     /// True when the parameter vector has the layout's length (a decoded network may violate
     /// this; a constructed one cannot).
     var isWellFormed: Bool { get }

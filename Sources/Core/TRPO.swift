@@ -73,7 +73,7 @@ public enum Precision: String, Sendable, Codable, CaseIterable {
 }
 
 /// A batch of on-policy samples for the policy step.
-public struct PolicyBatch<States: PolicyStates>: Sendable {
+public struct PolicyBatch<States: StateBatch>: Sendable {
     /// One state per sample, as the policy's network reads them (feature vectors already
     /// normalised, or frames).
     public var observations: States
@@ -140,7 +140,7 @@ public struct TRPOStepReport: Sendable, Codable, Equatable {
 /// state, eqs. 15 and 16).
 public protocol SurrogateEstimator {
     /// A batch of states as the policy's network reads them.
-    associatedtype States: PolicyStates
+    associatedtype States: StateBatch
 
     /// n states (feature vectors already normalised, or frames): the states the surrogate,
     /// the KL and the Fisher matrix are evaluated on.
@@ -172,7 +172,7 @@ extension SurrogateEstimator {
 
 /// The single-path estimator (§5.1): L(θ) = (1/n) Σ_i π_θ(a_i|s_i) / π_old(a_i|s_i) · Â_i
 /// over the samples of a ``PolicyBatch``.
-public struct SinglePathSurrogate<States: PolicyStates>: SurrogateEstimator, Sendable {
+public struct SinglePathSurrogate<States: StateBatch>: SurrogateEstimator, Sendable {
     public let batch: PolicyBatch<States>
     private var head: PolicyHead?
     private var oldOutputs = Matrix(rows: 0, columns: 0)

@@ -90,47 +90,126 @@ public struct ValueFitReport: Sendable, Codable, Equatable {
     public init() { self.init(explainedVarianceBefore: .nan, explainedVarianceAfter: .nan, loss: .nan, adamSteps: 0) }
 }
 
-/// The state-value baseline V(s): an MLP with one linear output, fitted every iteration by
-/// Adam on minibatches of the mean squared error to the λ-returns (the choice of SB3 and
-/// Baselines; we document it in docs/architecture.md).
-public struct ValueFunction: Sendable, Codable, Equatable {
-    public var network: MLP
+/// The state-value baseline V(s): a network with one linear output (an ``MLP`` on feature
+/// vectors, ``ValueFunction``, or a ``ConvolutionalNetwork`` on frames,
+/// ``ConvolutionalValueFunction``), fitted every iteration by Adam on minibatches of the mean
+/// squared error to the λ-returns (the choice of SB3 and Baselines; we document it in
+/// docs/architecture.md).
+public struct StateValueFunction<Network: ValueNetwork>: Sendable, Codable, Equatable {
+    public var network: Network
     public var optimizer: Adam
 
-    public init(observationSize: Int, hiddenSizes: [Int], activation: Activation = .tanh,
-                learningRate: Double, random: inout RandomStream) {
-        network = MLP(layerSizes: [observationSize] + hiddenSizes + [1], activation: activation,
-                      outputGain: 1, random: &random)
+    /// A value function over `network` (one output) with a fresh optimiser.
+    /// - Precondition: `network.outputSize == 1`.
+    public init(network: Network, learningRate: Double) {
+        precondition(network.outputSize == 1, "a value network has one output, this one \(network.outputSize)")
+        self.network = network
         optimizer = Adam(parameterCount: network.parameters.count, learningRate: learningRate)
     }
 
-    /// V(s) for each row of `observations` (normalised, `[n × observationSize]`).
-    public func predict(_ observations: Matrix) -> [Double] {
-        network.forward(observations).output.storage
+    /// V(s) for each state (feature vectors normalised).
+    public func predict(_ states: Network.Input) -> [Double] {
+        network.forward(states).output.storage
     }
 
     /// Fits V to `targets` by minibatch Adam on ½·mean squared error.
     /// - Parameters:
-    ///   - observations: `[n × observationSize]`, normalised.
+    ///   - states: n states (feature vectors normalised).
     ///   - targets: n regression targets.
-    ///   - predictions: `predict(observations)` when the caller has it already (GAE does),
-    ///     for the explained variance before the fit; computed when `nil`.
+    ///   - predictions: `predict(states)` when the caller has it already (GAE does), for the
+    ///     explained variance before the fit; computed when `nil`.
     ///   - random: shuffles the minibatches.
-    public mutating func fit(_ observations: Matrix, targets: [Double], predictions: [Double]? = nil,
+    public mutating func fit(_ states: Network.Input, targets: [Double], predictions: [Double]? = nil,
                              configuration c: ValueFitConfiguration, random: inout RandomStream) -> ValueFitReport {
-        let n = observations.rows
+        let n = states.rows
         precondition(targets.count == n && (predictions?.count ?? n) == n)
-        let before = explainedVariance(predicted: predictions ?? predict(observations), targets: targets)
+        let before = explainedVariance(predicted: predictions ?? predict(states), targets: targets)
         optimizer.learningRate = c.learningRate
-        let stepsTaken = switch c.precision {
-        case .double: fitMinibatches(Double.self, observations, targets: targets, configuration: c, random: &random)
-        case .single: fitMinibatches(Float.self, observations, targets: targets, configuration: c, random: &random)
-        }
-        let predictions = predict(observations)
+        let stepsTaken = network.fitMinibatches(states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
+        let predictions = predict(states)
         let loss = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(max(n, 1))
         return ValueFitReport(explainedVarianceBefore: before,
                               explainedVarianceAfter: explainedVariance(predicted: predictions, targets: targets),
                               loss: loss, adamSteps: stepsTaken)
+    }
+}
+
+/// A value function on feature vectors: an MLP trunk.
+public typealias ValueFunction = StateValueFunction<MLP>
+
+/// A value function on uint8 frames: a convolutional trunk.
+public typealias ConvolutionalValueFunction = StateValueFunction<ConvolutionalNetwork>
+
+extension StateValueFunction where Network == MLP {
+    /// An MLP value function, orthogonally initialised with gain 1 on the output layer.
+    public init(observationSize: Int, hiddenSizes: [Int], activation: Activation = .tanh,
+                learningRate: Double, random: inout RandomStream) {
+        self.init(network: MLP(layerSizes: [observationSize] + hiddenSizes + [1], activation: activation,
+                               outputGain: 1, random: &random),
+                  learningRate: learningRate)
+    }
+}
+
+extension StateValueFunction where Network == ConvolutionalNetwork {
+    /// A value function on frames of `architecture.input`, orthogonally initialised with gain 1
+    /// on the output layer.
+    /// - Precondition: `architecture.isValid`.
+    public init(architecture: ConvolutionalArchitecture, learningRate: Double, random: inout RandomStream) {
+        self.init(network: ConvolutionalNetwork(architecture: architecture, outputSize: 1, outputGain: 1, random: &random),
+                  learningRate: learningRate)
+    }
+}
+
+/// The network of a ``StateValueFunction``: a ``DifferentiableNetwork`` on a ``StateBatch``
+/// and the minibatch loop of its fit.
+///
+/// The default gathers each minibatch's states, runs the network's own forward and reverse
+/// passes in `Double` and steps Adam (a convolutional trunk today); ``MLP`` overrides it with
+/// its allocation-free, precision-generic loop. Both draw the same shuffles from `random`.
+public protocol ValueNetwork: DifferentiableNetwork, Codable, Equatable where Input: StateBatch {
+    /// `configuration.epochs` passes of minibatch Adam on ½·mean squared error to `targets`
+    /// (`states.rows` of them), each pass over a fresh shuffle drawn from `random`.
+    /// - Returns: the Adam steps taken (a minibatch with a non-finite gradient is skipped).
+    mutating func fitMinibatches(_ states: Input, targets: [Double], optimizer: inout Adam,
+                                 configuration: ValueFitConfiguration, random: inout RandomStream) -> Int
+}
+
+extension ValueNetwork {
+    public mutating func fitMinibatches(_ states: Input, targets: [Double], optimizer: inout Adam,
+                                        configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
+        let n = states.rows
+        guard n > 0 else { return 0 }
+        let batchSize = max(1, min(c.minibatchSize, n))
+        var order = Array(0..<n)
+        var stepsTaken = 0
+        for _ in 0..<c.epochs {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
+            for start in stride(from: 0, to: n, by: batchSize) {
+                let chosen = Array(order[start..<min(start + batchSize, n)])
+                let tape = forward(states.gatheringRows(chosen))
+                let residual = Matrix(rows: chosen.count, columns: 1, storage: chosen.indices.map {
+                    (tape.output.storage[$0] - targets[chosen[$0]]) / Double(chosen.count)
+                })
+                var gradient = [Double](repeating: 0, count: parameters.count)
+                vectorJacobianProduct(tape, outputGradient: residual, into: &gradient)
+                guard gradient.allFinite else { continue }
+                optimizer.step(&parameters, gradient: gradient)
+                stepsTaken += 1
+            }
+        }
+        return stepsTaken
+    }
+}
+
+extension ConvolutionalNetwork: ValueNetwork {}
+
+extension MLP: ValueNetwork {
+    public mutating func fitMinibatches(_ states: Matrix, targets: [Double], optimizer: inout Adam,
+                                        configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
+        switch c.precision {
+        case .double: fitMinibatches(Double.self, states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
+        case .single: fitMinibatches(Float.self, states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
+        }
     }
 
     /// The epochs of minibatch Adam, with the network's products in `S`: every buffer is
@@ -139,12 +218,11 @@ public struct ValueFunction: Sendable, Codable, Equatable {
     /// (the `S` copy of the parameters is refreshed after each step).
     /// - Returns: the Adam steps taken (a minibatch with a non-finite gradient is skipped).
     mutating func fitMinibatches<S: BLASScalar>(_: S.Type, _ observations: Matrix, targets: [Double],
-                                                configuration c: ValueFitConfiguration,
+                                                optimizer: inout Adam, configuration c: ValueFitConfiguration,
                                                 random: inout RandomStream) -> Int {
         let n = observations.rows
         guard n > 0 else { return 0 }
-        let layout = network.layout
-        let activation = network.activation
+        let activation = self.activation
         let p = layout.parameterCount
         let inputs = layout.inputSize
         let batchSize = max(1, min(c.minibatchSize, n))
@@ -159,7 +237,7 @@ public struct ValueFunction: Sendable, Codable, Equatable {
         func loadParameters(_ parameters: [Double]) {
             for i in 0..<p { theta[i] = S(parameters[i]) }
         }
-        loadParameters(network.parameters)
+        loadParameters(parameters)
         var order = Array(0..<n)
         var stepsTaken = 0
         observations.storage.withUnsafeBufferPointer { x in
@@ -190,8 +268,8 @@ public struct ValueFunction: Sendable, Codable, Equatable {
                         nonFinite += g * 0
                     }
                     guard nonFinite == 0 else { continue }
-                    network.parameters.withUnsafeMutableBufferPointer { optimizer.step($0.baseAddress!, gradient: gradient.baseAddress!) }
-                    loadParameters(network.parameters)
+                    parameters.withUnsafeMutableBufferPointer { optimizer.step($0.baseAddress!, gradient: gradient.baseAddress!) }
+                    loadParameters(parameters)
                     stepsTaken += 1
                 }
             }
