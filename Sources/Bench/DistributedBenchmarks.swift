@@ -73,9 +73,9 @@ extension BenchmarkSuite {
             if start == nil { start = clock.now }  // time from the first arrival
             received += 1
             bytes += message.byteCount
-            guard case .success(.chunk(let chunk)) = message.message else { continue }
-            if assembler.offer(worker: chunk.worker.id, sequence: chunk.sequence, chunkVersion: chunk.version, batch: chunk.batch) == .accepted {
-                samples += chunk.batch.count
+            guard case .success(.chunk(let chunk)) = message.message, case .features(let batch) = chunk.batch else { continue }
+            if assembler.offer(worker: chunk.worker.id, sequence: chunk.sequence, chunkVersion: chunk.version, batch: batch) == .accepted {
+                samples += batch.count
             }
             if assembler.isComplete {
                 _ = assembler.assemble()
@@ -110,7 +110,7 @@ extension BenchmarkSuite {
         let message = Protocol.Message.parameters(BenchmarkSuite.parameterMessage(observationSize: 11, head: .gaussian(dimensions: 3),
                                                                          hidden: hidden, environment: "Hopper-v4"))
         guard case .parameters(let p) = message else { fatalError() }
-        let count = p.policy.parameterCount
+        let count = p.policy.parameters.count
         let rounds = max(3, Int(50 * scale))
         let endpoint = learner.boundEndpoint
         let done = DispatchSemaphore(value: 0)
@@ -156,10 +156,11 @@ extension BenchmarkSuite {
         let parameters = BenchmarkSuite.parameterMessage(observationSize: probe.observationSpace.count,
                                                          head: PolicyHead(probe.actionSpace), hidden: [64, 64],
                                                          environment: environment)
+        guard case .dense(let policy) = parameters.policy else { fatalError("a dense policy was built") }
         let setting = "\(environment), 8 envs per sampler, 64x64 policy, " + (workers == 0 ? "single process" : "\(workers) worker process(es) over ipc")
         if workers == 0 {
             let simulators = try (0..<8).map { _ in try EnvironmentRegistry.make(environment) }
-            let sampler = SinglePathSampler(simulators: simulators, policy: parameters.policy, normalizer: parameters.normalizer,
+            let sampler = SinglePathSampler(simulators: simulators, policy: policy, normalizer: parameters.normalizer,
                                             seed: 1, stream: 0)
             _ = sampler.collect(steps: 4096)
             let clock = ContinuousClock()

@@ -47,6 +47,10 @@ public struct ConvolutionSpec: Sendable, Codable, Hashable {
 /// | ``cnnSmall`` | 8 × 8×8 stride 4, 16 × 4×4 stride 2 | 128 | 170,136 + 129·A |
 /// | ``dqn2013`` | 16 × 8×8 stride 4, 32 × 4×4 stride 2 | 256 | 676,144 + 257·A |
 public struct ConvolutionalArchitecture: Sendable, Codable, Hashable {
+    /// The most convolutional layers a trunk may have (a bound for decoders, far above the
+    /// presets' two).
+    public static let maxConvolutions = 8
+
     public var input: ImageShape
     public var convolutions: [ConvolutionSpec]
     /// Widths of the fully connected hidden layers after the flattened feature map.

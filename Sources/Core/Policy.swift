@@ -74,3 +74,68 @@ extension StochasticPolicy where Network == ConvolutionalNetwork {
                   logStd: [Double](repeating: initialLogStd, count: head.logStdCount))
     }
 }
+
+/// A policy on either trunk, as a run or a parameters message holds it: an MLP on feature
+/// vectors, or a convolutional network on frames.
+///
+/// Coded as the policy itself, so a checkpoint of a dense policy reads as it did before
+/// policies took either trunk; a convolutional policy is recognised by its network's
+/// `architecture`.
+public enum AnyPolicy: Sendable, Equatable, Codable {
+    case dense(Policy)
+    case convolutional(ConvolutionalPolicy)
+
+    public var head: PolicyHead {
+        switch self {
+        case .dense(let p): p.head
+        case .convolutional(let p): p.head
+        }
+    }
+
+    public var logStd: [Double] {
+        switch self {
+        case .dense(let p): p.logStd
+        case .convolutional(let p): p.logStd
+        }
+    }
+
+    /// θ: the network parameters followed by the log-std vector.
+    public var parameters: [Double] {
+        switch self {
+        case .dense(let p): p.parameters
+        case .convolutional(let p): p.parameters
+        }
+    }
+
+    public var isWellFormed: Bool {
+        switch self {
+        case .dense(let p): p.isWellFormed
+        case .convolutional(let p): p.isWellFormed
+        }
+    }
+
+    /// Values per observation: the MLP's input width, or the pixels of a frame.
+    public var observationSize: Int {
+        switch self {
+        case .dense(let p): p.observationSize
+        case .convolutional(let p): p.network.inputSize
+        }
+    }
+
+    private enum NetworkKeys: String, CodingKey { case network }
+    private enum ArchitectureKeys: String, CodingKey { case architecture }
+
+    public init(from decoder: any Decoder) throws {
+        let network = try decoder.container(keyedBy: NetworkKeys.self).nestedContainer(keyedBy: ArchitectureKeys.self, forKey: .network)
+        self = network.contains(.architecture)
+            ? .convolutional(try ConvolutionalPolicy(from: decoder))
+            : .dense(try Policy(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .dense(let p): try p.encode(to: encoder)
+        case .convolutional(let p): try p.encode(to: encoder)
+        }
+    }
+}

@@ -277,3 +277,52 @@ extension MLP: ValueNetwork {
         return stepsTaken
     }
 }
+
+/// A value function on either trunk, as a run holds it beside its ``AnyPolicy``.
+///
+/// Coded as the value function itself, so a checkpoint of an MLP value function reads as it
+/// did before; a convolutional one is recognised by its network's `architecture`.
+public enum AnyValueFunction: Sendable, Equatable, Codable {
+    case dense(ValueFunction)
+    case convolutional(ConvolutionalValueFunction)
+
+    /// The network's parameters.
+    public var parameters: [Double] {
+        switch self {
+        case .dense(let v): v.network.parameters
+        case .convolutional(let v): v.network.parameters
+        }
+    }
+
+    public var isWellFormed: Bool {
+        switch self {
+        case .dense(let v): v.network.isWellFormed && v.network.outputSize == 1
+        case .convolutional(let v): v.network.isWellFormed && v.network.outputSize == 1
+        }
+    }
+
+    /// Values per observation: the MLP's input width, or the pixels of a frame.
+    public var observationSize: Int {
+        switch self {
+        case .dense(let v): v.network.inputSize
+        case .convolutional(let v): v.network.inputSize
+        }
+    }
+
+    private enum NetworkKeys: String, CodingKey { case network }
+    private enum ArchitectureKeys: String, CodingKey { case architecture }
+
+    public init(from decoder: any Decoder) throws {
+        let network = try decoder.container(keyedBy: NetworkKeys.self).nestedContainer(keyedBy: ArchitectureKeys.self, forKey: .network)
+        self = network.contains(.architecture)
+            ? .convolutional(try ConvolutionalValueFunction(from: decoder))
+            : .dense(try ValueFunction(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .dense(let v): try v.encode(to: encoder)
+        case .convolutional(let v): try v.encode(to: encoder)
+        }
+    }
+}

@@ -9,7 +9,7 @@ public protocol AssemblableBatch: Sendable {
     mutating func append(_ other: Self)
 }
 
-extension SampleBatch: AssemblableBatch {
+extension Samples: AssemblableBatch {
     public var rows: Int { count }
 }
 

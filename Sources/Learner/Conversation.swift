@@ -277,7 +277,7 @@ public struct Conversation<Workload: ConversationWorkload> {
             // The parameters name the model this run uses (or the built-in one).
             sendParameters(to: record, solicited: true, now: now, into: &actions)
         case .chunk(let chunk):
-            offer(.singlePath(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
+            offer(IterationBatch(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
                   sequence: chunk.sequence, peer: peer, now: now, into: &actions)
         case .vineChunk(let chunk):
             offer(.vine(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,

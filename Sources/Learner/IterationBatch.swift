@@ -3,16 +3,28 @@ import Protocol
 
 /// One iteration's samples as the learner assembles them from workers' chunks: single-path
 /// rows (``Message/Chunk``) or vine collections (``Message/VineChunk``). A run has one kind;
-/// ``misfit(policy:sampling:)`` refuses the other before anything is assembled.
+/// ``misfit(policy:sampling:)`` refuses the other before anything is assembled, and chunks of
+/// uint8 frames in runs of a dense policy (and feature vectors in runs of a convolutional one).
 public enum IterationBatch: AssemblableBatch, Equatable {
     case singlePath(SampleBatch)
     case vine(VineBatch)
+    /// Single-path rows of uint8 frames, for a convolutional policy.
+    case frames(FrameSamples)
+
+    /// The batch of a decoded chunk.
+    public init(_ samples: AnySamples) {
+        switch samples {
+        case .features(let batch): self = .singlePath(batch)
+        case .frames(let batch): self = .frames(batch)
+        }
+    }
 
     /// Rows of a single-path batch, rollout-set states of a vine batch.
     public var rows: Int {
         switch self {
         case .singlePath(let batch): batch.rows
         case .vine(let batch): batch.rows
+        case .frames(let batch): batch.rows
         }
     }
 
@@ -26,20 +38,32 @@ public enum IterationBatch: AssemblableBatch, Equatable {
         case (.vine(var batch), .vine(let more)):
             batch.append(more)
             self = .vine(batch)
+        case (.frames(var batch), .frames(let more)):
+            batch.append(more)
+            self = .frames(batch)
         default:
-            preconditionFailure("single-path and vine batches cannot be joined")
+            preconditionFailure("batches of different kinds cannot be joined")
         }
     }
 
     /// What keeps a decoded chunk out of a run with `policy` and `sampling`, or nil when it
-    /// fits: the sampler kind, the observation size and action width, discrete actions that
-    /// are not whole numbers in `0..<count`, and a vine chunk's K and estimator (which follow
-    /// from the run's settings and action space). The codec has checked everything that does
-    /// not depend on the run.
-    public func misfit(policy: Policy, sampling: Message.Sampling) -> String? {
+    /// fits: the sampler kind, frames for a dense policy or feature vectors for a
+    /// convolutional one, the observation size and action width, discrete actions that are
+    /// not whole numbers in `0..<count`, and a vine chunk's K and estimator (which follow from
+    /// the run's settings and action space). The codec has checked everything that does not
+    /// depend on the run.
+    public func misfit(policy: AnyPolicy, sampling: Message.Sampling) -> String? {
         let (observationSize, actionWidth, actions): (Int, Int, [Double])
+        let takesFrames = if case .convolutional = policy { true } else { false }
+        switch self {
+        case .frames where !takesFrames: return "uint8 frames; this run's policy takes feature vectors"
+        case .singlePath where takesFrames, .vine where takesFrames: return "feature vectors; this run's policy takes uint8 frames"
+        default: break
+        }
         switch (self, sampling) {
         case (.singlePath(let batch), .singlePath):
+            (observationSize, actionWidth, actions) = (batch.observationSize, batch.actionWidth, batch.actions)
+        case (.frames(let batch), .singlePath):
             (observationSize, actionWidth, actions) = (batch.observationSize, batch.actionWidth, batch.actions)
         case (.vine(let batch), .vine(let settings)):
             let (k, estimator) = settings.branching(for: policy.head)
@@ -47,7 +71,7 @@ public enum IterationBatch: AssemblableBatch, Equatable {
                 return "a vine chunk of K = \(batch.actionsPerState) (\(batch.estimator)); this run has K = \(k) (\(estimator))"
             }
             (observationSize, actionWidth, actions) = (batch.observationSize, batch.actionWidth, batch.actions)
-        case (.singlePath, .vine):
+        case (.singlePath, .vine), (.frames, .vine):
             return "a single-path chunk; this run samples vine"
         case (.vine, .singlePath):
             return "a vine chunk; this run samples single-path"

@@ -254,6 +254,10 @@ public final class LearnerService {
             publishNextVersion(deafSince: collected)
             recorded(statistics, steps: session!.state.timesteps - stepsBefore, sampleSeconds: sampleSeconds,
                      publishSeconds: (clock.now - collected).seconds, report: report)
+        case .frames:
+            // Runs train dense policies, whose workloads refuse frames (IterationBatch.misfit);
+            // training on frames is issue 16's next step.
+            preconditionFailure("a batch of frames in a run of a dense policy")
         }
     }
 

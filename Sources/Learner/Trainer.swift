@@ -151,7 +151,7 @@ public struct Trainer: Sendable {
     public mutating func updatePolicy(with batch: SampleBatch, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
         let c = state.configuration
         let observations = samplingInputs(batch.observationMatrix)
-        let rewards = c.normalizeRewards ? scaledRewards(batch) : batch.rewards
+        let rewards = trainingRewards(batch)
         let gae = advantageEstimates(batch, inputs: observations, rewards: rewards)
         let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
         startValueFit(PendingValueFit(iteration: state.iteration + 1, valueFunction: state.valueFunction, random: state.valueRandom,
@@ -211,24 +211,34 @@ public struct Trainer: Sendable {
         return (gae.advantages, gae.returns, values)
     }
 
-    /// The batch's rewards divided by the running standard deviation of the discounted return
-    /// (updated with this batch's returns first) and clipped to ±10, as SB3's VecNormalize
-    /// scales them: the return R ← γR + r runs along each trajectory from its first row. Only
-    /// the learner's targets change; episode returns in the logs stay raw.
-    mutating func scaledRewards(_ batch: SampleBatch) -> [Double] {
+    /// The rewards the learner's targets are computed from: the batch's, their signs with
+    /// ``TrainingConfiguration/clipRewards``, then scaled with
+    /// ``TrainingConfiguration/normalizeRewards``. Episode returns in the logs stay raw.
+    mutating func trainingRewards(_ batch: SampleBatch) -> [Double] {
+        let c = state.configuration
+        var rewards = batch.rewards
+        if c.clipRewards { rewards = rewards.map { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 } }
+        return c.normalizeRewards ? scaledRewards(rewards, ends: batch.ends) : rewards
+    }
+
+    /// `rewards` divided by the running standard deviation of the discounted return (updated
+    /// with these rewards' returns first) and clipped to ±10, as SB3's VecNormalize scales
+    /// them: the return R ← γR + r runs along each trajectory (ended by `ends`) from its first
+    /// row.
+    mutating func scaledRewards(_ rewards: [Double], ends: [StepEnd]) -> [Double] {
         let gamma = state.configuration.gamma
-        var returns = Matrix(rows: batch.count, columns: 1)
+        var returns = Matrix(rows: rewards.count, columns: 1)
         var running = 0.0
-        for t in 0..<batch.count {
-            running = gamma * running + batch.rewards[t]
+        for t in 0..<rewards.count {
+            running = gamma * running + rewards[t]
             returns.storage[t] = running
-            if batch.ends[t] != .none { running = 0 }
+            if ends[t] != .none { running = 0 }
         }
         var statistics = state.returnStatistics ?? RunningNormalizer(size: 1)
         statistics.update(with: returns)
         state.returnStatistics = statistics
         let scale = 1 / (statistics.variance[0] + RunningNormalizer.epsilon).squareRoot()
-        return batch.rewards.map { min(max($0 * scale, -10), 10) }
+        return rewards.map { min(max($0 * scale, -10), 10) }
     }
 
     /// One vine iteration: Q̂ of every branch, the vine surrogate (eq. 15 or 16) on the

@@ -45,6 +45,12 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Scale rewards by the running standard deviation of the discounted return (SB3's
     /// VecNormalize `norm_reward`).
     public var normalizeRewards = false
+    /// Train on the sign of each reward, −1, 0 or +1 (Baselines' `ClipRewardEnv`, the Atari
+    /// convention of Mnih et al. 2015), before any reward normalisation; episode returns in
+    /// the logs and evaluations stay the game's score. Single path only (a vine's branch
+    /// returns are summed by the workers). Configurations written before it existed decode as
+    /// `false`.
+    public var clipRewards = false
     /// How samples are collected: single-path trajectories (§5.1) or the vine (§5.2).
     public var sampler: SamplerKind = .singlePath
     /// The vine's settings (used when ``sampler`` is `.vine`).
@@ -72,7 +78,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case environment, environmentArguments, environmentSpec, seed, totalSteps, batchSteps, environmentsPerSampler
         case chunkSteps, policyHiddenSizes, valueHiddenSizes, activation, initialLogStd, gamma, lambda, trpo, klSchedule, valueFit
-        case normalizeObservations, observationClip, normalizeRewards, sampler, vine, vineBootstrap, vineTrustRegion, modelXML, modelFile
+        case normalizeObservations, observationClip, normalizeRewards, clipRewards, sampler, vine, vineBootstrap, vineTrustRegion, modelXML, modelFile
     }
 
     /// Decodes a configuration; one written before ``vineBootstrap`` existed gets `.none`, one
@@ -100,6 +106,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         normalizeObservations = try c.decode(Bool.self, forKey: .normalizeObservations)
         observationClip = try c.decode(Double.self, forKey: .observationClip)
         normalizeRewards = try c.decode(Bool.self, forKey: .normalizeRewards)
+        clipRewards = try c.decodeIfPresent(Bool.self, forKey: .clipRewards) ?? false
         sampler = try c.decode(SamplerKind.self, forKey: .sampler)
         vine = try c.decode(VineSettings.self, forKey: .vine)
         vineBootstrap = try c.decodeIfPresent(VineBootstrap.self, forKey: .vineBootstrap) ?? .none
@@ -348,6 +355,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         try check(valueFit.epochs >= 0 && valueFit.minibatchSize > 0 && valueFit.learningRate > 0, "value-fit settings must be positive")
         try check(initialLogStd.isFinite, "initial log-std must be finite")
         try check(observationClip > 0, "observation clip must be positive")
+        try check(!(clipRewards && sampler == .vine), "reward clipping is for single path (a vine's branch returns are summed by the workers)")
         if sampler == .vine, let problem = vine.problem(simulatorCount: environmentsPerSampler) {
             throw ConfigurationError(message: problem)
         }

@@ -235,12 +235,15 @@ extension Message {
     /// `1 ≤ chunkSteps ≤ DecodingLimits.maxRows`; `0 ≤ quota ≤ Parameters.maxQuota`; vine
     /// settings, when present, have trunk steps, rollout states and rollout length in
     /// `1...maxRows`, `2 ≤ actionsPerState ≤ maxWidth` and γ in [0, 1]; the
-    /// policy is well formed (``Policy/isWellFormed``: at least two layer widths, each in
-    /// `1...maxWidth`, the parameter count matching them, output width matching the head,
-    /// one log-std per Gaussian dimension) with at most ``DecodingLimits/maxParameters``
-    /// network parameters, all finite, finite log-stds; the normaliser, when present, has the
-    /// policy's input size, finite means, finite non-negative variances, a finite
-    /// non-negative count and a finite positive clip.
+    /// policy is well formed (``AnyPolicy/isWellFormed``: at least two dense layer widths,
+    /// each in `1...maxWidth`; a convolutional trunk's valid architecture of at most
+    /// ``ConvolutionalArchitecture/maxConvolutions`` convolutions whose flattened output is
+    /// the first dense width; the parameter count matching them, output width matching the
+    /// head, one log-std per Gaussian dimension) with at most
+    /// ``DecodingLimits/maxParameters`` network parameters, all finite, finite log-stds; the
+    /// normaliser, when present, has the policy's input size, finite means, finite
+    /// non-negative variances, a finite non-negative count and a finite positive clip; a
+    /// convolutional policy has no normaliser.
     public struct Parameters: Sendable, Equatable {
         /// The largest ``quota`` the format allows, 2³¹ − 1 (it fits a signed 32-bit integer
         /// in any client language).
@@ -266,9 +269,11 @@ extension Message {
         /// Rows (single path) or rollout-set states (vine) this worker must collect with this
         /// version before it waits for the next one; 0: collect until the next version arrives.
         public var quota: Int
-        public var policy: Policy
+        /// The policy to collect with: an MLP on (standardised) feature vectors, or a
+        /// convolutional network on uint8 frames, whose chunks carry the frames as bytes.
+        public var policy: AnyPolicy
         /// Statistics to standardise observations with before the policy sees them (nil:
-        /// raw observations).
+        /// raw observations; always nil for a convolutional policy).
         public var normalizer: RunningNormalizer?
         /// Single path or the vine, with the vine's settings.
         public var sampling: Sampling
@@ -288,7 +293,7 @@ extension Message {
         public var modelHash: UInt64
 
         public init(session: UInt64, version: UInt64, seed: UInt64, environmentID: String, simulatorCount: Int,
-                    chunkSteps: Int, quota: Int, policy: Policy, normalizer: RunningNormalizer?,
+                    chunkSteps: Int, quota: Int, policy: AnyPolicy, normalizer: RunningNormalizer?,
                     sampling: Sampling = .singlePath, stream: UInt64 = 0, collection: UInt64 = 0, modelHash: UInt64 = 0) {
             self.session = session
             self.version = version
@@ -304,6 +309,15 @@ extension Message {
             self.collection = collection
             self.modelHash = modelHash
         }
+
+        /// Parameters of a dense policy.
+        public init(session: UInt64, version: UInt64, seed: UInt64, environmentID: String, simulatorCount: Int,
+                    chunkSteps: Int, quota: Int, policy: Policy, normalizer: RunningNormalizer?,
+                    sampling: Sampling = .singlePath, stream: UInt64 = 0, collection: UInt64 = 0, modelHash: UInt64 = 0) {
+            self.init(session: session, version: version, seed: seed, environmentID: environmentID,
+                      simulatorCount: simulatorCount, chunkSteps: chunkSteps, quota: quota, policy: .dense(policy),
+                      normalizer: normalizer, sampling: sampling, stream: stream, collection: collection, modelHash: modelHash)
+        }
     }
 
     /// Transitions a worker collected with parameters (`session`, `version`).
@@ -314,7 +328,8 @@ extension Message {
     /// returns are finite; every end is `.none`, `.terminated` or `.truncated` and the last is
     /// not `.none`; `bootstrapRows` lists exactly the `.truncated` rows, ascending; there are
     /// no more finished episodes than rows ending in `.terminated` or `.truncated`, each at
-    /// least one step long; and `simulatorSteps ≥ batch.count`.
+    /// least one step long; and `simulatorSteps ≥ batch.count`. Observations are `Double`
+    /// feature vectors or uint8 frames (``AnySamples``).
     public struct Chunk: Sendable, Equatable {
         public var worker: WorkerIdentity
         /// The session and version of the parameters the rows were collected with.
@@ -324,16 +339,23 @@ extension Message {
         public var sequence: UInt64
         /// Simulator steps the chunk cost (at least the row count; more with vine rollouts).
         public var simulatorSteps: UInt64
-        public var batch: SampleBatch
+        public var batch: AnySamples
 
         public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, simulatorSteps: UInt64,
-                    batch: SampleBatch) {
+                    batch: AnySamples) {
             self.worker = worker
             self.session = session
             self.version = version
             self.sequence = sequence
             self.simulatorSteps = simulatorSteps
             self.batch = batch
+        }
+
+        /// A chunk of feature-vector transitions.
+        public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, simulatorSteps: UInt64,
+                    batch: SampleBatch) {
+            self.init(worker: worker, session: session, version: version, sequence: sequence, simulatorSteps: simulatorSteps,
+                      batch: .features(batch))
         }
     }
 

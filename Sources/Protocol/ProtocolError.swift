@@ -87,6 +87,9 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
     case logStdCountMismatch(declared: Int, expected: Int)
     /// The normaliser's size is not the network's input width.
     case normalizerSizeMismatch(normalizer: Int, input: Int)
+    /// A convolutional trunk whose kernels do not fit the feature maps they slide over, or
+    /// whose flattened output is not the first dense layer width.
+    case invalidConvolutions(String)
     /// environmentSpec contents: a shape dimension of 0 or a product beyond maxWidth, NaN
     /// bounds, or a lower bound above its upper bound (the text names which).
     case invalidEnvironmentSpec(String)
@@ -125,6 +128,7 @@ public enum ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
         case .logStdCountMismatch(let declared, let expected): "\(declared) log-stds, the head needs \(expected)"
         case .normalizerSizeMismatch(let normalizer, let input): "normalizer size \(normalizer) does not match the input width \(input)"
         case .invalidEnvironmentSpec(let problem): "invalid environment spec: \(problem)"
+        case .invalidConvolutions(let problem): "invalid convolutions: \(problem)"
         }
     }
 }
@@ -143,6 +147,7 @@ public enum Field: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     case chunkSteps, quota, headKind, headSize, activation, layerSizes, networkParameters, logStd
     case normalizerSize, normalizerMean, normalizerVariance, normalizerCount, normalizerClip
     case sampler, trunkSteps, rolloutStates, actionsPerState, rolloutLength, vineGamma, commonRandomNumbers
+    case convolutions
     // chunk
     case rows, observationSize, actionWidth, simulatorSteps
     case observations, actions, rewards, ends, bootstrapRows, bootstrapObservations, episodeReturns, episodeLengths

@@ -1,3 +1,5 @@
+import Core
+
 // Little-endian byte helpers: header fields one by one, arrays in bulk. Everything here is
 // independent of the host's byte order.
 
@@ -50,6 +52,30 @@ struct HeaderReader {
 }
 
 // MARK: - Arrays
+
+/// An observation element type and its wire encoding: f64 little-endian, or one byte.
+protocol WireObservation: ObservationElement {
+    /// Bytes per value on the wire.
+    static var wireSize: Int { get }
+    /// The wire bytes of `values`.
+    static func wireBytes(of values: [Self]) -> [UInt8]
+    /// The values in a frame whose length is a multiple of ``wireSize``: f64 must be finite.
+    static func values(_ frame: UnsafeRawBufferPointer, _ field: Field) throws(ProtocolError) -> [Self]
+}
+
+extension Double: WireObservation {
+    static var wireSize: Int { 8 }
+    static func wireBytes(of values: [Double]) -> [UInt8] { WireArray.bytes(of: values) }
+    static func values(_ frame: UnsafeRawBufferPointer, _ field: Field) throws(ProtocolError) -> [Double] {
+        try WireArray.doubles(frame, field, finite: true)
+    }
+}
+
+extension UInt8: WireObservation {
+    static var wireSize: Int { 1 }
+    static func wireBytes(of values: [UInt8]) -> [UInt8] { values }
+    static func values(_ frame: UnsafeRawBufferPointer, _ field: Field) throws(ProtocolError) -> [UInt8] { Array(frame) }
+}
 
 enum WireArray {
     /// The IEEE-754 little-endian bytes of `values`.

@@ -108,6 +108,7 @@ struct MessageDecoder<Frames: FrameSource> {
         let headKind: UInt8 = fields.read(), activationCode: UInt8 = fields.read()
         let samplerCode: UInt8 = fields.read(), crnCode: UInt8 = fields.read()
         let hasNormalizer = header.has(HeaderLayout.normalizerPresent)
+        let isConvolutional = header.has(HeaderLayout.convolutional)
 
         guard headKind == WireCode.categorical || headKind == WireCode.gaussian else {
             throw .invalidValue(.headKind, UInt64(headKind))
@@ -150,8 +151,10 @@ struct MessageDecoder<Frames: FrameSource> {
             guard clip.bitPattern == 0 else { throw .invalidValue(.normalizerClip, clip.bitPattern) }
             statisticsSize = 0
         }
+        // Frames are read as p/255, never standardised.
+        if isConvolutional && hasNormalizer { throw .invalidConvolutions("a convolutional policy reads frames as p/255 and takes no normaliser") }
 
-        try expectFrames(hasNormalizer ? 7 : 5)
+        try expectFrames((hasNormalizer ? 7 : 5) + (isConvolutional ? 1 : 0))
         try expectLength(1, .environmentID, environmentBytes)
         try expectLength(2, .layerSizes, Int(layerCount) * 4)
         try expectLength(3, .networkParameters, Int(parameterCount) * 8)
@@ -160,10 +163,30 @@ struct MessageDecoder<Frames: FrameSource> {
             try expectLength(5, .normalizerMean, statisticsSize * 8)
             try expectLength(6, .normalizerVariance, statisticsSize * 8)
         }
+        var convolutionValues: [Int] = []
+        if isConvolutional {
+            // 3 + 3·L u32 values: the input's height, width, channels; each convolution's
+            // filters, kernel, stride.
+            let bytes = frameLength(5)
+            let layers = (bytes / 4 - 3) / 3
+            guard bytes % 12 == 0, bytes >= 24 else { throw .frameLength(.convolutions, bytes: bytes, expected: 12 + 12 * max(1, layers)) }
+            guard layers <= ConvolutionalArchitecture.maxConvolutions else {
+                throw .limitExceeded(.convolutions, count: layers, limit: ConvolutionalArchitecture.maxConvolutions)
+            }
+            convolutionValues = try frame(5) { frame in WireArray.uint32s(frame) }
+        }
 
         let environmentID = try string(1, .environmentID)
         let layerSizes = try frame(2) { frame in WireArray.uint32s(frame) }
         var expectedCount = 0
+        var architecture: ConvolutionalArchitecture?
+        if isConvolutional {
+            let (built, convolutionParameters) = try MessageDecoder.architecture(
+                convolutionValues, hiddenSizes: Array(layerSizes.dropFirst().dropLast()), activation: activation,
+                flattenedWidth: layerSizes[0], limits: limits)
+            architecture = built
+            expectedCount = convolutionParameters
+        }
         for (i, width) in layerSizes.enumerated() {
             guard width >= 1 else { throw .invalidValue(.layerSizes, 0) }
             guard width <= limits.maxWidth else { throw .limitExceeded(.layerSizes, count: width, limit: limits.maxWidth) }
@@ -188,12 +211,19 @@ struct MessageDecoder<Frames: FrameSource> {
         }
         let networkParameters = try doubles(3, .networkParameters)
         let logStd = try doubles(4, .logStd)
-        // The checks above establish MLP's and Policy's preconditions: at least two layer
-        // widths, all positive; the parameter count they imply; the head's output width and
-        // log-std count.
-        let policy = Policy(
-            head: head, network: MLP(layerSizes: layerSizes, activation: activation, parameters: networkParameters),
-            logStd: logStd)
+        // The checks above establish the networks' and policies' preconditions: at least two
+        // dense widths, all positive; a valid convolutional architecture whose flattened
+        // output is the first of them; the parameter count they imply; the head's output width
+        // and log-std count.
+        let policy: AnyPolicy = if let architecture {
+            .convolutional(ConvolutionalPolicy(
+                head: head,
+                network: ConvolutionalNetwork(architecture: architecture, outputSize: head.outputWidth, parameters: networkParameters),
+                logStd: logStd))
+        } else {
+            .dense(Policy(head: head, network: MLP(layerSizes: layerSizes, activation: activation, parameters: networkParameters),
+                          logStd: logStd))
+        }
         var normalizer: RunningNormalizer?
         if hasNormalizer {
             let mean = try doubles(5, .normalizerMean)
@@ -245,6 +275,46 @@ struct MessageDecoder<Frames: FrameSource> {
         }
     }
 
+    /// The convolutional trunk of a parameters message: the input shape and each convolution's
+    /// (filters, kernel, stride) from the convolutions frame, every value in `1...maxWidth`,
+    /// every kernel within the feature map it slides over, and the flattened output equal to
+    /// the first dense width.
+    /// - Returns: the architecture and its convolutions' parameter count.
+    static func architecture(_ values: [Int], hiddenSizes: [Int], activation: Activation, flattenedWidth: Int,
+                             limits: DecodingLimits) throws(ProtocolError) -> (ConvolutionalArchitecture, Int) {
+        for value in values {
+            guard value >= 1 else { throw .invalidValue(.convolutions, 0) }
+            guard value <= limits.maxWidth else { throw .limitExceeded(.convolutions, count: value, limit: limits.maxWidth) }
+        }
+        var shape = ImageShape(height: values[0], width: values[1], channels: values[2])
+        let (pixels, o1) = shape.height.multipliedReportingOverflow(by: shape.width)
+        let (inputCount, o2) = pixels.multipliedReportingOverflow(by: shape.channels)
+        guard !(o1 || o2), inputCount <= limits.maxWidth else {
+            throw .invalidConvolutions("input \(shape.height)×\(shape.width)×\(shape.channels) exceeds \(limits.maxWidth) values")
+        }
+        var convolutions: [ConvolutionSpec] = []
+        var count = 0
+        for l in 0..<((values.count - 3) / 3) {
+            let spec = ConvolutionSpec(filters: values[3 + 3 * l], kernel: values[4 + 3 * l], stride: values[5 + 3 * l])
+            guard spec.kernel <= shape.height, spec.kernel <= shape.width else {
+                throw .invalidConvolutions("convolution \(l + 1)'s \(spec.kernel)×\(spec.kernel) kernel exceeds its \(shape.height)×\(shape.width) input")
+            }
+            // Each factor ≤ maxWidth and the input ≤ maxWidth values: no overflow.
+            count += spec.kernel * spec.kernel * shape.channels * spec.filters + spec.filters
+            shape = ConvolutionGeometry(input: shape, spec: spec).output
+            guard shape.count <= limits.maxWidth else {
+                throw .invalidConvolutions("convolution \(l + 1)'s output of \(shape.count) values exceeds \(limits.maxWidth)")
+            }
+            convolutions.append(spec)
+        }
+        guard shape.count == flattenedWidth else {
+            throw .invalidConvolutions("the flattened output of \(shape.height)×\(shape.width)×\(shape.channels) is \(shape.count) values, the first layer size \(flattenedWidth)")
+        }
+        let architecture = ConvolutionalArchitecture(input: ImageShape(height: values[0], width: values[1], channels: values[2]),
+                                                     convolutions: convolutions, hiddenSizes: hiddenSizes, activation: activation)
+        return (architecture, count)
+    }
+
     mutating func chunk() throws(ProtocolError) -> Message.Chunk {
         let nonce: UInt64 = fields.read(), session: UInt64 = fields.read(), version: UInt64 = fields.read()
         let sequence: UInt64 = fields.read(), simulatorSteps: UInt64 = fields.read()
@@ -257,13 +327,14 @@ struct MessageDecoder<Frames: FrameSource> {
         let n = Int(rowCount)
         let obs = try width(observationSize, .observationSize)
         let width = try width(actionWidth, .actionWidth)
+        let pixels = header.has(HeaderLayout.pixels)
         let shape = try trajectoryShape(rows: n, observationSize: obs, actionWidth: width, bootstrapCount: bootstrapCount,
-                                        episodeCount: episodeCount, .chunk)
+                                        episodeCount: episodeCount, .chunk, observationBytes: pixels ? UInt8.wireSize : Double.wireSize)
         guard simulatorSteps >= UInt64(n) else { throw .invalidValue(.simulatorSteps, simulatorSteps) }
 
         try expectFrames(9)
         try expectTrajectoryLengths(from: 1, shape)
-        let batch = try trajectories(from: 1, shape)
+        let batch: AnySamples = pixels ? .frames(try trajectories(from: 1, shape)) : .features(try trajectories(from: 1, shape))
         return Message.Chunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
                              sequence: sequence, simulatorSteps: simulatorSteps, batch: batch)
     }
@@ -279,14 +350,16 @@ struct MessageDecoder<Frames: FrameSource> {
     /// Checks a single-path section's header counts: bootstraps and episodes at most `rows`
     /// (`rows`, the widths already checked).
     func trajectoryShape(rows n: Int, observationSize obs: Int, actionWidth width: Int, bootstrapCount: UInt32,
-                         episodeCount: UInt32, _ fields: TrajectoryFields) throws(ProtocolError) -> TrajectoryShape {
+                         episodeCount: UInt32, _ fields: TrajectoryFields,
+                         observationBytes: Int = 8) throws(ProtocolError) -> TrajectoryShape {
         let k = Int(bootstrapCount), e = Int(episodeCount)
         guard k <= n else { throw .limitExceeded(fields.bootstrapRows, count: k, limit: n) }
         guard e <= n else { throw .limitExceeded(.episodeReturns, count: e, limit: n) }
         return TrajectoryShape(rows: n, observationSize: obs, actionWidth: width, bootstrapCount: k, episodeCount: e,
-                               observationBytes: try byteCount(n, obs, fields.observations),
+                               observationBytes: try byteCount(n, obs, fields.observations) / 8 * observationBytes,
                                actionBytes: try byteCount(n, width, fields.actions),
-                               bootstrapBytes: try byteCount(k, obs, fields.bootstrapObservations), fields: fields)
+                               bootstrapBytes: try byteCount(k, obs, fields.bootstrapObservations) / 8 * observationBytes,
+                               fields: fields)
     }
 
     /// Checks the byte lengths of a single-path section's eight frames, from frame `first`.
@@ -304,10 +377,11 @@ struct MessageDecoder<Frames: FrameSource> {
 
     /// Decodes a single-path section's eight frames from frame `first` (lengths checked) by
     /// the chunk's content rules (§3.4).
-    func trajectories(from first: Int, _ shape: TrajectoryShape) throws(ProtocolError) -> SampleBatch {
+    func trajectories<Observation: WireObservation>(from first: Int, _ shape: TrajectoryShape) throws(ProtocolError)
+        -> Samples<Observation> {
         let f = shape.fields
-        var batch = SampleBatch(observationSize: shape.observationSize, actionWidth: shape.actionWidth)
-        batch.observations = try doubles(first, f.observations)
+        var batch = Samples<Observation>(observationSize: shape.observationSize, actionWidth: shape.actionWidth)
+        batch.observations = try observations(first, f.observations)
         batch.actions = try doubles(first + 1, f.actions)
         batch.rewards = try doubles(first + 2, f.rewards)
         batch.ends = try frame(first + 3) { frame throws(ProtocolError) in try MessageDecoder.ends(frame) }
@@ -319,7 +393,7 @@ struct MessageDecoder<Frames: FrameSource> {
         }
         batch.bootstrapRows = try frame(first + 4) { frame in WireArray.uint32s(frame) }
         try MessageDecoder.checkBootstrapRows(batch.bootstrapRows, ends: batch.ends, truncatedRows: truncatedRows)
-        batch.bootstrapObservations = try doubles(first + 5, f.bootstrapObservations)
+        batch.bootstrapObservations = try observations(first + 5, f.bootstrapObservations)
         guard shape.episodeCount <= endingRows else { throw .tooManyEpisodes(episodes: shape.episodeCount, endingRows: endingRows) }
         batch.episodeReturns = try doubles(first + 6, .episodeReturns)
         batch.episodeLengths = try frame(first + 7) { frame in WireArray.uint32s(frame) }
@@ -544,8 +618,10 @@ struct MessageDecoder<Frames: FrameSource> {
         guard frames.count == expected else { throw .frameCount(kind: header.kind, count: frames.count, expected: expected) }
     }
 
+    func frameLength(_ index: Int) -> Int { frames.withFrame(index) { $0.count } }
+
     func expectLength(_ index: Int, _ field: Field, _ expected: Int) throws(ProtocolError) {
-        let bytes = frames.withFrame(index) { $0.count }
+        let bytes = frameLength(index)
         guard bytes == expected else { throw .frameLength(field, bytes: bytes, expected: expected) }
     }
 
@@ -561,6 +637,11 @@ struct MessageDecoder<Frames: FrameSource> {
     /// The finite doubles of a frame whose length has been checked.
     func doubles(_ index: Int, _ field: Field) throws(ProtocolError) -> [Double] {
         try frame(index) { frame throws(ProtocolError) in try WireArray.doubles(frame, field, finite: true) }
+    }
+
+    /// Observations: finite f64, or bytes.
+    func observations<Observation: WireObservation>(_ index: Int, _ field: Field) throws(ProtocolError) -> [Observation] {
+        try frame(index) { frame throws(ProtocolError) in try Observation.values(frame, field) }
     }
 
     /// The free-text frame of stop and reject: two frames, UTF-8, at most `maxStringBytes`.

@@ -16,9 +16,25 @@ extension WireCodec {
     }
 
     static func encode(_ parameters: Message.Parameters) -> [[UInt8]] {
-        let policy = parameters.policy, normalizer = parameters.normalizer
+        let normalizer = parameters.normalizer
         let environmentID = Array(parameters.environmentID.utf8)
-        var header = HeaderWriter(kind: .parameters, flags: normalizer == nil ? 0 : HeaderLayout.normalizerPresent)
+        // The dense part's widths and activation, the network's parameters, and a
+        // convolutional trunk's architecture.
+        let layerSizes: [Int], networkParameters: [Double], activation: Activation
+        let architecture: ConvolutionalArchitecture?
+        switch parameters.policy {
+        case .dense(let policy):
+            (layerSizes, networkParameters, activation) = (policy.network.layerSizes, policy.network.parameters, policy.network.activation)
+            architecture = nil
+        case .convolutional(let policy):
+            (layerSizes, networkParameters) = (policy.network.layout.dense.layerSizes, policy.network.parameters)
+            architecture = policy.network.architecture
+            activation = policy.network.architecture.activation
+        }
+        let head = parameters.policy.head, logStd = parameters.policy.logStd
+        var flags: UInt8 = normalizer == nil ? 0 : HeaderLayout.normalizerPresent
+        if architecture != nil { flags |= HeaderLayout.convolutional }
+        var header = HeaderWriter(kind: .parameters, flags: flags)
         // Single path: every vine field 0.
         let vine: VineSettings? = if case .vine(let settings) = parameters.sampling { settings } else { nil }
         header.append(parameters.session)
@@ -34,39 +50,44 @@ extension WireCodec {
         header.appendCount(parameters.simulatorCount, .simulatorCount)
         header.appendCount(parameters.chunkSteps, .chunkSteps)
         header.appendCount(parameters.quota, .quota)
-        header.appendCount(policy.network.layerSizes.count, .layerSizes)
-        header.appendCount(policy.network.parameters.count, .networkParameters)
-        header.appendCount(policy.head.outputWidth, .headSize)
-        header.appendCount(policy.logStd.count, .logStd)
+        header.appendCount(layerSizes.count, .layerSizes)
+        header.appendCount(networkParameters.count, .networkParameters)
+        header.appendCount(head.outputWidth, .headSize)
+        header.appendCount(logStd.count, .logStd)
         header.appendCount(normalizer?.size ?? 0, .normalizerSize)
         header.appendCount(vine?.trunkSteps ?? 0, .trunkSteps)
         header.appendCount(vine?.rolloutStates ?? 0, .rolloutStates)
         header.appendCount(vine?.actionsPerState ?? 0, .actionsPerState)
         header.appendCount(vine?.rolloutLength ?? 0, .rolloutLength)
-        switch policy.head {
+        switch head {
         case .categorical: header.append(WireCode.categorical)
         case .gaussian: header.append(WireCode.gaussian)
         }
-        header.append(WireCode.activation(policy.network.activation))
+        header.append(WireCode.activation(activation))
         header.append(vine == nil ? WireCode.singlePath : WireCode.vine)
         header.append(UInt8(vine?.commonRandomNumbers == true ? 1 : 0))
         var frames = [
             header.bytes,
             environmentID,
-            WireArray.uint32Bytes(of: policy.network.layerSizes, .layerSizes),
-            WireArray.bytes(of: policy.network.parameters),
-            WireArray.bytes(of: policy.logStd),
+            WireArray.uint32Bytes(of: layerSizes, .layerSizes),
+            WireArray.bytes(of: networkParameters),
+            WireArray.bytes(of: logStd),
         ]
         if let normalizer {
             frames.append(WireArray.bytes(of: normalizer.mean))
             frames.append(WireArray.bytes(of: normalizer.variance))
+        }
+        if let architecture {
+            let input = architecture.input
+            let values = [input.height, input.width, input.channels] + architecture.convolutions.flatMap { [$0.filters, $0.kernel, $0.stride] }
+            frames.append(WireArray.uint32Bytes(of: values, .convolutions))
         }
         return frames
     }
 
     static func encode(_ chunk: Message.Chunk) -> [[UInt8]] {
         let batch = chunk.batch
-        var header = HeaderWriter(kind: .chunk)
+        var header = HeaderWriter(kind: .chunk, flags: { if case .frames = batch { HeaderLayout.pixels } else { 0 } }())
         header.append(chunk.worker.nonce)
         header.append(chunk.session)
         header.append(chunk.version)
@@ -76,20 +97,28 @@ extension WireCodec {
         header.appendCount(batch.count, .rows)
         header.appendCount(batch.observationSize, .observationSize)
         header.appendCount(batch.actionWidth, .actionWidth)
-        header.appendCount(batch.bootstrapRows.count, .bootstrapRows)
-        header.appendCount(batch.episodeReturns.count, .episodeReturns)
-        return [header.bytes] + trajectoryFrames(batch, .chunk)
+        switch batch {
+        case .features(let batch):
+            header.appendCount(batch.bootstrapRows.count, .bootstrapRows)
+            header.appendCount(batch.episodeReturns.count, .episodeReturns)
+            return [header.bytes] + trajectoryFrames(batch, .chunk)
+        case .frames(let batch):
+            header.appendCount(batch.bootstrapRows.count, .bootstrapRows)
+            header.appendCount(batch.episodeReturns.count, .episodeReturns)
+            return [header.bytes] + trajectoryFrames(batch, .chunk)
+        }
     }
 
-    /// A single-path batch's eight frames (a chunk's frames 1 to 8; a vine chunk's trunks).
-    static func trajectoryFrames(_ batch: SampleBatch, _ fields: TrajectoryFields) -> [[UInt8]] {
+    /// A single-path batch's eight frames (a chunk's frames 1 to 8; a vine chunk's trunks):
+    /// observations as f64, or as bytes for frames.
+    static func trajectoryFrames<Observation: WireObservation>(_ batch: Samples<Observation>, _ fields: TrajectoryFields) -> [[UInt8]] {
         [
-            WireArray.bytes(of: batch.observations),
+            Observation.wireBytes(of: batch.observations),
             WireArray.bytes(of: batch.actions),
             WireArray.bytes(of: batch.rewards),
             batch.ends.map(\.rawValue),
             WireArray.uint32Bytes(of: batch.bootstrapRows, fields.bootstrapRows),
-            WireArray.bytes(of: batch.bootstrapObservations),
+            Observation.wireBytes(of: batch.bootstrapObservations),
             WireArray.bytes(of: batch.episodeReturns),
             WireArray.uint32Bytes(of: batch.episodeLengths, .episodeLengths),
         ]

@@ -1,6 +1,6 @@
 import Core
 
-/// trpo's binary wire format, version 5: ``encode(_:)`` and ``decode(_:limits:)``.
+/// trpo's binary wire format, version 7: ``encode(_:)`` and ``decode(_:limits:)``.
 ///
 /// A message is a list of frames (the parts of one ZeroMQ multipart message, without the
 /// routing-id frame a ROUTER socket adds). Frame 0 is a fixed-size header: the 8-byte prefix
@@ -21,7 +21,9 @@ public enum WireCodec {
     /// Version 6 changed the vine chunk: per branch its un-bootstrapped return, length, end
     /// (terminated or cut) and a cut branch's end observation, and the trunks as trajectories
     /// (a chunk's frames), so the learner can bootstrap Q̂ from a value function fitted on them.
-    public static let version: UInt16 = 6
+    /// Version 7 added pixels: convolutional policies in the parameters (flag bit 1 and the
+    /// convolutions frame) and uint8 observations in chunks (flag bit 0).
+    public static let version: UInt16 = 7
 
     /// The frames of a message.
     ///
@@ -67,7 +69,7 @@ public enum WireCodec {
     }
 }
 
-/// Header sizes and flag bits of version 5 (see `docs/protocol.md`).
+/// Header sizes and flag bits of version 7 (see `docs/protocol.md`).
 enum HeaderLayout {
     /// Magic (4), version (2), kind (1), flags (1).
     static let prefixSize = 8
@@ -94,18 +96,23 @@ enum HeaderLayout {
     /// The flag bits a kind defines; all others must be zero.
     static func definedFlags(of kind: MessageKind) -> UInt8 {
         switch kind {
-        case .parameters: normalizerPresent
+        case .parameters: normalizerPresent | convolutional
+        case .chunk: pixels
         case .heartbeat: fromLearner | versionPresent
         case .reject: sequencePresent
         case .hello: assignID
         case .welcome: idAssigned | specRequired
         case .environmentSpec: canSnapshot
-        case .chunk, .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
+        case .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
         }
     }
 
     /// parameters: the normaliser frames are present.
     static let normalizerPresent: UInt8 = 1 << 0
+    /// parameters: the policy's trunk is convolutional (the convolutions frame is present).
+    static let convolutional: UInt8 = 1 << 1
+    /// chunk: observations are uint8 (one byte per value), not f64.
+    static let pixels: UInt8 = 1 << 0
     /// heartbeat: the sender is the learner (else a worker).
     static let fromLearner: UInt8 = 1 << 0
     /// heartbeat: the version field is meaningful.

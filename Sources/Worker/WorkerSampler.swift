@@ -59,18 +59,21 @@ final class WorkerSampler {
             throw WorkerSamplerError(description: "cannot build \(what): \(error)")
         }
         let (observations, space) = (simulators[0].observationSpace.count, simulators[0].actionSpace)
-        guard p.policy.observationSize == observations, p.policy.head == PolicyHead(space) else {
-            throw WorkerSamplerError(description: "the policy (\(p.policy.observationSize) inputs, \(p.policy.head)) does not fit \(p.environmentID) (\(observations) observations, \(space))")
+        guard case .dense(let policy) = p.policy else {
+            throw WorkerSamplerError(description: "the policy is convolutional (frames), but \(p.environmentID) gives feature vectors; pixel environments (gym:ALE/…) run in the Python worker")
+        }
+        guard policy.observationSize == observations, policy.head == PolicyHead(space) else {
+            throw WorkerSamplerError(description: "the policy (\(policy.observationSize) inputs, \(policy.head)) does not fit \(p.environmentID) (\(observations) observations, \(space))")
         }
         switch p.sampling {
         case .singlePath:
-            sampler = .singlePath(SinglePathSampler(simulators: simulators, policy: p.policy, normalizer: p.normalizer,
+            sampler = .singlePath(SinglePathSampler(simulators: simulators, policy: policy, normalizer: p.normalizer,
                                                     seed: p.seed, stream: p.stream))
         case .vine(var settings):
             // Collections are sized per chunk (at most every trunk state); N only has to fit.
             settings.rolloutStates = min(settings.rolloutStates, copies * settings.trunkSteps)
             if let problem = settings.problem(simulatorCount: copies) { throw WorkerSamplerError(description: problem) }
-            sampler = .vine(VineSampler(simulators: simulators, policy: p.policy, normalizer: p.normalizer,
+            sampler = .vine(VineSampler(simulators: simulators, policy: policy, normalizer: p.normalizer,
                                         seed: p.seed, stream: p.stream, settings: settings))
         }
     }
@@ -78,11 +81,13 @@ final class WorkerSampler {
     /// Switches to another version of the same key's parameters.
     func load(_ p: Message.Parameters) {
         precondition(Key(p, copies: key.copies) == key, "parameters for another sampler")
+        // The same environment as the sampler was built for, which takes feature vectors.
+        guard case .dense(let policy) = p.policy else { preconditionFailure("a convolutional policy for \(p.environmentID)") }
         collection = p.collection
         collectionsWithParameters = 0
         switch sampler {
-        case .singlePath(let s): s.load(policy: p.policy, normalizer: p.normalizer)
-        case .vine(let s): s.load(policy: p.policy, normalizer: p.normalizer)
+        case .singlePath(let s): s.load(policy: policy, normalizer: p.normalizer)
+        case .vine(let s): s.load(policy: policy, normalizer: p.normalizer)
         }
     }
 

@@ -121,6 +121,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("reward-norm"), inversion: .prefixedNo, help: "Scale rewards by the running standard deviation of the discounted return (default: the preset's choice).")
     var rewardNormalization: Bool?
 
+    @Flag(name: .customLong("reward-clip"), inversion: .prefixedNo, help: "Train on the sign of each reward (−1, 0, +1), as Atari agents do; logged returns stay the game's score. Single path only (default: the preset's choice).")
+    var rewardClipping: Bool?
+
     @Option(help: "Continue the run saved in this directory from its last checkpoint (other options must agree with the run; --steps may raise its total).")
     var resume: String?
 
@@ -179,6 +182,7 @@ struct TrainingOptions: ParsableArguments {
         set("--init-log-std", initialLogStd, \.initialLogStd)
         set(observationNormalization == false ? "--no-obs-norm" : "--obs-norm", observationNormalization, \.normalizeObservations)
         set(rewardNormalization == false ? "--no-reward-norm" : "--reward-norm", rewardNormalization, \.normalizeRewards)
+        set(rewardClipping == false ? "--no-reward-clip" : "--reward-clip", rewardClipping, \.clipRewards)
         set("--trunk-steps", trunkSteps, \.vine.trunkSteps)
         set("--vine-states", vineStates, \.vine.rolloutStates)
         set("--vine-actions", vineActions, \.vine.actionsPerState)

@@ -281,6 +281,29 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.machine.workload.assembler.rows == 100)
     }
 
+    /// A chunk of uint8 frames (flag pixels) in a run of a dense policy is a chunk that does
+    /// not fit the run (§4.2 step 4): refused, counted, no reply, the worker kept.
+    @Test func framesInARunOfFeatureVectorsAreRefusedAndTheWorkerKept() {
+        var (learner, w) = Self.registered()
+        guard case .chunk(var chunk) = Fixture.chunk(w, sequence: 0), case .features(let rows) = chunk.batch else {
+            Issue.record("the fixture is a chunk of feature vectors")
+            return
+        }
+        var frames = FrameSamples(observationSize: 4, actionWidth: 1)
+        (frames.actions, frames.rewards, frames.ends) = (rows.actions, rows.rewards, rows.ends)
+        (frames.bootstrapRows, frames.episodeReturns, frames.episodeLengths) = (rows.bootstrapRows, rows.episodeReturns, rows.episodeLengths)
+        frames.observations = [UInt8](repeating: 7, count: rows.observations.count)
+        frames.bootstrapObservations = [UInt8](repeating: 7, count: rows.bootstrapObservations.count)
+        chunk.batch = .frames(frames)
+        learner.receive(.chunk(chunk), from: p1)
+        #expect(learner.take(p1).isEmpty)
+        #expect(learner.lines.last?.contains("uint8 frames; this run's policy takes feature vectors") == true)
+        #expect(learner.machine.liveCount == 1 && learner.rejected == 1)
+        #expect(learner.machine.workload.assembler.rows == 0)
+        learner.receive(Fixture.chunk(w, sequence: 1), from: p1)
+        #expect(learner.machine.workload.assembler.rows == 100)
+    }
+
     @Test func chunksFromTheFutureAndSurplusChunksAreCountedWithoutReply() {
         var learner = Fixture.training(rows: 100)
         learner.receive(Fixture.hello(nil, nonce: 1), from: p1)

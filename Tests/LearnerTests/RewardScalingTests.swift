@@ -21,7 +21,7 @@ import Testing
         }
         batch.bootstrapRows = [4]
         batch.bootstrapObservations = [0, 0, 0]
-        let scaled = trainer.scaledRewards(batch)
+        let scaled = trainer.trainingRewards(batch)
         // Discounted returns restart at each trajectory: 1, 2.5, 5.25 | -1, 2.5.
         let returns = [1.0, 2.5, 5.25, -1.0, 2.5]
         let n = Double(returns.count), prior = 1e-4
@@ -33,5 +33,31 @@ import Testing
         let expected = rewards.map { $0 / (merged + 1e-8).squareRoot() }
         for (a, b) in zip(scaled, expected) { #expect(abs(a - b) < 1e-12) }
         #expect(trainer.state.returnStatistics?.count == prior + n)
+    }
+
+    /// With reward clipping the learner trains on −1, 0, +1 (and scales those when both are
+    /// on); the batch, whose rewards the logs report, is not changed. A vine run refuses it.
+    @Test func clippedRewardsAreSigns() throws {
+        var c = TrainingConfiguration.preset(for: "CartPole-v1")
+        c.clipRewards = true
+        var batch = SampleBatch(observationSize: 4, actionWidth: 1)
+        let rewards = [21.0, 0.0, -0.25, 1e-9, -7.0]
+        for (r, e) in zip(rewards, [StepEnd.none, .none, .none, .none, .terminated]) {
+            batch.observations += [0, 0, 0, 0]
+            batch.actions.append(0)
+            batch.rewards.append(r)
+            batch.ends.append(e)
+        }
+        var trainer = Trainer(configuration: c, observationSize: 4, actionSpace: .discrete(count: 2))
+        #expect(trainer.trainingRewards(batch) == [1, 0, -1, 1, -1])
+        #expect(batch.rewards == rewards)
+
+        c.normalizeRewards = true
+        var both = Trainer(configuration: c, observationSize: 4, actionSpace: .discrete(count: 2))
+        var signs = Trainer(configuration: c, observationSize: 4, actionSpace: .discrete(count: 2))
+        #expect(both.trainingRewards(batch) == signs.scaledRewards([1, 0, -1, 1, -1], ends: batch.ends))
+
+        c.sampler = .vine
+        #expect(throws: ConfigurationError.self) { try c.validate() }
     }
 }

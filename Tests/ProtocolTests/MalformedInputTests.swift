@@ -22,6 +22,36 @@ enum Base {
                                                      simulatorSteps: 4, batch: batch)))
     }()
 
+    /// ``chunk`` with uint8 observations (4 rows of 2 values, bootstrap frames of 2 values).
+    static let pixelChunk: [[UInt8]] = {
+        guard case .chunk(var chunk) = try! WireCodec.decode(Base.chunk), case .features(let features) = chunk.batch else {
+            fatalError("not a chunk")
+        }
+        var frames = FrameSamples(observationSize: 2, actionWidth: 1)
+        (frames.actions, frames.rewards, frames.ends) = (features.actions, features.rewards, features.ends)
+        (frames.bootstrapRows, frames.episodeReturns, frames.episodeLengths) = (features.bootstrapRows, features.episodeReturns,
+                                                                              features.episodeLengths)
+        frames.observations = [0, 1, 2, 3, 4, 5, 6, 255]
+        frames.bootstrapObservations = [10, 11, 12, 13]
+        chunk.batch = .frames(frames)
+        return WireCodec.encode(.chunk(chunk))
+    }()
+
+    /// Environment Pixels-v0: a categorical policy of 2 actions on 5×5×2 frames, convolutions
+    /// 2 × 3×3 stride 1 (3×3×2 out), 3 × 2×2 stride 1 (2×2×3 out), no hidden dense layer:
+    /// layer sizes [12, 2] and 38 + 27 + 26 = 91 network parameters.
+    static let convolutionalParameters: [[UInt8]] = {
+        var random = RandomStream(seed: 2)
+        let architecture = ConvolutionalArchitecture(
+            input: ImageShape(height: 5, width: 5, channels: 2),
+            convolutions: [ConvolutionSpec(filters: 2, kernel: 3, stride: 1), ConvolutionSpec(filters: 3, kernel: 2, stride: 1)],
+            hiddenSizes: [], activation: .relu)
+        let policy = ConvolutionalPolicy(architecture: architecture, head: .categorical(actions: 2), random: &random)
+        return WireCodec.encode(.parameters(Message.Parameters(
+            session: 1, version: 2, seed: 3, environmentID: "Pixels-v0", simulatorCount: 2, chunkSteps: 1000,
+            quota: 2000, policy: .convolutional(policy), normalizer: nil)))
+    }()
+
     /// A worker that accepts only Pendulum-v1 and runs 2 simulators.
     static let hello = WireCodec.encode(.hello(Message.Hello(
         nonce: worker.nonce, workerID: worker.id, simulatorCount: 2, environmentID: "Pendulum-v1", softwareVersion: "test")))
@@ -142,7 +172,8 @@ extension MalformedCase {
         .init("version 4 (before external environments)", Base.hello.patching(at: Offset.version, UInt16(4)), .unsupportedVersion(4)),
         .init("version 5 (before bootstrapped vine branches)", Base.vineChunk.patching(at: Offset.version, UInt16(5)),
               .unsupportedVersion(5)),
-        .init("version 7", Base.model.patching(at: Offset.version, UInt16(7)), .unsupportedVersion(7)),
+        .init("version 6 (before pixels)", Base.chunk.patching(at: Offset.version, UInt16(6)), .unsupportedVersion(6)),
+        .init("version 8", Base.model.patching(at: Offset.version, UInt16(8)), .unsupportedVersion(8)),
         .init("version 0", Base.stop.patching(at: Offset.version, UInt16(0)), .unsupportedVersion(0)),
         .init("kind 0", Base.stop.patching(at: Offset.kind, UInt8(0)), .unknownKind(0)),
         .init("kind 14", Base.stop.patching(at: Offset.kind, UInt8(14)), .unknownKind(14)),
@@ -227,7 +258,25 @@ extension MalformedCase {
               .headerTooLong(bytes: 73, expected: 72)),
         .init("chunk read as stop: header too long", Base.chunk.patching(at: Offset.kind, MessageKind.stop.rawValue),
               .headerTooLong(bytes: 72, expected: 21)),
-        .init("undefined chunk flag", Base.chunk.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .chunk, flags: 1)),
+        .init("undefined chunk flag", Base.chunk.patching(at: Offset.flags, UInt8(2)), .unknownFlags(kind: .chunk, flags: 2)),
+        .init("undefined parameters flag", Base.parameters.patching(at: Offset.flags, UInt8(5)), .unknownFlags(kind: .parameters, flags: 5)),
+        .init("f64 observations read as pixels", Base.chunk.patching(at: Offset.flags, UInt8(1)),
+              .frameLength(.observations, bytes: 64, expected: 8)),
+        .init("pixel chunk's bootstrap frames one byte short",
+              Base.pixelChunk.replacing(frame: 6, with: Array(Base.pixelChunk[6].dropLast())),
+              .frameLength(.bootstrapObservations, bytes: 3, expected: 4)),
+        .init("pixels read as f64", Base.pixelChunk.patching(at: Offset.flags, UInt8(0)),
+              .frameLength(.observations, bytes: 8, expected: 64)),
+        .init("convolutional parameters without their frame", Array(Base.convolutionalParameters.dropLast()),
+              .frameCount(kind: .parameters, count: 5, expected: 6)),
+        .init("convolutional parameters with a normaliser", Base.parameters.patching(at: Offset.flags, UInt8(3)),
+              .invalidConvolutions("a convolutional policy reads frames as p/255 and takes no normaliser")),
+        .init("convolutions frame of no convolution",
+              Base.convolutionalParameters.replacing(frame: 5, with: leBytes([5, 5, 2] as [UInt32])),
+              .frameLength(.convolutions, bytes: 12, expected: 24)),
+        .init("convolutions frame not of whole layers",
+              Base.convolutionalParameters.replacing(frame: 5, with: Base.convolutionalParameters[5] + [0, 0, 0, 0]),
+              .frameLength(.convolutions, bytes: 40, expected: 36)),
         .init("undefined heartbeat flag", Base.workerHeartbeat.patching(at: Offset.flags, UInt8(0x84)),
               .unknownFlags(kind: .heartbeat, flags: 0x84)),
         .init("chunk missing a frame", Array(Base.chunk.dropLast()), .frameCount(kind: .chunk, count: 8, expected: 9)),
@@ -523,10 +572,26 @@ extension MalformedCase {
               .modelHashMismatch(declared: Base.modelHash, computed: Message.Model.hash(of: #"<mujoco model="Tiny"/>"#))),
         .init("normaliser size not the input width", Base.parameters.replacing(frame: 2, with: leBytes([2, 4, 2] as [UInt32])),
               .normalizerSizeMismatch(normalizer: 3, input: 2)),
+        .init("nine convolutions", Base.convolutionalParameters.replacing(
+                  frame: 5, with: leBytes([5, 5, 2] + Array(repeating: [1, 1, 1] as [UInt32], count: 9).flatMap { $0 })),
+              .limitExceeded(.convolutions, count: 9, limit: 8)),
+        .init("a convolution of zero filters", Base.convolutionalParameters.patching(frame: 5, at: 12, UInt32(0)),
+              .invalidValue(.convolutions, 0)),
+        .init("a kernel wider than its input", Base.convolutionalParameters.patching(frame: 5, at: 16, UInt32(6)),
+              .invalidConvolutions("convolution 1's 6×6 kernel exceeds its 5×5 input")),
+        .init("a frame over the width limit", Base.convolutionalParameters.patching(frame: 5, at: 0, UInt32(60_000)),
+              .invalidConvolutions("input 60000×5×2 exceeds 65536 values")),
+        .init("flattened output not the first layer size",
+              Base.convolutionalParameters.patching(frame: 5, at: 24, UInt32(2)),
+              .invalidConvolutions("the flattened output of 2×2×2 is 8 values, the first layer size 12")),
+        .init("parameter count one short of the convolutions' and the dense layer's",
+              Base.convolutionalParameters.patching(at: Offset.Parameters.parameterCount, UInt32(90))
+                  .replacing(frame: 3, with: Array(Base.convolutionalParameters[3].dropLast(8))),
+              .parameterCountMismatch(declared: 90, expected: (3 * 3 * 2 * 2 + 2) + (2 * 2 * 2 * 3 + 3) + (12 * 2 + 2))),
     ]
 
     @Test func basesAreValid() throws {
-        for frames in [Base.chunk, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
+        for frames in [Base.chunk, Base.pixelChunk, Base.convolutionalParameters, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
                        Base.learnerHeartbeat, Base.stop, Base.reject, Base.request, Base.model, Base.requestModel,
                        Base.leave, Base.assignHello, Base.welcome, Base.environmentSpec, Base.discreteSpec] {
             _ = try WireCodec.decode(frames)

@@ -25,25 +25,32 @@ import Testing
                                   .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1, -1, .pi]
         var generator = MessageGenerator(seed: 7)
         var chunk = generator.chunk()
-        chunk.batch = SampleBatch(observationSize: 1, actionWidth: 1)
-        chunk.batch.observations = specials
-        chunk.batch.actions = specials.reversed()
-        chunk.batch.rewards = specials
-        chunk.batch.ends = Array(repeating: .none, count: specials.count - 1) + [.terminated]
+        var batch = SampleBatch(observationSize: 1, actionWidth: 1)
+        batch.observations = specials
+        batch.actions = specials.reversed()
+        batch.rewards = specials
+        batch.ends = Array(repeating: .none, count: specials.count - 1) + [.terminated]
+        chunk.batch = .features(batch)
         chunk.simulatorSteps = UInt64(specials.count)
-        guard case .chunk(let decoded) = try WireCodec.decode(WireCodec.encode(.chunk(chunk))) else {
-            Issue.record("not a chunk")
+        guard case .chunk(let decoded) = try WireCodec.decode(WireCodec.encode(.chunk(chunk))),
+              case .features(let back) = decoded.batch else {
+            Issue.record("not a chunk of feature vectors")
             return
         }
-        #expect(decoded.batch.observations.map(\.bitPattern) == specials.map(\.bitPattern))
-        #expect(decoded.batch.actions.map(\.bitPattern) == specials.reversed().map(\.bitPattern))
+        #expect(back.observations.map(\.bitPattern) == specials.map(\.bitPattern))
+        #expect(back.actions.map(\.bitPattern) == specials.reversed().map(\.bitPattern))
 
         var parameters = generator.parameters()
-        var normalizer = RunningNormalizer(size: parameters.policy.observationSize, clip: .leastNonzeroMagnitude)
+        guard case .dense(var policy) = parameters.policy else {
+            Issue.record("not a dense policy")
+            return
+        }
+        var normalizer = RunningNormalizer(size: policy.observationSize, clip: .leastNonzeroMagnitude)
         normalizer.update(with: Matrix(rows: 1, columns: normalizer.size,
                                        storage: (0..<normalizer.size).map { [1e-300, -3, .pi][$0 % 3] }))
         parameters.normalizer = normalizer
-        parameters.policy.parameters = (0..<parameters.policy.parameterCount).map { specials[$0 % specials.count] }
+        policy.parameters = (0..<policy.parameterCount).map { specials[$0 % specials.count] }
+        parameters.policy = .dense(policy)
         guard case .parameters(let back) = try WireCodec.decode(WireCodec.encode(.parameters(parameters))) else {
             Issue.record("not parameters")
             return

@@ -95,6 +95,26 @@ struct MessageGenerator {
                                   collection: word(), modelHash: bool() ? 0 : word())
     }
 
+    /// Parameters of a convolutional policy on frames: one to three valid convolutions of
+    /// random geometry on a small image, zero to two hidden dense layers, no normaliser.
+    mutating func convolutionalParameters() -> Message.Parameters {
+        var dense = parameters()
+        let head = dense.policy.head
+        var architecture: ConvolutionalArchitecture
+        repeat {
+            let input = ImageShape(height: int(1...14), width: int(1...14), channels: int(1...4))
+            architecture = ConvolutionalArchitecture(
+                input: input,
+                convolutions: (0..<int(1...3)).map { _ in ConvolutionSpec(filters: int(1...4), kernel: int(1...5), stride: int(1...3)) },
+                hiddenSizes: (0..<int(0...2)).map { _ in int(1...6) }, activation: bool() ? .tanh : .relu)
+        } while !architecture.isValid
+        var policy = ConvolutionalPolicy(architecture: architecture, head: head, random: &random)
+        policy.parameters = values(policy.parameterCount)
+        dense.policy = .convolutional(policy)
+        dense.normalizer = nil
+        return dense
+    }
+
     /// MJCF-looking text (non-empty), sometimes with multi-byte characters.
     mutating func model() -> Message.Model {
         Message.Model(session: word(), xml: "<mujoco model=\"" + string(maxCount: 30) + "\"><worldbody/></mujoco>")
@@ -122,8 +142,20 @@ struct MessageGenerator {
     /// A batch of `rows` rows shaped like a sampler's: trajectories ending terminated or
     /// truncated, the last row always ending one.
     mutating func batch(rows: Int, observationSize: Int, actionWidth: Int) -> SampleBatch {
-        var batch = SampleBatch(observationSize: observationSize, actionWidth: actionWidth)
-        batch.observations = values(rows * observationSize)
+        batch(rows: rows, observationSize: observationSize, actionWidth: actionWidth) { $0.values($1) }
+    }
+
+    /// The same with uint8 observations (frames).
+    mutating func frameBatch(rows: Int, observationSize: Int, actionWidth: Int) -> FrameSamples {
+        batch(rows: rows, observationSize: observationSize, actionWidth: actionWidth) { generator, count in
+            (0..<count).map { _ in UInt8(generator.int(0...255)) }
+        }
+    }
+
+    private mutating func batch<Observation>(rows: Int, observationSize: Int, actionWidth: Int,
+                                             observations: (inout Self, Int) -> [Observation]) -> Samples<Observation> {
+        var batch = Samples<Observation>(observationSize: observationSize, actionWidth: actionWidth)
+        batch.observations = observations(&self, rows * observationSize)
         batch.actions = values(rows * actionWidth)
         batch.rewards = values(rows)
         var length = 0
@@ -134,7 +166,7 @@ struct MessageGenerator {
             batch.ends.append(end)
             if end == .truncated {
                 batch.bootstrapRows.append(row)
-                batch.bootstrapObservations += values(observationSize)
+                batch.bootstrapObservations += observations(&self, observationSize)
             }
             if end != .none {
                 if bool() {
@@ -152,6 +184,14 @@ struct MessageGenerator {
         return Message.Chunk(worker: worker(), session: word(), version: word(), sequence: word(),
                              simulatorSteps: UInt64(rows) + UInt64(int(0...1000)),
                              batch: batch(rows: rows, observationSize: int(1...12), actionWidth: int(1...4)))
+    }
+
+    /// A chunk of uint8 frames (flattened: any observation size).
+    mutating func frameChunk(maxRows: Int = 40) -> Message.Chunk {
+        let rows = int(1...maxRows)
+        return Message.Chunk(worker: worker(), session: word(), version: word(), sequence: word(),
+                             simulatorSteps: UInt64(rows) + UInt64(int(0...1000)),
+                             batch: .frames(frameBatch(rows: rows, observationSize: int(1...300), actionWidth: int(1...4))))
     }
 
     mutating func heartbeat() -> Message.Heartbeat {
@@ -173,8 +213,8 @@ struct MessageGenerator {
     mutating func message(of kind: MessageKind) -> Message {
         switch kind {
         case .hello: .hello(hello())
-        case .parameters: .parameters(parameters())
-        case .chunk: .chunk(chunk())
+        case .parameters: .parameters(bool() ? parameters() : convolutionalParameters())
+        case .chunk: .chunk(bool() ? chunk() : frameChunk())
         case .heartbeat: .heartbeat(heartbeat())
         case .stop: .stop(stop())
         case .requestParameters: .requestParameters(worker())

@@ -173,6 +173,45 @@ import Testing
         #expect(other.difference(from: spec) == "action low [-3.0] (run: [-2.0])")
     }
 
+    /// docs/protocol.md's worked example 7.13: parameters of a convolutional policy.
+    @Test func workedExampleConvolutionalParameters() throws {
+        let architecture = ConvolutionalArchitecture(
+            input: ImageShape(height: 2, width: 2, channels: 1), convolutions: [ConvolutionSpec(filters: 1, kernel: 2, stride: 1)],
+            hiddenSizes: [], activation: .relu)
+        let policy = ConvolutionalPolicy(
+            head: .categorical(actions: 2),
+            network: ConvolutionalNetwork(architecture: architecture, outputSize: 2, parameters: [0.5, -0.5, 0.25, 0, 0, 1, -1, 0, 0]),
+            logStd: [])
+        let parameters = Message.Parameters(session: 0xAA, version: 5, seed: 1, environmentID: "Pixels-v0", simulatorCount: 8,
+                                            chunkSteps: 512, quota: 0, policy: .convolutional(policy), normalizer: nil,
+                                            stream: 1, collection: 5)
+        let expected = try DocumentedExamples.allFrames("7.13")
+        #expect(WireCodec.encode(.parameters(parameters)) == expected)
+        #expect((try? WireCodec.decode(expected)) == .parameters(parameters))
+        // The logits the text states: h = relu((0.5·p00 − 0.5·p01 + 0.25·p10) / 255), (h, −h).
+        let logits = policy.network.forward(FrameBatch(shape: architecture.input, rows: 1, pixels: [200, 40, 100, 7])).output
+        let h = (0.5 * 200 - 0.5 * 40 + 0.25 * 100) / 255.0
+        #expect(abs(logits[0, 0] - h) < 1e-12 && abs(logits[0, 1] + h) < 1e-12)
+    }
+
+    /// docs/protocol.md's worked example 7.14: a chunk of uint8 frames.
+    @Test func workedExamplePixelChunk() throws {
+        var batch = FrameSamples(observationSize: 4, actionWidth: 1)
+        batch.observations = [0, 255, 16, 128, 1, 2, 3, 4]
+        batch.actions = [1, 0]
+        batch.rewards = [0, 1]
+        batch.ends = [.terminated, .truncated]
+        batch.bootstrapRows = [1]
+        batch.bootstrapObservations = [9, 8, 7, 6]
+        batch.episodeReturns = [0]
+        batch.episodeLengths = [40]
+        let chunk = Message.Chunk(worker: WorkerIdentity(id: 1, nonce: 0x1122_3344_5566_7788), session: 0xAA, version: 5,
+                                  sequence: 0, simulatorSteps: 2, batch: .frames(batch))
+        let expected = try DocumentedExamples.allFrames("7.14")
+        #expect(WireCodec.encode(.chunk(chunk)) == expected)
+        #expect((try? WireCodec.decode(expected)) == .chunk(chunk))
+    }
+
     @Test func headerSizesAndFrameCounts() {
         var generator = MessageGenerator(seed: 3)
         let sizes: [MessageKind: Int] = [.hello: 32, .parameters: 136, .chunk: 72, .heartbeat: 44, .stop: 21,
@@ -183,10 +222,11 @@ import Testing
                 let message = generator.message(of: kind)
                 let frames = WireCodec.encode(message)
                 #expect(frames[0].count == sizes[kind])
-                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [6, 0, kind.rawValue, frames[0][7]])
+                #expect(Array(frames[0][0..<8]) == WireCodec.magic + [7, 0, kind.rawValue, frames[0][7]])
                 let expectedFrames: Int = switch message {
                 case .hello: 3
-                case .parameters(let parameters): parameters.normalizer == nil ? 5 : 7
+                case .parameters(let parameters):
+                    if case .convolutional = parameters.policy { 6 } else { parameters.normalizer == nil ? 5 : 7 }
                 case .chunk: 9
                 case .vineChunk: 16
                 case .stop, .reject, .model, .leave: 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import struct
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def expect_error(frames: list[bytes], code: str) -> ProtocolError:
 
 
 def test_every_worked_example_was_found() -> None:
-    assert sorted(EXAMPLES, key=lambda s: int(s.split(".")[1])) == [f"7.{i}" for i in range(1, 13)]
+    assert sorted(EXAMPLES, key=lambda s: int(s.split(".")[1])) == [f"7.{i}" for i in range(1, 15)]
 
 
 @pytest.mark.parametrize("section", sorted(EXAMPLES))
@@ -142,6 +143,55 @@ def test_7_12_environment_spec() -> None:
     assert PENDULUM_SPEC.describe() == "observations float32 [3]; box actions [-2.0] … [2.0]; 200 steps; snapshot"
 
 
+def test_7_13_convolutional_parameters() -> None:
+    m = codec.decode(EXAMPLES["7.13"])
+    assert isinstance(m, codec.Parameters)
+    assert m.convolutions == codec.Convolutions(input=(2, 2, 1), layers=((1, 2, 1),))
+    assert m.normalizer is None and m.vine is None
+    assert (m.session, m.version, m.seed, m.stream, m.collection) == (0xAA, 5, 1, 1, 5)
+    assert (m.environment_id, m.simulator_count, m.chunk_steps, m.quota) == ("Pixels-v0", 8, 512, 0)
+    assert m.layer_sizes == [1, 2] and m.head == codec.HeadKind.CATEGORICAL and m.head_size == 2
+    assert m.activation == codec.Activation.RELU and m.log_std.size == 0
+    # The convolution's 2·2·1·1 weights and its bias, then the dense layer's [1 × 2] weights and biases.
+    assert m.parameters.tolist() == [0.5, -0.5, 0.25, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0]
+    assert (m.convolutions.input_size, m.convolutions.output_size, m.convolutions.parameter_count) == (4, 1, 5)
+    built = codec.Parameters(
+        session=0xAA, version=5, seed=1, environment_id="Pixels-v0", simulator_count=8, chunk_steps=512, quota=0,
+        layer_sizes=[1, 2], parameters=np.array([0.5, -0.5, 0.25, 0, 0, 1, -1, 0, 0]), head=codec.HeadKind.CATEGORICAL,
+        head_size=2, log_std=np.zeros(0), activation=codec.Activation.RELU, stream=1, collection=5,
+        convolutions=codec.Convolutions([2, 2, 1], [[1, 2, 1]]))
+    assert codec.encode(built) == EXAMPLES["7.13"]
+
+
+def test_7_14_chunk_of_frames() -> None:
+    m = codec.decode(EXAMPLES["7.14"])
+    assert isinstance(m, codec.Chunk) and m.pixels
+    assert (m.worker_nonce, m.session, m.version, m.sequence, m.simulator_steps, m.worker_id) == (NONCE, 0xAA, 5, 0,
+                                                                                                   2, 1)
+    assert m.observations.dtype == np.uint8 and m.bootstrap_observations.dtype == np.uint8
+    assert m.observations.tolist() == [[0, 255, 16, 128], [1, 2, 3, 4]]
+    assert m.bootstrap_observations.tolist() == [[9, 8, 7, 6]]
+    assert m.actions.tolist() == [[1.0], [0.0]] and m.rewards.tolist() == [0.0, 1.0]
+    assert m.ends.tolist() == [codec.End.TERMINATED, codec.End.TRUNCATED] and m.bootstrap_rows.tolist() == [1]
+    assert m.episode_returns.tolist() == [0.0] and m.episode_lengths.tolist() == [40]
+    built = codec.Chunk(
+        worker_nonce=NONCE, session=0xAA, version=5, sequence=0, simulator_steps=2, worker_id=1,
+        observations=np.array([[0, 255, 16, 128], [1, 2, 3, 4]], dtype=np.uint8), actions=np.array([[1.0], [0.0]]),
+        rewards=np.array([0.0, 1.0]), ends=np.array([1, 2], dtype=np.uint8), bootstrap_rows=np.array([1], np.uint32),
+        bootstrap_observations=np.array([[9, 8, 7, 6]], dtype=np.uint8), episode_returns=np.array([0.0]),
+        episode_lengths=np.array([40], dtype=np.uint32))
+    assert codec.encode(built) == EXAMPLES["7.14"]
+    # The same rows as float64 observations: no pixels flag, eight bytes a value.
+    wide = codec.encode(codec.Chunk(**{**built.__dict__, "observations": built.observations.astype(np.float64),
+                                       "bootstrap_observations": built.bootstrap_observations.astype(np.float64)}))
+    assert wide[0][7] == 0 and len(wide[1]) == 64 and len(wide[6]) == 32
+    decoded = codec.decode(wide)
+    assert isinstance(decoded, codec.Chunk) and not decoded.pixels and decoded.observations.dtype == np.float64
+    # Both observation arrays are frames, or neither is.
+    with pytest.raises(ValueError, match="both"):
+        codec.encode(codec.Chunk(**{**built.__dict__, "bootstrap_observations": np.array([[9.0, 8, 7, 6]])}))
+
+
 # ------------------------------------------------------------------ round trips of the other kinds
 
 
@@ -204,6 +254,81 @@ def test_parameters_without_normaliser_categorical_relu() -> None:
     frames = codec.encode(p)
     assert len(frames) == 5
     assert codec.encode(codec.decode(frames)) == frames
+
+
+def convolutional_parameters(input_shape: tuple[int, int, int] = (5, 5, 2),
+                             layers: tuple[tuple[int, int, int], ...] = ((2, 3, 1), (3, 2, 1)),
+                             hidden: tuple[int, ...] = (), head: codec.HeadKind = codec.HeadKind.CATEGORICAL,
+                             outputs: int = 2, activation: codec.Activation = codec.Activation.RELU,
+                             vine: Optional[codec.VineSettings] = None, seed: int = 2) -> codec.Parameters:
+    """Parameters of a convolutional policy on ``input_shape`` frames. The defaults are the Swift
+    malformed-input tests' base (``Base.convolutionalParameters``): Pixels-v0, 5×5×2 frames,
+    2 × 3×3 and 3 × 2×2 convolutions of stride 1 (3×3×2, then 2×2×3 out), no hidden layer, a
+    categorical head of 2: layer sizes [12, 2] and 38 + 27 + 26 = 91 parameters."""
+    trunk = codec.Convolutions(input_shape, layers)
+    sizes = [trunk.output_size, *hidden, outputs]
+    count = trunk.parameter_count + sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    rng = np.random.default_rng(seed)
+    return codec.Parameters(
+        session=1, version=2, seed=3, environment_id="Pixels-v0", simulator_count=2, chunk_steps=1000, quota=2000,
+        layer_sizes=sizes, parameters=rng.normal(size=count), head=head, head_size=outputs,
+        log_std=rng.normal(size=outputs) if head == codec.HeadKind.GAUSSIAN else np.zeros(0), activation=activation,
+        vine=vine, convolutions=trunk)
+
+
+def test_convolutional_parameters_round_trip() -> None:
+    base = convolutional_parameters()
+    assert len(base.parameters) == 91 and base.layer_sizes == [12, 2]
+    cases = [
+        base,
+        convolutional_parameters((84, 84, 4), ((8, 8, 4), (16, 4, 2)), (128,), outputs=6),  # cnn_small's geometry
+        convolutional_parameters((7, 9, 3), ((4, 3, 2),), (5, 3), codec.HeadKind.GAUSSIAN, 3, codec.Activation.TANH,
+                                 vine=codec.VineSettings(0.99, 10, 10, 4, 10, True)),
+        convolutional_parameters((1, 1, 1), ((1, 1, 1),) * 8),  # eight convolutions, the most
+        convolutional_parameters((6, 5, 1), ((2, 2, 3),)),  # strides that drop edge pixels: 2×2×2 out
+    ]
+    for p in cases:
+        frames = codec.encode(p)
+        assert frames[0][7] == 2 and len(frames) == 6 and len(frames[0]) == 136
+        assert frames[5] == struct.pack(f"<{3 + 3 * len(p.convolutions.layers)}I", *p.convolutions.values())
+        decoded = codec.decode(frames)
+        assert isinstance(decoded, codec.Parameters) and decoded.convolutions == p.convolutions
+        np.testing.assert_array_equal(decoded.parameters, p.parameters)
+        assert (decoded.layer_sizes, decoded.vine, decoded.activation) == (p.layer_sizes, p.vine, p.activation)
+        assert codec.encode(decoded) == frames
+
+
+def pixel_chunk_frames(rows: int = 6, obs: int = 5, width: int = 1, seed: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    ends = np.array([0, 1, 0, 2, 0, 2][:rows], dtype=np.uint8)
+    boot = np.flatnonzero(ends == 2).astype(np.uint32)
+    return codec.encode(codec.Chunk(
+        worker_nonce=NONCE, session=0xAA, version=5, sequence=3, simulator_steps=rows + 4, worker_id=1,
+        observations=rng.integers(0, 256, size=(rows, obs), dtype=np.uint8), actions=rng.integers(0, 6, (rows, width)),
+        rewards=rng.normal(size=rows), ends=ends, bootstrap_rows=boot,
+        bootstrap_observations=rng.integers(0, 256, size=(boot.size, obs), dtype=np.uint8),
+        episode_returns=np.array([-21.0]), episode_lengths=np.array([812], dtype=np.uint32)))
+
+
+def test_pixel_chunk_round_trip() -> None:
+    frames = pixel_chunk_frames()
+    assert frames[0][7] == 1 and len(frames[1]) == 6 * 5 and len(frames[6]) == 2 * 5
+    m = codec.decode(frames)
+    assert isinstance(m, codec.Chunk) and m.pixels and m.rows == 6
+    assert m.observations.dtype == np.uint8 and m.observations.shape == (6, 5)
+    assert m.bootstrap_observations.dtype == np.uint8 and m.bootstrap_observations.shape == (2, 5)
+    assert bytes(m.observations) == frames[1] and bytes(m.bootstrap_observations) == frames[6]
+    assert codec.encode(m) == frames
+    # Every byte value travels as itself, and an Atari-sized row fits.
+    every = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    row = codec.Chunk(worker_nonce=1, session=2, version=3, sequence=4, simulator_steps=1, worker_id=5,
+                      observations=every, actions=np.zeros((1, 1)), rewards=np.zeros(1),
+                      ends=np.array([1], dtype=np.uint8), bootstrap_rows=np.zeros(0, dtype=np.uint32),
+                      bootstrap_observations=np.zeros((0, 256), dtype=np.uint8))
+    decoded = codec.decode(codec.encode(row))
+    assert isinstance(decoded, codec.Chunk) and decoded.observations.tolist() == every.tolist()
+    atari = pixel_chunk_frames(rows=2, obs=84 * 84 * 4)
+    assert len(atari[1]) == 2 * 28224 and codec.encode(codec.decode(atari)) == atari
 
 
 # ------------------------------------------------------------------ malformed input
@@ -331,6 +456,106 @@ def test_parameters_content_rules() -> None:
     bad_variance = bytearray(frames[6])
     struct.pack_into("<d", bad_variance, 8, -1e-300)
     expect_error(with_frame(frames, 6, bytes(bad_variance)), "negativeVariance")
+
+
+def expect_details(frames: list[bytes], code: str, *details: object,
+                   limits: codec.DecodingLimits = codec.DEFAULT_LIMITS) -> None:
+    with pytest.raises(ProtocolError) as info:
+        codec.decode(frames, limits)
+    assert (info.value.code, info.value.details) == (code, details), f"got {info.value}"
+
+
+def test_convolutional_parameters_rules() -> None:
+    """The Swift cases (MalformedInputTests.swift, "convolution"), on the same base: 5×5×2 frames,
+    2 × 3×3 then 3 × 2×2 convolutions, layer sizes [12, 2], 91 parameters; §3.3's rules 1–9 in order."""
+    frames = codec.encode(convolutional_parameters())
+    conv = frames[5]
+    assert codec.decode(frames) is not None
+    dense = EXAMPLES["7.2"]
+    expect_error([patch(dense[0], 7, "<B", 5)] + dense[1:], "unknownFlags")
+    expect_error([patch(dense[0], 7, "<B", 4)] + dense[1:5], "unknownFlags")
+    expect_error(frames[:5], "frameCount")  # the convolutions frame missing
+    expect_error(frames + [b""], "frameCount")
+    expect_error([patch(frames[0], 7, "<B", 0)] + frames[1:], "frameCount")  # a dense policy has 5 frames
+    # Rule 1: no normaliser (checked before the frame count, as Swift does), and 1 … 8 whole convolutions.
+    expect_details([patch(dense[0], 7, "<B", 3)] + dense[1:], "invalidConvolutions",
+                   "a convolutional policy reads frames as p/255 and takes no normaliser")
+    expect_details([patch(dense[0], 7, "<B", 3)] + dense[1:5], "invalidConvolutions",
+                   "a convolutional policy reads frames as p/255 and takes no normaliser")
+    expect_details(with_frame(frames, 5, struct.pack("<3I", 5, 5, 2)), "frameLength", "convolutions", 12, 24)
+    expect_details(with_frame(frames, 5, conv + b"\0" * 4), "frameLength", "convolutions", 40, 36)
+    expect_details(with_frame(frames, 5, conv[:-1]), "frameLength", "convolutions", 35, 24)
+    expect_details(with_frame(frames, 5, b""), "frameLength", "convolutions", 0, 24)
+    expect_details(with_frame(frames, 5, struct.pack("<30I", 5, 5, 2, *[1, 1, 1] * 9)), "limitExceeded",
+                   "convolutions", 9, 8)
+    # Rule 3: values in 1 … maxWidth, the input at most maxWidth values, kernels that fit, feature
+    # maps of at most maxWidth values, the flattened output the first layer size.
+    expect_details(with_frame(frames, 5, patch(conv, 12, "<I", 0)), "invalidValue", "convolutions", 0)
+    expect_details(with_frame(frames, 5, patch(conv, 20, "<I", 0)), "invalidValue", "convolutions", 0)  # stride
+    expect_details(with_frame(frames, 5, patch(conv, 8, "<I", 70_000)), "limitExceeded", "convolutions", 70_000,
+                   65_536)
+    expect_details(with_frame(frames, 5, patch(conv, 16, "<I", 6)), "invalidConvolutions",
+                   "convolution 1's 6×6 kernel exceeds its 5×5 input")
+    expect_details(with_frame(frames, 5, patch(conv, 28, "<I", 4)), "invalidConvolutions",
+                   "convolution 2's 4×4 kernel exceeds its 3×3 input")
+    expect_details(with_frame(frames, 5, patch(conv, 0, "<I", 60_000)), "invalidConvolutions",
+                   "input 60000×5×2 exceeds 65536 values")
+    expect_details(with_frame(frames, 5, patch(conv, 24, "<I", 2)), "invalidConvolutions",
+                   "the flattened output of 2×2×2 is 8 values, the first layer size 12")
+    expect_details(with_frame(frames, 5, patch(conv, 20, "<I", 2)), "invalidConvolutions",  # stride 2: 2×2×2, 1×1×3
+                   "the flattened output of 1×1×3 is 3 values, the first layer size 12")
+    # A feature map beyond the receiver's maxWidth (60): 3 filters of 1×1 give 5×5×3 = 75 values.
+    wide = with_frame(frames, 5, struct.pack("<9I", 5, 5, 2, 3, 1, 1, 3, 2, 1))
+    expect_details(wide, "invalidConvolutions", "convolution 1's output of 75 values exceeds 60",
+                   limits=codec.DecodingLimits(max_width=60))
+    # Rule 7: the count covers the convolutions and the dense layers.
+    short = [patch(frames[0], 100, "<I", 90)] + frames[1:3] + [frames[3][:-8]] + frames[4:]
+    expect_details(short, "parameterCountMismatch", 90, (3 * 3 * 2 * 2 + 2) + (2 * 2 * 2 * 3 + 3) + (12 * 2 + 2))
+    dense_only = [patch(frames[0], 100, "<I", 26)] + frames[1:3] + [frames[3][:26 * 8]] + frames[4:]
+    expect_details(dense_only, "parameterCountMismatch", 26, 91)
+    # Rules 4, 5 and 8 still hold.
+    expect_error(with_frame(frames, 3, patch(frames[3], 8 * 40, "<d", math.nan)), "nonFinite")
+    expect_error(with_frame(frames, 3, patch(frames[3], 0, "<d", math.inf)), "nonFinite")
+    expect_error([patch(frames[0], 104, "<I", 3)] + frames[1:], "outputWidthMismatch")
+    # The order: each rule before the next.
+    bad_utf8 = with_frame(frames, 1, b"\xff" + frames[1][1:])
+    expect_error(bad_utf8, "invalidUTF8")
+    expect_error(with_frame(bad_utf8, 5, conv + b"\0" * 4), "frameLength")  # rule 1 before rule 2
+    expect_error(with_frame(bad_utf8, 5, patch(conv, 16, "<I", 6)), "invalidUTF8")  # rule 2 before rule 3
+    zero_layer = with_frame(frames, 2, struct.pack("<II", 12, 0))
+    expect_details(zero_layer, "invalidValue", "layerSize", 0)
+    expect_details(with_frame(zero_layer, 5, patch(conv, 12, "<I", 0)), "invalidValue", "convolutions", 0)  # 3 before 4
+    expect_error(with_frame(frames, 2, struct.pack("<II", 8, 2)), "invalidConvolutions")  # 3 before 7
+    expect_error(with_frame(frames, 2, struct.pack("<II", 12, 70_000)), "limitExceeded")  # 4 before 5
+    # Rule 3 with the limits of the receiver: the frames here are 50 values.
+    expect_details(frames, "invalidConvolutions", "input 5×5×2 exceeds 49 values", limits=codec.DecodingLimits(
+        max_width=49))
+
+
+def test_pixel_chunk_rules() -> None:
+    """The Swift cases (MalformedInputTests.swift, "pixel"): the flag decides the observations'
+    width, and every other chunk rule holds for frames."""
+    f64 = chunk_frames()  # 6 rows of 3 values, 2 bootstrap rows
+    expect_details([patch(f64[0], 7, "<B", 1)] + f64[1:], "frameLength", "observations", 144, 18)
+    expect_error([patch(f64[0], 7, "<B", 2)] + f64[1:], "unknownFlags")
+    frames = pixel_chunk_frames()  # 6 rows of 5 values, 2 bootstrap rows
+    expect_details([patch(frames[0], 7, "<B", 0)] + frames[1:], "frameLength", "observations", 30, 240)
+    expect_details(with_frame(frames, 6, frames[6][:-1]), "frameLength", "bootstrapObservations", 9, 10)
+    expect_details(with_frame(frames, 1, frames[1] + b"\0"), "frameLength", "observations", 31, 30)
+    expect_error([patch(frames[0], 7, "<B", 3)] + frames[1:], "unknownFlags")
+    expect_error(with_frame(frames, 2, patch(frames[2], 8, "<d", math.nan)), "nonFinite")  # actions
+    expect_error(with_frame(frames, 3, patch(frames[3], 0, "<d", math.inf)), "nonFinite")  # rewards
+    expect_error(with_frame(frames, 4, bytes([0, 1, 0, 2, 0, 3])), "invalidEnd")
+    expect_error(with_frame(frames, 4, bytes([0, 1, 0, 2, 2, 0])), "unterminatedChunk")
+    expect_error(with_frame(frames, 5, struct.pack("<II", 1, 5)), "bootstrapRowMismatch")
+    expect_error(with_frame(frames, 8, struct.pack("<I", 0)), "invalidValue")
+    # Any byte is a valid value: there is nothing non-finite in a frame.
+    everything = with_frame(frames, 1, bytes(range(226, 256)))
+    decoded = codec.decode(everything)
+    assert isinstance(decoded, codec.Chunk) and decoded.observations.max() == 255
+    # Vine chunks stay float64 only: their flags are all undefined.
+    vine = EXAMPLES["7.5"]
+    expect_error([patch(vine[0], 7, "<B", 1)] + vine[1:], "unknownFlags")
 
 
 def test_chunk_rules() -> None:

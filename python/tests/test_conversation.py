@@ -359,7 +359,7 @@ def test_spec_of_a_gym_environment_with_arguments(learner: FakeLearner) -> None:
         frames = codec.encode(message)
         # Worked example 7.12 but for the nonce, snapshot flag included.
         assert frames[1:] == [b"\3\0\0\0", b"\0" * 7 + b"\xc0", b"\0" * 7 + b"\x40"]
-        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 06 00 0d 01")
+        assert frames[0][:8] == bytes.fromhex("54 52 50 4f 07 00 0d 01")
         assert frames[0][20:] == bytes.fromhex("01000000 01000000 c8000000 01 01")
     finally:
         worker.kill()
@@ -434,3 +434,68 @@ def test_parameters_before_the_welcome_are_ignored(learner: FakeLearner) -> None
     finally:
         worker.kill()
         worker.wait()
+
+
+def pong_parameters(version: int = 1, quota: int = 0, chunk_steps: int = 60, simulators: int = 2,
+                    input_shape: tuple[int, int, int] = (84, 84, 4), environment: str = "gym:ALE/Pong-v5",
+                    vine: bool = False) -> codec.Parameters:
+    """A small convolutional policy on Pong's frames: 4 × 8×8 stride 4, 8 × 4×4 stride 2, 16 hidden, 6 actions."""
+    trunk = codec.Convolutions(input_shape, ((4, 8, 4), (8, 4, 2)))
+    sizes = [trunk.output_size, 16, 6]
+    count = trunk.parameter_count + sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return codec.Parameters(
+        session=SESSION, version=version, seed=1, environment_id=environment, simulator_count=simulators,
+        chunk_steps=chunk_steps, quota=quota, layer_sizes=sizes,
+        parameters=np.random.default_rng(version).normal(size=count) * 0.05, head=HeadKind.CATEGORICAL, head_size=6,
+        log_std=np.zeros(0), activation=codec.Activation.RELU, stream=3, collection=version,
+        vine=codec.VineSettings(0.99, 10, 10, 2, 10, True) if vine else None, convolutions=trunk)
+
+
+def test_convolutional_parameters_get_pixel_chunks(learner: FakeLearner) -> None:
+    """Protocol v7: a convolutional policy on an Atari game's frames; the chunks carry them as bytes."""
+    worker = start_worker(learner.endpoint)
+    try:
+        rid, hello = register(learner, assigned=5, environment="gym:ALE/Pong-v5", spec_required=True)
+        _, spec = learner.recv_kind(codec.EnvironmentSpecMessage)
+        assert isinstance(spec, codec.EnvironmentSpecMessage)
+        assert spec.spec.observation_shape == (84, 84, 4)
+        assert spec.spec.observation_dtype == codec.ObservationDType.UINT8
+        learner.send(rid, pong_parameters(quota=100))
+        rows: list[int] = []
+        while sum(rows) < 100:
+            _, chunk = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
+            assert isinstance(chunk, codec.Chunk) and chunk.pixels and chunk.worker_id == 5
+            assert chunk.observations.dtype == np.uint8 and chunk.observations.shape == (chunk.rows, 28224)
+            assert chunk.bootstrap_observations.dtype == np.uint8
+            assert chunk.actions.shape == (chunk.rows, 1) and set(np.unique(chunk.actions)) <= set(range(6))
+            rows.append(chunk.rows)
+        assert rows == [60, 40]
+        learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
+        code, out = finish(worker)
+        assert code == 0 and "a convolutional policy on uint8 frames" in out, out
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+@pytest.mark.parametrize("parameters, environment, expected", [
+    (pong_parameters(environment="CartPole-v1"), "CartPole-v1",
+     "the policy is convolutional, on 84×84×4 uint8 frames, but CartPole-v1 observes float32 [4]"),
+    (pong_parameters(input_shape=(84, 84, 3)), "gym:ALE/Pong-v5",
+     "the policy is convolutional, on 84×84×3 uint8 frames (21168 values), but gym:ALE/Pong-v5 observes uint8 "
+     "[84×84×4] (28224 values)"),
+    (pong_parameters(vine=True), "gym:ALE/Pong-v5",
+     "the vine with a convolutional policy (frames) is not supported: vine chunks carry float64 observations only "
+     "(protocol version 7); sample frames single path"),
+], ids=["feature-vectors", "three-channels", "vine"])
+def test_a_convolutional_policy_that_does_not_fit_leaves(learner: FakeLearner, parameters: codec.Parameters,
+                                                         environment: str, expected: str) -> None:
+    worker = start_worker(learner.endpoint)
+    rid, _ = register(learner, environment=environment)
+    learner.send(rid, parameters)
+    _, leave = learner.recv_kind(codec.Leave, skip=(codec.Heartbeat, codec.RequestParameters))
+    assert isinstance(leave, codec.Leave) and leave.reason == codec.LeaveReason.INCOMPATIBLE
+    assert leave.message == expected
+    code, out = finish(worker)
+    assert code == 2 and expected in out, out

@@ -1,4 +1,4 @@
-"""The trpo wire protocol, version 6 (docs/protocol.md): every message kind, encoded and decoded.
+"""The trpo wire protocol, version 7 (docs/protocol.md): every message kind, encoded and decoded.
 
 A message is a list of frames (ZeroMQ message parts), frame 0 being the header. :func:`encode`
 turns a message object into frames; :func:`decode` validates frames in the document's order
@@ -8,6 +8,9 @@ turns a message object into frames; :func:`decode` validates frames in the docum
 
 Arrays travel as numpy ``float64`` / ``uint32`` / ``uint8`` arrays (row-major, shaped
 ``[rows, width]`` where the document gives two dimensions); decoded arrays are private copies.
+A chunk's observations are ``float64`` feature vectors, or ``uint8`` frames (flag bit 0, pixels:
+one byte per value), which a convolutional policy (parameters flag bit 1, :class:`Convolutions`)
+reads; the encoder sends pixels when the observations are ``uint8``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 import numpy.typing as npt
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 MAGIC = b"TRPO"
 MAX_QUOTA = 2**31 - 1
 NORMALIZER_EPSILON = 1e-8
@@ -29,6 +32,7 @@ NORMALIZER_EPSILON = 1e-8
 F64Array = npt.NDArray[np.float64]
 U32Array = npt.NDArray[np.uint32]
 U8Array = npt.NDArray[np.uint8]
+ObservationArray = Union[F64Array, U8Array]  # f64 feature vectors, or uint8 frames (a pixel chunk)
 Buffer = Union[bytes, bytearray, memoryview, Any]  # anything exposing the buffer protocol (e.g. zmq.Frame)
 
 
@@ -188,9 +192,65 @@ class VineSettings:
     common_random_numbers: bool
 
 
+#: The most convolutions a trunk may have (Swift's ``ConvolutionalArchitecture.maxConvolutions``).
+MAX_CONVOLUTIONS = 8
+
+
+@dataclass(frozen=True)
+class Convolutions:
+    """A convolutional policy's trunk (§3.3 flag bit 1, frame 5): uint8 frames of ``input`` =
+    (height, width, channels), channels-last, then the valid convolutions ``layers``, each
+    (filters, kernel, stride), first layer first. The activation and the dense layers after the
+    flattened last feature map are the parameters' ``activation`` and ``layer_sizes``."""
+
+    input: tuple[int, int, int]
+    layers: tuple[tuple[int, int, int], ...]
+
+    def __post_init__(self) -> None:  # accept any sequences of integers
+        h, w, c = (int(v) for v in self.input)
+        object.__setattr__(self, "input", (h, w, c))
+        layers = tuple(tuple(int(v) for v in layer) for layer in self.layers)
+        if any(len(layer) != 3 for layer in layers):
+            raise ValueError(f"each convolution is (filters, kernel, stride), not {layers}")
+        object.__setattr__(self, "layers", layers)
+
+    @property
+    def input_size(self) -> int:
+        """Values per frame: height × width × channels."""
+        return math.prod(self.input)
+
+    def feature_shapes(self) -> list[tuple[int, int, int]]:
+        """The input's shape and each convolution's output (⌊(H − k)/s⌋ + 1, ⌊(W − k)/s⌋ + 1,
+        filters); the convolutions must fit (every value ≥ 1, every kernel within its input)."""
+        shapes = [self.input]
+        for filters, kernel, stride in self.layers:
+            h, w, _ = shapes[-1]
+            shapes.append(((h - kernel) // stride + 1, (w - kernel) // stride + 1, filters))
+        return shapes
+
+    @property
+    def output_size(self) -> int:
+        """Values of the last feature map: the first dense layer size."""
+        return math.prod(self.feature_shapes()[-1])
+
+    @property
+    def parameter_count(self) -> int:
+        """The convolutions' weights and biases: Σ kernel² × channels × filters + filters."""
+        return sum(k * k * shape[2] * f + f for (f, k, _), shape in zip(self.layers, self.feature_shapes()))
+
+    def values(self) -> list[int]:
+        """The convolutions frame's u32 values: height, width, channels, then (filters, kernel,
+        stride) per convolution."""
+        return [*self.input, *(v for layer in self.layers for v in layer)]
+
+
 @dataclass
 class Parameters:
-    """kind 2, learner → worker: environment, one policy version and the collection settings."""
+    """kind 2, learner → worker: environment, one policy version and the collection settings.
+    With ``convolutions`` the policy is convolutional: its network reads uint8 frames through
+    those convolutions before the dense ``layer_sizes`` (whose first size is the flattened last
+    feature map), ``parameters`` holds the convolutions' weights first, and there is no
+    normaliser."""
 
     session: int
     version: int
@@ -210,6 +270,7 @@ class Parameters:
     stream: int = 0
     collection: int = 0
     model_hash: int = 0
+    convolutions: Optional[Convolutions] = None
 
     @property
     def sampler(self) -> Sampler:
@@ -218,7 +279,8 @@ class Parameters:
 
 @dataclass
 class Chunk:
-    """kind 3, worker → learner: single-path rows, trajectory after trajectory."""
+    """kind 3, worker → learner: single-path rows, trajectory after trajectory. Observations
+    (both arrays) are float64, or uint8 frames (flag bit 0, pixels)."""
 
     worker_nonce: int
     session: int
@@ -226,18 +288,23 @@ class Chunk:
     sequence: int
     simulator_steps: int
     worker_id: int
-    observations: F64Array  # [rows, observationSize]
+    observations: ObservationArray  # [rows, observationSize], float64 or uint8
     actions: F64Array  # [rows, actionWidth]
     rewards: F64Array  # [rows]
     ends: U8Array  # [rows]
     bootstrap_rows: U32Array  # [bootstrapCount]
-    bootstrap_observations: F64Array  # [bootstrapCount, observationSize]
+    bootstrap_observations: ObservationArray  # [bootstrapCount, observationSize], as the observations
     episode_returns: F64Array = field(default_factory=lambda: np.zeros(0))
     episode_lengths: U32Array = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
 
     @property
     def rows(self) -> int:
         return int(self.rewards.shape[0])
+
+    @property
+    def pixels(self) -> bool:
+        """Whether the observations are uint8 frames (the chunk's flag bit 0)."""
+        return _pixels(self)
 
 
 @dataclass
@@ -277,14 +344,15 @@ class Reject:
 @dataclass
 class Trajectories:
     """Rows laid out trajectory after trajectory, as a chunk carries them (§3.4): a chunk's
-    frames 1 to 8, and a vine chunk's trunks (§3.9 frames 8 to 15)."""
+    frames 1 to 8, and a vine chunk's trunks (§3.9 frames 8 to 15). Observations are float64,
+    or uint8 frames for a pixel chunk (a vine chunk's trunks are float64 only)."""
 
-    observations: F64Array  # [rows, observationSize]
+    observations: ObservationArray  # [rows, observationSize]
     actions: F64Array  # [rows, actionWidth]
     rewards: F64Array  # [rows]
     ends: U8Array  # [rows]
     bootstrap_rows: U32Array  # [bootstrapCount]
-    bootstrap_observations: F64Array  # [bootstrapCount, observationSize]
+    bootstrap_observations: ObservationArray  # [bootstrapCount, observationSize]
     episode_returns: F64Array = field(default_factory=lambda: np.zeros(0))
     episode_lengths: U32Array = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
 
@@ -447,8 +515,11 @@ _HEADERS: dict[Kind, struct.Struct] = {
 }
 HEADER_LENGTHS: dict[Kind, int] = {kind: 8 + s.size for kind, s in _HEADERS.items()}
 _FLAG_MASKS: dict[Kind, int] = {kind: 0 for kind in Kind}
-_FLAG_MASKS.update({Kind.HELLO: 1, Kind.PARAMETERS: 1, Kind.HEARTBEAT: 3, Kind.REJECT: 1, Kind.WELCOME: 3,
-                    Kind.ENVIRONMENT_SPEC: 1})
+_FLAG_MASKS.update({Kind.HELLO: 1, Kind.PARAMETERS: 3, Kind.CHUNK: 1, Kind.HEARTBEAT: 3, Kind.REJECT: 1,
+                    Kind.WELCOME: 3, Kind.ENVIRONMENT_SPEC: 1})
+NORMALIZER_PRESENT = 1  # parameters flag bit 0
+CONVOLUTIONAL = 2  # parameters flag bit 1
+PIXELS = 1  # chunk flag bit 0
 MAX_OBSERVATION_RANK = 8
 
 assert HEADER_LENGTHS == {
@@ -482,10 +553,21 @@ def _text(s: str) -> bytes:
 # Encoding
 
 
-def _trajectory_frames(t: Chunk | Trajectories) -> list[bytes]:
-    """A chunk's frames 1 to 8 (§3.4); a vine chunk's trunks."""
-    return [_f64(t.observations), _f64(t.actions), _f64(t.rewards), _u8(t.ends), _u32(t.bootstrap_rows),
-            _f64(t.bootstrap_observations), _f64(t.episode_returns), _u32(t.episode_lengths)]
+def _pixels(t: Chunk | Trajectories) -> bool:
+    """Whether ``t``'s observations are uint8 frames; ValueError when only one of its two
+    observation arrays is."""
+    frames = np.asarray(t.observations).dtype == np.uint8
+    if frames != (np.asarray(t.bootstrap_observations).dtype == np.uint8):
+        raise ValueError("the observations and the bootstrap observations must both be uint8 (pixels) or both not")
+    return bool(frames)
+
+
+def _trajectory_frames(t: Chunk | Trajectories, pixels: bool = False) -> list[bytes]:
+    """A chunk's frames 1 to 8 (§3.4), observations as f64 or (pixels) one byte each; a vine
+    chunk's trunks (f64)."""
+    observations: Callable[[npt.ArrayLike], bytes] = _u8 if pixels else _f64
+    return [observations(t.observations), _f64(t.actions), _f64(t.rewards), _u8(t.ends), _u32(t.bootstrap_rows),
+            observations(t.bootstrap_observations), _f64(t.episode_returns), _u32(t.episode_lengths)]
 
 
 def encode(message: Message) -> list[bytes]:
@@ -500,16 +582,17 @@ def encode(message: Message) -> list[bytes]:
     if isinstance(message, Parameters):
         return _encode_parameters(message)
     if isinstance(message, Chunk):
-        obs = np.asarray(message.observations, dtype=np.float64)
+        pixels = _pixels(message)  # uint8 observations travel as pixels (flag bit 0)
+        obs = np.asarray(message.observations)
         act = np.asarray(message.actions, dtype=np.float64)
         rows = int(np.asarray(message.rewards).shape[0])
         obs_size = obs.shape[1] if obs.ndim == 2 else (obs.size // rows if rows else 0)
         act_width = act.shape[1] if act.ndim == 2 else (act.size // rows if rows else 0)
         returns = np.asarray(message.episode_returns, dtype=np.float64)
-        header = _prefix(Kind.CHUNK, 0) + _HEADERS[Kind.CHUNK].pack(
+        header = _prefix(Kind.CHUNK, PIXELS if pixels else 0) + _HEADERS[Kind.CHUNK].pack(
             message.worker_nonce, message.session, message.version, message.sequence, message.simulator_steps,
             message.worker_id, rows, obs_size, act_width, len(message.bootstrap_rows), returns.shape[0])
-        return [header] + _trajectory_frames(message)
+        return [header] + _trajectory_frames(message, pixels)
     if isinstance(message, Heartbeat):
         flags = (1 if message.from_learner else 0) | (0 if message.version is None else 2)
         header = _prefix(Kind.HEARTBEAT, flags) + _HEADERS[Kind.HEARTBEAT].pack(
@@ -572,7 +655,8 @@ def _encode_parameters(m: Parameters) -> list[bytes]:
     env = _text(m.environment_id)
     norm = m.normalizer
     vine = m.vine
-    header = _prefix(Kind.PARAMETERS, 1 if norm is not None else 0) + _HEADERS[Kind.PARAMETERS].pack(
+    flags = (NORMALIZER_PRESENT if norm is not None else 0) | (CONVOLUTIONAL if m.convolutions is not None else 0)
+    header = _prefix(Kind.PARAMETERS, flags) + _HEADERS[Kind.PARAMETERS].pack(
         m.session, m.version, m.seed, m.stream, m.collection,
         norm.count if norm else 0.0, norm.clip if norm else 0.0, vine.gamma if vine else 0.0,
         m.model_hash, len(env), m.simulator_count, m.chunk_steps, m.quota, len(m.layer_sizes),
@@ -584,6 +668,8 @@ def _encode_parameters(m: Parameters) -> list[bytes]:
     frames = [header, env, _u32(m.layer_sizes), _f64(m.parameters), _f64(m.log_std)]
     if norm is not None:
         frames += [_f64(norm.mean), _f64(norm.variance)]
+    if m.convolutions is not None:
+        frames.append(_u32(m.convolutions.values()))
     return frames
 
 
@@ -642,6 +728,9 @@ class _Reader:
 
     def u32(self, index: int) -> U32Array:
         return np.frombuffer(self.frames[index], dtype="<u4").astype(np.uint32)
+
+    def u8(self, index: int, shape: tuple[int, ...]) -> U8Array:
+        return np.frombuffer(self.frames[index], dtype=np.uint8).reshape(shape).copy()
 
 
 def _check_finite(array: F64Array, name: str) -> None:
@@ -705,7 +794,8 @@ def _decode_parameters(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
      rollout_states, actions_per_state, rollout_length, head_kind, activation, sampler, crn) = f
     raw = struct.unpack_from("<QQQ", head, 48)  # the three f64 fields' bits
     lim = r.limits
-    has_norm = bool(flags & 1)
+    has_norm = bool(flags & NORMALIZER_PRESENT)
+    convolutional = bool(flags & CONVOLUTIONAL)
     if head_kind not in (0, 1):
         raise ProtocolError("invalidValue", "headKind", head_kind)
     if activation not in (0, 1):
@@ -754,23 +844,40 @@ def _decode_parameters(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
     expected_log_std = head_size if head_kind == 1 else 0
     if log_std_count != expected_log_std:
         raise ProtocolError("logStdCountMismatch")
-    r.frame_count(7 if has_norm else 5)
+    # Rule 1 (as Swift, before the frame count): frames are read as p/255, never standardised.
+    if convolutional and has_norm:
+        raise ProtocolError("invalidConvolutions",
+                            "a convolutional policy reads frames as p/255 and takes no normaliser")
+    r.frame_count((7 if has_norm else 5) + (1 if convolutional else 0))
     lengths = [("environmentID", env_len), ("layerSizes", 4 * layer_count), ("parameters", 8 * parameter_count),
                ("logStd", 8 * log_std_count)]
     if has_norm:
         lengths += [("means", 8 * norm_size), ("variances", 8 * norm_size)]
     r.lengths(lengths)
+    if convolutional:
+        # Rule 1: 3 + 3·L u32 values, 1 ≤ L ≤ MAX_CONVOLUTIONS.
+        length = len(r.frames[5])
+        layers = max(1, (length // 4 - 3) // 3)
+        if length % 12 != 0 or length < 24:
+            raise ProtocolError("frameLength", "convolutions", length, 12 + 12 * layers)
+        if layers > MAX_CONVOLUTIONS:
+            raise ProtocolError("limitExceeded", "convolutions", layers, MAX_CONVOLUTIONS)
     env = r.text(1, "environmentID")
     sizes = [int(s) for s in r.u32(2)]
+    implied = 0
+    convolutions = None
+    if convolutional:
+        convolutions = _decode_convolutions([int(v) for v in r.u32(5)], sizes[0], lim)
+        implied = convolutions.parameter_count
     for size in sizes:
         r.limit("layerSize", size, 1, lim.max_width)
     if sizes[-1] != head_size:
         raise ProtocolError("outputWidthMismatch")
     if has_norm and sizes[0] != norm_size:
         raise ProtocolError("normalizerSizeMismatch")
-    implied = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
+    implied += sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
     if implied != parameter_count:
-        raise ProtocolError("parameterCountMismatch")
+        raise ProtocolError("parameterCountMismatch", parameter_count, implied)
     theta = r.f64(3, (parameter_count,), "parameters")
     log_std = r.f64(4, (log_std_count,), "logStd")
     normalizer = None
@@ -790,7 +897,35 @@ def _decode_parameters(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
                       chunk_steps=chunk_steps, quota=quota, layer_sizes=sizes, parameters=theta,
                       head=HeadKind(head_kind), head_size=head_size, log_std=log_std,
                       activation=Activation(activation), normalizer=normalizer, vine=settings, stream=stream,
-                      collection=collection, model_hash=model_hash_)
+                      collection=collection, model_hash=model_hash_, convolutions=convolutions)
+
+
+def _decode_convolutions(values: list[int], first_layer: int, lim: DecodingLimits) -> Convolutions:
+    """Rule 3 of §3.3, in Swift's order (``MessageDecoder.architecture``): every value in
+    1 … maxWidth; the input at most maxWidth values; per convolution, its kernel within the
+    feature map it slides over and its output at most maxWidth values; the last feature map's
+    values equal to the first layer size."""
+    for value in values:
+        if value < 1:
+            raise ProtocolError("invalidValue", "convolutions", value)
+        if value > lim.max_width:
+            raise ProtocolError("limitExceeded", "convolutions", value, lim.max_width)
+    h, w, c = values[:3]
+    if h * w * c > lim.max_width:
+        raise ProtocolError("invalidConvolutions", f"input {h}×{w}×{c} exceeds {lim.max_width} values")
+    layers = [tuple(values[i:i + 3]) for i in range(3, len(values), 3)]
+    for index, (filters, kernel, stride) in enumerate(layers, start=1):
+        if kernel > h or kernel > w:
+            raise ProtocolError("invalidConvolutions", f"convolution {index}'s {kernel}×{kernel} kernel exceeds its "
+                                                       f"{h}×{w} input")
+        h, w, c = (h - kernel) // stride + 1, (w - kernel) // stride + 1, filters
+        if h * w * c > lim.max_width:
+            raise ProtocolError("invalidConvolutions", f"convolution {index}'s output of {h * w * c} values exceeds "
+                                                       f"{lim.max_width}")
+    if h * w * c != first_layer:
+        raise ProtocolError("invalidConvolutions", f"the flattened output of {h}×{w}×{c} is {h * w * c} values, the "
+                                                   f"first layer size {first_layer}")
+    return Convolutions((values[0], values[1], values[2]), tuple((f, k, s) for f, k, s in layers))
 
 
 #: The field names a single-path section's errors use: a chunk's own, or a vine chunk's trunks.
@@ -800,18 +935,20 @@ _TRUNK_FIELDS = ("trunkObservations", "trunkActions", "trunkRewards", "trunkEnds
 
 
 def _trajectory_lengths(rows: int, obs_size: int, act_width: int, boot_count: int, episodes: int,
-                        names: tuple[str, ...]) -> list[tuple[str, int]]:
-    """The byte lengths of a single-path section's eight frames."""
-    return [(names[0], 8 * rows * obs_size), (names[1], 8 * rows * act_width), (names[2], 8 * rows),
-            (names[3], rows), (names[4], 4 * boot_count), (names[5], 8 * boot_count * obs_size),
+                        names: tuple[str, ...], pixels: bool = False) -> list[tuple[str, int]]:
+    """The byte lengths of a single-path section's eight frames (observations of one byte each
+    with ``pixels``)."""
+    value = 1 if pixels else 8
+    return [(names[0], value * rows * obs_size), (names[1], 8 * rows * act_width), (names[2], 8 * rows),
+            (names[3], rows), (names[4], 4 * boot_count), (names[5], value * boot_count * obs_size),
             ("episodeReturns", 8 * episodes), ("episodeLengths", 4 * episodes)]
 
 
 def _decode_trajectories(r: _Reader, first: int, rows: int, obs_size: int, act_width: int, boot_count: int,
-                         episodes: int, names: tuple[str, ...]) -> Trajectories:
+                         episodes: int, names: tuple[str, ...], pixels: bool = False) -> Trajectories:
     """A single-path section's eight frames from frame ``first`` (lengths checked), by the chunk's
-    content rules (§3.4)."""
-    obs = r.f64(first, (rows, obs_size), names[0])
+    content rules (§3.4); with ``pixels`` the observations are uint8 (no finiteness to check)."""
+    obs = r.u8(first, (rows, obs_size)) if pixels else r.f64(first, (rows, obs_size), names[0])
     actions = r.f64(first + 1, (rows, act_width), names[1])
     rewards = r.f64(first + 2, (rows,), names[2])
     ends = np.frombuffer(r.frames[first + 3], dtype=np.uint8).copy()
@@ -833,7 +970,8 @@ def _decode_trajectories(r: _Reader, first: int, rows: int, obs_size: int, act_w
         listed = set(boot_rows.tolist())
         missing = next(int(row) for row in truncated if int(row) not in listed)
         raise ProtocolError("bootstrapRowMismatch", missing)
-    boot_obs = r.f64(first + 5, (boot_count, obs_size), names[5])
+    boot_obs = r.u8(first + 5, (boot_count, obs_size)) if pixels else r.f64(first + 5, (boot_count, obs_size),
+                                                                             names[5])
     if episodes > int(np.count_nonzero(ends)):
         raise ProtocolError("tooManyEpisodes")
     returns = r.f64(first + 6, (episodes,), "episodeReturns")
@@ -855,9 +993,10 @@ def _decode_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryview) 
     r.limit("episodeCount", episodes, 0, rows)
     if sim_steps < rows:
         raise ProtocolError("invalidValue", "simulatorSteps", sim_steps)
+    pixels = bool(flags & PIXELS)
     r.frame_count(9)
-    r.lengths(_trajectory_lengths(rows, obs_size, act_width, boot_count, episodes, _CHUNK_FIELDS))
-    t = _decode_trajectories(r, 1, rows, obs_size, act_width, boot_count, episodes, _CHUNK_FIELDS)
+    r.lengths(_trajectory_lengths(rows, obs_size, act_width, boot_count, episodes, _CHUNK_FIELDS, pixels))
+    t = _decode_trajectories(r, 1, rows, obs_size, act_width, boot_count, episodes, _CHUNK_FIELDS, pixels)
     return Chunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, simulator_steps=sim_steps,
                  worker_id=worker_id, observations=t.observations, actions=t.actions, rewards=t.rewards, ends=t.ends,
                  bootstrap_rows=t.bootstrap_rows, bootstrap_observations=t.bootstrap_observations,

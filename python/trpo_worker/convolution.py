@@ -105,10 +105,10 @@ class ConvolutionalNetwork:
         widths = [h * w_ * f, *architecture.hidden_sizes, output_size]
         self.dense: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-            w = theta[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out)
+            dense_w = theta[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out)
             b = theta[offset + fan_in * fan_out:offset + fan_in * fan_out + fan_out]
             offset += fan_in * fan_out + fan_out
-            self.dense.append((np.ascontiguousarray(w, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)))
+            self.dense.append((np.ascontiguousarray(dense_w, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)))
 
     @property
     def input_size(self) -> int:

@@ -14,7 +14,8 @@ A run's environment name (docs/protocol.md §3.13) is one of:
 The arguments are the welcome's JSON text: a JSON object of keyword arguments, or empty.
 
 :class:`EnvironmentAdapter` maps one environment's spaces to what travels on the wire
-(§3.14): observations flattened row-major into float64, converted exactly or not at all;
+(§3.14): observations flattened row-major into float64, converted exactly or not at all (or,
+for a convolutional policy, uint8 frames kept as bytes: :attr:`EnvironmentAdapter.frame`);
 actions as the policy's head gives them (an index, or a real vector clipped to the bounds
 before stepping). Observation spaces it accepts:
 
@@ -39,15 +40,15 @@ import math
 import os
 import re
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import gymnasium
 import numpy as np
 
 from .atari import AtariError, is_atari, make_atari
 from .codec import (DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind,
-                    ObservationDType)
-from .policy import Policy
+                    ObservationDType, U8Array)
+from .policy import ConvolutionalPolicy, StochasticPolicy
 from .snapshot import can_snapshot
 
 EXACT_INTEGER_LIMIT = 2**53  # the largest magnitude below which every integer is a float64
@@ -170,12 +171,15 @@ class EnvironmentAdapter:
     ``actions(rows)``, the environment's actions for the rows ``[n × actionWidth]`` of the
     policy's actions (int indices, or the vectors clipped to the bounds, in the space's shape and
     type), converted as one batch (a conversion per row costs several times as much);
-    :meth:`action` for one row."""
+    :meth:`action` for one row. ``frame(o)``, for an environment whose observations are uint8
+    (None otherwise): an observation as a pixel chunk carries it, flat uint8 (a private copy)."""
 
     def __init__(self, env: gymnasium.Env[Any, Any]) -> None:
         self.observation: Callable[[Any], F64Array]
         self.actions: Callable[[F64Array], list[Any]]
         shape, dtype, self.observation = _observation_conversion(env.observation_space)
+        self.frame: Optional[Callable[[Any], U8Array]] = _frame_conversion(shape) if dtype == ObservationDType.UINT8 \
+            else None
         kind, size, low, high, self.actions = _action_conversion(env.action_space)
         limit = _time_limit(env)
         if not 0 <= limit <= MAX_TIME_LIMIT:
@@ -246,6 +250,28 @@ def _observation_conversion(space: gymnasium.Space[Any]
                          f"flatten Dict and Tuple spaces with gymnasium.wrappers.FlattenObservation)")
 
 
+def _frame_conversion(shape: tuple[int, ...]) -> Callable[[Any], U8Array]:
+    """The conversion of a uint8 observation space's observations to flat uint8 frames (the
+    values exactly, or SimulatorError)."""
+    size = math.prod(shape)
+
+    def frame(observation: Any) -> U8Array:
+        array = np.asarray(observation)
+        if array.size != size:
+            raise SimulatorError(f"an observation of shape {array.shape}; the observation space says {shape}")
+        flat = array.reshape(size)
+        if flat.dtype == np.uint8:
+            result: U8Array = flat.copy()
+            return result
+        with np.errstate(invalid="ignore"):
+            converted = flat.astype(np.uint8)
+        if not (converted == flat).all():
+            raise SimulatorError(f"observation elements of type {flat.dtype} outside 0 … 255 in a uint8 observation "
+                                 f"space")
+        return converted
+    return frame
+
+
 def _exact_f64(values: np.ndarray[Any, Any]) -> F64Array:
     """``values`` as float64 if every element converts exactly; SimulatorError otherwise."""
     kind, width = values.dtype.kind, values.dtype.itemsize
@@ -303,9 +329,20 @@ def _check_width(what: str, size: int, description: str) -> None:
         raise SimulatorError(f"{description}: the protocol carries 1 … {DEFAULT_LIMITS.max_width} numbers of {what}")
 
 
-def check_policy(spec: EnvironmentSpec, policy: Policy, name: str) -> None:
+def check_policy(spec: EnvironmentSpec, policy: StochasticPolicy, name: str) -> None:
     """Raises SimulatorError when ``policy`` does not take the observations or give the actions
-    of the environment ``name`` that ``spec`` describes."""
+    of the environment ``name`` that ``spec`` describes. A convolutional policy takes uint8
+    observations of its frames' size (height × width × channels values, flattened)."""
+    if isinstance(policy, ConvolutionalPolicy):
+        h, w, c = policy.architecture.input
+        frames = f"{h}×{w}×{c} uint8 frames"
+        shape = "×".join(str(d) for d in spec.observation_shape)
+        if spec.observation_dtype != ObservationDType.UINT8:
+            raise SimulatorError(f"the policy is convolutional, on {frames}, but {name} observes "
+                                 f"{spec.observation_dtype.name.lower()} [{shape}]")
+        if policy.input_size != spec.observation_size:
+            raise SimulatorError(f"the policy is convolutional, on {frames} ({policy.input_size} values), but {name} "
+                                 f"observes uint8 [{shape}] ({spec.observation_size} values)")
     if policy.input_size != spec.observation_size:
         raise SimulatorError(f"the policy takes {policy.input_size} inputs but {name} observes "
                              f"{spec.observation_size}")

@@ -9,35 +9,40 @@ of a truncated episode (the bootstrap row's s_{t+1}), the terminated/truncated d
 exactly as the environment reported it, and rows grouped copy by copy (trajectory after
 trajectory). A list gives all of that directly (and lets the vine restore a snapshot into any
 one copy); ``SyncVectorEnv`` is a Python loop over the same environments anyway.
+
+With a convolutional policy (:class:`~trpo_worker.policy.ConvolutionalPolicy`) the single-path
+sampler keeps the observations as the environment's uint8 frames, never widened to float64, and
+its chunks carry them as such (a pixel chunk, docs/protocol.md §3.4 flag bit 0).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import gymnasium
 import numpy as np
 
-from .codec import ActionKind, End, F64Array, Trajectories, U8Array
+from .codec import ActionKind, End, F64Array, ObservationArray, Trajectories, U8Array
 from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
-from .policy import Policy
+from .policy import AnyPolicy, ConvolutionalPolicy, StochasticPolicy
 
 
 #: The rows of one chunk, laid out copy after copy (each copy's rows in time order).
 ChunkData = Trajectories
 
 
-def join_copies(obs: F64Array, act: F64Array, rewards: Sequence[Sequence[float]], ends: U8Array,
-                bootstrap: dict[tuple[int, int], F64Array], returns: Sequence[float], lengths: Sequence[int],
-                per_copy: Sequence[int]) -> Trajectories:
+def join_copies(obs: ObservationArray, act: F64Array, rewards: Sequence[Sequence[float]], ends: U8Array,
+                bootstrap: Mapping[tuple[int, int], ObservationArray], returns: Sequence[float],
+                lengths: Sequence[int], per_copy: Sequence[int]) -> Trajectories:
     """The trajectories of E copies recorded side by side, joined copy after copy: copy e's first
     ``per_copy[e]`` rows of ``obs`` ``[E, steps, observationSize]``, ``act`` ``[E, steps,
     actionWidth]``, ``rewards`` and ``ends`` ``[E, steps]``; ``bootstrap[(e, t)]`` is s_{t+1} of each
-    row whose end is ``End.TRUNCATED``."""
+    row whose end is ``End.TRUNCATED``. The observations keep ``obs``'s type (float64, or uint8
+    frames)."""
     E = len(per_copy)
     parts = [slice(0, n) for n in per_copy]
     boot_rows: list[int] = []
-    boot_obs: list[F64Array] = []
+    boot_obs: list[ObservationArray] = []
     base = 0
     for e in range(E):
         for t in range(per_copy[e]):
@@ -45,13 +50,15 @@ def join_copies(obs: F64Array, act: F64Array, rewards: Sequence[Sequence[float]]
                 boot_rows.append(base + t)
                 boot_obs.append(bootstrap[(e, t)])
         base += per_copy[e]
+    boot_obs_array = (np.asarray(boot_obs, dtype=np.uint8) if obs.dtype == np.uint8
+                      else np.asarray(boot_obs, dtype=np.float64)).reshape(len(boot_rows), obs.shape[2])
     return Trajectories(
         observations=np.concatenate([obs[e, parts[e]] for e in range(E)]),
         actions=np.concatenate([act[e, parts[e]] for e in range(E)]),
         rewards=np.asarray([r for e in range(E) for r in rewards[e][:per_copy[e]]], dtype=np.float64),
         ends=np.concatenate([ends[e, parts[e]] for e in range(E)]),
         bootstrap_rows=np.asarray(boot_rows, dtype=np.uint32),
-        bootstrap_observations=np.asarray(boot_obs, dtype=np.float64).reshape(len(boot_rows), obs.shape[2]),
+        bootstrap_observations=boot_obs_array,
         episode_returns=np.asarray(returns, dtype=np.float64),
         episode_lengths=np.asarray(lengths, dtype=np.uint32))
 
@@ -82,19 +89,22 @@ class EnvironmentCopies:
         self.discrete = spec.action_kind == ActionKind.DISCRETE
         self.action_count = spec.action_size
         self.action_width = spec.action_width
+        #: How observations are kept: float64 (``adapter.observation``), or uint8 frames
+        #: (``adapter.frame``, for a convolutional policy).
+        self.observe: Callable[[Any], ObservationArray] = self.adapter.observation
 
-    def check(self, policy: Policy) -> None:
+    def check(self, policy: StochasticPolicy) -> None:
         """Raises SimulatorError when ``policy`` does not fit the environment."""
         check_policy(self.adapter.spec, policy, self.environment_id)
 
-    def _reset(self, e: int, seed: Optional[int] = None) -> F64Array:
-        """Resets copy e; its first observation, converted."""
+    def _reset(self, e: int, seed: Optional[int] = None) -> ObservationArray:
+        """Resets copy e; its first observation, converted (:attr:`observe`)."""
         try:
             observation, _ = self.envs[e].reset(seed=seed)
         except Exception as error:
             raise SimulatorError(f"{self.environment_id}: reset raised {one_line(f'{type(error).__name__}: {error}')}"
                                  ) from None
-        return self.adapter.observation(observation)
+        return self.observe(observation)
 
     def _step(self, e: int, action: Any) -> tuple[Any, float, bool, bool]:
         """Steps copy e with an environment action (from ``adapter.actions``): the observation
@@ -107,7 +117,7 @@ class EnvironmentCopies:
                                  ) from None
         return observation, float(reward), bool(terminated), bool(truncated)
 
-    def _check_finite(self, what: str, values: F64Array, rule: str) -> None:
+    def _check_finite(self, what: str, values: ObservationArray, rule: str) -> None:
         """Raises SimulatorError naming the first row of ``values`` (a value or a vector per row)
         that holds a NaN or ±∞: ``<environment> returned <what> <row>: <rule>``. A learner refuses
         a chunk that carries one as malformed; the samplers check each chunk once, not each step."""
@@ -129,13 +139,15 @@ class SinglePathSampler(EnvironmentCopies):
     ``SeedSequence([seed, stream, 2**32])``, so a run is reproducible for a given chunking.
     (These are not the Swift worker's streams, so rows differ from a Swift worker's.)
 
-    Box actions travel as sampled and step the environment clipped to its bounds.
+    Box actions travel as sampled and step the environment clipped to its bounds. Observations are
+    kept as float64, or, while a convolutional policy is loaded, as the environment's uint8 frames
+    (:attr:`pixels`); the episodes in flight carry over when a load switches between the two.
     """
 
     def __init__(self, environment_id: str, copies: int, seed: int, stream: int, arguments_json: str = "") -> None:
         super().__init__(environment_id, copies, arguments_json)
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, stream, 2**32]))
-        self.observations = np.zeros((copies, self.observation_size))
+        self.observations: ObservationArray = np.zeros((copies, self.observation_size))
         self.episode_returns = np.zeros(copies)
         self.episode_lengths = np.zeros(copies, dtype=np.int64)
         try:
@@ -145,12 +157,37 @@ class SinglePathSampler(EnvironmentCopies):
         except SimulatorError:
             self.close()
             raise
-        self.policy: Optional[Policy] = None
+        self.policy: Optional[AnyPolicy] = None
 
-    def load(self, policy: Policy) -> None:
-        """Collects with ``policy`` from now on; SimulatorError when it does not fit the environment."""
+    @property
+    def pixels(self) -> bool:
+        """Whether the observations are kept (and chunks carry them) as uint8 frames."""
+        return bool(self.observations.dtype == np.uint8)
+
+    def load(self, policy: AnyPolicy) -> None:
+        """Collects with ``policy`` from now on; SimulatorError when it does not fit the environment
+        (a convolutional policy needs uint8 observations of its frames' size)."""
         self.check(policy)
+        pixels = isinstance(policy, ConvolutionalPolicy)
+        if pixels != self.pixels:
+            self._keep_observations(pixels)
         self.policy = policy
+
+    def _keep_observations(self, pixels: bool) -> None:
+        """Switches the observations in flight, and those to come, to uint8 frames or float64."""
+        if not pixels:
+            self.observations = self.observations.astype(np.float64)
+            self.observe = self.adapter.observation
+            return
+        frame = self.adapter.frame
+        if frame is None:  # check_policy refuses a convolutional policy first
+            raise SimulatorError(f"{self.environment_id}'s observations are not uint8 frames")
+        frames = self.observations.astype(np.uint8)
+        if not np.array_equal(frames, self.observations):
+            raise SimulatorError(f"{self.environment_id} returned observations outside 0 … 255 in a uint8 "
+                                 f"observation space")
+        self.observations = frames
+        self.observe = frame
 
     def collect(self, rows: int, interrupt: Optional[Callable[[], bool]] = None,
                 interrupt_every: int = 16) -> Optional[ChunkData]:
@@ -166,16 +203,16 @@ class SinglePathSampler(EnvironmentCopies):
         E, obs_size, width = self.copies, self.observation_size, self.action_width
         per_copy = [rows // E + (1 if e < rows % E else 0) for e in range(E)]
         steps = per_copy[0]
-        obs = np.zeros((E, steps, obs_size))
+        obs = np.zeros((E, steps, obs_size), dtype=self.observations.dtype)  # float64, or uint8 frames
         act = np.zeros((E, steps, width))
         rew = [[0.0] * n for n in per_copy]
         ends = np.zeros((E, steps), dtype=np.uint8)
-        bootstrap: dict[tuple[int, int], F64Array] = {}
+        bootstrap: dict[tuple[int, int], ObservationArray] = {}
         returns: list[float] = []
         lengths: list[int] = []
         episode_returns = self.episode_returns.tolist()
         episode_lengths = self.episode_lengths.tolist()
-        to_actions, to_observation = self.adapter.actions, self.adapter.observation
+        to_actions, to_observation = self.adapter.actions, self.observe
         current_obs = self.observations
         try:
             for t in range(steps):
@@ -213,7 +250,8 @@ class SinglePathSampler(EnvironmentCopies):
             self.episode_lengths[:] = episode_lengths
         # Copy after copy: each copy's rows are trajectories in time order.
         data = join_copies(obs, act, rew, ends, bootstrap, returns, lengths, per_copy)
-        self._check_finite("the observation", data.observations, "observations must be finite")
-        self._check_finite("the observation", data.bootstrap_observations, "observations must be finite")
+        if not self.pixels:  # frames are bytes, finite by construction
+            self._check_finite("the observation", data.observations, "observations must be finite")
+            self._check_finite("the observation", data.bootstrap_observations, "observations must be finite")
         self._check_finite("the reward", data.rewards, "rewards must be finite")
         return data

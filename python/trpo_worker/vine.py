@@ -53,7 +53,7 @@ import numpy as np
 
 from .codec import End, F64Array, Trajectories, U8Array, U32Array, VineSettings
 from .environments import SimulatorError
-from .policy import Policy
+from .policy import Policy, StochasticPolicy
 from .sampler import EnvironmentCopies, join_copies
 from .snapshot import Snapshot, Snapshots, cannot_snapshot
 
@@ -67,6 +67,10 @@ ENUMERATED_ACTIONS = 0  # estimator 0: eq. 15, every action of a small discrete 
 IMPORTANCE_SAMPLED = 1  # estimator 1: eq. 16, K actions drawn from π_old
 
 NOISE_BLOCK = 64  # continuation steps of policy noise drawn at a time per branch
+
+#: Why a convolutional policy cannot sample with the vine here (its chunk carries f64 states only).
+VINE_ON_FRAMES = ("the vine with a convolutional policy (frames) is not supported: vine chunks carry float64 "
+                  "observations only (protocol version 7); sample frames single path")
 
 
 @dataclass
@@ -180,8 +184,12 @@ class VineSampler(EnvironmentCopies):
         """The largest rollout set one collection can draw: every trunk state, E·L."""
         return self.copies * self.settings.trunk_steps
 
-    def load(self, policy: Policy, collection: int) -> None:
-        """Switches to a policy version whose first collection has index ``collection``."""
+    def load(self, policy: StochasticPolicy, collection: int) -> None:
+        """Switches to a policy version whose first collection has index ``collection``;
+        SimulatorError for a policy that does not fit the environment, or a convolutional one
+        (:data:`VINE_ON_FRAMES`)."""
+        if not isinstance(policy, Policy):
+            raise SimulatorError(VINE_ON_FRAMES)
         self.check(policy)
         self.policy = policy
         self.first_collection = collection

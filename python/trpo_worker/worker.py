@@ -25,9 +25,9 @@ from . import SOFTWARE_VERSION, codec
 from .codec import (Chunk, EnvironmentSpecMessage, Heartbeat, Hello, Leave, LeaveReason, Model, Parameters,
                     ProtocolError, Reject, RejectReason, RequestParameters, Stop, StopReason, VineChunk, Welcome)
 from .environments import SimulatorError, environment_spec, make_environment
-from .policy import Policy, PolicyShapeError
+from .policy import ConvolutionalPolicy, PolicyShapeError, policy_from_parameters
 from .sampler import ChunkData, SinglePathSampler
-from .vine import VineData, VineSampler
+from .vine import VINE_ON_FRAMES, VineData, VineSampler
 
 EXIT_OK = 0
 EXIT_STOPPED = 1  # the learner stopped this worker for a reason other than finished/interrupted
@@ -349,7 +349,9 @@ class Worker:
         copies = self.options.simulator_count or p.simulator_count
         key = (p.environment_id, arguments, p.seed, copies, p.stream, p.model_hash, p.vine)
         try:
-            policy = Policy.from_parameters(p)
+            policy = policy_from_parameters(p)  # an MLP, or a convolutional network on frames
+            if p.vine is not None and isinstance(policy, ConvolutionalPolicy):
+                raise PolicyShapeError(VINE_ON_FRAMES)
             if key != self.sampler_key or self.sampler is None:
                 if self.sampler is not None:
                     self.sampler.close()
@@ -361,7 +363,8 @@ class Worker:
                     self.sampler = SinglePathSampler(p.environment_id, copies, p.seed, p.stream, arguments)
                 self.sampler_key = key
                 self.info(f"collecting {p.environment_id} with {copies} copies (seed {p.seed}, stream {p.stream}"
-                          f"{', the vine' if p.vine is not None else ''})")
+                          f"{', the vine' if p.vine is not None else ''}"
+                          f"{', a convolutional policy on uint8 frames' if p.convolutions is not None else ''})")
             if isinstance(self.sampler, VineSampler):
                 self.sampler.load(policy, p.collection)
             else:
