@@ -1,3 +1,5 @@
+import Foundation
+
 /// A stochastic policy: a network from states (normalised feature vectors, or frames) to the
 /// parameters of a ``PolicyHead`` distribution, plus the head's state-independent log-std
 /// vector.
@@ -119,6 +121,22 @@ public enum AnyPolicy: Sendable, Equatable, Codable {
         switch self {
         case .dense(let p): p.observationSize
         case .convolutional(let p): p.network.inputSize
+        }
+    }
+
+    /// The network in words, e.g. `an MLP [4, 64, 64, 2] (4,610 parameters)` or `a
+    /// convolutional policy on 84×84×4 uint8 frames: 8 × 8×8/4, 16 × 4×4/2, dense [128]
+    /// (170,910 parameters)`.
+    public var networkDescription: String {
+        let count = parameters.count.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
+        switch self {
+        case .dense(let p):
+            return "an MLP policy \(p.network.layerSizes) (\(count) parameters)"
+        case .convolutional(let p):
+            let a = p.network.architecture
+            let convolutions = a.convolutions.map { "\($0.filters) × \($0.kernel)×\($0.kernel)/\($0.stride)" }.joined(separator: ", ")
+            return "a convolutional policy on \(a.input.height)×\(a.input.width)×\(a.input.channels) uint8 frames: "
+                + "\(convolutions), dense \(a.hiddenSizes) (\(count) parameters)"
         }
     }
 

@@ -60,13 +60,20 @@ public enum Checkpoint {
         do { state = try decoder.decode(TrainerState.self, from: data) } catch {
             throw .corrupt(path: file.path, reason: describe(error))
         }
-        guard state.policy.parameters.allFinite, state.valueFunction.network.parameters.allFinite else {
+        guard state.policy.parameters.allFinite, state.valueFunction.parameters.allFinite else {
             throw .corrupt(path: file.path, reason: "parameters hold non-finite values")
         }
-        guard state.policy.isWellFormed, state.valueFunction.network.isWellFormed,
-              state.valueFunction.network.inputSize == state.policy.observationSize,
+        guard state.policy.isWellFormed, state.valueFunction.isWellFormed,
+              state.valueFunction.observationSize == state.policy.observationSize,
               state.normalizer.size == state.policy.observationSize
         else { throw .corrupt(path: file.path, reason: "parameter shapes are inconsistent") }
+        // The networks' trunk is the one the configuration gives its environment.
+        let architecture = state.configuration.frameArchitecture
+        switch (state.policy, state.valueFunction) {
+        case (.dense, .dense) where architecture == nil: break
+        case (.convolutional(let p), .convolutional(let v)) where p.network.architecture == architecture && v.network.architecture == architecture: break
+        default: throw .corrupt(path: file.path, reason: "the networks are not the trunk the configuration gives the environment")
+        }
         try checkEnvironment(of: state, path: file.path)
         return state
     }

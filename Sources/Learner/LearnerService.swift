@@ -197,6 +197,7 @@ public final class LearnerService {
         let session = try pending!.start(c)
         self.session = session
         pending = nil
+        log(.progress, "learner: \(c.environment): \(session.state.policy.networkDescription)")
         let template = Self.template(session, sessionID: sessionID, model: model)
         let assembler = Self.makeAssembler(session, deterministicWorkers: configuration.deterministicWorkers)
         let bounds = Self.chunkBounds(session, limits: configuration.transport.limits)
@@ -228,12 +229,22 @@ public final class LearnerService {
         // The next batch's advantages need the value function the last iteration fits.
         try completeInFlight(report: report)
         let stepsBefore = session!.state.timesteps
+        let singlePath: AnySamples
         switch batch {
-        case .singlePath(let rows):
+        case .singlePath(let rows): singlePath = .features(rows)
+        case .frames(let rows): singlePath = .frames(rows)
+        case .vine(let collection):
+            let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
+            publishNextVersion(deafSince: collected)
+            recorded(statistics, steps: session!.state.timesteps - stepsBefore, sampleSeconds: sampleSeconds,
+                     publishSeconds: (clock.now - collected).seconds, report: report)
+            return
+        }
+        do {
             var fit: ValueFitRun?
             // Worker processes (maybe on this machine) sample while the fit runs: it takes the
             // cores they leave free rather than a share of theirs.
-            let statistics = session!.beginUpdate(with: rows) {
+            let statistics = session!.beginUpdate(with: singlePath) {
                 fit = ValueFitRun($0, concurrent: overlapsValueFit, yieldsToSamplers: true)
             }
             if overlapsValueFit && !session!.isFinished {
@@ -249,15 +260,6 @@ public final class LearnerService {
                 publishNextVersion(deafSince: collected)
                 recorded(complete, steps: complete.samples, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
             }
-        case .vine(let collection):
-            let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
-            publishNextVersion(deafSince: collected)
-            recorded(statistics, steps: session!.state.timesteps - stepsBefore, sampleSeconds: sampleSeconds,
-                     publishSeconds: (clock.now - collected).seconds, report: report)
-        case .frames:
-            // Runs train dense policies, whose workloads refuse frames (IterationBatch.misfit);
-            // training on frames is issue 16's next step.
-            preconditionFailure("a batch of frames in a run of a dense policy")
         }
     }
 

@@ -31,12 +31,14 @@ public struct LocalTraining {
         self.overlapsValueFit = overlapsValueFit
         let c = session.configuration
         let simulators = try (0..<c.environmentsPerSampler).map { _ in try EnvironmentRegistry.make(c.environment, modelXML: c.modelXML) }
+        // The simulators are built in: an MLP policy.
+        let policy = session.state.builtInPolicy
         switch c.sampler {
         case .singlePath:
-            sampler = .singlePath(SinglePathSampler(simulators: simulators, policy: session.state.policy,
+            sampler = .singlePath(SinglePathSampler(simulators: simulators, policy: policy,
                                                     normalizer: session.trainer.samplingNormalizer, seed: c.seed, stream: 0))
         case .vine:
-            sampler = .vine(VineSampler(simulators: simulators, policy: session.state.policy,
+            sampler = .vine(VineSampler(simulators: simulators, policy: policy,
                                         normalizer: session.trainer.samplingNormalizer, seed: c.seed, stream: 0,
                                         settings: c.vine))
         }
@@ -62,7 +64,7 @@ public struct LocalTraining {
         while !session.isFinished && !StopRequest.isRaised {
             switch sampler {
             case .singlePath(let sampler):
-                sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+                sampler.load(policy: session.state.builtInPolicy, normalizer: session.trainer.samplingNormalizer)
                 var batch = SampleBatch(observationSize: 0, actionWidth: 0)
                 let steps = session.nextBatchSteps
                 let sampleSeconds = clock.measure {
@@ -75,7 +77,7 @@ public struct LocalTraining {
                 }
                 var fit: ValueFitRun?
                 let concurrent = overlapsValueFit
-                let statistics = session.beginUpdate(with: batch) { fit = ValueFitRun($0, concurrent: concurrent) }
+                let statistics = session.beginUpdate(with: .features(batch)) { fit = ValueFitRun($0, concurrent: concurrent) }
                 if overlapsValueFit && !session.isFinished {
                     inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
                                                  publishSeconds: (clock.now - collected).seconds)
@@ -87,7 +89,7 @@ public struct LocalTraining {
                 }
             case .vine(let sampler):
                 // One collection per iteration, its streams keyed by the iteration (reproducible on resume).
-                sampler.load(policy: session.state.policy, normalizer: session.trainer.samplingNormalizer)
+                sampler.load(policy: session.state.builtInPolicy, normalizer: session.trainer.samplingNormalizer)
                 sampler.collectionIndex = UInt64(session.state.iteration)
                 let start = clock.now
                 let batch = sampler.collect()

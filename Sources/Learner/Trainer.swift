@@ -8,8 +8,11 @@ public struct TrainerState: Sendable, Codable, Equatable {
     public var iteration: Int = 0
     /// Environment steps consumed so far.
     public var timesteps: Int = 0
-    public var policy: Policy
-    public var valueFunction: ValueFunction
+    /// The policy: an MLP on feature vectors, or a convolutional network on frames
+    /// (``TrainingConfiguration/frameArchitecture``); the value function has the same trunk.
+    public var policy: AnyPolicy
+    public var valueFunction: AnyValueFunction
+    /// Observation statistics (feature vectors only: frames are read as p/255).
     public var normalizer: RunningNormalizer
     /// Draws Fisher subsamples: the stream (seed, [learner, 1]).
     public var random: RandomStream
@@ -25,7 +28,7 @@ public struct TrainerState: Sendable, Codable, Equatable {
     /// `best/checkpoint.json` (nil: not evaluated yet; see ``EvaluationSchedule``).
     public var bestEvaluation: BestEvaluation? = nil
 
-    public init(configuration: TrainingConfiguration, policy: Policy, valueFunction: ValueFunction,
+    public init(configuration: TrainingConfiguration, policy: AnyPolicy, valueFunction: AnyValueFunction,
                 normalizer: RunningNormalizer) {
         self.configuration = configuration
         self.policy = policy
@@ -49,8 +52,8 @@ public struct TrainerState: Sendable, Codable, Equatable {
         configuration = try c.decode(TrainingConfiguration.self, forKey: .configuration)
         iteration = try c.decode(Int.self, forKey: .iteration)
         timesteps = try c.decode(Int.self, forKey: .timesteps)
-        policy = try c.decode(Policy.self, forKey: .policy)
-        valueFunction = try c.decode(ValueFunction.self, forKey: .valueFunction)
+        policy = try c.decode(AnyPolicy.self, forKey: .policy)
+        valueFunction = try c.decode(AnyValueFunction.self, forKey: .valueFunction)
         normalizer = try c.decode(RunningNormalizer.self, forKey: .normalizer)
         random = try c.decode(RandomStream.self, forKey: .random)
         valueRandom = try c.decodeIfPresent(RandomStream.self, forKey: .valueRandom) ?? Self.valueStream(seed: configuration.seed)
@@ -119,13 +122,25 @@ public struct VineIterationStatistics: Sendable {
 public struct Trainer: Sendable {
     public private(set) var state: TrainerState
 
-    /// A fresh run: parameters drawn from the streams (seed, [learner, …]).
+    /// A fresh run: parameters drawn from the streams (seed, [learner, …]), MLPs or, on frames,
+    /// convolutional networks of ``TrainingConfiguration/frameArchitecture``.
+    /// - Precondition: the configuration is valid (``TrainingConfiguration/validate()``).
     public init(configuration c: TrainingConfiguration, observationSize: Int, actionSpace: ActionSpace) {
         var init_ = RandomStream(seed: c.seed, path: [Trainer.learnerStream, 0])
-        let policy = Policy(observationSize: observationSize, head: PolicyHead(actionSpace), hiddenSizes: c.policyHiddenSizes,
-                            activation: c.activation, initialLogStd: c.initialLogStd, random: &init_)
-        let value = ValueFunction(observationSize: observationSize, hiddenSizes: c.valueHiddenSizes, activation: c.activation,
-                                  learningRate: c.valueFit.learningRate, random: &init_)
+        let head = PolicyHead(actionSpace)
+        let policy: AnyPolicy, value: AnyValueFunction
+        if let architecture = c.frameArchitecture {
+            precondition(architecture.input.count == observationSize, "frames of \(architecture.input) are not \(observationSize) values")
+            policy = .convolutional(ConvolutionalPolicy(architecture: architecture, head: head, initialLogStd: c.initialLogStd,
+                                                        random: &init_))
+            value = .convolutional(ConvolutionalValueFunction(architecture: architecture, learningRate: c.valueFit.learningRate,
+                                                              random: &init_))
+        } else {
+            policy = .dense(Policy(observationSize: observationSize, head: head, hiddenSizes: c.policyHiddenSizes,
+                                   activation: c.activation, initialLogStd: c.initialLogStd, random: &init_))
+            value = .dense(ValueFunction(observationSize: observationSize, hiddenSizes: c.valueHiddenSizes, activation: c.activation,
+                                         learningRate: c.valueFit.learningRate, random: &init_))
+        }
         state = TrainerState(configuration: c, policy: policy, valueFunction: value,
                              normalizer: RunningNormalizer(size: observationSize, clip: c.observationClip))
     }
@@ -148,26 +163,47 @@ public struct Trainer: Sendable {
     /// complete once ``completeUpdate(_:_:)`` took the fit's result; until then the state's
     /// value function is the one the batch was collected with.
     /// - Returns: the iteration's statistics without the value fit's.
-    public mutating func updatePolicy(with batch: SampleBatch, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
+    public mutating func updatePolicy(with batch: AnySamples, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
         let c = state.configuration
-        let observations = samplingInputs(batch.observationMatrix)
-        let rewards = trainingRewards(batch)
-        let gae = advantageEstimates(batch, inputs: observations, rewards: rewards)
-        let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
-        startValueFit(PendingValueFit(iteration: state.iteration + 1, valueFunction: state.valueFunction, random: state.valueRandom,
-                                      observations: observations, targets: gae.returns, predictions: gae.values,
-                                      configuration: c.valueFit))
-
         var policyStep = TRPOStepReport()
-        let policySeconds = ContinuousClock().measure {
-            let policyBatch = PolicyBatch(observations: observations, actions: batch.actionMatrix, advantages: normalized(gae.advantages))
-            policyStep = state.policy.trpoStep(policyBatch, configuration: trpo, random: &state.random)
+        let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
+        var policySeconds = Duration.zero
+        switch (batch, state.policy, state.valueFunction) {
+        case (.features(let batch), .dense(var policy), .dense(let value)):
+            let states = samplingInputs(batch.observationMatrix)
+            let gae = advantageEstimates(batch, value: value, states: states, bootstrapStates: samplingInputs(batch.bootstrapObservationMatrix),
+                                         rewards: trainingRewards(batch))
+            startValueFit(PendingValueFit(iteration: state.iteration + 1, subject: .dense(value, states), random: state.valueRandom,
+                                          targets: gae.returns, predictions: gae.values, configuration: c.valueFit))
+            policySeconds = ContinuousClock().measure {
+                policyStep = policy.trpoStep(PolicyBatch(observations: states, actions: batch.actionMatrix, advantages: normalized(gae.advantages)),
+                                             configuration: trpo, random: &state.random)
+            }
+            state.policy = .dense(policy)
+            if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
+        case (.frames(let batch), .convolutional(var policy), .convolutional(let value)):
+            let shape = policy.network.architecture.input
+            let states = batch.frames(shape: shape)
+            let gae = advantageEstimates(batch, value: value, states: states, bootstrapStates: batch.bootstrapFrames(shape: shape),
+                                         rewards: trainingRewards(batch))
+            startValueFit(PendingValueFit(iteration: state.iteration + 1, subject: .convolutional(value, states), random: state.valueRandom,
+                                          targets: gae.returns, predictions: gae.values, configuration: c.valueFit))
+            policySeconds = ContinuousClock().measure {
+                policyStep = policy.trpoStep(PolicyBatch(observations: states, actions: batch.actionMatrix, advantages: normalized(gae.advantages)),
+                                             configuration: trpo, random: &state.random)
+            }
+            state.policy = .convolutional(policy)
+        default:
+            preconditionFailure("a batch of \(batch) for a \(state.policy) policy (IterationBatch.misfit refuses it)")
         }
-        if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.count
+        let (returns, lengths): ([Double], [Int]) = switch batch {
+        case .features(let b): (b.episodeReturns, b.episodeLengths)
+        case .frames(let b): (b.episodeReturns, b.episodeLengths)
+        }
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.count,
-                                   episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
+                                   episodeReturns: returns, episodeLengths: lengths,
                                    policyStep: policyStep, maxKL: trpo.maxKL, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
                                    valueSeconds: 0, policyStd: policyStandardDeviation)
     }
@@ -192,20 +228,23 @@ public struct Trainer: Sendable {
         state.samplingNormalizer?.normalized(observations) ?? observations
     }
 
-    /// GAE (γ, λ of the run) on `batch`'s trajectories with the value function as it is now,
-    /// i.e. as it was when the batch was collected: cut rows bootstrap from V(s_{t+1}).
+    /// GAE (γ, λ of the run) on `batch`'s trajectories with `value`, the value function as it
+    /// was when the batch was collected: cut rows bootstrap from V(s_{t+1}).
     /// - Parameters:
-    ///   - inputs: `batch`'s observations through ``samplingInputs(_:)``.
-    ///   - rewards: `[batch.count]`, raw or scaled.
+    ///   - states: `batch`'s observations as the networks read them (through
+    ///     ``samplingInputs(_:)``, or frames).
+    ///   - bootstrapStates: its bootstrap observations likewise.
+    ///   - rewards: `[batch.count]`, raw, clipped or scaled (``trainingRewards(_:)``).
     /// - Returns: the advantages, the value function's targets (the λ-returns) and its
-    ///   predictions on `inputs`.
-    func advantageEstimates(_ batch: SampleBatch, inputs: Matrix, rewards: [Double])
-        -> (advantages: [Double], returns: [Double], values: [Double]) {
+    ///   predictions on `states`.
+    func advantageEstimates<Observation, Network: ValueNetwork>(
+        _ batch: Samples<Observation>, value: StateValueFunction<Network>, states: Network.Input, bootstrapStates: Network.Input,
+        rewards: [Double]
+    ) -> (advantages: [Double], returns: [Double], values: [Double]) {
         let c = state.configuration
         var bootstrapValues = [Double](repeating: 0, count: batch.count)
-        let bootstrap = samplingInputs(batch.bootstrapObservationMatrix)
-        for (k, v) in state.valueFunction.predict(bootstrap).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
-        let values = state.valueFunction.predict(inputs)
+        for (k, v) in value.predict(bootstrapStates).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
+        let values = value.predict(states)
         let gae = generalizedAdvantages(rewards: rewards, values: values, bootstrapValues: bootstrapValues,
                                         ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
         return (gae.advantages, gae.returns, values)
@@ -214,7 +253,7 @@ public struct Trainer: Sendable {
     /// The rewards the learner's targets are computed from: the batch's, their signs with
     /// ``TrainingConfiguration/clipRewards``, then scaled with
     /// ``TrainingConfiguration/normalizeRewards``. Episode returns in the logs stay raw.
-    mutating func trainingRewards(_ batch: SampleBatch) -> [Double] {
+    mutating func trainingRewards<Observation>(_ batch: Samples<Observation>) -> [Double] {
         let c = state.configuration
         var rewards = batch.rewards
         if c.clipRewards { rewards = rewards.map { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 } }
@@ -257,31 +296,39 @@ public struct Trainer: Sendable {
     ///   changed then).
     public mutating func update(vine batch: VineBatch) throws(VineSurrogateError) -> IterationStatistics {
         let c = state.configuration
+        // The vine samples feature vectors (TrainingConfiguration.validate refuses it on frames).
+        guard case .dense(var policy) = state.policy, case .dense(var valueFunction) = state.valueFunction else {
+            preconditionFailure("a vine iteration of a convolutional policy")
+        }
         var qValues = batch.branchReturns
         var trunkInputs: Matrix?
         var targets: [Double] = []
         if c.vineBootstrap == .value {
             guard batch.isConsistent, batch.trunks.count > 0 else { throw .inconsistentBatch }
-            let cutValues = state.valueFunction.predict(samplingInputs(batch.cutObservationMatrix))
+            let cutValues = valueFunction.predict(samplingInputs(batch.cutObservationMatrix))
             qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: cutValues)
             let inputs = samplingInputs(batch.trunks.observationMatrix)
-            targets = advantageEstimates(batch.trunks, inputs: inputs, rewards: batch.trunks.rewards).returns
+            targets = advantageEstimates(batch.trunks, value: valueFunction, states: inputs,
+                                         bootstrapStates: samplingInputs(batch.trunks.bootstrapObservationMatrix),
+                                         rewards: batch.trunks.rewards).returns
             trunkInputs = inputs
         }
-        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: state.policy.head, qValues: qValues,
+        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: policy.head, qValues: qValues,
                                           trustRegion: c.vineTrustRegion, normalizedTrunks: trunkInputs)
         let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
         let policySeconds = clock.measure {
-            policyStep = state.policy.vineStep(surrogate, configuration: trpo, random: &state.random)
+            policyStep = policy.vineStep(surrogate, configuration: trpo, random: &state.random)
         }
+        state.policy = .dense(policy)
         var valueReport = ValueFitReport()
         let valueSeconds = clock.measure {
             if let trunkInputs {
-                valueReport = state.valueFunction.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.valueRandom)
+                valueReport = valueFunction.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.valueRandom)
             }
         }
+        state.valueFunction = .dense(valueFunction)
         if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.simulatorSteps
@@ -308,25 +355,37 @@ public struct Trainer: Sendable {
 /// The value fit of an iteration (``Trainer/updatePolicy(with:startValueFit:)``): everything
 /// it reads, so it can run on any thread.
 public struct PendingValueFit: Sendable {
+    /// The value function as the batch was collected and the states it is fitted on: the
+    /// batch's observations as it sees them (normalised with the statistics the batch was
+    /// collected with, or frames), one per target.
+    enum Fit: Sendable {
+        case dense(ValueFunction, Matrix)
+        case convolutional(ConvolutionalValueFunction, FrameBatch)
+    }
+
     /// The iteration it completes.
     public let iteration: Int
-    fileprivate let valueFunction: ValueFunction
+    fileprivate let subject: Fit
     fileprivate let random: RandomStream
-    /// The batch's observations as the value function sees them (normalised with the
-    /// statistics the batch was collected with), rows × observation size.
-    fileprivate let observations: Matrix
     /// GAE returns, one per row.
     fileprivate let targets: [Double]
-    /// The value function's predictions on ``observations`` (GAE's), one per row.
+    /// The value function's predictions on the states (GAE's), one per row.
     fileprivate let predictions: [Double]
     fileprivate let configuration: ValueFitConfiguration
 
     /// Fits the value function to the returns.
     public func fit() -> FittedValue {
-        var valueFunction = valueFunction, random = random
+        var random = random
         let started = ContinuousClock.now
-        let report = valueFunction.fit(observations, targets: targets, predictions: predictions,
-                                       configuration: configuration, random: &random)
+        let (valueFunction, report): (AnyValueFunction, ValueFitReport)
+        switch subject {
+        case .dense(var value, let states):
+            let report_ = value.fit(states, targets: targets, predictions: predictions, configuration: configuration, random: &random)
+            (valueFunction, report) = (.dense(value), report_)
+        case .convolutional(var value, let states):
+            let report_ = value.fit(states, targets: targets, predictions: predictions, configuration: configuration, random: &random)
+            (valueFunction, report) = (.convolutional(value), report_)
+        }
         return FittedValue(iteration: iteration, valueFunction: valueFunction, random: random, report: report,
                            seconds: (ContinuousClock.now - started).seconds)
     }
@@ -336,7 +395,7 @@ public struct PendingValueFit: Sendable {
 public struct FittedValue: Sendable {
     /// The iteration it completes.
     public let iteration: Int
-    fileprivate let valueFunction: ValueFunction
+    fileprivate let valueFunction: AnyValueFunction
     fileprivate let random: RandomStream
     fileprivate let report: ValueFitReport
     /// Seconds the fit took.
@@ -353,6 +412,21 @@ extension Duration {
 
 extension TrainerState {
     /// The observation statistics a policy of this state sees its observations through: the
-    /// saved statistics, or nil when the run does not normalise observations.
-    public var samplingNormalizer: RunningNormalizer? { configuration.normalizeObservations ? normalizer : nil }
+    /// saved statistics, or nil when the run does not normalise observations or its policy
+    /// reads frames.
+    public var samplingNormalizer: RunningNormalizer? {
+        guard case .dense = policy, configuration.normalizeObservations else { return nil }
+        return normalizer
+    }
+
+    /// The MLP policy of a run of a built-in environment: what the Swift samplers,
+    /// evaluations and videos take.
+    /// - Precondition: the run's environment is built in. Its observations are feature
+    ///   vectors, so ``Trainer/init(configuration:observationSize:actionSpace:)`` gives it an
+    ///   MLP and ``Checkpoint/load(from:)`` refuses any other trunk; frames come only from
+    ///   Python workers' environments.
+    public var builtInPolicy: Policy {
+        guard case .dense(let policy) = policy else { preconditionFailure("\(configuration.environment)'s policy is not an MLP") }
+        return policy
+    }
 }

@@ -63,6 +63,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// rollout-set states (the paper) or every trunk state. Configurations written before it
     /// existed decode as `.rolloutSet`, the states they used.
     public var vineTrustRegion: VineTrustRegion = .rolloutSet
+    /// The trunk of the policy and value networks: an MLP on feature vectors, or a
+    /// convolutional network on frames (``frameArchitecture``). Configurations written before
+    /// it existed decode as `.auto`, which gave them their MLPs.
+    public var trunk: TrunkChoice = .auto
     /// MJCF text of a custom model for a MuJoCo environment (nil: the built-in model); kept in
     /// the configuration so checkpoints and evaluations are self-contained.
     public var modelXML: String?
@@ -78,7 +82,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case environment, environmentArguments, environmentSpec, seed, totalSteps, batchSteps, environmentsPerSampler
         case chunkSteps, policyHiddenSizes, valueHiddenSizes, activation, initialLogStd, gamma, lambda, trpo, klSchedule, valueFit
-        case normalizeObservations, observationClip, normalizeRewards, clipRewards, sampler, vine, vineBootstrap, vineTrustRegion, modelXML, modelFile
+        case normalizeObservations, observationClip, normalizeRewards, clipRewards, trunk, sampler, vine, vineBootstrap, vineTrustRegion, modelXML, modelFile
     }
 
     /// Decodes a configuration; one written before ``vineBootstrap`` existed gets `.none`, one
@@ -107,6 +111,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         observationClip = try c.decode(Double.self, forKey: .observationClip)
         normalizeRewards = try c.decode(Bool.self, forKey: .normalizeRewards)
         clipRewards = try c.decodeIfPresent(Bool.self, forKey: .clipRewards) ?? false
+        trunk = try c.decodeIfPresent(TrunkChoice.self, forKey: .trunk) ?? .auto
         sampler = try c.decode(SamplerKind.self, forKey: .sampler)
         vine = try c.decode(VineSettings.self, forKey: .vine)
         vineBootstrap = try c.decodeIfPresent(VineBootstrap.self, forKey: .vineBootstrap) ?? .none
@@ -356,10 +361,64 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         try check(initialLogStd.isFinite, "initial log-std must be finite")
         try check(observationClip > 0, "observation clip must be positive")
         try check(!(clipRewards && sampler == .vine), "reward clipping is for single path (a vine's branch returns are summed by the workers)")
+        if let architecture = frameArchitecture {
+            try check(architecture.isValid, "\(trunk.resolved.rawValue)'s convolutions do not fit frames of "
+                      + "\(architecture.input.height)×\(architecture.input.width)×\(architecture.input.channels)")
+            try check(sampler == .singlePath, "the vine on frames is not supported yet (vine chunks carry f64 observations); sample single path")
+        } else if trunk != .auto && trunk != .mlp {
+            throw ConfigurationError(message: "a convolutional trunk (\(trunk.rawValue)) needs frames (uint8 observations of height × "
+                                     + "width × channels, as gym:ALE/… gives them); \(environment) observes \(environmentDescription)")
+        }
         if sampler == .vine, let problem = vine.problem(simulatorCount: environmentsPerSampler) {
             throw ConfigurationError(message: problem)
         }
     }
+}
+
+extension TrainingConfiguration {
+    /// The convolutional architecture of the run's networks, its input the environment's
+    /// frames, or nil for MLPs: frames are observations an external environment's spec
+    /// declares uint8 of rank 3, height × width × channels (SB3's `is_image_space`), which
+    /// `.auto` gives `.cnnSmall`.
+    public var frameArchitecture: ConvolutionalArchitecture? {
+        guard let spec = environmentSpec, spec.observationType == .uint8, spec.observationShape.count == 3 else { return nil }
+        var architecture: ConvolutionalArchitecture
+        switch trunk.resolved {
+        case .mlp, .auto: return nil
+        case .cnnSmall: architecture = .cnnSmall
+        case .dqn2013: architecture = .dqn2013
+        case .paperAtari: architecture = .paperAtari
+        }
+        let shape = spec.observationShape
+        architecture.input = ImageShape(height: shape[0], width: shape[1], channels: shape[2])
+        return architecture
+    }
+
+    /// What the run's environment observes, for messages.
+    var environmentDescription: String {
+        if let spec = environmentSpec {
+            return "\(spec.observationType) values of shape \(spec.observationShape)"
+        }
+        return ((try? environmentSpaces().observationSize).map { "\($0) values" }) ?? "no frames"
+    }
+}
+
+/// The trunk of a run's policy and value networks (`--trunk`).
+public enum TrunkChoice: String, Sendable, Codable, CaseIterable {
+    /// Convolutional (``cnnSmall``) when the environment's observations are frames, an MLP
+    /// otherwise.
+    case auto
+    /// An MLP of `--hidden` widths on (standardised) feature vectors.
+    case mlp
+    /// Baselines' `cnn_small` (``ConvolutionalArchitecture/cnnSmall``) on the frames.
+    case cnnSmall = "cnn-small"
+    /// Mnih et al. 2013 (``ConvolutionalArchitecture/dqn2013``).
+    case dqn2013 = "dqn-2013"
+    /// The TRPO paper's Atari network (``ConvolutionalArchitecture/paperAtari``).
+    case paperAtari = "paper-atari"
+
+    /// `.auto` as it resolves on frames (`.cnnSmall`); every other choice itself.
+    public var resolved: TrunkChoice { self == .auto ? .cnnSmall : self }
 }
 
 /// How the trust region's size δ changes over a run.

@@ -113,7 +113,7 @@ public struct TrainingSession {
     /// fit's result; the caller may run the fit beside the step and sample the next batch
     /// meanwhile (``ValueFitThread``).
     /// - Returns: the iteration's statistics without the value fit's.
-    public mutating func beginUpdate(with batch: SampleBatch, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
+    public mutating func beginUpdate(with batch: AnySamples, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
         trainer.updatePolicy(with: batch, startValueFit: startValueFit)
     }
 
@@ -207,7 +207,8 @@ public struct TrainingSession {
     /// Reads the trainer's state and changes nothing.
     private func evaluate(episodes: Int) throws -> EvaluationResult {
         let c = configuration
-        return try evaluatePolicy(state.policy, normalizer: trainer.samplingNormalizer, environment: c.environment,
+        // Only runs of built-in environments evaluate in the learner (--eval-every).
+        return try evaluatePolicy(state.builtInPolicy, normalizer: trainer.samplingNormalizer, environment: c.environment,
                                   modelXML: c.modelXML, episodes: episodes, deterministic: true, seed: c.seed)
     }
 

@@ -38,6 +38,17 @@ public struct VarianceStudy {
         self.budget = budget
     }
 
+    /// A study of a run's networks, which must be MLPs: the estimators compared sample
+    /// feature vectors (single path and the vine alike).
+    /// - Throws: ``ConfigurationError`` for a convolutional policy.
+    public init(configuration: TrainingConfiguration, policy: AnyPolicy, normalizer: RunningNormalizer?,
+                valueFunction: AnyValueFunction, budget: StepBudget) throws(ConfigurationError) {
+        guard case .dense(let policy) = policy, case .dense(let valueFunction) = valueFunction else {
+            throw ConfigurationError(message: "trpo variance studies MLP policies on feature vectors; \(configuration.environment)'s policy reads frames")
+        }
+        self.init(configuration: configuration, policy: policy, normalizer: normalizer, valueFunction: valueFunction, budget: budget)
+    }
+
     func simulators() throws -> [any Simulator] {
         try (0..<configuration.environmentsPerSampler).map { _ in
             try EnvironmentRegistry.make(configuration.environment, modelXML: configuration.modelXML)

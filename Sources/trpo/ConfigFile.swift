@@ -34,6 +34,13 @@ extension VineBootstrap: SettingValue, ExpressibleByArgument {
     static var expected: String { "none or value" }
 }
 
+/// `--trunk`: `auto`, `mlp`, `cnn-small`, `dqn-2013` or `paper-atari`.
+extension TrunkChoice: SettingValue, ExpressibleByArgument {
+    init?(settingText text: String) { self.init(rawValue: text) }
+    var settingText: String { rawValue }
+    static var expected: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
 /// `--kl-schedule`: `constant` or `linear`.
 extension KLSchedule: SettingValue, ExpressibleByArgument {
     init?(settingText text: String) { self.init(rawValue: text) }

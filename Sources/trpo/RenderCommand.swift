@@ -89,7 +89,7 @@ struct RenderCommand: ParsableCommand {
         } else {
             renderer = try ClassicControlRenderer(simulator: simulator, width: width, height: height)
         }
-        var video = PolicyVideo(policy: state.policy, normalizer: state.samplingNormalizer,
+        var video = PolicyVideo(policy: state.builtInPolicy, normalizer: state.samplingNormalizer,
                                 simulator: simulator, renderer: renderer)
         video.episodes = episodes
         video.maxSteps = steps ?? simulator.maxEpisodeSteps

@@ -145,7 +145,7 @@ struct CheckpointEvaluation {
                 result = try PythonEvaluation(interpreter: try PythonWorkerInterpreter.resolve(explicit: python))
                     .evaluate(checkpoint: directory, episodes: episodes, deterministic: deterministic, seed: seed)
             } else {
-                result = try evaluatePolicy(state.policy, normalizer: state.samplingNormalizer,
+                result = try evaluatePolicy(state.builtInPolicy, normalizer: state.samplingNormalizer,
                                              environment: c.environment, modelXML: c.modelXML, episodes: episodes,
                                              deterministic: deterministic, seed: seed)
             }

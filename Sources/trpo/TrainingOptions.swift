@@ -121,6 +121,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("reward-norm"), inversion: .prefixedNo, help: "Scale rewards by the running standard deviation of the discounted return (default: the preset's choice).")
     var rewardNormalization: Bool?
 
+    @Option(help: "The networks' trunk: auto (convolutional cnn-small when the environment's observations are frames — uint8 of height × width × channels, as gym:ALE/… gives them — an MLP of --hidden otherwise), mlp, cnn-small (Baselines' cnn_small), dqn-2013 (Mnih et al. 2013) or paper-atari (the TRPO paper's network).")
+    var trunk: TrunkChoice?
+
     @Flag(name: .customLong("reward-clip"), inversion: .prefixedNo, help: "Train on the sign of each reward (−1, 0, +1), as Atari agents do; logged returns stay the game's score. Single path only (default: the preset's choice).")
     var rewardClipping: Bool?
 
@@ -183,6 +186,7 @@ struct TrainingOptions: ParsableArguments {
         set(observationNormalization == false ? "--no-obs-norm" : "--obs-norm", observationNormalization, \.normalizeObservations)
         set(rewardNormalization == false ? "--no-reward-norm" : "--reward-norm", rewardNormalization, \.normalizeRewards)
         set(rewardClipping == false ? "--no-reward-clip" : "--reward-clip", rewardClipping, \.clipRewards)
+        set("--trunk", trunk, \.trunk)
         set("--trunk-steps", trunkSteps, \.vine.trunkSteps)
         set("--vine-states", vineStates, \.vine.rolloutStates)
         set("--vine-actions", vineActions, \.vine.actionsPerState)

@@ -116,8 +116,10 @@ struct VarianceCommand: ParsableCommand {
                 resumed.configuration = c
                 subject = .external(c, resumed)
             } else {
-                subject = .ready(VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
-                                               valueFunction: state.valueFunction, budget: stepBudget))
+                do {
+                    subject = .ready(try VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
+                                                       valueFunction: state.valueFunction, budget: stepBudget))
+                } catch { throw runFailure(error) }
             }
             policyLabel = "\(c.environment), iteration \(state.iteration) (\(grouped(state.timesteps)) steps)"
         } else {
@@ -204,8 +206,10 @@ struct VarianceCommand: ParsableCommand {
     func freshStudy(_ c: TrainingConfiguration) throws -> VarianceStudy {
         let spaces = try c.environmentSpaces()
         let trainer = Trainer(configuration: c, observationSize: spaces.observationSize, actionSpace: spaces.actionSpace)
-        return VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
-                             valueFunction: trainer.state.valueFunction, budget: stepBudget)
+        do {
+            return try VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
+                                     valueFunction: trainer.state.valueFunction, budget: stepBudget)
+        } catch { throw runFailure(error) }
     }
 
     /// The study of an external environment's policy on `--workers` Python workers: the farm
@@ -225,8 +229,10 @@ struct VarianceCommand: ParsableCommand {
                 if let known = c.environmentSpec, let difference = spec.difference(from: known) {
                     throw runFailure("the workers' \(c.environment) differs from the checkpoint's: \(difference)")
                 }
-                study = VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
-                                      valueFunction: state.valueFunction, budget: stepBudget)
+                do {
+                    study = try VarianceStudy(configuration: c, policy: state.policy, normalizer: state.samplingNormalizer,
+                                              valueFunction: state.valueFunction, budget: stepBudget)
+                } catch { throw runFailure(error) }
             } else {
                 var c = c
                 c.environmentSpec = spec

@@ -82,7 +82,7 @@ import Testing
         #expect(best.iteration == bestIndex + 1, "evaluation returns \(returns)")
         #expect(best.bestEvaluation == BestEvaluation(iteration: bestIndex + 1, returnMean: returns[bestIndex]))
         #expect(try Checkpoint.load(from: directory).bestEvaluation == best.bestEvaluation)
-        let again = try evaluatePolicy(best.policy, normalizer: c.normalizeObservations ? best.normalizer : nil, environment: c.environment, episodes: 3,
+        let again = try evaluatePolicy(best.builtInPolicy, normalizer: c.normalizeObservations ? best.normalizer : nil, environment: c.environment, episodes: 3,
                                        deterministic: true, seed: c.seed)
         #expect(again.returnMean == returns[bestIndex])
     }

@@ -182,7 +182,7 @@ import Testing
         var training = try LocalTraining(configuration: c, outputDirectory: directory, resume: false)
         try training.run { _, _, _ in }
         let state = training.state
-        let returns = try evaluatePolicy(state.policy, normalizer: state.normalizer, environment: "CartPole-v1",
+        let returns = try evaluatePolicy(state.builtInPolicy, normalizer: state.normalizer, environment: "CartPole-v1",
                                          episodes: 5, deterministic: false, seed: 99).returns
         #expect(returns.reduce(0, +) / 5 >= 475, "returns \(returns)")
     }

@@ -164,12 +164,17 @@ import Testing
 }
 
 @Suite struct VarianceStudyTests {
+    static func dense(_ value: AnyValueFunction) -> ValueFunction {
+        guard case .dense(let value) = value else { preconditionFailure("CartPole-v1's value function is an MLP") }
+        return value
+    }
+
     static func study(budget: Int = 2000) -> VarianceStudy {
         var c = TrainingConfiguration.preset(for: "CartPole-v1")
         c.environmentsPerSampler = 4
         let trainer = Trainer(configuration: c, observationSize: 4, actionSpace: .discrete(count: 2))
-        var study = VarianceStudy(configuration: c, policy: trainer.state.policy, normalizer: nil,
-                                  valueFunction: trainer.state.valueFunction, budget: StepBudget(steps: budget, tolerance: 0.05))
+        var study = VarianceStudy(configuration: c, policy: trainer.state.builtInPolicy, normalizer: nil,
+                                  valueFunction: Self.dense(trainer.state.valueFunction), budget: StepBudget(steps: budget, tolerance: 0.05))
         study.referenceMultiple = 5
         return study
     }
