@@ -24,6 +24,7 @@ from trpo_worker import cli
 from trpo_worker.codec import HeadKind
 from trpo_worker.environments import SimulatorError
 from trpo_worker.evaluate import CheckpointError, load_checkpoint, run_episodes
+from trpo_worker.policy import Policy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TESTS = Path(__file__).parent
@@ -45,10 +46,12 @@ def test_reads_what_swift_writes() -> None:
     state = checkpoint("pendulum")
     assert (saved.environment, saved.arguments, saved.iteration, saved.timesteps) == ("Pendulum-v1", "", 2, 8192)
     policy = saved.policy
+    assert isinstance(policy, Policy)  # an MLP: the network has layerSizes, not an architecture
     assert policy.head == HeadKind.GAUSSIAN and policy.layer_sizes == [3, 8, 1]
     assert policy.log_std.tolist() == state["policy"]["logStd"]
     assert policy.mean is None  # the run did not normalise observations
     cartpole = load_checkpoint(str(FIXTURES / "checkpoint_cartpole.json")).policy
+    assert isinstance(cartpole, Policy)
     assert cartpole.head == HeadKind.CATEGORICAL and cartpole.layer_sizes == [4, 4, 2] and cartpole.mean is not None
     assert cartpole.mean.tolist() == checkpoint("cartpole")["normalizer"]["mean"]
 
@@ -142,7 +145,8 @@ def test_custom_model_runs_are_for_trpo_eval(tmp_path: Path) -> None:
 
 def test_non_finite_strings_are_read_and_normaliser_checked(tmp_path: Path) -> None:
     state = corrupt(checkpoint("cartpole"), "normalizer.clip", "inf")
-    assert math.isinf(load_checkpoint(str(write(tmp_path / "a", state))).policy.clip)
+    policy = load_checkpoint(str(write(tmp_path / "a", state))).policy
+    assert isinstance(policy, Policy) and math.isinf(policy.clip)
     state = corrupt(checkpoint("cartpole"), "normalizer.variance", [1.0, -1.0, 1.0, 1.0])
     with pytest.raises(CheckpointError, match="a negative variance"):
         load_checkpoint(str(write(tmp_path / "b", state)))

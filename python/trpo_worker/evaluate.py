@@ -13,10 +13,22 @@ these keys:
 - ``iteration`` and ``timesteps``: for the report's first line;
 - ``policy.head``: ``{"categorical": {"actions": k}}`` or ``{"gaussian": {"dimensions": d}}``
   (Swift's encoding of an enum case with associated values);
-- ``policy.network``: ``layerSizes``, ``activation`` (``"tanh"`` or ``"relu"``), ``parameters``
-  (the layout of a parameters message, docs/protocol.md §3.3);
+- ``policy.network``: an MLP's ``layerSizes``, ``activation`` (``"tanh"`` or ``"relu"``),
+  ``parameters`` (the layout of a parameters message, docs/protocol.md §3.3); or, for a
+  convolutional policy (recognised by the key ``architecture``, as the Swift ``AnyPolicy``
+  decoder recognises it), Swift's ``ConvolutionalNetwork`` form: ``architecture`` (``input``:
+  ``height``, ``width``, ``channels``; ``convolutions``: ``[{"filters", "kernel", "stride"}…]``;
+  ``hiddenSizes``; ``activation``), ``outputSize`` and ``parameters`` (the layout of
+  :mod:`~trpo_worker.convolution`);
 - ``policy.logStd``;
-- ``normalizer``: ``mean``, ``variance``, ``clip``.
+- ``normalizer``: ``mean``, ``variance``, ``clip`` (MLP policies only);
+- ``configuration.environmentSpec`` (convolutional policies only, when present): its
+  ``observationType`` must be ``"uint8"`` and its ``observationShape`` the network's input.
+
+A convolutional policy reads the environment's uint8 frames as p/255 and is never standardised:
+the checkpoint's normaliser is ignored for it, as the learner's ``TrainerState.samplingNormalizer``
+is nil for it. Its network runs in float32, as the Swift sampling evaluator and the worker run it;
+the environment's observations must have the network's input shape (height, width, channels).
 
 Episode k (0, 1, …) starts from ``env.reset(seed=S + k)``; deterministic episodes act with the
 policy's mode (argmax or mean), ``--stochastic`` ones sample with a generator seeded by S. The
@@ -29,13 +41,15 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from .codec import Activation, HeadKind
-from .environments import EnvironmentAdapter, check_policy, make_environment, one_line
-from .policy import Policy, PolicyShapeError
+from .convolution import ConvolutionalArchitecture, ConvolutionSpec
+from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
+from .policy import AnyPolicy, ConvolutionalPolicy, Policy, PolicyShapeError
 
 CHECKPOINT_FILE = "checkpoint.json"
 _NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -53,7 +67,7 @@ class SavedPolicy:
     arguments: str  # JSON text, "" for none
     iteration: int
     timesteps: int
-    policy: Policy
+    policy: AnyPolicy  # Policy (an MLP) or ConvolutionalPolicy
 
 
 @dataclass
@@ -95,15 +109,24 @@ def _saved_policy(state: Any) -> SavedPolicy:
     policy = _object(state, "policy")
     network = _object(policy, "network", "policy")
     head_kind, head_size = _head(_object(policy, "head", "policy"))
+    saved_policy: AnyPolicy
+    if "architecture" in network:  # as Swift's AnyPolicy decoder tells the trunks apart
+        saved_policy = _convolutional_policy(configuration, policy, network, head_kind, head_size)
+    else:
+        saved_policy = _dense_policy(state, policy, network, head_kind, head_size, normalize)
+    return SavedPolicy(
+        environment=environment, arguments=arguments or "",
+        iteration=_field(state, "iteration", int), timesteps=_field(state, "timesteps", int), policy=saved_policy)
+
+
+def _dense_policy(state: dict[str, Any], policy: dict[str, Any], network: dict[str, Any], head_kind: HeadKind,
+                  head_size: int, normalize: bool) -> Policy:
     layer_sizes = _field(network, "layerSizes", list, "policy.network")
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in layer_sizes):
         raise TypeError("policy.network.layerSizes holds non-integers")
     if not layer_sizes or layer_sizes[-1] != head_size:
         raise ValueError(f"the network's outputs {layer_sizes[-1:]} do not fit the head's {head_size}")
-    activation_name = _field(network, "activation", str, "policy.network")
-    if activation_name not in ("tanh", "relu"):
-        raise ValueError(f"policy.network.activation is {activation_name!r} (expected tanh or relu)")
-    activation = Activation[activation_name.upper()]
+    activation = _activation(network, "policy.network")
     parameters = _finite_numbers(network, "parameters", "policy.network")
     log_std = _finite_numbers(policy, "logStd", "policy")
     mean: Optional[list[float]] = None
@@ -116,10 +139,86 @@ def _saved_policy(state: Any) -> SavedPolicy:
         clip = _number(_field(normalizer, "clip", (int, float, str), "normalizer"), "normalizer.clip")
         if any(v < 0 for v in variance) or not clip > 0:
             raise ValueError("the normaliser holds a negative variance or a clip that is not positive")
-    return SavedPolicy(
-        environment=environment, arguments=arguments or "",
-        iteration=_field(state, "iteration", int), timesteps=_field(state, "timesteps", int),
-        policy=Policy(layer_sizes, parameters, head_kind, log_std, activation, mean, variance, clip))
+    return Policy(layer_sizes, parameters, head_kind, log_std, activation, mean, variance, clip)
+
+
+def _convolutional_policy(configuration: dict[str, Any], policy: dict[str, Any], network: dict[str, Any],
+                          head_kind: HeadKind, head_size: int) -> ConvolutionalPolicy:
+    """Swift's ``ConvolutionalPolicy``: ``network`` is a ``ConvolutionalNetwork``. The normaliser
+    is not read: frames are never standardised."""
+    where = "policy.network.architecture"
+    architecture = _object(network, "architecture", "policy.network")
+    image = _object(architecture, "input", where)
+    height, width, channels = (_positive(image, key, f"{where}.input") for key in ("height", "width", "channels"))
+    convolutions = _field(architecture, "convolutions", list, where)
+    if not convolutions:
+        raise ValueError(f"{where}.convolutions is empty (a convolutional network has at least one)")
+    specs = []
+    for index, convolution in enumerate(convolutions):
+        name = f"{where}.convolutions[{index}]"
+        if not isinstance(convolution, dict):
+            raise TypeError(f"{name} is not a JSON object")
+        specs.append(ConvolutionSpec(*(_positive(convolution, key, name) for key in ("filters", "kernel", "stride"))))
+    hidden_sizes = _field(architecture, "hiddenSizes", list, where)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in hidden_sizes):
+        raise ValueError(f"{where}.hiddenSizes holds sizes that are not positive integers")
+    shape = (height, width, channels)
+    built = ConvolutionalArchitecture(shape, tuple(specs), tuple(hidden_sizes), _activation(architecture, where))
+    map_height, map_width = height, width
+    for index, spec in enumerate(specs):
+        if spec.kernel > map_height or spec.kernel > map_width:
+            raise ValueError(f"convolution {index + 1} ({_kernel(spec)}) does not fit the {map_height}×{map_width} "
+                             f"feature map it slides over, in the convolutional network {_describe(built)}")
+        map_height = (map_height - spec.kernel) // spec.stride + 1
+        map_width = (map_width - spec.kernel) // spec.stride + 1
+    output_size = _positive(network, "outputSize", "policy.network")
+    if output_size != head_size:
+        raise ValueError(f"the network's {output_size} outputs do not fit the head's {head_size}")
+    parameters = _finite_numbers(network, "parameters", "policy.network")
+    expected = built.parameter_count(output_size)
+    if len(parameters) != expected:
+        raise ValueError(f"{len(parameters)} parameters for the convolutional network {_describe(built)} with "
+                         f"{output_size} outputs (expected {expected})")
+    spec_of_run = configuration.get("environmentSpec")
+    if spec_of_run is not None:
+        environment_spec = _object(configuration, "environmentSpec", "configuration")
+        observed = _field(environment_spec, "observationShape", list, "configuration.environmentSpec")
+        kind = _field(environment_spec, "observationType", str, "configuration.environmentSpec")
+        if kind != "uint8" or observed != list(shape):
+            raise ValueError(f"the policy is convolutional, on {_frames(shape)}, but the run's environment observes "
+                             f"{kind} [{'×'.join(str(d) for d in observed)}] (configuration.environmentSpec)")
+    log_std = _finite_numbers(policy, "logStd", "policy")
+    return ConvolutionalPolicy(built, parameters, head_kind, output_size, log_std)
+
+
+def _positive(container: dict[str, Any], key: str, where: str) -> int:
+    value: int = _field(container, key, int, where)
+    if value < 1:
+        raise ValueError(f"{where}.{key} is {value} (expected a positive integer)")
+    return value
+
+
+def _activation(container: dict[str, Any], where: str) -> Activation:
+    name = _field(container, "activation", str, where)
+    if name not in ("tanh", "relu"):
+        raise ValueError(f"{where}.activation is {name!r} (expected tanh or relu)")
+    return Activation[name.upper()]
+
+
+def _frames(shape: tuple[int, int, int]) -> str:
+    return f"{shape[0]}×{shape[1]}×{shape[2]} uint8 frames"
+
+
+def _kernel(spec: ConvolutionSpec) -> str:
+    return f"{spec.filters} filters {spec.kernel}×{spec.kernel} stride {spec.stride}"
+
+
+def _describe(architecture: ConvolutionalArchitecture) -> str:
+    """E.g. ``on 84×84×4 frames: 8 filters 8×8 stride 4, 16 filters 4×4 stride 2, dense [128], relu``."""
+    h, w, c = architecture.input
+    layers = ", ".join(_kernel(spec) for spec in architecture.convolutions)
+    return (f"on {h}×{w}×{c} frames: {layers}, dense {list(architecture.hidden_sizes)}, "
+            f"{architecture.activation.name.lower()}")
 
 
 def _field(container: dict[str, Any], key: str, kind: Any, where: str = "") -> Any:
@@ -174,13 +273,14 @@ def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool)
     try:
         adapter = EnvironmentAdapter(env)
         check_policy(adapter.spec, saved.policy, saved.environment)
+        policy_input = _policy_input(adapter, saved.policy, saved.environment)
         rng = np.random.default_rng(seed)
         results = []
         for k in range(episodes):
             observation, _ = env.reset(seed=seed + k)
             total, length, done = 0.0, 0, False
             while not done:
-                row = adapter.observation(observation)[None, :]
+                row = policy_input(observation)[None, :]
                 action = saved.policy.sample(row, rng, deterministic=not stochastic)[0]
                 observation, reward, terminated, truncated, _ = env.step(adapter.action(action))
                 total += float(reward)
@@ -190,6 +290,22 @@ def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool)
         return results
     finally:
         env.close()
+
+
+def _policy_input(adapter: EnvironmentAdapter, policy: AnyPolicy, name: str) -> Callable[[Any], npt.NDArray[Any]]:
+    """The conversion of the environment's observations to a row of the policy's inputs: flat
+    float64 for an MLP (standardised by the policy itself), flat uint8 frames, as they are, for a
+    convolutional policy, whose input shape must be the observations' (``check_policy`` has
+    checked the element type and the size). SimulatorError otherwise."""
+    if not isinstance(policy, ConvolutionalPolicy):
+        return adapter.observation
+    shape = adapter.spec.observation_shape
+    frame = adapter.frame
+    if shape != policy.architecture.input or frame is None:
+        raise SimulatorError(f"the policy is convolutional, on {_frames(policy.architecture.input)}, but {name} "
+                             f"observes {adapter.spec.observation_dtype.name.lower()} "
+                             f"[{'×'.join(str(d) for d in shape)}]")
+    return frame
 
 
 def evaluate(checkpoint: str, episodes: int, seed: int, stochastic: bool, out: TextIO, as_json: bool = False) -> None:
