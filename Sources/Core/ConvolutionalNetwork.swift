@@ -74,99 +74,69 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
         self.parameters = parameters
     }
 
-    // MARK: - Tape
-
-    /// The values a forward pass keeps for the derivative passes: the input as given (uint8
-    /// frames stay uint8) and every layer's output for every row.
-    public struct Tape: NetworkTape {
-        /// The input rows, as given.
-        enum Input: Sendable {
-            case pixels([UInt8])
-            case values([Double])
-
-            /// Calls `body` with the input as a pass reads it.
-            func withPassInput<R>(_ body: (ConvolutionInput<Double>) -> R) -> R {
-                switch self {
-                case .pixels(let p): p.withUnsafeBufferPointer { body(.pixels($0.baseAddress!)) }
-                case .values(let x): x.withUnsafeBufferPointer { body(.values($0.baseAddress!)) }
-                }
-            }
-        }
-
-        let input: Input
-        /// Values per input row.
-        let inputWidth: Int
-        /// `values.pointers[j]`: the output of layer j + 1 (``ConvolutionLayout/valueWidths``).
-        let values: LayerBuffers<Double>
-        public let rows: Int
-        /// The network output, `[n × outputs]`.
-        public let output: Matrix
-
-        init(input: Input, inputWidth: Int, values: LayerBuffers<Double>, rows: Int) {
-            self.input = input
-            self.inputWidth = inputWidth
-            self.values = values
-            self.rows = rows
-            let last = values.widths.count - 1
-            output = Matrix(rows: rows, columns: values.widths[last], storage: values.rows(rows, ofLayer: last))
-        }
-
-        /// The rows at `indices`, as a tape of their own (the forward pass not recomputed).
-        public func gatheringRows(_ indices: [Int]) -> Tape {
-            let gathered = LayerBuffers<Double>(widths: values.widths, capacity: indices.count)
-            for (l, width) in values.widths.enumerated() {
-                let src = values.pointers[l], dst = gathered.pointers[l]
-                for (r, i) in indices.enumerated() { (dst + r &* width).update(from: src + i &* width, count: width) }
-            }
-            func pick<E>(_ x: [E]) -> [E] { indices.flatMap { x[($0 * inputWidth)..<(($0 + 1) * inputWidth)] } }
-            let picked: Input = switch input {
-            case .pixels(let p): .pixels(pick(p))
-            case .values(let x): .values(pick(x))
-            }
-            return Tape(input: picked, inputWidth: inputWidth, values: gathered, rows: indices.count)
-        }
-    }
+    /// The double-precision tape (``DifferentiableNetwork``).
+    public typealias Tape = ConvolutionTape<Double>
 
     // MARK: - Batched passes
 
     /// Evaluates the network on a batch of frames.
     /// - Parameter frames: `shape == architecture.input`.
-    /// - Returns: the tape; its ``Tape/output`` is `[n × outputSize]`.
-    public func forward(_ frames: FrameBatch) -> Tape {
+    /// - Returns: the tape; its ``ConvolutionTape/output`` is `[n × outputSize]`.
+    public func forward(_ frames: FrameBatch) -> Tape { forward(frames, precision: Double.self) }
+
+    /// Evaluates the network on a batch of frames with its products in `S`: the tape keeps
+    /// every layer's output in `S` (and the frames as bytes); its output is `Double`.
+    /// - Parameter frames: `shape == architecture.input`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func forward<S: BLASScalar>(_ frames: FrameBatch, precision: S.Type) -> ConvolutionTape<S> {
         precondition(frames.shape == architecture.input, "frames are \(frames.shape), the network takes \(architecture.input)")
         return forward(.pixels(frames.pixels), rows: frames.rows)
     }
 
     /// Evaluates the network on a batch of real-valued images.
     /// - Parameter input: `[n × inputSize]`, one channels-last image per row.
-    /// - Returns: the tape; its ``Tape/output`` is `[n × outputSize]`.
+    /// - Returns: the tape; its ``ConvolutionTape/output`` is `[n × outputSize]`.
     public func forward(_ input: Matrix) -> Tape {
         precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
         return forward(.values(input.storage), rows: input.rows)
     }
 
-    func forward(_ input: Tape.Input, rows n: Int) -> Tape {
-        let values = LayerBuffers<Double>(widths: layout.valueWidths, capacity: n)
-        let patches = UnsafeMutablePointer<Double>.allocate(capacity: layout.patchCapacity)
+    func forward<S: BLASScalar>(_ input: ConvolutionTape<S>.Input, rows n: Int) -> ConvolutionTape<S> {
+        let values = LayerBuffers<S>(widths: layout.valueWidths, capacity: n)
+        let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
         defer { patches.deallocate() }
-        parameters.withUnsafeBufferPointer { theta in
+        withParameters(as: S.self) { theta in
             input.withPassInput { x in
                 for first in stride(from: 0, to: n, by: ConvolutionLayout.rowBlock) {
-                    layout.forward(theta: theta.baseAddress!, input: x, values: values.pointers, firstRow: first,
+                    layout.forward(theta: theta, input: x, values: values.pointers, firstRow: first,
                                    rows: min(ConvolutionLayout.rowBlock, n - first), patches: patches)
                 }
             }
         }
-        return Tape(input: input, inputWidth: inputSize, values: values, rows: n)
+        return ConvolutionTape(input: input, inputWidth: inputSize, values: values, rows: n)
+    }
+
+    /// Calls `body` with the parameters in `S` (the stored vector itself when `S == Double`).
+    func withParameters<S: BLASScalar, R>(as _: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
+        if S.self == Double.self {
+            return parameters.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
+        }
+        let rounded = parameters.map { S($0) }
+        return rounded.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// Reverse mode: accumulates `(∂output/∂θ)ᵀ · outputGradient`, summed over the batch,
-    /// into `gradient`.
+    /// into `gradient`. The products run in the tape's precision `S`; each row block's
+    /// gradient is added to `gradient` in double precision.
     /// - Parameters:
     ///   - tape: a forward pass of this network.
     ///   - outputGradient: `[n × outputSize]`, the gradient of a scalar w.r.t. the outputs.
     ///   - gradient: `parameters.count` values, added to (not overwritten).
-    public func vectorJacobianProduct(_ tape: Tape, outputGradient: Matrix, into gradient: inout [Double]) {
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func vectorJacobianProduct<S: BLASScalar>(_ tape: ConvolutionTape<S>, outputGradient: Matrix,
+                                                     into gradient: inout [Double]) {
         reverse(tape, outputGradient: outputGradient, into: &gradient, inputGradient: nil)
     }
 
@@ -180,26 +150,30 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
         reverse(tape, outputGradient: outputGradient, into: &gradient, inputGradient: &inputGradient.storage)
     }
 
-    private func reverse(_ tape: Tape, outputGradient: Matrix, into gradient: inout [Double],
-                         inputGradient: UnsafeMutablePointer<Double>?) {
+    private func reverse<S: BLASScalar>(_ tape: ConvolutionTape<S>, outputGradient: Matrix, into gradient: inout [Double],
+                                        inputGradient: UnsafeMutablePointer<S>?) {
         precondition(outputGradient.rows == tape.rows && outputGradient.columns == outputSize)
         precondition(gradient.count == parameters.count)
         let n = tape.rows
         let block = min(ConvolutionLayout.rowBlock, max(n, 1))
-        let scratch = LayerBuffers<Double>(widths: layout.valueWidths, capacity: block)
-        let ones = OnesVector<Double>(count: layout.onesCount(rows: block))
-        let patches = UnsafeMutablePointer<Double>.allocate(capacity: layout.patchCapacity)
+        let scratch = LayerBuffers<S>(widths: layout.valueWidths, capacity: block)
+        let ones = OnesVector<S>(count: layout.onesCount(rows: block))
+        let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
         defer { patches.deallocate() }
-        parameters.withUnsafeBufferPointer { theta in
+        let blockGradient = BlockGradient<S>(count: parameters.count)
+        let gOut = outputGradient.storage.map { S($0) }
+        withParameters(as: S.self) { theta in
             gradient.withUnsafeMutableBufferPointer { grad in
-                outputGradient.storage.withUnsafeBufferPointer { gOut in
+                gOut.withUnsafeBufferPointer { gOut in
                     tape.input.withPassInput { x in
                         for first in stride(from: 0, to: n, by: block) {
                             layout.vectorJacobianProduct(
-                                theta: theta.baseAddress!, input: x, values: tape.values.pointers, firstRow: first,
+                                theta: theta, input: x, values: tape.values.pointers, firstRow: first,
                                 rows: min(block, n - first), outputGradient: gOut.baseAddress! + first * outputSize,
                                 gradients: scratch.pointers, ones: ones.pointer, patches: patches,
-                                into: grad.baseAddress!, inputGradient: inputGradient.map { $0 + first * inputSize })
+                                into: blockGradient.target(grad.baseAddress!),
+                                inputGradient: inputGradient.map { $0 + first * inputSize })
+                            blockGradient.add(into: grad.baseAddress!)
                         }
                     }
                 }
@@ -207,36 +181,99 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
         }
     }
 
-    /// Forward mode: the directional derivative of the outputs, `(∂output/∂θ) · tangent`.
+    /// Forward mode: the directional derivative of the outputs, `(∂output/∂θ) · tangent`, with
+    /// the products in the tape's precision.
     /// - Parameters:
     ///   - tape: a forward pass of this network.
     ///   - tangent: a direction in parameter space (`parameters.count` values).
     /// - Returns: `[n × outputSize]`.
-    public func jacobianVectorProduct(_ tape: Tape, tangent: [Double]) -> Matrix {
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func jacobianVectorProduct<S: BLASScalar>(_ tape: ConvolutionTape<S>, tangent: [Double]) -> Matrix {
         precondition(tangent.count == parameters.count)
         let n = tape.rows
         let block = min(ConvolutionLayout.rowBlock, max(n, 1))
-        let scratch = LayerBuffers<Double>(widths: layout.valueWidths, capacity: block)
-        let patches = UnsafeMutablePointer<Double>.allocate(capacity: layout.patchCapacity)
+        let scratch = LayerBuffers<S>(widths: layout.valueWidths, capacity: block)
+        let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
         defer { patches.deallocate() }
         var result = Matrix(uninitializedRows: n, columns: outputSize)
         let last = layout.valueWidths.count - 1
-        parameters.withUnsafeBufferPointer { theta in
-            tangent.withUnsafeBufferPointer { v in
+        let direction = tangent.map { S($0) }
+        withParameters(as: S.self) { theta in
+            direction.withUnsafeBufferPointer { v in
                 result.storage.withUnsafeMutableBufferPointer { out in
                     tape.input.withPassInput { x in
                         for first in stride(from: 0, to: n, by: block) {
                             let rows = min(block, n - first)
                             layout.jacobianVectorProduct(
-                                theta: theta.baseAddress!, direction: v.baseAddress!, input: x,
+                                theta: theta, direction: v.baseAddress!, input: x,
                                 values: tape.values.pointers, firstRow: first, rows: rows,
                                 tangents: scratch.pointers, patches: patches)
-                            (out.baseAddress! + first * outputSize).update(from: scratch.pointers[last], count: rows * outputSize)
+                            let t = scratch.pointers[last]
+                            for i in 0..<(rows * outputSize) { out[first * outputSize + i] = Double(t[i]) }
                         }
                     }
                 }
             }
         }
         return result
+    }
+}
+
+/// The values a forward pass of a ``ConvolutionalNetwork`` keeps for the derivative passes:
+/// the input as given (uint8 frames stay uint8) and every layer's output for every row, in
+/// precision `S`; the network output in `Double`. ``ConvolutionalNetwork/Tape`` is the
+/// double-precision one.
+public struct ConvolutionTape<S: BLASScalar>: NetworkTape {
+    /// The input rows, as given.
+    enum Input: Sendable {
+        case pixels([UInt8])
+        case values([Double])
+
+        /// Calls `body` with the input as a pass reads it.
+        func withPassInput<R>(_ body: (ConvolutionInput<S>) -> R) -> R {
+            switch self {
+            case .pixels(let p): return p.withUnsafeBufferPointer { body(.pixels($0.baseAddress!)) }
+            case .values(let x):
+                if S.self == Double.self {
+                    return x.withUnsafeBufferPointer { body(.values(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self))) }
+                }
+                let rounded = x.map { S($0) }
+                return rounded.withUnsafeBufferPointer { body(.values($0.baseAddress!)) }
+            }
+        }
+    }
+
+    let input: Input
+    /// Values per input row.
+    let inputWidth: Int
+    /// `values.pointers[j]`: the output of layer j + 1 (``ConvolutionLayout/valueWidths``).
+    let values: LayerBuffers<S>
+    public let rows: Int
+    /// The network output, `[n × outputs]`.
+    public let output: Matrix
+
+    init(input: Input, inputWidth: Int, values: LayerBuffers<S>, rows: Int) {
+        self.input = input
+        self.inputWidth = inputWidth
+        self.values = values
+        self.rows = rows
+        let last = values.widths.count - 1
+        output = Matrix(rows: rows, columns: values.widths[last], storage: values.rows(rows, ofLayer: last).map { Double($0) })
+    }
+
+    /// The rows at `indices`, as a tape of their own (the forward pass not recomputed).
+    public func gatheringRows(_ indices: [Int]) -> Self {
+        let gathered = LayerBuffers<S>(widths: values.widths, capacity: indices.count)
+        for (l, width) in values.widths.enumerated() {
+            let src = values.pointers[l], dst = gathered.pointers[l]
+            for (r, i) in indices.enumerated() { (dst + r &* width).update(from: src + i &* width, count: width) }
+        }
+        func pick<E>(_ x: [E]) -> [E] { indices.flatMap { x[($0 * inputWidth)..<(($0 + 1) * inputWidth)] } }
+        let picked: Input = switch input {
+        case .pixels(let p): .pixels(pick(p))
+        case .values(let x): .values(pick(x))
+        }
+        return Self(input: picked, inputWidth: inputWidth, values: gathered, rows: indices.count)
     }
 }

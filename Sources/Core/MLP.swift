@@ -112,6 +112,8 @@ public struct MLP: Sendable, Codable, Equatable {
     /// Evaluates the network on a batch with its products in `S`: the input and parameters
     /// are rounded to `S` once, and the tape keeps every layer in `S` (``DenseTape``).
     /// - Parameter input: `[n × inputSize]`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func forward<S: BLASScalar>(_ input: Matrix, precision: S.Type) -> DenseTape<S> {
         precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
         let n = input.rows
@@ -130,6 +132,8 @@ public struct MLP: Sendable, Codable, Equatable {
 
     /// The outputs alone, `[n × outputSize]`, with the products in `S`: a forward pass that
     /// keeps one row block's layers at a time instead of a tape (the line search's trials).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func outputs<S: BLASScalar>(_ input: Matrix, precision: S.Type) -> Matrix {
         precondition(input.columns == inputSize, "input has \(input.columns) columns, the network takes \(inputSize)")
         let n = input.rows

@@ -13,11 +13,9 @@ extension FrameBatch: StateBatch {}
 
 /// The network of a ``StochasticPolicy``: a ``DifferentiableNetwork`` on a batch of
 /// ``StateBatch``, plus the two products TRPO's step asks of it in the step's precision
-/// (``TRPOConfiguration/productPrecision``).
-///
-/// The defaults run in `Double` through the ``DifferentiableNetwork`` passes (a convolutional
-/// trunk today); ``MLP`` overrides both with its precision-generic kernels and the fused
-/// Fisher-vector product (``FisherOperator``).
+/// (``TRPOConfiguration/productPrecision``): ``MLP`` with its fused Fisher-vector product
+/// (``FisherOperator``), ``ConvolutionalNetwork`` through its own passes (one forward-mode
+/// pass, the head's metric and one reverse-mode pass per Fisher-vector product).
 public protocol PolicyNetwork: DifferentiableNetwork, Codable, Equatable where Input: StateBatch {
     /// True when the parameter vector has the layout's length (a decoded network may violate
     /// this; a constructed one cannot).
@@ -29,14 +27,6 @@ public protocol PolicyNetwork: DifferentiableNetwork, Codable, Equatable where I
     /// A forward pass on `states` at the current parameters, kept for the step's derivative
     /// products (the gradient's reverse pass and the Fisher-vector products), in `precision`.
     func stepProducts(on states: Input, precision: Precision) -> any PolicyStepProducts
-}
-
-extension PolicyNetwork {
-    public func outputs(on states: Input, precision: Precision) -> Matrix { forward(states).output }
-
-    public func stepProducts(on states: Input, precision: Precision) -> any PolicyStepProducts {
-        TapeStepProducts(network: self, tape: forward(states))
-    }
 }
 
 /// The network's side of one TRPO step: a forward pass at θ_old on the step's states, and the
@@ -57,40 +47,6 @@ public protocol PolicyStepProducts: AnyObject {
     /// network block and 2·I over the log-std block (``PolicyHead/fisherProduct``), plus
     /// `damping` · v. `v` has network parameters + log-std entries.
     func fisherOperator(head: PolicyHead, logStd: [Double], damping: Double) -> ([Double]) -> [Double]
-}
-
-/// ``PolicyStepProducts`` through a ``DifferentiableNetwork``'s own tape and passes, in
-/// `Double`: one forward-mode pass, the head's metric and one reverse-mode pass per
-/// Fisher-vector product.
-final class TapeStepProducts<Network: DifferentiableNetwork>: PolicyStepProducts {
-    let network: Network
-    let tape: Network.Tape
-
-    init(network: Network, tape: Network.Tape) {
-        self.network = network
-        self.tape = tape
-    }
-
-    var rows: Int { tape.rows }
-    var outputs: Matrix { tape.output }
-
-    func pullBack(_ outputGradient: Matrix) -> [Double] {
-        var g = [Double](repeating: 0, count: network.parameters.count)
-        network.vectorJacobianProduct(tape, outputGradient: outputGradient, into: &g)
-        return g
-    }
-
-    func gatheringRows(_ indices: [Int]) -> any PolicyStepProducts {
-        TapeStepProducts(network: network, tape: tape.gatheringRows(indices))
-    }
-
-    func fisherOperator(head: PolicyHead, logStd: [Double], damping: Double) -> ([Double]) -> [Double] {
-        { [network, tape] v in
-            var result = fisherVectorProduct(network: network, tape: tape, head: head, logStd: logStd, v)
-            for i in result.indices { result[i] += damping * v[i] }
-            return result
-        }
-    }
 }
 
 /// The Fisher-vector product F v = (1/n) Σ_i J_iᵀ M_i J_i v (no damping) of a policy whose
@@ -121,16 +77,22 @@ final class DenseStepProducts<S: BLASScalar>: PolicyStepProducts {
     var rows: Int { tape.rows }
     var outputs: Matrix { tape.output }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     func pullBack(_ outputGradient: Matrix) -> [Double] {
         var g = [Double](repeating: 0, count: network.parameters.count)
         network.vectorJacobianProduct(tape, outputGradient: outputGradient, into: &g)
         return g
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     func gatheringRows(_ indices: [Int]) -> any PolicyStepProducts {
         DenseStepProducts(network: network, tape: tape.gatheringRows(indices))
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     func fisherOperator(head: PolicyHead, logStd: [Double], damping: Double) -> ([Double]) -> [Double] {
         FisherOperator(network: network, head: head, logStd: logStd, tape: tape, damping: damping).apply
     }
@@ -152,6 +114,64 @@ extension MLP: PolicyNetwork {
     }
 }
 
-/// A convolutional trunk's products run in `Double` whatever the step's precision (its
-/// `Float` passes exist in ``ConvolutionLayout`` but no `Float` tape yet).
-extension ConvolutionalNetwork: PolicyNetwork {}
+/// The products of a convolutional trunk in precision `S` (``ConvolutionTape``): the
+/// network outputs, the gradient's reverse pass and the Fisher-vector products, each
+/// reduction into `Double` per row block.
+final class ConvolutionStepProducts<S: BLASScalar>: PolicyStepProducts {
+    let network: ConvolutionalNetwork
+    let tape: ConvolutionTape<S>
+
+    init(network: ConvolutionalNetwork, tape: ConvolutionTape<S>) {
+        self.network = network
+        self.tape = tape
+    }
+
+    var rows: Int { tape.rows }
+    var outputs: Matrix { tape.output }
+
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    func pullBack(_ outputGradient: Matrix) -> [Double] {
+        var g = [Double](repeating: 0, count: network.parameters.count)
+        network.vectorJacobianProduct(tape, outputGradient: outputGradient, into: &g)
+        return g
+    }
+
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    func gatheringRows(_ indices: [Int]) -> any PolicyStepProducts {
+        ConvolutionStepProducts(network: network, tape: tape.gatheringRows(indices))
+    }
+
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    func fisherOperator(head: PolicyHead, logStd: [Double], damping: Double) -> ([Double]) -> [Double] {
+        { [network, tape] v in
+            let n = network.parameters.count
+            precondition(v.count == n + logStd.count, "direction has \(v.count) entries, the policy \(n + logStd.count)")
+            let jv = network.jacobianVectorProduct(tape, tangent: Array(v[..<n]))
+            let m = head.fisherProduct(outputs: tape.output, logStd: logStd, outputTangent: jv, logStdTangent: Array(v[n...]))
+            var result = [Double](repeating: 0, count: n)
+            network.vectorJacobianProduct(tape, outputGradient: m.outputs, into: &result)
+            result += m.logStd
+            for i in result.indices { result[i] += damping * v[i] }
+            return result
+        }
+    }
+}
+
+extension ConvolutionalNetwork: PolicyNetwork {
+    public func outputs(on states: FrameBatch, precision: Precision) -> Matrix {
+        switch precision {
+        case .single: forward(states, precision: Float.self).output
+        case .double: forward(states, precision: Double.self).output
+        }
+    }
+
+    public func stepProducts(on states: FrameBatch, precision: Precision) -> any PolicyStepProducts {
+        switch precision {
+        case .single: ConvolutionStepProducts(network: self, tape: forward(states, precision: Float.self))
+        case .double: ConvolutionStepProducts(network: self, tape: forward(states, precision: Double.self))
+        }
+    }
+}

@@ -161,11 +161,9 @@ extension StateValueFunction where Network == ConvolutionalNetwork {
 }
 
 /// The network of a ``StateValueFunction``: a ``DifferentiableNetwork`` on a ``StateBatch``
-/// and the minibatch loop of its fit.
-///
-/// The default gathers each minibatch's states, runs the network's own forward and reverse
-/// passes in `Double` and steps Adam (a convolutional trunk today); ``MLP`` overrides it with
-/// its allocation-free, precision-generic loop. Both draw the same shuffles from `random`.
+/// and the minibatch loop of its fit, its products in ``ValueFitConfiguration/precision``:
+/// ``MLP``'s allocation-free loop, or ``ConvolutionalNetwork``'s, which gathers each
+/// minibatch's frames and runs the network's own passes. Both draw the same shuffles.
 public protocol ValueNetwork: DifferentiableNetwork, Codable, Equatable where Input: StateBatch {
     /// `configuration.epochs` passes of minibatch Adam on ½·mean squared error to `targets`
     /// (`states.rows` of them), each pass over a fresh shuffle drawn from `random`.
@@ -174,9 +172,19 @@ public protocol ValueNetwork: DifferentiableNetwork, Codable, Equatable where In
                                  configuration: ValueFitConfiguration, random: inout RandomStream) -> Int
 }
 
-extension ValueNetwork {
-    public mutating func fitMinibatches(_ states: Input, targets: [Double], optimizer: inout Adam,
+extension ConvolutionalNetwork: ValueNetwork {
+    public mutating func fitMinibatches(_ states: FrameBatch, targets: [Double], optimizer: inout Adam,
                                         configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
+        switch c.precision {
+        case .double: fitMinibatches(Double.self, states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
+        case .single: fitMinibatches(Float.self, states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
+        }
+    }
+
+    /// The epochs of minibatch Adam with the network's products in `S` (the Adam step in
+    /// double precision on the `Double` parameters).
+    mutating func fitMinibatches<S: BLASScalar>(_: S.Type, _ states: FrameBatch, targets: [Double], optimizer: inout Adam,
+                                                configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
         let n = states.rows
         guard n > 0 else { return 0 }
         let batchSize = max(1, min(c.minibatchSize, n))
@@ -186,7 +194,7 @@ extension ValueNetwork {
             for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, random.index(below: i + 1)) }
             for start in stride(from: 0, to: n, by: batchSize) {
                 let chosen = Array(order[start..<min(start + batchSize, n)])
-                let tape = forward(states.gatheringRows(chosen))
+                let tape = forward(states.gatheringRows(chosen), precision: S.self)
                 let residual = Matrix(rows: chosen.count, columns: 1, storage: chosen.indices.map {
                     (tape.output.storage[$0] - targets[chosen[$0]]) / Double(chosen.count)
                 })
@@ -200,8 +208,6 @@ extension ValueNetwork {
         return stepsTaken
     }
 }
-
-extension ConvolutionalNetwork: ValueNetwork {}
 
 extension MLP: ValueNetwork {
     public mutating func fitMinibatches(_ states: Matrix, targets: [Double], optimizer: inout Adam,

@@ -144,12 +144,16 @@ import Testing
 
     /// An accepted step on 64 frames: the measured KL (recomputed by the reference) within δ,
     /// the reference surrogate improved by what the report says, θ moved, and the same seed
-    /// giving the same θ bit for bit.
-    @Test(arguments: heads)
-    func stepOnFramesKeepsItsPromises(head: PolicyHead) {
+    /// giving the same θ bit for bit. With the products in `Float` (the default) the report's
+    /// KL and improvement are those of the `Float` outputs, so they agree with the `Double`
+    /// reference to `Float`'s rounding (relative 1e-5) rather than to 1e-9.
+    @Test(arguments: heads, Precision.allCases)
+    func stepOnFramesKeepsItsPromises(head: PolicyHead, precision: Precision) {
         let (start, batch, _) = Self.setup(head, seed: 4, rows: 64)
         var c = TRPOConfiguration()
         c.fisherSubsample = 0.25
+        c.productPrecision = precision
+        let tolerance = precision == .double ? 1e-9 : 1e-5
         func step() -> (ConvolutionalPolicy, TRPOStepReport) {
             var policy = start
             var random = RandomStream(seed: 40)
@@ -160,11 +164,11 @@ import Testing
         #expect(report.accepted, "rejected: \(String(describing: report.rejection))")
         #expect(report.kl > 0 && report.kl <= c.maxKL)
         let kl = Self.referenceKL(start, theta: policy.parameters, thetaOld: start.parameters, frames: batch.observations)
-        #expect(abs(kl - report.kl) <= 1e-9 * max(1, kl))
+        #expect(abs(kl - report.kl) <= tolerance * max(kl, 1e-3))
         let surrogate = Self.referenceSurrogate(start, theta: policy.parameters, thetaOld: start.parameters, batch: batch)
         let before = batch.advantages.reduce(0, +) / Double(batch.count)
         #expect(surrogate > before)
-        #expect(abs((surrogate - before) - report.actualImprovement) <= 1e-9 * max(1, abs(surrogate)))
+        #expect(abs((surrogate - before) - report.actualImprovement) <= tolerance * max(abs(surrogate - before), 1e-3))
         #expect(policy.parameters != start.parameters)
         #expect(bitPatterns(step().0.parameters) == bitPatterns(policy.parameters))
     }
