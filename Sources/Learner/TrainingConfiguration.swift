@@ -169,6 +169,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         var lambda: Double?
         var initialLogStd: Double?
         var maxKL: Double?
+        var klSchedule: KLSchedule?
     }
 
     /// The preset table: each environment's values (single path's), where they come from, how
@@ -256,17 +257,20 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             if environment == "Walker2d-v4" {
                 // Its vine first passed 2,500 at iteration 320 and held 4,200-4,850 from 360 on.
                 vineIterations = 600
-                // Issue 17 (docs/presets.md): initial log-std -0.5 with δ 0.02 gave seeds 1-5
-                // 3,535-5,181 (mean 4,670, IQM 4,878) against RL-Zoo's 4,478 (IQM 4,482); each
-                // alone was within noise (4,498, 4,526). Held out (11-20): mean 4,483, no seed
-                // below half the mean, against 4,390 with one seed at 1,837. The vine was
-                // measured with log-std 0 and δ 0.01.
+                // Issue 17 (docs/presets.md): initial log-std -0.5 with δ shrinking linearly from
+                // 0.04 to 0 (0.02 on average) gave seeds 1-5 4,636-5,315 (mean 5,120, IQM 5,216)
+                // against 4,670 / 4,878 with a constant δ 0.02 and RL-Zoo's 4,478 / 4,457.
+                // Held out (11-20): mean 4,643, IQM 4,940, seed 15 at 1,061. The vine was
+                // measured with log-std 0 and a constant δ 0.01.
                 c.initialLogStd = -0.5
-                c.trpo.maxKL = 0.02
+                c.trpo.maxKL = 0.04
+                c.klSchedule = .linear
                 vineKeeps.initialLogStd = 0
                 vineKeeps.maxKL = 0.01
-                source.singlePath = "RL-Zoo's TRPO MuJoCo settings with initial log-std −0.5 and δ 0.02 (issue 17: seeds 1–5 at "
-                    + "3,535–5,181 deterministic, mean 4,670, against 4,478 with RL-Zoo's log-std 0 and δ 0.01)"
+                vineKeeps.klSchedule = .constant
+                source.singlePath = "RL-Zoo's TRPO MuJoCo settings with initial log-std −0.5 and δ shrinking linearly from 0.04 "
+                    + "(issue 17: seeds 1–5 at 4,636–5,315 deterministic, mean 5,120, against 4,478 with RL-Zoo's log-std 0 and "
+                    + "constant δ 0.01)"
             }
             if environment == "Hopper-v4" {
                 // Issue 17 (docs/presets.md, "Tuning on seeds 1-5"): the weak seeds' policies
@@ -327,6 +331,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         c.lambda = tuned.vineKeeps.lambda ?? c.lambda
         c.initialLogStd = tuned.vineKeeps.initialLogStd ?? c.initialLogStd
         c.trpo.maxKL = tuned.vineKeeps.maxKL ?? c.trpo.maxKL
+        c.klSchedule = tuned.vineKeeps.klSchedule ?? c.klSchedule
         c.vine.gamma = c.gamma  // branches discount as the run does
         if presetName(of: environment) == "CartPole-v1" {
             c.totalSteps = 500_000

@@ -159,12 +159,12 @@ import Testing
         #expect(cheetah.initialLogStd == -0.5 && cheetah.gamma == 0.99)
         #expect(cheetahVine.initialLogStd == 0 && cheetahVine.gamma == 0.99 && cheetahVine.vine.gamma == 0.99)
         #expect(hopperVine.initialLogStd == 0)
-        // Walker2d's single path starts at log-std −0.5 with δ 0.02 (issue 17); its vine keeps
-        // log-std 0 and δ 0.01, which it was measured with.
+        // Walker2d's single path starts at log-std −0.5 with δ shrinking linearly from 0.04
+        // (issue 17); its vine keeps log-std 0 and a constant δ 0.01, which it was measured with.
         let walker = TrainingConfiguration.preset(for: "Walker2d-v4")
         let walkerVine = TrainingConfiguration.preset(for: "Walker2d-v4", sampler: .vine)
-        #expect(walker.initialLogStd == -0.5 && walker.trpo.maxKL == 0.02 && walker.gamma == 0.99)
-        #expect(walkerVine.initialLogStd == 0 && walkerVine.trpo.maxKL == 0.01)
+        #expect(walker.initialLogStd == -0.5 && walker.trpo.maxKL == 0.04 && walker.klSchedule == .linear && walker.gamma == 0.99)
+        #expect(walkerVine.initialLogStd == 0 && walkerVine.trpo.maxKL == 0.01 && walkerVine.klSchedule == .constant)
         // Swimmer's single path looks further ahead with λ 0.99 (issue 17); its vine keeps 0.95.
         #expect(swimmer.lambda == 0.99 && swimmer.gamma == 0.9999)
         #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).lambda == 0.95)
