@@ -13,6 +13,12 @@ built-in environment), a departed worker's share moving to another as a top-up (
 repeated unasked), the learner's heartbeat, stop(unexpectedWorker) in a deterministic run, and
 stop(interrupted) at the end.
 
+And an external environment of frames (§3.3 flag convolutional, §3.4 flag pixels): a spec of
+uint8 [36, 36, 1] observations is answered with parameters of a convolutional policy (the
+convolutions frame: cnn_small on the frame, its dense layers [144, 128, 2]), a chunk of f64
+observations is refused without a reply, and pixel chunks filling the batch bring the next
+version.
+
 Then it runs an external environment (`--env gym:CartPole-v1 --env-kwargs …`, §3.13, §3.14):
 the welcome asks for the spec and carries the name and arguments; no parameters before the
 spec (nor in reply to requestParameters); environmentSpec from an unregistered connection or
@@ -43,7 +49,7 @@ except ImportError:
     sys.exit(77)
 
 MAGIC = b"TRPO"
-VERSION = 6
+VERSION = 7
 KIND = dict(hello=1, parameters=2, chunk=3, heartbeat=4, stop=5, requestParameters=6, reject=7,
             vineChunk=8, model=9, requestModel=10, leave=11, welcome=12, environmentSpec=13)
 KIND_NAME = {v: k for k, v in KIND.items()}
@@ -65,10 +71,12 @@ def hello(nonce, worker_id=None, environment=b"", software=b"conformance"):
     return [header, environment, software]
 
 
-def chunk(nonce, worker_id, session, version, sequence, rows, observation_size=4):
-    header = prefix("chunk") + struct.pack("<QQQQQIIIIII", nonce, session, version, sequence, rows, worker_id, rows,
-                                           observation_size, 1, 0, 0)
-    observations = struct.pack("<%dd" % (rows * observation_size), *([0.01] * rows * observation_size))
+def chunk(nonce, worker_id, session, version, sequence, rows, observation_size=4, pixels=False):
+    """A chunk of `rows` rows in one episode; observations f64, or uint8 with the pixels flag."""
+    header = prefix("chunk", 1 if pixels else 0) + struct.pack(
+        "<QQQQQIIIIII", nonce, session, version, sequence, rows, worker_id, rows, observation_size, 1, 0, 0)
+    observations = (bytes((t * 7) % 256 for t in range(rows * observation_size)) if pixels else
+                    struct.pack("<%dd" % (rows * observation_size), *([0.01] * rows * observation_size)))
     actions = struct.pack("<%dd" % rows, *[float(t % 2) for t in range(rows)])
     rewards = struct.pack("<%dd" % rows, *([1.0] * rows))
     ends = bytes([0] * (rows - 1) + [1])  # the last row terminates: no bootstrap rows
@@ -132,13 +140,17 @@ def decode(frames):
         m["assigned"], m["spec_required"] = bool(flags & 1), bool(flags & 2)
         assert flags & ~3 == 0
     elif kind == KIND["parameters"]:
-        assert len(h) == 136 and len(frames) in (5, 7)
+        convolutional = bool(flags & 2)
+        assert len(h) == 136 and len(frames) == (6 if convolutional else 5 if not flags & 1 else 7)
+        assert flags & ~3 == 0 and not (flags & 1 and convolutional)
         m.update(zip(("session", "version", "seed", "stream", "collection"), struct.unpack_from("<QQQQQ", h, 8)))
         m["chunk_steps"], m["quota"] = struct.unpack_from("<II", h, 88)
-        m["head_size"], = struct.unpack_from("<I", h, 104)
-        m["head_kind"], m["sampler"] = h[132], h[134]
+        m["parameter_count"], m["head_size"] = struct.unpack_from("<II", h, 100)
+        m["head_kind"], m["activation"], m["sampler"] = h[132], h[133], h[134]
         m["environment"] = frames[1].decode()
         m["layer_sizes"] = list(struct.unpack("<%dI" % (len(frames[2]) // 4), frames[2]))
+        assert len(frames[3]) == 8 * m["parameter_count"]
+        m["convolutions"] = list(struct.unpack("<%dI" % (len(frames[5]) // 4), frames[5])) if convolutional else None
     elif kind == KIND["stop"]:
         assert len(h) == 21 and len(frames) == 2
         session, length, reason = struct.unpack_from("<QIB", h, 8)
@@ -199,10 +211,10 @@ def check(name, condition, detail=""):
         FAILURES.append(name)
 
 
-def start_learner(trpo, directory, name, extra, environment="CartPole-v1"):
+def start_learner(trpo, directory, name, extra, environment="CartPole-v1", batch_steps=2048):
     endpoint = "ipc://%s/%s.sock" % (directory, name)
     log = open(os.path.join(directory, name + ".log"), "w")
-    process = subprocess.Popen([trpo, "learner", "--bind", endpoint, "--env", environment, "--batch-steps", "2048",
+    process = subprocess.Popen([trpo, "learner", "--bind", endpoint, "--env", environment, "--batch-steps", str(batch_steps),
                                 "--out", os.path.join(directory, name)] + extra, stdout=log, stderr=subprocess.STDOUT)
     return endpoint, process
 
@@ -490,6 +502,47 @@ def external(trpo, directory):
         context.destroy(linger=0)
 
 
+def valid_output(size, kernel, stride):
+    """A valid convolution's output side (§3.3, "Convolutional trunk")."""
+    return (size - kernel) // stride + 1
+
+
+def frames(trpo, directory):
+    endpoint, learner = start_learner(trpo, directory, "frames", ["--steps", "100000000"], environment="gym:Frames-v0",
+                                      batch_steps=64)
+    context = zmq.Context()
+    try:
+        w, welcome = welcomed(context, endpoint)
+        check("frames run: welcome with specRequired", welcome and welcome["spec_required"], welcome)
+        w.send(environment_spec(w.nonce, w.id, shape=(36, 36, 1), dtype=9, discrete=2, time_limit=1000))
+        m = w.next(seconds=30)
+        # cnn_small (§3.3): 8 filters 8×8 stride 4, then 16 filters 4×4 stride 2, then 128 units.
+        side = valid_output(valid_output(36, 8, 4), 4, 2)
+        count = (8 * 8 * 1 * 8 + 8) + (4 * 4 * 8 * 16 + 16) + (side * side * 16 * 128 + 128) + (128 * 2 + 2)
+        check("a spec of uint8 36×36×1 frames → parameters of a convolutional policy (flag 2, no normaliser, 6 frames)",
+              m and m["kind"] == "parameters" and m["flags"] == 2 and m["version"] == 0, m)
+        check("… its convolutions frame [36, 36, 1, 8, 8, 4, 16, 4, 2], dense layers [144, 128, 2], relu, "
+              "and the parameter count they imply",
+              m and m["convolutions"] == [36, 36, 1, 8, 8, 4, 16, 4, 2] and m["layer_sizes"] == [side * side * 16, 128, 2]
+              and m["activation"] == 1 and m["parameter_count"] == count, m)
+        session = m["session"] if m else 0
+        w.send(chunk(w.nonce, w.id, session, 0, 0, 32, observation_size=36 * 36))
+        check("a chunk of f64 observations for a convolutional policy → no reply (refused, §4.2 step 4)", w.quiet())
+        w.send(chunk(w.nonce, w.id, session, 0, 1, 32, observation_size=36 * 36, pixels=True))
+        w.send(chunk(w.nonce, w.id, session, 0, 2, 32, observation_size=36 * 36, pixels=True))
+        m = w.next(seconds=60)
+        check("pixel chunks filling the batch (64 rows) → parameters of version 1",
+              m and m["kind"] == "parameters" and m["version"] == 1 and m["flags"] == 2, m)
+        w.close()
+    finally:
+        stop_learner(learner)
+        context.destroy(linger=0)
+    with open(os.path.join(directory, "frames.log")) as log:
+        text = log.read()
+    check("the learner refused the f64 chunk by name",
+          "sent feature vectors; this run's policy takes uint8 frames" in text, text[-2000:])
+
+
 def external_vine(trpo, directory):
     endpoint, learner = start_learner(trpo, directory, "external-vine", ["--steps", "100000000", "--sampler", "vine"],
                                       environment=EXTERNAL)
@@ -524,8 +577,9 @@ def main():
         deterministic(trpo, directory)
         external(trpo, directory)
         external_vine(trpo, directory)
+        frames(trpo, directory)
         if FAILURES:
-            for name in ("streaming", "deterministic", "external", "external-vine"):
+            for name in ("streaming", "deterministic", "external", "external-vine", "frames"):
                 with open(os.path.join(directory, name + ".log")) as log:
                     print("--- %s learner log (end) ---\n%s" % (name, log.read()[-3000:]))
     print("%d check(s) failed" % len(FAILURES) if FAILURES else "all checks passed")
