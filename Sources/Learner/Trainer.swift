@@ -165,36 +165,26 @@ public struct Trainer: Sendable {
     /// - Returns: the iteration's statistics without the value fit's.
     public mutating func updatePolicy(with batch: AnySamples, startValueFit: (PendingValueFit) -> Void) -> IterationStatistics {
         let c = state.configuration
-        var policyStep = TRPOStepReport()
         let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
-        var policySeconds = Duration.zero
+        let policyStep: TRPOStepReport, policySeconds: Duration
         switch (batch, state.policy, state.valueFunction) {
         case (.features(let batch), .dense(var policy), .dense(let value)):
             let states = samplingInputs(batch.observationMatrix)
-            let gae = advantageEstimates(batch, value: value, states: states, bootstrapStates: samplingInputs(batch.bootstrapObservationMatrix),
-                                         rewards: trainingRewards(batch))
-            startValueFit(PendingValueFit(iteration: state.iteration + 1, subject: .dense(value, states), random: state.valueRandom,
-                                          targets: gae.returns, predictions: gae.values, configuration: c.valueFit))
-            policySeconds = ContinuousClock().measure {
-                policyStep = policy.trpoStep(PolicyBatch(observations: states, actions: batch.actionMatrix, advantages: normalized(gae.advantages)),
-                                             configuration: trpo, random: &state.random)
-            }
+            (policyStep, policySeconds) = step(&policy, value: value, batch: batch, states: states,
+                                               bootstrapStates: samplingInputs(batch.bootstrapObservationMatrix),
+                                               fit: .dense(value, states), trpo: trpo, startValueFit: startValueFit)
             state.policy = .dense(policy)
             if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         case (.frames(let batch), .convolutional(var policy), .convolutional(let value)):
             let shape = policy.network.architecture.input
             let states = batch.frames(shape: shape)
-            let gae = advantageEstimates(batch, value: value, states: states, bootstrapStates: batch.bootstrapFrames(shape: shape),
-                                         rewards: trainingRewards(batch))
-            startValueFit(PendingValueFit(iteration: state.iteration + 1, subject: .convolutional(value, states), random: state.valueRandom,
-                                          targets: gae.returns, predictions: gae.values, configuration: c.valueFit))
-            policySeconds = ContinuousClock().measure {
-                policyStep = policy.trpoStep(PolicyBatch(observations: states, actions: batch.actionMatrix, advantages: normalized(gae.advantages)),
-                                             configuration: trpo, random: &state.random)
-            }
+            (policyStep, policySeconds) = step(&policy, value: value, batch: batch, states: states,
+                                               bootstrapStates: batch.bootstrapFrames(shape: shape),
+                                               fit: .convolutional(value, states), trpo: trpo, startValueFit: startValueFit)
             state.policy = .convolutional(policy)
         default:
-            preconditionFailure("a batch of \(batch) for a \(state.policy) policy (IterationBatch.misfit refuses it)")
+            preconditionFailure("a chunk's observations do not fit the run's \(c.frameArchitecture == nil ? "MLP" : "convolutional") policy "
+                                + "(IterationBatch.misfit refuses them)")
         }
         state.iteration += 1
         state.timesteps += batch.count
@@ -206,6 +196,27 @@ public struct Trainer: Sendable {
                                    episodeReturns: returns, episodeLengths: lengths,
                                    policyStep: policyStep, maxKL: trpo.maxKL, valueFit: ValueFitReport(), policySeconds: policySeconds.seconds,
                                    valueSeconds: 0, policyStd: policyStandardDeviation)
+    }
+
+    /// The shared part of a single-path iteration on either trunk: GAE from `value` (the value
+    /// function the batch was collected with), its fit handed to `startValueFit`, then the
+    /// TRPO step of `policy` on `states` (the batch's observations as the networks read them).
+    /// - Returns: the step's report and its duration.
+    private mutating func step<Observation, Network: PolicyNetwork, Value: ValueNetwork>(
+        _ policy: inout StochasticPolicy<Network>, value: StateValueFunction<Value>, batch: Samples<Observation>,
+        states: Network.Input, bootstrapStates: Network.Input, fit: PendingValueFit.Fit, trpo: TRPOConfiguration,
+        startValueFit: (PendingValueFit) -> Void
+    ) -> (TRPOStepReport, Duration) where Value.Input == Network.Input {
+        let gae = advantageEstimates(batch, value: value, states: states, bootstrapStates: bootstrapStates,
+                                     rewards: trainingRewards(batch))
+        startValueFit(PendingValueFit(iteration: state.iteration + 1, subject: fit, random: state.valueRandom,
+                                      targets: gae.returns, predictions: gae.values, configuration: state.configuration.valueFit))
+        var report = TRPOStepReport()
+        let seconds = ContinuousClock().measure {
+            report = policy.trpoStep(PolicyBatch(observations: states, actions: batch.actionMatrix, advantages: normalized(gae.advantages)),
+                                     configuration: trpo, random: &state.random)
+        }
+        return (report, seconds)
     }
 
     /// Ends the iteration ``updatePolicy(with:startValueFit:)`` began, whose statistics are
