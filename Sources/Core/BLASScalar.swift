@@ -130,3 +130,16 @@ extension Float: BLASScalar {
         trpo_adam_step_f32(parameters, firstMoment, secondMoment, gradient, count, learningRate, beta1, beta2, epsilon, c1, c2)
     }
 }
+
+extension Array where Element == Double {
+    /// Calls `body` with the values in `S`: the array's own storage when `S == Double`, a
+    /// rounded copy otherwise (network parameters and real-valued inputs entering a pass of
+    /// precision `S`).
+    func withScalars<S: BLASScalar, R>(as _: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
+        if S.self == Double.self {
+            return withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
+        }
+        let rounded = map { S($0) }
+        return rounded.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}

@@ -118,12 +118,8 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
     }
 
     /// Calls `body` with the parameters in `S` (the stored vector itself when `S == Double`).
-    func withParameters<S: BLASScalar, R>(as _: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
-        if S.self == Double.self {
-            return parameters.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
-        }
-        let rounded = parameters.map { S($0) }
-        return rounded.withUnsafeBufferPointer { body($0.baseAddress!) }
+    func withParameters<S: BLASScalar, R>(as type: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
+        parameters.withScalars(as: type, body)
     }
 
     /// Reverse mode: accumulates `(∂output/∂θ)ᵀ · outputGradient`, summed over the batch,
@@ -161,15 +157,14 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
         let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
         defer { patches.deallocate() }
         let blockGradient = BlockGradient<S>(count: parameters.count)
-        let gOut = outputGradient.storage.map { S($0) }
         withParameters(as: S.self) { theta in
             gradient.withUnsafeMutableBufferPointer { grad in
-                gOut.withUnsafeBufferPointer { gOut in
+                outputGradient.storage.withScalars(as: S.self) { gOut in
                     tape.input.withPassInput { x in
                         for first in stride(from: 0, to: n, by: block) {
                             layout.vectorJacobianProduct(
                                 theta: theta, input: x, values: tape.values.pointers, firstRow: first,
-                                rows: min(block, n - first), outputGradient: gOut.baseAddress! + first * outputSize,
+                                rows: min(block, n - first), outputGradient: gOut + first * outputSize,
                                 gradients: scratch.pointers, ones: ones.pointer, patches: patches,
                                 into: blockGradient.target(grad.baseAddress!),
                                 inputGradient: inputGradient.map { $0 + first * inputSize })
@@ -198,15 +193,14 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
         defer { patches.deallocate() }
         var result = Matrix(uninitializedRows: n, columns: outputSize)
         let last = layout.valueWidths.count - 1
-        let direction = tangent.map { S($0) }
         withParameters(as: S.self) { theta in
-            direction.withUnsafeBufferPointer { v in
+            tangent.withScalars(as: S.self) { v in
                 result.storage.withUnsafeMutableBufferPointer { out in
                     tape.input.withPassInput { x in
                         for first in stride(from: 0, to: n, by: block) {
                             let rows = min(block, n - first)
                             layout.jacobianVectorProduct(
-                                theta: theta, direction: v.baseAddress!, input: x,
+                                theta: theta, direction: v, input: x,
                                 values: tape.values.pointers, firstRow: first, rows: rows,
                                 tangents: scratch.pointers, patches: patches)
                             let t = scratch.pointers[last]
@@ -234,12 +228,7 @@ public struct ConvolutionTape<S: BLASScalar>: NetworkTape {
         func withPassInput<R>(_ body: (ConvolutionInput<S>) -> R) -> R {
             switch self {
             case .pixels(let p): return p.withUnsafeBufferPointer { body(.pixels($0.baseAddress!)) }
-            case .values(let x):
-                if S.self == Double.self {
-                    return x.withUnsafeBufferPointer { body(.values(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self))) }
-                }
-                let rounded = x.map { S($0) }
-                return rounded.withUnsafeBufferPointer { body(.values($0.baseAddress!)) }
+            case .values(let x): return x.withScalars(as: S.self) { body(.values($0)) }
             }
         }
     }

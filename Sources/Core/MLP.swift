@@ -157,12 +157,8 @@ public struct MLP: Sendable, Codable, Equatable {
     }
 
     /// Calls `body` with the parameters in `S` (the stored vector itself when `S == Double`).
-    func withParameters<S: BLASScalar, R>(as _: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
-        if S.self == Double.self {
-            return parameters.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: S.self)) }
-        }
-        let rounded = parameters.map { S($0) }
-        return rounded.withUnsafeBufferPointer { body($0.baseAddress!) }
+    func withParameters<S: BLASScalar, R>(as type: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
+        parameters.withScalars(as: type, body)
     }
 
     /// Reverse mode: accumulates `(∂output/∂θ)ᵀ · outputGradient`, summed over the batch,
