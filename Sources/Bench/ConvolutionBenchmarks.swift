@@ -86,4 +86,30 @@ extension BenchmarkSuite {
         }
         return results + [sampling]
     }
+
+    /// Seconds of one value fit on 8,192 (× ``scale``) random 84×84×4 uint8 frames with a
+    /// convolutional value function of `architecture`: the learner's fit of an Atari batch
+    /// (Baselines' 3 epochs; minibatch 256, float32 products), the explained variance before and
+    /// after included as the trainer runs it.
+    public func convolutionalValueFit(_ architecture: ConvolutionalArchitecture, label: String) -> BenchmarkResult {
+        let n = max(256, Int(8_192 * scale))
+        var random = RandomStream(seed: 43, path: [4])
+        let value0 = ConvolutionalValueFunction(architecture: architecture, learningRate: 1e-4, random: &random)
+        let frames = FrameBatch(shape: architecture.input, rows: n,
+                                pixels: (0..<(n * architecture.input.count)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+        let targets = (0..<n).map { _ in random.normal() }
+        let predictions = value0.predict(frames)
+        var configuration = ValueFitConfiguration()
+        configuration.epochs = 3
+        configuration.learningRate = 1e-4
+        if let precision = BenchmarkSuite.precisionOverride { configuration.precision = precision }
+        let setting = "\(label), \(n) frames, \(configuration.epochs) epochs of minibatch \(configuration.minibatchSize) Adam, \(configuration.precision)"
+        return measure("conv_value_fit", setting, unit: "s") {
+            var value = value0
+            var stream = RandomStream(seed: 9)
+            return BenchmarkSuite.seconds {
+                _ = value.fit(frames, targets: targets, predictions: predictions, configuration: configuration, random: &stream)
+            }
+        }
+    }
 }

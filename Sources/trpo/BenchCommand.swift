@@ -94,6 +94,7 @@ struct BenchCommand: ParsableCommand {
                 (.paperAtari, "paper (16x4x4/2, 16x4x4/2, 20) relu"),
             ]
             for (architecture, label) in presets { suite.convolution(architecture, label: label).forEach(show) }
+            for (architecture, label) in presets { show(suite.convolutionalValueFit(architecture, label: label)) }
         }
         if let json {
             let encoder = JSONEncoder()

@@ -117,7 +117,7 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, metri
         throw runFailure("cannot serve on \(serving.endpoint): \(error)")
     }
     try onListening(learner.boundEndpoint)
-    let progress = ProgressPrinter(configuration: run.configuration, quiet: quiet)
+    var progress = ProgressPrinter(configuration: run.configuration, quiet: quiet)
     if !quiet { progress.banner(directory: directory) }
     var lastReturn = Double.nan
     try learner.run { statistics, counters, wall in

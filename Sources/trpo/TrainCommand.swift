@@ -47,14 +47,8 @@ struct TrainCommand: ParsableCommand {
         if serving.deterministic && localWorkers.workers == 0 {
             throw ValidationError("--deterministic applies to runs with --workers N")
         }
-        if let env = training.env ?? (try? training.configFile())??.env, EnvironmentName.isExternal(env) {
-            if localWorkers.workers == 0 && !parallel {
-                throw ValidationError("\(env) is made by Python workers, not in this process: give --workers N (N ≥ 1), e.g. --workers 2")
-            }
-            if parallel { throw ValidationError("--parallel runs each seed in one process, which cannot make \(env): leave it out") }
-        } else if localWorkers.python != nil {
-            throw ValidationError("--python applies to gym:ID and py:MODULE:FACTORY environments, whose workers are Python processes")
-        }
+        // With --resume the environment is the saved run's: checked again once it is read.
+        if let env = training.env ?? (try? training.configFile())??.env { try checkWorkers(for: env) }
         if serving.metrics != nil && localWorkers.workers == 0 {
             throw ValidationError("--metrics applies to runs with --workers N (or `trpo learner`)")
         }
@@ -65,6 +59,7 @@ struct TrainCommand: ParsableCommand {
         NumericsRuntime.retainFreedMemory()
         if let seeds { return try sweep(seeds) }
         let run = try training.resolve()
+        if training.resume != nil { try checkWorkers(for: run.configuration.environment) }
         let withWorkers = localWorkers.workers > 0
         if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
         // With workers, a supervised learner process trains (and announces a resume).
@@ -75,7 +70,7 @@ struct TrainCommand: ParsableCommand {
         let session = try run.session()
         var local: LocalTraining
         do { local = try LocalTraining(session: session, overlapsValueFit: run.overlapsValueFit) } catch { throw runFailure(error) }
-        let printer = ProgressPrinter(configuration: local.state.configuration, quiet: training.quiet)
+        var printer = ProgressPrinter(configuration: local.state.configuration, quiet: training.quiet)
         if !training.quiet { printer.banner(directory: run.directory) }
         var lastReturn = Double.nan
         try local.run { s, wall, _ in
@@ -84,6 +79,20 @@ struct TrainCommand: ParsableCommand {
         }
         printer.summary(local.state, lastReturn: lastReturn, directory: run.directory)
         if !local.isFinished { throw ExitCode(130) }
+    }
+
+    /// Checks the worker options against the environment `env` names: one made by Python
+    /// workers (`gym:`, `py:`) needs `--workers N` and cannot run `--parallel`; `--python`
+    /// applies to those only.
+    func checkWorkers(for env: String) throws {
+        if EnvironmentName.isExternal(env) {
+            if localWorkers.workers == 0 && !parallel {
+                throw ValidationError("\(env) is made by Python workers, not in this process: give --workers N (N ≥ 1), e.g. --workers 2")
+            }
+            if parallel { throw ValidationError("--parallel runs each seed in one process, which cannot make \(env): leave it out") }
+        } else if localWorkers.python != nil {
+            throw ValidationError("--python applies to gym:ID and py:MODULE:FACTORY environments, whose workers are Python processes")
+        }
     }
 
     /// ``SeedSweep`` over `seeds`: each run in `runs/<env>-seed<S>`, or `<out>-seed<S>` with `--out`.

@@ -503,9 +503,21 @@ struct TrainingOptions: ParsableArguments {
 }
 
 /// One compact line per iteration on standard error, with an ETA; the summary on standard output.
+///
+/// The ETA is the remaining steps at this process's own rate, measured from the first
+/// iteration it printed (a resumed run's earlier wall time, spent perhaps on another machine or
+/// paused, does not count); the first line uses the run's overall rate.
 struct ProgressPrinter {
     let configuration: TrainingConfiguration
     let quiet: Bool
+    /// Steps and wall seconds at the first iteration printed.
+    private var origin: (steps: Int, wall: Double)?
+
+    init(configuration: TrainingConfiguration, quiet: Bool) {
+        self.configuration = configuration
+        self.quiet = quiet
+    }
+
     private var iterations: Int { (configuration.totalSteps + configuration.batchSteps - 1) / configuration.batchSteps }
 
     func banner(directory: URL) {
@@ -521,9 +533,12 @@ struct ProgressPrinter {
             + "OpenBLAS \(NumericsRuntime.blasCore) kernels → \(directory.path)")
     }
 
-    func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {
+    mutating func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {
         guard !quiet else { return }
-        let remaining = Double(max(0, configuration.totalSteps - s.timesteps)) / Double(max(s.timesteps, 1)) * wall
+        let start = origin ?? (0, 0)
+        if origin == nil { origin = (s.timesteps, wall) }
+        let remaining = Double(max(0, configuration.totalSteps - s.timesteps))
+            / Double(max(s.timesteps - start.steps, 1)) * (wall - start.wall)
         let ret = s.episodeReturns.isEmpty ? "      —" : String(format: "%8.1f", s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count))
         let step = s.policyStep
         let status = step.accepted ? String(format: "kl %.4f bt %d", step.kl, step.backtracks) : "rejected (\(step.rejection?.rawValue ?? "?"))"

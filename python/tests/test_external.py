@@ -154,6 +154,28 @@ def test_train_py_point_mass(tmp_path: Path, sampler: str) -> None:
               f"{rows[-1]['timesteps']} steps")
 
 
+def test_resume_an_external_run_with_its_workers(tmp_path: Path) -> None:
+    """A gym:ID run is continued with --resume and --workers again: without --workers the command
+    refuses in one line (status 64) before touching the run; with them the run goes on from its
+    checkpoint to the raised --steps."""
+    out = tmp_path / "run"
+    _, rows = train(["--env", "gym:CartPole-v1", "--steps", "2048", "--batch-steps", "1024"], out, cwd=tmp_path)
+    assert len(rows) == 2, rows
+    refused = subprocess.run([str(TRPO_BIN), "train", "--resume", str(out), "--steps", "3072"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 64, refused.stderr
+    assert "gym:CartPole-v1 is made by Python workers, not in this process: give --workers N" in refused.stderr
+    assert len(progress(out)) == 2
+    command = [str(TRPO_BIN), "train", "--resume", str(out), "--steps", "3072", "--workers", "2", "--deterministic",
+               "--python", sys.executable]
+    resumed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming" in resumed.stdout + resumed.stderr
+    rows = progress(out)
+    check_rows(rows)
+    assert [int(r["timesteps"]) for r in rows] == [1024, 2048, 3072], rows
+
+
 @pytest.fixture
 def shape_envs(tmp_path: Path) -> Path:
     """A directory holding shape_envs.py (``py:shape_envs:make``), the workers' working directory."""
