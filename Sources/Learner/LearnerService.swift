@@ -48,7 +48,8 @@ public enum LearnerRun {
 /// workers is a ``Conversation`` over a ``TrainingWorkload``; this class is its shell.
 ///
 /// Single-threaded: while an update runs no message is read (they queue in the socket), and
-/// workers' silence during that time is forgiven. A new run of an external environment
+/// workers' silence during that time is forgiven. A batch complete while the last iteration's
+/// value fit still runs waits for it with the conversation served. A new run of an external environment
 /// serves no parameters until its first worker's spec arrives; then its session starts.
 public final class LearnerService {
     public let configuration: LearnerConfiguration
@@ -64,6 +65,8 @@ public final class LearnerService {
     /// The run's custom MuJoCo model (nil: the built-in one); parameters name it by hash.
     private let model: Message.Model?
     private var batchStarted: ContinuousClock.Instant
+    /// When the current batch was found complete (nil: it is not yet).
+    private var batchCompleted: ContinuousClock.Instant?
     /// Told of every iteration and of workers coming and going (nil: nobody watches).
     private let observer: (any LearnerObserver)?
     /// The registered workers the observer was last told of.
@@ -167,7 +170,8 @@ public final class LearnerService {
         log(.progress, "learner: listening on \(boundEndpoint) (\(environment), "
             + (configuration.deterministicWorkers.map { "deterministic, \($0) workers" } ?? "streaming") + ", \(security))")
         if session == nil { log(.progress, "learner: \(environment) is made by workers; waiting for the first one to describe it") }
-        while !(session?.isFinished ?? false) {
+        // The last iteration's value fit, too, runs with the conversation served.
+        while !(session?.isFinished ?? false) || inFlight != nil {
             if StopRequest.isRaised {
                 try completeInFlight(report: report)
                 try session?.saveCheckpoint()
@@ -182,9 +186,13 @@ public final class LearnerService {
             }
             if session == nil, let spec = driver.conversation.environmentSpec { try start(with: spec) }
             if inFlight?.fit.isDone == true { try completeInFlight(report: report) }
-            if session != nil, driver.conversation.workload.assembler.isComplete { try finishIteration(report: report) }
+            if session?.isFinished == false, driver.conversation.workload.assembler.isComplete {
+                // A batch complete before the last fit is done waits for it here, with the
+                // conversation served (heartbeats go out), not deaf inside the update.
+                batchCompleted = batchCompleted ?? clock.now
+                if inFlight == nil { try finishIteration(report: report) }
+            }
         }
-        try completeInFlight(report: report)
         finish(.finished, "the run is finished")
         log(.progress, "learner: run finished after \(session?.state.iteration ?? 0) iterations")
     }
@@ -221,13 +229,14 @@ public final class LearnerService {
 
     /// The batch is complete: the iteration's update, its value fit on its own thread beside
     /// the policy step and the next version published as soon as the step is done; or, with
-    /// the fit in line, the whole iteration recorded before the next version goes out.
+    /// the fit in line, the whole iteration recorded before the next version goes out. Called
+    /// with no fit in flight: the batch's advantages need the value function the last
+    /// iteration fitted.
     private func finishIteration(report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
-        let sampleSeconds = (clock.now - batchStarted).seconds
+        let sampleSeconds = ((batchCompleted ?? clock.now) - batchStarted).seconds
+        batchCompleted = nil
         let collected = clock.now
-        // The next batch's advantages need the value function the last iteration fits.
-        try completeInFlight(report: report)
         let stepsBefore = session!.state.timesteps
         let singlePath: AnySamples
         switch batch {
@@ -247,8 +256,8 @@ public final class LearnerService {
             let statistics = session!.beginUpdate(with: singlePath) {
                 fit = ValueFitRun($0, concurrent: overlapsValueFit, yieldsToSamplers: true)
             }
-            if overlapsValueFit && !session!.isFinished {
-                publishNextVersion(deafSince: collected)
+            if overlapsValueFit {
+                publishNextVersion(deafSince: collected)  // none after the last iteration
                 inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
                                              publishSeconds: (clock.now - collected).seconds)
             } else {

@@ -52,6 +52,31 @@ let workersCanAskForAnID: Bool = {
         #expect(DistributedTests.progressRows(run).count == 5)
     }
 
+    /// A value fit longer than a worker's patience (`--learner-timeout 2`; the fit takes seconds:
+    /// a 256×256 value network, 10 epochs of minibatch 16 in the debug build) does not silence the learner: a batch
+    /// complete before the last fit is done waits for it with heartbeats going out, and so does
+    /// the last iteration's fit, so the worker never reconnects and the learner never sees a
+    /// second connection.
+    @Test func aSlowValueFitKeepsTheWorkersHearingFromTheLearner() throws {
+        let root = try DistributedTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let endpoint = "ipc://\(root.path)/learner.sock"
+        let run = root.appendingPathComponent("run")
+        let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "4096", "--batch-steps", "1024",
+                                 "--hidden", "256,256", "--vf-epochs", "10", "--vf-minibatch", "16", "--out", run.path],
+                                log: root.appendingPathComponent("learner.log"))
+        let worker = try Child(["worker", "--connect", endpoint, "--learner-timeout", "2"], log: root.appendingPathComponent("w.log"))
+        #expect(learner.wait(seconds: 180) == 0, "\(learner.output.suffix(2000))")
+        #expect(worker.wait(seconds: 10) == 0, "\(worker.output.suffix(1000))")
+        #expect(!worker.output.contains("no word from the learner"), "\(worker.output.suffix(1000))")
+        #expect(!learner.output.contains("reconnected") && !learner.output.contains("worker 1 joined"), "\(learner.output.suffix(2000))")
+        let rows = DistributedTests.progressRows(run)
+        #expect(rows.count == 4 && rows.allSatisfy { $0["workers_alive"] == "1" })
+        // The scenario itself: some fit outlasted the worker's patience (else nothing was shown).
+        let longest = rows.compactMap { Double($0["value_seconds"] ?? "") }.max() ?? 0
+        #expect(longest > 2, "the longest value fit took \(longest) s: make it longer than the worker's 2 s")
+    }
+
     /// A worker killed and started again with its id (the old connection is gone) is taken back.
     @Test func aWorkerRestartedAfterACrashIsTakenBack() throws {
         let root = try DistributedTests.temporaryDirectory()
