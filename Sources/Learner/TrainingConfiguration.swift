@@ -142,9 +142,17 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// the built-in `NAME-vM`, if there is one.
     static func presetName(of environment: String) -> String {
         guard let id = EnvironmentName.gymnasiumID(environment) else { return environment }
+        if id.hasPrefix("ALE/") { return atariPreset }
         let family = { (id: String) in id.split(separator: "-").dropLast().joined(separator: "-") }
         return presetFamilies.first { family($0) == family(id) } ?? id
     }
+
+    /// The preset every Arcade Learning Environment game (`gym:ALE/…`) takes.
+    static let atariPreset = "ALE/*"
+
+    /// The paper's seven Atari games (Table 1) as Gymnasium ids, in its order.
+    public static let atariGames = ["BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest", "SpaceInvaders"]
+        .map { "gym:ALE/\($0)-v5" }
 
     /// The environments with a tuned preset.
     private static let presetFamilies = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0",
@@ -154,7 +162,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// settings (`trpo presets` prints them; docs/presets.md cites the same).
     public struct PresetSource: Sendable, Equatable {
         public var singlePath: String
-        public var vine: String
+        /// nil: the environment has no vine preset (the vine does not run on it).
+        public var vine: String?
     }
 
     /// The source of ``preset(for:)``'s values for `environment`.
@@ -309,6 +318,25 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
                 source.vine = "the paper, App. E, Table 2, bootstrapped: seed 1 at 361.9 deterministic after 100 iterations "
                     + "(4.0M steps); T = 30 on 8 × 250 trunks stayed at 141"
             }
+        case atariPreset:
+            // The paper's Atari settings (App. D, Table 3) where this machine allows them: δ 0.01,
+            // γ 0.99, the Fisher product on 10 % of the batch, CG 10; Baselines' trpo_mpi for the
+            // rest (its 10M-step benchmark: 16 workers × 512 steps, cnn_small, 3 critic passes).
+            // The paper's 100,000 steps per iteration would be ~2 minutes of this machine's
+            // sampling per update; 8,192 gives 1,221 updates in 10M steps.
+            c.totalSteps = 10_000_000
+            c.batchSteps = 8192
+            c.trpo.maxKL = 0.01
+            c.trpo.fisherSubsample = 0.1
+            c.trpo.cgIterations = 10
+            c.gamma = 0.99
+            c.lambda = 0.97
+            c.valueFit.epochs = 3
+            c.clipRewards = true  // the trunk: .auto, cnn_small on the frames the spec announces
+            source.singlePath = "the paper's Atari column (App. D, Table 3: δ 0.01, γ 0.99, Fisher on 10 %, CG 10) with "
+                + "OpenAI Baselines' trpo_mpi Atari setup (cnn_small, batch 16 × 512 = 8,192, 3 critic passes, rewards "
+                + "clipped to their sign); λ 0.97 and critic Adam 1e-3 in minibatches of 256 are ours (docs/presets.md)"
+            source.vine = nil  // the vine on frames is not supported yet
         default:
             break
         }
@@ -370,7 +398,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             try check(architecture.isValid, "\(trunk.resolved.rawValue)'s convolutions do not fit frames of "
                       + "\(architecture.input.height)×\(architecture.input.width)×\(architecture.input.channels)")
             try check(sampler == .singlePath, "the vine on frames is not supported yet (vine chunks carry f64 observations); sample single path")
-        } else if trunk != .auto && trunk != .mlp {
+        } else if trunk != .auto && trunk != .mlp && !(isExternal && environmentSpec == nil) {
+            // (An external environment's frames are known once its first worker describes it.)
             throw ConfigurationError(message: "a convolutional trunk (\(trunk.rawValue)) needs frames (uint8 observations of height × "
                                      + "width × channels, as gym:ALE/… gives them); \(environment) observes \(environmentDescription)")
         }

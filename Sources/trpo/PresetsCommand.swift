@@ -16,25 +16,34 @@ struct PresetsCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Only this environment (see `trpo env list`).")
+    @Argument(help: "Only this environment (see `trpo env list`; or gym:ID, e.g. gym:ALE/Pong-v5).")
     var env: String?
 
     @Option(help: "Only this sampler: single-path or vine.")
     var sampler: SamplerKind?
 
     func validate() throws {
-        if let env { do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) } }
+        guard let env else { return }
+        if EnvironmentName.isExternal(env) {
+            if let problem = EnvironmentName.problem(env) { throw ValidationError(problem) }
+        } else {
+            do { _ = try EnvironmentRegistry.make(env) } catch { throw ValidationError(error.description) }
+        }
     }
 
     func run() throws {
         var documents: [String] = []
-        for id in env.map({ [$0] }) ?? EnvironmentRegistry.ids {
+        // The built-in environments, then the paper's Atari games (one preset for all of them).
+        for id in env.map({ [$0] }) ?? EnvironmentRegistry.ids + TrainingConfiguration.atariGames {
             let source = TrainingConfiguration.presetSource(for: id)
             for kind in sampler.map({ [$0] }) ?? SamplerKind.allCases {
+                guard let why = kind == .vine ? source.vine : source.singlePath else {
+                    if sampler == .vine { throw runFailure("\(id) has no vine preset: the vine on frames is not supported yet") }
+                    continue
+                }
                 // The options of `train --env ID --sampler KIND`: their catalog writes the preset.
                 let options = try TrainingOptions.parse(["--env", id, "--sampler", kind.rawValue])
                 let preset = try options.newConfiguration(environment: id, file: nil)
-                let why = kind == .vine ? source.vine : source.singlePath
                 documents.append("# \(id), \(kind.rawValue): \(why)\n" + options.yaml(of: preset))
             }
         }

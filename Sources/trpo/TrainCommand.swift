@@ -82,10 +82,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Checks the worker options against the environment `env` names: one made by Python
-    /// workers (`gym:`, `py:`) needs `--workers N` and cannot run `--parallel`; `--python`
-    /// applies to those only.
+    /// workers (`gym:`, `py:`) needs `--workers N` (unless the command only prints its
+    /// configuration) and cannot run `--parallel`; `--python` applies to those only.
     func checkWorkers(for env: String) throws {
         if EnvironmentName.isExternal(env) {
+            if training.printConfig { return }  // prints, starts nothing
             if localWorkers.workers == 0 && !parallel {
                 throw ValidationError("\(env) is made by Python workers, not in this process: give --workers N (N ≥ 1), e.g. --workers 2")
             }
