@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 // MARK: - Convolutional trunks
 
@@ -53,21 +54,10 @@ extension BenchmarkSuite {
         passes(Float.self, "float32")
 
         // The whole TRPO step on the frames: the paper's settings (δ 0.01, CG 10, Fisher on 10 %).
-        let actions = Matrix(rows: n, columns: 1, storage: (0..<n).map { _ in Double(random.index(below: 6)) })
-        let advantages = (0..<n).map { _ in random.normal() }
+        let batch = BenchmarkSuite.frameBatch(frames, actions: head.outputWidth, random: &random)
         let policy = ConvolutionalPolicy(head: head, network: network, logStd: [])
         for precision in Precision.allCases {
-            var c = TRPOConfiguration()
-            c.productPrecision = precision
-            results.append(measure("conv_policy_step", "\(shape), Fisher on 10 %, CG 10, \(precision == .single ? "float32" : "float64")",
-                                   unit: "s") {
-                BenchmarkSuite.seconds {
-                    var stepped = policy
-                    var stream = RandomStream(seed: 7)
-                    _ = stepped.trpoStep(PolicyBatch(observations: frames, actions: actions, advantages: advantages),
-                                         configuration: c, random: &stream)
-                }
-            })
+            results.append(policyStep(policy, batch, shape: shape, fisherSubsample: 0.1, precision: precision))
         }
         let copies = 16
         let evaluator = ConvolutionalEvaluator(layout: network.layout, capacity: copies)
@@ -85,6 +75,56 @@ extension BenchmarkSuite {
             } / Double(calls * copies) * 1e9
         }
         return results + [sampling]
+    }
+
+    /// The whole TRPO step of `policy` on `batch` (δ 0.01, CG 10, the Fisher product on
+    /// `fisherSubsample` of it), products in `precision`, in seconds.
+    func policyStep(_ policy: ConvolutionalPolicy, _ batch: PolicyBatch<FrameBatch>, shape: String, fisherSubsample: Double,
+                    precision: Precision) -> BenchmarkResult {
+        var c = TRPOConfiguration()
+        c.productPrecision = precision
+        c.fisherSubsample = fisherSubsample
+        let setting = "\(shape), Fisher on \(Int((fisherSubsample * 100).rounded())) %, CG 10, \(precision == .single ? "float32" : "float64")"
+        return measure("conv_policy_step", setting, unit: "s") {
+            BenchmarkSuite.seconds {
+                var stepped = policy
+                var stream = RandomStream(seed: 7)
+                _ = stepped.trpoStep(batch, configuration: c, random: &stream)
+            }
+        }
+    }
+
+    /// Uniformly random actions of a categorical head of `actions` and standard normal
+    /// advantages for `frames`.
+    static func frameBatch(_ frames: FrameBatch, actions: Int, random: inout RandomStream) -> PolicyBatch<FrameBatch> {
+        let n = frames.rows
+        let chosen = Matrix(rows: n, columns: 1, storage: (0..<n).map { _ in Double(random.index(below: actions)) })
+        return PolicyBatch(observations: frames, actions: chosen, advantages: (0..<n).map { _ in random.normal() })
+    }
+
+    /// The learner's policy step on an Atari-sized batch: 10,000 (× ``scale``) random
+    /// 84×84×4 uint8 frames, 6 actions, for `architecture`, in single precision (the learner's
+    /// default), with the Fisher product on 10 % (the paper) and on the whole batch
+    /// (sb3-contrib's only choice); then the process's peak resident memory so far, in MB.
+    /// benchmarks/sb3_contrib/atari_side_by_side.sh runs sb3-contrib's CnnPolicy step beside it.
+    public func atariPolicyStep(_ architecture: ConvolutionalArchitecture, label: String) -> [BenchmarkResult] {
+        let n = max(16, Int(10_000 * scale))
+        let head = PolicyHead.categorical(actions: 6)
+        var random = RandomStream(seed: 44, path: [4])
+        let network = ConvolutionalNetwork(architecture: architecture, outputSize: head.outputWidth, outputGain: 0.01,
+                                           random: &random)
+        let frames = FrameBatch(shape: architecture.input, rows: n,
+                                pixels: (0..<(n * architecture.input.count)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+        let batch = BenchmarkSuite.frameBatch(frames, actions: head.outputWidth, random: &random)
+        let policy = ConvolutionalPolicy(head: head, network: network, logStd: [])
+        let shape = "\(label), \(n) frames 84x84x4 uint8, \(network.parameters.count) parameters"
+        var results = [0.1, 1].map { policyStep(policy, batch, shape: shape, fisherSubsample: $0, precision: .single) }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peak = Double(usage.ru_maxrss) / 1024  // kB on Linux
+        results.append(BenchmarkResult(name: "peak_rss", setting: "the bench process after the steps above (frames \(n * architecture.input.count / 1_000_000) MB)",
+                                       value: peak, unit: "MB", repeats: 1, minimum: peak, maximum: peak))
+        return results
     }
 
     /// Seconds of one value fit on 8,192 (× ``scale``) random 84×84×4 uint8 frames with a

@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
 
     /// The groups of figures, in the order they run.
     enum Group: String, CaseIterable, ExpressibleByArgument {
-        case forward, sampling, policy, value, mujoco, distributed, convolution
+        case forward, sampling, policy, value, mujoco, distributed, convolution, atari
     }
 
     @Option(parsing: .unconditional, help: "Timed repeats per figure (after one warm-up).")
@@ -95,6 +95,10 @@ struct BenchCommand: ParsableCommand {
             ]
             for (architecture, label) in presets { suite.convolution(architecture, label: label).forEach(show) }
             for (architecture, label) in presets { show(suite.convolutionalValueFit(architecture, label: label)) }
+        }
+        if only == .atari {
+            // Not in the default run: 10,000 frames are 282 MB and the steps take tens of seconds.
+            suite.atariPolicyStep(.cnnSmall, label: "cnn_small (8x8x8/4, 16x4x4/2, 128) relu").forEach(show)
         }
         if let json {
             let encoder = JSONEncoder()
