@@ -4,12 +4,19 @@
 public protocol StateBatch: Sendable {
     /// States in the batch.
     var rows: Int { get }
+    /// Values per state.
+    var valuesPerState: Int { get }
     /// The states at `indices`, in that order.
     func gatheringRows(_ indices: [Int]) -> Self
 }
 
-extension Matrix: StateBatch {}
-extension FrameBatch: StateBatch {}
+extension Matrix: StateBatch {
+    public var valuesPerState: Int { columns }
+}
+
+extension FrameBatch: StateBatch {
+    public var valuesPerState: Int { shape.count }
+}
 
 /// The network of a ``StochasticPolicy``: a ``DifferentiableNetwork`` on a batch of
 /// ``StateBatch``, plus the two products TRPO's step asks of it in the step's precision

@@ -143,14 +143,14 @@ public enum VineTrustRegion: String, Sendable, Codable, CaseIterable {
 /// Observations are raw (not normalised), like ``SampleBatch``'s; the learner normalises them
 /// with the statistics of the version that collected them. The rollout-set states are a
 /// uniform sample of the trunks' states, so they can also update the observation normaliser.
-public struct VineBatch: Sendable, Equatable {
+public struct VineSamples<Observation: ObservationElement>: Sendable, Equatable {
     public let observationSize: Int
     public let actionWidth: Int
     /// K: branches per state.
     public let actionsPerState: Int
     public let estimator: VineEstimator
     /// `[N × observationSize]`: the rollout-set states, raw.
-    public var observations: [Double] = []
+    public var observations: [Observation] = []
     /// `[N·K × actionWidth]`: the first action of each branch (unclipped; a discrete action
     /// is its index).
     public var actions: [Double] = []
@@ -162,14 +162,14 @@ public struct VineBatch: Sendable, Equatable {
     public var branchEnds: [StepEnd] = []
     /// `[cutCount × observationSize]`: s_L of each branch that ends `.truncated`, in branch
     /// order, raw.
-    public var cutObservations: [Double] = []
+    public var cutObservations: [Observation] = []
     /// `[N·K]`: log π_old(a_{n,k} | s_n), computed by the worker in double precision (the
     /// learner recomputes them; these are for diagnostics).
     public var oldLogProbabilities: [Double] = []
     /// The trunks, copy after copy: every trunk step is a row; a trunk cut by its end (or an
     /// episode by its time limit) ends `.truncated` with its bootstrap observation. Its
-    /// ``SampleBatch/episodeReturns`` are the trunk episodes that finished.
-    public var trunks: SampleBatch
+    /// ``Samples/episodeReturns`` are the trunk episodes that finished.
+    public var trunks: Samples<Observation>
 
     public init(observationSize: Int, actionWidth: Int, actionsPerState: Int, estimator: VineEstimator) {
         precondition(observationSize > 0 && actionWidth > 0 && actionsPerState > 0, "a vine batch needs positive sizes")
@@ -177,7 +177,7 @@ public struct VineBatch: Sendable, Equatable {
         self.actionWidth = actionWidth
         self.actionsPerState = actionsPerState
         self.estimator = estimator
-        trunks = SampleBatch(observationSize: observationSize, actionWidth: actionWidth)
+        trunks = Samples(observationSize: observationSize, actionWidth: actionWidth)
     }
 
     /// N: rollout-set states.
@@ -213,7 +213,7 @@ public struct VineBatch: Sendable, Equatable {
 
     /// Appends another batch's states (and trunks) after this one's.
     /// - Precondition: both batches have the same shapes, K and estimator.
-    public mutating func append(_ other: VineBatch) {
+    public mutating func append(_ other: VineSamples) {
         precondition(other.observationSize == observationSize && other.actionWidth == actionWidth
                      && other.actionsPerState == actionsPerState && other.estimator == estimator,
                      "vine batches of different shapes")
@@ -227,10 +227,7 @@ public struct VineBatch: Sendable, Equatable {
         trunks.append(other.trunks)
     }
 
-    public var observationMatrix: Matrix { Matrix(rows: stateCount, columns: observationSize, storage: observations) }
     public var actionMatrix: Matrix { Matrix(rows: branchCount, columns: actionWidth, storage: actions) }
-    /// `[cutCount × observationSize]`: ``cutObservations`` as a matrix.
-    public var cutObservationMatrix: Matrix { Matrix(rows: cutCount, columns: observationSize, storage: cutObservations) }
 
     /// Q̂ of every branch: its return, plus γᴸ V(s_L) when it was cut and `cutValues` is given.
     /// - Parameters:
@@ -253,5 +250,60 @@ public struct VineBatch: Sendable, Equatable {
             guard q[b].isFinite else { throw .nonFiniteQValue(branch: b) }
         }
         return q
+    }
+}
+
+/// A vine collection of feature vectors.
+public typealias VineBatch = VineSamples<Double>
+
+/// A vine collection of uint8 frames (Atari), for a convolutional policy.
+public typealias FrameVineBatch = VineSamples<UInt8>
+
+extension VineSamples where Observation == Double {
+    public var observationMatrix: Matrix { Matrix(rows: stateCount, columns: observationSize, storage: observations) }
+    /// `[cutCount × observationSize]`: ``cutObservations`` as a matrix.
+    public var cutObservationMatrix: Matrix { Matrix(rows: cutCount, columns: observationSize, storage: cutObservations) }
+}
+
+extension VineSamples where Observation == UInt8 {
+    /// The rollout-set states as frames of `shape`.
+    /// - Precondition: `shape.count == observationSize`.
+    public func stateFrames(shape: ImageShape) -> FrameBatch {
+        precondition(shape.count == observationSize, "frames of \(shape) are not observations of \(observationSize) values")
+        return FrameBatch(shape: shape, rows: stateCount, pixels: observations)
+    }
+
+    /// The cut branches' end observations as frames of `shape`.
+    public func cutFrames(shape: ImageShape) -> FrameBatch {
+        precondition(shape.count == observationSize, "frames of \(shape) are not observations of \(observationSize) values")
+        return FrameBatch(shape: shape, rows: cutCount, pixels: cutObservations)
+    }
+}
+
+/// A vine collection of either kind of observation, as a vine chunk carries it.
+public enum AnyVineSamples: Sendable, Equatable {
+    case features(VineBatch)
+    case frames(FrameVineBatch)
+
+    /// N: rollout-set states.
+    public var stateCount: Int {
+        switch self {
+        case .features(let b): b.stateCount
+        case .frames(let b): b.stateCount
+        }
+    }
+    /// N·K: branches.
+    public var branchCount: Int {
+        switch self {
+        case .features(let b): b.branchCount
+        case .frames(let b): b.branchCount
+        }
+    }
+    /// Every simulator step the collection took: trunks plus branches.
+    public var simulatorSteps: Int {
+        switch self {
+        case .features(let b): b.simulatorSteps
+        case .frames(let b): b.simulatorSteps
+        }
     }
 }

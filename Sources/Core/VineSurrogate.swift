@@ -22,6 +22,18 @@ public enum VineSurrogateError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Q̂_{n,k} − Q̄_n: each state's K values (consecutive in `qValues`) minus their mean.
+public func centeredPerState(_ qValues: [Double], actionsPerState k: Int) -> [Double] {
+    var centered = qValues
+    for i in 0..<(qValues.count / k) {
+        var mean = 0.0
+        for j in 0..<k { mean += qValues[i * k + j] }
+        mean /= Double(k)
+        for j in 0..<k { centered[i * k + j] -= mean }
+    }
+    return centered
+}
+
 /// The paper's vine estimators of the surrogate (§5.2), over a rollout set of N states with
 /// K branches each.
 ///
@@ -48,19 +60,19 @@ public enum VineSurrogateError: Error, Equatable, CustomStringConvertible {
 ///
 /// The KL constraint and the Fisher matrix are measured on the N states, or on other states
 /// of ρ_old given as ``constraintStates`` (the trunks', ``VineTrustRegion/trunks``).
-public struct VineSurrogate: SurrogateEstimator, Sendable {
+public struct VineSurrogate<States: StateBatch>: SurrogateEstimator, Sendable {
     public let estimator: VineEstimator
     /// K: branches per state.
     public let actionsPerState: Int
-    /// `[N × observationSize]`, normalised.
-    public let states: Matrix
+    /// N states: feature vectors (`[N × observationSize]`, normalised) or frames.
+    public let states: States
     /// `[N·K × actionWidth]`: each state's K actions, state after state.
     public let actions: Matrix
     /// `[N·K]`: Q̂_{n,k} − Q̄_n.
     public let centeredQValues: [Double]
-    /// `[m × observationSize]`, normalised: where the step measures the KL and the Fisher
-    /// matrix (nil: on ``states``).
-    public let constraintStates: Matrix?
+    /// m states (normalised feature vectors, or frames): where the step measures the KL and
+    /// the Fisher matrix (nil: on ``states``).
+    public let constraintStates: States?
 
     // π_old, fixed by `bind`.
     private var head: PolicyHead?
@@ -68,52 +80,23 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     private var oldLogStd: [Double] = []
     private var oldLogProbabilities: [Double] = []
 
-    /// The surrogate of a collected batch for a policy with head `head`.
-    /// - Parameters:
-    ///   - batch: a vine collection made with the policy (and normaliser) being updated.
-    ///   - normalizer: the observation statistics the collection used (nil: raw inputs).
-    ///   - head: the policy's head, checked against the batch.
-    ///   - qValues: `[N·K]`, Q̂ of each branch (``VineBatch/qValues(gamma:cutValues:)``; nil:
-    ///     the batch's un-bootstrapped branch returns, the paper's estimator).
-    ///   - trustRegion: where the step measures the KL and the Fisher matrix.
-    ///   - normalizedTrunks: the trunks' observations through `normalizer`, when the caller
-    ///     has them already (nil: normalised here if `trustRegion` needs them).
-    /// - Throws: ``VineSurrogateError`` when the batch is malformed or does not fit `head`.
-    public init(_ batch: VineBatch, normalizer: RunningNormalizer?, head: PolicyHead,
-                qValues: [Double]? = nil, trustRegion: VineTrustRegion = .rolloutSet,
-                normalizedTrunks: Matrix? = nil) throws(VineSurrogateError) {
-        guard batch.isConsistent else { throw .inconsistentBatch }
-        if let normalizer, normalizer.size != batch.observationSize {
-            throw .shape("\(batch.observationSize) observation values, normaliser has \(normalizer.size)")
-        }
-        let normalized = { (m: Matrix) in normalizer?.normalized(m) ?? m }
-        var constraintStates: Matrix?
-        if trustRegion == .trunks {
-            guard batch.trunks.count > 0 else { throw .inconsistentBatch }
-            constraintStates = normalizedTrunks ?? normalized(batch.trunks.observationMatrix)
-        }
-        try self.init(states: normalized(batch.observationMatrix), actions: batch.actionMatrix,
-                      qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState, estimator: batch.estimator,
-                      head: head, constraintStates: constraintStates)
-    }
-
     /// A surrogate from its parts.
     /// - Parameters:
-    ///   - states: `[N × observationSize]`, normalised.
+    ///   - states: N states (normalised feature vectors, or frames).
     ///   - actions: `[N·K × actionWidth]`, state after state.
     ///   - qValues: `[N·K]`: Q̂ of each branch.
     ///   - actionsPerState: K.
     ///   - estimator: eq. 15 or eq. 16.
     ///   - head: the policy's head (eq. 15 needs a categorical head with K actions, listed
     ///     `0, 1, …, K−1` at every state).
-    ///   - constraintStates: `[m × observationSize]`, normalised, m ≥ 1: where the step
-    ///     measures the KL and the Fisher matrix (nil: on `states`).
-    public init(states: Matrix, actions: Matrix, qValues: [Double], actionsPerState k: Int,
-                estimator: VineEstimator, head: PolicyHead, constraintStates: Matrix? = nil) throws(VineSurrogateError) {
+    ///   - constraintStates: m ≥ 1 states of the same kind and width as `states`: where the
+    ///     step measures the KL and the Fisher matrix (nil: on `states`).
+    public init(states: States, actions: Matrix, qValues: [Double], actionsPerState k: Int,
+                estimator: VineEstimator, head: PolicyHead, constraintStates: States? = nil) throws(VineSurrogateError) {
         let n = states.rows
         guard k >= 1, actions.rows == n * k, qValues.count == n * k else { throw .inconsistentBatch }
         if let constraintStates {
-            guard constraintStates.rows > 0, constraintStates.columns == states.columns else { throw .inconsistentBatch }
+            guard constraintStates.rows > 0, constraintStates.valuesPerState == states.valuesPerState else { throw .inconsistentBatch }
         }
         guard actions.columns == head.actionWidth else {
             throw .shape("actions of width \(actions.columns), the policy's are \(head.actionWidth)")
@@ -128,20 +111,8 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
         actionsPerState = k
         self.states = states
         self.actions = actions
-        centeredQValues = Self.centered(qValues, actionsPerState: k)
+        centeredQValues = centeredPerState(qValues, actionsPerState: k)
         self.constraintStates = constraintStates
-    }
-
-    /// Q̂_{n,k} − Q̄_n: each state's K values (consecutive in `qValues`) minus their mean.
-    public static func centered(_ qValues: [Double], actionsPerState k: Int) -> [Double] {
-        var centered = qValues
-        for i in 0..<(qValues.count / k) {
-            var mean = 0.0
-            for j in 0..<k { mean += qValues[i * k + j] }
-            mean /= Double(k)
-            for j in 0..<k { centered[i * k + j] -= mean }
-        }
-        return centered
     }
 
     /// N: rollout-set states.
@@ -214,7 +185,63 @@ public struct VineSurrogate: SurrogateEstimator, Sendable {
     }
 }
 
-extension Policy {
+extension VineSurrogate where States == Matrix {
+    /// The surrogate of a collected batch for a policy with head `head`.
+    /// - Parameters:
+    ///   - batch: a vine collection made with the policy (and normaliser) being updated.
+    ///   - normalizer: the observation statistics the collection used (nil: raw inputs).
+    ///   - head: the policy's head, checked against the batch.
+    ///   - qValues: `[N·K]`, Q̂ of each branch (``VineBatch/qValues(gamma:cutValues:)``; nil:
+    ///     the batch's un-bootstrapped branch returns, the paper's estimator).
+    ///   - trustRegion: where the step measures the KL and the Fisher matrix.
+    ///   - normalizedTrunks: the trunks' observations through `normalizer`, when the caller
+    ///     has them already (nil: normalised here if `trustRegion` needs them).
+    /// - Throws: ``VineSurrogateError`` when the batch is malformed or does not fit `head`.
+    public init(_ batch: VineBatch, normalizer: RunningNormalizer?, head: PolicyHead,
+                qValues: [Double]? = nil, trustRegion: VineTrustRegion = .rolloutSet,
+                normalizedTrunks: Matrix? = nil) throws(VineSurrogateError) {
+        guard batch.isConsistent else { throw .inconsistentBatch }
+        if let normalizer, normalizer.size != batch.observationSize {
+            throw .shape("\(batch.observationSize) observation values, normaliser has \(normalizer.size)")
+        }
+        let normalized = { (m: Matrix) in normalizer?.normalized(m) ?? m }
+        var constraintStates: Matrix?
+        if trustRegion == .trunks {
+            guard batch.trunks.count > 0 else { throw .inconsistentBatch }
+            constraintStates = normalizedTrunks ?? normalized(batch.trunks.observationMatrix)
+        }
+        try self.init(states: normalized(batch.observationMatrix), actions: batch.actionMatrix,
+                      qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState, estimator: batch.estimator,
+                      head: head, constraintStates: constraintStates)
+    }
+
+}
+
+extension VineSurrogate where States == FrameBatch {
+    /// The surrogate of a collected batch of frames of `shape` for a convolutional policy with
+    /// head `head` (frames are read as `p / 255`, never standardised).
+    /// - Parameters: as for a batch of feature vectors; the trunks' frames are the constraint
+    ///   states with ``VineTrustRegion/trunks``.
+    /// - Throws: ``VineSurrogateError`` when the batch is malformed or does not fit `head`
+    ///   or `shape`.
+    public init(_ batch: FrameVineBatch, shape: ImageShape, head: PolicyHead, qValues: [Double]? = nil,
+                trustRegion: VineTrustRegion = .rolloutSet) throws(VineSurrogateError) {
+        guard batch.isConsistent else { throw .inconsistentBatch }
+        guard shape.count == batch.observationSize else {
+            throw .shape("\(batch.observationSize) observation values, frames of \(shape) have \(shape.count)")
+        }
+        var constraintStates: FrameBatch?
+        if trustRegion == .trunks {
+            guard batch.trunks.count > 0 else { throw .inconsistentBatch }
+            constraintStates = batch.trunks.frames(shape: shape)
+        }
+        try self.init(states: batch.stateFrames(shape: shape), actions: batch.actionMatrix,
+                      qValues: qValues ?? batch.branchReturns, actionsPerState: batch.actionsPerState,
+                      estimator: batch.estimator, head: head, constraintStates: constraintStates)
+    }
+}
+
+extension StochasticPolicy {
     /// One TRPO step on a vine surrogate (eq. 15 or 16): the single-path step's machinery
     /// (reverse-mode gradient, Fisher-vector products on a `fisherSubsample` of the N
     /// rollout-set states, CG, scaling to δ, backtracking line search on the measured mean KL
@@ -223,7 +250,7 @@ extension Policy {
     /// Fisher fraction than the paper's 10 % is advisable (its 10 % was of a single-path
     /// batch of many samples).
     /// - Returns: the step's diagnostics; `accepted == false` means θ is unchanged.
-    public mutating func vineStep(_ surrogate: VineSurrogate, configuration: TRPOConfiguration,
+    public mutating func vineStep(_ surrogate: VineSurrogate<Network.Input>, configuration: TRPOConfiguration,
                                   random: inout RandomStream) -> TRPOStepReport {
         trpoStep(surrogate, configuration: configuration, random: &random)
     }

@@ -13,7 +13,7 @@ extension Samples: AssemblableBatch {
     public var rows: Int { count }
 }
 
-extension VineBatch: AssemblableBatch {
+extension VineSamples: AssemblableBatch {
     public var rows: Int { stateCount }
 }
 

@@ -280,7 +280,7 @@ public struct Conversation<Workload: ConversationWorkload> {
             offer(IterationBatch(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
                   sequence: chunk.sequence, peer: peer, now: now, into: &actions)
         case .vineChunk(let chunk):
-            offer(.vine(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
+            offer(IterationBatch(chunk.batch), from: chunk.worker, session: chunk.session, version: chunk.version,
                   sequence: chunk.sequence, peer: peer, now: now, into: &actions)
         case .heartbeat(let beat):
             guard case .worker(let worker) = beat.sender, registered(peer, claiming: worker, now: now) != nil else {

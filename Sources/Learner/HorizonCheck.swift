@@ -118,7 +118,7 @@ extension VarianceStudy {
         let longMean = EstimateMoments.mean(longGradients)
         guard dot(longMean, longMean) > 0 else { throw HorizonCheckError.zeroLongHorizonGradient }
         let k = short.actionsPerState
-        let (longFlat, longCentered) = (longQ.flatMap { $0 }, longQ.flatMap { VineSurrogate.centered($0, actionsPerState: k) })
+        let (longFlat, longCentered) = (longQ.flatMap { $0 }, longQ.flatMap { centeredPerState($0, actionsPerState: k) })
         let branches = shorts.reduce(0) { $0 + $1.branchCount }
         let cutShare = Double(shorts.reduce(0) { $0 + $1.cutCount }) / Double(branches)
         var rows: [HorizonComparison] = []
@@ -129,7 +129,7 @@ extension VarianceStudy {
                 qEstimator: name, horizon: short.rolloutLength, longHorizon: longHorizon, collections: collections,
                 branches: branches, cutShare: cutShare,
                 qCorrelation: correlation(q.flatMap { $0 }, longFlat),
-                centeredQCorrelation: correlation(q.flatMap { VineSurrogate.centered($0, actionsPerState: k) }, longCentered),
+                centeredQCorrelation: correlation(q.flatMap { centeredPerState($0, actionsPerState: k) }, longCentered),
                 gradientCosine: moments.meanEstimateCosine, gradientRelativeBias: moments.relativeBias))
         }
         // Single path estimates the gradient itself; eq. 16 estimates (K−1)/K of it.

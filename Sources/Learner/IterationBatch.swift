@@ -10,6 +10,8 @@ public enum IterationBatch: AssemblableBatch, Equatable {
     case vine(VineBatch)
     /// Single-path rows of uint8 frames, for a convolutional policy.
     case frames(FrameSamples)
+    /// A vine collection of uint8 frames, for a convolutional policy.
+    case frameVine(FrameVineBatch)
 
     /// The batch of a decoded chunk.
     public init(_ samples: AnySamples) {
@@ -19,12 +21,21 @@ public enum IterationBatch: AssemblableBatch, Equatable {
         }
     }
 
+    /// The batch of a decoded vine chunk.
+    public init(_ samples: AnyVineSamples) {
+        switch samples {
+        case .features(let batch): self = .vine(batch)
+        case .frames(let batch): self = .frameVine(batch)
+        }
+    }
+
     /// Rows of a single-path batch, rollout-set states of a vine batch.
     public var rows: Int {
         switch self {
         case .singlePath(let batch): batch.rows
         case .vine(let batch): batch.rows
         case .frames(let batch): batch.rows
+        case .frameVine(let batch): batch.rows
         }
     }
 
@@ -41,6 +52,9 @@ public enum IterationBatch: AssemblableBatch, Equatable {
         case (.frames(var batch), .frames(let more)):
             batch.append(more)
             self = .frames(batch)
+        case (.frameVine(var batch), .frameVine(let more)):
+            batch.append(more)
+            self = .frameVine(batch)
         default:
             preconditionFailure("batches of different kinds cannot be joined")
         }
@@ -56,7 +70,7 @@ public enum IterationBatch: AssemblableBatch, Equatable {
         let (observationSize, actionWidth, actions): (Int, Int, [Double])
         let takesFrames = if case .convolutional = policy { true } else { false }
         switch self {
-        case .frames where !takesFrames: return "uint8 frames; this run's policy takes feature vectors"
+        case .frames where !takesFrames, .frameVine where !takesFrames: return "uint8 frames; this run's policy takes feature vectors"
         case .singlePath where takesFrames, .vine where takesFrames: return "feature vectors; this run's policy takes uint8 frames"
         default: break
         }
@@ -66,14 +80,14 @@ public enum IterationBatch: AssemblableBatch, Equatable {
         case (.frames(let batch), .singlePath):
             (observationSize, actionWidth, actions) = (batch.observationSize, batch.actionWidth, batch.actions)
         case (.vine(let batch), .vine(let settings)):
-            let (k, estimator) = settings.branching(for: policy.head)
-            guard batch.actionsPerState == k, batch.estimator == estimator else {
-                return "a vine chunk of K = \(batch.actionsPerState) (\(batch.estimator)); this run has K = \(k) (\(estimator))"
-            }
+            if let misfit = Self.branchingMisfit(batch, settings, policy.head) { return misfit }
+            (observationSize, actionWidth, actions) = (batch.observationSize, batch.actionWidth, batch.actions)
+        case (.frameVine(let batch), .vine(let settings)):
+            if let misfit = Self.branchingMisfit(batch, settings, policy.head) { return misfit }
             (observationSize, actionWidth, actions) = (batch.observationSize, batch.actionWidth, batch.actions)
         case (.singlePath, .vine), (.frames, .vine):
             return "a single-path chunk; this run samples vine"
-        case (.vine, .singlePath):
+        case (.vine, .singlePath), (.frameVine, .singlePath):
             return "a vine chunk; this run samples single-path"
         }
         let (expectedObservations, expectedWidth) = (policy.observationSize, policy.head.actionWidth)
@@ -85,6 +99,17 @@ public enum IterationBatch: AssemblableBatch, Equatable {
             return "actions outside 0..<\(count)"
         }
         return nil
+    }
+}
+
+extension IterationBatch {
+    /// A vine collection's K and estimator against the run's (they follow from its settings
+    /// and action space), or nil when they agree.
+    static func branchingMisfit<Observation>(_ batch: VineSamples<Observation>, _ settings: VineSettings,
+                                             _ head: PolicyHead) -> String? {
+        let (k, estimator) = settings.branching(for: head)
+        guard batch.actionsPerState != k || batch.estimator != estimator else { return nil }
+        return "a vine chunk of K = \(batch.actionsPerState) (\(batch.estimator)); this run has K = \(k) (\(estimator))"
     }
 }
 

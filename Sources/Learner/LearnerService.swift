@@ -237,17 +237,14 @@ public final class LearnerService {
         let sampleSeconds = ((batchCompleted ?? clock.now) - batchStarted).seconds
         batchCompleted = nil
         let collected = clock.now
-        let stepsBefore = session!.state.timesteps
         let singlePath: AnySamples
         switch batch {
         case .singlePath(let rows): singlePath = .features(rows)
         case .frames(let rows): singlePath = .frames(rows)
-        case .vine(let collection):
-            let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
-            publishNextVersion(deafSince: collected)
-            recorded(statistics, steps: session!.state.timesteps - stepsBefore, sampleSeconds: sampleSeconds,
-                     publishSeconds: (clock.now - collected).seconds, report: report)
-            return
+        case .vine(let features):
+            return try finishVineIteration(.features(features), sampleSeconds: sampleSeconds, collected: collected, report: report)
+        case .frameVine(let frames):
+            return try finishVineIteration(.frames(frames), sampleSeconds: sampleSeconds, collected: collected, report: report)
         }
         do {
             var fit: ValueFitRun?
@@ -270,6 +267,15 @@ public final class LearnerService {
                 recorded(complete, steps: complete.samples, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
             }
         }
+    }
+
+    /// A vine iteration: the whole update in line, then the next version.
+    private func finishVineIteration(_ collection: AnyVineSamples, sampleSeconds: Double, collected: ContinuousClock.Instant,
+                                     report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
+        let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
+        publishNextVersion(deafSince: collected)
+        recorded(statistics, steps: collection.simulatorSteps, sampleSeconds: sampleSeconds,
+                 publishSeconds: (clock.now - collected).seconds, report: report)
     }
 
     /// Waits for the value fit in flight, if any, and records its iteration.

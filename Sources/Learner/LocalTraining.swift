@@ -94,7 +94,7 @@ public struct LocalTraining {
                 let start = clock.now
                 let batch = sampler.collect()
                 let sampleSeconds = (clock.now - start).seconds
-                let statistics = try session.update(vine: batch, sampleSeconds: sampleSeconds)
+                let statistics = try session.update(vine: .features(batch), sampleSeconds: sampleSeconds)
                 report(statistics, session.wallSeconds, sampleSeconds)
             }
         }

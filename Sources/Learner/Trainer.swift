@@ -100,7 +100,7 @@ public struct VineIterationStatistics: Sendable {
     public var meanBranchLength: Double
 
     /// - Parameter qValues: `[N·K]`, the Q̂ the step used.
-    init(_ batch: VineBatch, qValues: [Double]) {
+    init<Observation>(_ batch: VineSamples<Observation>, qValues: [Double]) {
         states = batch.stateCount
         branches = batch.branchCount
         branchSteps = batch.branchSteps
@@ -305,55 +305,88 @@ public struct Trainer: Sendable {
     /// Q̂ is the plain return and V is left alone.
     /// - Throws: ``VineSurrogateError`` for a malformed batch or a non-finite Q̂ (nothing is
     ///   changed then).
-    public mutating func update(vine batch: VineBatch) throws(VineSurrogateError) -> IterationStatistics {
+    public mutating func update(vine batch: AnyVineSamples) throws(VineSurrogateError) -> IterationStatistics {
         let c = state.configuration
-        // The vine samples feature vectors (TrainingConfiguration.validate refuses it on frames).
-        guard case .dense(var policy) = state.policy, case .dense(var valueFunction) = state.valueFunction else {
-            preconditionFailure("a vine iteration of a convolutional policy")
+        switch (batch, state.policy, state.valueFunction) {
+        case (.features(let batch), .dense(var policy), .dense(var value)):
+            let (normalizer, head) = (state.samplingNormalizer, policy.head)
+            let inputs = { (observations: Matrix) in normalizer?.normalized(observations) ?? observations }
+            let statistics = try vineIteration(
+                batch, policy: &policy, value: &value, cutStates: inputs(batch.cutObservationMatrix),
+                trunkStates: { (inputs(batch.trunks.observationMatrix), inputs(batch.trunks.bootstrapObservationMatrix)) }
+            ) { (qValues, trunks) throws(VineSurrogateError) in
+                try VineSurrogate(batch, normalizer: normalizer, head: head, qValues: qValues,
+                                  trustRegion: c.vineTrustRegion, normalizedTrunks: trunks)
+            }
+            (state.policy, state.valueFunction) = (.dense(policy), .dense(value))
+            if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
+            return statistics
+        case (.frames(let batch), .convolutional(var policy), .convolutional(var value)):
+            let (shape, head) = (policy.network.architecture.input, policy.head)
+            guard shape.count == batch.observationSize else { throw .shape("frames of \(batch.observationSize) values, the network takes \(shape)") }
+            let statistics = try vineIteration(
+                batch, policy: &policy, value: &value, cutStates: batch.cutFrames(shape: shape),
+                trunkStates: { (batch.trunks.frames(shape: shape), batch.trunks.bootstrapFrames(shape: shape)) }
+            ) { (qValues, _) throws(VineSurrogateError) in
+                try VineSurrogate(batch, shape: shape, head: head, qValues: qValues, trustRegion: c.vineTrustRegion)
+            }
+            (state.policy, state.valueFunction) = (.convolutional(policy), .convolutional(value))
+            return statistics
+        default:
+            preconditionFailure("a vine chunk's observations do not fit the run's policy (IterationBatch.misfit refuses them)")
         }
+    }
+
+    /// The vine iteration on either trunk: Q̂ (bootstrapped with V on `cutStates`, the cut
+    /// branches' end states, when the run bootstraps), the surrogate `makeSurrogate` builds
+    /// from Q̂ (and the trunks' states, when computed), the TRPO step, and V's fit on the
+    /// trunks' λ-returns. Counts the iteration; the caller stores the networks.
+    private mutating func vineIteration<Observation, Network: PolicyNetwork, Value: ValueNetwork>(
+        _ batch: VineSamples<Observation>, policy: inout StochasticPolicy<Network>, value: inout StateValueFunction<Value>,
+        cutStates: @autoclosure () -> Network.Input, trunkStates: () -> (states: Network.Input, bootstrap: Network.Input),
+        makeSurrogate: ([Double], Network.Input?) throws(VineSurrogateError) -> VineSurrogate<Network.Input>
+    ) throws(VineSurrogateError) -> IterationStatistics where Value.Input == Network.Input {
+        let c = state.configuration
         var qValues = batch.branchReturns
-        var trunkInputs: Matrix?
+        var trunkInputs: Network.Input?
         var targets: [Double] = []
         if c.vineBootstrap == .value {
             guard batch.isConsistent, batch.trunks.count > 0 else { throw .inconsistentBatch }
-            let cutValues = valueFunction.predict(samplingInputs(batch.cutObservationMatrix))
-            qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: cutValues)
-            let inputs = samplingInputs(batch.trunks.observationMatrix)
-            targets = advantageEstimates(batch.trunks, value: valueFunction, states: inputs,
-                                         bootstrapStates: samplingInputs(batch.trunks.bootstrapObservationMatrix),
+            qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: value.predict(cutStates()))
+            let trunks = trunkStates()
+            targets = advantageEstimates(batch.trunks, value: value, states: trunks.states, bootstrapStates: trunks.bootstrap,
                                          rewards: batch.trunks.rewards).returns
-            trunkInputs = inputs
+            trunkInputs = trunks.states
         }
-        let surrogate = try VineSurrogate(batch, normalizer: state.samplingNormalizer, head: policy.head, qValues: qValues,
-                                          trustRegion: c.vineTrustRegion, normalizedTrunks: trunkInputs)
+        let surrogate = try makeSurrogate(qValues, trunkInputs)
         let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
         let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
         let policySeconds = clock.measure {
             policyStep = policy.vineStep(surrogate, configuration: trpo, random: &state.random)
         }
-        state.policy = .dense(policy)
         var valueReport = ValueFitReport()
         let valueSeconds = clock.measure {
             if let trunkInputs {
-                valueReport = valueFunction.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.valueRandom)
+                valueReport = value.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.valueRandom)
             }
         }
-        state.valueFunction = .dense(valueFunction)
-        if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
         state.iteration += 1
         state.timesteps += batch.simulatorSteps
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
                                    policyStep: policyStep, maxKL: trpo.maxKL, valueFit: valueReport,
                                    policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds,
-                                   policyStd: policyStandardDeviation, vine: VineIterationStatistics(batch, qValues: qValues))
+                                   policyStd: Self.meanStandardDeviation(logStd: policy.logStd),
+                                   vine: VineIterationStatistics(batch, qValues: qValues))
     }
 
     /// Mean standard deviation of a Gaussian policy (NaN for a categorical one).
-    var policyStandardDeviation: Double {
-        let logStd = state.policy.logStd
-        return logStd.isEmpty ? .nan : logStd.reduce(0) { $0 + exp($1) } / Double(logStd.count)
+    var policyStandardDeviation: Double { Self.meanStandardDeviation(logStd: state.policy.logStd) }
+
+    /// Mean of exp(log-std) (NaN when there is none).
+    static func meanStandardDeviation(logStd: [Double]) -> Double {
+        logStd.isEmpty ? .nan : logStd.reduce(0) { $0 + exp($1) } / Double(logStd.count)
     }
 
     /// Adds wall time spent outside ``update(with:)`` bookkeeping (kept across resumes).

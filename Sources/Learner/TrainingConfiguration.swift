@@ -162,8 +162,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// settings (`trpo presets` prints them; docs/presets.md cites the same).
     public struct PresetSource: Sendable, Equatable {
         public var singlePath: String
-        /// nil: the environment has no vine preset (the vine does not run on it).
-        public var vine: String?
+        public var vine: String
     }
 
     /// The source of ``preset(for:)``'s values for `environment`.
@@ -179,6 +178,7 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         var initialLogStd: Double?
         var maxKL: Double?
         var klSchedule: KLSchedule?
+        var fisherSubsample: Double?
     }
 
     /// The preset table: each environment's values (single path's), where they come from, how
@@ -336,7 +336,15 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
             source.singlePath = "the paper's Atari column (App. D, Table 3: δ 0.01, γ 0.99, Fisher on 10 %, CG 10) with "
                 + "OpenAI Baselines' trpo_mpi Atari setup (cnn_small, batch 16 × 512 = 8,192, 3 critic passes, rewards "
                 + "clipped to their sign); λ 0.97 and critic Adam 1e-3 in minibatches of 256 are ours (docs/presets.md)"
-            source.vine = nil  // the vine on frames is not supported yet
+            // The vine (§5.2, the paper's Atari vine): every action of the game once from each
+            // rollout-set state (eq. 15; K = 18 covers the full action set), branches of up to
+            // T = 100 steps completed by V, from 8 trunks of 500 steps per worker; sized so an
+            // iteration is ~46,000 simulator steps on Pong (6 actions) against the paper's 400,000.
+            c.vine = VineSettings(trunkSteps: 500, rolloutStates: 64, actionsPerState: 18, rolloutLength: 100, gamma: c.gamma)
+            vineKeeps.fisherSubsample = 1  // the Fisher matrix on all 64 states, not 6
+            source.vine = "the paper's Atari vine (§5.2: every action once from each state, q uniform) sized for this machine: "
+                + "8 trunks of 500 steps per worker, N = 64, T = 100, branches completed by V, the Fisher matrix on all N; rewards unclipped "
+                + "(the workers sum a branch's rewards); 10M simulator steps (docs/presets.md)"
         default:
             break
         }
@@ -360,9 +368,14 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         c.initialLogStd = tuned.vineKeeps.initialLogStd ?? c.initialLogStd
         c.trpo.maxKL = tuned.vineKeeps.maxKL ?? c.trpo.maxKL
         c.klSchedule = tuned.vineKeeps.klSchedule ?? c.klSchedule
+        c.trpo.fisherSubsample = tuned.vineKeeps.fisherSubsample ?? c.trpo.fisherSubsample
         c.vine.gamma = c.gamma  // branches discount as the run does
+        // Reward clipping is single path's (the workers sum a branch's rewards as the game gives them).
+        c.clipRewards = false
         if presetName(of: environment) == "CartPole-v1" {
             c.totalSteps = 500_000
+        } else if presetName(of: environment) == atariPreset {
+            c.totalSteps = 10_000_000  // simulator steps, trunks and branches: single path's budget
         } else {
             let v = c.vine
             let iterations = tuned.vineIterations
@@ -397,7 +410,6 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         if let architecture = frameArchitecture {
             try check(architecture.isValid, "\(trunk.resolved.rawValue)'s convolutions do not fit frames of "
                       + "\(architecture.input.height)×\(architecture.input.width)×\(architecture.input.channels)")
-            try check(sampler == .singlePath, "the vine on frames is not supported yet (vine chunks carry f64 observations); sample single path")
         } else if trunk != .auto && trunk != .mlp && !(isExternal && environmentSpec == nil) {
             // (An external environment's frames are known once its first worker describes it.)
             throw ConfigurationError(message: "a convolutional trunk (\(trunk.rawValue)) needs frames (uint8 observations of height × "

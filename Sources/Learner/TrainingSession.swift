@@ -131,7 +131,7 @@ public struct TrainingSession {
     }
 
     /// One vine iteration, then its progress row and, when due, its checkpoint.
-    public mutating func update(vine batch: VineBatch, sampleSeconds: Double,
+    public mutating func update(vine batch: AnyVineSamples, sampleSeconds: Double,
                                 counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
         var statistics = try record(trainer.update(vine: batch), rows: batch.simulatorSteps, sampleSeconds: sampleSeconds,
                                     publishSeconds: .nan, counters: counters)

@@ -117,7 +117,7 @@ public struct VarianceStudy {
         switch batch {
         case .singlePath(let rows): singlePathGradient(rows)
         case .vine(let collection): try vineGradient(collection)
-        case .frames: preconditionFailure("a variance study's policy is dense, so its tasks refuse frames (IterationBatch.misfit)")
+        case .frames, .frameVine: preconditionFailure("a variance study's policy is dense, so its tasks refuse frames (IterationBatch.misfit)")
         }
     }
 

@@ -377,16 +377,22 @@ extension Message {
         public var version: UInt64
         /// Per worker process, shared with ``Chunk``'s numbering: 0, 1, 2, …
         public var sequence: UInt64
-        /// The collection; its ``VineBatch/simulatorSteps`` (trunk rows plus branch lengths) is
-        /// the chunk's simulator cost.
-        public var batch: VineBatch
+        /// The collection, of feature vectors or (flag bit 0, pixels) uint8 frames; its
+        /// ``VineSamples/simulatorSteps`` (trunk rows plus branch lengths) is the chunk's
+        /// simulator cost.
+        public var batch: AnyVineSamples
 
-        public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, batch: VineBatch) {
+        public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, batch: AnyVineSamples) {
             self.worker = worker
             self.session = session
             self.version = version
             self.sequence = sequence
             self.batch = batch
+        }
+
+        /// A vine chunk of feature vectors.
+        public init(worker: WorkerIdentity, session: UInt64, version: UInt64, sequence: UInt64, batch: VineBatch) {
+            self.init(worker: worker, session: session, version: version, sequence: sequence, batch: .features(batch))
         }
     }
 

@@ -429,11 +429,14 @@ struct MessageDecoder<Frames: FrameSource> {
         // The rollout set is drawn from the trunks' states.
         guard trunkSteps >= stateCount else { throw .invalidValue(.trunkSteps, UInt64(trunkSteps)) }
         guard trunkSteps <= limits.maxRows else { throw .limitExceeded(.trunkSteps, count: Int(trunkSteps), limit: limits.maxRows) }
+        let pixels = header.has(HeaderLayout.pixels)
+        let valueBytes = pixels ? UInt8.wireSize : Double.wireSize
         let trunk = try trajectoryShape(rows: Int(trunkSteps), observationSize: obs, actionWidth: width,
-                                        bootstrapCount: trunkBootstrapCount, episodeCount: episodeCount, .trunk)
-        let observationBytes = try byteCount(n, obs, .observations)
+                                        bootstrapCount: trunkBootstrapCount, episodeCount: episodeCount, .trunk,
+                                        observationBytes: valueBytes)
+        let observationBytes = try byteCount(n, obs, .observations) / 8 * valueBytes
         let actionBytes = try byteCount(branches, width, .actions)
-        let cutBytes = try byteCount(cuts, obs, .cutObservations)
+        let cutBytes = try byteCount(cuts, obs, .cutObservations) / 8 * valueBytes
 
         try expectFrames(16)
         try expectLength(1, .observations, observationBytes)
@@ -445,23 +448,27 @@ struct MessageDecoder<Frames: FrameSource> {
         try expectLength(7, .cutObservations, cutBytes)
         try expectTrajectoryLengths(from: 8, trunk)
 
-        var batch = VineBatch(observationSize: obs, actionWidth: width, actionsPerState: k, estimator: estimator)
-        batch.observations = try doubles(1, .observations)
-        batch.actions = try doubles(2, .actions)
-        if estimator == .enumeratedActions {
-            for state in 0..<n where !(0..<k).allSatisfy({ batch.actions[state * k + $0] == Double($0) }) {
-                throw .actionsNotEnumerated(state: state)
+        func collection<Observation: WireObservation>(_: Observation.Type) throws(ProtocolError) -> VineSamples<Observation> {
+            var batch = VineSamples<Observation>(observationSize: obs, actionWidth: width, actionsPerState: k, estimator: estimator)
+            batch.observations = try observations(1, .observations)
+            batch.actions = try doubles(2, .actions)
+            if estimator == .enumeratedActions {
+                for state in 0..<n where !(0..<k).allSatisfy({ batch.actions[state * k + $0] == Double($0) }) {
+                    throw .actionsNotEnumerated(state: state)
+                }
             }
+            batch.branchReturns = try doubles(3, .branchReturns)
+            batch.oldLogProbabilities = try doubles(4, .oldLogProbabilities)
+            batch.branchLengths = try frame(5) { frame in WireArray.uint32s(frame) }
+            guard !batch.branchLengths.contains(0) else { throw .invalidValue(.branchLengths, 0) }
+            batch.branchEnds = try frame(6) { frame throws(ProtocolError) in try MessageDecoder.branchEnds(frame) }
+            let marked = batch.cutCount
+            guard marked == cuts else { throw .cutCountMismatch(declared: cuts, marked: marked) }
+            batch.cutObservations = try observations(7, .cutObservations)
+            batch.trunks = try trajectories(from: 8, trunk)
+            return batch
         }
-        batch.branchReturns = try doubles(3, .branchReturns)
-        batch.oldLogProbabilities = try doubles(4, .oldLogProbabilities)
-        batch.branchLengths = try frame(5) { frame in WireArray.uint32s(frame) }
-        guard !batch.branchLengths.contains(0) else { throw .invalidValue(.branchLengths, 0) }
-        batch.branchEnds = try frame(6) { frame throws(ProtocolError) in try MessageDecoder.branchEnds(frame) }
-        let marked = batch.cutCount
-        guard marked == cuts else { throw .cutCountMismatch(declared: cuts, marked: marked) }
-        batch.cutObservations = try doubles(7, .cutObservations)
-        batch.trunks = try trajectories(from: 8, trunk)
+        let batch: AnyVineSamples = pixels ? .frames(try collection(UInt8.self)) : .features(try collection(Double.self))
         return Message.VineChunk(worker: WorkerIdentity(id: id, nonce: nonce), session: session, version: version,
                                  sequence: sequence, batch: batch)
     }

@@ -125,8 +125,16 @@ extension WireCodec {
     }
 
     static func encode(_ chunk: Message.VineChunk) -> [[UInt8]] {
-        let batch = chunk.batch
-        var header = HeaderWriter(kind: .vineChunk)
+        switch chunk.batch {
+        case .features(let batch): encode(chunk, batch, flags: 0)
+        case .frames(let batch): encode(chunk, batch, flags: HeaderLayout.pixels)
+        }
+    }
+
+    /// A vine chunk's sixteen frames, observations as f64 or (pixels) as bytes.
+    static func encode<Observation: WireObservation>(_ chunk: Message.VineChunk, _ batch: VineSamples<Observation>,
+                                                     flags: UInt8) -> [[UInt8]] {
+        var header = HeaderWriter(kind: .vineChunk, flags: flags)
         header.append(chunk.worker.nonce)
         header.append(chunk.session)
         header.append(chunk.version)
@@ -143,13 +151,13 @@ extension WireCodec {
         header.append(batch.estimator.rawValue)
         return [
             header.bytes,
-            WireArray.bytes(of: batch.observations),
+            Observation.wireBytes(of: batch.observations),
             WireArray.bytes(of: batch.actions),
             WireArray.bytes(of: batch.branchReturns),
             WireArray.bytes(of: batch.oldLogProbabilities),
             WireArray.uint32Bytes(of: batch.branchLengths, .branchLengths),
             batch.branchEnds.map(\.rawValue),
-            WireArray.bytes(of: batch.cutObservations),
+            Observation.wireBytes(of: batch.cutObservations),
         ] + trajectoryFrames(batch.trunks, .trunk)
     }
 

@@ -22,7 +22,7 @@ public enum WireCodec {
     /// (terminated or cut) and a cut branch's end observation, and the trunks as trajectories
     /// (a chunk's frames), so the learner can bootstrap Q̂ from a value function fitted on them.
     /// Version 7 added pixels: convolutional policies in the parameters (flag bit 1 and the
-    /// convolutions frame) and uint8 observations in chunks (flag bit 0).
+    /// convolutions frame) and uint8 observations in chunks and vine chunks (flag bit 0).
     public static let version: UInt16 = 7
 
     /// The frames of a message.
@@ -97,13 +97,13 @@ enum HeaderLayout {
     static func definedFlags(of kind: MessageKind) -> UInt8 {
         switch kind {
         case .parameters: normalizerPresent | convolutional
-        case .chunk: pixels
+        case .chunk, .vineChunk: pixels
         case .heartbeat: fromLearner | versionPresent
         case .reject: sequencePresent
         case .hello: assignID
         case .welcome: idAssigned | specRequired
         case .environmentSpec: canSnapshot
-        case .vineChunk, .stop, .requestParameters, .model, .requestModel, .leave: 0
+        case .stop, .requestParameters, .model, .requestModel, .leave: 0
         }
     }
 

@@ -37,10 +37,7 @@ struct PresetsCommand: ParsableCommand {
         for id in env.map({ [$0] }) ?? EnvironmentRegistry.ids + TrainingConfiguration.atariGames {
             let source = TrainingConfiguration.presetSource(for: id)
             for kind in sampler.map({ [$0] }) ?? SamplerKind.allCases {
-                guard let why = kind == .vine ? source.vine : source.singlePath else {
-                    if sampler == .vine { throw runFailure("\(id) has no vine preset: the vine on frames is not supported yet") }
-                    continue
-                }
+                let why = kind == .vine ? source.vine : source.singlePath
                 // The options of `train --env ID --sampler KIND`: their catalog writes the preset.
                 let options = try TrainingOptions.parse(["--env", id, "--sampler", kind.rawValue])
                 let preset = try options.newConfiguration(environment: id, file: nil)

@@ -18,7 +18,7 @@ import Testing
     /// from the policy), Q̂ with a large common offset (so the per-state baseline matters
     /// numerically) and θ near θ_old for evaluating L away from θ_old.
     static func setup(_ head: PolicyHead, k: Int, estimator: VineEstimator, seed: UInt64)
-        -> (policy: Policy, surrogate: VineSurrogate, q: [Double], actions: Matrix, theta: [Double])
+        -> (policy: Policy, surrogate: VineSurrogate<Matrix>, q: [Double], actions: Matrix, theta: [Double])
     {
         var random = RandomStream(seed: seed, path: [UInt64(head.outputWidth), UInt64(k)])
         var policy = Policy(observationSize: 4, head: head, hiddenSizes: [6, 5], activation: .tanh, initialLogStd: -0.3, random: &random)

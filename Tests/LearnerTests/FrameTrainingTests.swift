@@ -111,6 +111,53 @@ import Testing
         #expect(trainer.state.iteration == 20 && trainer.state.timesteps == 20 * 128)
     }
 
+    /// The vine on frames (eq. 15: both actions from every state, one-step branches): from
+    /// each trunk state of the pixel bandit, Q̂ is 1 for the correct action and 0 for the
+    /// other; 20 vine iterations through the learner's update (V fitted on the trunks) make
+    /// the correct action likely, and the statistics count trunks and branches.
+    @Test func trainerLearnsWithTheVineOnFrames() throws {
+        var c = Self.configuration(trunk: .paperAtari, side: 12)
+        c.sampler = .vine
+        c.vine = VineSettings(trunkSteps: 64, rolloutStates: 64, actionsPerState: 2, rolloutLength: 1, gamma: 0.99)
+        c.trpo.fisherSubsample = 1
+        try c.validate()
+        var trainer = Trainer(configuration: c, observationSize: Self.shape.count, actionSpace: .discrete(count: 2))
+        var random = RandomStream(seed: 6)
+        var first = 0.0, last = 0.0
+        for iteration in 0..<20 {
+            let policy = try #require(Self.convolutional(trainer.state.policy))
+            let (trunks, correct) = Self.episodes(64, policy: policy, random: &random)
+            if iteration == 0 { first = correct }
+            last = correct
+            var batch = FrameVineBatch(observationSize: Self.shape.count, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
+            batch.trunks = trunks
+            batch.observations = trunks.observations
+            for row in 0..<trunks.count {
+                // The trunk took one action; the correct one is that action if it paid.
+                let taken = Int(trunks.actions[row]), paid = trunks.rewards[row] == 1
+                let correctAction = paid ? taken : 1 - taken
+                for action in 0..<2 {
+                    batch.actions.append(Double(action))
+                    batch.branchReturns.append(action == correctAction ? 1 : 0)
+                    batch.branchLengths.append(1)
+                    batch.branchEnds.append(.terminated)
+                    batch.oldLogProbabilities.append(log(0.5))
+                }
+            }
+            #expect(IterationBatch.frameVine(batch).misfit(policy: trainer.state.policy, sampling: c.sampling) == nil)
+            let statistics = try trainer.update(vine: .frames(batch))
+            #expect(statistics.policyStep.rejection == nil || statistics.policyStep.rejection == .zeroGradient)
+            #expect(statistics.samples == 128 && statistics.vine?.branches == 128)
+            #expect(statistics.valueFit.adamSteps == 5 * 2)  // V fitted on the 64 trunk rows, minibatches of 32
+        }
+        if ProcessInfo.processInfo.environment["FRAMES_REPORT"] != nil {
+            print("[measure] vine on frames: P(correct) at iteration 1: \(first), at iteration 20: \(last)")
+        }
+        #expect(abs(first - 0.5) < 0.1)
+        #expect(last > 0.85)
+        #expect(trainer.state.iteration == 20 && trainer.state.timesteps == 20 * (64 + 128))
+    }
+
     /// A checkpoint of convolutional networks loads back equal; one whose networks are not the
     /// trunk its configuration gives is corrupt.
     @Test func checkpointsOfConvolutionalNetworksRoundTrip() throws {
@@ -128,9 +175,9 @@ import Testing
         #expect(throws: CheckpointError.self) { try Checkpoint.load(from: directory) }
     }
 
-    /// What does not fit is refused by name: a convolutional trunk for feature vectors, the
-    /// vine on frames, frames too small for the trunk's kernels, and chunks of the other kind
-    /// of observation.
+    /// What does not fit is refused by name: a convolutional trunk for feature vectors, frames
+    /// too small for the trunk's kernels, and chunks (and vine chunks) of the other kind of
+    /// observation. The vine on frames is a valid configuration.
     @Test func misfitsAreRefused() throws {
         var builtIn = TrainingConfiguration.preset(for: "CartPole-v1")
         builtIn.trunk = .cnnSmall
@@ -139,7 +186,7 @@ import Testing
         var vine = Self.configuration()
         vine.sampler = .vine
         vine.vine = VineSettings(trunkSteps: 10, rolloutStates: 4, actionsPerState: 2, rolloutLength: 1, gamma: 0.99)
-        #expect(throws: ConfigurationError.self) { try vine.validate() }
+        try vine.validate()
 
         #expect(throws: ConfigurationError.self) { try Self.configuration(side: 12).validate() }  // cnn_small needs 36×36
 
@@ -155,5 +202,10 @@ import Testing
         var random = RandomStream(seed: 1)
         let (frames, _) = Self.episodes(3, policy: try #require(Self.convolutional(trainer.state.policy)), random: &random)
         #expect(IterationBatch.frames(frames).misfit(policy: trainer.state.policy, sampling: .singlePath) == nil)
+        let vineSampling = Message.Sampling.vine(VineSettings(trunkSteps: 3, rolloutStates: 1, actionsPerState: 2, rolloutLength: 1, gamma: 0.99))
+        #expect(IterationBatch.vine(VineBatch(observationSize: Self.shape.count, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions))
+            .misfit(policy: trainer.state.policy, sampling: vineSampling) == "feature vectors; this run's policy takes uint8 frames")
+        #expect(IterationBatch.frameVine(FrameVineBatch(observationSize: Self.shape.count, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions))
+            .misfit(policy: trainer.state.policy, sampling: .singlePath) == "a vine chunk; this run samples single-path")
     }
 }

@@ -165,7 +165,7 @@ import Testing
         }
         let q = try batch.qValues(gamma: 0.9, cutValues: bootstrap == .value ? valueBefore.predict(cutInputs) : nil)
 
-        let statistics = try trainer.update(vine: batch)
+        let statistics = try trainer.update(vine: .features(batch))
         let vine = try #require(statistics.vine)
         #expect(abs(vine.qSpread - VineIterationStatistics(batch, qValues: q).qSpread) <= 1e-12)
         #expect(vine.cutShare == Double(batch.cutCount) / Double(batch.branchCount))
@@ -214,7 +214,7 @@ import Testing
         let batch = sampler.collect()
         let old = trainer.state.builtInPolicy
         let trunkInputs = trainer.samplingNormalizer?.normalized(batch.trunks.observationMatrix) ?? batch.trunks.observationMatrix
-        let statistics = try trainer.update(vine: batch)
+        let statistics = try trainer.update(vine: .features(batch))
         #expect(statistics.policyStep.accepted)
         let new = trainer.state.builtInPolicy
         let kl = old.head.meanKL(oldOutputs: old.network.forward(trunkInputs).output, oldLogStd: old.logStd,

@@ -125,6 +125,28 @@ enum Base {
         return WireCodec.encode(.vineChunk(Message.VineChunk(worker: worker, session: 1, version: 2, sequence: 3, batch: batch)))
     }()
 
+    /// ``vineChunk`` with uint8 observations (states, cut observations, trunk observations and
+    /// trunk bootstrap observations one byte per value).
+    static let pixelVineChunk: [[UInt8]] = {
+        guard case .vineChunk(var chunk) = try! WireCodec.decode(Base.vineChunk), case .features(let features) = chunk.batch else {
+            fatalError("not a vine chunk")
+        }
+        var frames = FrameVineBatch(observationSize: 3, actionWidth: 1, actionsPerState: 2, estimator: .enumeratedActions)
+        (frames.actions, frames.branchReturns, frames.oldLogProbabilities) = (features.actions, features.branchReturns,
+                                                                             features.oldLogProbabilities)
+        (frames.branchLengths, frames.branchEnds) = (features.branchLengths, features.branchEnds)
+        frames.observations = [0, 1, 2, 3, 4, 255]
+        frames.cutObservations = [6, 7, 8, 9, 10, 11]
+        let trunks = features.trunks
+        (frames.trunks.actions, frames.trunks.rewards, frames.trunks.ends) = (trunks.actions, trunks.rewards, trunks.ends)
+        (frames.trunks.bootstrapRows, frames.trunks.episodeReturns, frames.trunks.episodeLengths) =
+            (trunks.bootstrapRows, trunks.episodeReturns, trunks.episodeLengths)
+        frames.trunks.observations = (0..<30).map(UInt8.init)
+        frames.trunks.bootstrapObservations = [30, 31, 32]
+        chunk.batch = .frames(frames)
+        return WireCodec.encode(.vineChunk(chunk))
+    }()
+
     static let workerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
         sender: .worker(worker), sequence: 5, timestamp: 6, version: nil)))
     static let learnerHeartbeat = WireCodec.encode(.heartbeat(Message.Heartbeat(
@@ -246,7 +268,17 @@ extension MalformedCase {
               .headerTooShort(bytes: 128, expected: 136)),
         .init("vine chunk header one byte short", Base.vineChunk.replacing(frame: 0, with: Base.vineChunk[0].dropLast()),
               .headerTooShort(bytes: 76, expected: 77)),
-        .init("undefined vine chunk flag", Base.vineChunk.patching(at: Offset.flags, UInt8(1)), .unknownFlags(kind: .vineChunk, flags: 1)),
+        .init("undefined vine chunk flag", Base.vineChunk.patching(at: Offset.flags, UInt8(2)), .unknownFlags(kind: .vineChunk, flags: 2)),
+        .init("f64 vine states read as pixels", Base.vineChunk.patching(at: Offset.flags, UInt8(1)),
+              .frameLength(.observations, bytes: 48, expected: 6)),
+        .init("pixel vine chunk's cut observations one byte short",
+              Base.pixelVineChunk.replacing(frame: 7, with: Array(Base.pixelVineChunk[7].dropLast())),
+              .frameLength(.cutObservations, bytes: 5, expected: 6)),
+        .init("pixel vine chunk's trunk bootstrap observations one byte long",
+              Base.pixelVineChunk.replacing(frame: 13, with: Base.pixelVineChunk[13] + [0]),
+              .frameLength(.trunkBootstrapObservations, bytes: 4, expected: 3)),
+        .init("pixel vine states read as f64", Base.pixelVineChunk.patching(at: Offset.flags, UInt8(0)),
+              .frameLength(.observations, bytes: 6, expected: 48)),
         .init("vine chunk missing a frame", Array(Base.vineChunk.dropLast()), .frameCount(kind: .vineChunk, count: 15, expected: 16)),
         .init("chunk read as a vine chunk", Base.chunk.patching(at: Offset.kind, MessageKind.vineChunk.rawValue),
               .headerTooShort(bytes: 72, expected: 77)),
@@ -591,7 +623,7 @@ extension MalformedCase {
     ]
 
     @Test func basesAreValid() throws {
-        for frames in [Base.chunk, Base.pixelChunk, Base.convolutionalParameters, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
+        for frames in [Base.chunk, Base.pixelChunk, Base.pixelVineChunk, Base.convolutionalParameters, Base.hello, Base.openHello, Base.parameters, Base.vineParameters, Base.vineChunk, Base.workerHeartbeat,
                        Base.learnerHeartbeat, Base.stop, Base.reject, Base.request, Base.model, Base.requestModel,
                        Base.leave, Base.assignHello, Base.welcome, Base.environmentSpec, Base.discreteSpec] {
             _ = try WireCodec.decode(frames)

@@ -60,7 +60,8 @@ import Testing
         let expected = try DocumentedExamples.allFrames("7.5")
         #expect(WireCodec.encode(.vineChunk(chunk)) == expected)
         #expect((try? WireCodec.decode(expected)) == .vineChunk(chunk))
-        #expect(chunk.batch.trunkSteps == 4 && chunk.batch.branchSteps == 5 && chunk.batch.cutCount == 1)
+        let batch = Self.exampleVineBatch
+        #expect(batch.trunkSteps == 4 && batch.branchSteps == 5 && batch.cutCount == 1 && chunk.batch.simulatorSteps == 9)
     }
 
     /// The batch of worked example 7.5.

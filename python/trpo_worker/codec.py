@@ -345,7 +345,7 @@ class Reject:
 class Trajectories:
     """Rows laid out trajectory after trajectory, as a chunk carries them (§3.4): a chunk's
     frames 1 to 8, and a vine chunk's trunks (§3.9 frames 8 to 15). Observations are float64,
-    or uint8 frames for a pixel chunk (a vine chunk's trunks are float64 only)."""
+    or uint8 frames for a pixel chunk or pixel vine chunk."""
 
     observations: ObservationArray  # [rows, observationSize]
     actions: F64Array  # [rows, actionWidth]
@@ -363,7 +363,9 @@ class Trajectories:
 
 @dataclass
 class VineChunk:
-    """kind 8 (§3.9): N states, K branches each (state after state), and the trunks."""
+    """kind 8 (§3.9): N states, K branches each (state after state), and the trunks. The
+    observations (states, cut observations, the trunks' observations and bootstrap observations)
+    are all float64, or all uint8 frames (flag bit 0, pixels)."""
 
     worker_nonce: int
     session: int
@@ -372,18 +374,23 @@ class VineChunk:
     worker_id: int
     actions_per_state: int
     estimator: int
-    states: F64Array  # [N, observationSize]
+    states: ObservationArray  # [N, observationSize], float64 or uint8
     actions: F64Array  # [N·K, actionWidth]
     branch_returns: F64Array  # [N·K], Σ_{t<L} γᵗ r_t, nothing bootstrapped
     log_probabilities: F64Array  # [N·K]
     branch_lengths: U32Array  # [N·K], L ≥ 1
     branch_ends: U8Array  # [N·K], End.TERMINATED or End.TRUNCATED (cut by T or the time limit)
-    cut_observations: F64Array  # [cutCount, observationSize], s_L of each cut branch in branch order
+    cut_observations: ObservationArray  # [cutCount, observationSize], s_L of each cut branch in branch order
     trunks: Trajectories
 
     @property
     def trunk_steps(self) -> int:
         return self.trunks.rows
+
+    @property
+    def pixels(self) -> bool:
+        """Whether the observations are uint8 frames (the vine chunk's flag bit 0)."""
+        return _vine_pixels(self)
 
     @property
     def branch_steps(self) -> int:
@@ -516,10 +523,10 @@ _HEADERS: dict[Kind, struct.Struct] = {
 HEADER_LENGTHS: dict[Kind, int] = {kind: 8 + s.size for kind, s in _HEADERS.items()}
 _FLAG_MASKS: dict[Kind, int] = {kind: 0 for kind in Kind}
 _FLAG_MASKS.update({Kind.HELLO: 1, Kind.PARAMETERS: 3, Kind.CHUNK: 1, Kind.HEARTBEAT: 3, Kind.REJECT: 1,
-                    Kind.WELCOME: 3, Kind.ENVIRONMENT_SPEC: 1})
+                    Kind.VINE_CHUNK: 1, Kind.WELCOME: 3, Kind.ENVIRONMENT_SPEC: 1})
 NORMALIZER_PRESENT = 1  # parameters flag bit 0
 CONVOLUTIONAL = 2  # parameters flag bit 1
-PIXELS = 1  # chunk flag bit 0
+PIXELS = 1  # chunk and vine chunk flag bit 0
 MAX_OBSERVATION_RANK = 8
 
 assert HEADER_LENGTHS == {
@@ -562,9 +569,26 @@ def _pixels(t: Chunk | Trajectories) -> bool:
     return bool(frames)
 
 
+def _vine_pixels(m: VineChunk) -> bool:
+    """Whether a vine chunk's observations are uint8 frames; ValueError naming the arrays that
+    are not when only some of its four observation arrays are."""
+    arrays = {"states": m.states, "cut observations": m.cut_observations,
+              "trunk observations": m.trunks.observations,
+              "trunk bootstrap observations": m.trunks.bootstrap_observations}
+    frames = {name: np.asarray(array).dtype == np.uint8 for name, array in arrays.items()}
+    if all(frames.values()):
+        return True
+    if any(frames.values()):
+        uint8 = [name for name, is_frames in frames.items() if is_frames]
+        other = [f"{name} ({np.asarray(arrays[name]).dtype})" for name, is_frames in frames.items() if not is_frames]
+        raise ValueError(f"a vine chunk's observations must all be uint8 (pixels) or all not: {', '.join(uint8)} "
+                         f"uint8, but {', '.join(other)}")
+    return False
+
+
 def _trajectory_frames(t: Chunk | Trajectories, pixels: bool = False) -> list[bytes]:
-    """A chunk's frames 1 to 8 (§3.4), observations as f64 or (pixels) one byte each; a vine
-    chunk's trunks (f64)."""
+    """A chunk's frames 1 to 8 (§3.4), or a vine chunk's trunks (§3.9 frames 8 to 15),
+    observations as f64 or (pixels) one byte each."""
     observations: Callable[[npt.ArrayLike], bytes] = _u8 if pixels else _f64
     return [observations(t.observations), _f64(t.actions), _f64(t.rewards), _u8(t.ends), _u32(t.bootstrap_rows),
             observations(t.bootstrap_observations), _f64(t.episode_returns), _u32(t.episode_lengths)]
@@ -611,19 +635,22 @@ def encode(message: Message) -> list[bytes]:
             message.session, message.current_version, message.sequence or 0, len(text), int(message.reason))
         return [header, text]
     if isinstance(message, VineChunk):
-        states = np.asarray(message.states, dtype=np.float64)
+        pixels = _vine_pixels(message)  # uint8 observations travel as pixels (flag bit 0)
+        states = np.asarray(message.states)
+        observations: Callable[[npt.ArrayLike], bytes] = _u8 if pixels else _f64
         actions = np.asarray(message.actions, dtype=np.float64)
         n = states.shape[0]
         k = message.actions_per_state
         act_width = actions.shape[1] if actions.ndim == 2 else (actions.size // (n * k) if n * k else 0)
         ends = np.asarray(message.branch_ends, dtype=np.uint8)
         trunks = message.trunks
-        header = _prefix(Kind.VINE_CHUNK, 0) + _HEADERS[Kind.VINE_CHUNK].pack(
+        header = _prefix(Kind.VINE_CHUNK, PIXELS if pixels else 0) + _HEADERS[Kind.VINE_CHUNK].pack(
             message.worker_nonce, message.session, message.version, message.sequence, message.worker_id, n, k,
             states.shape[1] if states.ndim == 2 else 0, act_width, int(np.count_nonzero(ends == End.TRUNCATED)),
             trunks.rows, len(trunks.bootstrap_rows), len(trunks.episode_returns), message.estimator)
-        return [header, _f64(states), _f64(actions), _f64(message.branch_returns), _f64(message.log_probabilities),
-                _u32(message.branch_lengths), _u8(ends), _f64(message.cut_observations)] + _trajectory_frames(trunks)
+        return [header, observations(states), _f64(actions), _f64(message.branch_returns),
+                _f64(message.log_probabilities), _u32(message.branch_lengths), _u8(ends),
+                observations(message.cut_observations)] + _trajectory_frames(trunks, pixels)
     if isinstance(message, Model):
         text = _text(message.xml)
         return [_prefix(Kind.MODEL, 0) + _HEADERS[Kind.MODEL].pack(message.session, model_hash(text), len(text)), text]
@@ -1064,12 +1091,14 @@ def _decode_vine_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
     r.limit("trunkSteps", trunk_steps, states, lim.max_rows)
     r.limit("trunkBootstrapRows", trunk_boot, 0, trunk_steps)
     r.limit("episodeCount", episodes, 0, trunk_steps)
+    pixels = bool(flags & PIXELS)
+    value = 1 if pixels else 8  # bytes per observation value
     r.frame_count(16)
-    r.lengths([("states", 8 * states * obs_size), ("actions", 8 * nk * act_width), ("branchReturns", 8 * nk),
+    r.lengths([("states", value * states * obs_size), ("actions", 8 * nk * act_width), ("branchReturns", 8 * nk),
                ("logProbabilities", 8 * nk), ("branchLengths", 4 * nk), ("branchEnds", nk),
-               ("cutObservations", 8 * cut_count * obs_size)]
-              + _trajectory_lengths(trunk_steps, obs_size, act_width, trunk_boot, episodes, _TRUNK_FIELDS))
-    state_array = r.f64(1, (states, obs_size), "states")
+               ("cutObservations", value * cut_count * obs_size)]
+              + _trajectory_lengths(trunk_steps, obs_size, act_width, trunk_boot, episodes, _TRUNK_FIELDS, pixels))
+    state_array = r.u8(1, (states, obs_size)) if pixels else r.f64(1, (states, obs_size), "states")
     actions = r.f64(2, (nk, act_width), "actions")
     if estimator == 0:
         expected = np.tile(np.arange(k, dtype=np.float64), states)
@@ -1089,8 +1118,9 @@ def _decode_vine_chunk(r: _Reader, flags: int, f: tuple[Any, ...], head: memoryv
     marked = int(np.count_nonzero(ends == End.TRUNCATED))
     if marked != cut_count:
         raise ProtocolError("cutCountMismatch", cut_count, marked)
-    cut_obs = r.f64(7, (cut_count, obs_size), "cutObservations")
-    trunks = _decode_trajectories(r, 8, trunk_steps, obs_size, act_width, trunk_boot, episodes, _TRUNK_FIELDS)
+    cut_obs = r.u8(7, (cut_count, obs_size)) if pixels else r.f64(7, (cut_count, obs_size), "cutObservations")
+    trunks = _decode_trajectories(r, 8, trunk_steps, obs_size, act_width, trunk_boot, episodes, _TRUNK_FIELDS,
+                                  pixels)
     return VineChunk(worker_nonce=nonce, session=session, version=version, sequence=sequence, worker_id=worker_id,
                      actions_per_state=k, estimator=estimator, states=state_array, actions=actions,
                      branch_returns=branch_returns, log_probabilities=log_p, branch_lengths=lengths,
