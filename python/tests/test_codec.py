@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import struct
 from typing import Optional
 
@@ -553,9 +554,10 @@ def test_pixel_chunk_rules() -> None:
     everything = with_frame(frames, 1, bytes(range(226, 256)))
     decoded = codec.decode(everything)
     assert isinstance(decoded, codec.Chunk) and decoded.observations.max() == 255
-    # Vine chunks stay float64 only: their flags are all undefined.
+    # A vine chunk has the same flag (test_pixel_vine_chunk_rules); its other bits are undefined.
     vine = EXAMPLES["7.5"]
-    expect_error([patch(vine[0], 7, "<B", 1)] + vine[1:], "unknownFlags")
+    expect_details([patch(vine[0], 7, "<B", 1)] + vine[1:], "frameLength", "states", 16, 2)
+    expect_error([patch(vine[0], 7, "<B", 2)] + vine[1:], "unknownFlags")
 
 
 def test_chunk_rules() -> None:
@@ -728,6 +730,120 @@ def test_vine_chunk_round_trip_with_cut_and_terminated_branches() -> None:
     assert decoded.branch_steps == 18 and decoded.trunk_steps == 6
     np.testing.assert_array_equal(decoded.cut_observations, chunk.cut_observations)
     np.testing.assert_array_equal(decoded.trunks.bootstrap_observations, trunks.bootstrap_observations)
+
+
+def pixel_vine_chunk(states: int = 2, k: int = 3, obs: int = 5, cut: tuple[int, ...] = (2, 1, 1, 2, 2, 1),
+                     seed: int = 0) -> codec.VineChunk:
+    """A vine chunk of frames: N = 2 states of 5 bytes, K = 3 (estimator 0), branches ending
+    ``cut`` (three cut), and 6 trunk rows with 2 bootstrap rows."""
+    rng = np.random.default_rng(seed)
+    nk = states * k
+    ends = np.array(cut[:nk], dtype=np.uint8)
+    trunk_ends = np.array([0, 1, 0, 2, 0, 2], dtype=np.uint8)
+    boot = np.flatnonzero(trunk_ends == 2).astype(np.uint32)
+    return codec.VineChunk(
+        worker_nonce=NONCE, session=7, version=8, sequence=9, worker_id=3, actions_per_state=k, estimator=0,
+        states=rng.integers(0, 256, size=(states, obs), dtype=np.uint8),
+        actions=np.tile(np.arange(k, dtype=np.float64), states).reshape(nk, 1), branch_returns=rng.normal(size=nk),
+        log_probabilities=np.full(nk, -math.log(k)), branch_lengths=rng.integers(1, 10, nk).astype(np.uint32),
+        branch_ends=ends, cut_observations=rng.integers(0, 256, size=(int((ends == 2).sum()), obs), dtype=np.uint8),
+        trunks=codec.Trajectories(
+            observations=rng.integers(0, 256, size=(6, obs), dtype=np.uint8), actions=rng.integers(0, k, (6, 1)) * 1.0,
+            rewards=rng.normal(size=6), ends=trunk_ends, bootstrap_rows=boot,
+            bootstrap_observations=rng.integers(0, 256, size=(boot.size, obs), dtype=np.uint8),
+            episode_returns=np.array([-21.0]), episode_lengths=np.array([812], dtype=np.uint32)))
+
+
+def test_pixel_vine_chunk_round_trip() -> None:
+    """§3.9 flag bit 0: frames 1, 7, 8 and 13 one byte per value, the others unchanged."""
+    chunk = pixel_vine_chunk()
+    assert chunk.pixels
+    frames = codec.encode(chunk)
+    assert len(frames) == 16 and len(frames[0]) == 77 and frames[0][7] == 1
+    lengths = [len(f) for f in frames[1:]]
+    assert lengths == [2 * 5, 8 * 6, 8 * 6, 8 * 6, 4 * 6, 6, 3 * 5, 6 * 5, 8 * 6, 8 * 6, 6, 4 * 2, 2 * 5, 8, 4]
+    decoded = codec.decode(frames)
+    assert isinstance(decoded, codec.VineChunk) and decoded.pixels
+    for name in ("states", "cut_observations"):
+        value = getattr(decoded, name)
+        assert value.dtype == np.uint8
+        np.testing.assert_array_equal(value, getattr(chunk, name))
+    for name in ("observations", "bootstrap_observations"):
+        value = getattr(decoded.trunks, name)
+        assert value.dtype == np.uint8
+        np.testing.assert_array_equal(value, getattr(chunk.trunks, name))
+    assert bytes(decoded.states) == frames[1] and bytes(decoded.cut_observations) == frames[7]
+    assert bytes(decoded.trunks.observations) == frames[8]
+    assert bytes(decoded.trunks.bootstrap_observations) == frames[13]
+    np.testing.assert_array_equal(decoded.branch_returns, chunk.branch_returns)
+    assert codec.encode(decoded) == frames
+    # No cut branch: an empty frame 7 (still bytes); and an Atari-sized state.
+    none_cut = pixel_vine_chunk(cut=(1,) * 6)
+    assert none_cut.cut_observations.shape == (0, 5)
+    frames = codec.encode(none_cut)
+    assert frames[0][7] == 1 and frames[7] == b"" and codec.encode(codec.decode(frames)) == frames
+    atari = codec.encode(pixel_vine_chunk(obs=84 * 84 * 4))
+    assert len(atari[1]) == 2 * 28224 and len(atari[8]) == 6 * 28224 and codec.encode(codec.decode(atari)) == atari
+    # The float64 chunk of the same shapes is unflagged, 8 bytes per value.
+    wide = codec.encode(pixel_vine_chunk_as_f64())
+    assert wide[0][7] == 0 and len(wide[1]) == 8 * 2 * 5 and len(wide[8]) == 8 * 6 * 5
+
+
+def pixel_vine_chunk_as_f64() -> codec.VineChunk:
+    chunk = pixel_vine_chunk()
+    chunk.states = chunk.states.astype(np.float64)
+    chunk.cut_observations = chunk.cut_observations.astype(np.float64)
+    chunk.trunks.observations = chunk.trunks.observations.astype(np.float64)
+    chunk.trunks.bootstrap_observations = chunk.trunks.bootstrap_observations.astype(np.float64)
+    return chunk
+
+
+@pytest.mark.parametrize("widened, named", [
+    ("states", "but states (float64)"),
+    ("cut_observations", "but cut observations (float64)"),
+    ("observations", "but trunk observations (float64)"),
+    ("bootstrap_observations", "but trunk bootstrap observations (float64)"),
+])
+def test_a_vine_chunk_s_observations_are_all_pixels_or_none(widened: str, named: str) -> None:
+    chunk = pixel_vine_chunk()
+    owner = chunk.trunks if widened in ("observations", "bootstrap_observations") else chunk
+    setattr(owner, widened, getattr(owner, widened).astype(np.float64))
+    with pytest.raises(ValueError, match=re.escape("a vine chunk's observations must all be uint8 (pixels) or all not")
+                       + ".*" + re.escape(named)):
+        codec.encode(chunk)
+    # Only one array of frames among float64 ones is refused too.
+    wide = pixel_vine_chunk_as_f64()
+    owner = wide.trunks if widened in ("observations", "bootstrap_observations") else wide
+    setattr(owner, widened, getattr(owner, widened).astype(np.uint8))
+    with pytest.raises(ValueError, match="must all be uint8"):
+        codec.encode(wide)
+
+
+def test_pixel_vine_chunk_rules() -> None:
+    """The flag decides the width of frames 1, 7, 8 and 13; every other rule holds for frames,
+    and any byte is a valid value (nothing non-finite)."""
+    frames = codec.encode(pixel_vine_chunk())
+    h = frames[0]
+    # The flag cleared: the observation frames are read as f64, 8 bytes per value.
+    expect_details([patch(h, 7, "<B", 0)] + frames[1:], "frameLength", "states", 10, 80)
+    expect_error([patch(h, 7, "<B", 3)] + frames[1:], "unknownFlags")
+    expect_error([patch(h, 7, "<B", 0x81)] + frames[1:], "unknownFlags")
+    # Each observation frame's length with the flag: one byte per value.
+    expect_details(with_frame(frames, 1, frames[1] + b"\0"), "frameLength", "states", 11, 10)
+    expect_details(with_frame(frames, 7, frames[7][:-1]), "frameLength", "cutObservations", 14, 15)
+    expect_details(with_frame(frames, 8, frames[8] + b"\0"), "frameLength", "trunkObservations", 31, 30)
+    expect_details(with_frame(frames, 13, frames[13][:-1]), "frameLength", "trunkBootstrapObservations", 9, 10)
+    expect_details(with_frame(frames, 7, frames[7] * 8), "frameLength", "cutObservations", 120, 15)  # f64-sized
+    # The other frames keep their rules.
+    expect_error(with_frame(frames, 2, struct.pack("<dddddd", 0, 1, 2, 0, 2, 1)), "actionsNotEnumerated")
+    expect_error(with_frame(frames, 3, patch(frames[3], 8, "<d", math.nan)), "nonFinite")
+    expect_error(with_frame(frames, 6, bytes([2, 1, 1, 2, 2, 2])), "cutCountMismatch")
+    expect_error(with_frame(frames, 10, patch(frames[10], 0, "<d", math.inf)), "nonFinite")
+    expect_error(with_frame(frames, 11, bytes([0, 1, 0, 2, 0, 0])), "unterminatedChunk")
+    # Any byte is a value: frames of 255s and 0s decode.
+    saturated = with_frame(with_frame(frames, 1, b"\xff" * 10), 7, b"\x00" * 15)
+    decoded = codec.decode(saturated)
+    assert isinstance(decoded, codec.VineChunk) and decoded.states.max() == 255 and decoded.cut_observations.max() == 0
 
 
 def test_decode_accepts_any_buffer_type() -> None:

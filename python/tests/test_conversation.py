@@ -479,16 +479,39 @@ def test_convolutional_parameters_get_pixel_chunks(learner: FakeLearner) -> None
             worker.wait()
 
 
+def test_convolutional_vine_parameters_get_pixel_vine_chunks(learner: FakeLearner) -> None:
+    """The vine on an Atari game's frames (§3.9 flag bit 0): K = 2 of Pong's 6 actions, drawn
+    from π_old (estimator 1); every observation travels as bytes. More in test_atari_vine.py."""
+    worker = start_worker(learner.endpoint)
+    try:
+        rid, _ = register(learner, assigned=5, environment="gym:ALE/Pong-v5")
+        learner.send(rid, pong_parameters(vine=True, quota=12, chunk_steps=60))  # trunks: 2 copies × 10 steps
+        _, chunk = learner.recv_kind(codec.VineChunk, timeout=30, skip=(codec.Heartbeat, codec.RequestParameters))
+        assert isinstance(chunk, codec.VineChunk) and chunk.pixels and chunk.worker_id == 5
+        assert chunk.states.dtype == np.uint8 and chunk.states.shape == (12, 28224)
+        assert chunk.cut_observations.dtype == np.uint8 and chunk.cut_observations.shape[1] == 28224
+        assert chunk.trunks.observations.dtype == np.uint8 and chunk.trunks.observations.shape == (20, 28224)
+        assert chunk.trunks.bootstrap_observations.dtype == np.uint8
+        assert (chunk.actions_per_state, chunk.estimator) == (2, 1) and chunk.actions.shape == (24, 1)
+        assert set(np.unique(chunk.actions)) <= set(range(6)) and np.isfinite(chunk.log_probabilities).all()
+        learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
+        code, out = finish(worker)
+        assert code == 0 and "the vine, a convolutional policy on uint8 frames" in out, out
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
 @pytest.mark.parametrize("parameters, environment, expected", [
     (pong_parameters(environment="CartPole-v1"), "CartPole-v1",
      "the policy is convolutional, on 84×84×4 uint8 frames, but CartPole-v1 observes float32 [4]"),
     (pong_parameters(input_shape=(84, 84, 3)), "gym:ALE/Pong-v5",
      "the policy is convolutional, on 84×84×3 uint8 frames (21168 values), but gym:ALE/Pong-v5 observes uint8 "
      "[84×84×4] (28224 values)"),
-    (pong_parameters(vine=True), "gym:ALE/Pong-v5",
-     "the vine with a convolutional policy (frames) is not supported: vine chunks carry float64 observations only "
-     "(protocol version 7); sample frames single path"),
-], ids=["feature-vectors", "three-channels", "vine"])
+    (pong_parameters(environment="CartPole-v1", vine=True), "CartPole-v1",
+     "the policy is convolutional, on 84×84×4 uint8 frames, but CartPole-v1 observes float32 [4]"),
+], ids=["feature-vectors", "three-channels", "vine-feature-vectors"])
 def test_a_convolutional_policy_that_does_not_fit_leaves(learner: FakeLearner, parameters: codec.Parameters,
                                                          environment: str, expected: str) -> None:
     worker = start_worker(learner.endpoint)

@@ -1,6 +1,6 @@
 """Convolutional policies on uint8 frames (protocol version 7): the policy of worked example 7.13,
 the single-path sampler keeping an Atari game's frames as bytes and sending pixel chunks, and
-the refusals of a convolutional policy that does not fit the environment or the sampler."""
+the refusals of a convolutional policy that does not fit the environment (either sampler)."""
 
 from __future__ import annotations
 
@@ -210,10 +210,15 @@ def test_a_convolutional_policy_that_does_not_fit_is_refused_in_one_line() -> No
         pong.close()
 
 
-def test_the_vine_refuses_a_convolutional_policy() -> None:
+def test_the_vine_refuses_a_convolutional_policy_that_does_not_fit() -> None:
+    """As the single-path sampler: a convolutional policy needs uint8 frames of its size (the
+    vine on frames itself: test_atari_vine.py)."""
     vine = VineSampler("CartPole-v1", 1, seed=1, stream=0, settings=codec.VineSettings(0.99, 10, 5, 2, 10, True))
     try:
-        with pytest.raises(SimulatorError, match="the vine with a convolutional policy"):
+        with pytest.raises(SimulatorError) as error:
             vine.load(convolutional_policy(architecture_of((2, 2, 1), [(1, 1, 1)], []), actions=2), 0)
+        assert str(error.value) == ("the policy is convolutional, on 2×2×1 uint8 frames, but CartPole-v1 observes "
+                                    "float32 [4]")
+        assert vine.policy is None and not vine.pixels
     finally:
         vine.close()

@@ -73,6 +73,12 @@ class StochasticPolicy:
         """Outputs (logits or means) ``[n × output_size]`` for raw observations."""
         raise NotImplementedError
 
+    def row_forward(self, observations: npt.ArrayLike) -> F64Array:
+        """Like :meth:`forward`, but every row evaluated on its own, so that a row's outputs do
+        not depend on the other rows of the batch (the vine's common random numbers need a
+        state's branches to agree bit for bit, whichever branches share their batch)."""
+        raise NotImplementedError
+
     def sample(self, observations: npt.ArrayLike, rng: np.random.Generator,
                deterministic: bool = False) -> F64Array:
         """One action per raw observation row: ``[n × actionWidth]``, float64, unclipped."""
@@ -231,6 +237,10 @@ class Policy(StochasticPolicy):
         """Outputs for raw observations."""
         return self.outputs(self.normalize(observations))
 
+    def row_forward(self, observations: npt.ArrayLike) -> F64Array:
+        """Outputs for raw observations, row by row (:meth:`row_outputs`)."""
+        return self.row_outputs(self.normalize(observations))
+
 
 class ConvolutionalPolicy(StochasticPolicy):
     """A convolutional policy (§3.3 "Convolutional trunk"): uint8 frames read as p/255 (never
@@ -247,6 +257,7 @@ class ConvolutionalPolicy(StochasticPolicy):
             raise PolicyShapeError(str(error)) from None
         self.architecture = architecture
         self.dtype = dtype
+        self.parameters = np.asarray(parameters, dtype=np.float64).reshape(-1)
         self._set_head(head, log_std)
 
     @classmethod
@@ -287,6 +298,24 @@ class ConvolutionalPolicy(StochasticPolicy):
             return self.network.forward(observations)
         except ConvolutionShapeError as error:
             raise PolicyShapeError(str(error)) from None
+
+    def row_forward(self, observations: npt.ArrayLike) -> F64Array:
+        """Outputs for uint8 frames, one frame per network evaluation: a batch of one has the
+        same shapes whatever the batch, so a frame's outputs are the same bits wherever it
+        sits."""
+        frames = np.asarray(observations)
+        outputs = np.empty((frames.shape[0], self.output_size))
+        for row in range(frames.shape[0]):
+            outputs[row] = self.forward(frames[row:row + 1])[0]
+        return outputs
+
+    def in_double_precision(self) -> "ConvolutionalPolicy":
+        """This policy with its network in float64 (the learner's precision): itself when it is
+        already, else a copy built from the same parameters."""
+        if self.dtype == np.float64:
+            return self
+        return ConvolutionalPolicy(self.architecture, self.parameters, self.head, self.output_size, self.log_std,
+                                   dtype=np.float64)
 
 
 AnyPolicy = Union[Policy, ConvolutionalPolicy]

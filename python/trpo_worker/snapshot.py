@@ -331,7 +331,8 @@ def _action_number(action: Any) -> int:
     return int(getattr(action, "value", action))
 
 
-def _mt_state(key: np.ndarray[Any, Any], position: int) -> dict[str, Any]:
+def _mt_state(key: np.ndarray[Any, Any], position: int) -> Any:
+    """NumPy's ``MT19937.state`` for a Mersenne twister's words and position."""
     return {"bit_generator": "MT19937", "state": {"key": key, "pos": position}}
 
 
@@ -373,10 +374,14 @@ class StickyActions:
         #: while unknown (installed after steps, until a frame takes a fresh action).
         self.applied: Optional[tuple[int, float]] = (
             (self._noop, 1.0) if ale.getEpisodeFrameNumber() == 0 else None)
+        self.primings = 0  #: restores that had to make the emulator apply the snapshot's action
         self._loaded()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_ale"], name)
+    def __getattr__(self, name: str) -> Any:  # everything else is the ALEInterface's
+        ale = self.__dict__.get("_ale")
+        if ale is None:
+            raise AttributeError(name)
+        return getattr(ale, name)
 
     def _loaded(self) -> None:
         """Reads the settings a loaded ROM's environment took, and ALE's generator."""
@@ -447,6 +452,7 @@ class StickyActions:
         """Returns to ``snapshot`` (taken by this or a sibling's :meth:`take`)."""
         state, key, position, applied, repeats = snapshot
         if repeats and self.applied != applied:
+            self.primings += 1
             self._restore(state, key, position)
             for _ in range(PRIMING_LIMIT):
                 self.act(applied[0], applied[1])
@@ -458,8 +464,8 @@ class StickyActions:
 
     def reseed(self, seed: np.random.SeedSequence) -> None:
         """Gives ALE's generator a fresh state drawn from ``seed`` (the emulator stays)."""
-        fresh = np.random.MT19937(seed).state["state"]
         import ale_py
+        fresh = np.random.MT19937(seed).state["state"]
         serialized = with_ale_random_state(self._ale.cloneState(include_rng=True).serialize(), fresh["key"],
                                            fresh["pos"])
         self._restore(ale_py.ALEState(serialized), fresh["key"], fresh["pos"])
@@ -478,7 +484,7 @@ def _atari(core: Any) -> tuple[_Take, _Restore]:
 
     def restore(state: object) -> None:
         assert isinstance(state, tuple)
-        tracker.restore(state)  # type: ignore[arg-type]
+        tracker.restore(state)
 
     return tracker.take, restore
 

@@ -26,14 +26,25 @@ from the run's environment name and arguments (built-in ids, ``gym:ID``, ``py:MO
 their observations converted and their actions clipped by the same adapter, so a vine chunk's
 states are the observations a single-path chunk of the same environment would carry.
 
+**Frames.** With a convolutional policy (:class:`~trpo_worker.policy.ConvolutionalPolicy`, e.g.
+on an Atari game, ``gym:ALE/Pong-v5``) every observation is kept as the environment's uint8
+frame, end to end — states, trunks, bootstrap and cut observations — never widened to float64
+(a trunk of 1,000 steps on 8 copies of 84×84×4 frames is 226 MB as bytes, 1.8 GB as float64),
+and the chunk carries them as such (a pixel vine chunk, docs/protocol.md §3.9 flag bit 0). The
+network runs in float32, as the Swift sampling evaluator does, for the trunks and the
+continuations; the first actions' log π_old (and the draws of estimator 1) come from the same
+network in float64.
+
 **Common random numbers.** With them, every branch of state n draws its continuation's action
 noise from its own generator on ``SeedSequence([seed, stream, BRANCH_TAG, collection, n])``, and
-finds the environment's ``np_random`` as the snapshot left it: the K branches see the same
+finds the environment's random generators as the snapshot left them (its ``np_random``; for an
+Atari game also ALE's generator, which draws v5's sticky actions): the K branches see the same
 numbers in the same order and differ only through their first action. Without them, branch k
-uses ``[…, n, k]`` for its action noise and reseeds the environment's ``np_random`` from it too.
-For a state's branches to agree bit for bit, a branch's forward passes must not depend on which
-other branches share its batch, so the continuation evaluates the network row by row
-(:meth:`Policy.row_outputs`).
+uses ``[…, n, k]`` for its action noise and reseeds the environment's generators from it too
+(:meth:`Snapshots.reseed <trpo_worker.snapshot.Snapshots.reseed>`). For a state's branches to
+agree bit for bit, a branch's forward passes must not depend on which other branches share its
+batch, so the continuation evaluates the network row by row
+(:meth:`~trpo_worker.policy.StochasticPolicy.row_forward`).
 
 Other streams (all on ``SeedSequence``, all with the collection index, so a collection depends
 only on (seed, stream, collection) and the policy): the rollout set ``[seed, stream, SET_TAG,
@@ -48,12 +59,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import gymnasium
 import numpy as np
 
-from .codec import End, F64Array, Trajectories, U8Array, U32Array, VineSettings
+from .codec import End, F64Array, ObservationArray, Trajectories, U8Array, U32Array, VineSettings
 from .environments import SimulatorError
-from .policy import Policy, StochasticPolicy
+from .policy import AnyPolicy, ConvolutionalPolicy
 from .sampler import EnvironmentCopies, join_copies
 from .snapshot import Snapshot, Snapshots, cannot_snapshot
 
@@ -68,22 +78,18 @@ IMPORTANCE_SAMPLED = 1  # estimator 1: eq. 16, K actions drawn from π_old
 
 NOISE_BLOCK = 64  # continuation steps of policy noise drawn at a time per branch
 
-#: Why a convolutional policy cannot sample with the vine here (its chunk carries f64 states only).
-VINE_ON_FRAMES = ("the vine with a convolutional policy (frames) is not supported: vine chunks carry float64 "
-                  "observations only (protocol version 7); sample frames single path")
-
 
 @dataclass
 class VineData:
     """One collection: what a vine chunk (docs/protocol.md §3.9) carries besides its header."""
 
-    states: F64Array  # [N, observationSize], raw
+    states: ObservationArray  # [N, observationSize], raw: float64, or uint8 frames
     actions: F64Array  # [N·K, actionWidth], state after state; a discrete action is its index
     branch_returns: F64Array  # [N·K], Σ_{t<L} γᵗ r_t, nothing bootstrapped
     log_probabilities: F64Array  # [N·K], log π_old(a | s)
     branch_lengths: U32Array  # [N·K], L ≥ 1
     branch_ends: U8Array  # [N·K], End.TERMINATED or End.TRUNCATED (cut by T or the time limit)
-    cut_observations: F64Array  # [cut branches, observationSize], s_L of each cut branch in branch order
+    cut_observations: ObservationArray  # [cut branches, observationSize], s_L of each cut branch in branch order
     actions_per_state: int  # K
     estimator: int  # ENUMERATED_ACTIONS or IMPORTANCE_SAMPLED
     trunks: Trajectories  # the trunks, copy after copy; their episode returns are the finished trunk episodes
@@ -91,6 +97,11 @@ class VineData:
     @property
     def state_count(self) -> int:
         return int(self.states.shape[0])
+
+    @property
+    def pixels(self) -> bool:
+        """Whether the observations are uint8 frames (a pixel vine chunk)."""
+        return bool(self.states.dtype == np.uint8)
 
     @property
     def trunk_steps(self) -> int:
@@ -119,7 +130,7 @@ class Branches:
     returns: F64Array
     lengths: U32Array
     ends: U8Array
-    cut_observations: F64Array
+    cut_observations: ObservationArray
     steps: int
 
 
@@ -133,8 +144,9 @@ def generator(*path: int) -> np.random.Generator:
 
 
 def fill_noise(rng: np.random.Generator, out: F64Array) -> None:
-    """Fills ``out`` in place with a policy's action noise (:meth:`Policy.noise`): uniforms for a
-    categorical head (``[rows]``), standard normals for a Gaussian one (``[rows × dimension]``)."""
+    """Fills ``out`` in place with a policy's action noise
+    (:meth:`~trpo_worker.policy.StochasticPolicy.noise`): uniforms for a categorical head
+    (``[rows]``), standard normals for a Gaussian one (``[rows × dimension]``)."""
     if out.ndim == 1:
         rng.random(out=out)
     else:
@@ -147,7 +159,8 @@ class VineSampler(EnvironmentCopies):
     The copies are made from ``environment_id`` with the keyword arguments ``arguments_json``
     (the welcome's). Load a policy with :meth:`load`, then :meth:`collect`: the k-th collection
     after a load uses collection index ``collection + k·2³²`` (mod 2⁶⁴), as docs/protocol.md
-    §3.3 says.
+    §3.3 says. Observations are float64, or uint8 frames while a convolutional policy is loaded
+    (:attr:`pixels`).
     """
 
     def __init__(self, environment_id: str, copies: int, seed: int, stream: int, settings: VineSettings,
@@ -160,7 +173,6 @@ class VineSampler(EnvironmentCopies):
                                  f"{environment_id} cannot ({why}; implement snapshot()/restore(), see "
                                  f"docs/environments.md)")
         self.snapshots = [Snapshots(env) for env in self.envs]
-        self.cores: list[gymnasium.Env[Any, Any]] = [env.unwrapped for env in self.envs]
         self.seed = seed
         self.stream = stream
         self.settings = settings
@@ -168,12 +180,13 @@ class VineSampler(EnvironmentCopies):
             self.actions_per_state, self.estimator = self.action_count, ENUMERATED_ACTIONS
         else:
             self.actions_per_state, self.estimator = settings.actions_per_state, IMPORTANCE_SAMPLED
-        self.policy: Optional[Policy] = None
+        self.policy: Optional[AnyPolicy] = None
+        self.exact: Optional[AnyPolicy] = None  # the policy in double precision, for the first actions
         self.first_collection = 0
         self.collections_made = 0
         # Workspace: each copy's current observation; for the branch running on each copy, its
         # block of continuation noise and how many rows of it it has used.
-        self.observations = np.zeros((copies, self.observation_size))
+        self.observations: ObservationArray = np.zeros((copies, self.observation_size))
         block = max(1, min(settings.rollout_length - 1, NOISE_BLOCK))
         self.noise = np.zeros((copies, block) if self.discrete else (copies, block, self.action_width))
         self.noise_used = np.zeros(copies, dtype=np.intp)
@@ -184,14 +197,30 @@ class VineSampler(EnvironmentCopies):
         """The largest rollout set one collection can draw: every trunk state, E·L."""
         return self.copies * self.settings.trunk_steps
 
-    def load(self, policy: StochasticPolicy, collection: int) -> None:
+    @property
+    def pixels(self) -> bool:
+        """Whether the observations are kept (and chunks carry them) as uint8 frames."""
+        return bool(self.observations.dtype == np.uint8)
+
+    def load(self, policy: AnyPolicy, collection: int) -> None:
         """Switches to a policy version whose first collection has index ``collection``;
-        SimulatorError for a policy that does not fit the environment, or a convolutional one
-        (:data:`VINE_ON_FRAMES`)."""
-        if not isinstance(policy, Policy):
-            raise SimulatorError(VINE_ON_FRAMES)
+        SimulatorError for a policy that does not fit the environment (a convolutional policy
+        needs uint8 observations of its frames' size, and then the observations are kept as
+        such)."""
         self.check(policy)
+        pixels = isinstance(policy, ConvolutionalPolicy)
+        if pixels:
+            frame = self.adapter.frame
+            if frame is None:  # check_policy refuses a convolutional policy first
+                raise SimulatorError(f"{self.environment_id}'s observations are not uint8 frames")
+            self.observe = frame
+        else:
+            self.observe = self.adapter.observation
+        if pixels != self.pixels:
+            shape = (self.copies, self.observation_size)
+            self.observations = np.zeros(shape, dtype=np.uint8) if pixels else np.zeros(shape)
         self.policy = policy
+        self.exact = policy.in_double_precision() if isinstance(policy, ConvolutionalPolicy) else policy
         self.first_collection = collection
         self.collections_made = 0
 
@@ -211,14 +240,17 @@ class VineSampler(EnvironmentCopies):
         if trunks is None:
             return None
         observed, snapshots, trunk_data = trunks
-        actions, log_probabilities = self._first_actions(policy, collection, observed)
+        exact = self.exact
+        assert exact is not None
+        actions, log_probabilities = self._first_actions(exact, collection, observed)
         branches = self.branches(collection, snapshots, actions, interrupt, interrupt_every)
         if branches is None:
             return None
-        self._check_finite("the observation", observed, "observations must be finite")
-        self._check_finite("the observation", trunk_data.observations, "observations must be finite")
-        self._check_finite("the observation", trunk_data.bootstrap_observations, "observations must be finite")
-        self._check_finite("the observation", branches.cut_observations, "observations must be finite")
+        if not self.pixels:  # frames are bytes, finite by construction
+            self._check_finite("the observation", observed, "observations must be finite")
+            self._check_finite("the observation", trunk_data.observations, "observations must be finite")
+            self._check_finite("the observation", trunk_data.bootstrap_observations, "observations must be finite")
+            self._check_finite("the observation", branches.cut_observations, "observations must be finite")
         self._check_finite("the reward", trunk_data.rewards, "rewards must be finite")
         self._check_finite("rewards whose discounted sum over a branch is", branches.returns, "rewards must be finite")
         self._check_finite("rewards whose sum over an episode is", trunk_data.episode_returns, "rewards must be finite")
@@ -229,8 +261,8 @@ class VineSampler(EnvironmentCopies):
 
     # ------------------------------------------------------------ phases
 
-    def _trunks(self, policy: Policy, collection: int, states: int, interrupt: Optional[Callable[[], bool]],
-                interrupt_every: int) -> Optional[tuple[F64Array, list[Snapshot], Trajectories]]:
+    def _trunks(self, policy: AnyPolicy, collection: int, states: int, interrupt: Optional[Callable[[], bool]],
+                interrupt_every: int) -> Optional[tuple[ObservationArray, list[Snapshot], Trajectories]]:
         """Runs every copy's trunk; returns the rollout set's raw observations and snapshots
         (in trunk-position order) and the trunks as trajectories, or None if interrupted."""
         E, L = self.copies, self.settings.trunk_steps
@@ -240,15 +272,16 @@ class VineSampler(EnvironmentCopies):
         for row, position in enumerate(chosen.tolist()):
             copy, t = divmod(position, L)
             marks.setdefault(t, []).append((copy, row))
-        observed = np.zeros((states, self.observation_size))
+        obs, to_actions, to_observation = self.observations, self.adapter.actions, self.observe
+        kept = obs.dtype  # float64, or uint8 frames
+        observed = np.zeros((states, self.observation_size), dtype=kept)
         snapshots: list[Snapshot] = [()] * states
         rng = generator(seed, stream, TRUNK_TAG, collection)
-        obs, to_actions, to_observation = self.observations, self.adapter.actions, self.adapter.observation
-        trunk_obs = np.zeros((E, L, self.observation_size))
+        trunk_obs = np.zeros((E, L, self.observation_size), dtype=kept)
         trunk_act = np.zeros((E, L, self.action_width))
         trunk_rew = [[0.0] * L for _ in range(E)]
         trunk_ends = np.zeros((E, L), dtype=np.uint8)
-        bootstrap: dict[tuple[int, int], F64Array] = {}
+        bootstrap: dict[tuple[int, int], ObservationArray] = {}
         episodes = [0] * E
         episode_returns = [0.0] * E
         episode_lengths = [0] * E
@@ -295,8 +328,10 @@ class VineSampler(EnvironmentCopies):
         trunks = join_copies(trunk_obs, trunk_act, trunk_rew, trunk_ends, bootstrap, returns, lengths, [L] * E)
         return observed, snapshots, trunks
 
-    def _first_actions(self, policy: Policy, collection: int, states: F64Array) -> tuple[F64Array, F64Array]:
-        """The K actions of every rollout-set state, ``[N·K × actionWidth]``, and their log π_old."""
+    def _first_actions(self, policy: AnyPolicy, collection: int, states: ObservationArray
+                       ) -> tuple[F64Array, F64Array]:
+        """The K actions of every rollout-set state, ``[N·K × actionWidth]``, and their log π_old,
+        from ``policy`` (the loaded one in double precision)."""
         k = self.actions_per_state
         outputs = np.repeat(policy.forward(states), k, axis=0)
         if self.estimator == ENUMERATED_ACTIONS:
@@ -324,10 +359,10 @@ class VineSampler(EnvironmentCopies):
         q_values = np.zeros(total)
         branch_lengths = np.zeros(total, dtype=np.uint32)
         branch_ends = np.zeros(total, dtype=np.uint8)
-        end_observations = np.zeros((total, self.observation_size))
-        obs, cores = self.observations, self.cores
+        end_observations: dict[int, ObservationArray] = {}  # s_L of each cut branch
+        obs, restorers = self.observations, self.snapshots
         first_actions = self.adapter.actions(actions)
-        to_actions, to_observation = self.adapter.actions, self.adapter.observation
+        to_actions, to_observation = self.adapter.actions, self.observe
         noise, used = self.noise, self.noise_used
         block = noise.shape[1]
         noise_streams: list[Optional[np.random.Generator]] = [None] * E
@@ -357,12 +392,12 @@ class VineSampler(EnvironmentCopies):
                 b = next_branch
                 next_branch += 1
                 n, k = divmod(b, K)
-                self.snapshots[i].restore(snapshots[n])
+                restorers[i].restore(snapshots[n])
                 action_seed, environment_seed = np.random.SeedSequence(
                     [seed, stream, BRANCH_TAG, collection, n] if crn else
                     [seed, stream, BRANCH_TAG, collection, n, k]).spawn(2)
                 if not crn:
-                    cores[i].np_random = np.random.default_rng(environment_seed)
+                    restorers[i].reseed(environment_seed)
                 next_obs, reward, terminated, truncated = self._step(i, first_actions[b])
                 steps += 1
                 if terminated or truncated or T == 1:
@@ -387,7 +422,7 @@ class VineSampler(EnvironmentCopies):
             if interrupt is not None and iteration % interrupt_every == 0 and interrupt():
                 return None
             rows = self.all_copies if len(active) == E else np.asarray(active)
-            outputs = policy.row_outputs(policy.normalize(obs[rows]))
+            outputs = policy.row_forward(obs[rows])
             step_actions = policy.draw(outputs, noise[rows, used[rows]])
             used[rows] += 1
             env_actions = to_actions(step_actions)
@@ -407,5 +442,7 @@ class VineSampler(EnvironmentCopies):
                     assert rng is not None
                     fill_noise(rng, noise[i])
                     used[i] = 0
-        return Branches(returns=q_values, lengths=branch_lengths, ends=branch_ends,
-                        cut_observations=end_observations[branch_ends == End.TRUNCATED], steps=steps)
+        cut = np.zeros((len(end_observations), self.observation_size), dtype=obs.dtype)
+        for row, b in enumerate(sorted(end_observations)):  # in branch order
+            cut[row] = end_observations[b]
+        return Branches(returns=q_values, lengths=branch_lengths, ends=branch_ends, cut_observations=cut, steps=steps)

@@ -25,9 +25,9 @@ from . import SOFTWARE_VERSION, codec
 from .codec import (Chunk, EnvironmentSpecMessage, Heartbeat, Hello, Leave, LeaveReason, Model, Parameters,
                     ProtocolError, Reject, RejectReason, RequestParameters, Stop, StopReason, VineChunk, Welcome)
 from .environments import SimulatorError, environment_spec, make_environment
-from .policy import ConvolutionalPolicy, PolicyShapeError, policy_from_parameters
+from .policy import PolicyShapeError, policy_from_parameters
 from .sampler import ChunkData, SinglePathSampler
-from .vine import VINE_ON_FRAMES, VineData, VineSampler
+from .vine import VineData, VineSampler
 
 EXIT_OK = 0
 EXIT_STOPPED = 1  # the learner stopped this worker for a reason other than finished/interrupted
@@ -350,8 +350,6 @@ class Worker:
         key = (p.environment_id, arguments, p.seed, copies, p.stream, p.model_hash, p.vine)
         try:
             policy = policy_from_parameters(p)  # an MLP, or a convolutional network on frames
-            if p.vine is not None and isinstance(policy, ConvolutionalPolicy):
-                raise PolicyShapeError(VINE_ON_FRAMES)
             if key != self.sampler_key or self.sampler is None:
                 if self.sampler is not None:
                     self.sampler.close()
