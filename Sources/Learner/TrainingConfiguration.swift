@@ -338,12 +338,14 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
                 + "clipped to their sign); λ 0.97 and critic Adam 1e-3 in minibatches of 256 are ours (docs/presets.md)"
             // The vine (§5.2, the paper's Atari vine): every action of the game once from each
             // rollout-set state (eq. 15; K = 18 covers the full action set), branches of up to
-            // T = 100 steps completed by V, from 8 trunks of 500 steps per worker; sized so an
-            // iteration is ~46,000 simulator steps on Pong (6 actions) against the paper's 400,000.
-            c.vine = VineSettings(trunkSteps: 500, rolloutStates: 64, actionsPerState: 18, rolloutLength: 100, gamma: c.gamma)
+            // T = 100 steps completed by V, from 8 trunks of 1,000 steps per worker (a game of
+            // Pong the agent loses 21-0 is ~800 steps, so trunks finish episodes and log their
+            // scores); ~54,000 simulator steps an iteration on Pong (6 actions) with 2 workers,
+            // against the paper's 400,000.
+            c.vine = VineSettings(trunkSteps: 1000, rolloutStates: 64, actionsPerState: 18, rolloutLength: 100, gamma: c.gamma)
             vineKeeps.fisherSubsample = 1  // the Fisher matrix on all 64 states, not 6
             source.vine = "the paper's Atari vine (§5.2: every action once from each state, q uniform) sized for this machine: "
-                + "8 trunks of 500 steps per worker, N = 64, T = 100, branches completed by V, the Fisher matrix on all N; rewards unclipped "
+                + "8 trunks of 1,000 steps per worker, N = 64, T = 100, branches completed by V, the Fisher matrix on all N; rewards unclipped "
                 + "(the workers sum a branch's rewards); 10M simulator steps (docs/presets.md)"
         default:
             break
