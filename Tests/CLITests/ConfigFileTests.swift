@@ -224,28 +224,32 @@ import Testing
         #expect(String(documents[0].split(separator: "\n", maxSplits: 1)[1]) == printed.stdout, "\(documents[0]) vs \(printed.stdout)")
         let all = try Self.run(["presets"])
         #expect(all.status == 0)
-        // Both samplers of every built-in environment, then single path of the paper's 7 Atari games.
-        #expect(all.stdout.components(separatedBy: "---\n").count == 2 * (try Self.environments().count) + 7)
+        // Both samplers of every built-in environment, then of the paper's 7 Atari games.
+        #expect(all.stdout.components(separatedBy: "---\n").count == 2 * (try Self.environments().count + 7))
         let unknown = try Self.run(["presets", "NoSuchEnv-v0"])
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("unknown environment 'NoSuchEnv-v0'"))
     }
 
     /// Every `gym:ALE/…` game takes the Atari preset (the paper's δ, γ and Fisher subsample;
-    /// Baselines' batch, critic passes and reward clipping), which has no vine.
+    /// Baselines' batch, critic passes and reward clipping) and its vine (every action from
+    /// each state, rewards unclipped).
     @Test func atariGamesTakeTheAtariPreset() throws {
-        let pong = try Self.run(["presets", "gym:ALE/Pong-v5"])
+        let pong = try Self.run(["presets", "gym:ALE/Pong-v5", "--sampler", "single-path"])
         #expect(pong.status == 0, "\(pong.stderr)")
         #expect(pong.stdout.hasPrefix("# gym:ALE/Pong-v5, single-path: the paper's Atari column"), "\(pong.stdout)")
         for line in ["steps: 10000000", "batch-steps: 8192", "max-kl: 0.01", "gamma: 0.99", "fisher-subsample: 0.1",
                      "cg-iters: 10", "vf-epochs: 3", "reward-clip: true", "trunk: auto"] {
             #expect(pong.stdout.contains("\n\(line)\n"), "\(line) in \(pong.stdout)")
         }
-        #expect(!pong.stdout.contains("---"))
         let breakout = try Self.run(["train", "--env", "gym:ALE/Breakout-v5", "--print-config"])
         #expect(breakout.stdout == pong.stdout.split(separator: "\n", maxSplits: 1)[1].replacingOccurrences(of: "Pong", with: "Breakout"))
         let vine = try Self.run(["presets", "gym:ALE/Pong-v5", "--sampler", "vine"])
-        #expect(vine.status == 2 && vine.stderr == "error: gym:ALE/Pong-v5 has no vine preset: the vine on frames is not supported yet\n")
+        #expect(vine.status == 0 && vine.stdout.hasPrefix("# gym:ALE/Pong-v5, vine: the paper's Atari vine"), "\(vine.stdout)")
+        for line in ["steps: 10000000", "reward-clip: false", "trunk-steps: 1000", "vine-states: 64", "vine-actions: 18",
+                     "vine-length: 100", "fisher-subsample: 1.0", "vine-bootstrap: value"] {
+            #expect(vine.stdout.contains("\n\(line)\n"), "\(line) in \(vine.stdout)")
+        }
         let malformed = try Self.run(["presets", "gym:"])
         #expect(malformed.status == 64 && malformed.stderr.contains("expected gym:ID"), "\(malformed.stderr)")
     }
