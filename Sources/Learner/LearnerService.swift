@@ -237,39 +237,40 @@ public final class LearnerService {
         let sampleSeconds = ((batchCompleted ?? clock.now) - batchStarted).seconds
         batchCompleted = nil
         let collected = clock.now
-        let singlePath: AnySamples
+        // A vine run that does not bootstrap has no value fit: its update runs in line.
+        let fitsValue = session!.configuration.vineBootstrap == .value
+        var fit: ValueFitRun?
+        // Worker processes (maybe on this machine) sample while the fit runs: it takes the
+        // cores they leave free rather than a share of theirs.
+        let start = { (pending: PendingValueFit) in fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: true) }
+        let statistics: IterationStatistics
         switch batch {
-        case .singlePath(let rows): singlePath = .features(rows)
-        case .frames(let rows): singlePath = .frames(rows)
+        case .singlePath(let rows): statistics = session!.beginUpdate(with: .features(rows), startValueFit: start)
+        case .frames(let rows): statistics = session!.beginUpdate(with: .frames(rows), startValueFit: start)
+        case .vine(let collection) where fitsValue: statistics = try session!.beginUpdate(vine: .features(collection), startValueFit: start)
+        case .frameVine(let collection) where fitsValue: statistics = try session!.beginUpdate(vine: .frames(collection), startValueFit: start)
         case .vine(let features):
             return try finishVineIteration(.features(features), sampleSeconds: sampleSeconds, collected: collected, report: report)
         case .frameVine(let frames):
             return try finishVineIteration(.frames(frames), sampleSeconds: sampleSeconds, collected: collected, report: report)
         }
-        do {
-            var fit: ValueFitRun?
-            // Worker processes (maybe on this machine) sample while the fit runs: it takes the
-            // cores they leave free rather than a share of theirs.
-            let statistics = session!.beginUpdate(with: singlePath) {
-                fit = ValueFitRun($0, concurrent: overlapsValueFit, yieldsToSamplers: true)
-            }
-            if overlapsValueFit {
-                publishNextVersion(deafSince: collected)  // none after the last iteration
-                inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
-                                             publishSeconds: (clock.now - collected).seconds)
-            } else {
-                // In line: the fit, the progress row and the checkpoint before the next version goes out.
-                let fitted = fit!.result()
-                let publishSeconds = (clock.now - collected).seconds
-                let complete = try session!.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds,
-                                                           publishSeconds: publishSeconds, counters: counters)
-                publishNextVersion(deafSince: collected)
-                recorded(complete, steps: complete.samples, sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
-            }
+        if overlapsValueFit {
+            publishNextVersion(deafSince: collected)  // none after the last iteration
+            inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
+                                         publishSeconds: (clock.now - collected).seconds)
+        } else {
+            // In line: the fit, the progress row and the checkpoint before the next version goes out.
+            let fitted = fit!.result()
+            let publishSeconds = (clock.now - collected).seconds
+            let complete = try session!.completeUpdate(fitted, statistics, sampleSeconds: sampleSeconds,
+                                                       publishSeconds: publishSeconds, counters: counters)
+            publishNextVersion(deafSince: collected)
+            recorded(complete, steps: complete.simulatorSteps,
+                     sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
         }
     }
 
-    /// A vine iteration: the whole update in line, then the next version.
+    /// A vine iteration without a value fit: the whole update in line, then the next version.
     private func finishVineIteration(_ collection: AnyVineSamples, sampleSeconds: Double, collected: ContinuousClock.Instant,
                                      report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
         let statistics = try session!.update(vine: collection, sampleSeconds: sampleSeconds, counters: counters)
@@ -285,8 +286,8 @@ public final class LearnerService {
         let started = clock.now
         let statistics = try session!.complete(iteration, counters: counters)
         driver.perform(.deaf(clock.now - started))
-        recorded(statistics, steps: statistics.samples, sampleSeconds: iteration.sampleSeconds,
-                 publishSeconds: iteration.publishSeconds, report: report)
+        recorded(statistics, steps: statistics.simulatorSteps,
+                 sampleSeconds: iteration.sampleSeconds, publishSeconds: iteration.publishSeconds, report: report)
     }
 
     /// Tells the observer and the caller of an iteration whose progress row is written.

@@ -82,6 +82,10 @@ public struct IterationStatistics: Sendable {
     /// Vine iterations: the rollout set's size, branches, branch steps and the mean
     /// within-state standard deviation of Q̂ (nil for single path).
     public var vine: VineIterationStatistics? = nil
+
+    /// The simulator steps the iteration's batch cost: its rows, or a vine collection's
+    /// trunk and branch steps.
+    public var simulatorSteps: Int { vine.map { $0.trunkSteps + $0.branchSteps } ?? samples }
     /// The evaluation of the policy after this iteration's update (nil: none was due).
     public var evaluation: EvaluationResult? = nil
 }
@@ -91,6 +95,8 @@ public struct VineIterationStatistics: Sendable {
     public var states: Int
     public var branches: Int
     public var branchSteps: Int
+    /// Simulator steps of the trunks (their rows).
+    public var trunkSteps: Int
     /// Mean over states of the standard deviation of the K Q̂ values of a state (bootstrapped
     /// when the run bootstraps).
     public var qSpread: Double
@@ -104,6 +110,7 @@ public struct VineIterationStatistics: Sendable {
         states = batch.stateCount
         branches = batch.branchCount
         branchSteps = batch.branchSteps
+        trunkSteps = batch.trunkSteps
         let k = batch.actionsPerState
         var total = 0.0
         for n in 0..<states {
@@ -306,31 +313,45 @@ public struct Trainer: Sendable {
     /// - Throws: ``VineSurrogateError`` for a malformed batch or a non-finite Q̂ (nothing is
     ///   changed then).
     public mutating func update(vine batch: AnyVineSamples) throws(VineSurrogateError) -> IterationStatistics {
+        var pending: PendingValueFit?
+        let statistics = try update(vine: batch) { pending = $0 }
+        return pending.map { completeUpdate($0.fit(), statistics) } ?? statistics
+    }
+
+    /// ``update(vine:)`` with its value fit handed out, as single path's
+    /// (``updatePolicy(with:startValueFit:)``): with ``VineBootstrap/value`` the fit on the
+    /// trunks goes to `startValueFit` before the step, and the iteration is complete once
+    /// ``completeUpdate(_:_:)`` gets its result (the next batch's Q̂ needs it); with
+    /// ``VineBootstrap/none`` there is no fit and the statistics are complete.
+    public mutating func update(vine batch: AnyVineSamples,
+                                startValueFit: (PendingValueFit) -> Void) throws(VineSurrogateError) -> IterationStatistics {
         let c = state.configuration
         switch (batch, state.policy, state.valueFunction) {
-        case (.features(let batch), .dense(var policy), .dense(var value)):
+        case (.features(let batch), .dense(var policy), .dense(let value)):
             let (normalizer, head) = (state.samplingNormalizer, policy.head)
             let inputs = { (observations: Matrix) in normalizer?.normalized(observations) ?? observations }
             let statistics = try vineIteration(
-                batch, policy: &policy, value: &value, cutStates: inputs(batch.cutObservationMatrix),
-                trunkStates: { (inputs(batch.trunks.observationMatrix), inputs(batch.trunks.bootstrapObservationMatrix)) }
+                batch, policy: &policy, value: value, cutStates: inputs(batch.cutObservationMatrix),
+                trunkStates: { (inputs(batch.trunks.observationMatrix), inputs(batch.trunks.bootstrapObservationMatrix)) },
+                fit: { .dense(value, $0) }, startValueFit: startValueFit
             ) { (qValues, trunks) throws(VineSurrogateError) in
                 try VineSurrogate(batch, normalizer: normalizer, head: head, qValues: qValues,
                                   trustRegion: c.vineTrustRegion, normalizedTrunks: trunks)
             }
-            (state.policy, state.valueFunction) = (.dense(policy), .dense(value))
+            state.policy = .dense(policy)
             if c.normalizeObservations { state.normalizer.update(with: batch.observationMatrix) }
             return statistics
-        case (.frames(let batch), .convolutional(var policy), .convolutional(var value)):
+        case (.frames(let batch), .convolutional(var policy), .convolutional(let value)):
             let (shape, head) = (policy.network.architecture.input, policy.head)
             guard shape.count == batch.observationSize else { throw .shape("frames of \(batch.observationSize) values, the network takes \(shape)") }
             let statistics = try vineIteration(
-                batch, policy: &policy, value: &value, cutStates: batch.cutFrames(shape: shape),
-                trunkStates: { (batch.trunks.frames(shape: shape), batch.trunks.bootstrapFrames(shape: shape)) }
+                batch, policy: &policy, value: value, cutStates: batch.cutFrames(shape: shape),
+                trunkStates: { (batch.trunks.frames(shape: shape), batch.trunks.bootstrapFrames(shape: shape)) },
+                fit: { .convolutional(value, $0) }, startValueFit: startValueFit
             ) { (qValues, _) throws(VineSurrogateError) in
                 try VineSurrogate(batch, shape: shape, head: head, qValues: qValues, trustRegion: c.vineTrustRegion)
             }
-            (state.policy, state.valueFunction) = (.convolutional(policy), .convolutional(value))
+            state.policy = .convolutional(policy)
             return statistics
         default:
             preconditionFailure("a vine chunk's observations do not fit the run's policy (IterationBatch.misfit refuses them)")
@@ -338,45 +359,43 @@ public struct Trainer: Sendable {
     }
 
     /// The vine iteration on either trunk: Q̂ (bootstrapped with V on `cutStates`, the cut
-    /// branches' end states, when the run bootstraps), the surrogate `makeSurrogate` builds
-    /// from Q̂ (and the trunks' states, when computed), the TRPO step, and V's fit on the
-    /// trunks' λ-returns. Counts the iteration; the caller stores the networks.
+    /// branches' end states, when the run bootstraps, and then V's fit on the trunks'
+    /// λ-returns handed to `startValueFit`), the surrogate `makeSurrogate` builds from Q̂ (and
+    /// the trunks' states, when computed), and the TRPO step. Counts the iteration; the caller
+    /// stores the policy.
     private mutating func vineIteration<Observation, Network: PolicyNetwork, Value: ValueNetwork>(
-        _ batch: VineSamples<Observation>, policy: inout StochasticPolicy<Network>, value: inout StateValueFunction<Value>,
+        _ batch: VineSamples<Observation>, policy: inout StochasticPolicy<Network>, value: StateValueFunction<Value>,
         cutStates: @autoclosure () -> Network.Input, trunkStates: () -> (states: Network.Input, bootstrap: Network.Input),
+        fit: (Network.Input) -> PendingValueFit.Fit, startValueFit: (PendingValueFit) -> Void,
         makeSurrogate: ([Double], Network.Input?) throws(VineSurrogateError) -> VineSurrogate<Network.Input>
     ) throws(VineSurrogateError) -> IterationStatistics where Value.Input == Network.Input {
         let c = state.configuration
         var qValues = batch.branchReturns
         var trunkInputs: Network.Input?
-        var targets: [Double] = []
+        var pending: PendingValueFit?
         if c.vineBootstrap == .value {
             guard batch.isConsistent, batch.trunks.count > 0 else { throw .inconsistentBatch }
             qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: value.predict(cutStates()))
             let trunks = trunkStates()
-            targets = advantageEstimates(batch.trunks, value: value, states: trunks.states, bootstrapStates: trunks.bootstrap,
-                                         rewards: batch.trunks.rewards).returns
+            let estimates = advantageEstimates(batch.trunks, value: value, states: trunks.states, bootstrapStates: trunks.bootstrap,
+                                               rewards: batch.trunks.rewards)
             trunkInputs = trunks.states
+            pending = PendingValueFit(iteration: state.iteration + 1, subject: fit(trunks.states), random: state.valueRandom,
+                                      targets: estimates.returns, predictions: estimates.values, configuration: c.valueFit)
         }
         let surrogate = try makeSurrogate(qValues, trunkInputs)
+        pending.map(startValueFit)
         let trpo = c.trpoConfiguration(afterSteps: state.timesteps)
-        let clock = ContinuousClock()
         var policyStep = TRPOStepReport()
-        let policySeconds = clock.measure {
+        let policySeconds = ContinuousClock().measure {
             policyStep = policy.vineStep(surrogate, configuration: trpo, random: &state.random)
-        }
-        var valueReport = ValueFitReport()
-        let valueSeconds = clock.measure {
-            if let trunkInputs {
-                valueReport = value.fit(trunkInputs, targets: targets, configuration: c.valueFit, random: &state.valueRandom)
-            }
         }
         state.iteration += 1
         state.timesteps += batch.simulatorSteps
         return IterationStatistics(iteration: state.iteration, timesteps: state.timesteps, samples: batch.branchCount,
                                    episodeReturns: batch.episodeReturns, episodeLengths: batch.episodeLengths,
-                                   policyStep: policyStep, maxKL: trpo.maxKL, valueFit: valueReport,
-                                   policySeconds: policySeconds.seconds, valueSeconds: valueSeconds.seconds,
+                                   policyStep: policyStep, maxKL: trpo.maxKL, valueFit: ValueFitReport(),
+                                   policySeconds: policySeconds.seconds, valueSeconds: 0,
                                    policyStd: Self.meanStandardDeviation(logStd: policy.logStd),
                                    vine: VineIterationStatistics(batch, qValues: qValues))
     }

@@ -126,8 +126,16 @@ public struct TrainingSession {
     public mutating func completeUpdate(_ fitted: FittedValue, _ statistics: IterationStatistics, sampleSeconds: Double,
                                         publishSeconds: Double,
                                         counters: TransportCounters = TransportCounters()) throws -> IterationStatistics {
-        try record(trainer.completeUpdate(fitted, statistics), rows: statistics.samples, sampleSeconds: sampleSeconds,
+        try record(trainer.completeUpdate(fitted, statistics), rows: statistics.simulatorSteps, sampleSeconds: sampleSeconds,
                    publishSeconds: publishSeconds, counters: counters)
+    }
+
+    /// Begins a vine iteration whose value fit (``VineBootstrap/value``) goes to
+    /// `startValueFit`: ``Trainer/update(vine:startValueFit:)``. Complete it with
+    /// ``completeUpdate(_:_:sampleSeconds:publishSeconds:counters:)``.
+    public mutating func beginUpdate(vine batch: AnyVineSamples,
+                                     startValueFit: (PendingValueFit) -> Void) throws -> IterationStatistics {
+        try trainer.update(vine: batch, startValueFit: startValueFit)
     }
 
     /// One vine iteration, then its progress row and, when due, its checkpoint.

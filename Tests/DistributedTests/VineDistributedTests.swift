@@ -58,7 +58,8 @@ import ZMQ
     }
 
     /// With `--deterministic`, one worker collects exactly what the single process collects
-    /// (stream 0, collection index = version), so rows and parameters are identical; two
+    /// (stream 0, collection index = version), so rows and parameters are identical, although
+    /// the learner fits V beside the next collection and the single process in line; two
     /// workers repeat themselves.
     @Test func deterministicVineRunsRepeatAndOneWorkerEqualsOneProcess() throws {
         let root = try DistributedTests.temporaryDirectory()
