@@ -37,3 +37,24 @@ def test_train_pong_from_pixels(tmp_path: Path) -> None:
     assert checkpoint["valueFunction"]["network"]["outputSize"] == 1
     assert checkpoint["configuration"]["clipRewards"] is True
     assert output.count("exiting with status 0") == 2, output
+
+
+def test_train_pong_with_the_vine(tmp_path: Path) -> None:
+    """The vine on Atari end to end: the workers snapshot ALE games, branch every one of Pong's 6
+    actions from each rollout-set state (eq. 15) and send pixel vine chunks (§3.9 flag pixels);
+    the learner fits its convolutional value function on the trunks' frames beside the next
+    collection. 2 workers × 2 copies, trunks of 40 steps, N = 6 states per worker's share, T = 5."""
+    output, rows = train(["--env", "gym:ALE/Pong-v5", "--sampler", "vine", "--envs", "2", "--trunk-steps", "40",
+                          "--vine-states", "6", "--vine-length", "5", "--steps", "300"], tmp_path / "run", cwd=tmp_path,
+                         timeout=180)
+    check_rows(rows)
+    assert "snapshot (from worker" in output, output
+    for r in rows:
+        assert (int(r["vine_states"]), int(r["vine_branches"])) == (6, 36), r  # every action of Pong once
+        assert 0 < int(r["vine_branch_steps"]) <= 36 * 5, r
+        assert float(r["value_loss"]) >= 0 and float(r["explained_variance_after"]) == float(r["explained_variance_after"]), r
+    checkpoint = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert checkpoint["configuration"]["sampler"] == "vine" and checkpoint["configuration"]["clipRewards"] is False
+    assert checkpoint["policy"]["network"]["architecture"]["input"] == {"height": 84, "width": 84, "channels": 4}
+    assert "reconnect" not in output, output
+    assert output.count("exiting with status 0") == 2, output
