@@ -198,9 +198,10 @@ struct EvalCommand: ParsableCommand {
         let evaluation = try CheckpointEvaluation(directory: URL(fileURLWithPath: checkpoint), episodes: episodes,
                                                   deterministic: deterministic, seed: seed, python: python)
         let (state, result) = (evaluation.state, evaluation.result)
-        print(String(format: "%@ iteration %d (%@ steps), %d %@ episodes: return %.2f ± %.2f (min %.2f, max %.2f)",
+        print(String(format: "%@ iteration %d (%@ steps), %d %@ episode%@: return %.2f ± %.2f (min %.2f, max %.2f)",
                      state.configuration.environment, state.iteration, grouped(state.timesteps), result.returns.count,
-                     deterministic ? "deterministic" : "stochastic", result.returnMean, result.returnStandardDeviation,
+                     deterministic ? "deterministic" : "stochastic", result.returns.count == 1 ? "" : "s",
+                     result.returnMean, result.returnStandardDeviation,
                      result.returns.min()!, result.returns.max()!))
     }
 }

@@ -176,7 +176,7 @@ def test_cli_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     directory = write(tmp_path, frame_checkpoint())
     assert cli.main(["evaluate", "--checkpoint", str(directory), "--episodes", "1", "--seed", "7"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{PONG} {ARGUMENTS} iteration 3 (3,072 steps), 1 deterministic episodes (seeds 7 … 7)"
+    assert lines[0] == f"{PONG} {ARGUMENTS} iteration 3 (3,072 steps), 1 deterministic episode (seeds 7 … 7)"
     assert lines[1].startswith("episode 1: return -") and lines[1].endswith(" steps)")
     episode_return = float(lines[1].split()[3])
     assert lines[2] == (f"return {episode_return:.2f} ± 0.00 over 1 episodes "

@@ -321,7 +321,7 @@ def evaluate(checkpoint: str, episodes: int, seed: int, stochastic: bool, out: T
     arguments = f" {saved.arguments}" if saved.arguments else ""
     kind = "stochastic" if stochastic else "deterministic"
     print(f"{saved.environment}{arguments} iteration {saved.iteration} ({saved.timesteps:,} steps), {episodes} "
-          f"{kind} episodes (seeds {seed} … {seed + episodes - 1})", file=out, flush=True)
+          f"{kind} episode{'' if episodes == 1 else 's'} (seeds {seed} … {seed + episodes - 1})", file=out, flush=True)
     results = run_episodes(saved, episodes, seed, stochastic)
     for k, result in enumerate(results, start=1):
         print(f"episode {k}: return {result.episode_return:.2f} ({result.length} steps)", file=out)
