@@ -117,6 +117,39 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
         return ConvolutionTape(input: input, inputWidth: inputSize, values: values, rows: n)
     }
 
+    /// The outputs on `frames` with the products in `S`, `[n × outputSize]`, without keeping
+    /// a tape: the forward pass runs a row block at a time through block-sized buffers, so it
+    /// holds one block's layer values instead of every row's (for 8,192 Atari frames and
+    /// cnn_small, 0.3 MB instead of 303 MB in `Double`). The same numbers as
+    /// `forward(frames, precision:).output`: the same blocks through the same kernels.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func outputs<S: BLASScalar>(_ frames: FrameBatch, precision: S.Type) -> Matrix {
+        precondition(frames.shape == architecture.input, "frames are \(frames.shape), the network takes \(architecture.input)")
+        let n = frames.rows
+        let block = min(ConvolutionLayout.rowBlock, max(n, 1))
+        let values = LayerBuffers<S>(widths: layout.valueWidths, capacity: block)
+        let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
+        defer { patches.deallocate() }
+        var result = Matrix(uninitializedRows: n, columns: outputSize)
+        let last = layout.valueWidths.count - 1
+        withParameters(as: S.self) { theta in
+            frames.pixels.withUnsafeBufferPointer { pixels in
+                result.storage.withUnsafeMutableBufferPointer { out in
+                    for first in stride(from: 0, to: n, by: block) {
+                        let rows = min(block, n - first)
+                        // The block's frames as rows 0 ..< rows of their own input.
+                        layout.forward(theta: theta, input: .pixels(pixels.baseAddress! + first * inputSize), values: values.pointers,
+                                       firstRow: 0, rows: rows, patches: patches)
+                        let output = values.pointers[last]
+                        for i in 0..<(rows * outputSize) { out[first * outputSize + i] = Double(output[i]) }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
     /// Calls `body` with the parameters in `S` (the stored vector itself when `S == Double`).
     func withParameters<S: BLASScalar, R>(as type: S.Type, _ body: (UnsafePointer<S>) -> R) -> R {
         parameters.withScalars(as: type, body)

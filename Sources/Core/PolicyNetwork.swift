@@ -170,8 +170,8 @@ final class ConvolutionStepProducts<S: BLASScalar>: PolicyStepProducts {
 extension ConvolutionalNetwork: PolicyNetwork {
     public func outputs(on states: FrameBatch, precision: Precision) -> Matrix {
         switch precision {
-        case .single: forward(states, precision: Float.self).output
-        case .double: forward(states, precision: Double.self).output
+        case .single: outputs(states, precision: Float.self)
+        case .double: outputs(states, precision: Double.self)
         }
     }
 

@@ -109,7 +109,7 @@ public struct StateValueFunction<Network: ValueNetwork>: Sendable, Codable, Equa
 
     /// V(s) for each state (feature vectors normalised).
     public func predict(_ states: Network.Input) -> [Double] {
-        network.forward(states).output.storage
+        network.predictions(states)
     }
 
     /// Fits V to `targets` by minibatch Adam on ½·mean squared error.
@@ -170,9 +170,15 @@ public protocol ValueNetwork: DifferentiableNetwork, Codable, Equatable where In
     /// - Returns: the Adam steps taken (a minibatch with a non-finite gradient is skipped).
     mutating func fitMinibatches(_ states: Input, targets: [Double], optimizer: inout Adam,
                                  configuration: ValueFitConfiguration, random: inout RandomStream) -> Int
+
+    /// The network's one output on each state, in double precision (``forward(_:)``'s output,
+    /// without keeping what only the derivative passes need).
+    func predictions(_ states: Input) -> [Double]
 }
 
 extension ConvolutionalNetwork: ValueNetwork {
+    public func predictions(_ states: FrameBatch) -> [Double] { outputs(states, precision: Double.self).storage }
+
     public mutating func fitMinibatches(_ states: FrameBatch, targets: [Double], optimizer: inout Adam,
                                         configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
         switch c.precision {
@@ -210,6 +216,8 @@ extension ConvolutionalNetwork: ValueNetwork {
 }
 
 extension MLP: ValueNetwork {
+    public func predictions(_ states: Matrix) -> [Double] { forward(states).output.storage }
+
     public mutating func fitMinibatches(_ states: Matrix, targets: [Double], optimizer: inout Adam,
                                         configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
         switch c.precision {

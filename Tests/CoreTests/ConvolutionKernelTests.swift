@@ -63,6 +63,21 @@ import Testing
         #expect(relativeError(output, net.forward(frames).output.storage) < 1e-4)
     }
 
+    /// The tape-less outputs (one block's buffers) are the forward pass's, bit for bit, in both
+    /// precisions, over several row blocks and a partial last one; so are the value
+    /// function's predictions.
+    @Test func outputsWithoutATapeEqualTheForwardPass() {
+        var random = RandomStream(seed: 3)
+        let net = ConvolutionalNetwork(architecture: Self.architecture, outputSize: 3, outputGain: 1, random: &random)
+        let rows = 2 * ConvolutionLayout.rowBlock + 7
+        let frames = FrameBatch(shape: Self.architecture.input, rows: rows,
+                                pixels: (0..<(rows * Self.architecture.input.count)).map { _ in UInt8(random.index(below: 256)) })
+        #expect(net.outputs(frames, precision: Double.self) == net.forward(frames, precision: Double.self).output)
+        #expect(net.outputs(frames, precision: Float.self) == net.forward(frames, precision: Float.self).output)
+        let value = ConvolutionalValueFunction(architecture: Self.architecture, learningRate: 1e-3, random: &random)
+        #expect(value.predict(frames) == value.network.forward(frames).output.storage)
+    }
+
     @Test func singlePrecisionPassesAgreeWithDouble() {
         var random = RandomStream(seed: 1)
         let net = ConvolutionalNetwork(architecture: Self.architecture, outputSize: 3,
