@@ -126,25 +126,34 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
     @_specialize(where S == Double)
     public func outputs<S: BLASScalar>(_ frames: FrameBatch, precision: S.Type) -> Matrix {
         precondition(frames.shape == architecture.input, "frames are \(frames.shape), the network takes \(architecture.input)")
-        let n = frames.rows
+        return withParameters(as: S.self) { theta in
+            frames.pixels.withUnsafeBufferPointer { pixels in
+                blockwise(rows: frames.rows) { first, rows, buffers, patches in
+                    // The block's frames as rows 0 ..< rows of their own input.
+                    layout.forward(theta: theta, input: .pixels(pixels.baseAddress! + first * inputSize), values: buffers,
+                                   firstRow: 0, rows: rows, patches: patches)
+                }
+            }
+        }
+    }
+
+    /// A pass over `n` rows a row block at a time: `pass(first, rows, buffers, patches)` fills
+    /// block-sized layer buffers (rows `0 ..< rows`) for rows `first ..< first + rows`; the
+    /// last buffer (the output) of each block is gathered into the `[n × outputSize]` result.
+    private func blockwise<S: BLASScalar>(
+        rows n: Int, _ pass: (_ first: Int, _ rows: Int, [UnsafeMutablePointer<S>], UnsafeMutablePointer<S>) -> Void
+    ) -> Matrix {
         let block = min(ConvolutionLayout.rowBlock, max(n, 1))
-        let values = LayerBuffers<S>(widths: layout.valueWidths, capacity: block)
+        let buffers = LayerBuffers<S>(widths: layout.valueWidths, capacity: block)
         let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
         defer { patches.deallocate() }
         var result = Matrix(uninitializedRows: n, columns: outputSize)
-        let last = layout.valueWidths.count - 1
-        withParameters(as: S.self) { theta in
-            frames.pixels.withUnsafeBufferPointer { pixels in
-                result.storage.withUnsafeMutableBufferPointer { out in
-                    for first in stride(from: 0, to: n, by: block) {
-                        let rows = min(block, n - first)
-                        // The block's frames as rows 0 ..< rows of their own input.
-                        layout.forward(theta: theta, input: .pixels(pixels.baseAddress! + first * inputSize), values: values.pointers,
-                                       firstRow: 0, rows: rows, patches: patches)
-                        let output = values.pointers[last]
-                        for i in 0..<(rows * outputSize) { out[first * outputSize + i] = Double(output[i]) }
-                    }
-                }
+        let output = buffers.pointers[layout.valueWidths.count - 1]
+        result.storage.withUnsafeMutableBufferPointer { out in
+            for first in stride(from: 0, to: n, by: block) {
+                let rows = min(block, n - first)
+                pass(first, rows, buffers.pointers, patches)
+                for i in 0..<(rows * outputSize) { out[first * outputSize + i] = Double(output[i]) }
             }
         }
         return result
@@ -219,31 +228,16 @@ public struct ConvolutionalNetwork: Sendable, Codable, Equatable {
     @_specialize(where S == Double)
     public func jacobianVectorProduct<S: BLASScalar>(_ tape: ConvolutionTape<S>, tangent: [Double]) -> Matrix {
         precondition(tangent.count == parameters.count)
-        let n = tape.rows
-        let block = min(ConvolutionLayout.rowBlock, max(n, 1))
-        let scratch = LayerBuffers<S>(widths: layout.valueWidths, capacity: block)
-        let patches = UnsafeMutablePointer<S>.allocate(capacity: layout.patchCapacity)
-        defer { patches.deallocate() }
-        var result = Matrix(uninitializedRows: n, columns: outputSize)
-        let last = layout.valueWidths.count - 1
-        withParameters(as: S.self) { theta in
+        return withParameters(as: S.self) { theta in
             tangent.withScalars(as: S.self) { v in
-                result.storage.withUnsafeMutableBufferPointer { out in
-                    tape.input.withPassInput { x in
-                        for first in stride(from: 0, to: n, by: block) {
-                            let rows = min(block, n - first)
-                            layout.jacobianVectorProduct(
-                                theta: theta, direction: v, input: x,
-                                values: tape.values.pointers, firstRow: first, rows: rows,
-                                tangents: scratch.pointers, patches: patches)
-                            let t = scratch.pointers[last]
-                            for i in 0..<(rows * outputSize) { out[first * outputSize + i] = Double(t[i]) }
-                        }
+                tape.input.withPassInput { x in
+                    blockwise(rows: tape.rows) { first, rows, tangents, patches in
+                        layout.jacobianVectorProduct(theta: theta, direction: v, input: x, values: tape.values.pointers,
+                                                     firstRow: first, rows: rows, tangents: tangents, patches: patches)
                     }
                 }
             }
         }
-        return result
     }
 }
 
