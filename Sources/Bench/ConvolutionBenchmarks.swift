@@ -18,8 +18,8 @@ extension BenchmarkSuite {
         var random = RandomStream(seed: 42, path: [4])
         let network = ConvolutionalNetwork(architecture: architecture, outputSize: head.outputWidth, outputGain: 0.01,
                                            random: &random)
-        let pixels = (0..<(n * architecture.input.count)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-        let frames = FrameBatch(shape: architecture.input, rows: n, pixels: pixels)
+        let frames = BenchmarkSuite.randomFrames(architecture.input, rows: n, random: &random)
+        let pixels = frames.pixels
         let outputGradient = Matrix(rows: n, columns: head.outputWidth,
                                     storage: (0..<(n * head.outputWidth)).map { _ in random.normal() / Double(n) })
         let direction = (0..<network.parameters.count).map { _ in random.normal() }
@@ -94,6 +94,11 @@ extension BenchmarkSuite {
         }
     }
 
+    /// `rows` frames of `shape` with uniformly random pixels.
+    static func randomFrames(_ shape: ImageShape, rows: Int, random: inout RandomStream) -> FrameBatch {
+        FrameBatch(shape: shape, rows: rows, pixels: (0..<(rows * shape.count)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+    }
+
     /// Uniformly random actions of a categorical head of `actions` and standard normal
     /// advantages for `frames`.
     static func frameBatch(_ frames: FrameBatch, actions: Int, random: inout RandomStream) -> PolicyBatch<FrameBatch> {
@@ -113,8 +118,7 @@ extension BenchmarkSuite {
         var random = RandomStream(seed: 44, path: [4])
         let network = ConvolutionalNetwork(architecture: architecture, outputSize: head.outputWidth, outputGain: 0.01,
                                            random: &random)
-        let frames = FrameBatch(shape: architecture.input, rows: n,
-                                pixels: (0..<(n * architecture.input.count)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+        let frames = BenchmarkSuite.randomFrames(architecture.input, rows: n, random: &random)
         let batch = BenchmarkSuite.frameBatch(frames, actions: head.outputWidth, random: &random)
         let policy = ConvolutionalPolicy(head: head, network: network, logStd: [])
         let shape = "\(label), \(n) frames 84x84x4 uint8, \(network.parameters.count) parameters"
@@ -135,8 +139,7 @@ extension BenchmarkSuite {
         let n = max(256, Int(8_192 * scale))
         var random = RandomStream(seed: 43, path: [4])
         let value0 = ConvolutionalValueFunction(architecture: architecture, learningRate: 1e-4, random: &random)
-        let frames = FrameBatch(shape: architecture.input, rows: n,
-                                pixels: (0..<(n * architecture.input.count)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+        let frames = BenchmarkSuite.randomFrames(architecture.input, rows: n, random: &random)
         let targets = (0..<n).map { _ in random.normal() }
         let predictions = value0.predict(frames)
         var configuration = ValueFitConfiguration()
