@@ -250,6 +250,11 @@ public enum RunDirectoryError: Error, CustomStringConvertible, Equatable {
     case holdsRun(path: String)
     /// Overwriting could not remove a file of the old run.
     case cannotRemove(path: String, reason: String)
+    /// Another process trains the run in this directory (``RunDirectoryLock``); `pid` is the
+    /// one its lock file names, when it names one.
+    case inUse(path: String, pid: Int32?)
+    /// The directory's lock file could not be opened or locked.
+    case cannotLock(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -257,6 +262,10 @@ public enum RunDirectoryError: Error, CustomStringConvertible, Equatable {
             "\(path) already holds a run (\(Checkpoint.fileName), config.json, progress.csv); continue it with "
                 + "--resume \(path), or give --overwrite to replace it"
         case .cannotRemove(let path, let reason): "cannot remove \(path) to overwrite the run: \(reason)"
+        case .inUse(let path, let pid):
+            "\(path) is in use by another trpo process\(pid.map { " (pid \($0))" } ?? ""): two processes would overwrite "
+                + "each other's checkpoints; wait for it to end or stop it first"
+        case .cannotLock(let path, let reason): "cannot lock \(path): \(reason)"
         }
     }
 }

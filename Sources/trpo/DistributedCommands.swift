@@ -78,7 +78,7 @@ struct LearnerCommand: ParsableCommand {
         try supervision.attachToSupervisor()
         let run = try training.resolve()
         if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
-        guard try training.begin(run, checkDirectory: !supervision.isSupervised, announce: !supervision.supervises) else { return }
+        guard try training.begin(run, ownsDirectory: !supervision.isSupervised, announce: !supervision.supervises) else { return }
         if supervision.supervises { return try supervise(directory: run.directory) }
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()

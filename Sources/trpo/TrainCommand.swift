@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
         let withWorkers = localWorkers.workers > 0
         if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
         // With workers, a supervised learner process trains (and announces a resume).
-        guard try training.begin(run, checkDirectory: !supervision.isSupervised,
+        guard try training.begin(run, ownsDirectory: !supervision.isSupervised,
                                  announce: !withWorkers || !supervision.supervises) else { return }
         if withWorkers { return try trainWithWorkers(run) }
         StopRequest.installHandlers()

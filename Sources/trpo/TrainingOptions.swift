@@ -427,17 +427,21 @@ struct TrainingOptions: ParsableArguments {
 
     /// Readies `run` to start: a resumed run that is already finished is reported on standard
     /// output (nothing to train: returns false); a resumed one is announced (`announce`) as
-    /// "resuming DIR from iteration N (T steps)"; a new run's directory is checked
-    /// (`checkDirectory`) by ``RunDirectory/prepareNewRun(in:overwrite:)``, so a run already
-    /// there is refused without `--overwrite`.
+    /// "resuming DIR from iteration N (T steps)". The process that `ownsDirectory` (not a
+    /// supervised learner, whose supervisor owns it) claims the directory with a
+    /// ``RunDirectoryLock`` held until it exits, so a second command on the same run is refused;
+    /// it then checks a new run's directory with ``RunDirectory/prepareNewRun(in:overwrite:)``,
+    /// so a run already there is refused without `--overwrite`, and a resumed run's checkpoint
+    /// for a change since it was read (a process that was still training it).
     /// With `--print-config`, only prints the run's configuration as YAML on standard output
     /// and returns false (nothing is created).
     /// - Returns: whether there is anything to train.
-    func begin(_ run: Run, checkDirectory: Bool, announce: Bool) throws -> Bool {
+    func begin(_ run: Run, ownsDirectory: Bool, announce: Bool) throws -> Bool {
         if printConfig {
             print(run.yaml, terminator: "")
             return false
         }
+        if ownsDirectory { try claim(run) }
         switch run.start {
         case .resume(let state):
             let c = state.configuration
@@ -453,7 +457,7 @@ struct TrainingOptions: ParsableArguments {
                      + (run.changes.isEmpty ? "" : " with " + run.changes.joined(separator: ", ")))
             }
         case .new:
-            guard checkDirectory else { break }
+            guard ownsDirectory else { break }
             do {
                 if try RunDirectory.prepareNewRun(in: run.directory, overwrite: overwrite) {
                     note("--overwrite: removed the run that was in \(run.directory.path)")
@@ -461,6 +465,23 @@ struct TrainingOptions: ParsableArguments {
             } catch { throw runFailure(error) }
         }
         return true
+    }
+
+    /// Locks `run`'s directory (creating a new run's) for the rest of this process; a resumed
+    /// run whose checkpoint moved on since ``resolve()`` read it is refused.
+    private func claim(_ run: Run) throws {
+        do {
+            try FileManager.default.createDirectory(at: run.directory, withIntermediateDirectories: true)
+        } catch {
+            throw runFailure("cannot create the run directory \(run.directory.path): \(error.localizedDescription)")
+        }
+        do { _ = try RunDirectoryLock(run.directory) } catch { throw runFailure(error) }
+        guard case .resume(let state) = run.start else { return }
+        let now = try? Checkpoint.load(from: run.directory)
+        if now?.iteration != state.iteration || now?.timesteps != state.timesteps {
+            throw runFailure("\(run.directory.path) changed while this command read it (a process was still training it): "
+                             + "run the command again")
+        }
     }
 
     /// What in the command line (and the `--config` file) disagrees with `saved`, the

@@ -287,20 +287,8 @@ import Testing
         let root = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let run = root.appendingPathComponent("cartpole")
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["train", "--env", "CartPole-v1", "--steps", "100000000", "--batch-steps", "1024", "--checkpoint-every", "3600",
-                             "--quiet", "--out", run.path] + workers
-        let stdout = root.appendingPathComponent("stdout"), stderr = root.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        try process.run()
-        // Once the first iteration is checkpointed (waiting at most two minutes, not a timing check).
+        let (process, stdout) = try Self.startLongCartPole(into: run, workers: workers, logs: root)
         let checkpoint = run.appendingPathComponent("checkpoint.json")
-        for _ in 0..<1200 where process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(100_000) }
-        #expect(FileManager.default.fileExists(atPath: checkpoint.path))
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130)
@@ -314,6 +302,54 @@ import Testing
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint)) as? [String: Any]
         #expect((saved?["iteration"] as? Int).map(String.init) == lastRow, "progress.csv ends at iteration \(lastRow)")
         #expect(last.hasPrefix("interrupted at iteration \(lastRow)"), "stdout: \(out)")
+    }
+
+    /// A CartPole run of 10⁸ steps in `run` (`--workers` as given), started in the background
+    /// with its standard output to `logs/stdout`; returns once its first iteration is
+    /// checkpointed (waiting at most two minutes, not a timing check).
+    static func startLongCartPole(into run: URL, workers: [String], logs: URL) throws -> (Process, stdout: URL) {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["train", "--env", "CartPole-v1", "--steps", "100000000", "--batch-steps", "1024", "--checkpoint-every", "3600",
+                             "--quiet", "--out", run.path] + workers
+        let stdout = logs.appendingPathComponent("stdout"), stderr = logs.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        try process.run()
+        let checkpoint = run.appendingPathComponent("checkpoint.json")
+        for _ in 0..<1200 where process.isRunning && !FileManager.default.fileExists(atPath: checkpoint.path) { usleep(100_000) }
+        #expect(FileManager.default.fileExists(atPath: checkpoint.path))
+        return (process, stdout)
+    }
+
+    /// While a run trains (in one process, or a supervisor with its learner and workers), every
+    /// other command that would write its directory is refused in one line naming the owner's
+    /// process id, and the run goes on; once the owner exits the directory is free again.
+    @Test(arguments: [[], ["--workers", "2"]])
+    func aRunInUseIsRefusedToASecondCommand(workers: [String]) throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("cartpole")
+        let (process, _) = try Self.startLongCartPole(into: run, workers: workers, logs: root)
+        let expected = "error: \(run.path) is in use by another trpo process (pid \(process.processIdentifier)): two processes "
+            + "would overwrite each other's checkpoints; wait for it to end or stop it first\n"
+        for arguments in [["train", "--resume", run.path],
+                          ["train", "--env", "CartPole-v1", "--out", run.path, "--overwrite"],
+                          ["train", "--env", "CartPole-v1", "--out", run.path, "--workers", "1"],
+                          ["learner", "--bind", Self.unbindable, "--resume", run.path]] {
+            let refused = try Self.run(arguments)
+            #expect(refused.status == 2, "\(arguments)")
+            #expect(refused.stderr == expected, "\(arguments): \(refused.stderr)")
+        }
+        #expect(process.isRunning)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let finished = try Self.run(["train", "--resume", run.path, "--steps", "1024"])
+        #expect(finished.status == 0, "stderr: \(finished.stderr)")
+        #expect(finished.stdout.contains("is finished"), "stdout: \(finished.stdout)")
     }
 
     @Test func envListAndReplay() throws {
