@@ -125,9 +125,36 @@ public struct CheckpointSchedule: Sendable, Equatable {
     /// A checkpoint after every iteration.
     public static let everyIteration = CheckpointSchedule(interval: 0)
 
-    public init(interval: Double) {
+    /// Keep a copy of the checkpoint of every `keepEvery`-th iteration in
+    /// ``keptDirectory(iteration:in:)`` (nil: keep none): a run's history, for `trpo eval`
+    /// or `trpo render` of the policy as it was.
+    public var keepEvery: Int?
+
+    /// The directory, inside a run's, that holds the kept checkpoints.
+    public static let keptDirectoryName = "checkpoints"
+
+    public init(interval: Double, keepEvery: Int? = nil) {
         precondition(interval >= 0 && interval.isFinite, "a checkpoint interval is a finite number of seconds ≥ 0")
+        precondition(keepEvery.map { $0 > 0 } ?? true, "checkpoints are kept every N > 0 iterations")
         self.interval = interval
+        self.keepEvery = keepEvery
+    }
+
+    /// True when the checkpoint of `iteration` is kept (``keepEvery`` divides it).
+    public func keeps(_ iteration: Int) -> Bool {
+        keepEvery.map { iteration % $0 == 0 } ?? false
+    }
+
+    /// `DIR/checkpoints/iteration-N`: where the checkpoint of `iteration` is kept (its
+    /// `checkpoint.json`, which `trpo eval --checkpoint` reads as it reads a run's).
+    public static func keptDirectory(iteration: Int, in run: URL) -> URL {
+        run.appendingPathComponent(keptDirectoryName).appendingPathComponent("iteration-\(iteration)")
+    }
+
+    /// The iterations whose checkpoints are kept in `run`, ascending.
+    public static func keptIterations(in run: URL) -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: run.appendingPathComponent(keptDirectoryName).path)) ?? []
+        return names.compactMap { $0.hasPrefix("iteration-") ? Int($0.dropFirst("iteration-".count)) : nil }.sorted()
     }
 
     /// True when the iteration just recorded is checkpointed.

@@ -91,6 +91,11 @@ public struct TrainingSession {
         self.checkpoints = checkpoints
         checkpointedIteration = trainer.state.iteration
         log = try ProgressLog(url: outputDirectory.appendingPathComponent("progress.csv"), resumeAfter: iteration)
+        // Like progress.csv's rows, kept checkpoints past the one resumed from were of iterations
+        // that will be done again.
+        for kept in CheckpointSchedule.keptIterations(in: outputDirectory) where kept > (iteration ?? 0) {
+            try FileManager.default.removeItem(at: CheckpointSchedule.keptDirectory(iteration: kept, in: outputDirectory))
+        }
         let resumedTimesteps = iteration == nil ? nil : trainer.state.timesteps
         tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(directory: $0, resumingAfter: resumedTimesteps) }
         started = clock.now
@@ -193,6 +198,11 @@ public struct TrainingSession {
         }
         try log.append(row)
         try tensorBoard?.append(row)
+        if checkpoints.keeps(statistics.iteration) {
+            let kept = CheckpointSchedule.keptDirectory(iteration: statistics.iteration, in: outputDirectory)
+            try FileManager.default.createDirectory(at: kept, withIntermediateDirectories: true)
+            try Checkpoint.save(trainer.state, in: kept)
+        }
         if checkpoints.isDue(secondsSinceLastSave: lastCheckpoint.map { (clock.now - $0).seconds }, finishingRun: isFinished,
                              newBest: newBest) {
             try saveCheckpoint()
@@ -282,10 +292,10 @@ public enum RunDirectory {
     public static let configYAMLName = "config.yaml"
     /// Where a run evaluated during training keeps its best policy (`best/checkpoint.json`).
     public static let bestDirectoryName = "best"
-    /// The files (and the TensorBoard and best-policy directories) a ``TrainingSession``
+    /// The files (and the TensorBoard, best-policy and kept-checkpoint directories) a ``TrainingSession``
     /// writes, and `config.yaml`.
     public static let runFiles = ["config.json", configYAMLName, "progress.csv", Checkpoint.fileName,
-                                  tensorBoardDirectoryName, bestDirectoryName]
+                                  tensorBoardDirectoryName, bestDirectoryName, CheckpointSchedule.keptDirectoryName]
 
     /// True when `directory` holds a run that a new one would replace: it has a checkpoint.
     public static func holdsRun(_ directory: URL) -> Bool {
@@ -301,9 +311,9 @@ public enum RunDirectory {
     public static func prepareNewRun(in directory: URL, overwrite: Bool) throws(RunDirectoryError) -> Bool {
         let holdsRun = holdsRun(directory)
         guard !holdsRun || overwrite else { throw .holdsRun(path: directory.path) }
-        // Without a checkpoint only the event files and a best policy matter: they would survive
+        // Without a checkpoint only the event files, a best policy and kept checkpoints matter: they would survive
         // the new run's start and pass for its own.
-        for file in holdsRun ? runFiles : [tensorBoardDirectoryName, bestDirectoryName] {
+        for file in holdsRun ? runFiles : [tensorBoardDirectoryName, bestDirectoryName, CheckpointSchedule.keptDirectoryName] {
             let url = directory.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             do { try FileManager.default.removeItem(at: url) } catch {

@@ -52,6 +52,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: ArgumentHelp("Rewrite checkpoint.json at most once per SECONDS (0: after every iteration); the first and last iteration, a new best and a stop are always saved, so a crash loses at most SECONDS of training.", valueName: "SECONDS"))
     var checkpointEvery: Double = CheckpointSchedule.defaultInterval
 
+    @Option(name: .customLong("keep-every"), parsing: .unconditional, help: ArgumentHelp("Also keep the checkpoint of every N-th iteration in checkpoints/iteration-N/ (the run's history, for `trpo eval --checkpoint` and `trpo render`); may be given or changed on --resume (default: off).", valueName: "N"))
+    var keepEvery: Int?
+
     @Option(parsing: .unconditional, help: "Environment copies each sampler steps in lockstep.")
     var envs: Int?
 
@@ -239,6 +242,7 @@ struct TrainingOptions: ParsableArguments {
     func validate() throws {
         if tensorboard != nil && noTensorBoard { throw ValidationError("--tensorboard DIR and --no-tensorboard contradict each other: give one of them") }
         if let evalEvery, evalEvery <= 0 { throw ValidationError("--eval-every must be positive (got \(evalEvery))") }
+        if let keepEvery, keepEvery <= 0 { throw ValidationError("--keep-every must be positive (got \(keepEvery))") }
         guard checkpointEvery >= 0 && checkpointEvery.isFinite else {
             throw ValidationError("--checkpoint-every must be a number of seconds ≥ 0 (got \(checkpointEvery))")
         }
@@ -386,7 +390,7 @@ struct TrainingOptions: ParsableArguments {
             }
             let directory = URL(fileURLWithPath: out ?? "runs/\(Self.directoryName(of: env))-seed\(c.seed)")
             return Run(directory: directory, start: .new(c), tensorBoardDirectory: tensorBoardDirectory(of: directory),
-                       yaml: yaml(of: c), evaluation: evaluation, checkpoints: CheckpointSchedule(interval: checkpointEvery),
+                       yaml: yaml(of: c), evaluation: evaluation, checkpoints: CheckpointSchedule(interval: checkpointEvery, keepEvery: keepEvery),
                        overlapsValueFit: !noOverlap)
         }
         let directory = URL(fileURLWithPath: resume)
@@ -411,7 +415,7 @@ struct TrainingOptions: ParsableArguments {
         }
         return Run(directory: directory, start: .resume(state), tensorBoardDirectory: tensorBoardDirectory(of: directory),
                    yaml: yaml(of: state.configuration), evaluation: evaluation,
-                   checkpoints: CheckpointSchedule(interval: checkpointEvery), overlapsValueFit: !noOverlap, changes: changes)
+                   checkpoints: CheckpointSchedule(interval: checkpointEvery, keepEvery: keepEvery), overlapsValueFit: !noOverlap, changes: changes)
     }
 
     /// `--eval-every N` with `--eval-episodes K` (default 10); nil without `--eval-every`.

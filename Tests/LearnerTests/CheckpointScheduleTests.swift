@@ -44,6 +44,42 @@ import Testing
         #expect(finals[0].policy == finals[1].policy && finals[0].valueFunction == finals[1].valueFunction)
         #expect(finals[0].random == finals[1].random && finals[0].normalizer == finals[1].normalizer)
     }
+
+    /// `--keep-every 2`: the checkpoints of iterations 2, 4, … stay in checkpoints/iteration-N,
+    /// each the state the run had then; a resume from iteration 3 drops the kept iteration 4
+    /// (which the resumed run does again) and keeps its own.
+    @Test func keptCheckpointsAreTheRunsHistoryAndAResumeCutsThemBack() throws {
+        let c = TrainingRunTests.configuration("CartPole-v1", iterations: 3, batch: 512)
+        let directory = TrainingRunTests.temporaryDirectory("keep-every")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let schedule = CheckpointSchedule(interval: 3600, keepEvery: 2)
+        #expect(schedule.keeps(2) && schedule.keeps(4) && !schedule.keeps(3) && !CheckpointSchedule.everyIteration.keeps(2))
+        var first = try LocalTraining(session: TrainingSession(configuration: c, outputDirectory: directory, resume: false,
+                                                               checkpoints: schedule))
+        try first.run { _, _, _ in }
+        #expect(CheckpointSchedule.keptIterations(in: directory) == [2])
+        var at3 = try Checkpoint.load(from: directory)
+        #expect(at3.iteration == 3)
+
+        var extended = at3
+        extended.configuration.totalSteps = 4 * 512
+        var second = try LocalTraining(session: TrainingSession(resuming: extended, in: directory, checkpoints: schedule))
+        try second.run { _, _, _ in }
+        #expect(CheckpointSchedule.keptIterations(in: directory) == [2, 4])
+        let kept2 = try Checkpoint.load(from: CheckpointSchedule.keptDirectory(iteration: 2, in: directory))
+        let kept4 = try Checkpoint.load(from: CheckpointSchedule.keptDirectory(iteration: 4, in: directory))
+        #expect(kept2.iteration == 2 && kept2.timesteps == 2 * 512)
+        #expect(kept4.iteration == 4 && kept4.policy == second.state.policy && kept4.valueFunction == second.state.valueFunction)
+
+        // Resumed from iteration 3 again (as after a crash that lost iteration 4's checkpoint).
+        at3.configuration.totalSteps = 6 * 512
+        var third = try LocalTraining(session: TrainingSession(resuming: at3, in: directory,
+                                                               checkpoints: CheckpointSchedule(interval: 3600, keepEvery: 3)))
+        #expect(CheckpointSchedule.keptIterations(in: directory) == [2])
+        try third.run { _, _, _ in }
+        #expect(CheckpointSchedule.keptIterations(in: directory) == [2, 6])
+        #expect(try Checkpoint.load(from: CheckpointSchedule.keptDirectory(iteration: 2, in: directory)) == kept2)
+    }
 }
 
 /// Issue 14, item 1: the value fit on a second thread while the next batch is sampled gives
