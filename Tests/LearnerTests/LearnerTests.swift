@@ -131,7 +131,10 @@ import Testing
     /// CartPole settings.
     @Test func vinePresetsAreTheDocumentedOnes() {
         let swimmer = TrainingConfiguration.preset(for: "Swimmer-v4")
-        #expect(swimmer.environmentsPerSampler * swimmer.vine.trunkSteps == 16_000)
+        let swimmerVine = TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine)
+        #expect(swimmerVine.environmentsPerSampler * swimmerVine.vine.trunkSteps == 16_000)
+        // Single path samples with 2 copies (issue 17); the vine keeps the paper's 8 trunks.
+        #expect(swimmer.environmentsPerSampler == 2)
         #expect(swimmer.vine.actionsPerState == 4 && swimmer.vine.rolloutStates == 125 && swimmer.vine.rolloutLength == 50)
         for id in ["Hopper-v4", "Walker2d-v4", "HalfCheetah-v4"] {
             let c = TrainingConfiguration.preset(for: id)
@@ -167,7 +170,7 @@ import Testing
         #expect(walkerVine.initialLogStd == 0 && walkerVine.trpo.maxKL == 0.01 && walkerVine.klSchedule == .constant)
         // Swimmer's single path looks further ahead with λ 0.99 (issue 17); its vine keeps 0.95.
         #expect(swimmer.lambda == 0.99 && swimmer.gamma == 0.9999)
-        #expect(TrainingConfiguration.preset(for: "Swimmer-v4", sampler: .vine).lambda == 0.95)
+        #expect(swimmerVine.lambda == 0.95)
         let cartPole = TrainingConfiguration.preset(for: "CartPole-v1").vine
         #expect(cartPole == VineSettings(trunkSteps: 600, rolloutStates: 200, actionsPerState: 2, rolloutLength: 100, gamma: 0.99))
     }
