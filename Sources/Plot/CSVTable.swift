@@ -77,6 +77,31 @@ public struct CSVTable: Sendable, Equatable {
         return points
     }
 
+    /// The weight of each point ``points(x:y:)`` returns, from `weightColumn` (1 where the table
+    /// has no such column or the field is empty), in the same order.
+    /// - Throws: ``PlotError/invalidNumber(source:line:column:text:)`` for a weight that is not a
+    ///   number or is negative, and what ``points(x:y:)`` throws.
+    public func weights(x xColumn: String, y yColumn: String, weight weightColumn: String) throws(PlotError) -> [Double] {
+        let xIndex = try columnIndex(xColumn)
+        let yIndex = try columnIndex(yColumn)
+        let weightIndex = try? columnIndex(weightColumn)
+        var weights: [Double] = []
+        for (row, line) in zip(rows, lines) {
+            guard try number(row[xIndex], column: xColumn, line: line) != nil,
+                  try number(row[yIndex], column: yColumn, line: line) != nil
+            else { continue }
+            var weight = 1.0
+            if let weightIndex, let value = try number(row[weightIndex], column: weightColumn, line: line) {
+                guard value >= 0 else {
+                    throw .invalidNumber(source: source, line: line, column: weightColumn, text: CSVTable.trimmed(row[weightIndex]))
+                }
+                weight = value
+            }
+            weights.append(weight)
+        }
+        return weights
+    }
+
     /// The finite number in `field`, or `nil` for an empty or non-finite field.
     private func number(_ field: String, column: String, line: Int) throws(PlotError) -> Double? {
         let text = CSVTable.trimmed(field)

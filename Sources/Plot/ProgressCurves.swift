@@ -54,6 +54,14 @@ public enum ProgressYAxis: String, CaseIterable, Sendable {
         }
     }
 
+    /// The column counting the episodes behind each y value (the weights of ``LearningCurve/smoothed(window:weights:)``).
+    public var episodesColumn: String {
+        switch self {
+        case .training: "episodes"
+        case .evaluation: "eval_episodes"
+        }
+    }
+
     /// The axis title and tick format.
     public var axis: PlotAxis {
         switch self {
@@ -70,13 +78,17 @@ public enum ProgressCurves {
     /// The curve of `y` (the training return unless given) against `x` in
     /// `directory/progress.csv`, named after the directory's last path component.
     ///
-    /// Rows without a return (or without an x value) are skipped; the curve may be empty.
+    /// Rows without a return (or without an x value) are skipped; the curve may be empty. With
+    /// `smoothing` K, each point is the trailing mean over the last K points, weighted by the
+    /// episodes behind each (``ProgressYAxis/episodesColumn``; 1 each when the log has no such
+    /// column): for the training return, the mean return of the episodes that ended in those
+    /// K iterations.
     ///
     /// - Throws: ``PlotError/missingRunDirectory(path:)``, ``PlotError/missingProgressFile(path:)``,
     ///   ``PlotError/unreadableFile(path:reason:)``, ``PlotError/missingColumn(_:source:)`` and the
     ///   other parse errors of ``CSVTable``.
     public static func learningCurve(runDirectory directory: URL, x: ProgressXAxis,
-                                     y: ProgressYAxis = .training) throws(PlotError) -> LearningCurve {
+                                     y: ProgressYAxis = .training, smoothing: Int? = nil) throws(PlotError) -> LearningCurve {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
         else { throw .missingRunDirectory(path: directory.path) }
@@ -89,9 +101,11 @@ public enum ProgressCurves {
             throw .unreadableFile(path: file.path, reason: error.localizedDescription)
         }
         let table = try CSVTable(parsing: text, source: file.path)
-        return LearningCurve(
+        let curve = LearningCurve(
             name: directory.standardizedFileURL.lastPathComponent,
             points: try table.points(x: x.column, y: y.column)
         )
+        guard let smoothing else { return curve }
+        return curve.smoothed(window: smoothing, weights: try table.weights(x: x.column, y: y.column, weight: y.episodesColumn))
     }
 }

@@ -6,7 +6,7 @@ import Plot
 extension Aggregate: ExpressibleByArgument {}
 
 /// `trpo plot RUN_DIR... --out FILE.svg|FILE.png [--x timesteps|wall|iteration] [--aggregate mean|iqm]
-/// [--label L]... [--title T]`: draws the mean episode return of each run as a learning curve.
+/// [--label L]... [--title T] [--smooth K]`: draws the mean episode return of each run as a learning curve.
 ///
 /// Runs whose `config.json` agree apart from the seed are one configuration: one line for
 /// their mean (or IQM) with a 95 % bootstrap band over the seeds (see ``LearningCurvePlot``).
@@ -56,6 +56,9 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "A title above the plot (default: the environments plotted).")
     var title: String?
 
+    @Option(help: ArgumentHelp("Plot each run's trailing mean over its last K points, weighted by the episodes behind each (for return: the mean of the episodes that ended in the last K iterations), e.g. 25 for Atari's few games per iteration (default: off).", valueName: "K"))
+    var smooth: Int?
+
     /// The output formats, by file extension.
     enum Format: String, CaseIterable {
         case svg, png
@@ -65,6 +68,7 @@ struct PlotCommand: ParsableCommand {
 
     func validate() throws {
         guard !runDirectories.isEmpty else { throw ValidationError("give at least one run directory to plot") }
+        if let smooth, smooth < 1 { throw ValidationError("--smooth must be a number of points ≥ 1 (got \(smooth))") }
         guard format != nil else {
             throw ValidationError("--out \(out): the file name must end in .svg or .png")
         }
@@ -74,7 +78,7 @@ struct PlotCommand: ParsableCommand {
         do {
             let directories = runDirectories.map { URL(fileURLWithPath: $0) }
             var curves = try directories.map { (directory: URL) throws(PlotError) in
-                try ProgressCurves.learningCurve(runDirectory: directory, x: xAxis, y: yAxis)
+                try ProgressCurves.learningCurve(runDirectory: directory, x: xAxis, y: yAxis, smoothing: smooth)
             }
             let configurations = try directories.map { (directory: URL) throws(PlotError) in
                 try RunConfiguration.read(runDirectory: directory)

@@ -73,6 +73,33 @@ import Testing
         }
     }
 
+    /// `--smooth K`: each point the trailing mean of the last K, weighted by the episodes
+    /// behind each (so the mean return of the episodes that ended in those iterations); every
+    /// x is kept; a negative episode count is refused naming it.
+    @Test func smoothingIsATrailingMeanWeightedByEpisodes() throws {
+        try Self.withTemporaryDirectory { root in
+            let file = root.appendingPathComponent("progress.csv")
+            try "iteration,timesteps,episode_return_mean,episodes\n1,100,-20,1\n2,200,,0\n3,300,-10,3\n4,400,0,1\n5,500,8,4\n"
+                .write(to: file, atomically: false, encoding: .utf8)
+            let raw = try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps)
+            let curve = try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps, smoothing: 2)
+            #expect(curve.points.map(\.x) == raw.points.map(\.x))
+            // -20 alone; (-20·1 + -10·3)/4; (-10·3 + 0·1)/4; (0·1 + 8·4)/5.
+            #expect(curve.points.map(\.y) == [-20, -12.5, -7.5, 6.4])
+            #expect(try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps, smoothing: 1) == raw)
+
+            // Without an episodes column every point weighs 1.
+            let plain = LearningCurve(name: "p", points: [CurvePoint(x: 1, y: 1), CurvePoint(x: 2, y: 3), CurvePoint(x: 3, y: 8)])
+            #expect(plain.smoothed(window: 3).points.map(\.y) == [1, 2, 4])
+            #expect(plain.smoothed(window: 2, weights: [1, 0, 1]).points.map(\.y) == [1, 1, 8])
+
+            try "iteration,timesteps,episode_return_mean,episodes\n1,100,-20,-2\n".write(to: file, atomically: false, encoding: .utf8)
+            #expect(throws: PlotError.invalidNumber(source: file.path, line: 2, column: "episodes", text: "-2")) {
+                try ProgressCurves.learningCurve(runDirectory: root, x: .timesteps, smoothing: 3)
+            }
+        }
+    }
+
     @Test func xAxisChoices() throws {
         #expect(try ProgressXAxis(validating: "timesteps") == .timesteps)
         #expect(try ProgressXAxis(validating: "wall") == .wall)
