@@ -26,7 +26,7 @@ if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
 # pip's output only when it fails (setuptools warns about every editable install).
-if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test,atari]' 'gymnasium[mujoco]' tensorboard 2>&1); then
+if ! log=$(.venv/bin/pip install -q --upgrade pip 2>&1 && .venv/bin/pip install -q -e './python[test,atari,render]' 'gymnasium[mujoco]' tensorboard 2>&1); then
     echo "$log" >&2
     echo "error: could not install the Python environment in .venv (above)" >&2
     exit 1

@@ -14,6 +14,9 @@ public enum RenderError: Error, Equatable, CustomStringConvertible {
     case unsupportedEnvironment(id: String)
     /// Frame size out of range (both sides even, 16…4096 pixels).
     case invalidSize(width: Int, height: Int)
+    /// The Python worker's frame stream (``PythonFrameStream``) broke off or was malformed, or
+    /// the Python side failed: `message` says which, with its last error line.
+    case python(message: String)
 
     public var description: String {
         switch self {
@@ -30,6 +33,7 @@ public enum RenderError: Error, Equatable, CustomStringConvertible {
             "no drawing for \(id)"
         case .invalidSize(let width, let height):
             "frame size \(width)×\(height) is out of range: both sides must be even and within 16…4096 pixels"
+        case .python(let message): message
         }
     }
 }

@@ -1,15 +1,17 @@
-"""``trpo-gym-worker``: the command line of the Python rollout worker, and its ``evaluate``
-command."""
+"""``trpo-gym-worker``: the command line of the Python rollout worker, and its ``evaluate`` and
+``render`` commands."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional, Sequence
 
 from . import SOFTWARE_VERSION
 from .environments import SimulatorError
 from .evaluate import CheckpointError, evaluate
+from .render import render
 from .worker import EXIT_INCOMPATIBLE, KeyFileError, Worker, WorkerOptions
 
 EXIT_EVALUATION_FAILED = 1
@@ -67,6 +69,57 @@ def evaluate_parser() -> argparse.ArgumentParser:
     return p
 
 
+def render_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trpo-gym-worker render",
+        description="Render a trpo checkpoint's policy playing its environment (for `trpo render` of external "
+                    "environments): writes the binary frame stream trpo_worker.render documents to standard output.")
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="run directory (or its checkpoint.json)")
+    p.add_argument("--episodes", type=int, default=1, metavar="K", help="number of episodes (default: 1)")
+    p.add_argument("--steps", type=int, default=None, metavar="MAX", help="most steps per episode (default: none)")
+    p.add_argument("--seed", type=int, default=12345, metavar="S", help="episode k starts from reset(seed=S+k)")
+    p.add_argument("--stochastic", action="store_true", help="sample actions instead of acting with the mode")
+    p.add_argument("--fps", type=int, default=25, metavar="F", help="frames per second of the video (default: 25)")
+    p.add_argument("--width", type=int, default=None, metavar="W", help="frame width (even; default: see the module)")
+    p.add_argument("--height", type=int, default=None, metavar="H", help="frame height (even; with --width)")
+    return p
+
+
+def main_render(argv: Sequence[str]) -> int:
+    args = render_parser().parse_args(argv)
+    if args.episodes < 1 or (args.steps is not None and args.steps < 1) or not 1 <= args.fps <= 120:
+        render_parser().error("--episodes and --steps must be positive, --fps within 1 … 120")
+    if (args.width is None) != (args.height is None):
+        render_parser().error("--width and --height go together")
+    if args.width is not None and not all(16 <= v <= 4096 and v % 2 == 0 for v in (args.width, args.height)):
+        render_parser().error("--width and --height must be even, within 16 … 4096")
+    size = (args.width, args.height) if args.width is not None else None
+    # The stream gets standard output to itself: whatever else prints there meanwhile (pygame's
+    # greeting, an environment's own prints, C libraries) goes to standard error instead.
+    sys.stdout.flush()
+    saved_stdout = os.dup(1)
+    stream = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    try:
+        render(args.checkpoint, args.episodes, args.seed, args.stochastic, args.fps, stream,
+               max_steps=args.steps, size=size)
+        stream.flush()
+    except (CheckpointError, SimulatorError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_EVALUATION_FAILED
+    except BrokenPipeError:  # the reader (trpo render's encoder) went away; it reports why
+        return EXIT_EVALUATION_FAILED
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_stdout, 1)
+        os.close(saved_stdout)
+        try:
+            stream.close()
+        except BrokenPipeError:
+            pass
+    return 0
+
+
 def main_evaluate(argv: Sequence[str]) -> int:
     args = evaluate_parser().parse_args(argv)
     if args.episodes < 1:
@@ -85,6 +138,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["evaluate"]:
         return main_evaluate(arguments[1:])
+    if arguments[:1] == ["render"]:
+        return main_render(arguments[1:])
     args = parser().parse_args(arguments)
     if args.worker_id is not None and not 0 <= args.worker_id < 2**32:
         parser().error("--worker-id must be in 0 … 4294967295")

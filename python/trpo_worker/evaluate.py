@@ -43,12 +43,13 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TextIO
 
+import gymnasium
 import numpy as np
 import numpy.typing as npt
 
 from .codec import Activation, HeadKind
 from .convolution import ConvolutionalArchitecture, ConvolutionSpec
-from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
+from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line, parse_arguments
 from .policy import AnyPolicy, ConvolutionalPolicy, Policy, PolicyShapeError
 
 CHECKPOINT_FILE = "checkpoint.json"
@@ -267,9 +268,19 @@ def _finite_numbers(container: dict[str, Any], key: str, where: str) -> list[flo
     return values
 
 
-def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool) -> list[EpisodeResult]:
-    """Plays ``episodes`` whole episodes of the saved policy on a fresh copy of its environment."""
-    env = make_environment(saved.environment, saved.arguments)
+def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool,
+                 max_steps: Optional[int] = None, render: bool = False,
+                 watch: Optional[Callable[[gymnasium.Env[Any, Any], int], None]] = None) -> list[EpisodeResult]:
+    """Plays ``episodes`` episodes of the saved policy on a fresh copy of its environment, each
+    to its end or ``max_steps`` steps. With ``render`` the copy is made with
+    ``render_mode="rgb_array"``. ``watch(env, step)`` is called after each reset (step 0) and
+    after each step (1, 2, …), e.g. to render the frame."""
+    arguments = saved.arguments
+    if render:
+        keywords = parse_arguments(saved.arguments)
+        keywords["render_mode"] = "rgb_array"
+        arguments = json.dumps(keywords)
+    env = make_environment(saved.environment, arguments)
     try:
         adapter = EnvironmentAdapter(env)
         check_policy(adapter.spec, saved.policy, saved.environment)
@@ -278,14 +289,18 @@ def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool)
         results = []
         for k in range(episodes):
             observation, _ = env.reset(seed=seed + k)
+            if watch:
+                watch(env, 0)
             total, length, done = 0.0, 0, False
-            while not done:
+            while not done and (max_steps is None or length < max_steps):
                 row = policy_input(observation)[None, :]
                 action = saved.policy.sample(row, rng, deterministic=not stochastic)[0]
                 observation, reward, terminated, truncated, _ = env.step(adapter.action(action))
                 total += float(reward)
                 length += 1
                 done = bool(terminated or truncated)
+                if watch:
+                    watch(env, length)
             results.append(EpisodeResult(total, length))
         return results
     finally:
