@@ -537,6 +537,11 @@ struct ProgressPrinter {
     let quiet: Bool
     /// Steps and wall seconds at the first iteration printed.
     private var origin: (steps: Int, wall: Double)?
+    /// The returns of the last ``recentEpisodes`` episodes that finished (fewer at first), oldest first.
+    private var recentReturns: [Double] = []
+    /// Episodes in the running mean each line shows beside the iteration's own: an Atari
+    /// iteration finishes a few games, so its own mean jumps by tens of points.
+    static let recentEpisodes = 100
 
     init(configuration: TrainingConfiguration, quiet: Bool) {
         self.configuration = configuration
@@ -571,6 +576,11 @@ struct ProgressPrinter {
         let counter = configuration.sampler == .vine ? String(format: "%4d", s.iteration) : String(format: "%4d/%d", s.iteration, iterations)
         var line = String(format: "iter %@ | steps %@ | return %@ (%3d ep) | %@", counter, grouped(s.timesteps), ret,
                           s.episodeReturns.count, status)
+        recentReturns.append(contentsOf: s.episodeReturns)
+        recentReturns.removeFirst(max(0, recentReturns.count - Self.recentEpisodes))
+        if !recentReturns.isEmpty {
+            line += String(format: " | %d-ep %.1f", recentReturns.count, recentReturns.reduce(0, +) / Double(recentReturns.count))
+        }
         if !s.valueFit.explainedVarianceBefore.isNaN { line += String(format: " | ev %5.2f", s.valueFit.explainedVarianceBefore) }
         if let evaluation = s.evaluation { line += String(format: " | eval %.1f", evaluation.returnMean) }
         if let extra { line += " | \(extra)" }

@@ -128,6 +128,17 @@ import Testing
         let lines = csv.split(separator: "\n")
         #expect(lines.count == 3)
         #expect(lines[0].hasPrefix("iteration,timesteps,wall_seconds,episode_return_mean,episode_length_mean,episodes,kl,surrogate_before,surrogate_after,entropy,explained_variance,backtracks,cg_residual,accepted"))
+        // Each line shows the mean of the last (up to) 100 finished episodes beside the
+        // iteration's own: after iteration 1 those are its episodes, after iteration 2 the last
+        // 100 of both (CartPole's first 1,024 steps finish more than 30 episodes each).
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let progress = train.stderr.split(separator: "\n").filter { $0.hasPrefix("iter ") }
+        #expect(progress.count == 2)
+        if let first = rows.first, progress.count == 2, let mean = Double(first[3]) {
+            #expect(progress[0].contains(String(format: "| %d-ep %.1f |", Int(first[5]) ?? -1, mean)), "\(progress[0])")
+            let seen = rows.reduce(0) { $0 + (Int($1[5]) ?? 0) }
+            #expect(progress[1].contains("| \(min(seen, 100))-ep "), "\(progress[1])")
+        }
 
         let eval = try Self.run(["eval", "--checkpoint", run.path, "--episodes", "3", "--deterministic"])
         #expect(eval.status == 0, "stderr: \(eval.stderr)")
