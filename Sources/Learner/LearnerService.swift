@@ -194,6 +194,9 @@ public final class LearnerService {
             }
         }
         finish(.finished, "the run is finished")
+        // The last evaluations of an external environment may still be running (their rows and
+        // the final checkpoint wait for them).
+        try session?.saveCheckpoint()
         log(.progress, "learner: run finished after \(session?.state.iteration ?? 0) iterations")
     }
 

@@ -37,6 +37,17 @@ public struct TrainingSession {
     private var lastCheckpoint: ContinuousClock.Instant?
     /// The iteration `checkpoint.json` holds (0: a new run that has written none).
     public private(set) var checkpointedIteration: Int
+    /// How `--eval-every` evaluates a run of an external environment, which this process
+    /// cannot make (the Python worker package's evaluation); required for such a run with an
+    /// ``evaluation`` schedule. Its evaluations run in the background (``BackgroundEvaluations``).
+    public var checkpointEvaluator: CheckpointEvaluator?
+    /// Told of each background evaluation as it ends (its iteration and result or failure).
+    public var onBackgroundEvaluation: ((Int, Result<EvaluationResult, any Error>) -> Void)?
+    private let backgroundEvaluations = BackgroundEvaluations()
+    /// Progress rows held back from the oldest background evaluation still running on, in order.
+    private var heldRows: [(iteration: Int, row: [String: String])] = []
+    /// A background evaluation set a new best since the last checkpoint (which must record it).
+    private var bestSinceCheckpoint = false
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     private let priorWall: Double
@@ -96,6 +107,9 @@ public struct TrainingSession {
         for kept in CheckpointSchedule.keptIterations(in: outputDirectory) where kept > (iteration ?? 0) {
             try FileManager.default.removeItem(at: CheckpointSchedule.keptDirectory(iteration: kept, in: outputDirectory))
         }
+        // Checkpoints a stopped process was still evaluating in the background.
+        let evaluating = outputDirectory.appendingPathComponent(BackgroundEvaluations.directoryName)
+        if FileManager.default.fileExists(atPath: evaluating.path) { try FileManager.default.removeItem(at: evaluating) }
         let resumedTimesteps = iteration == nil ? nil : trainer.state.timesteps
         tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(directory: $0, resumingAfter: resumedTimesteps) }
         started = clock.now
@@ -157,10 +171,20 @@ public struct TrainingSession {
         var statistics = statistics
         var evaluationSeconds = Double.nan
         var newBest = false
+        var evaluatesInBackground = false
         if let evaluation, evaluation.isDue(after: statistics.iteration, finishingRun: isFinished) {
-            let started = clock.now
-            statistics.evaluation = try evaluate(episodes: evaluation.episodes)
-            evaluationSeconds = (clock.now - started).seconds
+            if configuration.isExternal {
+                guard let checkpointEvaluator else {
+                    throw ConfigurationError(message: "--eval-every on \(configuration.environment) needs the Python evaluation")
+                }
+                try backgroundEvaluations.start(trainer.state, in: outputDirectory, episodes: evaluation.episodes,
+                                                seed: configuration.seed, evaluator: checkpointEvaluator)
+                evaluatesInBackground = true
+            } else {
+                let started = clock.now
+                statistics.evaluation = try evaluate(episodes: evaluation.episodes)
+                evaluationSeconds = (clock.now - started).seconds
+            }
         }
         let wall = wallSeconds
         trainer.recordWallTime(wall)
@@ -181,42 +205,89 @@ public struct TrainingSession {
             row["vine_branch_length_mean"] = ProgressLog.format(vine.meanBranchLength)
         }
         if let result = statistics.evaluation {
-            row["eval_return_mean"] = ProgressLog.format(result.returnMean)
-            row["eval_return_std"] = ProgressLog.format(result.returnStandardDeviation)
-            row["eval_length_mean"] = ProgressLog.format(result.lengthMean)
-            row["eval_episodes"] = "\(result.returns.count)"
-            row["eval_seconds"] = ProgressLog.format(evaluationSeconds)
-            if BestEvaluation.improves(result.returnMean, on: trainer.state.bestEvaluation) {
-                trainer.recordBestEvaluation(BestEvaluation(iteration: statistics.iteration, returnMean: result.returnMean))
-                newBest = true
-                // Before the run's checkpoint, which records this best: a crash in between leaves
-                // the best policy saved and the iteration to be done again.
-                let best = outputDirectory.appendingPathComponent(RunDirectory.bestDirectoryName)
-                try FileManager.default.createDirectory(at: best, withIntermediateDirectories: true)
-                try Checkpoint.save(trainer.state, in: best)
-            }
+            newBest = try recordEvaluation(result, seconds: evaluationSeconds, of: trainer.state, in: &row)
         }
-        try log.append(row)
-        try tensorBoard?.append(row)
+        if evaluatesInBackground || !heldRows.isEmpty {
+            heldRows.append((statistics.iteration, row))
+        } else {
+            try log.append(row)
+            try tensorBoard?.append(row)
+        }
         if checkpoints.keeps(statistics.iteration) {
             let kept = CheckpointSchedule.keptDirectory(iteration: statistics.iteration, in: outputDirectory)
             try FileManager.default.createDirectory(at: kept, withIntermediateDirectories: true)
             try Checkpoint.save(trainer.state, in: kept)
         }
+        try takeBackgroundEvaluations(waiting: false)
+        // A checkpoint never runs ahead of progress.csv (a resume cuts the log back to it).
+        guard heldRows.isEmpty else { return statistics }
+        newBest = newBest || bestSinceCheckpoint
         if checkpoints.isDue(secondsSinceLastSave: lastCheckpoint.map { (clock.now - $0).seconds }, finishingRun: isFinished,
                              newBest: newBest) {
-            try saveCheckpoint()
+            try writeCheckpoint()
         }
         return statistics
     }
 
     /// Writes `checkpoint.json` unless it already holds the current iteration: what a loop
-    /// that stops before the run is finished calls, so no recorded iteration is lost.
+    /// that stops (or finishes) calls, so no recorded iteration is lost. Background
+    /// evaluations still running are waited for first, and their rows written.
     public mutating func saveCheckpoint() throws {
-        guard checkpointedIteration != trainer.state.iteration else { return }
+        try takeBackgroundEvaluations(waiting: true)
+        guard checkpointedIteration != trainer.state.iteration || bestSinceCheckpoint else { return }
+        try writeCheckpoint()
+    }
+
+    private mutating func writeCheckpoint() throws {
         try Checkpoint.save(trainer.state, in: outputDirectory)
         checkpointedIteration = trainer.state.iteration
         lastCheckpoint = clock.now
+        bestSinceCheckpoint = false
+    }
+
+    /// Puts `result` (an evaluation of `state`, taking `seconds`) into `row`'s `eval_*` columns;
+    /// a new best is recorded in the trainer and its policy saved to `best/checkpoint.json`.
+    /// - Returns: whether it is a new best.
+    private mutating func recordEvaluation(_ result: EvaluationResult, seconds: Double, of state: TrainerState,
+                                          in row: inout [String: String]) throws -> Bool {
+        row["eval_return_mean"] = ProgressLog.format(result.returnMean)
+        row["eval_return_std"] = ProgressLog.format(result.returnStandardDeviation)
+        row["eval_length_mean"] = ProgressLog.format(result.lengthMean)
+        row["eval_episodes"] = "\(result.returns.count)"
+        row["eval_seconds"] = ProgressLog.format(seconds)
+        guard BestEvaluation.improves(result.returnMean, on: trainer.state.bestEvaluation) else { return false }
+        let best = BestEvaluation(iteration: state.iteration, returnMean: result.returnMean)
+        trainer.recordBestEvaluation(best)
+        // Before the run's checkpoint, which records this best: a crash in between leaves the
+        // best policy saved and the iteration to be done again.
+        var saved = state
+        saved.bestEvaluation = best
+        let directory = outputDirectory.appendingPathComponent(RunDirectory.bestDirectoryName)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Checkpoint.save(saved, in: directory)
+        return true
+    }
+
+    /// Puts the background evaluations that have ended (with `waiting`, all) into their held
+    /// rows and writes the held rows up to the oldest evaluation still running.
+    private mutating func takeBackgroundEvaluations(waiting: Bool) throws {
+        for finished in backgroundEvaluations.takeFinished(waiting: waiting) {
+            if case .success(let result) = finished.outcome,
+               let index = heldRows.firstIndex(where: { $0.iteration == finished.iteration }) {
+                var row = heldRows[index].row
+                if try recordEvaluation(result, seconds: finished.seconds, of: finished.state, in: &row) {
+                    bestSinceCheckpoint = true
+                }
+                heldRows[index].row = row
+            }
+            onBackgroundEvaluation?(finished.iteration, finished.outcome)
+        }
+        let limit = backgroundEvaluations.oldestPending ?? .max
+        while let first = heldRows.first, first.iteration < limit {
+            try log.append(first.row)
+            try tensorBoard?.append(first.row)
+            heldRows.removeFirst()
+        }
     }
 
     /// The current policy's deterministic returns over `episodes` episodes on a fresh

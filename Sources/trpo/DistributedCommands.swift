@@ -93,10 +93,12 @@ struct LearnerCommand: ParsableCommand {
 /// `learner` and `train --workers`. `onListening` gets the bound endpoint. With `metrics`, the
 /// learner's Prometheus metrics are served there (``startMetrics(at:run:quiet:)``).
 func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, metrics: MetricsAddress? = nil, quiet: Bool,
-                onListening: (String) throws -> Void = { _ in }) throws {
+                python: String? = nil, onListening: (String) throws -> Void = { _ in }) throws {
     do { try LearnerPreflight.check(run.configuration, deterministicWorkers: serving.deterministicWorkers) } catch {
         throw runFailure(error)
     }
+    var run = run
+    if run.configuration.isExternal && run.evaluation != nil { try evaluateThroughPython(&run, python: python) }
     let directory = run.directory
     let learnerRun = try run.learnerRun()
     if serving.curve == nil && !isLocalOnly(serving.endpoint) {
@@ -135,6 +137,27 @@ func runLearner(_ run: TrainingOptions.Run, serving: LearnerConfiguration, metri
         return
     }
     progress.summary(state, lastReturn: lastReturn, directory: directory)
+}
+
+/// `--eval-every` on an external environment: its checkpoints are evaluated by the Python
+/// worker package (``PythonEvaluation``, deterministic episodes) in the background, each result
+/// announced in one line as it comes.
+/// - Throws: exit 2 naming what was tried when no interpreter has the package.
+private func evaluateThroughPython(_ run: inout TrainingOptions.Run, python: String?) throws {
+    let interpreter: String
+    do { interpreter = try PythonWorkerInterpreter.resolve(explicit: python) } catch { throw runFailure(error) }
+    run.checkpointEvaluator = { directory, episodes, seed in
+        try PythonEvaluation(interpreter: interpreter).evaluate(checkpoint: directory, episodes: episodes, deterministic: true, seed: seed)
+    }
+    run.onBackgroundEvaluation = { iteration, outcome in
+        switch outcome {
+        case .success(let result):
+            note(String(format: "eval of iteration %d: %.1f ± %.1f over %d deterministic episodes", iteration, result.returnMean,
+                        result.returnStandardDeviation, result.returns.count))
+        case .failure(let error):
+            note("warning: the evaluation of iteration \(iteration) failed (training goes on): \(error)")
+        }
+    }
 }
 
 struct WorkerCommand: ParsableCommand {

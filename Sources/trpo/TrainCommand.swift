@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
         let program = try localWorkers.program(for: run.configuration)
         try withLocalWorkers { endpoint, children in
             try runLearner(run, serving: serving.learnerConfiguration(endpoint: endpoint, workers: localWorkers.workers),
-                           metrics: serving.metrics, quiet: training.quiet) { bound in
+                           metrics: serving.metrics, quiet: training.quiet, python: localWorkers.python) { bound in
                 children = try WorkerProcesses(count: localWorkers.workers, endpoint: bound, environments: nil,
                                                quiet: training.quiet, program: program, log: note)
             }

@@ -262,10 +262,6 @@ struct TrainingOptions: ParsableArguments {
         if let problem = Self.environmentProblem(env) { throw ValidationError(problem) }
         if EnvironmentName.isExternal(env) {
             if model ?? file?.model != nil { throw ValidationError("--model is for the built-in MuJoCo environments, not \(env)") }
-            if evalEvery != nil {
-                throw ValidationError("--eval-every evaluates in the learner, which cannot make \(env); evaluate its checkpoints "
-                                      + "with `trpo eval --checkpoint DIR` (through the Python worker)")
-            }
         } else if envKwargs ?? file?.envKwargs != nil {
             throw ValidationError("--env-kwargs applies to gym:ID and py:MODULE:FACTORY environments, which workers make; \(env) is built in")
         }
@@ -328,6 +324,10 @@ struct TrainingOptions: ParsableArguments {
         /// A resumed run's settings that the command line changed (other than `--steps`), as
         /// "--vine-bootstrap value (was none)".
         var changes: [String] = []
+        /// For `--eval-every` on an external environment: how the session evaluates its
+        /// checkpoints (``TrainingSession/checkpointEvaluator``) and whom it tells.
+        var checkpointEvaluator: CheckpointEvaluator?
+        var onBackgroundEvaluation: ((Int, Result<EvaluationResult, any Error>) -> Void)?
 
         /// The configuration the run trains with.
         var configuration: TrainingConfiguration {
@@ -344,10 +344,17 @@ struct TrainingOptions: ParsableArguments {
             case .new(let c): return try newSession(c)
             case .resume(let state):
                 do {
-                    return try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory,
-                                               evaluation: evaluation, checkpoints: checkpoints)
+                    return withEvaluator(try TrainingSession(resuming: state, in: directory, tensorBoardDirectory: tensorBoardDirectory,
+                                                             evaluation: evaluation, checkpoints: checkpoints))
                 } catch { throw runFailure(error) }
             }
+        }
+
+        private func withEvaluator(_ session: TrainingSession) -> TrainingSession {
+            var session = session
+            session.checkpointEvaluator = checkpointEvaluator
+            session.onBackgroundEvaluation = onBackgroundEvaluation
+            return session
         }
 
         /// What a learner serves: the session, or, for a new run of an external environment,
@@ -366,7 +373,7 @@ struct TrainingOptions: ParsableArguments {
                                                   tensorBoardDirectory: tensorBoardDirectory, evaluation: evaluation,
                                                   checkpoints: checkpoints)
                 try AtomicFile.write(Data(yaml.utf8), to: directory.appendingPathComponent(RunDirectory.configYAMLName))
-                return session
+                return withEvaluator(session)
             } catch { throw runFailure(error) }
         }
     }

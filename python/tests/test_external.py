@@ -9,8 +9,8 @@ copies, N = 40 states, K = 4, T = 20: at most 3,200 branch steps an iteration)."
 
 from __future__ import annotations
 
+import json
 import math
-
 import os
 import re
 import signal
@@ -174,6 +174,31 @@ def test_resume_an_external_run_with_its_workers(tmp_path: Path) -> None:
     rows = progress(out)
     check_rows(rows)
     assert [int(r["timesteps"]) for r in rows] == [1024, 2048, 3072], rows
+
+
+def test_eval_every_evaluates_an_external_run_through_python(tmp_path: Path) -> None:
+    """--eval-every on gym:CartPole-v1: the learner evaluates iterations 2 and 4 through this
+    package in the background (deterministic episodes, announced one line each), each result in
+    its own progress row, the best in best/, and the same episodes as `trpo eval --deterministic`
+    of that checkpoint with the run's seed."""
+    out = tmp_path / "run"
+    output, rows = train(["--env", "gym:CartPole-v1", "--steps", "4096", "--batch-steps", "1024", "--eval-every", "2",
+                          "--eval-episodes", "2"], out, cwd=tmp_path)
+    check_rows(rows)
+    assert [bool(r["eval_return_mean"]) for r in rows] == [False, True, False, True], rows
+    assert all(r["eval_episodes"] == "2" for r in (rows[1], rows[3]))
+    for iteration in (2, 4):
+        mean = float(rows[iteration - 1]["eval_return_mean"])
+        assert f"eval of iteration {iteration}: {mean:.1f} ± " in output, output
+    best = json.loads((out / "best" / "checkpoint.json").read_text())
+    saved = json.loads((out / "checkpoint.json").read_text())
+    assert saved["bestEvaluation"] == best["bestEvaluation"] and best["iteration"] == best["bestEvaluation"]["iteration"]
+    assert best["bestEvaluation"]["returnMean"] == max(float(rows[i]["eval_return_mean"]) for i in (1, 3))
+    again = subprocess.run([str(TRPO_BIN), "eval", "--checkpoint", str(out / "best"), "--episodes", "2", "--deterministic",
+                            "--seed", "1", "--python", sys.executable], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert f"return {best['bestEvaluation']['returnMean']:.2f} ± " in again.stdout, again.stdout
+    assert not (out / ".evaluating").exists()
 
 
 @pytest.fixture
