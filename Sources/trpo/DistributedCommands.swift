@@ -78,13 +78,15 @@ struct LearnerCommand: ParsableCommand {
         try supervision.attachToSupervisor()
         let run = try training.resolve()
         if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
+        // The keys are checked before the run directory is touched (a supervisor checks them too).
+        let security = try curve.resolve()
         guard try training.begin(run, ownsDirectory: !supervision.isSupervised, announce: !supervision.supervises) else { return }
         if supervision.supervises { return try supervise(directory: run.directory) }
         NumericsRuntime.setBLASThreads(1)
         NumericsRuntime.retainFreedMemory()
         StopRequest.installHandlers()
         var learner = serving.learnerConfiguration(endpoint: bind.description, workers: workers)
-        learner.curve = try curve.resolve()
+        learner.curve = security
         try runLearner(run, serving: learner, metrics: serving.metrics, quiet: training.quiet)
     }
 }

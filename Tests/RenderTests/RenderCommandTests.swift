@@ -44,7 +44,7 @@ struct RenderCommandTests {
         // last step's if the episode ended before a multiple of 5.
         let steps = try #require(render.stdout.firstMatch(of: /\((\d+) steps\)/).flatMap { Int($0.1) })
         let expected = 1 + steps / 5 + (steps % 5 == 0 ? 0 : 1)
-        #expect(render.stdout.contains("; \(expected) frames at 25 fps"))
+        #expect(render.stdout.contains("; \(expected) frames of 160×120 at 25 fps"))
         let probe = try RenderTests.ffprobe(gif)
         #expect(probe.width == 160 && probe.height == 120 && probe.frames == expected)
 
