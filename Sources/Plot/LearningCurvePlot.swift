@@ -23,7 +23,8 @@ public struct PlotAxis: Sendable, Equatable {
 /// - A name with a single curve is drawn as that curve's line.
 /// - A curve with a single point is drawn as a dot (its polyline has one point).
 /// - The legend goes into the first corner of the plot area (lower right, upper left, upper
-///   right, lower left) where it covers no line, else to the right of the plot area.
+///   right, lower left) where it covers no line, else below the plot area when it is wide and
+///   short (long labels), else to the right of it.
 public struct LearningCurvePlot: Sendable {
     public var title: String?
     public var xAxis: PlotAxis
@@ -94,13 +95,14 @@ public struct LearningCurvePlot: Sendable {
     }
 
     /// The layout and the legend's box: inside the plot area if some corner is free of lines,
-    /// else in a margin widened for it.
+    /// else in a margin made for it: below the plot when the legend is wide (over 30 % of the
+    /// canvas, where a right margin would squeeze the plot) and short (under 30 %), else right.
     private func arrange(_ groups: [CurveGroup], _ legend: Legend) -> (PlotLayout, Rect) {
         let bounds = DataBounds(curves.lazy.flatMap(\.points))
-        func layout(rightMargin: Double) -> PlotLayout {
+        func layout(rightMargin: Double, bottomMargin: Double = 0) -> PlotLayout {
             PlotLayout(
                 width: width, height: height, hasTitle: nonEmptyTitle != nil, xFormat: xAxis.format,
-                yFormat: yAxis.format, bounds: bounds, rightMargin: rightMargin
+                yFormat: yAxis.format, bounds: bounds, rightMargin: rightMargin, bottomMargin: bottomMargin
             )
         }
         let inside = layout(rightMargin: 2 * PlotLayout.padding)
@@ -116,6 +118,11 @@ public struct LearningCurvePlot: Sendable {
                 }
                 if !covers { return (inside, box) }
             }
+        }
+        if legend.width > 0.3 * width && legend.height < 0.3 * height {
+            let below = layout(rightMargin: 2 * PlotLayout.padding, bottomMargin: legend.height + PlotLayout.padding)
+            let x = max(PlotLayout.padding, min(below.area.x, width - PlotLayout.padding - legend.width))
+            return (below, Rect(x: x, y: height - PlotLayout.padding - legend.height, width: legend.width, height: legend.height))
         }
         let outside = layout(rightMargin: legend.width + 2 * PlotLayout.padding)
         let box = Rect(

@@ -33,13 +33,14 @@ struct PlotLayout: Sendable {
 
     /// - Parameters:
     ///   - rightMargin: Room right of the plot area (more when the legend goes there).
+    ///   - bottomMargin: Room below the x axis's title (for a legend that goes there).
     init(
         width: Double, height: Double, hasTitle: Bool, xFormat: TickFormat, yFormat: TickFormat,
-        bounds: DataBounds, rightMargin: Double
+        bounds: DataBounds, rightMargin: Double, bottomMargin: Double = 0
     ) {
         let top = hasTitle ? 2 * PlotLayout.padding + PlotLayout.titleFontSize + 4 : PlotLayout.padding + 6
         let bottom = PlotLayout.tickLength + 4 + PlotLayout.tickFontSize + 12 + PlotLayout.labelFontSize
-            + PlotLayout.padding
+            + PlotLayout.padding + bottomMargin
         let areaHeight = max(height - top - bottom, 40)
         let yTicks = AxisTicks(
             format: yFormat, covering: bounds.minY, bounds.maxY,

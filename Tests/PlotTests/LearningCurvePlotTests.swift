@@ -149,6 +149,27 @@ import Testing
         #expect(legendX > frameRight)
     }
 
+    /// A long label that fits in no corner goes below the plot, which keeps the canvas's width
+    /// (to the right it would have squeezed the plot to a third), and stays on the canvas.
+    @Test func aWideLegendGoesBelowThePlot() throws {
+        let label = "trpo single path (mean of the games that ended in the last 25 iterations)"
+        let curve = LearningCurve(name: label, points: (0..<200).map {
+            CurvePoint(x: Double($0) * 1000, y: Double(($0 * 7) % 13) * 40 - 250)
+        })
+        let plot = LearningCurvePlot(xAxis: Self.steps, yAxis: Self.returns, curves: [curve], width: 720, height: 440)
+        let document = try Self.parse(try plot.svg())
+        let rects = try Self.elements("rect", in: document)  // background, frame, …, legend
+        let frame = rects[1]
+        let frameWidth = try #require(Self.number("width", of: frame))
+        let frameBottom = try #require(Self.number("y", of: frame)) + (Self.number("height", of: frame) ?? 0)
+        let legend = try #require(rects.last)
+        let legendY = try #require(Self.number("y", of: legend))
+        let legendRight = try #require(Self.number("x", of: legend)) + (Self.number("width", of: legend) ?? 0)
+        #expect(frameWidth > 0.8 * 720, "the plot keeps its width: \(frameWidth)")
+        #expect(legendY > frameBottom && legendY + (Self.number("height", of: legend) ?? 0) <= 440)
+        #expect(legendRight <= 720)
+    }
+
     @Test func errors() {
         #expect(throws: PlotError.noCurves) {
             try LearningCurvePlot(xAxis: Self.steps, yAxis: Self.returns, curves: []).svg()
