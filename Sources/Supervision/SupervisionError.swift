@@ -18,7 +18,7 @@ public enum SupervisionError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .cannotStart(let command, let reason): "cannot start `\(command)`: \(reason)"
         case .noPythonWorker(let tried):
-            "no Python with the trpo-worker package for the environment's workers (tried \(tried.joined(separator: "; "))): "
+            "no Python with the trpo-worker package, which makes gym:ID and py:MODULE:FACTORY environments (tried \(tried.joined(separator: "; "))): "
                 + "run scripts/setup.sh (it makes .venv), or `pip install ./python` into a venv and pass --python PATH or set TRPO_PYTHON"
         case .supervisorGone(let pid): "the learner's supervisor (process \(pid)) is gone"
         case .tooManyDeterministicVineWorkers(let workers, let states):
