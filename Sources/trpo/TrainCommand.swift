@@ -62,6 +62,8 @@ struct TrainCommand: ParsableCommand {
         if training.resume != nil { try checkWorkers(for: run.configuration.environment) }
         let withWorkers = localWorkers.workers > 0
         if let metrics = serving.metrics { try checkMetricsAddress(metrics) }
+        // The workers' program is checked before the run directory is touched.
+        if withWorkers { _ = try localWorkers.program(for: run.configuration) }
         // With workers, a supervised learner process trains (and announces a resume).
         guard try training.begin(run, ownsDirectory: !supervision.isSupervised,
                                  announce: !withWorkers || !supervision.supervises) else { return }

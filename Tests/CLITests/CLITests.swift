@@ -363,6 +363,23 @@ import Testing
         #expect(finished.stdout.contains("is finished"), "stdout: \(finished.stdout)")
     }
 
+    /// A gym: run (or a render of one) with a Python that lacks the worker package is refused in
+    /// one line naming what was tried, before anything is written.
+    @Test func aPythonWithoutTheWorkerPackageIsRefusedFirst() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("gym")
+        let expected = "error: no Python with the trpo-worker package, which makes gym:ID and py:MODULE:FACTORY environments "
+            + "(tried --python /bin/false: exit status 1): run scripts/setup.sh (it makes .venv), or `pip install ./python` "
+            + "into a venv and pass --python PATH or set TRPO_PYTHON\n"
+        for supervision in [[], ["--no-supervise"]] {
+            let train = try Self.run(["train", "--env", "gym:CartPole-v1", "--workers", "1", "--python", "/bin/false",
+                                      "--out", run.path] + supervision)
+            #expect(train.status == 2 && train.stderr == expected, "\(train.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: run.path))
+        }
+    }
+
     @Test func envListAndReplay() throws {
         let list = try Self.run(["env", "list"])
         #expect(list.status == 0)
