@@ -2,6 +2,7 @@
 import Glibc
 #endif
 @preconcurrency import CEGL
+import Synchronization
 
 /// A desktop OpenGL context with no window and no display server: EGL on Mesa's
 /// *surfaceless* platform (`EGL_MESA_platform_surfaceless`), rendering on the CPU with
@@ -14,11 +15,16 @@ import Glibc
 /// opened with `RTLD_GLOBAL`, puts in the process's global scope.
 ///
 /// A context is current on one thread at a time: call ``makeCurrent()`` on the thread that
-/// renders, before each frame.
+/// renders, before each frame. Contexts may be made and dropped on several threads at once:
+/// they share the process's one surfaceless display, which is initialised with the first
+/// live context and terminated with the last (``liveContexts``), never under another's feet.
 public final class HeadlessGLContext {
     private let egl: EGLFunctions
     private let display: EGLDisplay
     private let context: EGLContext
+
+    /// Contexts alive in the process; creating and destroying one happens under this lock.
+    private static let liveContexts = Mutex(0)
 
     /// The EGL version and vendor, e.g. `EGL 1.5 (Mesa Project), surfaceless`.
     public let description: String
@@ -28,24 +34,28 @@ public final class HeadlessGLContext {
     public init() throws(RenderError) {
         let egl = try EGLFunctions.load()
         var major: EGLint = 0, minor: EGLint = 0
-        guard let display = egl.getPlatformDisplay(EGLenum(EGL_PLATFORM_SURFACELESS_MESA), nil, nil),
-              egl.initialize(display, &major, &minor) == EGL_TRUE
-        else {
-            throw .noGLContext(reason: "no EGL display on the surfaceless platform, EGL error \(egl.errorCode)")
-        }
-        // EGL_SURFACE_TYPE defaults to windows, which the surfaceless platform has none of.
-        let attributes: [EGLint] = [EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_NONE]
-        var config: EGLConfig?
-        var count: EGLint = 0
-        guard egl.chooseConfig(display, attributes, &config, 1, &count) == EGL_TRUE, count > 0,
-              egl.bindAPI(EGLenum(EGL_OPENGL_API)) == EGL_TRUE
-        else {
-            _ = egl.terminate(display)
-            throw .noGLContext(reason: "no EGL configuration for desktop OpenGL, EGL error \(egl.errorCode)")
-        }
-        guard let context = egl.createContext(display, config, nil, nil) else {
-            _ = egl.terminate(display)
-            throw .noGLContext(reason: "eglCreateContext failed, EGL error \(egl.errorCode)")
+        let (display, context) = try Self.liveContexts.withLock { (live: inout Int) throws(RenderError) -> (EGLDisplay, EGLContext) in
+            guard let display = egl.getPlatformDisplay(EGLenum(EGL_PLATFORM_SURFACELESS_MESA), nil, nil),
+                  egl.initialize(display, &major, &minor) == EGL_TRUE
+            else {
+                throw .noGLContext(reason: "no EGL display on the surfaceless platform, EGL error \(egl.errorCode)")
+            }
+            // EGL_SURFACE_TYPE defaults to windows, which the surfaceless platform has none of.
+            let attributes: [EGLint] = [EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_NONE]
+            var config: EGLConfig?
+            var count: EGLint = 0
+            guard egl.chooseConfig(display, attributes, &config, 1, &count) == EGL_TRUE, count > 0,
+                  egl.bindAPI(EGLenum(EGL_OPENGL_API)) == EGL_TRUE
+            else {
+                if live == 0 { _ = egl.terminate(display) }
+                throw .noGLContext(reason: "no EGL configuration for desktop OpenGL, EGL error \(egl.errorCode)")
+            }
+            guard let context = egl.createContext(display, config, nil, nil) else {
+                if live == 0 { _ = egl.terminate(display) }
+                throw .noGLContext(reason: "eglCreateContext failed, EGL error \(egl.errorCode)")
+            }
+            live += 1
+            return (display, context)
         }
         self.egl = egl
         self.display = display
@@ -56,9 +66,13 @@ public final class HeadlessGLContext {
     }
 
     deinit {
-        _ = egl.makeCurrent(display, nil, nil, nil)
-        _ = egl.destroyContext(display, context)
-        _ = egl.terminate(display)
+        let (egl, display, context) = (egl, display, context)
+        Self.liveContexts.withLock { live in
+            _ = egl.makeCurrent(display, nil, nil, nil)
+            _ = egl.destroyContext(display, context)
+            live -= 1
+            if live == 0 { _ = egl.terminate(display) }
+        }
     }
 
     /// Makes the context current on the calling thread, with no draw or read surface.

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Render
 import Simulators
+import Synchronization
 import Testing
 
 /// Headless rendering with a real GL context (EGL, Mesa's surfaceless platform) and a real
@@ -43,6 +44,19 @@ struct RenderTests {
         let later = try renderer.render()
         #expect(later != first)
         #expect(later.fraction(where: Self.isTan) > 0.01)
+    }
+
+    /// Contexts made and dropped on several threads at once share the process's display
+    /// without one's end terminating it under another (it failed 7 times in 12 when a test's
+    /// probe context ended while another test made its own).
+    @Test(.enabled(if: inCI || hasGL, "skipped: no EGL/Mesa driver (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)"))
+    func contextsComeAndGoOnSeveralThreadsAtOnce() {
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<5 where (try? HeadlessGLContext()) == nil { failures.withLock { $0 += 1 } }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        #expect((try? HeadlessGLContext()) != nil)
     }
 
     @Test func cartPoleFrameShowsTrackCartAndPole() throws {
