@@ -55,11 +55,8 @@ public struct DenseLayout: Sendable, Hashable {
             let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
             let h = values[l] + firstRow &* fanIn
             let z = values[l + 1] + firstRow &* fanOut
-            let bias = theta + biasOffset(l)
-            S.broadcastRows(z, row: bias, rows: rows, width: fanOut)
-            S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
-                   alpha: 1, a: h, lda: fanIn, b: theta + weightOffsets[l], ldb: fanOut,
-                   beta: 1, c: z, ldc: fanOut)
+            S.layerProduct(rows: rows, n: fanOut, k: fanIn, a: h, lda: fanIn, b: theta + weightOffsets[l], ldb: fanOut,
+                           start: .row(theta + biasOffset(l)), tanhOutput: nil, ldh: 0, c: z, ldc: fanOut)
             if l < layers - 1 { activation.apply(z, count: rows &* fanOut) }
         }
     }
@@ -80,19 +77,20 @@ public struct DenseLayout: Sendable, Hashable {
             let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
             let h = values[l] + firstRow &* fanIn
             let dz = tangents[l + 1]
-            let dBias = v + biasOffset(l)
-            S.broadcastRows(dz, row: dBias, rows: rows, width: fanOut)
-            // dZ = H dW + T W + db
-            S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
-                   alpha: 1, a: h, lda: fanIn, b: v + weightOffsets[l], ldb: fanOut,
-                   beta: 1, c: dz, ldc: fanOut)
-            if l > 0 || inputHasTangent {
-                S.gemm(transposeA: false, transposeB: false, m: rows, n: fanOut, k: fanIn,
-                       alpha: 1, a: tangents[l], lda: fanIn, b: theta + weightOffsets[l], ldb: fanOut,
-                       beta: 1, c: dz, ldc: fanOut)
+            let output = UnsafePointer(values[l + 1] + firstRow &* fanOut)
+            let hidden = l < layers - 1
+            let hasTangent = l > 0 || inputHasTangent
+            // dZ = 1 dbᵀ + H dW + T W, then ⊙ act'(Z) (fused into the last product for tanh)
+            let fusedDerivative = hidden && activation == .tanh ? output : nil
+            S.layerProduct(rows: rows, n: fanOut, k: fanIn, a: h, lda: fanIn, b: v + weightOffsets[l], ldb: fanOut,
+                           start: .row(v + biasOffset(l)), tanhOutput: hasTangent ? nil : fusedDerivative, ldh: fanOut,
+                           c: dz, ldc: fanOut)
+            if hasTangent {
+                S.layerProduct(rows: rows, n: fanOut, k: fanIn, a: tangents[l], lda: fanIn, b: theta + weightOffsets[l],
+                               ldb: fanOut, start: .accumulate, tanhOutput: fusedDerivative, ldh: fanOut, c: dz, ldc: fanOut)
             }
-            if l < layers - 1 {
-                activation.multiplyByDerivative(dz, output: values[l + 1] + firstRow &* fanOut, count: rows &* fanOut)
+            if hidden && fusedDerivative == nil {
+                activation.multiplyByDerivative(dz, output: output, count: rows &* fanOut)
             }
         }
     }
@@ -103,8 +101,10 @@ public struct DenseLayout: Sendable, Hashable {
     /// `ones` holds at least `rows` ones (the bias gradients are column sums, `Gᵀ 1`). With
     /// `propagatesToInput` it also writes `gradients[0]`, the gradient with respect to the input
     /// (`G₁ W₀ᵀ`, no activation derivative: the input's nonlinearity, if any, is the caller's).
+    /// `transposedWeights`, when given, is ``transposeWeights(_:into:)`` of `theta`: the products
+    /// `G Wᵀ` then run as plain layer products with the tanh derivative fused.
     func vectorJacobianProduct<S: BLASScalar>(
-        activation: Activation, theta: UnsafePointer<S>,
+        activation: Activation, theta: UnsafePointer<S>, transposedWeights: UnsafePointer<S>? = nil,
         values: [UnsafeMutablePointer<S>], firstRow: Int, rows: Int,
         outputGradient: UnsafePointer<S>, gradients: [UnsafeMutablePointer<S>], ones: UnsafePointer<S>,
         into gradient: UnsafeMutablePointer<S>, propagatesToInput: Bool = false
@@ -115,18 +115,39 @@ public struct DenseLayout: Sendable, Hashable {
             let g = l == layers - 1 ? outputGradient : UnsafePointer(gradients[l + 1])
             let h = UnsafePointer(values[l] + firstRow &* fanIn)
             // dW += Hᵀ G ; db += Gᵀ 1
-            S.gemm(transposeA: true, transposeB: false, m: fanIn, n: fanOut, k: rows,
-                   alpha: 1, a: h, lda: fanIn, b: g, ldb: fanOut,
-                   beta: 1, c: gradient + weightOffsets[l], ldc: fanOut)
+            S.transposedProduct(kdim: fanIn, n: fanOut, rows: rows, a: h, lda: fanIn, g: g, ldg: fanOut,
+                                c: gradient + weightOffsets[l], ldc: fanOut)
             S.gemv(transpose: true, m: rows, n: fanOut, alpha: 1, a: g, lda: fanOut, x: ones, beta: 1,
                    y: gradient + biasOffset(l))
             guard l > 0 || propagatesToInput else { break }
             // G_prev = (G Wᵀ) ⊙ act'(H)
             let gPrevious = gradients[l]
-            S.gemm(transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut,
-                   alpha: 1, a: g, lda: fanOut, b: theta + weightOffsets[l], ldb: fanOut,
-                   beta: 0, c: gPrevious, ldc: fanIn)
-            if l > 0 { activation.multiplyByDerivative(gPrevious, output: h, count: rows &* fanIn) }
+            let fusedDerivative = l > 0 && activation == .tanh ? h : nil
+            if let transposed = transposedWeights {
+                S.layerProduct(rows: rows, n: fanIn, k: fanOut, a: g, lda: fanOut, b: transposed + weightOffsets[l],
+                               ldb: fanIn, start: .zero, tanhOutput: fusedDerivative, ldh: fanIn, c: gPrevious, ldc: fanIn)
+                if l > 0 && fusedDerivative == nil {
+                    activation.multiplyByDerivative(gPrevious, output: h, count: rows &* fanIn)
+                }
+            } else {
+                S.gemm(transposeA: false, transposeB: true, m: rows, n: fanIn, k: fanOut,
+                       alpha: 1, a: g, lda: fanOut, b: theta + weightOffsets[l], ldb: fanOut,
+                       beta: 0, c: gPrevious, ldc: fanIn)
+                if l > 0 { activation.multiplyByDerivative(gPrevious, output: h, count: rows &* fanIn) }
+            }
+        }
+    }
+
+    /// Writes each layer's weights transposed, `[outputs × inputs]` row-major, at the layer's
+    /// weight offset in `transposed` (``parameterCount`` values; the bias slots are left as
+    /// they are), for ``vectorJacobianProduct(activation:theta:transposedWeights:values:firstRow:rows:outputGradient:gradients:ones:into:propagatesToInput:)``.
+    func transposeWeights<S: BLASScalar>(_ theta: UnsafePointer<S>, into transposed: UnsafeMutablePointer<S>) {
+        for l in 0..<layerCount {
+            let (fanIn, fanOut) = (layerSizes[l], layerSizes[l + 1])
+            let w = theta + weightOffsets[l], t = transposed + weightOffsets[l]
+            for i in 0..<fanIn {
+                for j in 0..<fanOut { t[j &* fanIn &+ i] = w[i &* fanOut &+ j] }
+            }
         }
     }
 }

@@ -178,13 +178,16 @@ public struct MLP: Sendable, Codable, Equatable {
         let scratch = LayerBuffers<S>(widths: layerSizes, capacity: block)
         let ones = OnesVector<S>(count: block)
         let blockGradient = BlockGradient<S>(count: p)
+        let transposed = UnsafeMutablePointer<S>.allocate(capacity: p)
+        defer { transposed.deallocate() }
         withParameters(as: S.self) { theta in
+            layout.transposeWeights(theta, into: transposed)
             gradient.withUnsafeMutableBufferPointer { grad in
                 // The output gradient in `S`: read in place when it is `Double`, converted once otherwise.
                 func pass(_ gOut: UnsafePointer<S>) {
                     for first in stride(from: 0, to: n, by: block) {
                         layout.vectorJacobianProduct(
-                            activation: activation, theta: theta, values: tape.values.pointers,
+                            activation: activation, theta: theta, transposedWeights: transposed, values: tape.values.pointers,
                             firstRow: first, rows: min(block, n - first), outputGradient: gOut + first * outputSize,
                             gradients: scratch.pointers, ones: ones.pointer, into: blockGradient.target(grad.baseAddress!))
                         blockGradient.add(into: grad.baseAddress!)

@@ -406,6 +406,8 @@ final class FisherOperator<S: BLASScalar> {
     /// The tape's layer values.
     let values: LayerBuffers<S>
     let theta: UnsafeMutablePointer<S>
+    /// `theta`'s weights transposed (``DenseLayout/transposeWeights(_:into:)``).
+    let transposedWeights: UnsafeMutablePointer<S>
     let direction: UnsafeMutablePointer<S>
     /// Each block's parameter gradient on its way to the `Double` result.
     let blockGradient: BlockGradient<S>
@@ -428,6 +430,8 @@ final class FisherOperator<S: BLASScalar> {
         let theta = UnsafeMutablePointer<S>.allocate(capacity: p)
         for i in 0..<p { theta[i] = S(network.parameters[i]) }
         self.theta = theta
+        transposedWeights = .allocate(capacity: p)
+        network.layout.transposeWeights(theta, into: transposedWeights)
         direction = .allocate(capacity: p)
         blockGradient = BlockGradient(count: p)
         tangents = LayerBuffers(widths: network.layerSizes, capacity: block)
@@ -439,6 +443,7 @@ final class FisherOperator<S: BLASScalar> {
 
     deinit {
         theta.deallocate()
+        transposedWeights.deallocate()
         direction.deallocate()
         metricProduct.deallocate()
     }
@@ -465,8 +470,8 @@ final class FisherOperator<S: BLASScalar> {
                         tangent: UnsafePointer(tangents.pointers[layout.layerCount]), rows: count,
                         scale: 1 / Double(rows), into: metricProduct)
                     layout.vectorJacobianProduct(
-                        activation: network.activation, theta: theta, values: values.pointers,
-                        firstRow: first, rows: count, outputGradient: metricProduct, gradients: gradients.pointers,
+                        activation: network.activation, theta: theta, transposedWeights: transposedWeights,
+                        values: values.pointers, firstRow: first, rows: count, outputGradient: metricProduct, gradients: gradients.pointers,
                         ones: ones.pointer, into: blockGradient.target(acc.baseAddress!))
                     blockGradient.add(into: acc.baseAddress!)
                 }

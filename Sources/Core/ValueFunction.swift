@@ -126,7 +126,8 @@ public struct StateValueFunction<Network: ValueNetwork>: Sendable, Codable, Equa
         let before = explainedVariance(predicted: predictions ?? predict(states), targets: targets)
         optimizer.learningRate = c.learningRate
         let stepsTaken = network.fitMinibatches(states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
-        let predictions = predict(states)
+        // The figures after the fit are diagnostics: computed in the fit's precision.
+        let predictions = network.predictions(states, precision: c.precision)
         let loss = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(max(n, 1))
         return ValueFitReport(explainedVarianceBefore: before,
                               explainedVarianceAfter: explainedVariance(predicted: predictions, targets: targets),
@@ -171,13 +172,23 @@ public protocol ValueNetwork: DifferentiableNetwork, Codable, Equatable where In
     mutating func fitMinibatches(_ states: Input, targets: [Double], optimizer: inout Adam,
                                  configuration: ValueFitConfiguration, random: inout RandomStream) -> Int
 
-    /// The network's one output on each state, in double precision (``forward(_:)``'s output,
-    /// without keeping what only the derivative passes need).
-    func predictions(_ states: Input) -> [Double]
+    /// The network's one output on each state, its products in `precision` (``forward(_:)``'s
+    /// output, without keeping what only the derivative passes need).
+    func predictions(_ states: Input, precision: Precision) -> [Double]
+}
+
+extension ValueNetwork {
+    /// The network's one output on each state, in double precision.
+    public func predictions(_ states: Input) -> [Double] { predictions(states, precision: .double) }
 }
 
 extension ConvolutionalNetwork: ValueNetwork {
-    public func predictions(_ states: FrameBatch) -> [Double] { outputs(states, precision: Double.self).storage }
+    public func predictions(_ states: FrameBatch, precision: Precision) -> [Double] {
+        switch precision {
+        case .double: outputs(states, precision: Double.self).storage
+        case .single: outputs(states, precision: Float.self).storage
+        }
+    }
 
     public mutating func fitMinibatches(_ states: FrameBatch, targets: [Double], optimizer: inout Adam,
                                         configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
@@ -216,7 +227,12 @@ extension ConvolutionalNetwork: ValueNetwork {
 }
 
 extension MLP: ValueNetwork {
-    public func predictions(_ states: Matrix) -> [Double] { forward(states).output.storage }
+    public func predictions(_ states: Matrix, precision: Precision) -> [Double] {
+        switch precision {
+        case .double: outputs(states, precision: Double.self).storage
+        case .single: outputs(states, precision: Float.self).storage
+        }
+    }
 
     public mutating func fitMinibatches(_ states: Matrix, targets: [Double], optimizer: inout Adam,
                                         configuration c: ValueFitConfiguration, random: inout RandomStream) -> Int {
@@ -244,12 +260,14 @@ extension MLP: ValueNetwork {
         let scratch = LayerBuffers<S>(widths: layout.layerSizes, capacity: batchSize)
         let ones = OnesVector<S>(count: batchSize)
         let theta = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
+        let transposed = UnsafeMutablePointer<S>.allocate(capacity: p)
         let gradientS = UnsafeMutableBufferPointer<S>.allocate(capacity: p)
         let residual = UnsafeMutableBufferPointer<S>.allocate(capacity: batchSize)
         let gradient = UnsafeMutableBufferPointer<Double>.allocate(capacity: p)
-        defer { theta.deallocate(); gradientS.deallocate(); residual.deallocate(); gradient.deallocate() }
+        defer { theta.deallocate(); transposed.deallocate(); gradientS.deallocate(); residual.deallocate(); gradient.deallocate() }
         func loadParameters(_ parameters: [Double]) {
             for i in 0..<p { theta[i] = S(parameters[i]) }
+            layout.transposeWeights(UnsafePointer(theta.baseAddress!), into: transposed)
         }
         loadParameters(parameters)
         var order = Array(0..<n)
@@ -272,7 +290,8 @@ extension MLP: ValueNetwork {
                     start += batchSize
                     gradientS.update(repeating: 0)
                     layout.vectorJacobianProduct(
-                        activation: activation, theta: theta.baseAddress!, values: values.pointers, firstRow: 0,
+                        activation: activation, theta: theta.baseAddress!, transposedWeights: transposed,
+                        values: values.pointers, firstRow: 0,
                         rows: rows, outputGradient: residual.baseAddress!, gradients: scratch.pointers,
                         ones: ones.pointer, into: gradientS.baseAddress!)
                     var nonFinite = 0.0  // stays 0 unless a component is infinite or NaN

@@ -28,7 +28,8 @@ void trpo_broadcast_rows_f32(float *z, const float *row, long rows, long width);
 
 /// One Adam step over n parameters: m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g²,
 /// p ← p − lr · (m / c1) / (√(v / c2) + ε), where c1 = 1 − β1ᵗ and c2 = 1 − β2ᵗ are the bias
-/// corrections of step t.
+/// corrections of step t, evaluated as p − (lr / c1) · m / (√v · c2^(−1/2) + ε) (one square root
+/// and one division per parameter, as PyTorch's Adam does).
 void trpo_adam_step(double *p, double *m, double *v, const double *g, long n,
                     double lr, double beta1, double beta2, double epsilon, double c1, double c2);
 
@@ -52,5 +53,22 @@ int trpo_set_this_thread_niceness(int niceness);
 
 /// The calling thread's nice value.
 int trpo_this_thread_niceness(void);
+
+/// C = start + A·B for row-major A (rows × k, row stride lda), B (k × n, ldb) and C (rows × n,
+/// ldc), then C ← C ⊙ (1 − H²) elementwise when h is not NULL (H rows × n, ldh: back or
+/// forward through tanh, whose output is H). start: 0 zero, 1 the existing C, 2 the row `bias`
+/// (n values) in every row. Meant for the layer products of a network on a cache-sized row
+/// block (n and k up to a few hundred): a tile of C stays in registers over all of k, and B is
+/// read from L1. Returns 1 when done, 0 without touching C when this processor lacks AVX-512
+/// or n < 16 (a product narrower than one vector, where BLAS does better; the caller then
+/// uses BLAS). C must not overlap A, B, bias or H.
+int trpo_sdense_product(long rows, long n, long k, const float *a, long lda, const float *b, long ldb, int start,
+                        const float *bias, const float *h, long ldh, float *c, long ldc);
+
+/// C += Aᵀ G for row-major A (rows × kdim, lda), G (rows × n, ldg) and C (kdim × n, ldc): a
+/// layer's weight gradient summed over a row block. Returns 1 when done, 0 without touching C
+/// when this processor lacks AVX-512 or n < 16. C must not overlap A or G.
+int trpo_sdense_transposed_product(long kdim, long n, long rows, const float *a, long lda, const float *g, long ldg,
+                                   float *c, long ldc);
 
 #endif
