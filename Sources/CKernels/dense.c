@@ -55,6 +55,8 @@ INLINE AVX512 __mmask16 lane_mask(long width) {
     }
 
 NN_TILE(6, 4)
+NN_TILE(4, 4)
+NN_TILE(2, 4)
 NN_TILE(1, 4)
 NN_TILE(8, 3)
 NN_TILE(1, 3)
@@ -63,13 +65,11 @@ NN_TILE(1, 2)
 NN_TILE(16, 1)
 NN_TILE(1, 1)
 
-#define NN_PANEL(R, NV)                                                                                        \
+// Tiles of R rows while at least R rows are left.
+#define NN_ROWS(R, NV)                                                                                         \
     for (; row + R <= rows; row += R)                                                                          \
         nn_tile_##R##_##NV(k, a + row * lda, lda, b, ldb, start, bias, h ? h + row * ldh : 0, ldh,             \
-                           c + row * ldc, ldc, mask);                                                          \
-    for (; row < rows; row++)                                                                                  \
-        nn_tile_1_##NV(k, a + row * lda, lda, b, ldb, start, bias, h ? h + row * ldh : 0, ldh, c + row * ldc,  \
-                       ldc, mask);
+                           c + row * ldc, ldc, mask);
 
 AVX512 static void nn(long rows, long n, long k, const float *a, long lda, const float *b, long ldb, int start,
                       const float *bias, const float *h, long ldh, float *c, long ldc) {
@@ -79,10 +79,10 @@ AVX512 static void nn(long rows, long n, long k, const float *a, long lda, const
         for (int j = 0; j < 4; j++) mask[j] = lane_mask(width - 16 * j);
         long row = 0;
         switch ((width + 15) / 16) {
-        case 4: NN_PANEL(6, 4) break;
-        case 3: NN_PANEL(8, 3) break;
-        case 2: NN_PANEL(12, 2) break;
-        default: NN_PANEL(16, 1) break;
+        case 4: NN_ROWS(6, 4) NN_ROWS(4, 4) NN_ROWS(2, 4) NN_ROWS(1, 4) break;
+        case 3: NN_ROWS(8, 3) NN_ROWS(1, 3) break;
+        case 2: NN_ROWS(12, 2) NN_ROWS(1, 2) break;
+        default: NN_ROWS(16, 1) NN_ROWS(1, 1) break;
         }
         b += 64;
         c += 64;
@@ -114,6 +114,8 @@ AVX512 static void nn(long rows, long n, long k, const float *a, long lda, const
     }
 
 TN_TILE(6, 4)
+TN_TILE(4, 4)
+TN_TILE(2, 4)
 TN_TILE(1, 4)
 TN_TILE(8, 3)
 TN_TILE(1, 3)
@@ -122,9 +124,9 @@ TN_TILE(1, 2)
 TN_TILE(16, 1)
 TN_TILE(1, 1)
 
-#define TN_PANEL(R, NV)                                                                                        \
-    for (; i + R <= kdim; i += R) tn_tile_##R##_##NV(rows, a + i, lda, g, ldg, c + i * ldc, ldc, mask);          \
-    for (; i < kdim; i++) tn_tile_1_##NV(rows, a + i, lda, g, ldg, c + i * ldc, ldc, mask);
+// Tiles of R rows of C while at least R are left.
+#define TN_ROWS(R, NV)                                                                                         \
+    for (; i + R <= kdim; i += R) tn_tile_##R##_##NV(rows, a + i, lda, g, ldg, c + i * ldc, ldc, mask);
 
 AVX512 static void tn(long kdim, long n, long rows, const float *a, long lda, const float *g, long ldg, float *c,
                       long ldc) {
@@ -134,10 +136,10 @@ AVX512 static void tn(long kdim, long n, long rows, const float *a, long lda, co
         for (int j = 0; j < 4; j++) mask[j] = lane_mask(width - 16 * j);
         long i = 0;
         switch ((width + 15) / 16) {
-        case 4: TN_PANEL(6, 4) break;
-        case 3: TN_PANEL(8, 3) break;
-        case 2: TN_PANEL(12, 2) break;
-        default: TN_PANEL(16, 1) break;
+        case 4: TN_ROWS(6, 4) TN_ROWS(4, 4) TN_ROWS(2, 4) TN_ROWS(1, 4) break;
+        case 3: TN_ROWS(8, 3) TN_ROWS(1, 3) break;
+        case 2: TN_ROWS(12, 2) TN_ROWS(1, 2) break;
+        default: TN_ROWS(16, 1) TN_ROWS(1, 1) break;
         }
         g += 64;
         c += 64;
