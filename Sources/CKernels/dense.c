@@ -146,6 +146,8 @@ AVX512 static void tn(long kdim, long n, long rows, const float *a, long lda, co
     }
 }
 
+int trpo_sdense_available(void) { return avx512(); }
+
 int trpo_sdense_product(long rows, long n, long k, const float *a, long lda, const float *b, long ldb, int start,
                         const float *bias, const float *h, long ldh, float *c, long ldc) {
     if (n < 16 || !avx512()) return 0;
@@ -160,6 +162,7 @@ int trpo_sdense_transposed_product(long kdim, long n, long rows, const float *a,
     return 1;
 }
 #else
+int trpo_sdense_available(void) { return 0; }
 int trpo_sdense_product(long rows, long n, long k, const float *a, long lda, const float *b, long ldb, int start,
                         const float *bias, const float *h, long ldh, float *c, long ldc) {
     return 0;

@@ -95,6 +95,11 @@ public enum NumericsRuntime {
     /// The OpenBLAS kernels in use (e.g. `SkylakeX`), for reports.
     public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
+    /// Whether the single-precision layer products run trpo's AVX-512 kernels (this CPU has
+    /// AVX-512 and `TRPO_DENSE_KERNELS` is not `blas`) rather than sgemm, for reports: the
+    /// two sum in different orders, so runs on either side agree only to rounding.
+    public static var usesLayerProductKernels: Bool { Float.usesDenseKernels && trpo_sdense_available() == 1 }
+
     /// Limits the BLAS thread pool; call once at start-up.
     public static func setBLASThreads(_ count: Int) { BLAS.setThreadCount(count) }
 

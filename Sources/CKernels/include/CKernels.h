@@ -54,6 +54,9 @@ int trpo_set_this_thread_niceness(int niceness);
 /// The calling thread's nice value.
 int trpo_this_thread_niceness(void);
 
+/// 1 when this processor runs the AVX-512 layer products below, 0 when they decline.
+int trpo_sdense_available(void);
+
 /// C = start + A·B for row-major A (rows × k, row stride lda), B (k × n, ldb) and C (rows × n,
 /// ldc), then C ← C ⊙ (1 − H²) elementwise when h is not NULL (H rows × n, ldh: back or
 /// forward through tanh, whose output is H). start: 0 zero, 1 the existing C, 2 the row `bias`
