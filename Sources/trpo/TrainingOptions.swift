@@ -534,16 +534,12 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
-/// One compact line per iteration on standard error, with an ETA; the summary on standard output.
-///
-/// The ETA is the remaining steps at this process's own rate, measured from the first
-/// iteration it printed (a resumed run's earlier wall time, spent perhaps on another machine or
-/// paused, does not count); the first line uses the run's overall rate.
+/// One compact line per iteration on standard error, with an ETA (``RemainingTime``); the
+/// summary on standard output.
 struct ProgressPrinter {
     let configuration: TrainingConfiguration
     let quiet: Bool
-    /// Steps and wall seconds at the first iteration printed.
-    private var origin: (steps: Int, wall: Double)?
+    private var remainingTime = RemainingTime()
     /// The returns of the last ``recentEpisodes`` episodes that finished (fewer at first), oldest first.
     private var recentReturns: [Double] = []
     /// Episodes in the running mean each line shows beside the iteration's own: an Atari
@@ -572,10 +568,8 @@ struct ProgressPrinter {
 
     mutating func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {
         guard !quiet else { return }
-        let start = origin ?? (0, 0)
-        if origin == nil { origin = (s.timesteps, wall) }
-        let remaining = Double(max(0, configuration.totalSteps - s.timesteps))
-            / Double(max(s.timesteps - start.steps, 1)) * (wall - start.wall)
+        remainingTime.record(steps: s.timesteps, wall: wall)
+        let remaining = remainingTime.seconds(toReach: configuration.totalSteps)
         let ret = s.episodeReturns.isEmpty ? "      —" : String(format: "%8.1f", s.episodeReturns.reduce(0, +) / Double(s.episodeReturns.count))
         let step = s.policyStep
         let status = step.accepted ? String(format: "kl %.4f bt %d", step.kl, step.backtracks) : "rejected (\(step.rejection?.rawValue ?? "?"))"
