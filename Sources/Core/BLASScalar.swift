@@ -39,7 +39,7 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable, Codable {
     /// `tanhOutput` is given (back or forward through tanh, whose output `H` is `rows × n`
     /// with row stride `ldh`). `A` is `rows × k`, `B` is `k × n` and `C` is `rows × n`, all
     /// row-major with the given strides; `C` overlaps none of the others. `Float` runs the
-    /// AVX-512 kernel `trpo_sdense_product` where the processor has it; otherwise (and for
+    /// AVX-512 or AVX2 kernel `trpo_sdense_product` where it takes the shape; otherwise (and for
     /// `Double`) BLAS and the elementwise kernels, ``blasLayerProduct(rows:n:k:a:lda:b:ldb:start:tanhOutput:ldh:c:ldc:)``.
     static func layerProduct(
         rows: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
@@ -172,7 +172,7 @@ extension Double: BLASScalar {
 }
 
 extension Float: BLASScalar {
-    /// Whether the layer products run the AVX-512 kernels (`TRPO_DENSE_KERNELS=blas` turns
+    /// Whether the layer products run the AVX-512 or AVX2 kernels (`TRPO_DENSE_KERNELS=blas` turns
     /// them off, for measuring one against the other).
     static let usesDenseKernels = ProcessInfo.processInfo.environment["TRPO_DENSE_KERNELS"] != "blas"
 

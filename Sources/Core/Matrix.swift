@@ -95,10 +95,18 @@ public enum NumericsRuntime {
     /// The OpenBLAS kernels in use (e.g. `SkylakeX`), for reports.
     public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
-    /// Whether the single-precision layer products run trpo's AVX-512 kernels (this CPU has
-    /// AVX-512 and `TRPO_DENSE_KERNELS` is not `blas`) rather than sgemm, for reports: the
-    /// two sum in different orders, so runs on either side agree only to rounding.
-    public static var usesLayerProductKernels: Bool { Float.usesDenseKernels && trpo_sdense_available() == 1 }
+    /// The instruction set of trpo's single-precision layer-product kernels on this CPU
+    /// (`"AVX-512"` or `"AVX2"`), or nil when every product is sgemm's (neither, or
+    /// `TRPO_DENSE_KERNELS=blas`), for reports: the two sum in different orders, so runs on
+    /// either side agree only to rounding.
+    public static var layerProductKernels: String? {
+        guard Float.usesDenseKernels else { return nil }
+        return switch trpo_sdense_instruction_set() {
+        case 1: "AVX-512"
+        case 2: "AVX2"
+        default: nil
+        }
+    }
 
     /// Limits the BLAS thread pool; call once at start-up.
     public static func setBLASThreads(_ count: Int) { BLAS.setThreadCount(count) }

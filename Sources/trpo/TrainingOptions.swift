@@ -563,7 +563,7 @@ struct ProgressPrinter {
                 + "bootstrap \(c.vineBootstrap.rawValue), KL on \(c.vineTrustRegion.rawValue)"
         }
         note("trpo train \(c.environment) seed \(c.seed): \(grouped(c.totalSteps)) steps, \(perIteration), δ=\(c.trpo.maxKL)\(c.klSchedule == .linear ? " shrinking linearly to 0" : ""), "
-            + "OpenBLAS \(NumericsRuntime.blasCore) kernels\(NumericsRuntime.usesLayerProductKernels ? " + AVX-512 layer products" : "") → \(directory.path)")
+            + "OpenBLAS \(NumericsRuntime.blasCore) kernels\(NumericsRuntime.layerProductKernels.map { " + \($0) layer products" } ?? "") → \(directory.path)")
     }
 
     mutating func iteration(_ s: IterationStatistics, wall: Double, extra: String? = nil) {

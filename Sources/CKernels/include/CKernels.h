@@ -54,23 +54,25 @@ int trpo_set_this_thread_niceness(int niceness);
 /// The calling thread's nice value.
 int trpo_this_thread_niceness(void);
 
-/// 1 when this processor runs the AVX-512 layer products below, 0 when they decline.
-int trpo_sdense_available(void);
+/// The instruction set of the layer products below on this processor: 1 AVX-512, 2 AVX2 with
+/// FMA (C = start + A·B only, for n a multiple of 8 and k ≤ 512), 0 neither (they decline).
+int trpo_sdense_instruction_set(void);
 
 /// C = start + A·B for row-major A (rows × k, row stride lda), B (k × n, ldb) and C (rows × n,
 /// ldc), then C ← C ⊙ (1 − H²) elementwise when h is not NULL (H rows × n, ldh: back or
 /// forward through tanh, whose output is H). start: 0 zero, 1 the existing C, 2 the row `bias`
 /// (n values) in every row. Meant for the layer products of a network on a cache-sized row
 /// block (n and k up to a few hundred): a tile of C stays in registers over all of k, and B is
-/// read from L1. Returns 1 when done, 0 without touching C when this processor lacks AVX-512
-/// or n < 16 (a product narrower than one vector, where BLAS does better; the caller then
-/// uses BLAS). C must not overlap A, B, bias or H.
+/// read from L1. Returns 1 when done, 0 without touching C when the kernels decline: on a
+/// processor with neither AVX-512 nor AVX2 and FMA, for n < 16 (a product narrower than one
+/// vector, where BLAS does better), and on AVX2 for n not a multiple of 8 or k > 512 (the
+/// caller then uses BLAS). C must not overlap A, B, bias or H.
 int trpo_sdense_product(long rows, long n, long k, const float *a, long lda, const float *b, long ldb, int start,
                         const float *bias, const float *h, long ldh, float *c, long ldc);
 
 /// C += Aᵀ G for row-major A (rows × kdim, lda), G (rows × n, ldg) and C (kdim × n, ldc): a
 /// layer's weight gradient summed over a row block. Returns 1 when done, 0 without touching C
-/// when this processor lacks AVX-512 or n < 16. C must not overlap A or G.
+/// when this processor lacks AVX-512 (AVX2 declines: sgemm was faster) or n < 16. C must not overlap A or G.
 int trpo_sdense_transposed_product(long kdim, long n, long rows, const float *a, long lda, const float *g, long ldg,
                                    float *c, long ldc);
 
