@@ -88,11 +88,9 @@ public struct ConvolutionLayout: Sendable, Hashable {
             let bias = weights + g.patchWidth &* g.filters
             forEachPatchChunk(l, rows: rows) { done, images in
                 gatherPatches(l, input: input, values: values, row: firstRow + done, images: images, into: patches)
-                let z = output + done &* g.output.count
-                S.broadcastRows(z, row: bias, rows: images &* g.positions, width: g.filters)
-                S.gemm(transposeA: false, transposeB: false, m: images &* g.positions, n: g.filters, k: g.patchWidth,
-                       alpha: 1, a: patches, lda: g.patchWidth, b: weights, ldb: g.filters,
-                       beta: 1, c: z, ldc: g.filters)
+                S.layerProduct(rows: images &* g.positions, n: g.filters, k: g.patchWidth,
+                               a: patches, lda: g.patchWidth, b: weights, ldb: g.filters, start: .row(bias),
+                               tanhOutput: nil, ldh: 0, c: output + done &* g.output.count, ldc: g.filters)
             }
             activation.apply(output, count: rows &* g.output.count)
         }
@@ -117,17 +115,16 @@ public struct ConvolutionLayout: Sendable, Hashable {
             forEachPatchChunk(l, rows: rows) { done, images in
                 // dZ = P dW + db + dP W, with dP the patches of the input's tangent.
                 let dz = tangents[l] + done &* g.output.count
-                S.broadcastRows(dz, row: dBias, rows: images &* m, width: g.filters)
                 gatherPatches(l, input: input, values: values, row: firstRow + done, images: images, into: patches)
-                S.gemm(transposeA: false, transposeB: false, m: images &* m, n: g.filters, k: g.patchWidth,
-                       alpha: 1, a: patches, lda: g.patchWidth, b: dWeights, ldb: g.filters,
-                       beta: 1, c: dz, ldc: g.filters)
+                S.layerProduct(rows: images &* m, n: g.filters, k: g.patchWidth, a: patches, lda: g.patchWidth,
+                               b: dWeights, ldb: g.filters, start: .row(dBias), tanhOutput: nil, ldh: 0,
+                               c: dz, ldc: g.filters)
                 guard l > 0 else { return }
                 g.gatherPatches(from: UnsafePointer(tangents[l - 1] + done &* g.input.count), images: images,
                                 into: patches) { $0 }
-                S.gemm(transposeA: false, transposeB: false, m: images &* m, n: g.filters, k: g.patchWidth,
-                       alpha: 1, a: patches, lda: g.patchWidth, b: weights, ldb: g.filters,
-                       beta: 1, c: dz, ldc: g.filters)
+                S.layerProduct(rows: images &* m, n: g.filters, k: g.patchWidth, a: patches, lda: g.patchWidth,
+                               b: weights, ldb: g.filters, start: .accumulate, tanhOutput: nil, ldh: 0,
+                               c: dz, ldc: g.filters)
             }
             activation.multiplyByDerivative(tangents[l], output: values[l] + firstRow &* g.output.count,
                                             count: rows &* g.output.count)
@@ -169,9 +166,8 @@ public struct ConvolutionLayout: Sendable, Hashable {
                 let m = images &* g.positions
                 // dW += Pᵀ G ; db += Gᵀ 1
                 gatherPatches(l, input: input, values: values, row: firstRow + done, images: images, into: patches)
-                S.gemm(transposeA: true, transposeB: false, m: g.patchWidth, n: g.filters, k: m,
-                       alpha: 1, a: patches, lda: g.patchWidth, b: gz, ldb: g.filters,
-                       beta: 1, c: dWeights, ldc: g.filters)
+                S.transposedProduct(kdim: g.patchWidth, n: g.filters, rows: m, a: patches, lda: g.patchWidth,
+                                    g: gz, ldg: g.filters, c: dWeights, ldc: g.filters)
                 S.gemv(transpose: true, m: m, n: g.filters, alpha: 1, a: gz, lda: g.filters, x: ones, beta: 1, y: dBias)
                 guard let target else { return }
                 // dP = G Wᵀ, scattered back onto the input image.

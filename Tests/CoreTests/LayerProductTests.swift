@@ -17,7 +17,7 @@ import Testing
     /// rows, n, k
     static let shapes: [(Int, Int, Int)] = [
         (256, 64, 64), (256, 64, 11), (257, 3, 64), (13, 70, 5), (100, 130, 33), (7, 16, 1), (256, 11, 64),
-        (31, 48, 17), (5, 33, 64), (1, 1, 1), (17, 64, 3), (40, 20, 9), (29, 24, 7), (30, 64, 600),
+        (31, 48, 17), (5, 33, 64), (1, 1, 1), (17, 64, 3), (40, 20, 9), (29, 24, 7), (30, 64, 600), (45, 8, 256),
     ]
 
     enum Start: CaseIterable { case zero, accumulate, row }
@@ -130,6 +130,8 @@ import Testing
         if ran == 1 {
             #expect(relativeError(kernel.map(Double.init), blas.map(Double.init)) < 1e-6)
         }
+        // One 8-float vector (a convolution's 8 filters): AVX2 takes it, AVX-512 leaves it to BLAS.
+        #expect(trpo_sdense_product(rows, 8, k, a, k, b, 8, 0, nil, nil, 8, &kernel, 8) == (expected == 2 ? 1 : 0))
         // AVX2 declines widths that are not whole vectors and inner dimensions past L1;
         // AVX-512 takes both.
         #expect(trpo_sdense_product(rows, 60, k, a, k, b, 60, 0, nil, nil, 60, &kernel, 60) == (expected == 1 ? 1 : 0))

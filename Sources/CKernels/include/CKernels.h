@@ -55,7 +55,8 @@ int trpo_set_this_thread_niceness(int niceness);
 int trpo_this_thread_niceness(void);
 
 /// The instruction set of the layer products below on this processor: 1 AVX-512, 2 AVX2 with
-/// FMA (C = start + A·B only, for n a multiple of 8 and k ≤ 512), 0 neither (they decline).
+/// FMA (C = start + A·B only, for n a positive multiple of 8 and k ≤ 512), 0 neither (they
+/// decline).
 int trpo_sdense_instruction_set(void);
 
 /// C = start + A·B for row-major A (rows × k, row stride lda), B (k × n, ldb) and C (rows × n,
@@ -64,9 +65,9 @@ int trpo_sdense_instruction_set(void);
 /// (n values) in every row. Meant for the layer products of a network on a cache-sized row
 /// block (n and k up to a few hundred): a tile of C stays in registers over all of k, and B is
 /// read from L1. Returns 1 when done, 0 without touching C when the kernels decline: on a
-/// processor with neither AVX-512 nor AVX2 and FMA, for n < 16 (a product narrower than one
-/// vector, where BLAS does better), and on AVX2 for n not a multiple of 8 or k > 512 (the
-/// caller then uses BLAS). C must not overlap A, B, bias or H.
+/// processor with neither AVX-512 nor AVX2 and FMA, on AVX-512 for n < 16 (a product narrower
+/// than one vector, where BLAS does better), and on AVX2 for n not a multiple of 8 (one vector)
+/// or k > 512 (the caller then uses BLAS). C must not overlap A, B, bias or H.
 int trpo_sdense_product(long rows, long n, long k, const float *a, long lda, const float *b, long ldb, int start,
                         const float *bias, const float *h, long ldh, float *c, long ldc);
 
