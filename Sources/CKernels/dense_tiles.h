@@ -8,6 +8,18 @@
 //   TARGET, NAME(x)  the functions' target attribute and ISA-suffixed name
 //   PANEL, NN_CASES, TN_CASES  vectors per column panel and the tiles of each panel width
 
+// The step both tiles repeat over the inner dimension: acc[t] += SCALAR · (NV vectors at
+// OTHER) for each tile row t, SCALAR an expression of t.
+#define RANK1(R, NV, OTHER, SCALAR)                                                                            \
+    {                                                                                                          \
+        VEC ov[NV];                                                                                            \
+        for (int j = 0; j < NV; j++) ov[j] = V_LOAD(mask[j], (OTHER) + VLEN * j);                              \
+        for (int t = 0; t < R; t++) {                                                                          \
+            VEC av = V_SET1(SCALAR);                                                                           \
+            for (int j = 0; j < NV; j++) acc[t][j] = V_FMA(av, ov[j], acc[t][j]);                              \
+        }                                                                                                      \
+    }
+
 // A tile of R rows × NV vectors of C = start + A·B, then ⊙ (1 − H²) when h is given.
 // start: 0 zero, 1 the existing C, 2 the row `bias`.
 #define NN_TILE(R, NV)                                                                                         \
@@ -20,14 +32,7 @@
                 acc[r][j] = start == 1 ? V_LOAD(mask[j], c + r * ldc + VLEN * j)                               \
                           : start == 2 ? V_LOAD(mask[j], bias + VLEN * j)                                      \
                                        : V_ZERO();                                                             \
-        for (long p = 0; p < k; p++) {                                                                         \
-            VEC bv[NV];                                                                                        \
-            for (int j = 0; j < NV; j++) bv[j] = V_LOAD(mask[j], b + p * ldb + VLEN * j);                      \
-            for (int r = 0; r < R; r++) {                                                                      \
-                VEC av = V_SET1(a[r * lda + p]);                                                               \
-                for (int j = 0; j < NV; j++) acc[r][j] = V_FMA(av, bv[j], acc[r][j]);                          \
-            }                                                                                                  \
-        }                                                                                                      \
+        for (long p = 0; p < k; p++) RANK1(R, NV, b + p * ldb, a[t * lda + p])                                 \
         if (h) {                                                                                               \
             const VEC one = V_SET1(1.0f);                                                                      \
             for (int r = 0; r < R; r++)                                                                        \
@@ -47,14 +52,7 @@
         VEC acc[R][NV];                                                                                        \
         for (int i = 0; i < R; i++)                                                                            \
             for (int j = 0; j < NV; j++) acc[i][j] = V_ZERO();                                                 \
-        for (long r = 0; r < rows; r++) {                                                                      \
-            VEC gv[NV];                                                                                        \
-            for (int j = 0; j < NV; j++) gv[j] = V_LOAD(mask[j], g + r * ldg + VLEN * j);                      \
-            for (int i = 0; i < R; i++) {                                                                      \
-                VEC av = V_SET1(a[r * lda + i]);                                                               \
-                for (int j = 0; j < NV; j++) acc[i][j] = V_FMA(av, gv[j], acc[i][j]);                          \
-            }                                                                                                  \
-        }                                                                                                      \
+        for (long r = 0; r < rows; r++) RANK1(R, NV, g + r * ldg, a[r * lda + t])                              \
         for (int i = 0; i < R; i++)                                                                            \
             for (int j = 0; j < NV; j++) {                                                                     \
                 float *out = c + i * ldc + VLEN * j;                                                           \
