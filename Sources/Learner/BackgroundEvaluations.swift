@@ -65,9 +65,9 @@ final class BackgroundEvaluations {
         queue.async {
             let started = DispatchTime.now()
             let outcome = Result { try evaluator(directory, episodes, seed) }
+            // Only its own directory: the parent is the learner thread's (``takeFinished(waiting:)``),
+            // which may be creating the next job's directory in it at this moment.
             try? FileManager.default.removeItem(at: directory)
-            // The parent goes once empty (rmdir refuses while the next job's checkpoint is in it).
-            _ = rmdir(directory.deletingLastPathComponent().path)
             job.lock.withLock {
                 job.outcome = outcome
                 job.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
@@ -88,6 +88,8 @@ final class BackgroundEvaluations {
             guard let ended else { break }
             pending.removeFirst()
             finished.append(ended)
+            // The parent goes once empty (rmdir refuses while a later job's checkpoint is in it).
+            if pending.isEmpty { _ = rmdir(job.directory.deletingLastPathComponent().path) }
         }
         return finished
     }
