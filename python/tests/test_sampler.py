@@ -161,9 +161,9 @@ def test_non_finite_observations_and_rewards_are_refused_per_chunk(monkeypatch: 
     sampler.load(linear_policy(3, 1, HeadKind.GAUSSIAN))
     original = sampler._step
 
-    def step(e: int, action: object) -> tuple[object, float, bool, bool]:
-        observation, reward, terminated, truncated = original(e, action)
-        return observation, (math.nan if e == 1 else reward), terminated, truncated
+    def step(e: int, action: object) -> tuple[object, float, bool, bool, bool]:
+        observation, reward, terminated, truncated, continues = original(e, action)
+        return observation, (math.nan if e == 1 else reward), terminated, truncated, continues
     monkeypatch.setattr(sampler, "_step", step)
     with pytest.raises(SimulatorError, match=r"Pendulum-v1 returned the reward nan: rewards must be finite"):
         sampler.collect(4)

@@ -10,8 +10,14 @@ prepare Atari frames for a convolutional policy, with Gymnasium's own wrappers:
    max-pooled (Atari sprites flicker), converted to grey and resized to ``screen_size``²
    (84 × 84, OpenCV's area interpolation), as uint8; ``terminal_on_life_loss`` (false) ends an
    episode at every lost life;
-3. ``FrameStackObservation``: the last ``frame_stack`` (4) such frames;
-4. channels last: observations of shape ``(84, 84, 4)``, uint8, the newest frame last — the
+3. ``AtariLives`` (only with one of its options on, both off by default): ``fire_reset`` presses
+   FIRE (then action 2, as Baselines' ``FireResetEnv`` does) at the start of every game, and,
+   with ``episodic_life``, of every life; ``episodic_life`` makes a lost life a terminal state
+   for learning (Baselines' ``EpisodicLifeEnv``): the step returns ``terminated`` with
+   ``info["episode_continues"]`` true, and the game goes on without a reset, so the logged
+   episode is still the whole game (:data:`EPISODE_CONTINUES`);
+4. ``FrameStackObservation``: the last ``frame_stack`` (4) such frames;
+5. channels last: observations of shape ``(84, 84, 4)``, uint8, the newest frame last — the
    image layout of the learner's convolutional networks (``ImageShape``: pixel (y, x), channel c
    at ``(y·W + x)·C + c``).
 
@@ -33,7 +39,12 @@ import gymnasium
 import numpy as np
 
 PREPROCESSING_DEFAULTS: dict[str, Any] = {
-    "noop_max": 30, "frame_skip": 4, "screen_size": 84, "terminal_on_life_loss": False, "frame_stack": 4}
+    "noop_max": 30, "frame_skip": 4, "screen_size": 84, "terminal_on_life_loss": False, "frame_stack": 4,
+    "episodic_life": False, "fire_reset": False}
+
+#: The ``info`` key of a step that ends a trajectory for learning (``terminated``) inside an
+#: episode that goes on: the worker marks the row terminated and keeps stepping without a reset.
+EPISODE_CONTINUES = "episode_continues"
 
 
 class AtariError(Exception):
@@ -63,8 +74,12 @@ def make_atari(gym_id: str, arguments: dict[str, Any]) -> gymnasium.Env[Any, Any
         low = 0 if key == "noop_max" else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise AtariError(f"'{key}' must be an integer ≥ {low}, not {value!r}")
-    if not isinstance(options["terminal_on_life_loss"], bool):
-        raise AtariError(f"'terminal_on_life_loss' must be true or false, not {options['terminal_on_life_loss']!r}")
+    for key in ("terminal_on_life_loss", "episodic_life", "fire_reset"):
+        if not isinstance(options[key], bool):
+            raise AtariError(f"'{key}' must be true or false, not {options[key]!r}")
+    if options["terminal_on_life_loss"] and options["episodic_life"]:
+        raise AtariError("'terminal_on_life_loss' ends the game at a lost life, 'episodic_life' only the trajectory: "
+                         "choose one")
     if preprocessing and arguments.get("frameskip", 1) != 1:
         raise AtariError(f"'frameskip' is {arguments['frameskip']!r}, but the preprocessing skips frames itself: "
                          f"give 'frame_skip' (default 4) instead")
@@ -84,8 +99,72 @@ def make_atari(gym_id: str, arguments: dict[str, Any]) -> gymnasium.Env[Any, Any
     env = gymnasium.wrappers.AtariPreprocessing(
         env, noop_max=options["noop_max"], frame_skip=options["frame_skip"], screen_size=options["screen_size"],
         terminal_on_life_loss=options["terminal_on_life_loss"], grayscale_obs=True, scale_obs=False)
+    if options["episodic_life"] or options["fire_reset"]:
+        env = AtariLives(env, episodic_life=options["episodic_life"], fire_reset=options["fire_reset"])
     env = gymnasium.wrappers.FrameStackObservation(env, options["frame_stack"])
     return ChannelsLast(env)
+
+
+class AtariLives(gymnasium.Wrapper[np.ndarray, Any, np.ndarray, Any]):
+    """Lives as OpenAI Baselines' ``wrap_deepmind`` treats them in training (module docstring, 3).
+
+    ``fire_reset`` (for games that wait for FIRE, such as Breakout, whose ball a policy must
+    otherwise learn to launch): after a reset, and with ``episodic_life`` after each lost life,
+    the actions FIRE (1) and 2 are taken, their rewards added to the step's. ``episodic_life``:
+    a step that loses a life and does not end the game returns ``terminated`` and
+    ``info[EPISODE_CONTINUES] = True``; the next step goes on from the observation it returned.
+    Lives are ALE's count (``ale.lives()``); the wrapper keeps the last one seen (``lives``)."""
+
+    FIRE = 1
+
+    def __init__(self, env: gymnasium.Env[np.ndarray, Any], episodic_life: bool, fire_reset: bool) -> None:
+        super().__init__(env)
+        if fire_reset:
+            meanings = env.unwrapped.get_action_meanings()  # type: ignore[attr-defined]
+            if len(meanings) < 3 or meanings[self.FIRE] != "FIRE":
+                raise AtariError(f"'fire_reset' needs a game whose action 1 is FIRE; its actions are {meanings}")
+        self.episodic_life = episodic_life
+        self.fire_reset = fire_reset
+        self.lives = 0
+
+    def _lives(self) -> int:
+        return int(self.env.unwrapped.ale.lives())  # type: ignore[attr-defined]
+
+    def _fire(self, observation: np.ndarray, reward: float, info: dict[str, Any]
+              ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """FIRE, then action 2, unless the game ends first; the rewards are added to ``reward``."""
+        terminated = truncated = False
+        for action in (self.FIRE, 2):
+            observation, step_reward, terminated, truncated, info = self.env.step(action)
+            reward += float(step_reward)
+            if terminated or truncated:
+                break
+        return observation, reward, terminated, truncated, info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        if self.fire_reset:
+            observation, _, terminated, truncated, info = self._fire(observation, 0.0, info)
+            if terminated or truncated:  # a game over at its first actions: start it again, once
+                observation, info = self.env.reset(options=options)
+        self.lives = self._lives()
+        return observation, info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        reward = float(reward)
+        lives = self._lives()
+        lost = 0 < lives < self.lives and not (terminated or truncated)
+        self.lives = lives
+        if lost and self.episodic_life:
+            if self.fire_reset:
+                observation, reward, terminated, truncated, info = self._fire(observation, reward, info)
+                self.lives = self._lives()
+            if not (terminated or truncated):
+                info = {**info, EPISODE_CONTINUES: True}
+            terminated = True
+        return observation, reward, terminated, truncated, info
 
 
 class ChannelsLast(gymnasium.ObservationWrapper[np.ndarray, Any, np.ndarray]):

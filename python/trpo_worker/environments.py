@@ -45,7 +45,7 @@ from typing import Any, Callable, Optional
 import gymnasium
 import numpy as np
 
-from .atari import AtariError, is_atari, make_atari
+from .atari import EPISODE_CONTINUES, AtariError, is_atari, make_atari
 from .codec import (DEFAULT_LIMITS, MAX_OBSERVATION_RANK, ActionKind, EnvironmentSpec, F64Array, HeadKind,
                     ObservationDType, U8Array)
 from .policy import ConvolutionalPolicy, StochasticPolicy

@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from .codec import Activation, HeadKind
 from .convolution import ConvolutionalArchitecture, ConvolutionSpec
-from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line, parse_arguments
+from .environments import EPISODE_CONTINUES, EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line, parse_arguments
 from .policy import AnyPolicy, ConvolutionalPolicy, Policy, PolicyShapeError
 
 CHECKPOINT_FILE = "checkpoint.json"
@@ -295,10 +295,10 @@ def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool,
             while not done and (max_steps is None or length < max_steps):
                 row = policy_input(observation)[None, :]
                 action = saved.policy.sample(row, rng, deterministic=not stochastic)[0]
-                observation, reward, terminated, truncated, _ = env.step(adapter.action(action))
+                observation, reward, terminated, truncated, info = env.step(adapter.action(action))
                 total += float(reward)
                 length += 1
-                done = bool(terminated or truncated)
+                done = bool(truncated) or (bool(terminated) and info.get(EPISODE_CONTINUES) is not True)
                 if watch:
                     watch(env, length)
             results.append(EpisodeResult(total, length))

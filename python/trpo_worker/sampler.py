@@ -23,7 +23,7 @@ import gymnasium
 import numpy as np
 
 from .codec import ActionKind, End, F64Array, ObservationArray, Trajectories, U8Array
-from .environments import EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
+from .environments import EPISODE_CONTINUES, EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
 from .policy import AnyPolicy, ConvolutionalPolicy, StochasticPolicy
 
 
@@ -106,16 +106,19 @@ class EnvironmentCopies:
                                  ) from None
         return self.observe(observation)
 
-    def _step(self, e: int, action: Any) -> tuple[Any, float, bool, bool]:
+    def _step(self, e: int, action: Any) -> tuple[Any, float, bool, bool, bool]:
         """Steps copy e with an environment action (from ``adapter.actions``): the observation
         (not converted: a caller that does not keep it saves the conversion), reward,
-        terminated, truncated."""
+        terminated, truncated, and whether the episode goes on after a ``terminated`` that
+        only ends the trajectory for learning (``info[EPISODE_CONTINUES]``, e.g. a lost life
+        under ``episodic_life``: no reset, the episode's logged return keeps counting)."""
         try:
-            observation, reward, terminated, truncated, _ = self.envs[e].step(action)
+            observation, reward, terminated, truncated, info = self.envs[e].step(action)
         except Exception as error:
             raise SimulatorError(f"{self.environment_id}: step raised {one_line(f'{type(error).__name__}: {error}')}"
                                  ) from None
-        return observation, float(reward), bool(terminated), bool(truncated)
+        continues = bool(terminated) and not truncated and info.get(EPISODE_CONTINUES) is True
+        return observation, float(reward), bool(terminated), bool(truncated), continues
 
     def _check_finite(self, what: str, values: ObservationArray, rule: str) -> None:
         """Raises SimulatorError naming the first row of ``values`` (a value or a vector per row)
@@ -225,11 +228,14 @@ class SinglePathSampler(EnvironmentCopies):
                 act[:active, t] = actions
                 env_actions = to_actions(actions)
                 for e in range(active):
-                    next_obs, r, terminated, truncated = self._step(e, env_actions[e])
+                    next_obs, r, terminated, truncated, continues = self._step(e, env_actions[e])
                     rew[e][t] = r
                     episode_returns[e] += r
                     episode_lengths[e] += 1
-                    if terminated or truncated:
+                    if continues:
+                        ends[e, t] = End.TERMINATED
+                        current_obs[e] = to_observation(next_obs)
+                    elif terminated or truncated:
                         if terminated:
                             ends[e, t] = End.TERMINATED
                         else:

@@ -49,6 +49,7 @@ every layer contributes its own state to a snapshot:
   - ``AtariPreprocessing``: its two frame buffers (max-pooled into the next observation, and
     what a step that ends early returns), ``lives`` and ``game_over``;
   - ``FrameStackObservation`` (any environment's): its queue of the last frames and its padding;
+  - ``AtariLives`` (:mod:`trpo_worker.atari`): the lives it saw last;
   - ``ChannelsLast`` (:mod:`trpo_worker.atari`), which keeps nothing.
 
   A restored copy continues as the original does: the same frames, rewards, terminations,
@@ -85,7 +86,7 @@ from gymnasium.envs.classic_control import (AcrobotEnv, CartPoleEnv, Continuous_
 from gymnasium.wrappers import (AtariPreprocessing, FrameStackObservation, OrderEnforcing, PassiveEnvChecker,
                                 TimeLimit)
 
-from .atari import ChannelsLast
+from .atari import AtariLives, ChannelsLast
 
 
 class Snapshotable(Protocol):
@@ -202,6 +203,7 @@ _WRAPPERS: dict[type, Callable[[Any], tuple[_Take, _Restore]]] = {
     PassiveEnvChecker: _passive_env_checker,
     AtariPreprocessing: _atari_preprocessing,
     FrameStackObservation: _frame_stack,
+    AtariLives: lambda layer: _attributes(layer, ("lives",)),
     ChannelsLast: _stateless,
 }
 

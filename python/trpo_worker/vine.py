@@ -307,11 +307,14 @@ class VineSampler(EnvironmentCopies):
             trunk_act[:, t] = sampled
             env_actions = to_actions(sampled)
             for e in range(E):
-                next_obs, reward, terminated, truncated = self._step(e, env_actions[e])
+                next_obs, reward, terminated, truncated, continues = self._step(e, env_actions[e])
                 trunk_rew[e][t] = reward
                 episode_returns[e] += reward
                 episode_lengths[e] += 1
-                if terminated or truncated:
+                if continues:
+                    trunk_ends[e, t] = End.TERMINATED
+                    obs[e] = to_observation(next_obs)
+                elif terminated or truncated:
                     if terminated:
                         trunk_ends[e, t] = End.TERMINATED
                     else:
@@ -398,7 +401,7 @@ class VineSampler(EnvironmentCopies):
                     [seed, stream, BRANCH_TAG, collection, n, k]).spawn(2)
                 if not crn:
                     restorers[i].reseed(environment_seed)
-                next_obs, reward, terminated, truncated = self._step(i, first_actions[b])
+                next_obs, reward, terminated, truncated, _ = self._step(i, first_actions[b])
                 steps += 1
                 if terminated or truncated or T == 1:
                     finish(b, reward, 1, terminated, next_obs)
@@ -427,7 +430,7 @@ class VineSampler(EnvironmentCopies):
             used[rows] += 1
             env_actions = to_actions(step_actions)
             for j, i in enumerate(active):
-                next_obs, reward, terminated, truncated = self._step(i, env_actions[j])
+                next_obs, reward, terminated, truncated, _ = self._step(i, env_actions[j])
                 steps += 1
                 discount[i] *= gamma
                 q[i] += discount[i] * reward
