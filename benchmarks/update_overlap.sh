@@ -22,7 +22,7 @@
 #   bash benchmarks/update_overlap.sh                       # Hopper-v4, seeds 1 2 3, 1M steps each (~30 min per seed)
 #   STEPS=100000 SEEDS=1 bash benchmarks/update_overlap.sh  # a quick look
 #
-# Variables [defaults]: ENV [Hopper-v4]  SEEDS ["1 2 3"]  STEPS [1000000]  WORKERS [2]  EPISODES [10]
+# Variables [defaults]: ENV [Hopper-v4]  SEEDS ["1 2 3"]  MODES ["sequential one-process workers"; baseline is added first]  STEPS [1000000]  WORKERS [2]  EPISODES [10]
 #   TRPO [.build/release/trpo]  BASELINE [none]  RUNS [runs/overlap]  TABLE [benchmarks/results/update_overlap.md]
 # Runs whose directory holds a finished run are kept, an unfinished one starts over; wall times
 # mean something only on an otherwise idle machine (the table records the load average).
@@ -46,7 +46,7 @@ declare -A MODE_ARGS=(
     [one-process]="--workers 0"
     [workers]="--workers $WORKERS"
 )
-MODES="sequential one-process workers"
+MODES=${MODES:-"sequential one-process workers"}
 if [[ -n $BASELINE ]]; then
     MODE_ARGS[baseline]="--workers 0"
     MODES="baseline $MODES"
