@@ -171,3 +171,27 @@ def test_fire_reset_needs_a_fire_button() -> None:
         make_environment("gym:ALE/Freeway-v5", '{"fire_reset": true}')
     assert "Freeway" in str(error.value) and "\n" not in str(error.value)
     assert isinstance(make_atari("ALE/Pong-v5", {"fire_reset": True}).env.env, AtariLives)
+
+
+def test_vine_trunks_end_at_lost_lives_and_branches_stop_there() -> None:
+    from trpo_worker.codec import VineSettings
+    from trpo_worker.vine import VineSampler
+    sampler = VineSampler(BREAKOUT, 1, seed=3, stream=0, arguments_json=LIVES, settings=VineSettings(
+        gamma=0.99, trunk_steps=150, rollout_states=4, actions_per_state=4, rollout_length=40,
+        common_random_numbers=True))
+    try:
+        sampler.load(noop_policy(), 0)
+        data = sampler.collect(4)
+    finally:
+        sampler.close()
+    assert data is not None
+    trunks = data.trunks
+    # NOOP lives of ~23 steps: the 150-step trunk ends a trajectory at every lost life, and
+    # logs a game only when its fifth life is gone, with the whole game's length.
+    terminal = np.flatnonzero(trunks.ends == End.TERMINATED)
+    assert len(terminal) >= 5
+    assert len(trunks.episode_lengths) == len(terminal) // 5
+    assert all(length >= 5 * 20 for length in trunks.episode_lengths)
+    # Branches of up to 40 steps from states of ~23-step lives: some end at a lost life (1), not cut.
+    assert (data.branch_ends == End.TERMINATED).any()
+    assert (data.branch_lengths[data.branch_ends == End.TERMINATED] < 40).all()
