@@ -75,6 +75,14 @@ public final class LearnerService {
     private let overlapsValueFit: Bool
     /// The value fit of the last iteration, running while the workers sample (nil: none).
     private var inFlight: InFlightIteration?
+    /// Whether the next value fit yields its core to the samplers, from how the last ended.
+    private var fitPriority = ValueFitPriority()
+    /// When the last value fit in flight was found done, and when the batch before it was
+    /// complete (nil: no fit has ended yet).
+    private var lastFitEnded: ContinuousClock.Instant?
+    private var lastBatchCompleted: ContinuousClock.Instant?
+    /// Whether the log said that the value fit shares the cores.
+    private var toldOfSharing = false
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
@@ -237,15 +245,18 @@ public final class LearnerService {
     /// iteration fitted.
     private func finishIteration(report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
-        let sampleSeconds = ((batchCompleted ?? clock.now) - batchStarted).seconds
+        let completed = batchCompleted ?? clock.now
+        let sampleSeconds = (completed - batchStarted).seconds
         batchCompleted = nil
+        choosePriority(batchCompleted: completed)
         let collected = clock.now
         // A vine run that does not bootstrap has no value fit: its update runs in line.
         let fitsValue = session!.configuration.vineBootstrap == .value
         var fit: ValueFitRun?
         // Worker processes (maybe on this machine) sample while the fit runs: it takes the
-        // cores they leave free rather than a share of theirs.
-        let start = { (pending: PendingValueFit) in fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: true) }
+        // cores they leave free rather than a share of theirs, unless that starved it.
+        let yields = fitPriority.yieldsToSamplers
+        let start = { (pending: PendingValueFit) in fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: yields) }
         let statistics: IterationStatistics
         switch batch {
         case .singlePath(let rows): statistics = session!.beginUpdate(with: .features(rows), startValueFit: start)
@@ -273,6 +284,22 @@ public final class LearnerService {
         }
     }
 
+    /// Tells ``fitPriority`` how the last value fit in flight ended against the batch now
+    /// complete (`batchCompleted`), and logs a change of its choice.
+    private func choosePriority(batchCompleted: ContinuousClock.Instant) {
+        defer { lastBatchCompleted = batchCompleted }
+        guard overlapsValueFit, let ended = lastFitEnded, let previous = lastBatchCompleted else { return }
+        lastFitEnded = nil
+        let changed = fitPriority.record(slack: (batchCompleted - ended).seconds,
+                                         iterationSeconds: (batchCompleted - previous).seconds)
+        // Told once: later changes follow the same rule.
+        if changed, !fitPriority.yieldsToSamplers, !toldOfSharing {
+            toldOfSharing = true
+            log(.progress, "learner: the value fit outlasts the samplers' batch; it takes its share of the cores beside "
+                + "them while it does (and yields again when it ends well before its batch)")
+        }
+    }
+
     /// A vine iteration without a value fit: the whole update in line, then the next version.
     private func finishVineIteration(_ collection: AnyVineSamples, sampleSeconds: Double, collected: ContinuousClock.Instant,
                                      report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
@@ -287,6 +314,7 @@ public final class LearnerService {
         guard let iteration = inFlight else { return }
         inFlight = nil
         let started = clock.now
+        lastFitEnded = started
         let statistics = try session!.complete(iteration, counters: counters)
         driver.perform(.deaf(clock.now - started))
         recorded(statistics, steps: statistics.simulatorSteps,
