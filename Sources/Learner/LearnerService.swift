@@ -254,9 +254,18 @@ public final class LearnerService {
         let fitsValue = session!.configuration.vineBootstrap == .value
         var fit: ValueFitRun?
         // Worker processes (maybe on this machine) sample while the fit runs: it takes the
-        // cores they leave free rather than a share of theirs, unless that starved it.
+        // cores they leave free (from the policy step on) rather than a share of theirs, unless
+        // that starved it; then it takes its share, from the end of the policy step, which it
+        // must not slow (the conversation waits for it).
         let yields = fitPriority.yieldsToSamplers
-        let start = { (pending: PendingValueFit) in fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: yields) }
+        var sharing: PendingValueFit?
+        let start = { (pending: PendingValueFit) in
+            if yields || !self.overlapsValueFit {
+                fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: true)
+            } else {
+                sharing = pending
+            }
+        }
         let statistics: IterationStatistics
         switch batch {
         case .singlePath(let rows): statistics = session!.beginUpdate(with: .features(rows), startValueFit: start)
@@ -268,6 +277,7 @@ public final class LearnerService {
         case .frameVine(let frames):
             return try finishVineIteration(.frames(frames), sampleSeconds: sampleSeconds, collected: collected, report: report)
         }
+        if let sharing { fit = ValueFitRun(sharing, concurrent: true, yieldsToSamplers: false) }
         if overlapsValueFit {
             publishNextVersion(deafSince: collected)  // none after the last iteration
             inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,

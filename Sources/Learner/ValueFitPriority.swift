@@ -11,7 +11,11 @@
 /// sharing the cores then ends both sooner. Hysteresis keeps the choice from flapping: it turns
 /// to sharing when the learner waited for a yielding fit longer than ``waitShare`` of the
 /// iteration, and back to yielding when a sharing fit was done before its batch by more than
-/// ``aheadShare`` of it. Either choice gives the same numbers; only the schedule differs.
+/// ``aheadShare`` of it. A yielding fit starts beside the policy step, on the core it leaves
+/// free; a sharing one starts after it, so that it never slows the step (during which the
+/// learner does not serve its workers: a slower step on a machine with other work would leave
+/// them without word from it longer). Either choice gives the same numbers; only the schedule
+/// differs.
 public struct ValueFitPriority: Sendable, Equatable {
     /// Whether the next fit runs at background priority (the start: a fit is assumed cheap).
     public private(set) var yieldsToSamplers = true
