@@ -32,8 +32,11 @@ public protocol ConversationWorkload {
                         now: ContinuousClock.Instant) -> ChunkVerdict<Output>
 
     /// `worker`'s process is gone (left, silent, disconnected, stopped or replaced by a new
-    /// process): whatever it held goes back to the others.
-    mutating func release(_ worker: UInt32)
+    /// process): whatever it held goes back to the others. `mayReturn`: it went silent or its
+    /// connection broke, so the same process may register again and carry on (it keeps
+    /// counting the rows it sent for a version, docs/protocol.md §4.4); false when it left, was
+    /// stopped, or another process took its id.
+    mutating func release(_ worker: UInt32, mayReturn: Bool)
 
     /// The workers among `live` that should be sent their parameters now without asking
     /// (top-ups when a batch stalls, new tasks for idle workers). The conversation sends each
@@ -181,8 +184,9 @@ public struct Conversation<Workload: ConversationWorkload> {
     private var assignedIDs: [UInt64: UInt32] = [:]
     /// Hellos waiting for the probe of the connection holding their id, by that connection.
     private var claims: [PeerID: [(peer: PeerID, hello: Message.Hello)]] = [:]
-    /// Workers declared gone, so a return is logged as one.
-    private var departed: Set<UInt32> = []
+    /// Workers declared gone, with the nonce of the process that was: a return is logged as
+    /// one, and another process under the id starts its count afresh.
+    private var departed: [UInt32: UInt64] = [:]
     private var heartbeatSequence: UInt64 = 0
     /// The spaces of the run's external environment: the settings' (a resumed run), or the
     /// first spec a worker sent; nil until then, and for built-in environments. The shell
@@ -213,7 +217,7 @@ public struct Conversation<Workload: ConversationWorkload> {
             heartbeat(now: now, into: &actions)
         case .peerGone(let peer):
             if let record = registry.record(peer: peer.bytes) {
-                drop(record, into: &actions)
+                drop(record, mayReturn: true, into: &actions)
                 log(.warning, "worker \(record.workerID) disconnected; declared gone (\(registry.aliveCount) alive)", into: &actions)
             }
             for claim in claims.removeValue(forKey: peer) ?? [] {
@@ -238,7 +242,7 @@ public struct Conversation<Workload: ConversationWorkload> {
             for record in registry.records {
                 actions.append(.send(.stop(Message.Stop(session: settings.session, reason: reason, message: text)),
                                      to: PeerID(record.peer)))
-                workload.release(record.workerID)
+                workload.release(record.workerID, mayReturn: false)
                 registry.remove(peer: record.peer)
             }
             return actions
@@ -397,7 +401,11 @@ public struct Conversation<Workload: ConversationWorkload> {
         let previous = registry.register(peer: peer.bytes, workerID: id, nonce: hello.nonce, environments: copies, now: now)
         if settings.requiresSpec { registry.update(peer: peer.bytes) { $0.specAccepted = false } }
         if let previous, previous.nonce != hello.nonce || previous.workerID != id {
-            workload.release(previous.workerID)
+            workload.release(previous.workerID, mayReturn: false)
+        }
+        // Another process under the id of one declared gone: what that one counted goes.
+        if previous == nil, let gone = departed[id], gone != hello.nonce {
+            workload.release(id, mayReturn: false)
         }
         let sequence = previous.flatMap { $0.nonce == hello.nonce ? $0.lastSequence : nil }
         registry.update(peer: peer.bytes) { $0.lastSequence = sequence }
@@ -405,7 +413,7 @@ public struct Conversation<Workload: ConversationWorkload> {
             log(.progress, "worker \(id) restarted (new process) and registered again", into: &actions)
         } else if let previous, previous.workerID == id {
             log(.progress, "worker \(id) reconnected", into: &actions)
-        } else if departed.remove(id) != nil {
+        } else if departed.removeValue(forKey: id) != nil {
             log(.progress, "worker \(id) is back after being declared gone; \(registry.aliveCount) alive", into: &actions)
         } else {
             log(.progress, "worker \(id) joined (\(copies) × \(settings.environmentID), \(hello.softwareVersion)\(hello.workerID == nil ? ", id assigned" : "")); \(registry.aliveCount) alive", into: &actions)
@@ -487,19 +495,20 @@ public struct Conversation<Workload: ConversationWorkload> {
 
     private mutating func expire(now: ContinuousClock.Instant, into actions: inout [Action]) {
         for gone in registry.expire(now: now) {
-            departed.insert(gone.workerID)
-            workload.release(gone.workerID)
+            departed[gone.workerID] = gone.nonce
+            workload.release(gone.workerID, mayReturn: true)
             log(.warning, "worker \(gone.workerID) silent for more than \(settings.workerTimeout); declared gone (\(registry.aliveCount) alive)", into: &actions)
         }
     }
 
     // MARK: - Refusals
 
-    /// Forgets a registration (the process left, went away or was stopped).
-    private mutating func drop(_ record: WorkerRegistry.Record, into actions: inout [Action]) {
+    /// Forgets a registration (the process left, went away or was stopped); `mayReturn`: its
+    /// connection broke, and the same process may come back (``ConversationWorkload/release(_:mayReturn:)``).
+    private mutating func drop(_ record: WorkerRegistry.Record, mayReturn: Bool = false, into actions: inout [Action]) {
         registry.remove(peer: record.peer)
-        departed.insert(record.workerID)
-        workload.release(record.workerID)
+        departed[record.workerID] = record.nonce
+        workload.release(record.workerID, mayReturn: mayReturn)
     }
 
     /// `stop(reason, text)` to `peer`, counted and logged; its registration, if any, is dropped.

@@ -90,7 +90,8 @@ public struct FarmWorkload: ConversationWorkload {
         return .accepted((held.task, batch))
     }
 
-    public mutating func release(_ worker: UInt32) {
+    /// A task is given back even if the process may return: its result would come late.
+    public mutating func release(_ worker: UInt32, mayReturn: Bool) {
         if let held = assigned.removeValue(forKey: worker) { pending.append(held.task) }
     }
 

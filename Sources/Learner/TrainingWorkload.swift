@@ -111,9 +111,15 @@ public struct TrainingWorkload: ConversationWorkload {
         }
     }
 
-    /// A new process under this id starts its quota afresh; the rows already accepted stay in
-    /// the batch.
-    public mutating func release(_ worker: UInt32) {
+    /// A process gone for good, or replaced, takes its quota with it, and a new process under
+    /// this id starts afresh; the rows already accepted stay in the batch. One that may return
+    /// (declared gone for silence, or disconnected) keeps its quota and count, as it keeps its
+    /// own count of the rows it sent (docs/protocol.md §4.4): reset on one side only, the two
+    /// counts would disagree, and a worker back from a learner's stall could find its quota met
+    /// by its own count while the batch still waits for rows from it. Its share moves to the
+    /// others meanwhile by top-ups, which count missing rows.
+    public mutating func release(_ worker: UInt32, mayReturn: Bool) {
+        guard !mayReturn else { return }
         granted[worker] = nil
         accepted[worker] = nil
     }

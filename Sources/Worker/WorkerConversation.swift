@@ -108,6 +108,10 @@ public struct WorkerConversation: Sendable {
     private var heartbeatSequence: UInt64 = 0
     /// The next chunk's sequence number (per process, across versions and reconnects).
     private var chunkSequence: UInt64 = 0
+    /// The last chunks sent (at most ``recentChunkLimit``): what a `reject(notRegistered)`
+    /// naming one of them takes back from the quota's count.
+    private var recentChunks: [(sequence: UInt64, session: UInt64, version: UInt64, rows: Int)] = []
+    private static let recentChunkLimit = 64
     /// The custom model the learner sent last (parameters name it by hash).
     private var model: Message.Model?
     /// The id the latest welcome gave this worker.
@@ -279,6 +283,8 @@ public struct WorkerConversation: Sendable {
     public mutating func chunkSent(rows: Int, at now: Instant) {
         guard case .collecting(let registration, var c) = state else { preconditionFailure("a chunk sent while not collecting") }
         c.rowsSent += rows
+        recentChunks.append((chunkSequence, c.parameters.session, c.parameters.version, rows))
+        if recentChunks.count > Self.recentChunkLimit { recentChunks.removeFirst() }
         chunkSequence += 1
         lastSent = now
         state = c.quotaMet ? .waitingForNextVersion(registration, c) : .collecting(registration, c)
@@ -380,6 +386,12 @@ public struct WorkerConversation: Sendable {
     private mutating func rejected(_ reject: Message.Reject, at now: Instant) -> [Action] {
         switch reject.reason {
         case .notRegistered:
+            // The refused chunk was not taken: its rows do not count towards the quota (§4.4),
+            // or a worker back from being declared gone would wait for a batch that lacks them.
+            if let sequence = reject.sequence, let i = recentChunks.firstIndex(where: { $0.sequence == sequence }) {
+                let chunk = recentChunks.remove(at: i)
+                uncount(chunk.rows, session: chunk.session, version: chunk.version)
+            }
             // A hello is already on its way while connecting.
             guard registration != nil else { return [] }
             return [.log(.progress, "\(name): the learner does not know this worker (it restarted, or dropped it); saying hello again"),
@@ -442,6 +454,24 @@ public struct WorkerConversation: Sendable {
     }
 
     /// A hello (with the worker's own id, or asking for one), entering `connecting`.
+    /// Takes `rows` back from the held collection's count, if it is of (`session`, `version`):
+    /// a quota met by them is open again.
+    private mutating func uncount(_ rows: Int, session: UInt64, version: UInt64) {
+        func taken(_ c: Collection?) -> Collection? {
+            guard var c, c.parameters.session == session, c.parameters.version == version else { return c }
+            c.rowsSent = max(0, c.rowsSent - rows)
+            return c
+        }
+        switch state {
+        case .connecting(let since, let c): state = .connecting(since: since, resuming: taken(c))
+        case .registered(let r, let c): state = .registered(r, resuming: taken(c))
+        case .collecting(let r, let c), .waitingForNextVersion(let r, let c):
+            let c = taken(c)!
+            state = c.quotaMet ? .waitingForNextVersion(r, c) : .collecting(r, c)
+        case .awaitingModel, .finished: break
+        }
+    }
+
     private mutating func hello(_ now: Instant) -> Action {
         state = .connecting(since: now, resuming: collection)
         lastSent = now

@@ -376,6 +376,50 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.take(p1).compactMap(\.parameters).map(\.quota) == [1000])
     }
 
+    /// A learner that stalled (a suspended process, a laptop asleep) declares every worker gone
+    /// at once; the same processes, back, keep counting what they sent for the version, and so
+    /// does the learner: each gets a quota above the rows taken from it, so the batch fills. A
+    /// chunk refused meanwhile is not counted. Another process under a departed id starts afresh.
+    @Test func workersBackFromALearnersStallKeepTheirCountsAndTheBatchFills() {
+        var learner = Fixture.training(rows: 1000)
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        learner.receive(Fixture.hello(nil, nonce: 2), from: p2)
+        learner.machine.workload.start(Fixture.template(version: 1), assembler: BatchAssembler(version: 1, targetRows: 1000),
+                                       now: learner.now)
+        learner.handle(.published)
+        #expect(learner.take(p1).compactMap(\.parameters).last?.quota == 500)
+        #expect(learner.take(p2).compactMap(\.parameters).last?.quota == 500)
+        let w0 = WorkerIdentity(id: 0, nonce: 1), w1 = WorkerIdentity(id: 1, nonce: 2)
+        learner.receive(Fixture.chunk(w0, version: 1, sequence: 0, rows: 500), from: p1)
+        learner.receive(Fixture.chunk(w1, version: 1, sequence: 0, rows: 200), from: p2)
+        learner.advance(.seconds(11))  // nothing heard for 11 s: both declared gone
+        #expect(learner.machine.liveCount == 0)
+        learner.receive(Fixture.chunk(w1, version: 1, sequence: 1, rows: 300), from: p2)
+        #expect(learner.take(p2).compactMap(\.reject).map(\.sequence) == [1])
+        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
+        learner.receive(Fixture.hello(nil, nonce: 2), from: p2)
+        let back0 = learner.take(p1).compactMap(\.parameters).last, back1 = learner.take(p2).compactMap(\.parameters).last
+        #expect(back0?.version == 1 && back1?.version == 1)
+        // Counted from what was taken (500 and 200), one chunk more each: both collect again.
+        #expect(back0?.quota == 1000 && back1?.quota == 700)
+        learner.receive(Fixture.chunk(w1, version: 1, sequence: 2, rows: 300), from: p2)
+        learner.receive(Fixture.chunk(w0, version: 1, sequence: 1, rows: 200), from: p1)
+        #expect(learner.machine.workload.assembler.isComplete)
+
+        // Worker 0 goes silent again; a new process takes its id: no count of the old one's.
+        learner.machine.workload.start(Fixture.template(version: 2), assembler: BatchAssembler(version: 2, targetRows: 1000),
+                                       now: learner.now)
+        learner.handle(.published)
+        _ = (learner.take(p1), learner.take(p2))
+        learner.receive(Fixture.chunk(w0, version: 2, sequence: 2, rows: 500), from: p1)
+        learner.now = learner.now + .seconds(6)
+        learner.receive(Fixture.heartbeat(w1), from: p2)
+        learner.advance(.seconds(6))
+        #expect(learner.machine.liveCount == 1)
+        learner.receive(Fixture.hello(0, nonce: 9), from: p3)
+        #expect(learner.take(p3).compactMap(\.parameters).last?.quota == 500)
+    }
+
     @Test func heartbeatsFillSilenceAndSilentWorkersAreDroppedUnlessTheLearnerWasDeaf() {
         var learner = Fixture.training(workerTimeout: .seconds(3))
         learner.receive(Fixture.hello(nil, nonce: 1), from: p1)

@@ -312,6 +312,32 @@ import Transport
         #expect(c.assignment?.count == 50 && c.assignment?.header.sequence == 2)
     }
 
+    /// A chunk the learner refused unregistered (sent while it had declared the worker gone)
+    /// was not taken: its rows are taken back from the count, so the quota it met is open again
+    /// once the worker is registered and sent the same parameters. A refusal naming another
+    /// chunk (or none) changes no count.
+    @Test func aChunkRefusedUnregisteredDoesNotCountTowardsTheQuota() {
+        var c = Self.conversation(in: .registered)
+        _ = c.receive(.parameters(Self.parameters(version: 1, quota: 100)), at: Self.at(1))
+        c.chunkSent(rows: 64, at: Self.at(1))  // sequence 0
+        c.chunkSent(rows: 36, at: Self.at(1))  // sequence 1: the quota is met
+        #expect(c.state == .waitingForNextVersion(Self.registration, Self.collection(1, quota: 100, rows: 100)))
+        func notRegistered(_ sequence: UInt64?) -> Message {
+            .reject(Message.Reject(session: Self.session, currentVersion: 1, reason: .notRegistered, sequence: sequence, message: ""))
+        }
+        _ = c.receive(notRegistered(1), at: Self.at(2))
+        _ = c.receive(notRegistered(7), at: Self.at(2))  // no such chunk
+        _ = c.receive(notRegistered(nil), at: Self.at(2))  // a heartbeat's refusal
+        _ = c.receive(Self.welcome(), at: Self.at(2))
+        let again = c.receive(.parameters(Self.parameters(version: 1, quota: 100)), at: Self.at(2))
+        #expect(again.isEmpty && c.assignment?.count == 36 && c.assignment?.header.sequence == 2)
+        // The same refusal again (a duplicate) takes nothing more back.
+        _ = c.receive(notRegistered(1), at: Self.at(3))
+        _ = c.receive(Self.welcome(), at: Self.at(3))
+        _ = c.receive(.parameters(Self.parameters(version: 1, quota: 100)), at: Self.at(3))
+        #expect(c.assignment?.count == 36)
+    }
+
     @Test func interruptsOnlyForWhatEndsTheCollection() {
         let c = Self.conversation(in: .collecting)
         #expect(c.interrupts(.parameters(Self.parameters(version: 2))))

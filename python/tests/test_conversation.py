@@ -255,6 +255,39 @@ def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(le
             worker.kill()
 
 
+def test_a_chunk_refused_unregistered_does_not_count_towards_the_quota(learner: FakeLearner) -> None:
+    """A learner that declared the worker gone refuses its chunk (reject(notRegistered) with the
+    chunk's sequence): those rows were not taken, so after the hello, welcome and the same
+    parameters again the worker collects them anew (docs/protocol.md §4.4)."""
+    worker = start_worker(learner.endpoint)
+    try:
+        rid, hello = register(learner)
+        learner.send(rid, cartpole_parameters(version=1, quota=150))
+        _, first = learner.recv_kind(codec.Chunk)
+        _, second = learner.recv_kind(codec.Chunk)
+        assert isinstance(first, codec.Chunk) and isinstance(second, codec.Chunk)
+        assert (first.rows, second.rows) == (100, 50)
+        with pytest.raises(TimeoutError):  # the quota is met
+            learner.recv_kind(codec.Chunk, timeout=0.5)
+        learner.send(rid, codec.Reject(session=SESSION, current_version=1, reason=codec.RejectReason.NOT_REGISTERED,
+                                       sequence=second.sequence))
+        rid, again = learner.recv_kind(codec.Hello)
+        assert isinstance(again, codec.Hello) and again.nonce == hello.nonce
+        learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=7,
+                                        heartbeat_interval_ms=200, worker_timeout_ms=10_000, id_assigned=True,
+                                        environment_id="CartPole-v1"))
+        learner.send(rid, cartpole_parameters(version=1, quota=150))
+        _, redone = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
+        assert isinstance(redone, codec.Chunk) and redone.rows == 50 and redone.sequence == second.sequence + 1
+        with pytest.raises(TimeoutError):  # and no more
+            learner.recv_kind(codec.Chunk, timeout=0.5, skip=(codec.Heartbeat, codec.RequestParameters))
+        learner.send(rid, codec.Stop(session=SESSION, reason=codec.StopReason.FINISHED))
+        assert finish(worker)[0] == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
 def test_reconnects_with_the_same_nonce_after_learner_silence(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint, "--learner-timeout", "1")
     try:

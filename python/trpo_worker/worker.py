@@ -123,6 +123,7 @@ class Worker:
         self.heartbeat_sequence = 0
         self.sent_rows: dict[tuple[int, int], int] = {}  # rows sent per (session, version)
         self.chunk_versions: dict[int, tuple[int, int]] = {}  # sequence → (session, version), recent chunks
+        self.chunk_rows: dict[int, int] = {}  # sequence → rows (vine: states), recent chunks
         self.pending: Optional[list[bytes]] = None  # a chunk waiting for room in the send queue
         self.pending_key: Optional[tuple[int, int]] = None
         self.pending_rows = 0
@@ -387,6 +388,13 @@ class Worker:
 
     def on_reject(self, r: Reject) -> None:
         if r.reason == RejectReason.NOT_REGISTERED:
+            # A chunk the learner refused unregistered was not taken: its rows do not count
+            # towards the quota (§4.4), or a worker back from being declared gone would wait for
+            # a version whose batch lacks them.
+            if r.sequence is not None and r.sequence in self.chunk_versions:
+                key = self.chunk_versions.pop(r.sequence)
+                rows = self.chunk_rows.pop(r.sequence, 0)
+                self.sent_rows[key] = max(0, self.sent_rows.get(key, 0) - rows)
             # Hello again, at most once per quarter interval: a burst of rejects (one per chunk
             # or heartbeat in flight) says hello once; ``periodic`` sends it when due.
             if not self.hello_wanted:
@@ -516,11 +524,13 @@ class Worker:
             return  # abandoned: new parameters arrived (the rows would be stale), or the worker stops
         self.episodes.extend(data.episode_returns.tolist())
         chunk = self.make_vine_chunk(p, data) if isinstance(data, VineData) else self.make_chunk(p, data)
-        self.chunk_versions[chunk.sequence] = (p.session, p.version)
-        self.chunk_versions.pop(chunk.sequence - 64, None)
         self.pending = codec.encode(chunk)
         self.pending_key = (p.session, p.version)
         self.pending_rows = data.state_count if isinstance(data, VineData) else data.rows
+        self.chunk_versions[chunk.sequence] = (p.session, p.version)
+        self.chunk_rows[chunk.sequence] = self.pending_rows
+        self.chunk_versions.pop(chunk.sequence - 64, None)
+        self.chunk_rows.pop(chunk.sequence - 64, None)
         self.flush_pending()
 
     def make_chunk(self, p: Parameters, data: ChunkData) -> Chunk:
