@@ -75,14 +75,6 @@ public final class LearnerService {
     private let overlapsValueFit: Bool
     /// The value fit of the last iteration, running while the workers sample (nil: none).
     private var inFlight: InFlightIteration?
-    /// Whether the next value fit yields its core to the samplers, from how the last ended.
-    private var fitPriority = ValueFitPriority()
-    /// When the last value fit in flight was found done, and when the batch before it was
-    /// complete (nil: no fit has ended yet).
-    private var lastFitEnded: ContinuousClock.Instant?
-    private var lastBatchCompleted: ContinuousClock.Instant?
-    /// Whether the log said that the value fit shares the cores.
-    private var toldOfSharing = false
 
     /// The endpoint actually bound (a wildcard tcp port resolved).
     public var boundEndpoint: String { driver.endpoint.boundEndpoint }
@@ -245,27 +237,15 @@ public final class LearnerService {
     /// iteration fitted.
     private func finishIteration(report: (IterationStatistics, TransportCounters, Double) -> Void) throws {
         let batch = driver.conversation.workload.assembler.assemble()!  // complete, so not empty
-        let completed = batchCompleted ?? clock.now
-        let sampleSeconds = (completed - batchStarted).seconds
+        let sampleSeconds = ((batchCompleted ?? clock.now) - batchStarted).seconds
         batchCompleted = nil
-        choosePriority(batchCompleted: completed)
         let collected = clock.now
         // A vine run that does not bootstrap has no value fit: its update runs in line.
         let fitsValue = session!.configuration.vineBootstrap == .value
         var fit: ValueFitRun?
         // Worker processes (maybe on this machine) sample while the fit runs: it takes the
-        // cores they leave free (from the policy step on) rather than a share of theirs, unless
-        // that starved it; then it takes its share, from the end of the policy step, which it
-        // must not slow (the conversation waits for it).
-        let yields = fitPriority.yieldsToSamplers
-        var sharing: PendingValueFit?
-        let start = { (pending: PendingValueFit) in
-            if yields || !self.overlapsValueFit {
-                fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: true)
-            } else {
-                sharing = pending
-            }
-        }
+        // cores they leave free rather than a share of theirs.
+        let start = { (pending: PendingValueFit) in fit = ValueFitRun(pending, concurrent: self.overlapsValueFit, yieldsToSamplers: true) }
         let statistics: IterationStatistics
         switch batch {
         case .singlePath(let rows): statistics = session!.beginUpdate(with: .features(rows), startValueFit: start)
@@ -277,7 +257,6 @@ public final class LearnerService {
         case .frameVine(let frames):
             return try finishVineIteration(.frames(frames), sampleSeconds: sampleSeconds, collected: collected, report: report)
         }
-        if let sharing { fit = ValueFitRun(sharing, concurrent: true, yieldsToSamplers: false) }
         if overlapsValueFit {
             publishNextVersion(deafSince: collected)  // none after the last iteration
             inFlight = InFlightIteration(fit: fit!, statistics: statistics, sampleSeconds: sampleSeconds,
@@ -291,22 +270,6 @@ public final class LearnerService {
             publishNextVersion(deafSince: collected)
             recorded(complete, steps: complete.simulatorSteps,
                      sampleSeconds: sampleSeconds, publishSeconds: publishSeconds, report: report)
-        }
-    }
-
-    /// Tells ``fitPriority`` how the last value fit in flight ended against the batch now
-    /// complete (`batchCompleted`), and logs a change of its choice.
-    private func choosePriority(batchCompleted: ContinuousClock.Instant) {
-        defer { lastBatchCompleted = batchCompleted }
-        guard overlapsValueFit, let ended = lastFitEnded, let previous = lastBatchCompleted else { return }
-        lastFitEnded = nil
-        let changed = fitPriority.record(slack: (batchCompleted - ended).seconds,
-                                         iterationSeconds: (batchCompleted - previous).seconds)
-        // Told once: later changes follow the same rule.
-        if changed, !fitPriority.yieldsToSamplers, !toldOfSharing {
-            toldOfSharing = true
-            log(.progress, "learner: the value fit outlasts the samplers' batch; it takes its share of the cores beside "
-                + "them while it does (and yields again when it ends well before its batch)")
         }
     }
 
@@ -324,7 +287,6 @@ public final class LearnerService {
         guard let iteration = inFlight else { return }
         inFlight = nil
         let started = clock.now
-        lastFitEnded = started
         let statistics = try session!.complete(iteration, counters: counters)
         driver.perform(.deaf(clock.now - started))
         recorded(statistics, steps: statistics.simulatorSteps,
