@@ -110,6 +110,9 @@ import ZMQ
         let doomed = try Child(["worker", "--connect", endpoint, "--worker-id", "0"], log: root.appendingPathComponent("w0.log"))
         let survivor = try Child(["worker", "--connect", endpoint, "--worker-id", "1"], log: root.appendingPathComponent("w1.log"))
         #expect(learner.waitFor("iter    2/", seconds: 60))
+        // Registered before it dies (on a loaded machine the other worker alone may have
+        // collected the first iterations, and a process killed unregistered is never declared gone).
+        #expect(doomed.waitFor("collecting CartPole-v1 from version", seconds: 60), "\(doomed.output.suffix(1000))")
         doomed.signal(SIGKILL)
         doomed.process.waitUntilExit()
         // A late joiner gets the current version at once.
