@@ -32,6 +32,16 @@ enum Fixture {
         return embedded
     }
 
+    /// Workers 0 (nonce 1, on p1) and 1 (nonce 2, on p2) registered, then version 1 of a
+    /// 1,000-row batch published to both: equal shares of 500.
+    static func twoWorkersOnAFreshVersion() -> EmbeddedLearner<TrainingWorkload> {
+        var learner = training(rows: 1000)
+        learner.receive(hello(nil, nonce: 1), from: p1)
+        learner.receive(hello(nil, nonce: 2), from: p2)
+        learner.publish(version: 1)
+        return learner
+    }
+
     /// CartPole's spaces as a Python worker reports them.
     static let cartPoleSpec = EnvironmentSpec(observationShape: [4], observationType: .float32, actionSpace: .discrete(count: 2),
                                               timeLimit: 500, canSnapshot: true)
@@ -92,6 +102,15 @@ enum Fixture {
 
     static func heartbeat(_ worker: WorkerIdentity) -> Message {
         .heartbeat(Message.Heartbeat(sender: .worker(worker), sequence: 1, timestamp: 0, version: nil))
+    }
+}
+
+extension EmbeddedLearner<TrainingWorkload> {
+    /// Starts `version`, a fresh batch of `rows`, and publishes it to every registered worker.
+    mutating func publish(version: UInt64, rows: Int = 1000) {
+        machine.workload.start(Fixture.template(version: version), assembler: BatchAssembler(version: version, targetRows: rows),
+                               now: now)
+        handle(.published)
     }
 }
 
@@ -244,9 +263,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(reject?.reason == .staleParameters && reject?.sequence == 0 && reject?.currentVersion == 0)
         #expect(learner.staleDropped == 100)
         // A new version: a chunk of the old one is stale too.
-        learner.machine.workload.start(Fixture.template(version: 1), assembler: BatchAssembler(version: 1, targetRows: 1000),
-                                       now: learner.now)
-        learner.handle(.published)
+        learner.publish(version: 1)
         #expect(learner.take(p1).map { $0.parameters?.version } == [1])
         learner.receive(Fixture.chunk(w, version: 0, sequence: 1), from: p1)
         let second = learner.take(p1).first?.reject
@@ -353,13 +370,8 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
     }
 
     @Test func aDeadWorkersShareMovesToTheLivingAsATopUp() {
-        var learner = Fixture.training(rows: 1000)
         // Both workers start together on a fresh version: equal shares of 500.
-        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
-        learner.receive(Fixture.hello(nil, nonce: 2), from: p2)
-        learner.machine.workload.start(Fixture.template(version: 1), assembler: BatchAssembler(version: 1, targetRows: 1000),
-                                       now: learner.now)
-        learner.handle(.published)
+        var learner = Fixture.twoWorkersOnAFreshVersion()
         _ = (learner.take(p1), learner.take(p2))
         #expect(learner.machine.workload.parameters(for: 0, live: 2, now: learner.now)?.quota == 500)
         let w0 = WorkerIdentity(id: 0, nonce: 1)
@@ -381,12 +393,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
     /// does the learner: each gets a quota above the rows taken from it, so the batch fills. A
     /// chunk refused meanwhile is not counted. Another process under a departed id starts afresh.
     @Test func workersBackFromALearnersStallKeepTheirCountsAndTheBatchFills() {
-        var learner = Fixture.training(rows: 1000)
-        learner.receive(Fixture.hello(nil, nonce: 1), from: p1)
-        learner.receive(Fixture.hello(nil, nonce: 2), from: p2)
-        learner.machine.workload.start(Fixture.template(version: 1), assembler: BatchAssembler(version: 1, targetRows: 1000),
-                                       now: learner.now)
-        learner.handle(.published)
+        var learner = Fixture.twoWorkersOnAFreshVersion()
         #expect(learner.take(p1).compactMap(\.parameters).last?.quota == 500)
         #expect(learner.take(p2).compactMap(\.parameters).last?.quota == 500)
         let w0 = WorkerIdentity(id: 0, nonce: 1), w1 = WorkerIdentity(id: 1, nonce: 2)
@@ -407,9 +414,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.machine.workload.assembler.isComplete)
 
         // Worker 0 goes silent again; a new process takes its id: no count of the old one's.
-        learner.machine.workload.start(Fixture.template(version: 2), assembler: BatchAssembler(version: 2, targetRows: 1000),
-                                       now: learner.now)
-        learner.handle(.published)
+        learner.publish(version: 2)
         _ = (learner.take(p1), learner.take(p2))
         learner.receive(Fixture.chunk(w0, version: 2, sequence: 2, rows: 500), from: p1)
         learner.now = learner.now + .seconds(6)
@@ -624,8 +629,7 @@ let p1 = PeerID([1]), p2 = PeerID([2]), p3 = PeerID([3])
         #expect(learner.lines.contains { $0.contains("gym:CartPole-v1: observations (4,) float32, discrete(2)") })
         // The shell builds the policy from the spec, then publishes its first version.
         #expect(learner.take(p1).isEmpty)
-        learner.machine.workload.start(Fixture.template(), assembler: BatchAssembler(version: 0, targetRows: 1000), now: learner.now)
-        learner.handle(.published)
+        learner.publish(version: 0)
         #expect(learner.take(p1).map(\.kind) == [.parameters])
         // A second worker: welcome, spec, parameters right away.
         learner.receive(Fixture.hello(nil, nonce: 2), from: p2)

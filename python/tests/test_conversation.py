@@ -100,6 +100,18 @@ def register(learner: FakeLearner, assigned: int = 7, interval_ms: int = 200, en
     return rid, hello
 
 
+def welcome_back(learner: FakeLearner, hello: codec.Hello, timeout_ms: int,
+                 skip: tuple[type, ...] = (codec.Heartbeat,)) -> bytes:
+    """The worker's hello again, with the nonce of its first (``hello``), welcomed back as
+    worker 7 of a CartPole-v1 run; the connection's routing id."""
+    rid, again = learner.recv_kind(codec.Hello, skip=skip)
+    assert isinstance(again, codec.Hello) and again.nonce == hello.nonce
+    learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=7,
+                                    heartbeat_interval_ms=200, worker_timeout_ms=timeout_ms, id_assigned=True,
+                                    environment_id="CartPole-v1"))
+    return rid
+
+
 def test_quota_chunks_heartbeats_request_and_stop(learner: FakeLearner) -> None:
     worker = start_worker(learner.endpoint)
     try:
@@ -237,11 +249,7 @@ def test_reject_not_registered_says_hello_again_and_stale_asks_for_parameters(le
     try:
         rid, hello = register(learner)
         learner.send(rid, codec.Reject(session=SESSION, current_version=0, reason=codec.RejectReason.NOT_REGISTERED))
-        _, again = learner.recv_kind(codec.Hello, skip=(codec.Heartbeat, codec.RequestParameters))
-        assert isinstance(again, codec.Hello) and again.nonce == hello.nonce
-        learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=7,
-                                        heartbeat_interval_ms=200, worker_timeout_ms=1000, id_assigned=True,
-                                        environment_id="CartPole-v1"))
+        rid = welcome_back(learner, hello, timeout_ms=1000, skip=(codec.Heartbeat, codec.RequestParameters))
         learner.send(rid, cartpole_parameters(version=1, quota=100))
         _, chunk = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
         assert isinstance(chunk, codec.Chunk)
@@ -271,11 +279,7 @@ def test_a_chunk_refused_unregistered_does_not_count_towards_the_quota(learner: 
             learner.recv_kind(codec.Chunk, timeout=0.5)
         learner.send(rid, codec.Reject(session=SESSION, current_version=1, reason=codec.RejectReason.NOT_REGISTERED,
                                        sequence=second.sequence))
-        rid, again = learner.recv_kind(codec.Hello)
-        assert isinstance(again, codec.Hello) and again.nonce == hello.nonce
-        learner.send(rid, codec.Welcome(session=SESSION, worker_nonce=hello.nonce, worker_id=7,
-                                        heartbeat_interval_ms=200, worker_timeout_ms=10_000, id_assigned=True,
-                                        environment_id="CartPole-v1"))
+        rid = welcome_back(learner, hello, timeout_ms=10_000)
         learner.send(rid, cartpole_parameters(version=1, quota=150))
         _, redone = learner.recv_kind(codec.Chunk, skip=(codec.Heartbeat, codec.RequestParameters))
         assert isinstance(redone, codec.Chunk) and redone.rows == 50 and redone.sequence == second.sequence + 1
