@@ -453,7 +453,6 @@ public struct WorkerConversation: Sendable {
         closedHandshakeNoted = false
     }
 
-    /// A hello (with the worker's own id, or asking for one), entering `connecting`.
     /// Takes `rows` back from the held collection's count, if it is of (`session`, `version`):
     /// a quota met by them is open again.
     private mutating func uncount(_ rows: Int, session: UInt64, version: UInt64) {
@@ -472,6 +471,7 @@ public struct WorkerConversation: Sendable {
         }
     }
 
+    /// A hello (with the worker's own id, or asking for one), entering `connecting`.
     private mutating func hello(_ now: Instant) -> Action {
         state = .connecting(since: now, resuming: collection)
         lastSent = now

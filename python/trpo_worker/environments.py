@@ -88,6 +88,13 @@ def parse_arguments(arguments_json: str) -> dict[str, Any]:
     return arguments
 
 
+def episode_continues(terminated: bool, truncated: bool, info: dict[str, Any]) -> bool:
+    """Whether a step that ``terminated`` ended only the trajectory for learning (a lost life
+    under ``episodic_life``: ``info[EPISODE_CONTINUES]``): the episode goes on without a reset,
+    and its logged return keeps counting. A truncated step always ends the episode."""
+    return bool(terminated) and not truncated and info.get(EPISODE_CONTINUES) is True
+
+
 def make_environment(name: str, arguments_json: str = "") -> gymnasium.Env[Any, Any]:
     """One copy of the environment ``name`` made with the keyword arguments ``arguments_json``
     (module docstring). Raises SimulatorError with the reason when it cannot be made."""

@@ -49,7 +49,8 @@ import numpy.typing as npt
 
 from .codec import Activation, HeadKind
 from .convolution import ConvolutionalArchitecture, ConvolutionSpec
-from .environments import EPISODE_CONTINUES, EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line, parse_arguments
+from .environments import (EnvironmentAdapter, SimulatorError, check_policy, episode_continues, make_environment,
+                           one_line, parse_arguments)
 from .policy import AnyPolicy, ConvolutionalPolicy, Policy, PolicyShapeError
 
 CHECKPOINT_FILE = "checkpoint.json"
@@ -298,7 +299,7 @@ def run_episodes(saved: SavedPolicy, episodes: int, seed: int, stochastic: bool,
                 observation, reward, terminated, truncated, info = env.step(adapter.action(action))
                 total += float(reward)
                 length += 1
-                done = bool(truncated) or (bool(terminated) and info.get(EPISODE_CONTINUES) is not True)
+                done = bool(terminated or truncated) and not episode_continues(terminated, truncated, info)
                 if watch:
                     watch(env, length)
             results.append(EpisodeResult(total, length))

@@ -23,7 +23,8 @@ import gymnasium
 import numpy as np
 
 from .codec import ActionKind, End, F64Array, ObservationArray, Trajectories, U8Array
-from .environments import EPISODE_CONTINUES, EnvironmentAdapter, SimulatorError, check_policy, make_environment, one_line
+from .environments import (EnvironmentAdapter, SimulatorError, check_policy, episode_continues, make_environment,
+                           one_line)
 from .policy import AnyPolicy, ConvolutionalPolicy, StochasticPolicy
 
 
@@ -110,15 +111,14 @@ class EnvironmentCopies:
         """Steps copy e with an environment action (from ``adapter.actions``): the observation
         (not converted: a caller that does not keep it saves the conversion), reward,
         terminated, truncated, and whether the episode goes on after a ``terminated`` that
-        only ends the trajectory for learning (``info[EPISODE_CONTINUES]``, e.g. a lost life
-        under ``episodic_life``: no reset, the episode's logged return keeps counting)."""
+        only ends the trajectory for learning (:func:`~trpo_worker.environments.episode_continues`)."""
         try:
             observation, reward, terminated, truncated, info = self.envs[e].step(action)
         except Exception as error:
             raise SimulatorError(f"{self.environment_id}: step raised {one_line(f'{type(error).__name__}: {error}')}"
                                  ) from None
-        continues = bool(terminated) and not truncated and info.get(EPISODE_CONTINUES) is True
-        return observation, float(reward), bool(terminated), bool(truncated), continues
+        return (observation, float(reward), bool(terminated), bool(truncated),
+                episode_continues(terminated, truncated, info))
 
     def _check_finite(self, what: str, values: ObservationArray, rule: str) -> None:
         """Raises SimulatorError naming the first row of ``values`` (a value or a vector per row)
