@@ -130,22 +130,20 @@ class AtariLives(gymnasium.Wrapper[np.ndarray, Any, np.ndarray, Any]):
     def _lives(self) -> int:
         return int(self.env.unwrapped.ale.lives())  # type: ignore[attr-defined]
 
-    def _fire(self, observation: np.ndarray, reward: float, info: dict[str, Any]
-              ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """FIRE, then action 2, unless the game ends first; the rewards are added to ``reward``."""
-        terminated = truncated = False
-        for action in (self.FIRE, 2):
-            observation, step_reward, terminated, truncated, info = self.env.step(action)
+    def _fire(self, reward: float) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """FIRE, then action 2 unless the game ended: the last step, its rewards added to ``reward``."""
+        observation, step_reward, terminated, truncated, info = self.env.step(self.FIRE)
+        reward += float(step_reward)
+        if not (terminated or truncated):
+            observation, step_reward, terminated, truncated, info = self.env.step(2)
             reward += float(step_reward)
-            if terminated or truncated:
-                break
         return observation, reward, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         observation, info = self.env.reset(seed=seed, options=options)
         if self.fire_reset:
-            observation, _, terminated, truncated, info = self._fire(observation, 0.0, info)
+            observation, _, terminated, truncated, info = self._fire(0.0)
             if terminated or truncated:  # a game over at its first actions: start it again, once
                 observation, info = self.env.reset(options=options)
         self.lives = self._lives()
@@ -159,7 +157,7 @@ class AtariLives(gymnasium.Wrapper[np.ndarray, Any, np.ndarray, Any]):
         self.lives = lives
         if lost and self.episodic_life:
             if self.fire_reset:
-                observation, reward, terminated, truncated, info = self._fire(observation, reward, info)
+                observation, reward, terminated, truncated, info = self._fire(reward)
                 self.lives = self._lives()
             if not (terminated or truncated):
                 info = {**info, EPISODE_CONTINUES: True}
