@@ -54,7 +54,8 @@ public struct ValueFitConfiguration: Sendable, Codable, Equatable {
     public var minibatchSize = 256
     public var learningRate = 1e-3
     /// Precision of the network's products in the fit (forward and reverse mode per
-    /// minibatch); the parameters, Adam and the reported loss stay double precision.
+    /// minibatch) and in the learner's predictions V(s) of a batch for its advantages; the
+    /// parameters, Adam, the reported loss and GAE stay double precision.
     public var precision: Precision = .single
     public init() {}
 
@@ -107,23 +108,24 @@ public struct StateValueFunction<Network: ValueNetwork>: Sendable, Codable, Equa
         optimizer = Adam(parameterCount: network.parameters.count, learningRate: learningRate)
     }
 
-    /// V(s) for each state (feature vectors normalised).
-    public func predict(_ states: Network.Input) -> [Double] {
-        network.predictions(states)
+    /// V(s) for each state (feature vectors normalised), the network's products in
+    /// `precision` (the learner's GAE uses ``ValueFitConfiguration/precision``, the fit's own).
+    public func predict(_ states: Network.Input, precision: Precision = .double) -> [Double] {
+        network.predictions(states, precision: precision)
     }
 
     /// Fits V to `targets` by minibatch Adam on ½·mean squared error.
     /// - Parameters:
     ///   - states: n states (feature vectors normalised).
     ///   - targets: n regression targets.
-    ///   - predictions: `predict(states)` when the caller has it already (GAE does), for the
-    ///     explained variance before the fit; computed when `nil`.
+    ///   - predictions: `predict(states, precision: configuration.precision)` when the caller
+    ///     has it already (GAE does), for the explained variance before the fit; computed when `nil`.
     ///   - random: shuffles the minibatches.
     public mutating func fit(_ states: Network.Input, targets: [Double], predictions: [Double]? = nil,
                              configuration c: ValueFitConfiguration, random: inout RandomStream) -> ValueFitReport {
         let n = states.rows
         precondition(targets.count == n && (predictions?.count ?? n) == n)
-        let before = explainedVariance(predicted: predictions ?? predict(states), targets: targets)
+        let before = explainedVariance(predicted: predictions ?? predict(states, precision: c.precision), targets: targets)
         optimizer.learningRate = c.learningRate
         let stepsTaken = network.fitMinibatches(states, targets: targets, optimizer: &optimizer, configuration: c, random: &random)
         // The figures after the fit are diagnostics: computed in the fit's precision.

@@ -247,7 +247,8 @@ public struct Trainer: Sendable {
     }
 
     /// GAE (γ, λ of the run) on `batch`'s trajectories with `value`, the value function as it
-    /// was when the batch was collected: cut rows bootstrap from V(s_{t+1}).
+    /// was when the batch was collected: cut rows bootstrap from V(s_{t+1}). V's products run
+    /// in the value fit's precision (``ValueFitConfiguration/precision``), GAE in `Double`.
     /// - Parameters:
     ///   - states: `batch`'s observations as the networks read them (through
     ///     ``samplingInputs(_:)``, or frames).
@@ -261,8 +262,10 @@ public struct Trainer: Sendable {
     ) -> (advantages: [Double], returns: [Double], values: [Double]) {
         let c = state.configuration
         var bootstrapValues = [Double](repeating: 0, count: batch.count)
-        for (k, v) in value.predict(bootstrapStates).enumerated() { bootstrapValues[batch.bootstrapRows[k]] = v }
-        let values = value.predict(states)
+        for (k, v) in value.predict(bootstrapStates, precision: c.valueFit.precision).enumerated() {
+            bootstrapValues[batch.bootstrapRows[k]] = v
+        }
+        let values = value.predict(states, precision: c.valueFit.precision)
         let gae = generalizedAdvantages(rewards: rewards, values: values, bootstrapValues: bootstrapValues,
                                         ends: batch.ends, gamma: c.gamma, lambda: c.lambda)
         return (gae.advantages, gae.returns, values)
@@ -375,7 +378,7 @@ public struct Trainer: Sendable {
         var pending: PendingValueFit?
         if c.vineBootstrap == .value {
             guard batch.isConsistent, batch.trunks.count > 0 else { throw .inconsistentBatch }
-            qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: value.predict(cutStates()))
+            qValues = try batch.qValues(gamma: c.vine.gamma, cutValues: value.predict(cutStates(), precision: c.valueFit.precision))
             let trunks = trunkStates()
             let estimates = advantageEstimates(batch.trunks, value: value, states: trunks.states, bootstrapStates: trunks.bootstrap,
                                                rewards: batch.trunks.rewards)

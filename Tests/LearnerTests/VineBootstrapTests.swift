@@ -163,7 +163,7 @@ import Testing
             Issue.record("an MLP value function")
             return
         }
-        let q = try batch.qValues(gamma: 0.9, cutValues: bootstrap == .value ? valueBefore.predict(cutInputs) : nil)
+        let q = try batch.qValues(gamma: 0.9, cutValues: bootstrap == .value ? valueBefore.predict(cutInputs, precision: c.valueFit.precision) : nil)
 
         let statistics = try trainer.update(vine: .features(batch))
         let vine = try #require(statistics.vine)
