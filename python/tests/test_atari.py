@@ -5,22 +5,25 @@ Checked step for step against Gymnasium's own wrappers made by hand, on the real
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gymnasium
 import numpy as np
 import pytest
 
+from trpo_worker.atari import AtariFrameSkip
 from trpo_worker.codec import ActionKind, ObservationDType
 from trpo_worker.environments import EnvironmentAdapter, SimulatorError, make_environment
 
 
-def reference(gym_id: str, **make: Any) -> gymnasium.Env[Any, Any]:
+def reference(gym_id: str, terminal_on_life_loss: bool = False, **make: Any) -> gymnasium.Env[Any, Any]:
     import ale_py
     gymnasium.register_envs(ale_py)
     env = gymnasium.make(gym_id, frameskip=1, **make)
     env = gymnasium.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
-                                                terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
+                                                terminal_on_life_loss=terminal_on_life_loss, grayscale_obs=True,
+                                                scale_obs=False)
     return gymnasium.wrappers.FrameStackObservation(env, 4)
 
 
@@ -54,6 +57,37 @@ def test_step_for_step_gymnasiums_wrappers(gym_id: str) -> None:
             break
     if gym_id == "ALE/Pong-v5":
         assert total < 0  # the game's score, unclipped and summed over skipped frames: random play loses points
+
+
+@pytest.mark.parametrize("gym_id, options", [
+    ("ALE/Breakout-v5", {}),
+    ("ALE/Pong-v5", {}),
+    ("ALE/Breakout-v5", {"terminal_on_life_loss": True}),
+    ("ALE/Breakout-v5", {"max_episode_steps": 60}),  # a TimeLimit between: Gymnasium's own path
+])
+def test_games_step_for_step_with_resets(gym_id: str, options: dict[str, Any]) -> None:
+    """AtariFrameSkip acts the skipped frames on ALE directly: over games and their resets
+    (sticky actions on) it gives Gymnasium's observations, rewards, ends and info."""
+    ours, theirs = make_environment("gym:" + gym_id, json.dumps(options)), reference(gym_id, **options)
+    layer: Any = ours
+    while not isinstance(layer, AtariFrameSkip):
+        layer = layer.env
+    o, info = ours.reset(seed=4)
+    r, expected_info = theirs.reset(seed=4)
+    assert (layer._direct_core() is not None) == ("max_episode_steps" not in options)
+    actions = np.random.default_rng(6).integers(0, ours.action_space.n, 1_200)
+    resets = 0
+    for a in actions:
+        np.testing.assert_array_equal(o, np.moveaxis(r, 0, -1))
+        assert info == expected_info
+        o, reward, terminated, truncated, info = ours.step(int(a))
+        r, expected, t2, tr2, expected_info = theirs.step(int(a))
+        assert (reward, terminated, truncated) == (expected, t2, tr2) and isinstance(reward, float)
+        if terminated or truncated:
+            resets += 1
+            o, info = ours.reset()
+            r, expected_info = theirs.reset()
+    assert resets >= (1 if gym_id == "ALE/Pong-v5" else 4)
 
 
 def test_same_seed_same_frames() -> None:

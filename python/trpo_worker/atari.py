@@ -9,7 +9,8 @@ prepare Atari frames for a convolutional policy, with Gymnasium's own wrappers:
    repeated for ``frame_skip`` (4) frames with the rewards summed, the last two frames
    max-pooled (Atari sprites flicker), converted to grey and resized to ``screen_size``²
    (84 × 84, OpenCV's area interpolation), as uint8; ``terminal_on_life_loss`` (false) ends an
-   episode at every lost life;
+   episode at every lost life. It is Gymnasium's own class, as :class:`AtariFrameSkip`, which
+   acts the skipped frames on the emulator directly (the same steps, faster);
 3. ``AtariLives`` (only with one of its options on, both off by default): ``fire_reset`` presses
    FIRE (then action 2, as Baselines' ``FireResetEnv`` does) at the start of every game, and,
    with ``episodic_life``, of every life; ``episodic_life`` makes a lost life a terminal state
@@ -96,13 +97,72 @@ def make_atari(gym_id: str, arguments: dict[str, Any]) -> gymnasium.Env[Any, Any
         raise AtariError(f"{gym_id}'s preprocessing needs OpenCV: pip install \"trpo-worker[atari]\"") from None
     arguments["frameskip"] = 1
     env = gymnasium.make(gym_id, **arguments)
-    env = gymnasium.wrappers.AtariPreprocessing(
+    env = AtariFrameSkip(
         env, noop_max=options["noop_max"], frame_skip=options["frame_skip"], screen_size=options["screen_size"],
         terminal_on_life_loss=options["terminal_on_life_loss"], grayscale_obs=True, scale_obs=False)
     if options["episodic_life"] or options["fire_reset"]:
         env = AtariLives(env, episodic_life=options["episodic_life"], fire_reset=options["fire_reset"])
     env = gymnasium.wrappers.FrameStackObservation(env, options["frame_stack"])
     return ChannelsLast(env)
+
+
+class AtariFrameSkip(gymnasium.wrappers.AtariPreprocessing):
+    """Gymnasium's ``AtariPreprocessing``, whose skipped frames go straight to the emulator.
+
+    ``AtariPreprocessing.step`` steps the environment below it once per frame, and ale-py's
+    ``AtariEnv.step`` then copies the frame's RGB screen into an observation the preprocessing
+    throws away, through the ``OrderEnforcing`` and ``PassiveEnvChecker`` layers that
+    ``gymnasium.make`` adds. This class acts the frames of a step on ALE itself, as
+    ``AtariEnv.step`` does (``ale.act`` with the action set's action, then the game's end and
+    its info), when nothing else lies between: the same observations, rewards, ends and info
+    (``tests/test_atari.py`` compares them step for step with Gymnasium's chain), for less work
+    per agent step (on a Breakout worker the RGB copies were 8.5 % of its time and the per-frame
+    layers about as much). Resets, and a step of any other stack (a continuous or stochastic
+    frame skip, a time limit, a layer of the user's), take Gymnasium's path."""
+
+    _PASSIVE_LAYERS = (gymnasium.wrappers.OrderEnforcing, gymnasium.wrappers.PassiveEnvChecker)
+
+    def _direct_core(self) -> Any:
+        """The ale-py ``AtariEnv`` whose frames this step may act on ALE directly, or None."""
+        layer: Any = self.env
+        while type(layer) in self._PASSIVE_LAYERS:
+            if isinstance(layer, gymnasium.wrappers.OrderEnforcing) and not layer.has_reset:
+                return None  # Gymnasium's path raises ResetNeeded
+            layer = layer.env
+        import ale_py.env
+        if type(layer) is not ale_py.env.AtariEnv or layer.continuous or layer._frameskip != 1:
+            return None
+        return layer
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        core = self._direct_core()
+        if core is None:
+            return super().step(action)  # type: ignore[no-any-return]
+        ale, code = core.ale, core._action_set[action]
+        total_reward, terminated, truncated = 0.0, False, False
+        for t in range(self.frame_skip):
+            total_reward += ale.act(code, 1.0)
+            terminated = ale.game_over(with_truncation=False)
+            truncated = ale.game_truncated()
+            self.game_over = terminated
+            if self.terminal_on_life_loss:
+                new_lives = ale.lives()
+                terminated = terminated or new_lives < self.lives
+                self.game_over = terminated
+                self.lives = new_lives
+            if terminated or truncated:
+                break
+            if t == self.frame_skip - 2:
+                self._screen(ale, self.obs_buffer[1])
+            elif t == self.frame_skip - 1:
+                self._screen(ale, self.obs_buffer[0])
+        return self._get_obs(), total_reward, terminated, truncated, core._get_info()
+
+    def _screen(self, ale: Any, buffer: np.ndarray) -> None:
+        if self.grayscale_obs:
+            ale.getScreenGrayscale(buffer)
+        else:
+            ale.getScreenRGB(buffer)
 
 
 class AtariLives(gymnasium.Wrapper[np.ndarray, Any, np.ndarray, Any]):

@@ -46,7 +46,7 @@ every layer contributes its own state to a snapshot:
     first frame would repeat the applied action first makes the copy apply the snapshot's one
     (see the class). The Python side of ``AtariEnv`` keeps nothing else that steps read but its
     ``np_random`` (a stochastic frame skip), saved as every core's;
-  - ``AtariPreprocessing``: its two frame buffers (max-pooled into the next observation, and
+  - ``AtariPreprocessing`` (and its subclass :class:`trpo_worker.atari.AtariFrameSkip`): its two frame buffers (max-pooled into the next observation, and
     what a step that ends early returns), ``lives`` and ``game_over``;
   - ``FrameStackObservation`` (any environment's): its queue of the last frames and its padding;
   - ``AtariLives`` (:mod:`trpo_worker.atari`): the lives it saw last;
@@ -86,7 +86,7 @@ from gymnasium.envs.classic_control import (AcrobotEnv, CartPoleEnv, Continuous_
 from gymnasium.wrappers import (AtariPreprocessing, FrameStackObservation, OrderEnforcing, PassiveEnvChecker,
                                 TimeLimit)
 
-from .atari import AtariLives, ChannelsLast
+from .atari import AtariFrameSkip, AtariLives, ChannelsLast
 
 
 class Snapshotable(Protocol):
@@ -202,6 +202,7 @@ _WRAPPERS: dict[type, Callable[[Any], tuple[_Take, _Restore]]] = {
     OrderEnforcing: _order_enforcing,
     PassiveEnvChecker: _passive_env_checker,
     AtariPreprocessing: _atari_preprocessing,
+    AtariFrameSkip: _atari_preprocessing,
     FrameStackObservation: _frame_stack,
     AtariLives: lambda layer: _attributes(layer, ("lives",)),
     ChannelsLast: _stateless,
