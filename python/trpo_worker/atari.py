@@ -139,30 +139,24 @@ class AtariFrameSkip(gymnasium.wrappers.AtariPreprocessing):
         if core is None:
             return super().step(action)  # type: ignore[no-any-return]
         ale, code = core.ale, core._action_set[action]
-        total_reward, terminated, truncated = 0.0, False, False
-        for t in range(self.frame_skip):
-            total_reward += ale.act(code, 1.0)
-            terminated = ale.game_over(with_truncation=False)
-            truncated = ale.game_truncated()
-            self.game_over = terminated
+        reward, terminated, truncated = 0.0, False, False
+        for frame in range(self.frame_skip):
+            reward += ale.act(code, 1.0)
+            terminated, truncated = ale.game_over(with_truncation=False), ale.game_truncated()
             if self.terminal_on_life_loss:
-                new_lives = ale.lives()
-                terminated = terminated or new_lives < self.lives
-                self.game_over = terminated
-                self.lives = new_lives
+                lives, self.lives = self.lives, ale.lives()
+                terminated = terminated or self.lives < lives
+            self.game_over = terminated
             if terminated or truncated:
-                break
-            if t == self.frame_skip - 2:
-                self._screen(ale, self.obs_buffer[1])
-            elif t == self.frame_skip - 1:
-                self._screen(ale, self.obs_buffer[0])
-        return self._get_obs(), total_reward, terminated, truncated, core._get_info()
-
-    def _screen(self, ale: Any, buffer: np.ndarray) -> None:
-        if self.grayscale_obs:
-            ale.getScreenGrayscale(buffer)
-        else:
-            ale.getScreenRGB(buffer)
+                break  # the observation max-pools the screens kept so far, as Gymnasium's does
+            # The last frame's screen into obs_buffer[0], the one before it into obs_buffer[1].
+            if frame >= self.frame_skip - 2:
+                buffer = self.obs_buffer[self.frame_skip - 1 - frame]
+                if self.grayscale_obs:
+                    ale.getScreenGrayscale(buffer)
+                else:
+                    ale.getScreenRGB(buffer)
+        return self._get_obs(), reward, terminated, truncated, core._get_info()
 
 
 class AtariLives(gymnasium.Wrapper[np.ndarray, Any, np.ndarray, Any]):
