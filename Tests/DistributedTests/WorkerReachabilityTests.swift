@@ -67,9 +67,15 @@ import ZMQ
             try Child(["worker", "--connect", endpoint], log: root.appendingPathComponent("worker\(i).log"))
         }
         #expect(workers.allSatisfy { $0.waitFor("connection refused", seconds: 30) })
-        let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "8192", "--batch-steps", "2048",
-                                 "--out", run.path, "--quiet"], log: root.appendingPathComponent("learner.log"))
-        #expect(learner.wait(seconds: 240) == 0, "\(learner.output.suffix(2000))")
+        // A run far longer than needed, stopped once both have joined it: a short one could end
+        // between one worker's retries (up to 2 s apart) while the other did all of its work.
+        let learner = try Child(["learner", "--bind", endpoint, "--env", "CartPole-v1", "--steps", "100000000",
+                                 "--batch-steps", "2048", "--out", run.path, "--quiet"], log: root.appendingPathComponent("learner.log"))
+        for worker in workers { #expect(worker.waitFor("assigned by the learner", seconds: 60), "\(worker.output)") }
+        let deadline = Date().addingTimeInterval(60)
+        while DistributedTests.progressRows(run).last?["workers_alive"] != "2" && Date() < deadline { usleep(50_000) }
+        learner.signal(SIGINT)
+        #expect(learner.wait(seconds: 60) != nil, "\(learner.output.suffix(2000))")
         var ids: [String] = []
         for worker in workers {
             #expect(worker.wait(seconds: 30) == 0, "\(worker.output)")
