@@ -74,7 +74,7 @@ def test_games_step_for_step_with_resets(gym_id: str, options: dict[str, Any]) -
         layer = layer.env
     o, info = ours.reset(seed=4)
     r, expected_info = theirs.reset(seed=4)
-    assert (layer._direct_core() is not None) == ("max_episode_steps" not in options)
+    assert (layer._core is not None) == ("max_episode_steps" not in options)
     actions = np.random.default_rng(6).integers(0, ours.action_space.n, 1_200)
     resets = 0
     for a in actions:

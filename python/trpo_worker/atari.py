@@ -122,21 +122,24 @@ class AtariFrameSkip(gymnasium.wrappers.AtariPreprocessing):
 
     _PASSIVE_LAYERS = (gymnasium.wrappers.OrderEnforcing, gymnasium.wrappers.PassiveEnvChecker)
 
-    def _direct_core(self) -> Any:
-        """The ale-py ``AtariEnv`` whose frames this step may act on ALE directly, or None."""
-        layer: Any = self.env
-        while type(layer) in self._PASSIVE_LAYERS:
-            if isinstance(layer, gymnasium.wrappers.OrderEnforcing) and not layer.has_reset:
-                return None  # Gymnasium's path raises ResetNeeded
-            layer = layer.env
+    def __init__(self, env: gymnasium.Env[Any, Any], **options: Any) -> None:
+        super().__init__(env, **options)
+        # The layers between are fixed once made: find the core whose frames a step may act
+        # on ALE directly (None: every step takes Gymnasium's path), and the order checks that
+        # must have seen a reset first (before it, Gymnasium's path raises ResetNeeded).
         import ale_py.env
-        if type(layer) is not ale_py.env.AtariEnv or layer.continuous or layer._frameskip != 1:
-            return None
-        return layer
+        layer: Any = env
+        self._orders: list[gymnasium.wrappers.OrderEnforcing[Any, Any]] = []
+        while type(layer) in self._PASSIVE_LAYERS:
+            if isinstance(layer, gymnasium.wrappers.OrderEnforcing):
+                self._orders.append(layer)
+            layer = layer.env
+        direct = type(layer) is ale_py.env.AtariEnv and not layer.continuous and layer._frameskip == 1
+        self._core: Any = layer if direct else None
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        core = self._direct_core()
-        if core is None:
+        core = self._core
+        if core is None or not all(order.has_reset for order in self._orders):
             return super().step(action)  # type: ignore[no-any-return]
         ale, code = core.ale, core._action_set[action]
         reward, terminated, truncated = 0.0, False, False
