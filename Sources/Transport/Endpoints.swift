@@ -193,8 +193,11 @@ public final class WorkerEndpoint {
         // Over a lossy or cut link a connection attempt would otherwise wait out the
         // system's SYN retries (minutes) before the next one starts.
         try socket.setOption(.connectTimeout, to: 2000)
-        try socket.setOption(.heartbeatInterval, to: 1000)
-        try socket.setOption(.heartbeatTimeout, to: 5000)
+        // No ZMTP heartbeats (ZMQ_HEARTBEAT_IVL stays 0): libzmq 4.3.4 and 4.3.5 abort the
+        // process that receives a PING on a connection whose input is stopped (its receive
+        // queue full, as the learner's is whenever it is busy: chunkHighWaterMark) and which
+        // then fails, answering with a PONG after the I/O error (`!_io_error`, libzmq issue
+        // #4841). The conversation's own heartbeats and learner timeout find a dead link.
         if let curve {
             try socket.setOption(.curveServerKey, to: curve.serverKey)
             try socket.setOption(.curvePublicKey, to: curve.keys.publicKey)

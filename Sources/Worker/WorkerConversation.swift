@@ -16,9 +16,9 @@ import Transport
 ///      │                      │  └──model arrives──┐      │          newer version)
 ///      │                      └─parameters naming──▶ awaitingModel
 ///      │                         a model not held
-///      └── reject(notRegistered), or silence while the link is up (reconnect), from any
-///          registered state; the collection held is resumed if the learner sends its
-///          parameters again
+///      └── reject(notRegistered), or a learner timeout without a message or a change of
+///          the link (reconnect: a fresh socket), from any registered state; the collection
+///          held is resumed if the learner sends its parameters again
 ///  any state ──stop / leave / connect timeout / CURVE refusal / signal──▶ finished(outcome)
 /// ```
 public struct WorkerConversation: Sendable {
@@ -101,8 +101,8 @@ public struct WorkerConversation: Sendable {
     private let started: Instant
     /// The last time the learner was heard from.
     private var lastHeard: Instant
-    /// The last time the learner was heard from, or the link came up: the learner timeout
-    /// counts silence from here.
+    /// The last time the learner was heard from, or the link came up or went down: the
+    /// learner timeout counts silence from here.
     private var quietSince: Instant
     private var lastSent: Instant
     private var heartbeatSequence: UInt64 = 0
@@ -125,6 +125,9 @@ public struct WorkerConversation: Sendable {
     private var admissionFailure: String?
     /// Whether a closed handshake since the learner was last heard has been logged (once).
     private var closedHandshakeNoted = false
+    /// Whether a fresh connection for want of one since the learner was last heard has been
+    /// logged (once).
+    private var freshConnectionNoted = false
 
     public init(configuration: WorkerConfiguration, nonce: UInt64, now: Instant) {
         self.configuration = configuration
@@ -215,6 +218,7 @@ public struct WorkerConversation: Sendable {
             return []
         case .disconnected:
             defer { linkUp = false }
+            quietSince = max(quietSince, now)
             guard linkUp, registration != nil else { return [] }
             return [.log(.warning, "\(name): lost the connection to the learner at \(configuration.endpoint); reconnecting (is it restarting?)")]
         case .unreachable(let why):
@@ -258,6 +262,19 @@ public struct WorkerConversation: Sendable {
             linkUp = false
             return [.log(.warning, "\(name): no word from the learner for \(spoken(configuration.learnerTimeout)); reconnecting\(hint)"),
                     .reconnect, hello(now)]
+        }
+        if !linkUp, now - quietSince > configuration.learnerTimeout {
+            // libzmq retries a broken connection by itself, except after a protocol error on
+            // it (a frame it cannot decode): then it stops for good, and says nothing more. A
+            // fresh socket whenever the link has been down a learner timeout covers that.
+            quietSince = now
+            var actions: [Action] = []
+            if reachedLearner && !freshConnectionNoted {
+                freshConnectionNoted = true
+                actions.append(.log(.warning, "\(name): no connection to the learner for \(spoken(configuration.learnerTimeout)); "
+                                    + "starting a fresh one, and again every \(spoken(configuration.learnerTimeout)) until it is back"))
+            }
+            return actions + [.reconnect, hello(now)]
         }
         var actions: [Action] = []
         if case .awaitingModel(let registration, let pending, let asked) = state, now - asked > registration.heartbeatInterval {
@@ -451,6 +468,7 @@ public struct WorkerConversation: Sendable {
         unreachable = nil
         admissionFailure = nil
         closedHandshakeNoted = false
+        freshConnectionNoted = false
     }
 
     /// Takes `rows` back from the held collection's count, if it is of (`session`, `version`):

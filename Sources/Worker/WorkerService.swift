@@ -105,9 +105,7 @@ public final class WorkerService {
                 try perform(conversation.stopRequested(why))
                 break
             }
-            for event in try endpoint.takeLinkEvents(diagnose: !conversation.reachedLearner) {
-                try perform(conversation.link(event, at: clock.now))
-            }
+            try followLink()
             try perform(conversation.tick(at: clock.now))
             if let assignment = conversation.assignment, let sampler {
                 try collectAndSend(assignment, sampler)
@@ -118,6 +116,13 @@ public final class WorkerService {
         // A leave message (incompatible) gets a moment to reach the learner.
         if case .incompatible = conversation.outcome { endpoint.close(lingerMilliseconds: 1000) } else { endpoint.close() }
         return conversation.outcome!
+    }
+
+    /// Tells the conversation what the link to the learner did since the last call.
+    private func followLink() throws {
+        for event in try endpoint.takeLinkEvents(diagnose: !conversation.reachedLearner) {
+            try perform(conversation.link(event, at: clock.now))
+        }
     }
 
     /// Why the worker must stop now (the signal, or the parent's exit), if it must.
@@ -201,7 +206,8 @@ public final class WorkerService {
                 rowsSent += collected.rows
                 return
             }
-            try handleMessages(waitMilliseconds: 10)  // the learner is busy: wait, keep listening
+            try handleMessages(waitMilliseconds: 10)  // the learner is busy, or gone: wait, keep listening
+            try followLink()
             try perform(conversation.tick(at: clock.now))
         }
     }

@@ -39,6 +39,10 @@ import Transport
                                  environmentID: environment, specRequired: EnvironmentName.isExternal(environment)))
     }
 
+    /// The hello of ``configuration(id:)`` without an id.
+    static let hello = Message.hello(Message.Hello(nonce: nonce, workerID: nil, simulatorCount: 0, environmentID: "",
+                                                   softwareVersion: "trpo \(trpoVersion)"))
+
     static let model = Message.Model(session: session, xml: modelXML)
     static let registration = WorkerConversation.Registration(session: session, worker: WorkerIdentity(id: 4, nonce: nonce),
                                                               heartbeatInterval: .seconds(1))
@@ -430,8 +434,11 @@ import Transport
         #expect(c.link(.unreachable(.connectionRefused), at: Self.at(2)).isEmpty, "one line per distinct reason")
         let unknown = c.link(.unreachable(.unknownHost("learner", detail: "Name or service not known")), at: Self.at(4))
         #expect(Self.logs(unknown).first?.contains("unknown host learner (Name or service not known)") == true)
-        // No link, so no reconnect however long the silence; libzmq keeps trying.
-        #expect(!c.tick(at: Self.at(30)).contains(.reconnect))
+        // No link: a fresh socket every learner timeout (10 s), without a word before a welcome.
+        #expect(!c.tick(at: Self.at(9.9)).contains(.reconnect))
+        #expect(c.tick(at: Self.at(10.1)) == [.reconnect, .send(Self.hello)])
+        #expect(!c.tick(at: Self.at(20)).contains(.reconnect))
+        #expect(c.tick(at: Self.at(20.2)) == [.reconnect, .send(Self.hello)])
         #expect(c.outcome == nil)
         _ = c.tick(at: Self.at(60.5))
         #expect(c.outcome == .unreachable("gave up on the learner at tcp://learner:5555 after 60 s (--connect-timeout): unknown host learner (Name or service not known)"))
@@ -453,7 +460,26 @@ import Transport
         _ = c.link(.connected, at: Self.at(0.05))
         #expect(Self.logs(c.link(.disconnected, at: Self.at(1))) == ["worker 4: lost the connection to the learner at tcp://learner:5555; reconnecting (is it restarting?)"])
         #expect(c.link(.disconnected, at: Self.at(2)).isEmpty)
-        #expect(!c.tick(at: Self.at(30)).contains(.reconnect), "libzmq restores the connection itself")
+    }
+
+    /// libzmq stops reconnecting, without a word, after a protocol error on a connection (a
+    /// frame it cannot decode): a link down for a learner timeout gets a fresh socket, logged
+    /// once until the learner is heard from again.
+    @Test func aLinkDownForALearnerTimeoutGetsAFreshSocket() {
+        var c = Self.conversation(in: .collecting)
+        _ = c.link(.connected, at: Self.at(0.05))
+        _ = c.link(.disconnected, at: Self.at(5))
+        #expect(!c.tick(at: Self.at(14.9)).contains(.reconnect), "counted from the link going down")
+        let fresh = c.tick(at: Self.at(15.1))
+        #expect(Self.logs(fresh) == ["worker 4: no connection to the learner for 10 s; starting a fresh one, and again every 10 s until it is back"])
+        #expect(Array(fresh.dropFirst()) == [.reconnect, .send(Self.hello)])
+        #expect(c.state == .connecting(since: Self.at(15.1), resuming: Self.collection(1)))
+        #expect(c.tick(at: Self.at(25.2)) == [.reconnect, .send(Self.hello)], "logged once")
+        _ = c.link(.connected, at: Self.at(26))
+        #expect(!c.tick(at: Self.at(35.9)).contains(.reconnect), "the link came up at 26 s")
+        _ = c.receive(Self.welcome(), at: Self.at(27))
+        _ = c.link(.disconnected, at: Self.at(40))
+        #expect(Self.logs(c.tick(at: Self.at(50.1))).count == 1, "logged again after the learner was heard")
     }
 
     @Test func aRefusedHandshakeEndsTheWorkerAfterTheLearnerTimeout() {

@@ -158,6 +158,8 @@ class Worker:
         s.setsockopt(zmq.MAXMSGSIZE, self.options.max_message_bytes + 1024)
         s.setsockopt(zmq.RECONNECT_IVL, 100)
         s.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        # No ZMQ_HEARTBEAT_IVL: a ZMTP PING can make libzmq 4.3.4/4.3.5 abort the learner
+        # (libzmq #4841, docs/protocol.md §1); the protocol's heartbeats find a dead link.
         if self.curve is not None:
             secret_key, public_key, server_key = self.curve
             s.curve_secretkey = secret_key
