@@ -154,7 +154,9 @@ struct NetworkLab {
         #expect(learner.output.contains("refused a connection from \(stranger.address): CURVE key"), "\(learner.output.suffix(2000))")
 
         // libzmq 4.3.4 may abort the learner process when a cut link errors (libzmq issue
-        // #4841); its supervisor then restarts it from the checkpoint. Such a restart is
+        // #4841, which ZMTP PINGs from the workers triggered; they send none now, but a
+        // restart must still be survived); its supervisor then restarts it from the
+        // checkpoint. Such a restart is
         // accepted (and reported): the new learner process knows no worker, so worker 0
         // joins it instead of coming back, and its counters start again.
         let restartLine = "restarting from the checkpoint at iteration"

@@ -62,6 +62,8 @@ def router(ping: bool) -> None:
 
 @pytest.mark.parametrize("ping, survives", [(True, False), (False, True)])
 def test_a_ping_after_a_broken_connection_with_stopped_input_aborts_the_router(ping: bool, survives: bool) -> None:
+    if not survives and zmq.zmq_version_info() > (4, 3, 5):
+        pytest.skip(f"libzmq {zmq.zmq_version()} is newer than the versions known to abort (4.3.4, 4.3.5)")
     result = subprocess.run([sys.executable, __file__, "router", str(ping)], capture_output=True, text=True, timeout=60)
     if survives:
         assert result.returncode == 0 and "the router survived" in result.stdout, result.stderr
