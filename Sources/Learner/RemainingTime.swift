@@ -1,9 +1,9 @@
 /// The time a run has left, at the rate of its recent iterations.
 ///
-/// The rate is the steps over the wall seconds between the oldest and the newest of the last
-/// ``window`` + 1 iterations recorded, so a resumed run's earlier wall time (spent perhaps on
-/// another machine) never counts, and a pause (a stopped process, a machine busy with other
-/// work) leaves the estimate once ``window`` iterations have passed it. With one iteration
+/// The rate is the median of the seconds per step of the last ``window`` iterations recorded,
+/// each measured between consecutive records, so a resumed run's earlier wall time (spent
+/// perhaps on another machine) never counts, and a pause (a stopped process, a machine busy
+/// with other work) inflates one iteration, which the median passes over. With one iteration
 /// recorded it is the run's overall rate, steps over wall seconds since the run began.
 public struct RemainingTime: Sendable {
     /// Iterations the rate is measured over.
@@ -22,8 +22,11 @@ public struct RemainingTime: Sendable {
     /// Seconds until `totalSteps` at the recent rate (0 once reached).
     public func seconds(toReach totalSteps: Int) -> Double {
         guard let last = marks.last else { return 0 }
-        let first = marks.count > 1 ? marks[0] : (steps: 0, wall: 0)
-        return Double(max(0, totalSteps - last.steps)) / Double(max(last.steps - first.steps, 1))
-            * max(0, last.wall - first.wall)
+        let starts = marks.count > 1 ? marks.dropLast() : [(steps: 0, wall: 0)]
+        let ends = marks.count > 1 ? marks.dropFirst() : [last]
+        let secondsPerStep = zip(starts, ends).map { a, b in max(0, b.wall - a.wall) / Double(max(b.steps - a.steps, 1)) }.sorted()
+        let middle = secondsPerStep.count / 2
+        let median = secondsPerStep.count % 2 == 1 ? secondsPerStep[middle] : (secondsPerStep[middle - 1] + secondsPerStep[middle]) / 2
+        return Double(max(0, totalSteps - last.steps)) * median
     }
 }
