@@ -148,8 +148,9 @@ public final class LearnerEndpoint {
 }
 
 /// A worker's end: one DEALER socket connected to the learner. libzmq reconnects by itself
-/// when the learner restarts; ``reconnect()`` starts a fresh connection (new routing id) when
-/// the learner has been silent too long. What happens to the connection (up, down, refused in
+/// when the learner restarts (but not after a protocol error on the connection);
+/// ``reconnect()`` starts a fresh connection (new routing id) when the learner has been silent,
+/// or the link down, too long. What happens to the connection (up, down, refused in
 /// its handshake, or unreachable and why) is kept for ``takeLinkEvents(diagnose:)``. Used from one
 /// thread.
 public final class WorkerEndpoint {

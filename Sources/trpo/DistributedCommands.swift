@@ -198,7 +198,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Only work for runs with this sampling scheme, single-path or vine (default: whatever the learner runs).")
     var sampler: SamplerKind?
 
-    @Option(name: .customLong("learner-timeout"), parsing: .unconditional, help: "Seconds without a word from the learner, while connected to it, before reconnecting.")
+    @Option(name: .customLong("learner-timeout"), parsing: .unconditional, help: "Seconds without a word from the learner (or, while disconnected, without the link coming back) before reconnecting with a fresh socket.")
     var learnerTimeout: Double = 10
 
     @Option(name: .customLong("connect-timeout"), parsing: .unconditional, help: "Seconds to keep trying to reach a learner that has never welcomed this worker before giving up (exit status 2).")
