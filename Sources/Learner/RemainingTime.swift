@@ -22,9 +22,9 @@ public struct RemainingTime: Sendable {
     /// Seconds until `totalSteps` at the recent rate (0 once reached).
     public func seconds(toReach totalSteps: Int) -> Double {
         guard let last = marks.last else { return 0 }
-        let starts = marks.count > 1 ? marks.dropLast() : [(steps: 0, wall: 0)]
-        let ends = marks.count > 1 ? marks.dropFirst() : [last]
-        let secondsPerStep = zip(starts, ends).map { a, b in max(0, b.wall - a.wall) / Double(max(b.steps - a.steps, 1)) }.sorted()
+        let points = marks.count > 1 ? marks : [(steps: 0, wall: 0)] + marks
+        let secondsPerStep = zip(points, points.dropFirst())
+            .map { a, b in max(0, b.wall - a.wall) / Double(max(b.steps - a.steps, 1)) }.sorted()
         let middle = secondsPerStep.count / 2
         let median = secondsPerStep.count % 2 == 1 ? secondsPerStep[middle] : (secondsPerStep[middle - 1] + secondsPerStep[middle]) / 2
         return Double(max(0, totalSteps - last.steps)) * median

@@ -255,25 +255,23 @@ public struct WorkerConversation: Sendable {
             let why = unreachable.map { "\($0)" } ?? admissionFailure ?? (linkUp ? "connected, but no welcome came" : "no connection")
             return finish(.unreachable("gave up on the learner at \(configuration.endpoint) after \(spoken(configuration.connectTimeout)) (--connect-timeout): \(why)"))
         }
-        if linkUp, now - quietSince > configuration.learnerTimeout {
-            let hint = configuration.curve != nil && !reachedLearner
-                ? " (if this persists, check that --learner-public is the learner's public key)" : ""
+        if now - quietSince > configuration.learnerTimeout {
+            // A fresh socket: for silence on a live link, and for a link down that long (libzmq
+            // retries a broken connection by itself, except after a protocol error on it, a
+            // frame it cannot decode: then it stops for good, and says nothing more).
+            var actions: [Action] = []
+            let timeout = spoken(configuration.learnerTimeout)
+            if linkUp {
+                let hint = configuration.curve != nil && !reachedLearner
+                    ? " (if this persists, check that --learner-public is the learner's public key)" : ""
+                actions.append(.log(.warning, "\(name): no word from the learner for \(timeout); reconnecting\(hint)"))
+            } else if reachedLearner && !freshConnectionNoted {
+                freshConnectionNoted = true
+                actions.append(.log(.warning, "\(name): no connection to the learner for \(timeout); "
+                                    + "starting a fresh one, and again every \(timeout) until it is back"))
+            }
             quietSince = now
             linkUp = false
-            return [.log(.warning, "\(name): no word from the learner for \(spoken(configuration.learnerTimeout)); reconnecting\(hint)"),
-                    .reconnect, hello(now)]
-        }
-        if !linkUp, now - quietSince > configuration.learnerTimeout {
-            // libzmq retries a broken connection by itself, except after a protocol error on
-            // it (a frame it cannot decode): then it stops for good, and says nothing more. A
-            // fresh socket whenever the link has been down a learner timeout covers that.
-            quietSince = now
-            var actions: [Action] = []
-            if reachedLearner && !freshConnectionNoted {
-                freshConnectionNoted = true
-                actions.append(.log(.warning, "\(name): no connection to the learner for \(spoken(configuration.learnerTimeout)); "
-                                    + "starting a fresh one, and again every \(spoken(configuration.learnerTimeout)) until it is back"))
-            }
             return actions + [.reconnect, hello(now)]
         }
         var actions: [Action] = []
